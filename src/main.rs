@@ -1,7 +1,60 @@
-//! The `warden` binary: parse the command line, load config, run. Nothing else lives here.
+//! The `warden` binary: parse the command line and hand over to one `cli::*` module.
+//! Nothing else lives here. Exit codes: 0 success; 1 runtime failure; 2 bad usage,
+//! config or policy; 3 audit verification failed.
 
 #![forbid(unsafe_code)]
 
-fn main() {
-    println!("warden {}", env!("CARGO_PKG_VERSION"));
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Warden: a policy-enforcing reverse proxy gateway.
+#[derive(Debug, Parser)]
+#[command(name = "warden", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Zero-setup tour: embedded sample upstream, console, audit in a temp dir.
+    Demo(cli::serve::DemoArgs),
+    /// Run the gateway.
+    Serve(cli::serve::ServeArgs),
+    /// Validate the config and every policy it loads; exit 2 on error.
+    Check(cli::serve::CheckArgs),
+    /// Check, test and explain policies.
+    #[command(subcommand)]
+    Policy(cli::policy::PolicyCommand),
+    /// Verify, export and tail the audit log.
+    #[command(subcommand)]
+    Audit(cli::audit::AuditCommand),
+    /// List and decide held actions through the HTTP API.
+    #[command(subcommand)]
+    Approvals(cli::approvals::ApprovalsCommand),
+    /// Read a password on stdin, print an argon2id PHC string (plus SCRAM verifier).
+    HashPassword(cli::hash_password::HashPasswordArgs),
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    match cli.command {
+        Command::Demo(args) => cli::serve::demo(args),
+        Command::Serve(args) => cli::serve::serve(args),
+        Command::Check(args) => cli::serve::check(args),
+        Command::Policy(cmd) => cli::policy::run(cmd),
+        Command::Audit(cmd) => cli::audit::run(cmd),
+        Command::Approvals(cmd) => cli::approvals::run(cmd),
+        Command::HashPassword(args) => cli::hash_password::run(args),
+    }
 }
