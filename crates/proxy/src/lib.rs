@@ -10,3 +10,7 @@
 #![forbid(unsafe_code)]
 
 pub mod gate;
+pub mod auth;
+pub mod http;
+pub mod postgres;
+pub mod ssh;
