@@ -5,6 +5,15 @@
 //! functions) it is `opaque`. A dangerous statement must never be classified as harmless.
 
 use serde::{Deserialize, Serialize};
+use sqlparser::parser::Parser;
+use sqlparser::tokenizer::Token;
+
+mod classify;
+mod fallback;
+mod functions;
+mod objects;
+mod tokens;
+mod walk;
 
 /// Which SQL dialect to parse with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -114,11 +123,42 @@ impl StatementKind {
 
     /// Every policy word accepted in `sql.statements` (for validation and suggestions).
     pub const WORDS: &'static [&'static str] = &[
-        "select", "insert", "update", "delete", "merge", "copy", "copy_from", "copy_to",
-        "copy_program", "create", "alter", "drop", "truncate", "grant", "revoke", "role",
-        "set", "show", "call", "do", "execute", "prepare", "deallocate", "explain",
-        "explain_analyze", "begin", "commit", "rollback", "savepoint", "transaction",
-        "vacuum", "analyze", "lock", "other", "ddl", "write",
+        "select",
+        "insert",
+        "update",
+        "delete",
+        "merge",
+        "copy",
+        "copy_from",
+        "copy_to",
+        "copy_program",
+        "create",
+        "alter",
+        "drop",
+        "truncate",
+        "grant",
+        "revoke",
+        "role",
+        "set",
+        "show",
+        "call",
+        "do",
+        "execute",
+        "prepare",
+        "deallocate",
+        "explain",
+        "explain_analyze",
+        "begin",
+        "commit",
+        "rollback",
+        "savepoint",
+        "transaction",
+        "vacuum",
+        "analyze",
+        "lock",
+        "other",
+        "ddl",
+        "write",
     ];
 
     /// Kinds that can change data, schema or privileges by themselves.
@@ -179,11 +219,114 @@ pub struct SqlFacts {
 }
 
 /// Inspect one SQL string (one simple Query or one Parse message).
+///
+/// Every statement of a multi-statement string is reported. A statement sqlparser
+/// rejects is either classified conservatively from its leading keywords (always opaque,
+/// see `fallback`) or, when its kind matters to policy, makes the whole string
+/// `unparsed`. An empty string or one made only of comments has zero statements.
 pub fn inspect(text: &str, dialect: Dialect) -> SqlFacts {
-    let _ = (text, dialect);
+    let tokens = match tokens::tokenize(text, dialect) {
+        Ok(t) => t,
+        Err(e) => return unparsed(e),
+    };
+    let mut facts = SqlFacts::default();
+    for chunk in tokens::split_statements(tokens) {
+        if !tokens::within_complexity_bounds(&chunk) {
+            mark_unparsed(&mut facts, "statement too complex to inspect".into());
+            continue;
+        }
+        match parse_one(chunk.clone(), dialect) {
+            Ok(statement) => facts.statements.push(statement_facts(&statement, dialect)),
+            Err(e) => match fallback::classify(&chunk) {
+                Some(statement) => facts.statements.push(statement),
+                None => mark_unparsed(&mut facts, e),
+            },
+        }
+    }
+    facts
+}
+
+fn unparsed(error: String) -> SqlFacts {
     SqlFacts {
         statements: Vec::new(),
         unparsed: true,
-        parse_error: Some("SQL inspection not implemented yet".into()),
+        parse_error: Some(error),
+    }
+}
+
+fn mark_unparsed(facts: &mut SqlFacts, error: String) {
+    facts.unparsed = true;
+    if facts.parse_error.is_none() {
+        facts.parse_error = Some(error);
+    }
+}
+
+/// Parse exactly one statement from the tokens of one `;`-separated chunk.
+fn parse_one(mut chunk: Vec<Token>, dialect: Dialect) -> Result<sqlparser::ast::Statement, String> {
+    // Give the statement back its terminator: some forms need it (COPY ... FROM STDIN
+    // expects `;` before its inline data).
+    chunk.push(Token::SemiColon);
+    let mut parser = Parser::new(tokens::sql_dialect(dialect)).with_tokens(chunk);
+    let statement = parser.parse_statement().map_err(|e| e.to_string())?;
+    // Anything after the statement (sqlparser stops early, e.g. before a stray END) is
+    // text the server would see and we would not.
+    let _ = parser.consume_token(&Token::SemiColon);
+    let next = parser.peek_token();
+    if next.token != Token::EOF {
+        return Err(format!("unexpected {} after the statement", next.token));
+    }
+    Ok(statement)
+}
+
+/// Facts of one parsed statement: the top-level kind merged with a full walk.
+fn statement_facts(statement: &sqlparser::ast::Statement, dialect: Dialect) -> SqlStatement {
+    let base = classify::base(statement, dialect);
+    let found = walk::walk(statement, dialect);
+    let mut objects = base.objects;
+    for o in found.objects {
+        if !objects.contains(&o) {
+            objects.push(o);
+        }
+    }
+    if base.plan_only {
+        // Plain EXPLAIN plans the inner statement without running it.
+        return SqlStatement {
+            kind: base.kind,
+            objects,
+            without_where: false,
+            opaque: base.opaque,
+            writes: false,
+            nested: Vec::new(),
+        };
+    }
+    let mut kind = base.kind;
+    let mut nested = found.nested;
+    let mut add_nested = |k: StatementKind| {
+        if !nested.contains(&k) {
+            nested.push(k);
+        }
+    };
+    if found.select_into {
+        if kind == StatementKind::Select {
+            kind = StatementKind::Create;
+        } else {
+            add_nested(StatementKind::Create);
+        }
+    }
+    if found.row_lock {
+        if kind == StatementKind::Select {
+            kind = StatementKind::Lock;
+        } else {
+            add_nested(StatementKind::Lock);
+        }
+    }
+    let writes = kind.is_write() || !nested.is_empty();
+    SqlStatement {
+        kind,
+        objects,
+        without_where: found.without_where,
+        opaque: base.opaque || found.opaque,
+        writes,
+        nested,
     }
 }

@@ -1,0 +1,272 @@
+//! The top-level kind of one parsed statement, plus what only the top level can tell:
+//! explicit object names of DDL/DCL, and whether the statement is opaque by nature
+//! (CALL, EXECUTE, COPY PROGRAM, CREATE EXTENSION, ...).
+//!
+//! Statement types that are not modelled here map to `other` and are opaque: a kind this
+//! module does not know must never read as harmless.
+
+use sqlparser::ast::{
+    CopySource, CopyTarget, Expr, GrantObjects, ObjectName, ObjectType, Set, Statement,
+    UtilityOption, Value,
+};
+
+use super::{objects, Dialect, StatementKind};
+
+/// What the top level of a statement says.
+#[derive(Debug)]
+pub(crate) struct Base {
+    pub kind: StatementKind,
+    pub objects: Vec<String>,
+    pub opaque: bool,
+    /// Plain EXPLAIN: the inner statement is planned, not run, so its writes and calls
+    /// do not happen.
+    pub plan_only: bool,
+}
+
+impl Base {
+    fn new(kind: StatementKind) -> Self {
+        Base {
+            kind,
+            objects: Vec::new(),
+            opaque: false,
+            plan_only: false,
+        }
+    }
+
+    fn opaque(mut self) -> Self {
+        self.opaque = true;
+        self
+    }
+
+    fn with<'a>(mut self, names: impl IntoIterator<Item = &'a ObjectName>, d: Dialect) -> Self {
+        self.objects
+            .extend(names.into_iter().map(|n| objects::name(n, d)));
+        self
+    }
+}
+
+/// Classify the top level of `statement`.
+pub(crate) fn base(statement: &Statement, d: Dialect) -> Base {
+    use StatementKind as K;
+    match statement {
+        Statement::Query(_) => Base::new(K::Select),
+        Statement::Insert(_) => Base::new(K::Insert),
+        Statement::Update { .. } => Base::new(K::Update),
+        Statement::Delete(_) => Base::new(K::Delete),
+        Statement::Merge { .. } => Base::new(K::Merge),
+        Statement::Copy {
+            source, to, target, ..
+        } => copy(source, *to, target, d),
+        Statement::Truncate { table_names, .. } => {
+            Base::new(K::Truncate).with(table_names.iter().map(|t| &t.name), d)
+        }
+        Statement::Drop {
+            object_type, names, ..
+        } => match object_type {
+            ObjectType::Role | ObjectType::User => Base::new(K::Role),
+            _ => Base::new(K::Drop),
+        }
+        .with(names, d),
+        Statement::DropFunction { .. }
+        | Statement::DropProcedure { .. }
+        | Statement::DropTrigger(_)
+        | Statement::DropPolicy { .. }
+        | Statement::DropDomain(_)
+        | Statement::DropExtension { .. }
+        | Statement::DropSecret { .. }
+        | Statement::DropConnector { .. } => Base::new(K::Drop),
+        Statement::CreateRole { names, .. } => Base::new(K::Role).with(names, d),
+        Statement::CreateUser(_) | Statement::AlterRole { .. } => Base::new(K::Role),
+        Statement::CreateExtension { .. } => Base::new(K::Create).opaque(),
+        Statement::CreateTable(_)
+        | Statement::CreateView { .. }
+        | Statement::CreateIndex(_)
+        | Statement::CreateSchema { .. }
+        | Statement::CreateDatabase { .. }
+        | Statement::CreateFunction(_)
+        | Statement::CreateTrigger(_)
+        | Statement::CreateProcedure { .. }
+        | Statement::CreateSequence { .. }
+        | Statement::CreateType { .. }
+        | Statement::CreateDomain(_)
+        | Statement::CreatePolicy { .. }
+        | Statement::CreateServer(_)
+        | Statement::CreateVirtualTable { .. } => Base::new(K::Create),
+        Statement::AlterTable { name, .. }
+        | Statement::AlterIndex { name, .. }
+        | Statement::AlterView { name, .. } => Base::new(K::Alter).with([name], d),
+        Statement::AlterSchema(_)
+        | Statement::AlterType(_)
+        | Statement::AlterPolicy { .. }
+        | Statement::RenameTable(_)
+        | Statement::Comment { .. } => Base::new(K::Alter),
+        Statement::Grant { objects, .. } => Base::new(K::Grant).with(grant_objects(objects), d),
+        Statement::Revoke { objects, .. } => Base::new(K::Revoke).with(grant_objects(objects), d),
+        Statement::Set(set) => self::set(set, d),
+        Statement::Use(_) | Statement::Discard { .. } => Base::new(K::Set),
+        Statement::ShowFunctions { .. }
+        | Statement::ShowVariable { .. }
+        | Statement::ShowStatus { .. }
+        | Statement::ShowVariables { .. }
+        | Statement::ShowCreate { .. }
+        | Statement::ShowColumns { .. }
+        | Statement::ShowDatabases { .. }
+        | Statement::ShowSchemas { .. }
+        | Statement::ShowCharset(_)
+        | Statement::ShowObjects(_)
+        | Statement::ShowTables { .. }
+        | Statement::ShowViews { .. }
+        | Statement::ShowCollation { .. }
+        | Statement::ExplainTable { .. } => Base::new(K::Show),
+        Statement::Call(_) => Base::new(K::Call).opaque(),
+        Statement::Execute { .. } => Base::new(K::Execute).opaque(),
+        Statement::Prepare { .. } => Base::new(K::Prepare),
+        Statement::Deallocate { .. } => Base::new(K::Deallocate),
+        Statement::Explain {
+            analyze, options, ..
+        } => {
+            if *analyze || options.as_deref().is_some_and(analyze_option) {
+                Base::new(K::ExplainAnalyze)
+            } else {
+                Base {
+                    plan_only: true,
+                    ..Base::new(K::Explain)
+                }
+            }
+        }
+        Statement::StartTransaction { statements, .. } => {
+            let b = Base::new(K::Begin);
+            // A BEGIN ... END block with statements inside is procedural code.
+            if statements.is_empty() {
+                b
+            } else {
+                b.opaque()
+            }
+        }
+        Statement::Commit { .. } => Base::new(K::Commit),
+        Statement::Rollback { .. } => Base::new(K::Rollback),
+        Statement::Savepoint { .. } | Statement::ReleaseSavepoint { .. } => Base::new(K::Savepoint),
+        Statement::Vacuum(v) => Base::new(K::Vacuum).with(&v.table_name, d),
+        Statement::Analyze { .. } => Base::new(K::Analyze),
+        Statement::LockTables { tables } => {
+            let mut b = Base::new(K::Lock);
+            b.objects
+                .extend(tables.iter().map(|t| objects::ident(&t.table, d)));
+            b
+        }
+        Statement::UnlockTables => Base::new(K::Lock),
+        // Cursors read; the cursor's query is walked like any query.
+        Statement::Declare { .. } | Statement::Fetch { .. } => Base::new(K::Select),
+        Statement::Close { .. } | Statement::LISTEN { .. } | Statement::UNLISTEN { .. } => {
+            Base::new(K::Other)
+        }
+        // NOTIFY only signals listeners; it changes no data.
+        Statement::NOTIFY { .. } => Base::new(K::Other),
+        // KILL, FLUSH, LOAD, INSTALL, ATTACH, procedural statements and every dialect
+        // extension not modelled above: effect unknown.
+        _ => Base::new(K::Other).opaque(),
+    }
+}
+
+fn copy(source: &CopySource, to: bool, target: &CopyTarget, d: Dialect) -> Base {
+    use StatementKind as K;
+    let b = match (target, to) {
+        (CopyTarget::Program { .. }, _) => Base::new(K::CopyProgram).opaque(),
+        // Server-side files: reading or writing the database host's file system.
+        (CopyTarget::File { .. }, true) => Base::new(K::CopyTo).opaque(),
+        (CopyTarget::File { .. }, false) => Base::new(K::CopyFrom).opaque(),
+        (_, true) => Base::new(K::CopyTo),
+        (_, false) => Base::new(K::CopyFrom),
+    };
+    match source {
+        CopySource::Table { table_name, .. } => b.with([table_name], d),
+        CopySource::Query(_) => b,
+    }
+}
+
+fn set(set: &Set, d: Dialect) -> Base {
+    use StatementKind as K;
+    match set {
+        Set::SetRole { .. } => Base::new(K::Role),
+        Set::SingleAssignment { variable, .. } => {
+            let var = objects::name(variable, Dialect::Postgres).to_ascii_lowercase();
+            match var.as_str() {
+                "role" | "session_authorization" | "authorization" | "session authorization" => {
+                    Base::new(K::Role)
+                }
+                _ => Base::new(K::Set),
+            }
+        }
+        Set::MultipleAssignments { assignments } => {
+            let role = assignments.iter().any(|a| {
+                let var = objects::name(&a.name, d).to_ascii_lowercase();
+                var == "role" || var == "session_authorization"
+            });
+            Base::new(if role { K::Role } else { K::Set })
+        }
+        _ => Base::new(K::Set),
+    }
+}
+
+fn grant_objects(objects: &Option<GrantObjects>) -> Vec<&ObjectName> {
+    let Some(objects) = objects else {
+        return Vec::new();
+    };
+    match objects {
+        GrantObjects::AllSequencesInSchema { schemas }
+        | GrantObjects::AllTablesInSchema { schemas }
+        | GrantObjects::AllViewsInSchema { schemas }
+        | GrantObjects::AllMaterializedViewsInSchema { schemas }
+        | GrantObjects::AllExternalTablesInSchema { schemas }
+        | GrantObjects::AllFunctionsInSchema { schemas }
+        | GrantObjects::FutureTablesInSchema { schemas }
+        | GrantObjects::FutureViewsInSchema { schemas }
+        | GrantObjects::FutureExternalTablesInSchema { schemas }
+        | GrantObjects::FutureMaterializedViewsInSchema { schemas }
+        | GrantObjects::FutureSequencesInSchema { schemas } => schemas.iter().collect(),
+        GrantObjects::Databases(v)
+        | GrantObjects::Schemas(v)
+        | GrantObjects::Sequences(v)
+        | GrantObjects::Tables(v)
+        | GrantObjects::Views(v)
+        | GrantObjects::Users(v) => v.iter().collect(),
+        GrantObjects::Procedure { name, .. } | GrantObjects::Function { name, .. } => {
+            vec![name]
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `EXPLAIN (ANALYZE [true|on|1], ...)`: analyze unless explicitly switched off.
+fn analyze_option(options: &[UtilityOption]) -> bool {
+    options.iter().any(|o| {
+        o.name.value.eq_ignore_ascii_case("analyze")
+            && match &o.arg {
+                None => true,
+                Some(arg) => !is_false(arg),
+            }
+    })
+}
+
+fn is_false(arg: &Expr) -> bool {
+    match arg {
+        Expr::Value(v) => match &v.value {
+            Value::Boolean(b) => !b,
+            Value::Number(n, _) => n == "0",
+            Value::SingleQuotedString(s) => {
+                matches!(
+                    s.to_ascii_lowercase().as_str(),
+                    "false" | "off" | "0" | "no"
+                )
+            }
+            _ => false,
+        },
+        Expr::Identifier(id) => {
+            matches!(
+                id.value.to_ascii_lowercase().as_str(),
+                "false" | "off" | "no"
+            )
+        }
+        _ => false,
+    }
+}

@@ -1,0 +1,223 @@
+//! Tokenising one SQL string and cutting it into statements, before any parsing.
+//!
+//! Three things happen here, all on sqlparser's tokens (never on raw text):
+//! * MySQL executable comments (`/*! ... */`, `/*!50001 ... */`, MariaDB `/*M! ... */`)
+//!   are *executed* by the server, so their bodies are tokenised and spliced in place of
+//!   the comment. Treating them as comments would hide `SELECT 1 /*! ; DROP TABLE t */`.
+//! * PostgreSQL `U&"..."` identifiers are decoded into ordinary quoted identifiers, since
+//!   the tokenizer sees them as `U`, `&`, `"..."`. A `UESCAPE` clause is refused.
+//! * The token stream is split at top-level `;` into statements, and a statement whose
+//!   operator chains are too long is refused (deep expression trees would exhaust the
+//!   stack of whoever walks or drops them).
+//!
+//! Anything this module cannot do exactly is an error, which makes the string unparsed.
+
+use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, PostgreSqlDialect};
+use sqlparser::tokenizer::{Token, Tokenizer, Whitespace, Word};
+
+use super::Dialect;
+
+/// Longest run of tokens without a comma that a statement may contain. Binary operator
+/// chains (`a OR b OR c ...`) parse into left-deep trees whose depth grows with this run.
+pub(crate) const MAX_TOKEN_RUN: usize = 4000;
+
+pub(crate) static POSTGRES: PostgreSqlDialect = PostgreSqlDialect {};
+pub(crate) static MYSQL: MySqlDialect = MySqlDialect {};
+
+pub(crate) fn sql_dialect(dialect: Dialect) -> &'static dyn SqlDialect {
+    match dialect {
+        Dialect::Postgres => &POSTGRES,
+        Dialect::Mysql => &MYSQL,
+    }
+}
+
+/// Tokenise `text`, expanding what the server would expand. Comments and whitespace are
+/// kept (the parser skips them) except executable comments, which are replaced.
+pub(crate) fn tokenize(text: &str, dialect: Dialect) -> Result<Vec<Token>, String> {
+    let tokens = Tokenizer::new(sql_dialect(dialect), text)
+        .tokenize()
+        .map_err(|e| e.to_string())?;
+    match dialect {
+        Dialect::Mysql => expand_executable_comments(tokens, 0),
+        Dialect::Postgres => decode_unicode_identifiers(tokens),
+    }
+}
+
+/// The body of a MySQL/MariaDB executable comment, without its marker and version.
+fn executable_body(comment: &str) -> Option<&str> {
+    let rest = comment
+        .strip_prefix('!')
+        .or_else(|| comment.strip_prefix("M!"))?;
+    // A version number (`50001`, `100201`) directly follows the marker.
+    Some(rest.trim_start_matches(|c: char| c.is_ascii_digit()))
+}
+
+fn expand_executable_comments(tokens: Vec<Token>, depth: usize) -> Result<Vec<Token>, String> {
+    if depth > 4 {
+        return Err("executable comments nested too deeply".into());
+    }
+    let mut out = Vec::with_capacity(tokens.len());
+    for token in tokens {
+        let body = match &token {
+            Token::Whitespace(Whitespace::MultiLineComment(c)) => executable_body(c),
+            _ => None,
+        };
+        let Some(body) = body else {
+            out.push(token);
+            continue;
+        };
+        let inner = Tokenizer::new(&MYSQL, body)
+            .tokenize()
+            .map_err(|e| format!("in executable comment: {e}"))?;
+        // Keep the body apart from its neighbours, as the server does.
+        out.push(Token::Whitespace(Whitespace::Space));
+        out.extend(expand_executable_comments(inner, depth + 1)?);
+        out.push(Token::Whitespace(Whitespace::Space));
+    }
+    Ok(out)
+}
+
+fn decode_unicode_identifiers(tokens: Vec<Token>) -> Result<Vec<Token>, String> {
+    let is_u = |t: &Token| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("u"));
+    if !tokens
+        .windows(2)
+        .any(|w| is_u(&w[0]) && w[1] == Token::Ampersand)
+    {
+        return Ok(tokens);
+    }
+    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
+    let mut iter = tokens.into_iter().peekable();
+    while let Some(token) = iter.next() {
+        if !is_u(&token) || iter.peek() != Some(&Token::Ampersand) {
+            out.push(token);
+            continue;
+        }
+        let amp = iter.next().unwrap_or(Token::Ampersand);
+        match iter.peek() {
+            Some(Token::Word(w)) if w.quote_style == Some('"') => {
+                let value = decode_unicode_escapes(&w.value)?;
+                iter.next();
+                out.push(Token::Word(Word {
+                    value,
+                    quote_style: Some('"'),
+                    keyword: sqlparser::keywords::Keyword::NoKeyword,
+                }));
+                let next_word = iter.clone().find(|t| !matches!(t, Token::Whitespace(_)));
+                if matches!(&next_word, Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("uescape"))
+                {
+                    return Err("U&\"...\" UESCAPE is not supported by inspection".into());
+                }
+            }
+            _ => {
+                out.push(token);
+                out.push(amp);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Decode PostgreSQL's `\XXXX`, `\+XXXXXX` and `\\` escapes (default escape character).
+fn decode_unicode_escapes(s: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        if c != '\\' {
+            out.push(c);
+            continue;
+        }
+        let rest = chars.as_str();
+        let (len, skip) = match rest.chars().next() {
+            Some('\\') => {
+                out.push('\\');
+                chars.next();
+                continue;
+            }
+            Some('+') => (6, 1),
+            _ => (4, 0),
+        };
+        let hex = rest
+            .get(skip..skip + len)
+            .ok_or("bad unicode escape in U&\"...\"")?;
+        let code = u32::from_str_radix(hex, 16).map_err(|_| "bad unicode escape in U&\"...\"")?;
+        let ch = char::from_u32(code).ok_or("bad unicode code point in U&\"...\"")?;
+        if ch == '\0' {
+            return Err("NUL in U&\"...\" identifier".into());
+        }
+        out.push(ch);
+        for _ in 0..skip + len {
+            chars.next();
+        }
+    }
+    Ok(out)
+}
+
+/// Split at top-level `;`. Statements made only of whitespace/comments are dropped.
+pub(crate) fn split_statements(tokens: Vec<Token>) -> Vec<Vec<Token>> {
+    let mut out = Vec::new();
+    let mut current = Vec::new();
+    for token in tokens {
+        if token == Token::SemiColon {
+            push_if_real(&mut out, std::mem::take(&mut current));
+        } else {
+            current.push(token);
+        }
+    }
+    push_if_real(&mut out, current);
+    out
+}
+
+fn push_if_real(out: &mut Vec<Vec<Token>>, chunk: Vec<Token>) {
+    if chunk.iter().any(|t| !matches!(t, Token::Whitespace(_))) {
+        out.push(chunk);
+    }
+}
+
+/// Whether a statement's longest comma-free run of tokens stays within bounds.
+pub(crate) fn within_complexity_bounds(chunk: &[Token]) -> bool {
+    let mut run = 0usize;
+    for t in chunk {
+        match t {
+            Token::Whitespace(_) => {}
+            Token::Comma => run = 0,
+            _ => {
+                run += 1;
+                if run > MAX_TOKEN_RUN {
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
+/// The non-whitespace tokens of a statement (for the fallback classifier).
+pub(crate) fn significant(chunk: &[Token]) -> impl Iterator<Item = &Token> {
+    chunk.iter().filter(|t| !matches!(t, Token::Whitespace(_)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_unicode_escapes() {
+        assert_eq!(
+            decode_unicode_escapes(r"d\0061t\+000061").as_deref(),
+            Ok("data")
+        );
+        assert!(decode_unicode_escapes(r"d\00").is_err());
+        assert!(decode_unicode_escapes(r"\0000").is_err());
+    }
+
+    #[test]
+    fn executable_comment_bodies() {
+        assert_eq!(
+            executable_body("!50001 DROP TABLE t "),
+            Some(" DROP TABLE t ")
+        );
+        assert_eq!(executable_body("M!100201 x"), Some(" x"));
+        assert_eq!(executable_body(" plain "), None);
+        assert_eq!(executable_body("+ hint "), None);
+    }
+}
