@@ -1,13 +1,75 @@
-//! `warden hash-password` (skeleton: filled in by the approvals/web work).
+//! `warden hash-password`: read a password on stdin (no echo on a terminal) and print
+//! the argon2id PHC string (for `password_hash`) and, on a second line, the
+//! SCRAM-SHA-256 verifier (for `scram_sha256`, used by PostgreSQL SASL logins).
+//!
+//! Must never print or log the password itself.
 
-use std::process::ExitCode;
+use std::io::{BufRead, IsTerminal, Write};
+use std::process::{Command, ExitCode, Stdio};
 
 use clap::Args;
+use warden_proxy::auth::{password, ScramVerifier};
 
 #[derive(Debug, Args)]
 pub struct HashPasswordArgs {}
 
+/// Turns terminal echo off while alive (via `stty`, which every Unix has).
+struct NoEcho {
+    active: bool,
+}
+
+impl NoEcho {
+    fn new() -> NoEcho {
+        if !std::io::stdin().is_terminal() {
+            return NoEcho { active: false };
+        }
+        let ok = Command::new("stty")
+            .arg("-echo")
+            .stdin(Stdio::inherit())
+            .status()
+            .is_ok_and(|s| s.success());
+        NoEcho { active: ok }
+    }
+}
+
+impl Drop for NoEcho {
+    fn drop(&mut self) {
+        if self.active {
+            let _ = Command::new("stty").arg("echo").stdin(Stdio::inherit()).status();
+            eprintln!();
+        }
+    }
+}
+
 pub fn run(_args: HashPasswordArgs) -> ExitCode {
-    eprintln!("warden hash-password is not implemented yet");
-    ExitCode::from(1)
+    let tty = std::io::stdin().is_terminal();
+    if tty {
+        eprint!("Password: ");
+        let _ = std::io::stderr().flush();
+    }
+    let mut line = String::new();
+    let read = {
+        let _guard = NoEcho::new();
+        std::io::stdin().lock().read_line(&mut line)
+    };
+    if let Err(e) = read {
+        eprintln!("error: cannot read the password from stdin: {e}");
+        return ExitCode::from(1);
+    }
+    let pw = line.trim_end_matches(['\n', '\r']);
+    if pw.is_empty() {
+        eprintln!("error: empty password (give it on stdin: `printf %s 'secret' | warden hash-password`)");
+        return ExitCode::from(2);
+    }
+    let phc = match password::hash_password(pw) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!("error: hashing failed: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let scram = ScramVerifier::generate(pw);
+    println!("{phc}");
+    println!("{}", scram.to_text());
+    ExitCode::SUCCESS
 }

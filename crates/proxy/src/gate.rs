@@ -1,10 +1,7 @@
 //! The Gate: the one place every front-end asks "what happens to this Action?".
 //!
-//! CONTRACT (shared by the postgres, http/kubernetes and ssh front-ends; the postgres
-//! work owns the implementation, the others only call it):
-//!
 //! ```text
-//! let gate: Gate = ...;                       // Clone, cheap (Arc inside)
+//! let gate: Gate = ctx.gate.clone();          // Clone, cheap (Arc inside)
 //! match gate.decide(action).await {           // evaluates policy, writes the audit
 //!     Admission::Allow(ticket) => {           //   record (durable for writes), and
 //!         /* forward */                       //   for Hold creates the approval request
@@ -23,9 +20,228 @@
 //! }
 //! ```
 //!
-//! A `Refusal` carries `kind: RefusalKind { Denied, Expired, Withdrawn, RetryLater{id},
-//! AuditUnavailable, Internal }` so each protocol maps it to its own error (SQLSTATE
-//! 42501/57014, HTTP 403/202/503, SSH exit 126).
+//! Lifecycle of one action: evaluate against the current policy snapshot → append
+//! `ActionDecided` (durable when the action can write, is denied/held, hit a dry-run
+//! rule, or could not be understood; queued for read-only allows) → allow / deny / hold.
+//! A hold becomes an approval request; in retry mode (`approval: { wait: false }`) the
+//! client is refused with the approval id and the identical request re-sent after
+//! approval runs once.
 //!
-//! The Gate must never return `Allow` for an action whose durable audit record failed
-//! to write.
+//! A `Refusal` carries a [`RefusalKind`] so each protocol maps it to its own error
+//! (SQLSTATE 42501/57014, HTTP 403/202/503, SSH exit 126).
+//!
+//! The Gate must never return `Allow` for an action whose audit record failed to write,
+//! and never hand out a held action's ticket before the approval is marked executed.
+
+mod admission;
+mod durability;
+mod stats;
+
+use std::sync::Arc;
+
+use warden_approval::{ApprovalRequest, ApprovalState, Approvals};
+use warden_audit::{ApprovalRef, AuditLog, Durability, Event, EventKind, VerdictSummary};
+use warden_inspect::sql::{Dialect, SqlFacts};
+use warden_inspect::Action;
+use warden_policy::{Decision, PolicyStore, SqlCache, Verdict};
+
+pub use admission::{Admission, Held, HoldOutcome, Refusal, RefusalKind, Ticket};
+pub use durability::needs_durable_record;
+pub use stats::GateStats;
+
+/// What can go wrong when a front-end records an event through the Gate.
+#[derive(Debug, thiserror::Error)]
+pub enum GateError {
+    #[error("audit log unavailable: {0}")]
+    Audit(#[from] warden_audit::AuditError),
+}
+
+struct Inner {
+    policies: PolicyStore,
+    audit: AuditLog,
+    approvals: Approvals,
+    sql_cache: Arc<SqlCache>,
+    stats: stats::Counters,
+}
+
+/// The decision point every front-end shares. Cheap to clone.
+#[derive(Clone)]
+pub struct Gate {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Gate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Gate").finish_non_exhaustive()
+    }
+}
+
+/// The verdict as the audit log records it.
+pub fn verdict_summary(v: &Verdict) -> VerdictSummary {
+    VerdictSummary {
+        decision: v.decision.as_str().to_owned(),
+        rules: v.matched.iter().map(|h| h.rule.clone()).collect(),
+        dry_run: v.dry_run.iter().map(|h| h.rule.clone()).collect(),
+        message: Some(v.message.clone()),
+    }
+}
+
+/// An event about `action` with actor, target, protocol and session filled in.
+pub fn action_event(kind: EventKind, action: &Action) -> Event {
+    let mut ev = Event::new(kind);
+    ev.actor = Some(action.user.clone());
+    ev.target = Some(action.target.name.clone());
+    ev.protocol = Some(action.protocol);
+    ev.session = action.session.clone();
+    ev
+}
+
+impl Gate {
+    pub fn new(
+        policies: PolicyStore,
+        audit: AuditLog,
+        approvals: Approvals,
+        sql_cache: Arc<SqlCache>,
+    ) -> Gate {
+        Gate {
+            inner: Arc::new(Inner {
+                policies,
+                audit,
+                approvals,
+                sql_cache,
+                stats: stats::Counters::default(),
+            }),
+        }
+    }
+
+    /// Inspect SQL text, cached by (dialect, text): repeated statements skip parsing.
+    pub fn sql_facts(&self, text: &str, dialect: Dialect) -> Arc<SqlFacts> {
+        self.inner.sql_cache.inspect(text, dialect)
+    }
+
+    pub fn audit(&self) -> &AuditLog {
+        &self.inner.audit
+    }
+
+    pub fn approvals(&self) -> &Approvals {
+        &self.inner.approvals
+    }
+
+    pub fn policies(&self) -> &PolicyStore {
+        &self.inner.policies
+    }
+
+    /// Counters for `/metrics`.
+    pub fn stats(&self) -> GateStats {
+        self.inner.stats.snapshot()
+    }
+
+    /// Append a connection/auth/session event for a front-end. Errors mean the audit log
+    /// cannot record: the front-end must refuse the connection (fail closed).
+    pub async fn record(&self, ev: Event, d: Durability) -> Result<u64, GateError> {
+        match self.inner.audit.append(ev, d).await {
+            Ok(seq) => Ok(seq),
+            Err(e) => {
+                self.inner.stats.audit_failure();
+                Err(GateError::Audit(e))
+            }
+        }
+    }
+
+    /// Decide on one action: evaluate, audit, and allow, deny or hold it.
+    pub async fn decide(&self, action: Action) -> Admission {
+        let verdict = self.inner.policies.current().evaluate(&action);
+        let durability = if needs_durable_record(&action, &verdict) {
+            Durability::Durable
+        } else {
+            Durability::Queued
+        };
+        let mut ev = action_event(EventKind::ActionDecided, &action);
+        ev.verdict = Some(verdict_summary(&verdict));
+        ev.action = Some(action.clone());
+        let decided_seq = match self.inner.audit.append(ev, durability).await {
+            Ok(seq) => seq,
+            Err(e) => {
+                tracing::error!(error = %e, target = %action.target.name, "audit append failed; refusing the action");
+                self.inner.stats.audit_failure();
+                return Admission::Deny(Refusal::audit_unavailable(&verdict));
+            }
+        };
+        match verdict.decision {
+            Decision::Allow => {
+                self.inner.stats.allowed();
+                Admission::Allow(Ticket::new(self.clone(), action, verdict, None, decided_seq))
+            }
+            Decision::Deny => {
+                self.inner.stats.denied();
+                Admission::Deny(Refusal::denied(&verdict))
+            }
+            Decision::Hold => self.hold(action, verdict, decided_seq).await,
+        }
+    }
+
+    async fn hold(&self, action: Action, verdict: Verdict, decided_seq: u64) -> Admission {
+        let retry_mode = verdict.approval.as_ref().is_some_and(|s| !s.wait);
+        let approvals = &self.inner.approvals;
+        if retry_mode {
+            match approvals.take_retry_approval(&action).await {
+                Ok(Some(req)) => {
+                    self.inner.stats.hold_approved();
+                    let id = Some(req.id.clone());
+                    return Admission::Allow(Ticket::new(self.clone(), action, verdict, id, decided_seq));
+                }
+                Ok(None) => {}
+                Err(e) => return Admission::Deny(self.approval_failed(&verdict, e)),
+            }
+            self.inner.stats.retry_later();
+            // One pending request per identical action: re-sending before a decision
+            // points at the same request instead of filing another.
+            if let Some(existing) = pending_identical(approvals, &action) {
+                return Admission::Deny(Refusal::retry_later(&verdict, &existing.id, &approvals.url_for(&existing.id)));
+            }
+            return match approvals.request(&action, &verdict, true).await {
+                Ok(held) => Admission::Deny(Refusal::retry_later(&verdict, &held.id, &held.url)),
+                Err(e) => Admission::Deny(self.approval_failed(&verdict, e)),
+            };
+        }
+        match approvals.request(&action, &verdict, false).await {
+            Ok(inner) => {
+                self.inner.stats.held();
+                Admission::Hold(Held::new(self.clone(), inner, action, verdict, decided_seq))
+            }
+            Err(e) => Admission::Deny(self.approval_failed(&verdict, e)),
+        }
+    }
+
+    fn approval_failed(&self, verdict: &Verdict, e: warden_approval::ApprovalError) -> Refusal {
+        tracing::error!(error = %e, "approval request failed; refusing the action");
+        if matches!(e, warden_approval::ApprovalError::Audit(_)) {
+            self.inner.stats.audit_failure();
+            Refusal::audit_unavailable(verdict)
+        } else {
+            Refusal::internal(verdict, "the approval request could not be created")
+        }
+    }
+}
+
+fn pending_identical(approvals: &Approvals, action: &Action) -> Option<ApprovalRequest> {
+    approvals
+        .list(Some(ApprovalState::Pending))
+        .into_iter()
+        .find(|r| {
+            r.retry_mode
+                && r.action.raw == action.raw
+                && r.action.user.name == action.user.name
+                && r.action.target.name == action.target.name
+                && r.action.protocol == action.protocol
+        })
+}
+
+/// The approval reference recorded with a completed action that came from a hold.
+fn approval_ref(id: &str, approvers: Vec<String>) -> ApprovalRef {
+    ApprovalRef {
+        id: id.to_owned(),
+        approvers,
+        reason: None,
+    }
+}

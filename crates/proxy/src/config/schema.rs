@@ -1,0 +1,171 @@
+//! Shape checks before serde: report every unknown key (with a suggestion) and every
+//! type mistake per item, each with its position, instead of stopping at the first.
+
+use serde::de::DeserializeOwned;
+use serde_yaml::Value;
+
+use super::positions::Positions;
+use super::ConfigDiagnostic;
+
+/// Collects diagnostics for one file.
+pub(super) struct Diags<'a> {
+    file: &'a str,
+    positions: Positions,
+    pub(super) out: Vec<ConfigDiagnostic>,
+}
+
+impl<'a> Diags<'a> {
+    pub(super) fn new(file: &'a str, text: &str) -> Diags<'a> {
+        Diags {
+            file,
+            positions: Positions::collect(text),
+            out: Vec::new(),
+        }
+    }
+
+    pub(super) fn push(&mut self, key: &str, message: impl Into<String>) {
+        self.push_with(key, message, None);
+    }
+
+    pub(super) fn push_with(&mut self, key: &str, message: impl Into<String>, suggestion: Option<String>) {
+        let pos = self.positions.find(key);
+        self.out.push(ConfigDiagnostic {
+            file: self.file.to_owned(),
+            line: pos.map_or(1, |p| p.line),
+            column: pos.map_or(1, |p| p.column),
+            key: key.to_owned(),
+            message: message.into(),
+            suggestion,
+        });
+    }
+
+    /// Push with an explicit position (serde syntax errors).
+    pub(super) fn push_at(&mut self, line: usize, column: usize, message: impl Into<String>) {
+        self.out.push(ConfigDiagnostic {
+            file: self.file.to_owned(),
+            line,
+            column,
+            key: String::new(),
+            message: message.into(),
+            suggestion: None,
+        });
+    }
+}
+
+/// The closest known word, when close enough to be a likely typo.
+pub(super) fn suggest(word: &str, known: &[&str]) -> Option<String> {
+    known
+        .iter()
+        .map(|k| (strsim::jaro_winkler(word, k), *k))
+        .filter(|(score, _)| *score >= 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, k)| k.to_owned())
+}
+
+pub(super) fn child(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Remove (and report) every key of the mapping `value` that is not in `keys`.
+pub(super) fn check_keys(value: &mut Value, path: &str, keys: &[&str], d: &mut Diags<'_>) {
+    let Value::Mapping(map) = value else {
+        return;
+    };
+    let mut unknown = Vec::new();
+    for k in map.keys() {
+        match k.as_str() {
+            Some(name) if keys.contains(&name) => {}
+            Some(name) => unknown.push((k.clone(), name.to_owned())),
+            None => unknown.push((k.clone(), format!("{k:?}"))),
+        }
+    }
+    for (k, name) in unknown {
+        map.remove(&k);
+        d.push_with(
+            &child(path, &name),
+            format!("unknown key `{name}`"),
+            suggest(&name, keys),
+        );
+    }
+}
+
+/// Check the keys of an optional nested mapping (`web.tls`, ...).
+pub(super) fn check_nested(value: &mut Value, path: &str, key: &str, keys: &[&str], d: &mut Diags<'_>) {
+    if let Value::Mapping(map) = value {
+        if let Some(inner) = map.get_mut(key) {
+            check_keys(inner, &child(path, key), keys, d);
+        }
+    }
+}
+
+/// Deserialize one item; on error report it at the failing key and return `None`.
+pub(super) fn item<T: DeserializeOwned>(value: Value, path: &str, d: &mut Diags<'_>) -> Option<T> {
+    match serde_path_to_error::deserialize::<_, T>(value) {
+        Ok(v) => Some(v),
+        Err(e) => {
+            let inner = e.path().to_string();
+            let key = if inner.is_empty() || inner == "." {
+                path.to_owned()
+            } else if path.is_empty() {
+                inner
+            } else {
+                format!("{path}.{inner}")
+            };
+            let message = e.into_inner().to_string();
+            d.push(&key, message);
+            None
+        }
+    }
+}
+
+/// Deserialize each element of a list on its own, so one bad item does not hide others.
+pub(super) fn list<T: DeserializeOwned>(
+    value: Option<Value>,
+    path: &str,
+    keys: &[&str],
+    nested: &[(&str, &[&str])],
+    d: &mut Diags<'_>,
+) -> Vec<(usize, T)> {
+    let items = match value {
+        None | Some(Value::Null) => return Vec::new(),
+        Some(Value::Sequence(items)) => items,
+        Some(other) => {
+            d.push(path, format!("expected a list, found {}", kind(&other)));
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    for (i, mut v) in items.into_iter().enumerate() {
+        let p = format!("{path}[{i}]");
+        if !keys.is_empty() {
+            if !matches!(v, Value::Mapping(_)) {
+                d.push(&p, format!("expected a mapping, found {}", kind(&v)));
+                continue;
+            }
+            check_keys(&mut v, &p, keys, d);
+            for (key, inner_keys) in nested {
+                check_nested(&mut v, &p, key, inner_keys, d);
+            }
+        }
+        if let Some(t) = item(v, &p, d) {
+            out.push((i, t));
+        }
+    }
+    out
+}
+
+pub(super) fn kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "nothing",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Sequence(_) => "a list",
+        Value::Mapping(_) => "a mapping",
+        Value::Tagged(_) => "a tagged value",
+    }
+}

@@ -1,0 +1,110 @@
+//! Config loading: valid files, and every mistake reported at once with its position.
+
+use std::path::Path;
+
+use super::*;
+
+const GOOD: &str = r#"
+web:
+  listen: 127.0.0.1:18080
+  public_url: http://warden.example:18080/
+audit:
+  path: ./data/audit
+policies: []
+users:
+  - name: alice
+    roles: [developer]
+    password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$2Tn3DvGp2iq2mTtFX9xKWyAcRYtWgBeWyH3Xv5V0mYQ"
+    tokens: ["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]
+targets:
+  - name: prod-db
+    protocol: postgres
+    listen: 127.0.0.1:16432
+    upstream: 127.0.0.1:5432
+    labels: { env: production }
+    upstream_user: app
+    upstream_password_env: WARDEN_T6_TEST_PW
+"#;
+
+fn parse(text: &str) -> Result<Config, ConfigErrors> {
+    Config::parse(text, "warden.yaml", Path::new("/etc/warden"))
+}
+
+#[test]
+fn valid_config_is_typed() {
+    std::env::set_var("WARDEN_T6_TEST_PW", "hunter2");
+    let cfg = parse(GOOD).expect("valid");
+    assert_eq!(cfg.web.public_url, "http://warden.example:18080");
+    assert_eq!(cfg.audit.path, Path::new("/etc/warden/./data/audit"));
+    assert_eq!(cfg.audit.signing_key, Path::new("/etc/warden/data/audit.key"));
+    let t = cfg.target("prod-db").expect("target");
+    assert_eq!(t.protocol, Protocol::Postgres);
+    assert_eq!(t.upstream_password.as_ref().map(Secret::expose), Some("hunter2"));
+    assert!(!format!("{cfg:?}").contains("hunter2"), "secrets never in Debug");
+    assert_eq!(cfg.users[0].token_hashes.len(), 1);
+    assert_eq!(cfg.shutdown_grace, Duration::from_secs(10));
+}
+
+#[test]
+fn every_error_at_once_with_positions() {
+    let text = "web:\n  listn: 127.0.0.1:1\ntargets:\n  - name: a\n    protocol: postgress\n    listen: nowhere\n    upstream: x:1\n  - name: a\n    protocol: http\n    listen: 127.0.0.1:9\n    upstream: ''\n    colour: red\nusers:\n  - name: bob\n    password_hash: plain\nsurprise: 1\n";
+    let errs = parse(text).expect_err("invalid").0;
+    let shown: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+    let all = shown.join("\n");
+    for needle in [
+        "warden.yaml:2:3: web.listn: unknown key `listn` (did you mean `listen`?)",
+        "warden.yaml:5:5: targets[0].protocol: unknown protocol `postgress`",
+        "(did you mean `postgres`?)",
+        "warden.yaml:6:5: targets[0].listen: `nowhere` is not an address",
+        "warden.yaml:8:5: targets[1].name: duplicate target name `a`",
+        "warden.yaml:11:5: targets[1].upstream: must not be empty",
+        "warden.yaml:12:5: targets[1].colour: unknown key `colour`",
+        "warden.yaml:15:5: users[0].password_hash: not an argon2 PHC string",
+        "warden.yaml:16:1: surprise: unknown key `surprise`",
+    ] {
+        assert!(all.contains(needle), "missing {needle:?} in\n{all}");
+    }
+    assert_eq!(errs.len(), 9, "{all}");
+}
+
+#[test]
+fn duplicate_listen_and_secret_sources() {
+    let text = "web: { listen: 127.0.0.1:7000 }\ntargets:\n  - { name: a, protocol: ssh, listen: 127.0.0.1:7000, upstream: h:22 }\n  - name: b\n    protocol: http\n    listen: 127.0.0.1:7001\n    upstream: http://h\n    upstream_password_env: WARDEN_T6_SURELY_UNSET\n  - name: c\n    protocol: http\n    listen: 127.0.0.1:7001\n    upstream: http://h\n    upstream_password_env: X\n    upstream_password_file: y\n";
+    let all = parse(text).expect_err("invalid").to_string();
+    assert!(all.contains("targets[0].listen: address 127.0.0.1:7000 is already used by web.listen"), "{all}");
+    assert!(all.contains("environment variable `WARDEN_T6_SURELY_UNSET` is not set"), "{all}");
+    assert!(all.contains("targets[2].listen: address 127.0.0.1:7001 is already used by targets[1]"), "{all}");
+    assert!(all.contains("not both"), "{all}");
+}
+
+#[test]
+fn syntax_error_has_position() {
+    let errs = parse("web:\n  listen: [unclosed\n").expect_err("invalid").0;
+    assert_eq!(errs.len(), 1);
+    assert!(errs[0].line >= 2, "{:?}", errs[0]);
+    assert!(errs[0].message.contains("invalid YAML"));
+}
+
+#[test]
+fn type_errors_name_the_key() {
+    let all = parse("targets:\n  - name: a\n    protocol: ssh\n    listen: 127.0.0.1:1\n    upstream: h:22\n    labels: [x]\n    max_connections: lots\n")
+        .expect_err("invalid")
+        .to_string();
+    assert!(all.contains("targets[0].labels"), "{all}");
+}
+
+#[test]
+fn empty_file_gets_defaults() {
+    let cfg = parse("").expect("empty is valid");
+    assert_eq!(cfg.web.listen.to_string(), "127.0.0.1:8080");
+    assert!(cfg.targets.is_empty());
+}
+
+#[test]
+fn durations() {
+    assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
+    assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
+    assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
+    assert_eq!(parse_duration("7"), Some(Duration::from_secs(7)));
+    assert_eq!(parse_duration("soon"), None);
+}

@@ -1,0 +1,296 @@
+//! What the Gate answers: [`Admission`] — a [`Ticket`] to forward, a [`Refusal`] to
+//! report in the client's protocol, or a [`Held`] to wait on.
+//!
+//! A `Ticket` is the only permission to forward. It records the outcome when the
+//! front-end reports it, and if dropped without one it still records that the outcome
+//! is unknown, so the audit log never ends at "allowed" silently. A `Held` dropped
+//! before its decision withdraws the approval request (the client went away).
+
+use std::time::Instant;
+
+use warden_approval::{ApprovalError, Resolution};
+use warden_audit::{Durability, EventKind, Outcome};
+use warden_inspect::Action;
+use warden_policy::Verdict;
+
+use super::{action_event, approval_ref, needs_durable_record, Gate};
+
+/// The Gate's answer to one action.
+#[derive(Debug)]
+pub enum Admission {
+    Allow(Ticket),
+    Deny(Refusal),
+    Hold(Held),
+}
+
+/// Why an action does not run. Each protocol maps `kind` to its native error.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RefusalKind {
+    /// A policy rule denied it, or an approver denied the hold.
+    Denied,
+    /// The approval request expired before enough approvers agreed.
+    Expired,
+    /// The request was withdrawn (client went away, restart).
+    Withdrawn,
+    /// Retry mode: an approval was requested; re-send the identical request after it.
+    RetryLater,
+    /// The audit log could not record the decision: fail closed.
+    AuditUnavailable,
+    /// Anything else that went wrong inside Warden.
+    Internal,
+}
+
+/// A refused action: what to tell the client.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    pub kind: RefusalKind,
+    /// Safe to show the client.
+    pub message: String,
+    /// The deciding rule (or `audit-unavailable` / `internal`).
+    pub rule: String,
+    pub approval_id: Option<String>,
+    /// Console link of the approval request, when there is one.
+    pub url: Option<String>,
+}
+
+impl Refusal {
+    pub(super) fn denied(v: &Verdict) -> Refusal {
+        Refusal {
+            kind: RefusalKind::Denied,
+            message: v.message.clone(),
+            rule: v.rule.clone(),
+            approval_id: None,
+            url: None,
+        }
+    }
+
+    pub(super) fn audit_unavailable(v: &Verdict) -> Refusal {
+        Refusal {
+            kind: RefusalKind::AuditUnavailable,
+            message: "Warden cannot record this action in its audit log right now, so it is refused; try again later".into(),
+            rule: if v.rule.is_empty() { "audit-unavailable".into() } else { v.rule.clone() },
+            approval_id: None,
+            url: None,
+        }
+    }
+
+    pub(super) fn internal(v: &Verdict, what: &str) -> Refusal {
+        Refusal {
+            kind: RefusalKind::Internal,
+            message: format!("refused: {what}"),
+            rule: v.rule.clone(),
+            approval_id: None,
+            url: None,
+        }
+    }
+
+    pub(super) fn retry_later(v: &Verdict, id: &str, url: &str) -> Refusal {
+        Refusal {
+            kind: RefusalKind::RetryLater,
+            message: format!(
+                "{} — approval {id} requested ({url}); re-send the identical request once it is approved",
+                v.message
+            ),
+            rule: v.rule.clone(),
+            approval_id: Some(id.to_owned()),
+            url: Some(url.to_owned()),
+        }
+    }
+
+    fn from_hold(kind: RefusalKind, message: String, v: &Verdict, id: &str, url: &str) -> Refusal {
+        Refusal {
+            kind,
+            message,
+            rule: v.rule.clone(),
+            approval_id: Some(id.to_owned()),
+            url: Some(url.to_owned()),
+        }
+    }
+}
+
+/// Permission to forward one action, once. Report the outcome with [`Ticket::completed`].
+#[derive(Debug)]
+pub struct Ticket {
+    gate: Gate,
+    action: Action,
+    verdict: Verdict,
+    approval_id: Option<String>,
+    approvers: Vec<String>,
+    decided_seq: u64,
+    started: Instant,
+    done: bool,
+}
+
+impl Ticket {
+    pub(super) fn new(gate: Gate, action: Action, verdict: Verdict, approval_id: Option<String>, decided_seq: u64) -> Ticket {
+        Ticket {
+            gate,
+            action,
+            verdict,
+            approval_id,
+            approvers: Vec::new(),
+            decided_seq,
+            started: Instant::now(),
+            done: false,
+        }
+    }
+
+    pub fn verdict(&self) -> &Verdict {
+        &self.verdict
+    }
+
+    pub fn action(&self) -> &Action {
+        &self.action
+    }
+
+    /// The approval this ticket executes, when the action was held.
+    pub fn approval_id(&self) -> Option<&str> {
+        self.approval_id.as_deref()
+    }
+
+    /// Sequence number of the `ActionDecided` record.
+    pub fn decided_seq(&self) -> u64 {
+        self.decided_seq
+    }
+
+    fn completion_event(&mut self, mut outcome: Outcome) -> (warden_audit::Event, Durability) {
+        if outcome.duration_ms.is_none() {
+            outcome.duration_ms = Some(u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX));
+        }
+        let mut ev = action_event(EventKind::ActionCompleted, &self.action);
+        ev.outcome = Some(outcome);
+        ev.detail = Some(format!("decided at #{}", self.decided_seq));
+        if let Some(id) = &self.approval_id {
+            ev.approval = Some(approval_ref(id, std::mem::take(&mut self.approvers)));
+        }
+        let d = if needs_durable_record(&self.action, &self.verdict) {
+            Durability::Durable
+        } else {
+            Durability::Queued
+        };
+        (ev, d)
+    }
+
+    /// Record what happened when the action ran (status, rows, error, duration).
+    pub async fn completed(mut self, outcome: Outcome) {
+        self.done = true;
+        let (ev, d) = self.completion_event(outcome);
+        self.gate.inner.stats.completed();
+        if let Err(e) = self.gate.inner.audit.append(ev, d).await {
+            self.gate.inner.stats.audit_failure();
+            tracing::error!(error = %e, "could not audit an action's outcome");
+        }
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        if self.done {
+            return;
+        }
+        let (ev, d) = self.completion_event(Outcome {
+            error: Some("no outcome reported (connection ended or front-end error)".into()),
+            ..Outcome::default()
+        });
+        let audit = self.gate.inner.audit.clone();
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn(async move {
+                    if let Err(e) = audit.append(ev, d).await {
+                        tracing::error!(error = %e, "could not audit an abandoned ticket");
+                    }
+                });
+            }
+            Err(_) => {
+                if let Err(e) = audit.append_blocking(ev, d) {
+                    tracing::error!(error = %e, "could not audit an abandoned ticket");
+                }
+            }
+        }
+    }
+}
+
+/// A held action waiting for approvers. Dropping it withdraws the request.
+#[derive(Debug)]
+pub struct Held {
+    pub id: String,
+    /// The console page of the request, for the client notice.
+    pub url: String,
+    gate: Gate,
+    inner: warden_approval::Held,
+    action: Action,
+    verdict: Verdict,
+    decided_seq: u64,
+}
+
+/// How a hold ended.
+#[derive(Debug)]
+pub enum HoldOutcome {
+    /// Approved and marked executed: forward exactly the held request, once.
+    Approved(Ticket),
+    Refused(Refusal),
+}
+
+impl Held {
+    pub(super) fn new(gate: Gate, inner: warden_approval::Held, action: Action, verdict: Verdict, decided_seq: u64) -> Held {
+        Held {
+            id: inner.id.clone(),
+            url: inner.url.clone(),
+            gate,
+            inner,
+            action,
+            verdict,
+            decided_seq,
+        }
+    }
+
+    pub fn verdict(&self) -> &Verdict {
+        &self.verdict
+    }
+
+    /// Wait for the decision (no polling). Cancelling this future withdraws the request.
+    pub async fn wait(self) -> HoldOutcome {
+        let Held {
+            id,
+            url,
+            gate,
+            inner,
+            action,
+            verdict,
+            decided_seq,
+        } = self;
+        let stats = &gate.inner.stats;
+        let refused = |kind, message: String| {
+            stats.hold_refused();
+            HoldOutcome::Refused(Refusal::from_hold(kind, message, &verdict, &id, &url))
+        };
+        match inner.wait().await {
+            Resolution::Approved { approvers } => match gate.inner.approvals.mark_executed(&id).await {
+                Ok(()) => {
+                    stats.hold_approved();
+                    let mut ticket = Ticket::new(gate.clone(), action, verdict.clone(), Some(id.clone()), decided_seq);
+                    ticket.approvers = approvers;
+                    HoldOutcome::Approved(ticket)
+                }
+                Err(ApprovalError::Expired(_)) => refused(RefusalKind::Expired, format!("approval {id} expired")),
+                Err(ApprovalError::Audit(_)) => {
+                    stats.audit_failure();
+                    refused(
+                        RefusalKind::AuditUnavailable,
+                        format!("approval {id} was granted but Warden cannot record its execution; refused"),
+                    )
+                }
+                Err(e) => refused(RefusalKind::Internal, format!("approval {id} cannot be used: {e}")),
+            },
+            Resolution::Denied { by, reason } => {
+                let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
+                refused(RefusalKind::Denied, format!("approval {id} denied by {by}{why}"))
+            }
+            Resolution::Expired => refused(
+                RefusalKind::Expired,
+                format!("approval {id} expired before enough approvers agreed"),
+            ),
+            Resolution::Withdrawn => refused(RefusalKind::Withdrawn, format!("approval {id} was withdrawn")),
+        }
+    }
+}
