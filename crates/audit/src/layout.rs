@@ -1,0 +1,178 @@
+//! The on-disk format, byte by byte (docs/audit-format.md is the prose version).
+//!
+//! Public so that tests, the CLI and third-party verifiers share one definition. This
+//! module must never change meaning for an existing format version: a new encoding gets
+//! a new version byte and a new domain string.
+
+use sha2::{Digest, Sha256};
+
+use crate::canonical;
+use crate::error::AuditError;
+
+/// Domain separation prefix of a record hash.
+pub const RECORD_DOMAIN: &[u8] = b"warden-audit-record/v1\n";
+/// Format version byte that starts every stored record value.
+pub const RECORD_VERSION: u8 = 1;
+/// The previous hash of record 1.
+pub const GENESIS: [u8; 32] = [0u8; 32];
+/// Key prefix of records: `b'r'` + seq (u64 big-endian).
+pub const RECORD_PREFIX: u8 = b'r';
+/// Key prefix of signed checkpoints: `b'c'` + seq (u64 big-endian).
+pub const CHECKPOINT_PREFIX: u8 = b'c';
+/// Key prefix of the secondary indexes.
+pub const INDEX_PREFIX: u8 = b'i';
+/// Meta key holding the format name.
+pub const META_FORMAT: &[u8] = b"m/format";
+/// Meta key holding the public key that signs checkpoints (32 bytes).
+pub const META_PUBKEY: &[u8] = b"m/pubkey";
+/// Meta key holding `checkpoint_every` (u64 big-endian).
+pub const META_CHECKPOINT_EVERY: &[u8] = b"m/checkpoint_every";
+/// Value of [`META_FORMAT`].
+pub const FORMAT_NAME: &[u8] = b"warden-audit/1";
+
+/// Length of the fixed part of a stored record value.
+pub const HEADER_LEN: usize = 1 + 8 + 8 + 32 + 32;
+
+/// Which secondary index an index key belongs to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IndexKind {
+    User,
+    Target,
+    Verdict,
+}
+
+impl IndexKind {
+    fn byte(self) -> u8 {
+        match self {
+            IndexKind::User => b'u',
+            IndexKind::Target => b't',
+            IndexKind::Verdict => b'v',
+        }
+    }
+}
+
+/// `b'r'` + seq.
+pub fn record_key(seq: u64) -> [u8; 9] {
+    prefixed(RECORD_PREFIX, seq)
+}
+
+/// `b'c'` + seq.
+pub fn checkpoint_key(seq: u64) -> [u8; 9] {
+    prefixed(CHECKPOINT_PREFIX, seq)
+}
+
+fn prefixed(p: u8, seq: u64) -> [u8; 9] {
+    let mut k = [0u8; 9];
+    k[0] = p;
+    k[1..].copy_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// The sequence number of a `r`/`c` key.
+pub fn key_seq(key: &[u8]) -> Option<u64> {
+    let b: [u8; 8] = key.get(1..9)?.try_into().ok()?;
+    (key.len() == 9).then(|| u64::from_be_bytes(b))
+}
+
+/// `b'i'` + kind + u16 length (BE) + value: all index entries for one value share it.
+pub fn index_prefix(kind: IndexKind, value: &str) -> Vec<u8> {
+    let v = value.as_bytes();
+    let len = u16::try_from(v.len()).unwrap_or(u16::MAX);
+    let v = &v[..usize::from(len)];
+    let mut k = Vec::with_capacity(4 + v.len() + 8);
+    k.push(INDEX_PREFIX);
+    k.push(kind.byte());
+    k.extend_from_slice(&len.to_be_bytes());
+    k.extend_from_slice(v);
+    k
+}
+
+/// Index key: [`index_prefix`] + seq (u64 BE); the value is empty.
+pub fn index_key(kind: IndexKind, value: &str, seq: u64) -> Vec<u8> {
+    let mut k = index_prefix(kind, value);
+    k.extend_from_slice(&seq.to_be_bytes());
+    k
+}
+
+/// SHA-256(RECORD_DOMAIN || seq u64 BE || time_ns i64 BE || prev 32 bytes ||
+/// len(event) u32 BE || event), where `event` is the canonical JSON of the event.
+pub fn record_hash(seq: u64, time_ns: i64, prev: &[u8; 32], event: &[u8]) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(RECORD_DOMAIN);
+    h.update(seq.to_be_bytes());
+    h.update(time_ns.to_be_bytes());
+    h.update(prev);
+    h.update((event.len() as u32).to_be_bytes());
+    h.update(event);
+    h.finalize().into()
+}
+
+/// One stored record, borrowed from its sled value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoredRecord<'a> {
+    pub seq: u64,
+    pub time_ns: i64,
+    pub prev: [u8; 32],
+    pub hash: [u8; 32],
+    /// Canonical JSON of the event, exactly as hashed.
+    pub event: &'a [u8],
+}
+
+impl<'a> StoredRecord<'a> {
+    /// Value layout: version (1) || seq (8, BE) || time_ns (8, BE) || prev (32) ||
+    /// hash (32) || canonical event JSON (rest).
+    pub fn encode(&self) -> Vec<u8> {
+        let mut v = Vec::with_capacity(HEADER_LEN + self.event.len());
+        v.push(RECORD_VERSION);
+        v.extend_from_slice(&self.seq.to_be_bytes());
+        v.extend_from_slice(&self.time_ns.to_be_bytes());
+        v.extend_from_slice(&self.prev);
+        v.extend_from_slice(&self.hash);
+        v.extend_from_slice(self.event);
+        v
+    }
+
+    /// Decode a stored value; `key_seq` only names the record in the error.
+    pub fn decode(key_seq: u64, v: &'a [u8]) -> Result<StoredRecord<'a>, AuditError> {
+        let corrupt = |what: &str| AuditError::Corrupt {
+            seq: key_seq,
+            what: what.to_string(),
+        };
+        if v.len() < HEADER_LEN {
+            return Err(corrupt("stored value is shorter than a record header"));
+        }
+        if v[0] != RECORD_VERSION {
+            return Err(corrupt(&format!("unknown record version {}", v[0])));
+        }
+        let arr8 = |r: std::ops::Range<usize>| -> [u8; 8] {
+            let mut a = [0u8; 8];
+            a.copy_from_slice(&v[r]);
+            a
+        };
+        let arr32 = |r: std::ops::Range<usize>| -> [u8; 32] {
+            let mut a = [0u8; 32];
+            a.copy_from_slice(&v[r]);
+            a
+        };
+        Ok(StoredRecord {
+            seq: u64::from_be_bytes(arr8(1..9)),
+            time_ns: i64::from_be_bytes(arr8(9..17)),
+            prev: arr32(17..49),
+            hash: arr32(49..81),
+            event: &v[HEADER_LEN..],
+        })
+    }
+
+    /// Recompute the hash from the stored fields.
+    pub fn computed_hash(&self) -> [u8; 32] {
+        record_hash(self.seq, self.time_ns, &self.prev, self.event)
+    }
+}
+
+/// The canonical JSON of a value (sorted keys, no whitespace), as hashed.
+pub fn canonical_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, AuditError> {
+    let value = serde_json::to_value(v)?;
+    let mut out = Vec::with_capacity(256);
+    canonical::write(&value, &mut out)?;
+    Ok(out)
+}

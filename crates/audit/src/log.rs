@@ -1,0 +1,396 @@
+//! [`AuditLog`]: the cheap, cloneable handle every component appends through.
+//!
+//! Sequence numbers are assigned here, under one short lock, in the same order the
+//! requests enter the writer's channel, so a *queued* append can return its sequence at
+//! once. This module must never hand out a sequence number for a request that did not
+//! reach the writer, and never let an append through after the writer failed.
+
+use std::sync::mpsc::{self, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+use ed25519_dalek::VerifyingKey;
+use tokio::sync::{broadcast, oneshot, OwnedSemaphorePermit, Semaphore};
+
+use crate::checkpoint::{self, Checkpoint};
+use crate::config::AuditConfig;
+use crate::error::AuditError;
+use crate::event::Event;
+use crate::layout::{self, StoredRecord};
+use crate::query::{self, Page, Query};
+use crate::record::Record;
+use crate::redact::redact;
+use crate::store::{self, Syncer};
+use crate::verify::{self, VerifyReport};
+use crate::writer::{self, lock, AppendReq, Head, Reply, Req, Shared, Writer};
+
+/// Most appends waiting for the writer at once; callers beyond it wait for a slot.
+const MAX_PENDING: usize = 65_536;
+/// Capacity of the live feed; slow subscribers see `Lagged` rather than slowing appends.
+const FEED_CAPACITY: usize = 4096;
+
+/// How an append must be on disk before it returns.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Durability {
+    /// Returns after the batch holding the record was flushed and fsynced: survives a
+    /// process kill and a power cut. Use it before forwarding anything that changes
+    /// data, and for every deny / hold.
+    Durable,
+    /// Returns at once with the record's sequence number; the record is written within
+    /// `queued_window` (default 50 ms). A crash inside that window loses it.
+    Queued,
+}
+
+/// A handle on one audit log. Clones share the store and the single writer thread.
+#[derive(Clone)]
+pub struct AuditLog {
+    inner: Arc<Inner>,
+}
+
+struct Submit {
+    next_seq: u64,
+    tx: Option<Sender<Req>>,
+}
+
+struct Inner {
+    submit: Mutex<Submit>,
+    permits: Arc<Semaphore>,
+    shared: Arc<Shared>,
+    db: sled::Db,
+    feed: broadcast::Sender<Record>,
+    cfg: AuditConfig,
+    public: VerifyingKey,
+    writer: Mutex<Option<JoinHandle<()>>>,
+    shutdown_result: Mutex<Option<Result<(), String>>>,
+}
+
+impl AuditLog {
+    /// Open (or create) the store, load (or create) the signing key, check the tail of
+    /// the chain, and start the writer thread. Refuses a store whose tail does not check.
+    pub fn open(cfg: AuditConfig) -> Result<AuditLog, AuditError> {
+        let db = store::open_db(&cfg.path)?;
+        let key = checkpoint::load_or_create_key(&cfg.signing_key)?;
+        let public = key.verifying_key();
+        match db.get(layout::META_PUBKEY)? {
+            None => {
+                db.insert(layout::META_PUBKEY, public.as_bytes().as_slice())?;
+            }
+            Some(k) if k.as_ref() == public.as_bytes() => {}
+            Some(k) => {
+                return Err(AuditError::Key {
+                    path: cfg.signing_key.clone(),
+                    what: format!(
+                        "the store's checkpoints are signed by {}, not by this key",
+                        hex::encode(k)
+                    ),
+                })
+            }
+        }
+        db.insert(
+            layout::META_CHECKPOINT_EVERY,
+            cfg.checkpoint_every.to_be_bytes().as_slice(),
+        )?;
+        let head = recover_head(&db)?;
+        let last_cp = last_checkpoint(&db)?;
+        let mut syncer = Syncer::new(&cfg.path)?;
+        let last_cp = match last_cp {
+            Some(cp) => {
+                check_checkpoint_against_store(&db, &cp, head.seq)?;
+                cp
+            }
+            None if head.seq == 0 => {
+                let cp = writer::write_checkpoint(&db, &key, head)?;
+                syncer.sync(&db)?;
+                if let Some(path) = &cfg.checkpoint_file {
+                    checkpoint::append_to_file(path, &cp)?;
+                }
+                cp
+            }
+            None => {
+                return Err(AuditError::Corrupt {
+                    seq: head.seq,
+                    what: "the store holds records but no signed checkpoint; \
+                           run `warden audit verify`"
+                        .into(),
+                })
+            }
+        };
+        syncer.sync(&db)?;
+
+        let shared = Arc::new(Shared {
+            head: Mutex::new(head),
+            failed: Mutex::new(None),
+            last_checkpoint: Mutex::new(Some(last_cp.clone())),
+        });
+        let (tx, rx) = mpsc::channel();
+        let (feed, _) = broadcast::channel(FEED_CAPACITY);
+        let w = Writer {
+            db: db.clone(),
+            syncer,
+            rx,
+            shared: shared.clone(),
+            feed: feed.clone(),
+            key,
+            cfg: cfg.clone(),
+            head,
+            last_cp_seq: last_cp.seq,
+            unflushed_since: None,
+            unsealed_since: (head.seq > last_cp.seq).then(std::time::Instant::now),
+        };
+        let handle = std::thread::Builder::new()
+            .name("audit-writer".into())
+            .spawn(move || w.run())
+            .map_err(|e| AuditError::io(&cfg.path, e))?;
+        Ok(AuditLog {
+            inner: Arc::new(Inner {
+                submit: Mutex::new(Submit {
+                    next_seq: head.seq + 1,
+                    tx: Some(tx),
+                }),
+                permits: Arc::new(Semaphore::new(MAX_PENDING)),
+                shared,
+                db,
+                feed,
+                cfg,
+                public,
+                writer: Mutex::new(Some(handle)),
+                shutdown_result: Mutex::new(None),
+            }),
+        })
+    }
+
+    /// Append one event (redacted first). See [`Durability`] for when it returns.
+    /// On `Err` the caller must fail closed: the action must not proceed.
+    pub async fn append(&self, mut ev: Event, d: Durability) -> Result<u64, AuditError> {
+        let permit = self
+            .inner
+            .permits
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| AuditError::Closed)?;
+        redact(&mut ev);
+        let json = layout::canonical_json(&ev)?;
+        match d {
+            Durability::Queued => self.submit(ev, json, permit, None),
+            Durability::Durable => {
+                let (tx, rx) = oneshot::channel();
+                self.submit(ev, json, permit, Some(Reply::Async(tx)))?;
+                rx.await.map_err(|_| AuditError::Closed)?
+            }
+        }
+    }
+
+    /// [`AuditLog::append`] for threads outside an async runtime (blocks the thread;
+    /// never call it from async code).
+    pub fn append_blocking(&self, mut ev: Event, d: Durability) -> Result<u64, AuditError> {
+        let permit = futures::executor::block_on(self.inner.permits.clone().acquire_owned())
+            .map_err(|_| AuditError::Closed)?;
+        redact(&mut ev);
+        let json = layout::canonical_json(&ev)?;
+        match d {
+            Durability::Queued => self.submit(ev, json, permit, None),
+            Durability::Durable => {
+                let (tx, rx) = mpsc::sync_channel(1);
+                self.submit(ev, json, permit, Some(Reply::Blocking(tx)))?;
+                rx.recv().map_err(|_| AuditError::Closed)?
+            }
+        }
+    }
+
+    fn submit(
+        &self,
+        event: Event,
+        json: Vec<u8>,
+        permit: OwnedSemaphorePermit,
+        reply: Option<Reply<u64>>,
+    ) -> Result<u64, AuditError> {
+        let mut s = lock(&self.inner.submit);
+        if let Some(msg) = lock(&self.inner.shared.failed).clone() {
+            return Err(AuditError::Failed(msg));
+        }
+        let seq = s.next_seq;
+        let tx = s.tx.as_ref().ok_or(AuditError::Closed)?;
+        tx.send(Req::Append(Box::new(AppendReq {
+            seq,
+            event,
+            json,
+            reply,
+            _permit: permit,
+        })))
+        .map_err(|_| AuditError::Closed)?;
+        s.next_seq += 1;
+        Ok(seq)
+    }
+
+    /// Records matching `q`, newest first (see [`Query`]).
+    pub fn query(&self, q: &Query) -> Result<Page, AuditError> {
+        query::run(&self.inner.db, q)
+    }
+
+    /// One record by sequence number.
+    pub fn get(&self, seq: u64) -> Result<Option<Record>, AuditError> {
+        match self.inner.db.get(layout::record_key(seq))? {
+            Some(v) => Record::from_stored(seq, &v).map(Some),
+            None => Ok(None),
+        }
+    }
+
+    /// Walk the whole chain and every stored checkpoint (plus the external checkpoint
+    /// file, if configured), checking signatures against this log's key.
+    pub fn verify(&self) -> VerifyReport {
+        let file = self.inner.cfg.checkpoint_file.as_deref();
+        verify::verify_db(&self.inner.db, Some(&self.inner.public), file)
+    }
+
+    /// Sequence number and hex hash of the last written record (0 and 64 zeros when
+    /// the log is empty).
+    pub fn head(&self) -> (u64, String) {
+        let h = *lock(&self.inner.shared.head);
+        (h.seq, hex::encode(h.hash))
+    }
+
+    /// A live feed of records as they are written (after redaction).
+    pub fn subscribe(&self) -> broadcast::Receiver<Record> {
+        self.inner.feed.subscribe()
+    }
+
+    /// Sign and store a checkpoint of the current head now (blocks for an fsync).
+    pub fn checkpoint_now(&self) -> Result<Checkpoint, AuditError> {
+        let (tx, rx) = mpsc::sync_channel(1);
+        {
+            let s = lock(&self.inner.submit);
+            let sender = s.tx.as_ref().ok_or(AuditError::Closed)?;
+            sender
+                .send(Req::Checkpoint(Reply::Blocking(tx)))
+                .map_err(|_| AuditError::Closed)?;
+        }
+        rx.recv().map_err(|_| AuditError::Closed)?
+    }
+
+    /// The latest signed checkpoint.
+    pub fn last_checkpoint(&self) -> Option<Checkpoint> {
+        lock(&self.inner.shared.last_checkpoint).clone()
+    }
+
+    /// Write everything queued, sign a final checkpoint, fsync, and stop the writer.
+    /// Idempotent: later calls return the first call's result. Appends after it fail
+    /// with [`AuditError::Closed`]. Blocks the calling thread.
+    pub fn shutdown(&self) -> Result<(), AuditError> {
+        self.inner.shutdown()
+    }
+
+    /// The configuration this log was opened with.
+    pub fn config(&self) -> &AuditConfig {
+        &self.inner.cfg
+    }
+}
+
+impl Inner {
+    fn shutdown(&self) -> Result<(), AuditError> {
+        let mut done = lock(&self.shutdown_result);
+        if let Some(r) = done.as_ref() {
+            return r.clone().map_err(AuditError::Failed);
+        }
+        let tx = lock(&self.submit).tx.take();
+        let result = match tx {
+            Some(tx) => {
+                let (rtx, rrx) = mpsc::sync_channel(1);
+                match tx.send(Req::Shutdown(Reply::Blocking(rtx))) {
+                    Ok(()) => rrx.recv().unwrap_or(Err(AuditError::Closed)),
+                    Err(_) => Err(AuditError::Closed),
+                }
+            }
+            None => Ok(()),
+        };
+        if let Some(h) = lock(&self.writer).take() {
+            let _ = h.join();
+        }
+        *done = Some(result.as_ref().map(|_| ()).map_err(|e| e.to_string()));
+        result
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if let Err(e) = self.shutdown() {
+            tracing::error!("audit log: shutdown on drop failed: {e}");
+        }
+    }
+}
+
+/// The last record of the store, checked: its hash must recompute.
+fn recover_head(db: &sled::Db) -> Result<Head, AuditError> {
+    let last = db
+        .range(layout::record_key(0)..=layout::record_key(u64::MAX))
+        .next_back()
+        .transpose()?;
+    let Some((k, v)) = last else {
+        return Ok(Head {
+            seq: 0,
+            hash: layout::GENESIS,
+            time_ns: i64::MIN,
+        });
+    };
+    let key_seq = layout::key_seq(&k).unwrap_or(0);
+    let s = StoredRecord::decode(key_seq, &v)?;
+    if s.seq != key_seq || s.computed_hash() != s.hash {
+        return Err(AuditError::Corrupt {
+            seq: key_seq,
+            what: "the last record does not check; run `warden audit verify`".into(),
+        });
+    }
+    Ok(Head {
+        seq: s.seq,
+        hash: s.hash,
+        time_ns: s.time_ns,
+    })
+}
+
+pub(crate) fn last_checkpoint(db: &sled::Db) -> Result<Option<Checkpoint>, AuditError> {
+    let last = db
+        .range(layout::checkpoint_key(0)..=layout::checkpoint_key(u64::MAX))
+        .next_back()
+        .transpose()?;
+    let Some((k, v)) = last else {
+        return Ok(None);
+    };
+    let seq = layout::key_seq(&k).unwrap_or(0);
+    serde_json::from_slice(&v)
+        .map(Some)
+        .map_err(|e| AuditError::Corrupt {
+            seq,
+            what: format!("checkpoint is not valid JSON: {e}"),
+        })
+}
+
+/// The latest checkpoint must seal a record the store still has, with the same hash.
+fn check_checkpoint_against_store(
+    db: &sled::Db,
+    cp: &Checkpoint,
+    head_seq: u64,
+) -> Result<(), AuditError> {
+    let bad = |what: String| AuditError::Corrupt { seq: cp.seq, what };
+    if cp.seq > head_seq {
+        return Err(bad(format!(
+            "the latest checkpoint seals sequence {} but the store ends at {head_seq} \
+             (truncated); run `warden audit verify`",
+            cp.seq
+        )));
+    }
+    let hash = match cp.seq {
+        0 => layout::GENESIS,
+        s => {
+            let v = db.get(layout::record_key(s))?.ok_or_else(|| {
+                bad("the record sealed by the latest checkpoint is missing".into())
+            })?;
+            StoredRecord::decode(s, &v)?.hash
+        }
+    };
+    if cp.head_bytes() != Some(hash) {
+        return Err(bad(
+            "the latest checkpoint does not match the chain; run `warden audit verify`".into(),
+        ));
+    }
+    Ok(())
+}
