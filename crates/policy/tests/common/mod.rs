@@ -117,6 +117,7 @@ pub fn ssh(argvs: &[&[&str]]) -> Action {
                 .first()
                 .map(|p| p.rsplit('/').next().unwrap_or(p).to_string())
                 .unwrap_or_default(),
+            ..ShellCommand::default()
         })
         .collect();
     action(
