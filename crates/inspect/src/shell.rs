@@ -1,10 +1,25 @@
 //! SSH channel facts: commands of an exec request split by POSIX shell word rules.
 //!
+//! Every simple command of a pipeline or list is listed, and so is every command that a
+//! wrapper (`sudo`, `env`, `timeout`, `xargs`, `find -exec` ...) or a nested shell
+//! (`bash -c '...'`) runs — the wrapper itself stays listed too, and the inner command
+//! records the chain in [`ShellCommand::via`].
+//!
 //! Never guesses: when expansion makes the real command unknowable (`$(...)`,
-//! backticks, `eval`, decoded-and-piped-to-shell input, variables in command position)
-//! the facts are `opaque`.
+//! backticks, `eval`, decoded-and-piped-to-shell input, variables in command position,
+//! interpreters with inline code) the facts are `opaque`, with the reason in `notes`;
+//! when the line is not valid shell syntax it is `unparsed`. Pure: no I/O.
+
+mod analyze;
+mod brace;
+mod flags;
+mod lexer;
+mod parser;
+mod wrappers;
 
 use serde::{Deserialize, Serialize};
+
+use analyze::Analysis;
 
 /// What kind of SSH channel request this is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -27,6 +42,47 @@ pub struct ShellCommand {
     /// The program as written (`/bin/rm`), and `program` is its basename (`rm`).
     pub argv: Vec<String>,
     pub program: String,
+    /// Redirections of the command, stripped from `argv` (`>/dev/null`, `2>&1`, `<<EOF`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<String>,
+    /// Wrappers this command runs under, outermost first (`["sudo", "bash -c"]`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub via: Vec<String>,
+}
+
+impl ShellCommand {
+    /// True when every flag of `pattern` is set, however it is spelled: `-rf` holds for
+    /// `-rf`, `-fr`, `-r -f`, and for `rm` also `-Rf` and `--recursive --force` (and
+    /// GNU prefixes like `--rec`). `pattern` may hold several parts (`"-r --force"`).
+    /// A pattern part that is not a flag must appear as an exact argument.
+    pub fn has_flags(&self, pattern: &str) -> bool {
+        let args = self.argv.get(1..).unwrap_or(&[]);
+        match flags::wanted(&self.program, pattern) {
+            Some(wanted) => {
+                let set = flags::flags_of(&self.program, args);
+                wanted.is_subset(&set)
+            }
+            None => pattern
+                .split_whitespace()
+                .all(|p| self.has_flags_part(p, args)),
+        }
+    }
+
+    fn has_flags_part(&self, part: &str, args: &[String]) -> bool {
+        if part.starts_with('-') && part.len() > 1 {
+            self.has_flags(part)
+        } else {
+            args.iter().any(|a| a == part)
+        }
+    }
+
+    /// The canonical flags set on this command (`recursive`, `force` for known
+    /// programs; `-x` / `--name` otherwise).
+    pub fn flags(&self) -> Vec<String> {
+        flags::flags_of(&self.program, self.argv.get(1..).unwrap_or(&[]))
+            .into_iter()
+            .collect()
+    }
 }
 
 /// What policy sees of an SSH channel request.
@@ -46,4 +102,62 @@ pub struct SshFacts {
     pub opaque: bool,
     #[serde(default)]
     pub unparsed: bool,
+    /// Why the line is opaque or unparsed, and other things worth auditing.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl SshFacts {
+    /// An interactive shell request: nothing is known about what will be typed.
+    pub fn shell() -> SshFacts {
+        SshFacts {
+            request: SshRequest::Shell,
+            interactive: true,
+            ..SshFacts::default()
+        }
+    }
+
+    /// A subsystem request (`sftp`, ...).
+    pub fn subsystem(name: &str) -> SshFacts {
+        SshFacts {
+            request: SshRequest::Subsystem,
+            subsystem: Some(name.to_string()),
+            ..SshFacts::default()
+        }
+    }
+
+    /// A port or agent forwarding request.
+    pub fn forwarding() -> SshFacts {
+        SshFacts {
+            request: SshRequest::Forwarding,
+            forwarding: true,
+            ..SshFacts::default()
+        }
+    }
+}
+
+/// Inspect the command of an SSH `exec` request.
+pub fn inspect_exec(command: &str) -> SshFacts {
+    from_analysis(SshRequest::Exec, false, command)
+}
+
+/// Inspect one line typed in an interactive shell (best effort: the shell's state,
+/// aliases and functions are unknown).
+pub fn inspect_interactive_line(line: &str) -> SshFacts {
+    from_analysis(SshRequest::InteractiveLine, true, line)
+}
+
+fn from_analysis(request: SshRequest, interactive: bool, text: &str) -> SshFacts {
+    let mut a = Analysis::default();
+    a.text(text, 0, &[]);
+    SshFacts {
+        request,
+        commands: a.commands,
+        interactive,
+        subsystem: None,
+        forwarding: false,
+        opaque: a.opaque,
+        unparsed: a.unparsed,
+        notes: a.notes,
+    }
 }

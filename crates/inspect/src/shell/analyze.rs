@@ -1,0 +1,221 @@
+//! From parsed simple commands to facts: assignments and redirections set aside,
+//! wrappers and `sh -c` unwrapped (each level recorded in `via`), substitutions
+//! inspected, and `opaque` set with a reason whenever the real command is unknowable.
+//!
+//! Bounded: nesting deeper than [`MAX_DEPTH`] is opaque, never a stack overflow.
+
+use super::brace::expand_braces;
+use super::lexer::{tokenize, Word};
+use super::parser::{parse, SimpleCommand};
+use super::wrappers::{effects, Effect, DANGEROUS_VARIABLES};
+use super::ShellCommand;
+
+/// How many levels of `sh -c`, substitutions and wrappers are followed.
+pub(crate) const MAX_DEPTH: usize = 8;
+
+/// Notes kept per command line; more are dropped (the line is long enough to read).
+const MAX_NOTES: usize = 32;
+
+/// Everything learned about one command line.
+#[derive(Debug, Default)]
+pub(crate) struct Analysis {
+    pub commands: Vec<ShellCommand>,
+    pub opaque: bool,
+    pub unparsed: bool,
+    pub notes: Vec<String>,
+}
+
+impl Analysis {
+    fn opaque(&mut self, why: impl Into<String>) {
+        self.opaque = true;
+        self.note(why);
+    }
+
+    fn note(&mut self, why: impl Into<String>) {
+        let why = why.into();
+        if self.notes.len() < MAX_NOTES && !self.notes.contains(&why) {
+            self.notes.push(why);
+        }
+    }
+
+    /// Inspect shell source text.
+    pub(crate) fn text(&mut self, text: &str, depth: usize, via: &[String]) {
+        if depth > MAX_DEPTH {
+            self.opaque("shell nesting too deep to follow");
+            return;
+        }
+        let tokens = match tokenize(text) {
+            Ok(t) => t,
+            Err(e) => {
+                self.unparsed = true;
+                self.note(e.0);
+                return;
+            }
+        };
+        let commands = match parse(tokens) {
+            Ok(c) => c,
+            Err(e) => {
+                self.unparsed = true;
+                self.note(e.0);
+                return;
+            }
+        };
+        let words = || {
+            commands.iter().flat_map(|c| {
+                c.words
+                    .iter()
+                    .chain(c.redirections.iter().map(|r| &r.target))
+            })
+        };
+        if words().any(|w| w.quoted_code) && words().any(|w| w.dynamic) {
+            // `x='a[$(id)]'; echo $((x))` runs id: quoted code may be evaluated later.
+            self.opaque("quoted `$(`/backtick text with expansions on the same line");
+        }
+        for cmd in &commands {
+            self.simple(cmd, depth, via);
+        }
+    }
+
+    fn simple(&mut self, cmd: &SimpleCommand, depth: usize, via: &[String]) {
+        let targets = cmd.redirections.iter().map(|r| &r.target);
+        for w in cmd.words.iter().chain(targets) {
+            self.substitutions(w, depth, via);
+        }
+        for r in &cmd.redirections {
+            if let Some(doc) = &r.heredoc {
+                if doc.expands && (doc.body.contains("$(") || doc.body.contains('`')) {
+                    self.opaque("here-document with command substitution");
+                }
+            }
+        }
+        let redirects: Vec<String> = cmd
+            .redirections
+            .iter()
+            .map(|r| format!("{}{}", r.op, r.target.text))
+            .collect();
+        let first = cmd.words.iter().position(|w| w.assignment.is_none());
+        for w in &cmd.words[..first.unwrap_or(cmd.words.len())] {
+            self.assignment(w);
+        }
+        let Some(first) = first else {
+            return;
+        };
+        let ctx = Context {
+            depth,
+            via: via.to_vec(),
+            stdin_fed: cmd.stdin_fed(),
+            redirects,
+        };
+        self.argv(&cmd.words[first..], &ctx);
+    }
+
+    fn assignment(&mut self, w: &Word) {
+        if let Some(name) = &w.assignment {
+            if DANGEROUS_VARIABLES.contains(&name.as_str()) {
+                self.opaque(format!("assignment to {name} changes what runs"));
+            }
+        }
+    }
+
+    fn substitutions(&mut self, w: &Word, depth: usize, via: &[String]) {
+        if w.unknowable {
+            self.opaque("expansion that runs a command");
+        }
+        for inner in &w.substitutions {
+            self.opaque("command substitution");
+            let mut via = via.to_vec();
+            via.push("$(...)".into());
+            self.text(inner, depth + 1, &via);
+        }
+    }
+
+    fn argv(&mut self, words: &[Word], ctx: &Context) {
+        if ctx.depth > MAX_DEPTH {
+            self.opaque("shell nesting too deep to follow");
+            return;
+        }
+        let Some(first) = words.first() else {
+            return;
+        };
+        if first.dynamic || first.unknowable {
+            self.opaque("expansion in command position");
+        }
+        if first.glob {
+            self.opaque("pathname pattern in command position");
+        }
+        if first.brace {
+            self.opaque("brace expansion in command position");
+        }
+        let mut argv = Vec::with_capacity(words.len());
+        for w in words {
+            if w.brace && !w.quoted && !w.dynamic {
+                match expand_braces(&w.text) {
+                    Some(expanded) => argv.extend(expanded),
+                    None => {
+                        self.opaque("brace expansion too large to follow");
+                        argv.push(w.text.clone());
+                    }
+                }
+            } else {
+                if w.brace {
+                    self.opaque("brace expansion with quoted or expanded parts");
+                }
+                argv.push(w.text.clone());
+            }
+        }
+        let program = basename(&first.text).to_string();
+        self.commands.push(ShellCommand {
+            argv,
+            program: program.clone(),
+            redirects: ctx.redirects.clone(),
+            via: ctx.via.clone(),
+        });
+        for effect in effects(&program, words) {
+            match effect {
+                Effect::RunArgv { via, words } => self.argv(words, &ctx.nested(via)),
+                Effect::RunScript { via, script } => {
+                    if script.dynamic || script.unknowable {
+                        self.opaque(format!("{via} runs an expanded string"));
+                    }
+                    let nested = ctx.nested(via);
+                    self.text(&script.text, nested.depth, &nested.via);
+                }
+                Effect::RunText { via, text } => {
+                    let nested = ctx.nested(via);
+                    self.text(&text, nested.depth, &nested.via);
+                }
+                Effect::Opaque(why) => self.opaque(why),
+                Effect::Note(why) => self.note(why),
+            }
+        }
+        if ctx.stdin_fed && self.opaque && self.notes.iter().any(|n| n.contains("from its input")) {
+            self.note("code fed to an interpreter through a pipe, file or here-document");
+        }
+    }
+}
+
+/// Where a simple command sits.
+struct Context {
+    depth: usize,
+    via: Vec<String>,
+    stdin_fed: bool,
+    redirects: Vec<String>,
+}
+
+impl Context {
+    fn nested(&self, via: String) -> Context {
+        let mut chain = self.via.clone();
+        chain.push(via);
+        Context {
+            depth: self.depth + 1,
+            via: chain,
+            stdin_fed: self.stdin_fed,
+            redirects: self.redirects.clone(),
+        }
+    }
+}
+
+/// `/usr/bin/rm` → `rm`.
+pub(crate) fn basename(path: &str) -> &str {
+    path.rsplit('/').next().unwrap_or(path)
+}
