@@ -25,6 +25,8 @@ fn appends_are_numbered_chained_and_survive_reopen() {
         )
         .expect("append");
     assert_eq!((a, b), (1, 2));
+    // A queued append is written asynchronously; a checkpoint orders after it.
+    assert_eq!(log.checkpoint_now().expect("checkpoint").seq, 2);
     let r1 = log.get(1).expect("get").expect("record 1");
     let r2 = log.get(2).expect("get").expect("record 2");
     assert_eq!(r1.prev_hash, "0".repeat(64));
