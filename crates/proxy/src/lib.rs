@@ -9,6 +9,7 @@
 //! * [`frontend`] — what each protocol module gets: target, Gate, users, shutdown; the
 //!   accept loop with a connection cap and graceful drain.
 //! * [`reload`] — policy hot reload (file watch + SIGHUP).
+//! * [`runtime`] — the gateway process: stores, Gate, listeners, drain on shutdown.
 //! * [`postgres`], [`http`], [`ssh`] — the protocol front-ends.
 //!
 //! A front-end must never forward a request before the Gate's verdict is known, and
@@ -24,7 +25,9 @@ pub mod gate;
 pub mod http;
 pub mod postgres;
 pub mod reload;
+pub mod runtime;
 pub mod ssh;
 
 pub use frontend::FrontendContext;
+pub use tokio_util::sync::CancellationToken;
 pub use gate::{Admission, Gate, GateError, Held, HoldOutcome, Refusal, RefusalKind, Ticket};

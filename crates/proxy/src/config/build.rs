@@ -201,6 +201,12 @@ fn build_web(raw: RawWeb, resolve: &dyn Fn(&str) -> PathBuf, d: &mut Diags<'_>) 
         None => fallback,
     };
     let tls = raw.tls.map(|t| build_tls(t, "web.tls", resolve, d));
+    if tls.is_some() {
+        d.push(
+            "web.tls",
+            "TLS for the console is not supported yet; terminate TLS in front of web.listen",
+        );
+    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = match raw.public_url {
         Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
@@ -314,8 +320,14 @@ fn build_targets(
                 suggest(&t.protocol, PROTOCOL_WORDS),
             );
         }
+        if let Some(proto) = protocol {
+            if !crate::runtime::frontend_supported(proto) {
+                d.push(&child(&p, "protocol"), format!("protocol {proto} is not supported yet"));
+            }
+        }
         let listen = parse_addr(&t.listen, &child(&p, "listen"), d);
-        if let Some(addr) = listen {
+        // Port 0 means "any free port": never a clash.
+        if let Some(addr) = listen.filter(|a| a.port() != 0) {
             if let Some(other) = listens.insert(addr, p.clone()) {
                 d.push(
                     &child(&p, "listen"),

@@ -24,7 +24,10 @@ impl Positions {
     /// Walk `text`; on a syntax error return what was collected so far (serde reports
     /// the syntax error itself, with its own position).
     pub fn collect(text: &str) -> Positions {
-        let mut collector = Collector::default();
+        let mut collector = Collector {
+            lines: text.lines().map(str::to_owned).collect(),
+            ..Collector::default()
+        };
         let mut parser = Parser::new_from_str(text);
         let _ = parser.load(&mut collector, false);
         Positions { map: collector.map }
@@ -52,6 +55,7 @@ enum Frame {
 struct Collector {
     stack: Vec<Frame>,
     map: HashMap<String, Pos>,
+    lines: Vec<String>,
 }
 
 fn pos(m: &Marker) -> Pos {
@@ -89,6 +93,25 @@ impl Collector {
     }
 }
 
+/// yaml-rust2 marks the first key of a block mapping inside a list item after the key;
+/// find the key's text on the marked line, last occurrence at or before the mark.
+fn key_pos(lines: &[String], key: &str, marked: Pos) -> Pos {
+    let Some(line) = marked.line.checked_sub(1).and_then(|i| lines.get(i)) else {
+        return marked;
+    };
+    let limit = line
+        .char_indices()
+        .nth(marked.column.saturating_sub(1))
+        .map_or(line.len(), |(i, _)| i);
+    match line[..limit.max(key.len()).min(line.len())].rfind(key) {
+        Some(byte) if !key.is_empty() => Pos {
+            line: marked.line,
+            column: line[..byte].chars().count() + 1,
+        },
+        _ => marked,
+    }
+}
+
 impl MarkedEventReceiver for Collector {
     fn on_event(&mut self, ev: Event, mark: Marker) {
         match ev {
@@ -96,7 +119,15 @@ impl MarkedEventReceiver for Collector {
                 if let Some(Frame::Map { path, key }) = self.stack.last_mut() {
                     if key.is_none() {
                         let p = join(path, &text);
-                        self.map.entry(p).or_insert(pos(&mark));
+                        let at = key_pos(&self.lines, &text, pos(&mark));
+                        // A list item's mapping is marked after its first key: the
+                        // item starts where that key does.
+                        if let Some(item) = self.map.get_mut(path.as_str()) {
+                            if item.line == at.line && item.column > at.column {
+                                *item = at;
+                            }
+                        }
+                        self.map.entry(p).or_insert(at);
                         *key = Some(text);
                         return;
                     }

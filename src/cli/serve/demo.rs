@@ -1,0 +1,219 @@
+//! `warden demo`: a zero-setup tour. Everything lives in a fresh temporary folder:
+//! generated users (credentials printed), the shipped policy packs when found plus a
+//! demo policy, the console, an embedded sample HTTP API with an http target in front
+//! of it, and a postgres target in front of 127.0.0.1:5432 when that port answers.
+//!
+//! Must start with no external service, and must never touch anything outside its
+//! temporary folder.
+
+use std::fmt::Write as _;
+use std::net::{SocketAddr, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use rand::distributions::Alphanumeric;
+use rand::Rng;
+use tokio::net::TcpListener;
+use warden_policy::PolicySet;
+use warden_proxy::auth::password::hash_password;
+use warden_proxy::config::Config;
+
+use super::gateway::{self, Started};
+use super::DemoArgs;
+
+const DEMO_POLICY: &str = r#"version: 1
+rules:
+  - name: demo-no-deleting-users
+    description: Users are never deleted through the API; it goes through an admin process.
+    when:
+      protocol: http
+      target: { names: [sample-api] }
+      http: { methods: [DELETE], paths: ["/v1/users/*"] }
+    action: deny
+    message: Deleting users through the API is blocked; ask an admin.
+
+  - name: demo-admin-needs-approval
+    description: Anything under /admin runs only after someone with the approver role agrees.
+    when:
+      protocol: http
+      target: { names: [sample-api] }
+      http: { paths: ["/admin/**"] }
+    action: hold
+    approval: { approvers: { roles: [approver] }, required: 1, timeout: 10m }
+"#;
+
+struct DemoUser {
+    name: &'static str,
+    roles: &'static [&'static str],
+    password: String,
+}
+
+fn password() -> String {
+    rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(12)
+        .map(char::from)
+        .collect()
+}
+
+fn shipped_policies() -> Option<PathBuf> {
+    let candidates = [
+        PathBuf::from("policies"),
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
+    ];
+    candidates.into_iter().find(|p| p.is_dir())
+}
+
+fn postgres_answers() -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], 5432));
+    TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
+}
+
+fn yaml_str(s: &str) -> String {
+    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+}
+
+fn write_config(
+    dir: &Path,
+    console: SocketAddr,
+    sample: SocketAddr,
+    users: &[DemoUser],
+    policies: &[PathBuf],
+    with_postgres: bool,
+) -> std::io::Result<PathBuf> {
+    let mut y = String::new();
+    let _ = writeln!(y, "web:\n  listen: {console}\n  public_url: http://{console}");
+    let _ = writeln!(y, "audit:\n  path: {}", yaml_str(&dir.join("audit").to_string_lossy()));
+    let _ = writeln!(y, "  signing_key: {}", yaml_str(&dir.join("audit.key").to_string_lossy()));
+    let _ = writeln!(y, "data_dir: {}", yaml_str(&dir.join("data").to_string_lossy()));
+    let _ = writeln!(y, "shutdown_grace: 3s");
+    let _ = writeln!(y, "policies:");
+    for p in policies {
+        let _ = writeln!(y, "  - {}", yaml_str(&p.to_string_lossy()));
+    }
+    let _ = writeln!(y, "users:");
+    for u in users {
+        let hash = hash_password(&u.password).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let _ = writeln!(y, "  - name: {}\n    roles: [{}]\n    password_hash: {}", u.name, u.roles.join(", "), yaml_str(&hash));
+    }
+    let _ = writeln!(y, "targets:");
+    let _ = writeln!(
+        y,
+        "  - name: sample-api\n    protocol: http\n    listen: 127.0.0.1:0\n    upstream: http://{sample}\n    labels: {{ env: demo }}"
+    );
+    if with_postgres {
+        let _ = writeln!(
+            y,
+            "  - name: demo-db\n    protocol: postgres\n    listen: 127.0.0.1:0\n    upstream: 127.0.0.1:5432\n    labels: {{ env: production }}\n    upstream_user: postgres"
+        );
+    }
+    let path = dir.join("warden.yaml");
+    std::fs::write(&path, y)?;
+    Ok(path)
+}
+
+fn tour(started: &Started, users: &[DemoUser], dir: &Path) {
+    let pw = |name: &str| users.iter().find(|u| u.name == name).map(|u| u.password.clone()).unwrap_or_default();
+    let (alice, bob) = (pw("alice"), pw("bob"));
+    println!();
+    println!("Warden demo — data in {} (removed on exit unless --keep)", dir.display());
+    println!("  users:    alice / {alice} (developer)   bob / {bob} (approver, dba)   admin / {} (admin)", pw("admin"));
+    println!("  console:  http://{}   log in as bob to approve", started.console);
+    for (name, proto, addr) in &started.targets {
+        match proto.as_str() {
+            "http" => {
+                println!("  {name} ({proto}) on {addr}, in front of the embedded sample API:");
+                println!("    allowed:  curl -u alice:{alice} http://{addr}/v1/users");
+                println!("    denied:   curl -u alice:{alice} -X DELETE http://{addr}/v1/users/1");
+                println!("    held:     curl -u alice:{alice} -X POST http://{addr}/admin/reindex   (approve it in the console)");
+            }
+            "postgres" => {
+                println!("  {name} ({proto}) on {addr}, in front of 127.0.0.1:5432:");
+                println!(
+                    "    psql \"postgresql://alice:{alice}@{}:{}/postgres?sslmode=disable\"",
+                    addr.ip(),
+                    addr.port()
+                );
+            }
+            _ => println!("  {name} ({proto}) on {addr}"),
+        }
+    }
+    println!("  stop with Ctrl-C");
+    println!();
+}
+
+pub fn demo(args: DemoArgs) -> ExitCode {
+    if std::env::var_os("WARDEN_LOG").is_none() {
+        std::env::set_var("WARDEN_LOG", "warn");
+    }
+    super::init_tracing();
+    let dir = std::env::temp_dir().join(format!("warden-demo-{}-{}", std::process::id(), password()));
+    if let Err(e) = std::fs::create_dir_all(&dir) {
+        eprintln!("error: cannot create {}: {e}", dir.display());
+        return ExitCode::from(1);
+    }
+    let code = match super::runtime() {
+        Ok(rt) => rt.block_on(run_demo(&args, &dir)),
+        Err(code) => code,
+    };
+    if !args.keep {
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+    code
+}
+
+async fn run_demo(args: &DemoArgs, dir: &Path) -> ExitCode {
+    let users = vec![
+        DemoUser { name: "alice", roles: &["developer"], password: password() },
+        DemoUser { name: "bob", roles: &["approver", "dba"], password: password() },
+        DemoUser { name: "admin", roles: &["admin"], password: password() },
+    ];
+    let demo_policy = dir.join("demo-policy.yaml");
+    if let Err(e) = std::fs::write(&demo_policy, DEMO_POLICY) {
+        eprintln!("error: cannot write {}: {e}", demo_policy.display());
+        return ExitCode::from(1);
+    }
+    let sample = match TcpListener::bind("127.0.0.1:0").await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: sample API: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let sample_addr = sample.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let sample_task = tokio::spawn(warden_proxy::http::sample_api::serve_sample_api(sample));
+    let console = match TcpListener::bind(("127.0.0.1", args.port)).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("error: console: cannot listen on 127.0.0.1:{}: {e} (try --port 0)", args.port);
+            return ExitCode::from(1);
+        }
+    };
+    let console_addr = console.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], args.port)));
+
+    // Shipped packs first; if they do not load, fall back to the demo policy alone.
+    let mut policies: Vec<PathBuf> = shipped_policies().into_iter().collect();
+    policies.push(demo_policy.clone());
+    if PolicySet::load(&policies).is_err() {
+        eprintln!("warning: the shipped policies did not load; using the demo policy only");
+        policies = vec![demo_policy];
+    }
+    let with_postgres = postgres_answers();
+    let path = match write_config(dir, console_addr, sample_addr, &users, &policies, with_postgres) {
+        Ok(p) => p,
+        Err(e) => {
+            eprintln!("error: cannot write the demo config: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let (config, set) = match super::check::load(&path) {
+        Ok(x) => x,
+        Err(code) => return code,
+    };
+    let config: Config = config;
+    let dir_owned = dir.to_path_buf();
+    let code = gateway::run_with(config, set, Some(console), |started| tour(started, &users, &dir_owned)).await;
+    sample_task.abort();
+    code
+}
