@@ -50,6 +50,12 @@ pub struct FrameReader<R> {
     io: R,
     buf: BytesMut,
     max_message: usize,
+    /// Tags accepted at all; others are refused as soon as the header arrives.
+    valid_tag: fn(u8) -> bool,
+}
+
+fn any_tag(_: u8) -> bool {
+    true
 }
 
 impl<R: AsyncRead + Unpin> FrameReader<R> {
@@ -58,7 +64,14 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             io,
             buf: BytesMut::with_capacity(8 * 1024),
             max_message,
+            valid_tag: any_tag,
         }
+    }
+
+    /// Refuse messages whose tag fails `check` before waiting for their body.
+    pub fn with_tag_check(mut self, check: fn(u8) -> bool) -> Self {
+        self.valid_tag = check;
+        self
     }
 
     /// Bytes received but not consumed yet (must be empty before a TLS handshake).
@@ -77,7 +90,12 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
 
     /// Resumes reading from `io` with `buf` as already-received bytes.
     pub fn from_parts(io: R, buf: BytesMut, max_message: usize) -> Self {
-        FrameReader { io, buf, max_message }
+        FrameReader {
+            io,
+            buf,
+            max_message,
+            valid_tag: any_tag,
+        }
     }
 
     pub fn get_mut(&mut self) -> &mut R {
@@ -139,6 +157,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
             };
         }
         let tag = self.buf[0];
+        if !(self.valid_tag)(tag) {
+            return Err(PgError::Protocol(format!("unexpected message type 0x{tag:02x}")));
+        }
         let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
         if len < 4 {
             return Err(PgError::Protocol(format!("invalid message length {len}")));

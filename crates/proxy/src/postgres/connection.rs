@@ -242,7 +242,8 @@ async fn run(
         session_id: session_id.to_owned(),
         shutdown: ctx.shutdown.clone(),
     };
-    let reader = FrameReader::from_parts(client_read, client_buf, shared.options.max_message_bytes);
+    let reader = FrameReader::from_parts(client_read, client_buf, shared.options.max_message_bytes)
+        .with_tag_check(session::is_client_message);
     let mut session = Session::new(&info, reader, BufWriter::with_capacity(64 * 1024, up_write), client_out, tracker, nonce);
     let result = tokio::select! {
         r = session.run() => r,

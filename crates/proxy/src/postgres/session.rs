@@ -46,6 +46,11 @@ pub struct SessionInfo {
     pub shutdown: CancellationToken,
 }
 
+/// Message types a client may send after startup.
+pub fn is_client_message(tag: u8) -> bool {
+    b"QPBEDCSHdcfFX".contains(&tag)
+}
+
 /// The client-facing report for a refusal.
 pub fn refusal_report(r: &Refusal) -> Report {
     let approval = r.approval_id.as_deref().unwrap_or("-");

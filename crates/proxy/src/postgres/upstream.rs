@@ -80,7 +80,7 @@ async fn open(spec: &UpstreamSpec) -> Result<BoxIo, PgError> {
     let tls = tokio::time::timeout(spec.connect_timeout, connector.connect(name.clone(), tcp))
         .await
         .map_err(|_| PgError::Timeout("upstream TLS handshake"))?
-        .map_err(|e| PgError::Tls(format!("upstream: {e}")))?;
+        .map_err(|e| PgError::Upstream(format!("TLS: {e}")))?;
     Ok(Box::new(tls))
 }
 
