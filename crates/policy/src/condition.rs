@@ -45,6 +45,9 @@ pub struct UserCond {
 pub struct SqlCond {
     /// Bit per [`StatementKind`] named by `statements` (umbrella words expanded); None = any.
     pub statements: Option<u64>,
+    /// Allow-list form: every statement (and every nested kind) is one of these, and
+    /// there is at least one statement. Unparsed SQL never satisfies it.
+    pub only_statements: Option<u64>,
     pub objects: Option<ObjectPatterns>,
     pub without_where: Option<bool>,
     pub opaque: Option<bool>,
@@ -73,6 +76,9 @@ pub struct KubeCond {
 #[derive(Debug, Clone, Default)]
 pub struct SshCond {
     pub programs: Option<GlobSet>,
+    /// Allow-list form: every simple command runs one of these programs, and there is
+    /// at least one command. Opaque or unparsed lines never satisfy it.
+    pub only_programs: Option<GlobSet>,
     pub args: Vec<ArgPattern>,
     pub interactive: Option<bool>,
     pub subsystems: Vec<String>,
@@ -210,6 +216,17 @@ impl SqlCond {
         if !bool_holds(self.unparsed, facts.unparsed) {
             return false;
         }
+        if let Some(mask) = self.only_statements {
+            let all = !facts.unparsed
+                && !facts.statements.is_empty()
+                && facts.statements.iter().all(|st| {
+                    mask & kind_bit(st.kind) != 0
+                        && st.nested.iter().all(|k| mask & kind_bit(*k) != 0)
+                });
+            if !all {
+                return false;
+            }
+        }
         if !self.per_statement() {
             return true;
         }
@@ -305,6 +322,15 @@ impl SshCond {
                 .is_some_and(|x| self.subsystems.iter().any(|w| w == x))
         {
             return false;
+        }
+        if let Some(only) = &self.only_programs {
+            let all = !s.opaque
+                && !s.unparsed
+                && !s.commands.is_empty()
+                && s.commands.iter().all(|c| only.is_match(&c.program));
+            if !all {
+                return false;
+            }
         }
         if self.programs.is_none() && self.args.is_empty() {
             return true;

@@ -300,3 +300,40 @@ fn store_swaps_whole_sets() {
         Decision::Deny
     );
 }
+
+#[test]
+fn allow_lists_need_every_command_and_statement_to_be_listed() {
+    let s = set(r#"
+rules:
+  - name: deployer-allow-list
+    when: { protocol: ssh, user: { roles: [developer] } }
+    unless: { ssh: { only_programs: [ls, cat, systemctl] } }
+    action: hold
+  - name: readers-only-select
+    when: { protocol: postgres }
+    unless: { sql: { only_statements: [select, show] } }
+    action: hold
+"#);
+    assert_eq!(
+        s.evaluate(&ssh(&[&["ls"], &["cat", "x"]])).decision,
+        Decision::Allow
+    );
+    assert_eq!(
+        s.evaluate(&ssh(&[&["ls"], &["rm", "x"]])).decision,
+        Decision::Hold
+    );
+    assert_eq!(s.evaluate(&ssh(&[])).decision, Decision::Hold);
+    assert_eq!(
+        s.evaluate(&sql(vec![stmt(Select, &[], false)])).decision,
+        Decision::Allow
+    );
+    let v = s.evaluate(&sql(vec![
+        stmt(Select, &[], false),
+        stmt(Drop, &["t"], false),
+    ]));
+    assert_eq!(v.decision, Decision::Hold);
+    let mut cte = stmt(Select, &["t"], false);
+    cte.nested.push(Delete);
+    assert_eq!(s.evaluate(&sql(vec![cte])).decision, Decision::Hold);
+    assert_eq!(s.evaluate(&unparsed_sql()).decision, Decision::Hold);
+}

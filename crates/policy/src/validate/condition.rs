@@ -166,6 +166,7 @@ fn user(r: &mut Reader, node: &Node, path: &str) -> Option<UserCond> {
 fn sql(r: &mut Reader, node: &Node, path: &str) -> Option<SqlCond> {
     let keys = [
         "statements",
+        "only_statements",
         "objects",
         "without_where",
         "opaque",
@@ -174,6 +175,10 @@ fn sql(r: &mut Reader, node: &Node, path: &str) -> Option<SqlCond> {
     let f = r.fields(node, path, &keys)?;
     let statements = f.get("statements").and_then(|n| {
         let words = r.words(n, &join(path, "statements"), StatementKind::WORDS)?;
+        Some(statement_mask(&words))
+    });
+    let only_statements = f.get("only_statements").and_then(|n| {
+        let words = r.words(n, &join(path, "only_statements"), StatementKind::WORDS)?;
         Some(statement_mask(&words))
     });
     let objects = f.get("objects").and_then(|n| {
@@ -191,6 +196,7 @@ fn sql(r: &mut Reader, node: &Node, path: &str) -> Option<SqlCond> {
     });
     Some(SqlCond {
         statements,
+        only_statements,
         objects,
         without_where: flag(r, f.get("without_where"), &join(path, "without_where")),
         opaque: flag(r, f.get("opaque"), &join(path, "opaque")),
@@ -255,6 +261,7 @@ fn kubernetes(r: &mut Reader, node: &Node, path: &str) -> Option<KubeCond> {
 fn ssh(r: &mut Reader, node: &Node, path: &str) -> Option<SshCond> {
     let keys = [
         "programs",
+        "only_programs",
         "args",
         "interactive",
         "subsystems",
@@ -275,6 +282,12 @@ fn ssh(r: &mut Reader, node: &Node, path: &str) -> Option<SshCond> {
     }
     Some(SshCond {
         programs: glob_key(r, f.get("programs"), &join(path, "programs"), true),
+        only_programs: glob_key(
+            r,
+            f.get("only_programs"),
+            &join(path, "only_programs"),
+            true,
+        ),
         args,
         interactive: flag(r, f.get("interactive"), &join(path, "interactive")),
         subsystems: plain_list(r, f.get("subsystems"), &join(path, "subsystems")),
