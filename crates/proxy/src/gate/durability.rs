@@ -5,14 +5,19 @@
 //! and anything not understood (unparsed/opaque). Only read-only allows may be queued.
 //! Must never classify a possibly-writing action as queued.
 
+use warden_inspect::http::HttpFacts;
 use warden_inspect::{Action, Facts};
 use warden_policy::{Decision, Verdict};
 
 const SAFE_METHODS: &[&str] = &["GET", "HEAD", "OPTIONS"];
 
-fn http_writes(method: &str, wire_method: Option<&str>) -> bool {
+/// Any of the effective, wire or requested-override methods may be what the upstream
+/// acts on: the request is read-only only when all of them are safe.
+fn http_writes(h: &HttpFacts) -> bool {
     let safe = |m: &str| SAFE_METHODS.iter().any(|s| s.eq_ignore_ascii_case(m));
-    !safe(method) || wire_method.is_some_and(|m| !safe(m))
+    !safe(&h.method)
+        || h.wire_method.as_deref().is_some_and(|m| !safe(m))
+        || h.override_method.as_deref().is_some_and(|m| !safe(m))
 }
 
 /// Whether the `ActionDecided` record of `action` must be durable before answering.
@@ -28,8 +33,8 @@ pub fn needs_durable_record(action: &Action, verdict: &Verdict) -> bool {
             .statements
             .iter()
             .any(|st| st.writes || st.kind.is_write() || st.nested.iter().any(|k| k.is_write())),
-        Facts::Http(h) => http_writes(&h.method, h.wire_method.as_deref()),
-        Facts::Kubernetes { http, .. } => http_writes(&http.method, http.wire_method.as_deref()),
+        Facts::Http(h) => http_writes(h),
+        Facts::Kubernetes { http, .. } => http_writes(http),
         Facts::Ssh(_) => true,
         Facts::None => false,
     }
