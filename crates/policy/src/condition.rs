@@ -341,12 +341,7 @@ impl SshCond {
                 .programs
                 .as_ref()
                 .is_none_or(|p| p.is_match(&cmd.program));
-            program_ok
-                && (self.args.is_empty()
-                    || self
-                        .args
-                        .iter()
-                        .any(|a| a.matches(cmd.argv.get(1..).unwrap_or(&[]))))
+            program_ok && (self.args.is_empty() || self.args.iter().any(|a| a.matches(cmd)))
         })
     }
 }

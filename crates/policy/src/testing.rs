@@ -4,9 +4,9 @@
 //! which use the same inspectors, get the same verdict.
 
 use serde::Serialize;
-use warden_inspect::http::HttpFacts;
-use warden_inspect::kube::KubeFacts;
-use warden_inspect::shell::{SshFacts, SshRequest};
+use warden_inspect::http::{self, HttpFacts};
+use warden_inspect::kube::{self, KubeFacts};
+use warden_inspect::shell::{self, SshFacts};
 use warden_inspect::sql::{self, Dialect};
 use warden_inspect::{Action, Facts, Protocol};
 
@@ -56,46 +56,33 @@ impl TestAction {
     }
 }
 
-// The HTTP, Kubernetes and shell inspectors are being written in parallel; until they
-// land these report `unparsed` (fail closed) so nothing is silently allowed.
-fn http_facts(method: &str, path: &str) -> HttpFacts {
-    HttpFacts {
+/// HTTP facts as the HTTP front-end reads them. A request the inspector rejects (the
+/// proxy refuses it before policy) is marked `unparsed` here, so it can never pass.
+fn http_facts(method: &str, target: &str) -> HttpFacts {
+    http::inspect(method, target, std::iter::empty()).unwrap_or_else(|_| HttpFacts {
         method: method.to_ascii_uppercase(),
-        path: path.to_string(),
+        path: target.to_string(),
         unparsed: true,
         ..HttpFacts::default()
-    }
+    })
 }
 
-fn kube_facts(_http: &HttpFacts) -> KubeFacts {
-    KubeFacts {
-        unparsed: true,
-        ..KubeFacts::default()
+fn kube_facts(http: &HttpFacts) -> KubeFacts {
+    if http.unparsed {
+        return KubeFacts {
+            unparsed: true,
+            ..KubeFacts::default()
+        };
     }
+    kube::inspect(&http.method, &http.path, http.query.as_deref())
 }
 
 fn ssh_facts(req: &SshTestRequest) -> SshFacts {
     match req {
-        SshTestRequest::Exec(_) => SshFacts {
-            request: SshRequest::Exec,
-            unparsed: true,
-            ..SshFacts::default()
-        },
-        SshTestRequest::Shell => SshFacts {
-            request: SshRequest::Shell,
-            interactive: true,
-            ..SshFacts::default()
-        },
-        SshTestRequest::Subsystem(s) => SshFacts {
-            request: SshRequest::Subsystem,
-            subsystem: Some(s.clone()),
-            ..SshFacts::default()
-        },
-        SshTestRequest::Forwarding => SshFacts {
-            request: SshRequest::Forwarding,
-            forwarding: true,
-            ..SshFacts::default()
-        },
+        SshTestRequest::Exec(command) => shell::inspect_exec(command),
+        SshTestRequest::Shell => SshFacts::shell(),
+        SshTestRequest::Subsystem(s) => SshFacts::subsystem(s),
+        SshTestRequest::Forwarding => SshFacts::forwarding(),
     }
 }
 
