@@ -208,3 +208,29 @@ pub fn read_file(path: &Path) -> Result<Vec<Checkpoint>, AuditError> {
     }
     Ok(out)
 }
+
+/// Cut a torn last line (a write interrupted by a crash) off the checkpoint file so the
+/// next checkpoint starts on a line of its own. Complete lines are never touched.
+pub fn repair_torn_tail(path: &Path) -> Result<(), AuditError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(AuditError::io(path, e)),
+    };
+    if bytes.is_empty() || bytes.ends_with(b"\n") {
+        return Ok(());
+    }
+    let keep = bytes.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+    tracing::warn!(
+        "audit checkpoint file {}: dropping a torn last line ({} bytes)",
+        path.display(),
+        bytes.len() - keep
+    );
+    let f = OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(|e| AuditError::io(path, e))?;
+    f.set_len(keep as u64)
+        .and_then(|_| f.sync_all())
+        .map_err(|e| AuditError::io(path, e))
+}

@@ -69,6 +69,9 @@ impl AuditLog {
     /// the chain, and start the writer thread. Refuses a store whose tail does not check.
     pub fn open(cfg: AuditConfig) -> Result<AuditLog, AuditError> {
         let db = store::open_db(&cfg.path)?;
+        if let Some(path) = &cfg.checkpoint_file {
+            checkpoint::repair_torn_tail(path)?;
+        }
         let key = checkpoint::load_or_create_key(&cfg.signing_key)?;
         let public = key.verifying_key();
         match db.get(layout::META_PUBKEY)? {
