@@ -24,11 +24,23 @@ fn cases(db: &str) -> Vec<(String, bool)> {
     [
         ("SELECT 1; DROP TABLE victim", true),
         ("SELECT 1; DELETE FROM victim", true),
-        ("WITH d AS (DELETE FROM victim RETURNING *) SELECT * FROM d", true),
-        ("WITH u AS (UPDATE victim SET id = 0 RETURNING 1) SELECT 1", true),
+        (
+            "WITH d AS (DELETE FROM victim RETURNING *) SELECT * FROM d",
+            true,
+        ),
+        (
+            "WITH u AS (UPDATE victim SET id = 0 RETURNING 1) SELECT 1",
+            true,
+        ),
         ("EXPLAIN ANALYZE DELETE FROM victim", true),
-        ("MERGE INTO victim v USING (SELECT 1 AS id) s ON v.id = s.id WHEN MATCHED THEN DELETE", true),
-        ("/* outer /* nested */ still a comment */ DELETE FROM victim", true),
+        (
+            "MERGE INTO victim v USING (SELECT 1 AS id) s ON v.id = s.id WHEN MATCHED THEN DELETE",
+            true,
+        ),
+        (
+            "/* outer /* nested */ still a comment */ DELETE FROM victim",
+            true,
+        ),
         ("DELETE /* c */ FROM /* c */ victim -- trailing", true),
         ("DELETE FROM U&\"\\0076ictim\"", true),
         ("DELETE FROM public.\"victim\"", true),
@@ -66,31 +78,56 @@ async fn assert_intact(h: &Harness) {
         .expect("victim still exists");
     assert_eq!(row.get::<_, i64>(0), 3, "rows intact");
     assert!(row.get::<_, bool>(1), "no grants");
-    assert!(row.get::<_, bool>(2) && row.get::<_, bool>(3), "no new or renamed tables");
-    assert!(!std::path::Path::new(&format!("/tmp/warden_pwned_{}", h.db)).exists(), "no program ran");
+    assert!(
+        row.get::<_, bool>(2) && row.get::<_, bool>(3),
+        "no new or renamed tables"
+    );
+    assert!(
+        !std::path::Path::new(&format!("/tmp/warden_pwned_{}", h.db)).exists(),
+        "no program ran"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn dangerous_sql_never_runs_simple_or_extended() {
-    let h = start_with(Setup { policy: READ_ONLY.into(), ..Setup::default() }).await;
-    h.direct().await.batch_execute("CREATE TABLE victim (id int); INSERT INTO victim VALUES (1),(2),(3)").await.expect("setup");
+    let h = start_with(Setup {
+        policy: READ_ONLY.into(),
+        ..Setup::default()
+    })
+    .await;
+    h.direct()
+        .await
+        .batch_execute("CREATE TABLE victim (id int); INSERT INTO victim VALUES (1),(2),(3)")
+        .await
+        .expect("setup");
     let c = h.alice().await;
     for (sql, must_deny) in cases(&h.db) {
         let simple = within(10, c.batch_execute(&sql)).await;
         if must_deny {
             let e = simple.expect_err(&sql);
-            assert_eq!(sqlstate(&e).as_deref(), Some("42501"), "simple: {sql}: {e:?}");
+            assert_eq!(
+                sqlstate(&e).as_deref(),
+                Some("42501"),
+                "simple: {sql}: {e:?}"
+            );
         }
         let _ = within(10, c.batch_execute("ROLLBACK")).await;
         let extended = within(10, c.query(sql.as_str(), &[])).await;
         if must_deny {
             let e = extended.expect_err(&sql);
-            assert_eq!(sqlstate(&e).as_deref(), Some("42501"), "extended: {sql}: {e:?}");
+            assert_eq!(
+                sqlstate(&e).as_deref(),
+                Some("42501"),
+                "extended: {sql}: {e:?}"
+            );
         }
         let _ = within(10, c.batch_execute("ROLLBACK")).await;
         assert_intact(&h).await;
     }
     // the session survived all of it
-    let n: i64 = within(10, c.query_one("SELECT count(*) FROM victim", &[])).await.expect("usable").get(0);
+    let n: i64 = within(10, c.query_one("SELECT count(*) FROM victim", &[]))
+        .await
+        .expect("usable")
+        .get(0);
     assert_eq!(n, 3);
 }

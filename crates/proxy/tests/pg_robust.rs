@@ -8,7 +8,10 @@ use pg_support::*;
 
 /// A session that must keep working while the others misbehave.
 async fn healthy_probe(c: &tokio_postgres::Client) {
-    let n: i32 = within(10, c.query_one("SELECT 41 + 1", &[])).await.expect("healthy session").get(0);
+    let n: i32 = within(10, c.query_one("SELECT 41 + 1", &[]))
+        .await
+        .expect("healthy session")
+        .get(0);
     assert_eq!(n, 42);
 }
 
@@ -17,7 +20,10 @@ async fn expect_closed_with_error(r: &mut Raw) {
     while let Some((tag, body)) = r.recv().await {
         if tag == b'E' {
             let (code, _) = raw::error_fields(&body);
-            assert!(code.starts_with("08"), "protocol errors are class 08: {code}");
+            assert!(
+                code.starts_with("08"),
+                "protocol errors are class 08: {code}"
+            );
             saw_error = true;
         }
     }
@@ -123,9 +129,19 @@ async fn malformed_startup_packets_are_refused() {
         r.send_lossy(&bytes).await;
         let mut got = Vec::new();
         use tokio::io::AsyncReadExt;
-        let read = tokio::time::timeout(std::time::Duration::from_secs(10), r.io.read_to_end(&mut got)).await;
-        assert!(read.is_ok(), "connection closed after bad startup {bytes:?}");
-        assert!(!got.contains(&b'R'), "never reached authentication: {got:?}");
+        let read = tokio::time::timeout(
+            std::time::Duration::from_secs(10),
+            r.io.read_to_end(&mut got),
+        )
+        .await;
+        assert!(
+            read.is_ok(),
+            "connection closed after bad startup {bytes:?}"
+        );
+        assert!(
+            !got.contains(&b'R'),
+            "never reached authentication: {got:?}"
+        );
         healthy_probe(&healthy).await;
     }
 }

@@ -23,7 +23,15 @@ async fn stream(h: &Harness, rows: i64) -> (i64, u64) {
     let c = h.alice().await;
     let before = rss_kib();
     let mut peak = before;
-    let it = within(600, c.query_raw("SELECT repeat('x', 1000) FROM generate_series(1, $1::int8)", [rows])).await.expect("query");
+    let it = within(
+        600,
+        c.query_raw(
+            "SELECT repeat('x', 1000) FROM generate_series(1, $1::int8)",
+            [rows],
+        ),
+    )
+    .await
+    .expect("query");
     futures::pin_mut!(it);
     let mut seen = 0i64;
     while let Some(row) = within(60, it.next()).await {

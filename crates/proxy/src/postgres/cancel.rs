@@ -55,7 +55,11 @@ impl CancelRegistry {
         rng.fill_bytes(&mut secret);
         let Ok(mut map) = self.inner.lock() else {
             // A poisoned registry only disables cancellation for this session.
-            return KeyGuard { registry: self.clone(), pid: 0, secret };
+            return KeyGuard {
+                registry: self.clone(),
+                pid: 0,
+                secret,
+            };
         };
         let pid = loop {
             let pid = rng.next_u32() & 0x7fff_ffff;
@@ -63,8 +67,18 @@ impl CancelRegistry {
                 break pid;
             }
         };
-        map.insert(pid, Entry { secret: secret.clone(), upstream });
-        KeyGuard { registry: self.clone(), pid, secret }
+        map.insert(
+            pid,
+            Entry {
+                secret: secret.clone(),
+                upstream,
+            },
+        );
+        KeyGuard {
+            registry: self.clone(),
+            pid,
+            secret,
+        }
     }
 
     /// The upstream key for a client's CancelRequest, when pid and secret match.
@@ -82,8 +96,17 @@ mod tests {
     #[test]
     fn keys_map_and_expire_with_the_session() {
         let reg = CancelRegistry::default();
-        let guard = reg.issue(UpstreamKey { pid: 42, secret: vec![1, 2, 3, 4] }, 4);
-        assert_eq!(reg.lookup(guard.pid, &guard.secret).map(|k| k.pid), Some(42));
+        let guard = reg.issue(
+            UpstreamKey {
+                pid: 42,
+                secret: vec![1, 2, 3, 4],
+            },
+            4,
+        );
+        assert_eq!(
+            reg.lookup(guard.pid, &guard.secret).map(|k| k.pid),
+            Some(42)
+        );
         let mut wrong = guard.secret.clone();
         wrong[0] ^= 1;
         assert!(reg.lookup(guard.pid, &wrong).is_none());
@@ -96,7 +119,13 @@ mod tests {
     #[test]
     fn protocol_3_2_keys_are_long() {
         let reg = CancelRegistry::default();
-        let guard = reg.issue(UpstreamKey { pid: 1, secret: vec![0; 4] }, 32);
+        let guard = reg.issue(
+            UpstreamKey {
+                pid: 1,
+                secret: vec![0; 4],
+            },
+            32,
+        );
         assert_eq!(guard.secret.len(), 32);
     }
 }

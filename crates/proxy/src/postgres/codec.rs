@@ -137,7 +137,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
         let len = u32::from_be_bytes([self.buf[0], self.buf[1], self.buf[2], self.buf[3]]) as usize;
         if !(8..=MAX_STARTUP_BYTES).contains(&len) {
-            return Err(PgError::Protocol(format!("invalid startup packet length {len}")));
+            return Err(PgError::Protocol(format!(
+                "invalid startup packet length {len}"
+            )));
         }
         if !self.fill_to(len).await? {
             return Err(PgError::Protocol("truncated startup packet".into()));
@@ -158,7 +160,9 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
         }
         let tag = self.buf[0];
         if !(self.valid_tag)(tag) {
-            return Err(PgError::Protocol(format!("unexpected message type 0x{tag:02x}")));
+            return Err(PgError::Protocol(format!(
+                "unexpected message type 0x{tag:02x}"
+            )));
         }
         let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
         if len < 4 {
@@ -319,7 +323,11 @@ impl Report {
 
     fn encode(&self, out: &mut BytesMut, tag: u8) {
         let at = begin(out, tag);
-        for (field, value) in [(b'S', self.severity), (b'V', self.severity), (b'C', self.code)] {
+        for (field, value) in [
+            (b'S', self.severity),
+            (b'V', self.severity),
+            (b'C', self.code),
+        ] {
             out.put_u8(field);
             put_cstr(out, value);
         }
@@ -459,7 +467,9 @@ mod tests {
         typed(&mut buf, b'S', &[]);
         let got = frames(&buf, 1024).await;
         assert_eq!(got.len(), 3);
-        let Ok(Some(q)) = &got[0] else { panic!("{got:?}") };
+        let Ok(Some(q)) = &got[0] else {
+            panic!("{got:?}")
+        };
         assert_eq!(q.tag, b'Q');
         assert_eq!(&q.body[..], b"select 1\0");
         assert!(matches!(&got[1], Ok(Some(f)) if f.tag == b'S' && f.body.is_empty()));
@@ -490,7 +500,10 @@ mod tests {
         let mut buf = BytesMut::new();
         query(&mut buf, &"x".repeat(100));
         let got = frames(&buf, 50).await;
-        assert!(got[0].as_ref().is_err_and(|e| e.contains("too large")), "{got:?}");
+        assert!(
+            got[0].as_ref().is_err_and(|e| e.contains("too large")),
+            "{got:?}"
+        );
     }
 
     #[tokio::test]
@@ -524,7 +537,9 @@ mod tests {
     #[test]
     fn report_round_trip() {
         let mut out = BytesMut::new();
-        Report::error("42501", "nope").with_detail("d").encode_error(&mut out);
+        Report::error("42501", "nope")
+            .with_detail("d")
+            .encode_error(&mut out);
         let mut r = Body::new(out.freeze());
         assert_eq!(r.u8().ok(), Some(b'E'));
         let len = r.i32().unwrap_or_default() as usize;

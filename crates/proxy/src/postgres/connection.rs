@@ -59,8 +59,14 @@ impl Shared {
             .transpose()?;
         let upstream = UpstreamSpec {
             addr: target.upstream.clone(),
-            user: target.upstream_user.clone().unwrap_or_else(|| "postgres".into()),
-            password: target.upstream_password.as_ref().map(|s| s.expose().to_owned()),
+            user: target
+                .upstream_user
+                .clone()
+                .unwrap_or_else(|| "postgres".into()),
+            password: target
+                .upstream_password
+                .as_ref()
+                .map(|s| s.expose().to_owned()),
             database: options.database.clone(),
             tls: upstream_tls,
             connect_timeout: options.connect_timeout(),
@@ -74,7 +80,13 @@ impl Shared {
     }
 }
 
-fn event(kind: EventKind, ctx: &FrontendContext, session: &str, actor: Option<Actor>, detail: Option<String>) -> Event {
+fn event(
+    kind: EventKind,
+    ctx: &FrontendContext,
+    session: &str,
+    actor: Option<Actor>,
+    detail: Option<String>,
+) -> Event {
     let mut ev = Event::new(kind);
     ev.actor = actor;
     ev.target = Some(ctx.target.name.clone());
@@ -152,29 +164,64 @@ async fn run(
 ) -> Result<(), PgError> {
     let user = startup.param("user").unwrap_or_default().to_owned();
     let database = startup.param("database").unwrap_or(&user).to_owned();
-    let mut opened = Actor { name: user.clone(), roles: vec![], client_addr: Some(peer.to_string()) };
+    let mut opened = Actor {
+        name: user.clone(),
+        roles: vec![],
+        client_addr: Some(peer.to_string()),
+    };
     let detail = format!("tls={} database={database}", startup.tls);
-    let ev = event(EventKind::ConnectionOpened, ctx, session_id, Some(opened.clone()), Some(detail));
+    let ev = event(
+        EventKind::ConnectionOpened,
+        ctx,
+        session_id,
+        Some(opened.clone()),
+        Some(detail),
+    );
     if !audit(ctx, ev, Durability::Queued).await {
-        send_fatal(startup.reader.get_mut(), Report::fatal("58000", "Warden cannot write its audit log")).await;
+        send_fatal(
+            startup.reader.get_mut(),
+            Report::fatal("58000", "Warden cannot write its audit log"),
+        )
+        .await;
         return Ok(());
     }
     if startup.params.iter().any(|(k, _)| k == "replication") {
-        let report = Report::fatal("28000", "replication connections are not allowed through Warden");
+        let report = Report::fatal(
+            "28000",
+            "replication connections are not allowed through Warden",
+        );
         send_fatal(startup.reader.get_mut(), report).await;
         return Ok(());
     }
 
     let login = tokio::time::timeout(
         shared.options.startup_timeout(),
-        login::login(&mut startup.reader, &user, startup.tls, &ctx.users, &ctx.throttle, Some(peer.ip())),
+        login::login(
+            &mut startup.reader,
+            &user,
+            startup.tls,
+            &ctx.users,
+            &ctx.throttle,
+            Some(peer.ip()),
+        ),
     )
     .await
-    .unwrap_or_else(|_| Err(LoginFailure { audit_reason: "authentication timed out".into(), client: PgError::Timeout("authentication") }));
+    .unwrap_or_else(|_| {
+        Err(LoginFailure {
+            audit_reason: "authentication timed out".into(),
+            client: PgError::Timeout("authentication"),
+        })
+    });
     let mut actor = match login {
         Ok(actor) => actor,
         Err(failure) => {
-            let ev = event(EventKind::AuthFailed, ctx, session_id, Some(opened), Some(failure.audit_reason.clone()));
+            let ev = event(
+                EventKind::AuthFailed,
+                ctx,
+                session_id,
+                Some(opened),
+                Some(failure.audit_reason.clone()),
+            );
             audit(ctx, ev, Durability::Durable).await;
             send_fatal(startup.reader.get_mut(), failure.client.report()).await;
             return Ok(());
@@ -182,9 +229,19 @@ async fn run(
     };
     actor.client_addr = Some(peer.to_string());
     opened = actor.clone();
-    let ev = event(EventKind::Authenticated, ctx, session_id, Some(opened), Some("scram-sha-256 or password".into()));
+    let ev = event(
+        EventKind::Authenticated,
+        ctx,
+        session_id,
+        Some(opened),
+        Some("scram-sha-256 or password".into()),
+    );
     if !audit(ctx, ev, Durability::Queued).await {
-        send_fatal(startup.reader.get_mut(), Report::fatal("58000", "Warden cannot write its audit log")).await;
+        send_fatal(
+            startup.reader.get_mut(),
+            Report::fatal("58000", "Warden cannot write its audit log"),
+        )
+        .await;
         return Ok(());
     }
 
@@ -194,7 +251,14 @@ async fn run(
         .filter(|(k, _)| PASS_THROUGH.contains(&k.as_str()))
         .cloned()
         .collect();
-    let up = match upstream::connect(&shared.upstream, &database, &extra, shared.options.max_message_bytes).await {
+    let up = match upstream::connect(
+        &shared.upstream,
+        &database,
+        &extra,
+        shared.options.max_message_bytes,
+    )
+    .await
+    {
         Ok(up) => up,
         Err(e) => {
             tracing::warn!(target = %ctx.target.name, error = %e, "upstream login failed");
@@ -205,7 +269,10 @@ async fn run(
 
     // The client's key is ours; the upstream's stays here.
     let secret_len = if startup.minor >= 2 { 32 } else { 4 };
-    let upstream_key = up.key.clone().map(|(pid, secret)| UpstreamKey { pid, secret });
+    let upstream_key = up
+        .key
+        .clone()
+        .map(|(pid, secret)| UpstreamKey { pid, secret });
     let key = upstream_key.map(|k| shared.cancels.issue(k, secret_len));
     let mut hello = BytesMut::new();
     codec::auth_ok(&mut hello);
@@ -224,7 +291,9 @@ async fn run(
     let (client_read, client_write) = tokio::io::split(client_stream);
     let (up_stream, up_buf) = up.reader.into_parts();
     if !up_buf.is_empty() {
-        return Err(PgError::Upstream("unexpected data after ReadyForQuery".into()));
+        return Err(PgError::Upstream(
+            "unexpected data after ReadyForQuery".into(),
+        ));
     }
     let (up_read, up_write) = tokio::io::split::<BoxIo>(up_stream);
     let client_out: ClientOut = Arc::new(Mutex::new(BufWriter::with_capacity(
@@ -233,7 +302,12 @@ async fn run(
     )));
     let tracker = Arc::new(StdMutex::new(Tracker::default()));
     let nonce = random_hex(6);
-    let mut relay_task = tokio::spawn(relay::relay(up_read, Arc::clone(&client_out), Arc::clone(&tracker), nonce.clone()));
+    let mut relay_task = tokio::spawn(relay::relay(
+        up_read,
+        Arc::clone(&client_out),
+        Arc::clone(&tracker),
+        nonce.clone(),
+    ));
 
     let info = SessionInfo {
         gate: ctx.gate.clone(),
@@ -244,7 +318,14 @@ async fn run(
     };
     let reader = FrameReader::from_parts(client_read, client_buf, shared.options.max_message_bytes)
         .with_tag_check(session::is_client_message);
-    let mut session = Session::new(&info, reader, BufWriter::with_capacity(64 * 1024, up_write), client_out, tracker, nonce);
+    let mut session = Session::new(
+        &info,
+        reader,
+        BufWriter::with_capacity(64 * 1024, up_write),
+        client_out,
+        tracker,
+        nonce,
+    );
     let result = tokio::select! {
         r = session.run() => r,
         r = &mut relay_task => match r {
@@ -259,7 +340,10 @@ async fn run(
         }
     }
     session::terminate(&mut session.upstream).await;
-    if tokio::time::timeout(Duration::from_secs(5), &mut relay_task).await.is_err() {
+    if tokio::time::timeout(Duration::from_secs(5), &mut relay_task)
+        .await
+        .is_err()
+    {
         relay_task.abort();
     }
     drop(key);

@@ -38,7 +38,10 @@ impl LoginFailure {
 
 impl From<PgError> for LoginFailure {
     fn from(e: PgError) -> LoginFailure {
-        LoginFailure { audit_reason: format!("protocol: {e}"), client: e }
+        LoginFailure {
+            audit_reason: format!("protocol: {e}"),
+            client: e,
+        }
     }
 }
 
@@ -55,7 +58,10 @@ async fn password_message(reader: &mut FrameReader<BoxIo>) -> Result<Body, PgErr
         .await?
         .ok_or_else(|| PgError::Protocol("connection closed during authentication".into()))?;
     if frame.tag != b'p' {
-        return Err(PgError::Protocol(format!("expected password message, got '{}'", frame.tag as char)));
+        return Err(PgError::Protocol(format!(
+            "expected password message, got '{}'",
+            frame.tag as char
+        )));
     }
     Ok(Body::new(frame.body))
 }
@@ -79,7 +85,9 @@ pub async fn login(
         });
     }
     let result = match users.scram_verifier(name).cloned() {
-        Some(verifier) => scram_exchange(reader, verifier).await.map(|()| users.user(name).map(|u| u.actor())),
+        Some(verifier) => scram_exchange(reader, verifier)
+            .await
+            .map(|()| users.user(name).map(|u| u.actor())),
         None if tls => cleartext(reader, name, users).await.map(Some),
         None => {
             // Same exchange as a real user, then fail: no user-existence oracle.
@@ -106,7 +114,10 @@ pub async fn login(
     }
 }
 
-async fn scram_exchange(reader: &mut FrameReader<BoxIo>, verifier: crate::auth::ScramVerifier) -> Result<(), LoginFailure> {
+async fn scram_exchange(
+    reader: &mut FrameReader<BoxIo>,
+    verifier: crate::auth::ScramVerifier,
+) -> Result<(), LoginFailure> {
     let mut out = BytesMut::new();
     let mut mechs = BytesMut::new();
     mechs.extend_from_slice(MECHANISM.as_bytes());
@@ -126,20 +137,27 @@ async fn scram_exchange(reader: &mut FrameReader<BoxIo>, verifier: crate::auth::
     let len = body.i32()?;
     let len = usize::try_from(len).map_err(|_| PgError::Protocol("missing SASL data".into()))?;
     let first = body.bytes(len)?;
-    let (server, server_first) = ScramServer::start(verifier, &first).map_err(|e| LoginFailure::bad(e.to_string()))?;
+    let (server, server_first) =
+        ScramServer::start(verifier, &first).map_err(|e| LoginFailure::bad(e.to_string()))?;
     out.clear();
     codec::auth_request(&mut out, 11, server_first.as_bytes());
     send(reader, &out).await?;
 
     let body = password_message(reader).await?;
-    let server_final = server.finish(&body.rest()).map_err(|e| LoginFailure::bad(e.to_string()))?;
+    let server_final = server
+        .finish(&body.rest())
+        .map_err(|e| LoginFailure::bad(e.to_string()))?;
     out.clear();
     codec::auth_request(&mut out, 12, server_final.as_bytes());
     send(reader, &out).await?;
     Ok(())
 }
 
-async fn cleartext(reader: &mut FrameReader<BoxIo>, name: &str, users: &Arc<UserDirectory>) -> Result<Actor, LoginFailure> {
+async fn cleartext(
+    reader: &mut FrameReader<BoxIo>,
+    name: &str,
+    users: &Arc<UserDirectory>,
+) -> Result<Actor, LoginFailure> {
     let mut out = BytesMut::new();
     codec::auth_request(&mut out, 3, &[]);
     send(reader, &out).await?;

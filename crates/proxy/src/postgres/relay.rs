@@ -31,8 +31,17 @@ const CHUNK: usize = 64 * 1024;
 
 /// Where results go: one entry per Query / Execute / Sync sent upstream, in order.
 pub enum Sink {
-    Query { ticket: Option<Ticket>, started: Instant, tag: Option<String>, rows: u64, error: Option<String> },
-    Exec { ticket: Option<Ticket>, started: Instant },
+    Query {
+        ticket: Option<Box<Ticket>>,
+        started: Instant,
+        tag: Option<String>,
+        rows: u64,
+        error: Option<String>,
+    },
+    Exec {
+        ticket: Option<Box<Ticket>>,
+        started: Instant,
+    },
     Sync,
 }
 
@@ -55,7 +64,10 @@ pub fn marker_text(nonce: &str, id: u64) -> String {
 fn marker_id(nonce: &str, message: &str) -> Option<u64> {
     let prefix = format!("WARDEN_REFUSED_{nonce}_");
     let start = message.find(&prefix)? + prefix.len();
-    let digits: String = message[start..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    let digits: String = message[start..]
+        .chars()
+        .take_while(|c| c.is_ascii_digit())
+        .collect();
     digits.parse().ok()
 }
 
@@ -71,9 +83,9 @@ pub fn tag_rows(tag: &str) -> Option<u64> {
     }
 }
 
-fn finish(ticket: Option<Ticket>, outcome: Outcome) {
+fn finish(ticket: Option<Box<Ticket>>, outcome: Outcome) {
     if let Some(ticket) = ticket {
-        tokio::spawn(ticket.completed(outcome));
+        tokio::spawn((*ticket).completed(outcome));
     }
 }
 
@@ -96,7 +108,15 @@ impl Tracker {
             Some(Sink::Exec { .. }) => {
                 if let Some(Sink::Exec { ticket, started }) = self.sinks.pop_front() {
                     let rows = tag_rows(&tag);
-                    finish(ticket, Outcome { status: Some(tag), rows, duration_ms: ms(started), ..Outcome::default() });
+                    finish(
+                        ticket,
+                        Outcome {
+                            status: Some(tag),
+                            rows,
+                            duration_ms: ms(started),
+                            ..Outcome::default()
+                        },
+                    );
                 }
             }
             _ => {}
@@ -108,7 +128,14 @@ impl Tracker {
             Some(Sink::Query { error: e, .. }) => *e = Some(error),
             Some(Sink::Exec { .. }) => {
                 if let Some(Sink::Exec { ticket, started }) = self.sinks.pop_front() {
-                    finish(ticket, Outcome { error: Some(error), duration_ms: ms(started), ..Outcome::default() });
+                    finish(
+                        ticket,
+                        Outcome {
+                            error: Some(error),
+                            duration_ms: ms(started),
+                            ..Outcome::default()
+                        },
+                    );
                 }
             }
             _ => {}
@@ -118,14 +145,33 @@ impl Tracker {
     fn on_ready(&mut self) {
         while let Some(sink) = self.sinks.pop_front() {
             match sink {
-                Sink::Query { ticket, started, tag, rows, error } => {
+                Sink::Query {
+                    ticket,
+                    started,
+                    tag,
+                    rows,
+                    error,
+                } => {
                     let rows = tag.as_ref().map(|_| rows);
-                    finish(ticket, Outcome { status: tag, rows, error, duration_ms: ms(started), ..Outcome::default() });
+                    finish(
+                        ticket,
+                        Outcome {
+                            status: tag,
+                            rows,
+                            error,
+                            duration_ms: ms(started),
+                            ..Outcome::default()
+                        },
+                    );
                     return;
                 }
                 Sink::Exec { ticket, started } => finish(
                     ticket,
-                    Outcome { error: Some("not executed (earlier error in the pipeline)".into()), duration_ms: ms(started), ..Outcome::default() },
+                    Outcome {
+                        error: Some("not executed (earlier error in the pipeline)".into()),
+                        duration_ms: ms(started),
+                        ..Outcome::default()
+                    },
                 ),
                 Sink::Sync => return,
             }
@@ -190,7 +236,9 @@ pub async fn relay<R: AsyncRead + Unpin>(
 
 /// Updates the tracker for an inspected message; returns a replacement to send instead.
 fn handle(tracker: &SharedTracker, nonce: &str, tag: u8, body: &[u8]) -> Option<Bytes> {
-    let Ok(mut t) = tracker.lock() else { return None };
+    let Ok(mut t) = tracker.lock() else {
+        return None;
+    };
     match tag {
         b'C' => t.on_complete(cstring(body)),
         b'Z' => t.on_ready(),
@@ -198,7 +246,9 @@ fn handle(tracker: &SharedTracker, nonce: &str, tag: u8, body: &[u8]) -> Option<
             let (code, message) = codec::parse_report(&Bytes::copy_from_slice(body));
             let message = message.unwrap_or_default();
             if code.as_deref() == Some("42601") {
-                if let Some(report) = marker_id(nonce, &message).and_then(|id| t.refusals.remove(&id)) {
+                if let Some(report) =
+                    marker_id(nonce, &message).and_then(|id| t.refusals.remove(&id))
+                {
                     t.on_error(format!("{}: {}", report.code, report.message));
                     let mut out = BytesMut::new();
                     report.encode_error(&mut out);

@@ -53,8 +53,12 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 impl ScramServer {
     /// Handles the client-first message; returns the exchange and the server-first message.
-    pub fn start(verifier: ScramVerifier, client_first: &[u8]) -> Result<(ScramServer, String), ScramFailure> {
-        let text = std::str::from_utf8(client_first).map_err(|_| ScramFailure::Malformed("utf-8"))?;
+    pub fn start(
+        verifier: ScramVerifier,
+        client_first: &[u8],
+    ) -> Result<(ScramServer, String), ScramFailure> {
+        let text =
+            std::str::from_utf8(client_first).map_err(|_| ScramFailure::Malformed("utf-8"))?;
         let mut parts = text.splitn(3, ',');
         let cbind = parts.next().ok_or(ScramFailure::Malformed("gs2 header"))?;
         let authzid = parts.next().ok_or(ScramFailure::Malformed("gs2 header"))?;
@@ -71,7 +75,10 @@ impl ScramServer {
         for attr in bare.split(',') {
             match attr.split_once('=') {
                 Some(("n", _)) => {} // PostgreSQL ignores the SCRAM user name
-                Some(("r", n)) if !n.is_empty() && n.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b',') => {
+                Some(("r", n))
+                    if !n.is_empty()
+                        && n.bytes().all(|b| (0x21..=0x7e).contains(&b) && b != b',') =>
+                {
                     client_nonce = Some(n)
                 }
                 Some(("m", _)) => return Err(ScramFailure::Malformed("unsupported extension")),
@@ -82,7 +89,11 @@ impl ScramServer {
         let mut raw = [0u8; 18];
         rand::thread_rng().fill_bytes(&mut raw);
         let nonce = format!("{client_nonce}{}", B64.encode(raw));
-        let server_first = format!("r={nonce},s={},i={}", B64.encode(&verifier.salt), verifier.iterations);
+        let server_first = format!(
+            "r={nonce},s={},i={}",
+            B64.encode(&verifier.salt),
+            verifier.iterations
+        );
         let gs2_header = format!("{cbind},{authzid},");
         Ok((
             ScramServer {
@@ -98,8 +109,11 @@ impl ScramServer {
 
     /// Checks the client-final message; on success returns the server-final message.
     pub fn finish(self, client_final: &[u8]) -> Result<String, ScramFailure> {
-        let text = std::str::from_utf8(client_final).map_err(|_| ScramFailure::Malformed("utf-8"))?;
-        let (without_proof, proof) = text.rsplit_once(",p=").ok_or(ScramFailure::Malformed("missing proof"))?;
+        let text =
+            std::str::from_utf8(client_final).map_err(|_| ScramFailure::Malformed("utf-8"))?;
+        let (without_proof, proof) = text
+            .rsplit_once(",p=")
+            .ok_or(ScramFailure::Malformed("missing proof"))?;
         let mut binding = None;
         let mut nonce = None;
         for attr in without_proof.split(',') {
@@ -118,13 +132,22 @@ impl ScramServer {
         if nonce != Some(self.nonce.as_str()) {
             return Err(ScramFailure::Malformed("nonce mismatch"));
         }
-        let proof = B64.decode(proof).map_err(|_| ScramFailure::Malformed("proof base64"))?;
+        let proof = B64
+            .decode(proof)
+            .map_err(|_| ScramFailure::Malformed("proof base64"))?;
         if proof.len() != 32 {
             return Err(ScramFailure::Malformed("proof length"));
         }
-        let auth_message = format!("{},{},{}", self.client_first_bare, self.server_first, without_proof);
+        let auth_message = format!(
+            "{},{},{}",
+            self.client_first_bare, self.server_first, without_proof
+        );
         let client_signature = hmac(&self.verifier.stored_key, auth_message.as_bytes());
-        let client_key: Vec<u8> = proof.iter().zip(client_signature).map(|(p, s)| p ^ s).collect();
+        let client_key: Vec<u8> = proof
+            .iter()
+            .zip(client_signature)
+            .map(|(p, s)| p ^ s)
+            .collect();
         let stored: [u8; 32] = Sha256::digest(&client_key).into();
         if !constant_time_eq(&stored, &self.verifier.stored_key) {
             return Err(ScramFailure::BadProof);
@@ -182,10 +205,20 @@ mod tests {
     #[test]
     fn malformed_messages_are_errors() {
         let v = || ScramVerifier::derive("pw", b"salt", 4096);
-        for first in [&b""[..], b"x,,n=,r=abc", b"n,,", b"n,,n=", b"p=tls-server-end-point,,n=,r=a", b"n,,r=a,m=ext", &[0xff, 0xfe]] {
+        for first in [
+            &b""[..],
+            b"x,,n=,r=abc",
+            b"n,,",
+            b"n,,n=",
+            b"p=tls-server-end-point,,n=,r=a",
+            b"n,,r=a,m=ext",
+            &[0xff, 0xfe],
+        ] {
             assert!(ScramServer::start(v(), first).is_err(), "{first:?}");
         }
-        let Ok((server, _)) = ScramServer::start(v(), b"n,,n=,r=abc") else { panic!("start") };
+        let Ok((server, _)) = ScramServer::start(v(), b"n,,n=,r=abc") else {
+            panic!("start")
+        };
         assert!(server.finish(b"c=biws,r=wrongnonce,p=AAAA").is_err());
     }
 
@@ -193,7 +226,9 @@ mod tests {
     fn dummy_verifier_never_matches() {
         let dummy = dummy_verifier("nobody");
         let mut client = ScramSha256::new(b"", ChannelBinding::unsupported());
-        let Ok((server, first)) = ScramServer::start(dummy, client.message()) else { panic!("start") };
+        let Ok((server, first)) = ScramServer::start(dummy, client.message()) else {
+            panic!("start")
+        };
         assert!(client.update(first.as_bytes()).is_ok());
         assert_eq!(server.finish(client.message()), Err(ScramFailure::BadProof));
     }

@@ -54,10 +54,16 @@ pub fn is_client_message(tag: u8) -> bool {
 /// The client-facing report for a refusal.
 pub fn refusal_report(r: &Refusal) -> Report {
     let approval = r.approval_id.as_deref().unwrap_or("-");
-    let rule = if r.rule.is_empty() { "-" } else { r.rule.as_str() };
+    let rule = if r.rule.is_empty() {
+        "-"
+    } else {
+        r.rule.as_str()
+    };
     match r.kind {
-        RefusalKind::Denied => Report::error("42501", format!("{} (Warden rule \"{rule}\")", r.message))
-            .with_detail(format!("Denied by Warden rule \"{rule}\".")),
+        RefusalKind::Denied => {
+            Report::error("42501", format!("{} (Warden rule \"{rule}\")", r.message))
+                .with_detail(format!("Denied by Warden rule \"{rule}\"."))
+        }
         RefusalKind::RetryLater => {
             let url = r.url.as_deref().unwrap_or("");
             Report::error(
@@ -66,24 +72,35 @@ pub fn refusal_report(r: &Refusal) -> Report {
             )
             .with_detail(r.message.clone())
         }
-        RefusalKind::Expired => Report::error("57014", format!("approval {approval} expired: statement not run (Warden rule \"{rule}\")")),
-        RefusalKind::Withdrawn => Report::error("57014", format!("approval {approval} was withdrawn: statement not run")),
+        RefusalKind::Expired => Report::error(
+            "57014",
+            format!("approval {approval} expired: statement not run (Warden rule \"{rule}\")"),
+        ),
+        RefusalKind::Withdrawn => Report::error(
+            "57014",
+            format!("approval {approval} was withdrawn: statement not run"),
+        ),
         RefusalKind::AuditUnavailable => Report::error(
             "58000",
             "Warden cannot write its audit log; statement refused (fail closed)",
         ),
-        RefusalKind::Internal => Report::error("XX000", format!("Warden internal error: {}", r.message)),
+        RefusalKind::Internal => {
+            Report::error("XX000", format!("Warden internal error: {}", r.message))
+        }
     }
 }
 
-fn abandon(ticket: Option<Ticket>) {
+fn abandon(ticket: Option<Box<Ticket>>) {
     if let Some(t) = ticket {
-        tokio::spawn(t.completed(Outcome { error: Some("not executed".into()), ..Outcome::default() }));
+        tokio::spawn((*t).completed(Outcome {
+            error: Some("not executed".into()),
+            ..Outcome::default()
+        }));
     }
 }
 
 enum Decided {
-    Forward(Option<Ticket>),
+    Forward(Option<Box<Ticket>>),
     Refuse(Report),
 }
 
@@ -96,12 +113,19 @@ pub struct Session<'a, R, W> {
     pub tracker: SharedTracker,
     pub nonce: String,
     next_marker: u64,
-    statements: HashMap<String, Option<Ticket>>,
+    statements: HashMap<String, Option<Box<Ticket>>>,
     portals: HashMap<String, String>,
 }
 
 impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
-    pub fn new(info: &'a SessionInfo, client: FrameReader<R>, upstream: W, client_out: ClientOut, tracker: SharedTracker, nonce: String) -> Self {
+    pub fn new(
+        info: &'a SessionInfo,
+        client: FrameReader<R>,
+        upstream: W,
+        client_out: ClientOut,
+        tracker: SharedTracker,
+        nonce: String,
+    ) -> Self {
         Session {
             info,
             client,
@@ -151,7 +175,10 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
                         .get(&portal)
                         .and_then(|s| self.statements.get_mut(s))
                         .and_then(Option::take);
-                    self.push(Sink::Exec { ticket, started: Instant::now() });
+                    self.push(Sink::Exec {
+                        ticket,
+                        started: Instant::now(),
+                    });
                     self.forward(&frame).await?;
                 }
                 b'C' => {
@@ -173,8 +200,17 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
                 }
                 b'D' | b'H' | b'd' | b'c' | b'f' => self.forward(&frame).await?,
                 b'F' => {
-                    self.push(Sink::Query { ticket: None, started: Instant::now(), tag: None, rows: 0, error: None });
-                    let report = Report::error("42501", "the function-call protocol is not allowed through Warden");
+                    self.push(Sink::Query {
+                        ticket: None,
+                        started: Instant::now(),
+                        tag: None,
+                        rows: 0,
+                        error: None,
+                    });
+                    let report = Report::error(
+                        "42501",
+                        "the function-call protocol is not allowed through Warden",
+                    );
                     self.refuse_with_query(report).await?;
                 }
                 b'X' => {
@@ -182,7 +218,10 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
                     return Ok(());
                 }
                 other => {
-                    return Err(PgError::Protocol(format!("unexpected message type '{}'", other as char)));
+                    return Err(PgError::Protocol(format!(
+                        "unexpected message type '{}'",
+                        other as char
+                    )));
                 }
             }
             if self.client.buffered() == 0 {
@@ -228,11 +267,23 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         let started = Instant::now();
         match decided {
             Decided::Forward(ticket) => {
-                self.push(Sink::Query { ticket, started, tag: None, rows: 0, error: None });
+                self.push(Sink::Query {
+                    ticket,
+                    started,
+                    tag: None,
+                    rows: 0,
+                    error: None,
+                });
                 self.forward(&frame).await
             }
             Decided::Refuse(report) => {
-                self.push(Sink::Query { ticket: None, started, tag: None, rows: 0, error: None });
+                self.push(Sink::Query {
+                    ticket: None,
+                    started,
+                    tag: None,
+                    rows: 0,
+                    error: None,
+                });
                 self.refuse_with_query(report).await
             }
         }
@@ -278,7 +329,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
     async fn decide(&mut self, sql: &str) -> Result<Decided, PgError> {
         let admission = self.info.gate.decide(self.action(sql)).await;
         match admission {
-            Admission::Allow(ticket) => Ok(Decided::Forward(Some(ticket))),
+            Admission::Allow(ticket) => Ok(Decided::Forward(Some(Box::new(ticket)))),
             Admission::Deny(refusal) => Ok(Decided::Refuse(refusal_report(&refusal))),
             Admission::Hold(held) => {
                 // Whatever is pipelined before this statement must reach the upstream
@@ -302,7 +353,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
                     tokio::select! {
                         outcome = &mut wait => {
                             return Ok(match outcome {
-                                HoldOutcome::Approved(ticket) => Decided::Forward(Some(ticket)),
+                                HoldOutcome::Approved(ticket) => Decided::Forward(Some(Box::new(ticket))),
                                 HoldOutcome::Refused(refusal) => Decided::Refuse(refusal_report(&refusal)),
                             });
                         }
@@ -336,4 +387,3 @@ pub async fn terminate<W: AsyncWrite + Unpin>(upstream: &mut W) {
     let _ = upstream.write_all(&out).await;
     let _ = upstream.flush().await;
 }
-

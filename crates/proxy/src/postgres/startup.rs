@@ -39,7 +39,10 @@ pub struct Startup {
 
 impl Startup {
     pub fn param(&self, key: &str) -> Option<&str> {
-        self.params.iter().find(|(k, _)| k == key).map(|(_, v)| v.as_str())
+        self.params
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -53,7 +56,11 @@ async fn accept_tls(io: BoxIo, config: &Arc<rustls::ServerConfig>) -> Result<Box
 }
 
 /// Runs the startup phase on a freshly accepted connection.
-pub async fn open(tcp: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>, max_message: usize) -> Result<Opening, PgError> {
+pub async fn open(
+    tcp: TcpStream,
+    tls: Option<&Arc<rustls::ServerConfig>>,
+    max_message: usize,
+) -> Result<Opening, PgError> {
     let mut first = [0u8; 1];
     let n = tcp.peek(&mut first).await?;
     if n == 0 {
@@ -63,7 +70,9 @@ pub async fn open(tcp: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>, max_m
     let mut encrypted = false;
     if first[0] == TLS_HANDSHAKE {
         let Some(config) = tls else {
-            return Err(PgError::Tls("direct TLS is not configured for this target".into()));
+            return Err(PgError::Tls(
+                "direct TLS is not configured for this target".into(),
+            ));
         };
         io = accept_tls(io, config).await?;
         encrypted = true;
@@ -77,11 +86,15 @@ pub async fn open(tcp: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>, max_m
         let code = body.i32()? as u32;
         match code {
             SSL_REQUEST | GSSENC_REQUEST if encrypted => {
-                return Err(PgError::Protocol("encryption request on an encrypted connection".into()));
+                return Err(PgError::Protocol(
+                    "encryption request on an encrypted connection".into(),
+                ));
             }
             SSL_REQUEST => {
                 if reader.buffered() > 0 {
-                    return Err(PgError::Protocol("data received before the TLS handshake".into()));
+                    return Err(PgError::Protocol(
+                        "data received before the TLS handshake".into(),
+                    ));
                 }
                 let mut io = reader.into_inner();
                 match tls {
@@ -113,8 +126,9 @@ pub async fn open(tcp: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>, max_m
             version if version >> 16 == 3 => {
                 let requested = (version & 0xffff) as u16;
                 let params = read_params(&mut body)?;
-                let (params, unsupported): (Vec<_>, Vec<_>) =
-                    params.into_iter().partition(|(k, _)| !k.starts_with("_pq_."));
+                let (params, unsupported): (Vec<_>, Vec<_>) = params
+                    .into_iter()
+                    .partition(|(k, _)| !k.starts_with("_pq_."));
                 let minor = if requested >= 2 { 2 } else { 0 };
                 if requested != minor || !unsupported.is_empty() {
                     let mut out = BytesMut::new();
@@ -123,7 +137,9 @@ pub async fn open(tcp: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>, max_m
                     reader.get_mut().write_all(&out).await?;
                 }
                 if !params.iter().any(|(k, _)| k == "user") {
-                    return Err(PgError::Protocol("no PostgreSQL user name specified in startup packet".into()));
+                    return Err(PgError::Protocol(
+                        "no PostgreSQL user name specified in startup packet".into(),
+                    ));
                 }
                 return Ok(Opening::Startup(Startup {
                     reader,
@@ -152,7 +168,9 @@ fn read_params(body: &mut Body) -> Result<Vec<(String, String)>, PgError> {
         }
         let value = body.cstr()?;
         if params.iter().any(|(k, _): &(String, String)| *k == key) {
-            return Err(PgError::Protocol(format!("duplicate startup parameter \"{key}\"")));
+            return Err(PgError::Protocol(format!(
+                "duplicate startup parameter \"{key}\""
+            )));
         }
         params.push((key, value));
         if params.len() > 64 {

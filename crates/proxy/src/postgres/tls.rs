@@ -21,7 +21,10 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 fn invalid(path: &Path, what: impl std::fmt::Display) -> io::Error {
-    io::Error::new(io::ErrorKind::InvalidData, format!("{}: {what}", path.display()))
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!("{}: {what}", path.display()),
+    )
 }
 
 pub fn load_certs(path: &Path) -> io::Result<Vec<CertificateDer<'static>>> {
@@ -57,11 +60,16 @@ pub fn server_config(files: &TlsFiles) -> io::Result<Arc<rustls::ServerConfig>> 
 }
 
 /// The client side towards the upstream, verifying its certificate against `ca`.
-pub fn client_config(tls: &UpstreamTls, upstream: &str) -> io::Result<(Arc<rustls::ClientConfig>, ServerName<'static>)> {
-    let ca = tls
-        .ca
-        .as_deref()
-        .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "upstream_tls.ca is required for postgres targets"))?;
+pub fn client_config(
+    tls: &UpstreamTls,
+    upstream: &str,
+) -> io::Result<(Arc<rustls::ClientConfig>, ServerName<'static>)> {
+    let ca = tls.ca.as_deref().ok_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "upstream_tls.ca is required for postgres targets",
+        )
+    })?;
     let mut roots = rustls::RootCertStore::empty();
     for cert in load_certs(ca)? {
         roots.add(cert).map_err(|e| invalid(ca, e))?;
@@ -78,9 +86,18 @@ pub fn client_config(tls: &UpstreamTls, upstream: &str) -> io::Result<(Arc<rustl
     };
     let host = match &tls.server_name {
         Some(name) => name.clone(),
-        None => upstream.rsplit_once(':').map(|(h, _)| h).unwrap_or(upstream).trim_matches(['[', ']']).to_owned(),
+        None => upstream
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(upstream)
+            .trim_matches(['[', ']'])
+            .to_owned(),
     };
-    let name = ServerName::try_from(host.clone())
-        .map_err(|_| io::Error::new(io::ErrorKind::InvalidInput, format!("invalid upstream TLS server name {host:?}")))?;
+    let name = ServerName::try_from(host.clone()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid upstream TLS server name {host:?}"),
+        )
+    })?;
     Ok((Arc::new(config), name))
 }

@@ -137,7 +137,12 @@ pub async fn connect(
                     })
                 }
                 b'E' => return Err(upstream_error(&frame.body)),
-                t => return Err(PgError::Upstream(format!("unexpected message '{}' at startup", t as char))),
+                t => {
+                    return Err(PgError::Upstream(format!(
+                        "unexpected message '{}' at startup",
+                        t as char
+                    )))
+                }
             }
         }
     };
@@ -156,9 +161,9 @@ async fn send(reader: &mut FrameReader<BoxIo>, tag: u8, body: &[u8]) -> Result<(
 }
 
 fn password(spec: &UpstreamSpec) -> Result<&str, PgError> {
-    spec.password
-        .as_deref()
-        .ok_or_else(|| PgError::Upstream("server asks for a password but the target has none configured".into()))
+    spec.password.as_deref().ok_or_else(|| {
+        PgError::Upstream("server asks for a password but the target has none configured".into())
+    })
 }
 
 async fn authenticate(reader: &mut FrameReader<BoxIo>, spec: &UpstreamSpec) -> Result<(), PgError> {
@@ -171,7 +176,12 @@ async fn authenticate(reader: &mut FrameReader<BoxIo>, spec: &UpstreamSpec) -> R
         match frame.tag {
             b'E' => return Err(upstream_error(&frame.body)),
             b'R' => {}
-            t => return Err(PgError::Upstream(format!("unexpected message '{}' during authentication", t as char))),
+            t => {
+                return Err(PgError::Upstream(format!(
+                    "unexpected message '{}' during authentication",
+                    t as char
+                )))
+            }
         }
         let mut b = Body::new(frame.body.clone());
         match b.i32()? {
@@ -185,7 +195,8 @@ async fn authenticate(reader: &mut FrameReader<BoxIo>, spec: &UpstreamSpec) -> R
                 let salt: [u8; 4] = b.bytes(4)?[..]
                     .try_into()
                     .map_err(|_| PgError::Upstream("bad md5 salt".into()))?;
-                let mut body = md5_hash(spec.user.as_bytes(), password(spec)?.as_bytes(), salt).into_bytes();
+                let mut body =
+                    md5_hash(spec.user.as_bytes(), password(spec)?.as_bytes(), salt).into_bytes();
                 body.push(0);
                 send(reader, b'p', &body).await?;
             }
@@ -199,9 +210,12 @@ async fn authenticate(reader: &mut FrameReader<BoxIo>, spec: &UpstreamSpec) -> R
                     offered |= mech == SCRAM_SHA_256;
                 }
                 if !offered {
-                    return Err(PgError::Upstream("server offers no supported SASL mechanism".into()));
+                    return Err(PgError::Upstream(
+                        "server offers no supported SASL mechanism".into(),
+                    ));
                 }
-                let client = ScramSha256::new(password(spec)?.as_bytes(), ChannelBinding::unsupported());
+                let client =
+                    ScramSha256::new(password(spec)?.as_bytes(), ChannelBinding::unsupported());
                 let mut body = BytesMut::new();
                 body.extend_from_slice(SCRAM_SHA_256.as_bytes());
                 body.put_u8(0);
@@ -211,7 +225,9 @@ async fn authenticate(reader: &mut FrameReader<BoxIo>, spec: &UpstreamSpec) -> R
                 scram = Some(client);
             }
             11 => {
-                let client = scram.as_mut().ok_or_else(|| PgError::Upstream("unexpected SASL continue".into()))?;
+                let client = scram
+                    .as_mut()
+                    .ok_or_else(|| PgError::Upstream("unexpected SASL continue".into()))?;
                 client
                     .update(&b.rest())
                     .map_err(|e| PgError::Upstream(format!("SCRAM: {e}")))?;
@@ -219,12 +235,18 @@ async fn authenticate(reader: &mut FrameReader<BoxIo>, spec: &UpstreamSpec) -> R
                 send(reader, b'p', &msg).await?;
             }
             12 => {
-                let client = scram.as_mut().ok_or_else(|| PgError::Upstream("unexpected SASL final".into()))?;
+                let client = scram
+                    .as_mut()
+                    .ok_or_else(|| PgError::Upstream("unexpected SASL final".into()))?;
                 client
                     .finish(&b.rest())
                     .map_err(|e| PgError::Upstream(format!("SCRAM server signature: {e}")))?;
             }
-            code => return Err(PgError::Upstream(format!("unsupported authentication method {code}"))),
+            code => {
+                return Err(PgError::Upstream(format!(
+                    "unsupported authentication method {code}"
+                )))
+            }
         }
     }
 }

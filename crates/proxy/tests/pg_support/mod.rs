@@ -88,9 +88,12 @@ fn user(name: &str, role: &str, pw: &str, scram: bool) -> User {
 }
 
 pub async fn admin_client(db: &str) -> Client {
-    let (client, conn) = tokio_postgres::connect(&format!("host=127.0.0.1 port=5432 user=postgres dbname={db}"), NoTls)
-        .await
-        .expect("connect to the real PostgreSQL");
+    let (client, conn) = tokio_postgres::connect(
+        &format!("host=127.0.0.1 port=5432 user=postgres dbname={db}"),
+        NoTls,
+    )
+    .await
+    .expect("connect to the real PostgreSQL");
     tokio::spawn(conn);
     client
 }
@@ -110,11 +113,20 @@ pub async fn start_with(setup: Setup) -> Harness {
 
     let audit = AuditLog::open(AuditConfig::new(dir.path().join("audit"))).expect("audit");
     let sled_db = sled::open(dir.path().join("approvals")).expect("sled");
-    let approvals = Approvals::open(&sled_db, audit.clone(), "http://warden.test".into()).expect("approvals");
-    let set = PolicySet::from_sources(&[("test.yaml".into(), setup.policy.clone())]).expect("policy");
-    let gate = Gate::new(PolicyStore::new(set), audit, approvals, Arc::new(SqlCache::new(1024)));
+    let approvals =
+        Approvals::open(&sled_db, audit.clone(), "http://warden.test".into()).expect("approvals");
+    let set =
+        PolicySet::from_sources(&[("test.yaml".into(), setup.policy.clone())]).expect("policy");
+    let gate = Gate::new(
+        PolicyStore::new(set),
+        audit,
+        approvals,
+        Arc::new(SqlCache::new(1024)),
+    );
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let target = TargetConfig {
         name: "pg-test".into(),
@@ -146,7 +158,13 @@ pub async fn start_with(setup: Setup) -> Harness {
         dir.path().to_path_buf(),
     );
     tokio::spawn(warden_proxy::postgres::serve(listener, ctx));
-    Harness { addr, gate, db, shutdown, dir }
+    Harness {
+        addr,
+        gate,
+        db,
+        shutdown,
+        dir,
+    }
 }
 
 impl Harness {
@@ -160,13 +178,22 @@ impl Harness {
 
     /// alice through Warden (SCRAM, no TLS).
     pub async fn alice(&self) -> Client {
-        self.connect("alice", ALICE_PW).await.expect("alice connects through Warden")
+        self.connect("alice", ALICE_PW)
+            .await
+            .expect("alice connects through Warden")
     }
 
-    pub async fn connect(&self, user: &str, password: &str) -> Result<Client, tokio_postgres::Error> {
-        let (client, conn) = tokio::time::timeout(Duration::from_secs(20), tokio_postgres::connect(&self.conn_str(user, password), NoTls))
-            .await
-            .expect("connect timed out")?;
+    pub async fn connect(
+        &self,
+        user: &str,
+        password: &str,
+    ) -> Result<Client, tokio_postgres::Error> {
+        let (client, conn) = tokio::time::timeout(
+            Duration::from_secs(20),
+            tokio_postgres::connect(&self.conn_str(user, password), NoTls),
+        )
+        .await
+        .expect("connect timed out")?;
         tokio::spawn(conn);
         Ok(client)
     }
@@ -179,7 +206,13 @@ impl Harness {
     /// Waits until exactly one new pending approval exists and returns it.
     pub async fn pending(&self) -> ApprovalRequest {
         for _ in 0..200 {
-            if let Some(r) = self.gate.approvals().list(Some(ApprovalState::Pending)).into_iter().next() {
+            if let Some(r) = self
+                .gate
+                .approvals()
+                .list(Some(ApprovalState::Pending))
+                .into_iter()
+                .next()
+            {
                 return r;
             }
             tokio::time::sleep(Duration::from_millis(25)).await;
@@ -188,27 +221,61 @@ impl Harness {
     }
 
     pub async fn approve(&self, id: &str) {
-        let bob = Actor { name: "bob".into(), roles: vec!["dba".into()], client_addr: None };
-        self.gate.approvals().approve(id, &bob, Some("ok".into())).await.expect("approve");
+        let bob = Actor {
+            name: "bob".into(),
+            roles: vec!["dba".into()],
+            client_addr: None,
+        };
+        self.gate
+            .approvals()
+            .approve(id, &bob, Some("ok".into()))
+            .await
+            .expect("approve");
     }
 
     pub async fn deny(&self, id: &str) {
-        let bob = Actor { name: "bob".into(), roles: vec!["dba".into()], client_addr: None };
-        self.gate.approvals().deny(id, &bob, Some("no".into())).await.expect("deny");
+        let bob = Actor {
+            name: "bob".into(),
+            roles: vec!["dba".into()],
+            client_addr: None,
+        };
+        self.gate
+            .approvals()
+            .deny(id, &bob, Some("no".into()))
+            .await
+            .expect("deny");
     }
 
     /// Runs `psql` against Warden with `sql` on stdin; returns (success, stdout, stderr).
-    pub async fn psql(&self, user: &str, password: &str, extra: &[&str], sql: &str) -> (bool, String, String) {
+    pub async fn psql(
+        &self,
+        user: &str,
+        password: &str,
+        extra: &[&str],
+        sql: &str,
+    ) -> (bool, String, String) {
         use tokio::io::AsyncWriteExt;
         let mut cmd = tokio::process::Command::new("psql");
-        cmd.args(["-X", "-h", "127.0.0.1", "-p", &self.addr.port().to_string(), "-U", user, "-d", &self.db, "-v", "ON_ERROR_STOP=0"])
-            .args(extra)
-            .env("PGPASSWORD", password)
-            .env("PGCONNECT_TIMEOUT", "10")
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped())
-            .kill_on_drop(true);
+        cmd.args([
+            "-X",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            &self.addr.port().to_string(),
+            "-U",
+            user,
+            "-d",
+            &self.db,
+            "-v",
+            "ON_ERROR_STOP=0",
+        ])
+        .args(extra)
+        .env("PGPASSWORD", password)
+        .env("PGCONNECT_TIMEOUT", "10")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
         let mut child = cmd.spawn().expect("psql");
         if let Some(mut stdin) = child.stdin.take() {
             stdin.write_all(sql.as_bytes()).await.expect("stdin");
@@ -229,7 +296,17 @@ impl Drop for Harness {
     fn drop(&mut self) {
         self.shutdown.cancel();
         let _ = std::process::Command::new("psql")
-            .args(["-X", "-q", "-h", "127.0.0.1", "-U", "postgres", "-d", "postgres", "-c"])
+            .args([
+                "-X",
+                "-q",
+                "-h",
+                "127.0.0.1",
+                "-U",
+                "postgres",
+                "-d",
+                "postgres",
+                "-c",
+            ])
             .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.db))
             .output();
     }
@@ -241,11 +318,15 @@ pub fn sqlstate(e: &tokio_postgres::Error) -> Option<String> {
 }
 
 pub fn message(e: &tokio_postgres::Error) -> String {
-    e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_else(|| e.to_string())
+    e.as_db_error()
+        .map(|d| d.message().to_owned())
+        .unwrap_or_else(|| e.to_string())
 }
 
 /// Bounds a test step in time.
 pub async fn within<F: std::future::Future>(secs: u64, f: F) -> F::Output {
-    tokio::time::timeout(Duration::from_secs(secs), f).await.expect("step timed out")
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .expect("step timed out")
 }
 pub mod raw;

@@ -72,7 +72,10 @@ pub fn startup(user: &str, db: &str) -> Vec<u8> {
 impl Raw {
     pub async fn connect(addr: std::net::SocketAddr) -> Raw {
         let io = TcpStream::connect(addr).await.expect("connect");
-        Raw { io, buf: BytesMut::new() }
+        Raw {
+            io,
+            buf: BytesMut::new(),
+        }
     }
 
     /// Connects and logs in with SCRAM; returns after the first ReadyForQuery.
@@ -88,7 +91,10 @@ impl Raw {
                     match code {
                         0 => {}
                         10 => {
-                            let client = ScramSha256::new(password.as_bytes(), ChannelBinding::unsupported());
+                            let client = ScramSha256::new(
+                                password.as_bytes(),
+                                ChannelBinding::unsupported(),
+                            );
                             let mut b = cstr("SCRAM-SHA-256");
                             b.extend((client.message().len() as i32).to_be_bytes());
                             b.extend(client.message());
@@ -101,7 +107,11 @@ impl Raw {
                             let m = c.message().to_vec();
                             raw.send(&msg(b'p', &m)).await;
                         }
-                        12 => scram.as_mut().expect("scram").finish(&body[4..]).expect("server signature"),
+                        12 => scram
+                            .as_mut()
+                            .expect("scram")
+                            .finish(&body[4..])
+                            .expect("server signature"),
                         other => panic!("auth code {other}"),
                     }
                 }
@@ -126,7 +136,9 @@ impl Raw {
         tokio::time::timeout(Duration::from_secs(20), async {
             loop {
                 if self.buf.len() >= 5 {
-                    let len = u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]]) as usize;
+                    let len =
+                        u32::from_be_bytes([self.buf[1], self.buf[2], self.buf[3], self.buf[4]])
+                            as usize;
                     if self.buf.len() > len {
                         let tag = self.buf[0];
                         self.buf.advance(5);
@@ -178,4 +190,3 @@ pub fn error_fields(body: &[u8]) -> (String, String) {
     }
     (code, message)
 }
-

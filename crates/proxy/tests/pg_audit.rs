@@ -1,0 +1,186 @@
+//! What the audit log records for PostgreSQL sessions, retry-mode approvals, and failing
+//! closed when the audit log cannot write.
+
+mod pg_support;
+
+use std::time::Duration;
+
+use pg_support::*;
+use warden_audit::{EventKind, Query, Record};
+
+async fn records(h: &Harness) -> Vec<Record> {
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    h.gate
+        .audit()
+        .query(&Query {
+            limit: 1000,
+            ..Query::default()
+        })
+        .expect("audit query")
+        .records
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_decisions_and_outcomes_are_audited() {
+    let h = start().await;
+    let c = h.alice().await;
+    within(10, c.batch_execute("CREATE TABLE a (id int)"))
+        .await
+        .expect("create");
+    within(
+        10,
+        c.execute(
+            "INSERT INTO a VALUES ($1),($1),($1),($1),($1),($1),($1)",
+            &[&7i32],
+        ),
+    )
+    .await
+    .expect("insert");
+    within(10, c.batch_execute("SELECT * FROM a; SELECT 1"))
+        .await
+        .expect("select");
+    let _ = within(10, c.batch_execute("DROP TABLE a"))
+        .await
+        .expect_err("denied");
+    let _ = within(10, c.batch_execute("SELECT * FROM nonexistent"))
+        .await
+        .expect_err("upstream error");
+    let recs = records(&h).await;
+    let kinds: Vec<EventKind> = recs.iter().map(|r| r.event.kind).collect();
+    for k in [
+        EventKind::ConnectionOpened,
+        EventKind::Authenticated,
+        EventKind::ActionDecided,
+        EventKind::ActionCompleted,
+    ] {
+        assert!(kinds.contains(&k), "{k:?} missing from {kinds:?}");
+    }
+    let completed = |pred: &dyn Fn(&warden_audit::Outcome) -> bool| {
+        recs.iter().any(|r| {
+            r.event.kind == EventKind::ActionCompleted && r.event.outcome.as_ref().is_some_and(pred)
+        })
+    };
+    assert!(
+        completed(&|o| o.status.as_deref() == Some("INSERT 0 7") && o.rows == Some(7)),
+        "extended outcome"
+    );
+    assert!(
+        completed(&|o| o.status.as_deref() == Some("SELECT 1") && o.rows == Some(8)),
+        "multi-statement rows summed"
+    );
+    assert!(
+        completed(&|o| o.error.as_deref().is_some_and(|e| e.starts_with("42P01"))),
+        "upstream error recorded"
+    );
+    let denied = recs.iter().find(|r| {
+        r.event.kind == EventKind::ActionDecided
+            && r.event
+                .action
+                .as_ref()
+                .is_some_and(|a| a.raw == "DROP TABLE a")
+    });
+    let verdict = denied
+        .and_then(|r| r.event.verdict.clone())
+        .expect("deny decision recorded");
+    assert_eq!(verdict.decision, "deny");
+    assert!(verdict.rules.iter().any(|r| r == "no-drop-or-truncate"));
+    let session = denied
+        .and_then(|r| r.event.session.clone())
+        .expect("session id");
+    assert!(recs.iter().any(|r| r.event.kind == EventKind::Authenticated
+        && r.event.session.as_deref() == Some(session.as_str())));
+    // credentials never reach the audit log
+    let all =
+        serde_json::to_string(&recs.iter().map(|r| &r.event).collect::<Vec<_>>()).expect("json");
+    assert!(!all.contains(ALICE_PW));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn retry_mode_refuses_at_once_then_runs_the_approved_statement_once() {
+    let policy = r#"
+version: 1
+rules:
+  - name: unbounded-delete-retry
+    when: { sql: { statements: [delete], without_where: true } }
+    action: hold
+    approval: { approvers: { roles: [dba] }, required: 1, timeout: 1m, wait: false }
+"#;
+    let h = start_with(Setup {
+        policy: policy.into(),
+        ..Setup::default()
+    })
+    .await;
+    h.direct()
+        .await
+        .batch_execute("CREATE TABLE t (id int); INSERT INTO t VALUES (1),(2)")
+        .await
+        .expect("setup");
+    let c = h.alice().await;
+    let e = within(10, c.batch_execute("DELETE FROM t"))
+        .await
+        .expect_err("refused at once");
+    assert_eq!(sqlstate(&e).as_deref(), Some("42501"));
+    let req = h.pending().await;
+    assert!(
+        message(&e).contains(&req.id),
+        "names the approval: {}",
+        message(&e)
+    );
+    h.approve(&req.id).await;
+    within(10, c.batch_execute("DELETE FROM t"))
+        .await
+        .expect("approved statement runs");
+    let n: i64 = h
+        .direct()
+        .await
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 0);
+    h.direct()
+        .await
+        .batch_execute("INSERT INTO t VALUES (3)")
+        .await
+        .expect("refill");
+    let e = within(10, c.batch_execute("DELETE FROM t"))
+        .await
+        .expect_err("single use");
+    assert_eq!(sqlstate(&e).as_deref(), Some("42501"));
+    let n: i64 = h
+        .direct()
+        .await
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn audit_failure_fails_closed() {
+    let h = start().await;
+    h.direct()
+        .await
+        .batch_execute("CREATE TABLE t (id int)")
+        .await
+        .expect("setup");
+    let c = h.alice().await;
+    within(10, c.batch_execute("INSERT INTO t VALUES (1)"))
+        .await
+        .expect("works while audit is up");
+    h.gate.audit().shutdown().expect("stop the audit log");
+    let e = within(10, c.batch_execute("INSERT INTO t VALUES (2)"))
+        .await
+        .expect_err("fail closed");
+    assert_eq!(sqlstate(&e).as_deref(), Some("58000"), "{e:?}");
+    assert!(message(&e).contains("audit"));
+    let n: i64 = h
+        .direct()
+        .await
+        .query_one("SELECT count(*) FROM t", &[])
+        .await
+        .expect("count")
+        .get(0);
+    assert_eq!(n, 1, "the statement never reached the database");
+}
