@@ -177,8 +177,12 @@ impl Analysis {
                     if script.dynamic || script.unknowable {
                         self.opaque(format!("{via} runs an expanded string"));
                     }
-                    let nested = ctx.nested(via);
-                    self.text(&script.text, nested.depth, &nested.via);
+                    // Substitutions were inspected already; the rest of an expanded
+                    // string is still worth reading (`sh -c "rm -rf $DIR"`).
+                    if script.substitutions.is_empty() {
+                        let nested = ctx.nested(via);
+                        self.text(&script.text, nested.depth, &nested.via);
+                    }
                 }
                 Effect::RunText { via, text } => {
                     let nested = ctx.nested(via);
