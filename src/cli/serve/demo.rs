@@ -62,7 +62,10 @@ fn shipped_policies() -> Option<PathBuf> {
         PathBuf::from("policies"),
         Path::new(env!("CARGO_MANIFEST_DIR")).join("policies"),
     ];
-    candidates.into_iter().find(|p| p.is_dir())
+    candidates
+        .into_iter()
+        .find(|p| p.is_dir())
+        .and_then(|p| p.canonicalize().ok())
 }
 
 fn postgres_answers() -> bool {

@@ -1,0 +1,310 @@
+//! End-to-end tests of `warden check`, `warden serve`, `warden demo` and
+//! `warden hash-password`: the real binary, real sockets, real signals, curl as client.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_warden");
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Kills the child on drop so a failing test never leaves a server behind.
+struct Server {
+    child: Child,
+    stdout: mpsc::Receiver<String>,
+    stderr: mpsc::Receiver<String>,
+}
+
+impl Server {
+    fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("WARDEN_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn warden");
+        let stdout = lines(child.stdout.take().expect("stdout"));
+        let stderr = lines(child.stderr.take().expect("stderr"));
+        Server { child, stdout, stderr }
+    }
+
+    /// Wait (bounded) for a stdout line containing `needle`; return it.
+    fn wait_stdout(&self, needle: &str, within: Duration) -> String {
+        wait_line(&self.stdout, needle, within).unwrap_or_else(|seen| {
+            let err: Vec<String> = self.stderr.try_iter().collect();
+            panic!("no stdout line with {needle:?}; saw {seen:?}; stderr {err:?}")
+        })
+    }
+
+    fn wait_stderr(&self, needle: &str, within: Duration) -> String {
+        wait_line(&self.stderr, needle, within)
+            .unwrap_or_else(|seen| panic!("no stderr line with {needle:?}; saw {seen:?}"))
+    }
+
+    fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+    }
+
+    /// SIGTERM, then the exit code (bounded).
+    fn terminate(mut self) -> (Option<i32>, Vec<String>) {
+        self.signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                let out: Vec<String> = self.stdout.try_iter().collect();
+                return (status.code(), out);
+            }
+            assert!(Instant::now() < deadline, "warden did not stop after SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+fn wait_line(rx: &mpsc::Receiver<String>, needle: &str, within: Duration) -> Result<String, Vec<String>> {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return Ok(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    Err(seen)
+}
+
+/// `curl` status code and body.
+fn curl(args: &[&str]) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "10", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.to_string(), body.to_string())
+}
+
+fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(BIN).args(args).output().expect("run warden");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+const POLICY: &str = "version: 1\nrules:\n  - name: no-drop\n    when: { sql: { statements: [drop] } }\n    action: deny\n";
+
+fn write_config(dir: &Path, web_port: u16, extra: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("policies")).expect("mkdir");
+    std::fs::write(dir.join("policies/main.yaml"), POLICY).expect("policy");
+    let cfg = format!(
+        "web:\n  listen: 127.0.0.1:{web_port}\naudit:\n  path: ./data/audit\npolicies: [./policies]\nshutdown_grace: 2s\n{extra}"
+    );
+    let path = dir.join("warden.yaml");
+    std::fs::write(&path, cfg).expect("config");
+    path
+}
+
+#[test]
+fn check_accepts_a_valid_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), free_port(), "");
+    let (code, out, err) = run(&["check", "--config", cfg.to_str().expect("utf8")]);
+    assert_eq!(code, Some(0), "{out}{err}");
+    assert!(out.contains("ok (0 targets, 0 users, 1 policy rules)"), "{out}");
+}
+
+#[test]
+fn check_reports_every_config_error_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(
+        dir.path(),
+        free_port(),
+        "targets:\n  - name: db\n    protocol: postgress\n    listen: 127.0.0.1:99999\n    upstream: 127.0.0.1:5432\n    lables: {}\n",
+    );
+    let (code, _, err) = run(&["check", "--config", cfg.to_str().expect("utf8")]);
+    assert_eq!(code, Some(2), "{err}");
+    let file = cfg.display().to_string();
+    for needle in [
+        format!("{file}:9:5: targets[0].protocol: unknown protocol `postgress`"),
+        format!("{file}:10:5: targets[0].listen: `127.0.0.1:99999` is not an address"),
+        format!("{file}:12:5: targets[0].lables: unknown key `lables` (did you mean `labels`?)"),
+    ] {
+        assert!(err.contains(&needle), "missing {needle:?} in\n{err}");
+    }
+}
+
+#[test]
+fn check_reports_policy_errors_and_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = write_config(dir.path(), free_port(), "");
+    std::fs::write(dir.path().join("policies/bad.yaml"), "version: 1\nrules:\n  - name: x\n    whn: {}\n    action: deny\n").expect("write");
+    let (code, _, err) = run(&["check", "--config", cfg.to_str().expect("utf8")]);
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("bad.yaml:4:5"), "{err}");
+}
+
+#[test]
+fn check_missing_file_exits_2() {
+    let (code, _, err) = run(&["check", "--config", "/nonexistent/warden.yaml"]);
+    assert_eq!(code, Some(2));
+    assert!(err.contains("cannot read config file"), "{err}");
+}
+
+#[test]
+fn serve_runs_console_reloads_on_sighup_and_stops_cleanly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let cfg = write_config(dir.path(), port, "");
+    let server = Server::start(&["serve", "--config", cfg.to_str().expect("utf8")]);
+    server.wait_stdout("console listening on", Duration::from_secs(30));
+    let (code, body) = curl(&[&format!("http://127.0.0.1:{port}/healthz")]);
+    assert_eq!(code, "200", "{body}");
+
+    // A broken edit is rejected on SIGHUP and the old policies stay.
+    std::fs::write(dir.path().join("policies/main.yaml"), "version: 1\nrules: [ { name: x, whn: {} } ]\n").expect("write");
+    server.signal("-HUP");
+    server.wait_stderr("policy reload rejected", Duration::from_secs(10));
+    // A good edit is taken.
+    std::fs::write(dir.path().join("policies/main.yaml"), POLICY.replace("no-drop", "no-drop-2")).expect("write");
+    server.signal("-HUP");
+    server.wait_stderr("policies reloaded", Duration::from_secs(10));
+
+    let (code, out) = server.terminate();
+    assert_eq!(code, Some(0), "{out:?}");
+    assert!(out.iter().any(|l| l.contains("warden: stopped")), "{out:?}");
+    // The audit log was sealed and verifies, and holds both reload events.
+    let audit = dir.path().join("data/audit");
+    let report = warden_audit::verify_dir(&audit, None).expect("verify");
+    assert!(report.ok, "{report:?}");
+    assert!(report.checkpoints >= 1, "a final checkpoint was signed: {report:?}");
+    let log = warden_audit::AuditLog::open(warden_audit::AuditConfig::new(&audit)).expect("reopen");
+    let page = log
+        .query(&warden_audit::Query { limit: 100, ..Default::default() })
+        .expect("query");
+    let kinds: Vec<warden_audit::EventKind> = page.records.iter().map(|r| r.event.kind).collect();
+    assert!(kinds.contains(&warden_audit::EventKind::PolicyReloadFailed), "{kinds:?}");
+    assert!(kinds.contains(&warden_audit::EventKind::PolicyReloaded), "{kinds:?}");
+    log.shutdown().expect("close");
+}
+
+#[test]
+fn serve_refuses_a_busy_port() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let busy = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = busy.local_addr().expect("addr").port();
+    let cfg = write_config(dir.path(), port, "");
+    let (code, _, err) = run(&["serve", "--config", cfg.to_str().expect("utf8")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("cannot listen"), "{err}");
+}
+
+#[test]
+fn demo_starts_without_external_services_and_serves_the_console() {
+    let server = Server::start(&["demo", "--port", "0"]);
+    let line = server.wait_stdout("console:  http://", Duration::from_secs(60));
+    let url = line
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("console url")
+        .to_string();
+    let (code, body) = curl(&[&format!("{url}/healthz")]);
+    assert_eq!(code, "200", "{body}");
+    let (code, body) = curl(&[&format!("{url}/login")]);
+    assert_eq!(code, "200", "{body}");
+    assert!(body.contains("<form"), "{body}");
+    let (code, _) = server.terminate();
+    assert_eq!(code, Some(0));
+}
+
+#[test]
+fn hash_password_prints_argon2id_and_scram() {
+    let mut child = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"correct horse\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    assert!(out.status.success());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 2, "{text}");
+    assert!(warden_proxy::auth::password::verify_password(lines[0], "correct horse"));
+    assert!(!warden_proxy::auth::password::verify_password(lines[0], "correct horse\n"));
+    let scram = warden_proxy::auth::ScramVerifier::parse(lines[1]).expect("scram");
+    assert_eq!(scram, warden_proxy::auth::ScramVerifier::derive("correct horse", &scram.salt, scram.iterations));
+    assert!(!text.contains("correct horse"));
+
+    let (code, _, err) = {
+        let out = Command::new(BIN)
+            .arg("hash-password")
+            .stdin(Stdio::null())
+            .output()
+            .expect("run");
+        (out.status.code(), (), String::from_utf8_lossy(&out.stderr).to_string())
+    };
+    assert_eq!(code, Some(2), "{err}");
+}
+
+#[test]
+fn example_config_has_no_mistakes_besides_its_placeholders() {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/warden.example.yaml");
+    let text = std::fs::read_to_string(&path).expect("example config");
+    let errors = warden_proxy::config::Config::parse(&text, "warden.example.yaml", Path::new("/etc/warden"))
+        .expect_err("placeholders and absent files are reported")
+        .0;
+    // Only what a real deployment fills in may be reported: files, secrets, hashes, keys.
+    for e in &errors {
+        let expected = e.message.starts_with("no such file")
+            || e.message.contains("environment variable")
+            || e.message.starts_with("cannot read")
+            || e.message.starts_with("not an argon2")
+            || e.key.contains("tokens")
+            || e.key.contains("ssh_authorized_keys");
+        assert!(expected, "unexpected problem in the example config: {e}");
+    }
+}
