@@ -320,7 +320,8 @@ fn statement_facts(statement: &sqlparser::ast::Statement, dialect: Dialect) -> S
             add_nested(StatementKind::Lock);
         }
     }
-    let writes = kind.is_write() || !nested.is_empty();
+    nested.retain(|k| *k != kind);
+    let writes = kind.is_write() || !nested.is_empty() || base.writes;
     SqlStatement {
         kind,
         objects,

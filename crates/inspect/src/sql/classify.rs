@@ -6,8 +6,8 @@
 //! module does not know must never read as harmless.
 
 use sqlparser::ast::{
-    CopySource, CopyTarget, Expr, GrantObjects, ObjectName, ObjectType, Set, Statement,
-    UtilityOption, Value,
+    ContextModifier, CopySource, CopyTarget, Expr, GrantObjects, ObjectName, ObjectType,
+    SchemaName, Set, SetExpr, Statement, UtilityOption, Value,
 };
 
 use super::{objects, Dialect, StatementKind};
@@ -18,6 +18,9 @@ pub(crate) struct Base {
     pub kind: StatementKind,
     pub objects: Vec<String>,
     pub opaque: bool,
+    /// The statement may change state although its kind is not a write kind (unknown
+    /// statements).
+    pub writes: bool,
     /// Plain EXPLAIN: the inner statement is planned, not run, so its writes and calls
     /// do not happen.
     pub plan_only: bool,
@@ -29,12 +32,19 @@ impl Base {
             kind,
             objects: Vec::new(),
             opaque: false,
+            writes: false,
             plan_only: false,
         }
     }
 
     fn opaque(mut self) -> Self {
         self.opaque = true;
+        self
+    }
+
+    fn unknown(mut self) -> Self {
+        self.opaque = true;
+        self.writes = true;
         self
     }
 
@@ -49,7 +59,14 @@ impl Base {
 pub(crate) fn base(statement: &Statement, d: Dialect) -> Base {
     use StatementKind as K;
     match statement {
-        Statement::Query(_) => Base::new(K::Select),
+        // `WITH ... INSERT/UPDATE/DELETE/MERGE` is a query whose body is the statement.
+        Statement::Query(q) => Base::new(match &*q.body {
+            SetExpr::Insert(_) => K::Insert,
+            SetExpr::Update(_) => K::Update,
+            SetExpr::Delete(_) => K::Delete,
+            SetExpr::Merge(_) => K::Merge,
+            _ => K::Select,
+        }),
         Statement::Insert(_) => Base::new(K::Insert),
         Statement::Update { .. } => Base::new(K::Update),
         Statement::Delete(_) => Base::new(K::Delete),
@@ -67,39 +84,52 @@ pub(crate) fn base(statement: &Statement, d: Dialect) -> Base {
             _ => Base::new(K::Drop),
         }
         .with(names, d),
-        Statement::DropFunction { .. }
-        | Statement::DropProcedure { .. }
-        | Statement::DropTrigger(_)
-        | Statement::DropPolicy { .. }
-        | Statement::DropDomain(_)
-        | Statement::DropExtension { .. }
-        | Statement::DropSecret { .. }
-        | Statement::DropConnector { .. } => Base::new(K::Drop),
+        Statement::DropFunction { func_desc, .. }
+        | Statement::DropProcedure {
+            proc_desc: func_desc,
+            ..
+        } => Base::new(K::Drop).with(func_desc.iter().map(|f| &f.name), d),
+        Statement::DropTrigger(t) => Base::new(K::Drop)
+            .with([&t.trigger_name], d)
+            .with(&t.table_name, d),
+        Statement::DropPolicy { table_name, .. } => Base::new(K::Drop).with([table_name], d),
+        Statement::DropDomain(dd) => Base::new(K::Drop).with([&dd.name], d),
+        Statement::DropExtension { .. } => Base::new(K::Drop).opaque(),
+        Statement::DropSecret { .. } | Statement::DropConnector { .. } => Base::new(K::Drop),
         Statement::CreateRole { names, .. } => Base::new(K::Role).with(names, d),
         Statement::CreateUser(_) | Statement::AlterRole { .. } => Base::new(K::Role),
         Statement::CreateExtension { .. } => Base::new(K::Create).opaque(),
-        Statement::CreateTable(_)
-        | Statement::CreateView { .. }
-        | Statement::CreateIndex(_)
-        | Statement::CreateSchema { .. }
-        | Statement::CreateDatabase { .. }
-        | Statement::CreateFunction(_)
-        | Statement::CreateTrigger(_)
-        | Statement::CreateProcedure { .. }
-        | Statement::CreateSequence { .. }
-        | Statement::CreateType { .. }
-        | Statement::CreateDomain(_)
-        | Statement::CreatePolicy { .. }
-        | Statement::CreateServer(_)
-        | Statement::CreateVirtualTable { .. } => Base::new(K::Create),
+        Statement::CreateView { name, .. }
+        | Statement::CreateSequence { name, .. }
+        | Statement::CreateType { name, .. }
+        | Statement::CreateProcedure { name, .. }
+        | Statement::CreateVirtualTable { name, .. } => Base::new(K::Create).with([name], d),
+        Statement::CreateDatabase { db_name, .. } => Base::new(K::Create).with([db_name], d),
+        Statement::CreateSchema { schema_name, .. } => match schema_name {
+            SchemaName::Simple(n) | SchemaName::NamedAuthorization(n, _) => {
+                Base::new(K::Create).with([n], d)
+            }
+            SchemaName::UnnamedAuthorization(_) => Base::new(K::Create),
+        },
+        Statement::CreateFunction(f) => Base::new(K::Create).with([&f.name], d),
+        Statement::CreateTrigger(t) => Base::new(K::Create)
+            .with([&t.name], d)
+            .with([&t.table_name], d),
+        Statement::CreateDomain(cd) => Base::new(K::Create).with([&cd.name], d),
+        Statement::CreateIndex(i) => Base::new(K::Create).with(&i.name, d),
+        Statement::CreateTable(_) | Statement::CreatePolicy { .. } | Statement::CreateServer(_) => {
+            Base::new(K::Create)
+        }
         Statement::AlterTable { name, .. }
         | Statement::AlterIndex { name, .. }
         | Statement::AlterView { name, .. } => Base::new(K::Alter).with([name], d),
         Statement::AlterSchema(_)
         | Statement::AlterType(_)
         | Statement::AlterPolicy { .. }
-        | Statement::RenameTable(_)
         | Statement::Comment { .. } => Base::new(K::Alter),
+        Statement::RenameTable(renames) => {
+            Base::new(K::Alter).with(renames.iter().flat_map(|r| [&r.old_name, &r.new_name]), d)
+        }
         Statement::Grant { objects, .. } => Base::new(K::Grant).with(grant_objects(objects), d),
         Statement::Revoke { objects, .. } => Base::new(K::Revoke).with(grant_objects(objects), d),
         Statement::Set(set) => self::set(set, d),
@@ -164,7 +194,7 @@ pub(crate) fn base(statement: &Statement, d: Dialect) -> Base {
         Statement::NOTIFY { .. } => Base::new(K::Other),
         // KILL, FLUSH, LOAD, INSTALL, ATTACH, procedural statements and every dialect
         // extension not modelled above: effect unknown.
-        _ => Base::new(K::Other).opaque(),
+        _ => Base::new(K::Other).unknown(),
     }
 }
 
@@ -186,26 +216,37 @@ fn copy(source: &CopySource, to: bool, target: &CopyTarget, d: Dialect) -> Base 
 
 fn set(set: &Set, d: Dialect) -> Base {
     use StatementKind as K;
-    match set {
-        Set::SetRole { .. } => Base::new(K::Role),
-        Set::SingleAssignment { variable, .. } => {
-            let var = objects::name(variable, Dialect::Postgres).to_ascii_lowercase();
-            match var.as_str() {
-                "role" | "session_authorization" | "authorization" | "session authorization" => {
-                    Base::new(K::Role)
-                }
-                _ => Base::new(K::Set),
-            }
+    let assignments: Vec<(Option<&ContextModifier>, &ObjectName)> = match set {
+        Set::SetRole { .. } => return Base::new(K::Role),
+        Set::SingleAssignment {
+            scope, variable, ..
+        } => vec![(scope.as_ref(), variable)],
+        Set::MultipleAssignments { assignments } => assignments
+            .iter()
+            .map(|a| (a.scope.as_ref(), &a.name))
+            .collect(),
+        _ => return Base::new(K::Set),
+    };
+    let mut kind = K::Set;
+    for (scope, variable) in assignments {
+        let var = objects::name(variable, d).to_ascii_lowercase();
+        // Server-wide settings (MySQL SET GLOBAL / PERSIST) are configuration changes
+        // like PostgreSQL's ALTER SYSTEM, and can switch off logging or auditing.
+        if matches!(scope, Some(ContextModifier::Global))
+            || var.starts_with("@@global.")
+            || var.starts_with("@@persist")
+            || var.starts_with("persist")
+        {
+            return Base::new(K::Alter).opaque();
         }
-        Set::MultipleAssignments { assignments } => {
-            let role = assignments.iter().any(|a| {
-                let var = objects::name(&a.name, d).to_ascii_lowercase();
-                var == "role" || var == "session_authorization"
-            });
-            Base::new(if role { K::Role } else { K::Set })
+        if matches!(
+            var.as_str(),
+            "role" | "session_authorization" | "authorization" | "password"
+        ) {
+            kind = K::Role;
         }
-        _ => Base::new(K::Set),
     }
+    Base::new(kind)
 }
 
 fn grant_objects(objects: &Option<GrantObjects>) -> Vec<&ObjectName> {

@@ -111,6 +111,7 @@ const PURE: &[&str] = &[
     "reverse",
     "right",
     "round",
+    "row",
     "row_number",
     "rpad",
     "rtrim",

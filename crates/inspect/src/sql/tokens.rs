@@ -13,13 +13,13 @@
 //! Anything this module cannot do exactly is an error, which makes the string unparsed.
 
 use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, PostgreSqlDialect};
+use sqlparser::keywords::Keyword;
 use sqlparser::tokenizer::{Token, Tokenizer, Whitespace, Word};
 
 use super::Dialect;
 
-/// Longest run of tokens without a comma that a statement may contain. Binary operator
-/// chains (`a OR b OR c ...`) parse into left-deep trees whose depth grows with this run.
-pub(crate) const MAX_TOKEN_RUN: usize = 4000;
+/// Deepest operator nesting a statement may have (see `within_complexity_bounds`).
+pub(crate) const MAX_EXPR_DEPTH: usize = 400;
 
 pub(crate) static POSTGRES: PostgreSqlDialect = PostgreSqlDialect {};
 pub(crate) static MYSQL: MySqlDialect = MySqlDialect {};
@@ -39,8 +39,40 @@ pub(crate) fn tokenize(text: &str, dialect: Dialect) -> Result<Vec<Token>, Strin
         .map_err(|e| e.to_string())?;
     match dialect {
         Dialect::Mysql => expand_executable_comments(tokens, 0),
-        Dialect::Postgres => decode_unicode_identifiers(tokens),
+        Dialect::Postgres => decode_unicode_identifiers(tokens).map(strip_inheritance_only),
     }
+}
+
+fn is_bare_word(t: &Token, word: &str) -> bool {
+    matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
+}
+
+/// PostgreSQL's `FROM ONLY t` / `UPDATE ONLY t` / `JOIN ONLY t` exclude inheritance
+/// children; sqlparser reads `ONLY` there as a table named `only` aliased `t`. `ONLY` is
+/// reserved in PostgreSQL, so dropping it at those positions keeps the real table name.
+fn strip_inheritance_only(tokens: Vec<Token>) -> Vec<Token> {
+    if !tokens.iter().any(|t| is_bare_word(t, "only")) {
+        return tokens;
+    }
+    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
+    let mut last_significant: Option<usize> = None;
+    for token in tokens {
+        if is_bare_word(&token, "only") {
+            let after_table_keyword = last_significant.is_some_and(|i| {
+                ["from", "update", "join", "table"]
+                    .iter()
+                    .any(|k| is_bare_word(&out[i], k))
+            });
+            if after_table_keyword {
+                continue;
+            }
+        }
+        if !matches!(token, Token::Whitespace(_)) {
+            last_significant = Some(out.len());
+        }
+        out.push(token);
+    }
+    out
 }
 
 /// The body of a MySQL/MariaDB executable comment, without its marker and version.
@@ -100,7 +132,7 @@ fn decode_unicode_identifiers(tokens: Vec<Token>) -> Result<Vec<Token>, String> 
                 out.push(Token::Word(Word {
                     value,
                     quote_style: Some('"'),
-                    keyword: sqlparser::keywords::Keyword::NoKeyword,
+                    keyword: Keyword::NoKeyword,
                 }));
                 let next_word = iter.clone().find(|t| !matches!(t, Token::Whitespace(_)));
                 if matches!(&next_word, Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("uescape"))
@@ -173,23 +205,84 @@ fn push_if_real(out: &mut Vec<Vec<Token>>, chunk: Vec<Token>) {
     }
 }
 
-/// Whether a statement's longest comma-free run of tokens stays within bounds.
+/// Whether a statement's expressions are shallow enough to parse, walk and drop safely.
+///
+/// Binary operators chain into left-deep trees that sqlparser builds without recursion
+/// (so its recursion limit does not apply) but that any walk or drop recurses through.
+/// The depth estimate counts operators in comma-free runs, summed over the enclosing
+/// parentheses, which bounds the tree depth from above.
 pub(crate) fn within_complexity_bounds(chunk: &[Token]) -> bool {
-    let mut run = 0usize;
+    // Operators counted at each open parenthesis level; the sum is the depth estimate.
+    let mut runs: Vec<usize> = vec![0];
+    let mut depth = 0usize;
     for t in chunk {
         match t {
-            Token::Whitespace(_) => {}
-            Token::Comma => run = 0,
-            _ => {
-                run += 1;
-                if run > MAX_TOKEN_RUN {
-                    return false;
+            Token::Whitespace(_) => continue,
+            Token::Comma => {
+                if let Some(top) = runs.last_mut() {
+                    depth -= *top;
+                    *top = 0;
                 }
+                continue;
             }
+            Token::LParen | Token::LBracket => {
+                runs.push(0);
+                continue;
+            }
+            Token::RParen | Token::RBracket => {
+                if runs.len() > 1 {
+                    if let Some(top) = runs.pop() {
+                        depth -= top;
+                    }
+                }
+                continue;
+            }
+            Token::Word(w) if !(w.quote_style.is_none() && OPERATOR_WORDS.contains(&w.keyword)) => {
+                continue
+            }
+            Token::Number(..)
+            | Token::SingleQuotedString(_)
+            | Token::DoubleQuotedString(_)
+            | Token::NationalStringLiteral(_)
+            | Token::EscapedStringLiteral(_)
+            | Token::UnicodeStringLiteral(_)
+            | Token::HexStringLiteral(_)
+            | Token::DollarQuotedString(_)
+            | Token::Placeholder(_) => continue,
+            _ => {}
+        }
+        if let Some(top) = runs.last_mut() {
+            *top += 1;
+        }
+        depth += 1;
+        if depth > MAX_EXPR_DEPTH {
+            return false;
         }
     }
     true
 }
+
+/// Keywords that act as binary operators and can chain.
+const OPERATOR_WORDS: &[Keyword] = &[
+    Keyword::AND,
+    Keyword::OR,
+    Keyword::XOR,
+    Keyword::IS,
+    Keyword::NOT,
+    Keyword::LIKE,
+    Keyword::ILIKE,
+    Keyword::SIMILAR,
+    Keyword::IN,
+    Keyword::BETWEEN,
+    Keyword::COLLATE,
+    Keyword::AT,
+    Keyword::OVERLAPS,
+    Keyword::REGEXP,
+    Keyword::RLIKE,
+    Keyword::DIV,
+    Keyword::MOD,
+    Keyword::MEMBER,
+];
 
 /// The non-whitespace tokens of a statement (for the fallback classifier).
 pub(crate) fn significant(chunk: &[Token]) -> impl Iterator<Item = &Token> {

@@ -80,6 +80,22 @@ fn select_into(body: &SetExpr) -> Option<&ObjectName> {
     }
 }
 
+fn misread_only(relation: &ObjectName) -> bool {
+    matches!(relation.0.as_slice(), [sqlparser::ast::ObjectNamePart::Identifier(id)]
+        if id.quote_style.is_none() && id.value.eq_ignore_ascii_case("only"))
+}
+
+/// Whether a set expression contains a `TABLE name` query.
+fn table_statement(body: &SetExpr) -> bool {
+    match body {
+        SetExpr::Table(_) => true,
+        SetExpr::SetOperation { left, right, .. } => {
+            table_statement(left) || table_statement(right)
+        }
+        _ => false,
+    }
+}
+
 impl Visitor for Walker {
     type Break = ();
 
@@ -114,6 +130,11 @@ impl Visitor for Walker {
         if !query.locks.is_empty() {
             self.found.row_lock = true;
         }
+        if table_statement(&query.body) {
+            // `TABLE name`: sqlparser keeps the name as bare text with its quoting lost,
+            // so it cannot be normalised; the statement is opaque instead of guessed.
+            self.found.opaque = true;
+        }
         if let Some(target) = select_into(&query.body) {
             self.found.select_into = true;
             self.add_object(target);
@@ -122,6 +143,10 @@ impl Visitor for Walker {
     }
 
     fn pre_visit_relation(&mut self, relation: &ObjectName) -> ControlFlow<()> {
+        if self.dialect == Dialect::Postgres && misread_only(relation) {
+            // `ONLY` is reserved in PostgreSQL: a relation named so is a misparse.
+            self.found.opaque = true;
+        }
         self.add_object(relation);
         ControlFlow::Continue(())
     }
