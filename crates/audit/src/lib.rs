@@ -18,9 +18,11 @@ pub mod checkpoint;
 pub mod config;
 pub mod error;
 pub mod event;
+pub mod export;
 pub mod layout;
 mod log;
 pub mod query;
+mod reader;
 pub mod record;
 pub mod redact;
 mod store;
@@ -33,25 +35,7 @@ pub use error::AuditError;
 pub use event::{ApprovalRef, Event, EventKind, Outcome, VerdictSummary};
 pub use log::{AuditLog, Durability};
 pub use query::{Page, Query};
+pub use reader::AuditReader;
 pub use record::{export_line, Record};
 pub use redact::redact;
 pub use verify::{verify_dir, verify_dir_with_key, VerifyReport};
-
-/// Open an existing store read-only-in-spirit for export / tail (never creates one;
-/// fails with [`AuditError::Locked`] while a running process holds it).
-pub fn open_for_reading(dir: &std::path::Path) -> Result<sled::Db, AuditError> {
-    store::open_existing(dir)
-}
-
-/// Every stored record with `lo <= seq <= hi`, oldest first, as (seq, raw value).
-pub fn records_in(
-    db: &sled::Db,
-    lo: u64,
-    hi: u64,
-) -> impl DoubleEndedIterator<Item = Result<(u64, sled::IVec), AuditError>> {
-    db.range(layout::record_key(lo)..=layout::record_key(hi))
-        .map(|item| {
-            let (k, v) = item?;
-            Ok((layout::key_seq(&k).unwrap_or(0), v))
-        })
-}

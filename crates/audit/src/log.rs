@@ -231,6 +231,11 @@ impl AuditLog {
         query::run(&self.inner.db, q)
     }
 
+    /// Every record matching `q` as JSON lines, oldest first (see [`crate::export`]).
+    pub fn export(&self, q: &Query, out: &mut impl std::io::Write) -> Result<u64, AuditError> {
+        crate::export::export(&self.inner.db, q, out)
+    }
+
     /// One record by sequence number.
     pub fn get(&self, seq: u64) -> Result<Option<Record>, AuditError> {
         match self.inner.db.get(layout::record_key(seq))? {

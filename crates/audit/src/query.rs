@@ -65,31 +65,11 @@ pub(crate) fn run(db: &sled::Db, q: &Query) -> Result<Page, AuditError> {
     let Some((lo, hi)) = seq_range(db, q)? else {
         return Ok(empty);
     };
-    let needle = q.text.as_ref().map(|t| t.to_ascii_lowercase().into_bytes());
+    let filter = Filter::new(q);
     let mut out = Vec::new();
     let mut examined = 0usize;
     let mut last_seen = None;
-    let matches = |seq: u64, value: &[u8]| -> Result<Option<Record>, AuditError> {
-        let s = StoredRecord::decode(seq, value)?;
-        if let Some(n) = &needle {
-            if !contains_ci(s.event, n) {
-                return Ok(None);
-            }
-        }
-        let rec = Record::from_stored(seq, value)?;
-        let vals: Vec<(IndexKind, &str)> = index_values(&rec.event).collect();
-        let has = |k: IndexKind, want: &Option<String>| {
-            want.as_deref()
-                .is_none_or(|w| vals.iter().any(|(vk, v)| *vk == k && *v == w))
-        };
-        if has(IndexKind::User, &q.user)
-            && has(IndexKind::Target, &q.target)
-            && has(IndexKind::Verdict, &q.verdict)
-        {
-            return Ok(Some(rec));
-        }
-        Ok(None)
-    };
+    let matches = |seq: u64, value: &[u8]| filter.matches(seq, value);
     let mut check = |seq: u64, value: &[u8]| -> Result<bool, AuditError> {
         examined += 1;
         last_seen = Some(seq);
@@ -98,24 +78,12 @@ pub(crate) fn run(db: &sled::Db, q: &Query) -> Result<Page, AuditError> {
         }
         Ok(out.len() >= limit || examined >= SCAN_BUDGET)
     };
-    let driver = [
-        (IndexKind::User, &q.user),
-        (IndexKind::Target, &q.target),
-        (IndexKind::Verdict, &q.verdict),
-    ]
-    .into_iter()
-    .find_map(|(k, v)| v.as_deref().map(|v| (k, v)));
-    match driver {
+    match driver(q) {
         Some((kind, value)) => {
             let range = layout::index_key(kind, value, lo)..=layout::index_key(kind, value, hi);
             for item in db.range(range).rev() {
                 let (k, _) = item?;
-                let Some(seq) = k
-                    .len()
-                    .checked_sub(8)
-                    .and_then(|at| k[at..].try_into().ok())
-                    .map(u64::from_be_bytes)
-                else {
+                let Some(seq) = index_key_seq(&k) else {
                     continue;
                 };
                 if let Some(v) = db.get(layout::record_key(seq))? {
@@ -146,8 +114,63 @@ pub(crate) fn run(db: &sled::Db, q: &Query) -> Result<Page, AuditError> {
     Ok(Page { records: out, next })
 }
 
+/// The index that drives a query: the first of user, target, verdict that is set.
+pub(crate) fn driver(q: &Query) -> Option<(IndexKind, &str)> {
+    [
+        (IndexKind::User, &q.user),
+        (IndexKind::Target, &q.target),
+        (IndexKind::Verdict, &q.verdict),
+    ]
+    .into_iter()
+    .find_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+}
+
+/// The sequence number at the end of an index key.
+pub(crate) fn index_key_seq(k: &[u8]) -> Option<u64> {
+    k.len()
+        .checked_sub(8)
+        .and_then(|at| k[at..].try_into().ok())
+        .map(u64::from_be_bytes)
+}
+
+/// The non-time filters of a query, applied to one stored record.
+pub(crate) struct Filter<'q> {
+    q: &'q Query,
+    needle: Option<Vec<u8>>,
+}
+
+impl<'q> Filter<'q> {
+    pub(crate) fn new(q: &'q Query) -> Self {
+        Filter {
+            q,
+            needle: q.text.as_ref().map(|t| t.to_ascii_lowercase().into_bytes()),
+        }
+    }
+
+    /// The decoded record when it passes every filter.
+    pub(crate) fn matches(&self, seq: u64, value: &[u8]) -> Result<Option<Record>, AuditError> {
+        let s = StoredRecord::decode(seq, value)?;
+        if let Some(n) = &self.needle {
+            if !contains_ci(s.event, n) {
+                return Ok(None);
+            }
+        }
+        let rec = Record::from_stored(seq, value)?;
+        let vals: Vec<(IndexKind, &str)> = index_values(&rec.event).collect();
+        let has = |k: IndexKind, want: &Option<String>| {
+            want.as_deref()
+                .is_none_or(|w| vals.iter().any(|(vk, v)| *vk == k && *v == w))
+        };
+        let q = self.q;
+        let ok = has(IndexKind::User, &q.user)
+            && has(IndexKind::Target, &q.target)
+            && has(IndexKind::Verdict, &q.verdict);
+        Ok(ok.then_some(rec))
+    }
+}
+
 /// The inclusive sequence range the time filters and the cursor allow, if any.
-fn seq_range(db: &sled::Db, q: &Query) -> Result<Option<(u64, u64)>, AuditError> {
+pub(crate) fn seq_range(db: &sled::Db, q: &Query) -> Result<Option<(u64, u64)>, AuditError> {
     let Some(head) = last_seq(db)? else {
         return Ok(None);
     };

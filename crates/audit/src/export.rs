@@ -1,0 +1,82 @@
+//! Export: matching records as JSON lines, oldest first, for SIEM ingestion.
+//!
+//! Each line is [`crate::export_line`]: the record's sequence, time, hashes and its
+//! event exactly as hashed, so a third party can re-verify the chain from an export.
+//! Streams without a scan budget (an export is meant to be complete); only reads.
+
+use std::io::Write;
+
+use crate::error::AuditError;
+use crate::layout;
+use crate::query::{driver, index_key_seq, seq_range, Filter, Query};
+use crate::record::export_line;
+
+/// Write every record matching `q` (ignoring `after` and `limit`) to `out`, oldest
+/// first, one JSON object per line; returns how many were written.
+pub fn export(db: &sled::Db, q: &Query, out: &mut impl Write) -> Result<u64, AuditError> {
+    export_from(db, q, 1, out)
+}
+
+/// [`export`] of the records with sequence `>= from` only (for `tail --follow`).
+pub fn export_from(
+    db: &sled::Db,
+    q: &Query,
+    from: u64,
+    out: &mut impl Write,
+) -> Result<u64, AuditError> {
+    let q = Query {
+        after: None,
+        ..q.clone()
+    };
+    let Some((lo, hi)) = seq_range(db, &q)? else {
+        return Ok(0);
+    };
+    let lo = lo.max(from);
+    if lo > hi {
+        return Ok(0);
+    }
+    let filter = Filter::new(&q);
+    let unfiltered =
+        q.user.is_none() && q.target.is_none() && q.verdict.is_none() && q.text.is_none();
+    let mut n = 0u64;
+    let mut emit = |seq: u64, value: &[u8]| -> Result<(), AuditError> {
+        if unfiltered || filter.matches(seq, value)?.is_some() {
+            let line = export_line(seq, value)?;
+            writeln!(out, "{line}").map_err(|e| AuditError::io("<output>", e))?;
+            n += 1;
+        }
+        Ok(())
+    };
+    match driver(&q) {
+        Some((kind, value)) => {
+            let range = layout::index_key(kind, value, lo)..=layout::index_key(kind, value, hi);
+            for item in db.range(range) {
+                let (k, _) = item?;
+                let Some(seq) = index_key_seq(&k) else {
+                    continue;
+                };
+                if let Some(v) = db.get(layout::record_key(seq))? {
+                    emit(seq, &v)?;
+                }
+            }
+        }
+        None => {
+            for item in db.range(layout::record_key(lo)..=layout::record_key(hi)) {
+                let (k, v) = item?;
+                if let Some(seq) = layout::key_seq(&k) {
+                    emit(seq, &v)?;
+                }
+            }
+        }
+    }
+    Ok(n)
+}
+
+/// Sequence number of the last stored record (0 when empty).
+pub fn last_seq(db: &sled::Db) -> Result<u64, AuditError> {
+    let last = db
+        .range(layout::record_key(0)..=layout::record_key(u64::MAX))
+        .next_back()
+        .transpose()?;
+    Ok(last.and_then(|(k, _)| layout::key_seq(&k)).unwrap_or(0))
+}
