@@ -36,13 +36,13 @@ fn text(b: &[u8]) -> String {
 fn event(i: u64) -> Event {
     let mut ev = Event::new(EventKind::ActionDecided);
     ev.actor = Some(Actor {
-        name: if i % 2 == 0 { "alice" } else { "bob" }.into(),
+        name: if i.is_multiple_of(2) { "alice" } else { "bob" }.into(),
         roles: vec![],
         client_addr: None,
     });
     ev.target = Some("prod-db".into());
     ev.verdict = Some(VerdictSummary {
-        decision: if i % 5 == 0 { "deny" } else { "allow" }.into(),
+        decision: if i.is_multiple_of(5) { "deny" } else { "allow" }.into(),
         rules: vec!["r".into()],
         ..VerdictSummary::default()
     });
