@@ -203,7 +203,7 @@ fn copy(source: &CopySource, to: bool, target: &CopyTarget, d: Dialect) -> Base 
     let b = match (target, to) {
         (CopyTarget::Program { .. }, _) => Base::new(K::CopyProgram).opaque(),
         // Server-side files: reading or writing the database host's file system.
-        (CopyTarget::File { .. }, true) => Base::new(K::CopyTo).opaque(),
+        (CopyTarget::File { .. }, true) => Base::new(K::CopyTo).unknown(),
         (CopyTarget::File { .. }, false) => Base::new(K::CopyFrom).opaque(),
         (_, true) => Base::new(K::CopyTo),
         (_, false) => Base::new(K::CopyFrom),
