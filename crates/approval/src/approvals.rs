@@ -1,0 +1,458 @@
+//! `Approvals`: the shared handle every front-end holds against and the console decides
+//! through. It owns the I/O around the pure machine (`machine.rs`): per-request
+//! locking, the audit record of every transition, persistence, waking waiters,
+//! expiry timers and the live feed.
+//!
+//! Order of a transition: lock the request's stripe → load → apply → append the audit
+//! event (durably) → store → wake the waiter → broadcast. A transition that grants
+//! something (approve, execute) never takes effect without its audit record.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, Weak};
+use std::time::{Duration, Instant};
+
+use time::OffsetDateTime;
+use tokio::sync::{broadcast, watch};
+use warden_audit::{AuditLog, Durability, Event};
+use warden_inspect::{Action, Actor};
+use warden_policy::Verdict;
+
+use crate::error::ApprovalError;
+use crate::held::Held;
+use crate::machine::{self, Op};
+use crate::request::{ApprovalRequest, ApprovalState, Resolution};
+use crate::stats::{Stats, StatsSnapshot};
+use crate::store::Store;
+
+const STRIPES: usize = 64;
+const FEED_CAPACITY: usize = 1024;
+const RESTART_REASON: &str = "warden restarted; the client that was waiting is gone";
+
+/// Shared handle to the approval requests. Cheap to clone.
+#[derive(Clone)]
+pub struct Approvals {
+    pub(crate) inner: Arc<Inner>,
+}
+
+pub(crate) struct Inner {
+    store: Store,
+    audit: AuditLog,
+    public_url: String,
+    stripes: Vec<tokio::sync::Mutex<()>>,
+    /// One watch per request some front-end is waiting on.
+    waiters: Mutex<HashMap<String, watch::Sender<Option<Resolution>>>>,
+    /// Approved, unused retry-mode requests (candidates for `take_retry_approval`).
+    retry_ready: Mutex<HashSet<String>>,
+    feed: broadcast::Sender<ApprovalRequest>,
+    stats: Stats,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    // A poisoned map is still a valid map: every mutation under it is a single call.
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+fn new_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..16].to_string()
+}
+
+impl Approvals {
+    /// Opens the store in `db` (tree `approvals`). Requests whose client was waiting
+    /// (wait mode, pending or approved-but-unexecuted) are withdrawn and audited: after
+    /// a restart nobody is waiting for them, so they must never run. Retry-mode
+    /// requests survive (the client re-sends); those past their expiry are expired.
+    pub fn open(
+        db: &sled::Db,
+        audit: AuditLog,
+        public_url: String,
+    ) -> Result<Approvals, ApprovalError> {
+        let (feed, _) = broadcast::channel(FEED_CAPACITY);
+        let approvals = Approvals {
+            inner: Arc::new(Inner {
+                store: Store::open(db)?,
+                audit,
+                public_url: public_url.trim_end_matches('/').to_string(),
+                stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+                waiters: Mutex::new(HashMap::new()),
+                retry_ready: Mutex::new(HashSet::new()),
+                feed,
+                stats: Stats::new(),
+            }),
+        };
+        // Run the recovery on a plain thread: it blocks on audit appends, which must
+        // not happen on an async worker.
+        let this = approvals.clone();
+        std::thread::scope(|s| s.spawn(move || this.recover()).join())
+            .map_err(|_| ApprovalError::Internal("recovery thread panicked".into()))??;
+        Ok(approvals)
+    }
+
+    fn recover(&self) -> Result<(), ApprovalError> {
+        let now = OffsetDateTime::now_utc();
+        for req in self.inner.store.all() {
+            let op = match (req.state, req.retry_mode) {
+                (ApprovalState::Pending | ApprovalState::Approved, false) => Op::Withdraw {
+                    reason: RESTART_REASON.into(),
+                },
+                (ApprovalState::Pending | ApprovalState::Approved, true)
+                    if now >= req.expires_at =>
+                {
+                    Op::Expire
+                }
+                (ApprovalState::Pending, true) => {
+                    self.inner
+                        .stats
+                        .entered(ApprovalState::Withdrawn, ApprovalState::Pending);
+                    self.schedule_expiry(&req);
+                    continue;
+                }
+                (ApprovalState::Approved, true) => {
+                    lock(&self.inner.retry_ready).insert(req.id.clone());
+                    self.schedule_expiry(&req);
+                    continue;
+                }
+                _ => continue,
+            };
+            self.transition_blocking(&req.id, op)?;
+        }
+        Ok(())
+    }
+
+    /// Records a held action as a pending request and returns the handle to wait on.
+    /// The request is durable in the audit log before this returns; if the audit log
+    /// cannot record it, no request exists and the caller must refuse the action.
+    pub async fn request(
+        &self,
+        action: &Action,
+        verdict: &Verdict,
+        retry_mode: bool,
+    ) -> Result<Held, ApprovalError> {
+        let spec = verdict.approval.clone().unwrap_or_default();
+        let now = OffsetDateTime::now_utc();
+        let mut rules: Vec<String> = Vec::new();
+        if !verdict.rule.is_empty() {
+            rules.push(verdict.rule.clone());
+        }
+        for hit in &verdict.matched {
+            if hit.decision == warden_policy::Decision::Hold && !rules.contains(&hit.rule) {
+                rules.push(hit.rule.clone());
+            }
+        }
+        let req = ApprovalRequest {
+            id: new_id(),
+            state: ApprovalState::Pending,
+            action: action.clone(),
+            rules,
+            message: verdict.message.clone(),
+            expires_at: now + spec.timeout,
+            spec,
+            approvals: Vec::new(),
+            denial: None,
+            created_at: now,
+            decided_at: None,
+            executed_at: None,
+            retry_mode,
+            ended_reason: None,
+        };
+        // Register the waiter first so a decision can never slip in unseen.
+        let (tx, rx) = watch::channel(None);
+        if !retry_mode {
+            lock(&self.inner.waiters).insert(req.id.clone(), tx);
+        }
+        let created = async {
+            self.append(machine::requested_event(&req)).await?;
+            self.inner.store.put(&req).await
+        }
+        .await;
+        if let Err(e) = created {
+            lock(&self.inner.waiters).remove(&req.id);
+            return Err(e);
+        }
+        self.inner
+            .stats
+            .requested
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        self.inner
+            .stats
+            .entered(ApprovalState::Withdrawn, ApprovalState::Pending);
+        self.schedule_expiry(&req);
+        let _ = self.inner.feed.send(req.clone());
+        Ok(Held::new(
+            self.clone(),
+            req.id.clone(),
+            self.url_for(&req.id),
+            rx,
+            retry_mode,
+        ))
+    }
+
+    /// Adds `approver`'s approval. Returns the updated request (state `approved` once
+    /// enough distinct approvers agreed, else still `pending`).
+    pub async fn approve(
+        &self,
+        id: &str,
+        approver: &Actor,
+        reason: Option<String>,
+    ) -> Result<ApprovalRequest, ApprovalError> {
+        self.expire_if_due(id).await;
+        self.transition(
+            id,
+            Op::Approve {
+                by: approver.clone(),
+                reason,
+            },
+        )
+        .await
+    }
+
+    /// Denies the request; one entitled denial ends it.
+    pub async fn deny(
+        &self,
+        id: &str,
+        approver: &Actor,
+        reason: Option<String>,
+    ) -> Result<ApprovalRequest, ApprovalError> {
+        self.expire_if_due(id).await;
+        self.transition(
+            id,
+            Op::Deny {
+                by: approver.clone(),
+                reason,
+            },
+        )
+        .await
+    }
+
+    /// Marks an approved request as executed. Single use: a second call errors.
+    /// Audited durably before it returns; on error the action must not run.
+    pub async fn mark_executed(&self, id: &str) -> Result<(), ApprovalError> {
+        self.transition(id, Op::Execute).await.map(|_| ())
+    }
+
+    /// The client went away: a pending (or approved, not yet executed) request ends.
+    pub async fn withdraw(&self, id: &str) -> Result<(), ApprovalError> {
+        self.transition(
+            id,
+            Op::Withdraw {
+                reason: "the client went away".into(),
+            },
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// Retry mode: finds an approved, unused request for exactly this action (raw
+    /// bytes, user, target, protocol), marks it executed and returns it.
+    pub async fn take_retry_approval(
+        &self,
+        action: &Action,
+    ) -> Result<Option<ApprovalRequest>, ApprovalError> {
+        let candidates: Vec<String> = lock(&self.inner.retry_ready).iter().cloned().collect();
+        for id in candidates {
+            let Some(req) = self.get(&id) else { continue };
+            let same = req.action.raw == action.raw
+                && req.action.user.name == action.user.name
+                && req.action.target.name == action.target.name
+                && req.action.protocol == action.protocol;
+            if !same {
+                continue;
+            }
+            if OffsetDateTime::now_utc() >= req.expires_at {
+                self.expire_if_due(&id).await;
+                continue;
+            }
+            match self.transition(&id, Op::Execute).await {
+                Ok(done) => return Ok(Some(done)),
+                Err(
+                    ApprovalError::AlreadyExecuted(_)
+                    | ApprovalError::WrongState { .. }
+                    | ApprovalError::Expired(_),
+                ) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(None)
+    }
+
+    pub fn get(&self, id: &str) -> Option<ApprovalRequest> {
+        match self.inner.store.get(id) {
+            Ok(r) => r,
+            Err(e) => {
+                tracing::warn!(id, error = %e, "approval store read failed");
+                None
+            }
+        }
+    }
+
+    /// Requests in `state` (all when `None`), newest first.
+    pub fn list(&self, state: Option<ApprovalState>) -> Vec<ApprovalRequest> {
+        self.inner.store.in_state(state)
+    }
+
+    /// Every transition (including new requests), for the console's live view and
+    /// the webhooks.
+    pub fn subscribe(&self) -> broadcast::Receiver<ApprovalRequest> {
+        self.inner.feed.subscribe()
+    }
+
+    pub fn url_for(&self, id: &str) -> String {
+        format!("{}/approvals/{}", self.inner.public_url, id)
+    }
+
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
+    }
+
+    pub fn stats(&self) -> StatsSnapshot {
+        self.inner.stats.snapshot()
+    }
+
+    /// Expires `id` if it is past its deadline; a no-op otherwise.
+    pub(crate) async fn expire_if_due(&self, id: &str) {
+        if let Some(req) = self.get(id) {
+            let live = req.state == ApprovalState::Pending
+                || (req.state == ApprovalState::Approved && req.retry_mode);
+            if live && OffsetDateTime::now_utc() >= req.expires_at {
+                if let Err(e) = self.transition(id, Op::Expire).await {
+                    tracing::debug!(id, error = %e, "expiry skipped");
+                }
+            }
+        }
+    }
+
+    /// One timer task per live request: sleeps until the deadline, then expires it.
+    /// Holds only a weak handle so a dropped `Approvals` is not kept alive by timers.
+    fn schedule_expiry(&self, req: &ApprovalRequest) {
+        let Ok(handle) = tokio::runtime::Handle::try_current() else {
+            return; // no runtime: expiry is enforced lazily on the next access
+        };
+        let weak: Weak<Inner> = Arc::downgrade(&self.inner);
+        let id = req.id.clone();
+        let wait = (req.expires_at - OffsetDateTime::now_utc()).max(time::Duration::ZERO);
+        let wait = Duration::from_secs_f64(wait.as_seconds_f64()) + Duration::from_millis(5);
+        handle.spawn(async move {
+            tokio::time::sleep(wait).await;
+            if let Some(inner) = weak.upgrade() {
+                Approvals { inner }.expire_if_due(&id).await;
+            }
+        });
+    }
+
+    fn stripe(&self, id: &str) -> &tokio::sync::Mutex<()> {
+        let h = id
+            .bytes()
+            .fold(0usize, |h, b| h.wrapping_mul(31).wrapping_add(b as usize));
+        &self.inner.stripes[h % STRIPES]
+    }
+
+    async fn append(&self, ev: Event) -> Result<(), ApprovalError> {
+        let started = Instant::now();
+        let res = self.inner.audit.append(ev, Durability::Durable).await;
+        self.inner.stats.audit_append.observe(started.elapsed());
+        res.map(|_| ()).map_err(|e| {
+            self.inner
+                .stats
+                .audit_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            ApprovalError::Audit(e.to_string())
+        })
+    }
+
+    pub(crate) async fn transition(
+        &self,
+        id: &str,
+        op: Op,
+    ) -> Result<ApprovalRequest, ApprovalError> {
+        let _guard = self.stripe(id).lock().await;
+        let mut req = self
+            .inner
+            .store
+            .get(id)?
+            .ok_or_else(|| ApprovalError::NotFound(id.to_string()))?;
+        let before = req.state;
+        let event = machine::apply(&mut req, &op, OffsetDateTime::now_utc())?;
+        if let Err(e) = self.append(event).await {
+            if !op.proceeds_without_audit() {
+                return Err(e);
+            }
+            tracing::error!(id, error = %e, "audit unavailable; ending the request anyway (fail closed)");
+        }
+        self.inner.store.put(&req).await?;
+        self.finish(before, &req);
+        Ok(req)
+    }
+
+    /// The same transition without a runtime (restart recovery, drop outside tokio).
+    pub(crate) fn transition_blocking(
+        &self,
+        id: &str,
+        op: Op,
+    ) -> Result<ApprovalRequest, ApprovalError> {
+        let _guard = self.stripe(id).blocking_lock();
+        let mut req = self
+            .inner
+            .store
+            .get(id)?
+            .ok_or_else(|| ApprovalError::NotFound(id.to_string()))?;
+        let before = req.state;
+        let event = machine::apply(&mut req, &op, OffsetDateTime::now_utc())?;
+        let started = Instant::now();
+        let res = self.inner.audit.append_blocking(event, Durability::Durable);
+        self.inner.stats.audit_append.observe(started.elapsed());
+        if let Err(e) = res {
+            self.inner
+                .stats
+                .audit_failures
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            if !op.proceeds_without_audit() {
+                return Err(ApprovalError::Audit(e.to_string()));
+            }
+            tracing::error!(id, error = %e, "audit unavailable; ending the request anyway (fail closed)");
+        }
+        self.inner.store.put_blocking(&req)?;
+        self.finish(before, &req);
+        Ok(req)
+    }
+
+    /// After a stored transition: stats, waiter, retry index, live feed.
+    fn finish(&self, before: ApprovalState, req: &ApprovalRequest) {
+        let stats = &self.inner.stats;
+        stats.entered(before, req.state);
+        if before == ApprovalState::Pending && req.state != ApprovalState::Pending {
+            let waited = OffsetDateTime::now_utc() - req.created_at;
+            stats
+                .time_to_decision
+                .observe(Duration::from_secs_f64(waited.as_seconds_f64().max(0.0)));
+        }
+        let resolution = match req.state {
+            ApprovalState::Pending | ApprovalState::Executed => None,
+            ApprovalState::Approved => Some(Resolution::Approved {
+                approvers: req.approvers(),
+            }),
+            ApprovalState::Denied => Some(Resolution::Denied {
+                by: req
+                    .denial
+                    .as_ref()
+                    .map(|d| d.by.clone())
+                    .unwrap_or_default(),
+                reason: req.denial.as_ref().and_then(|d| d.reason.clone()),
+            }),
+            ApprovalState::Expired => Some(Resolution::Expired),
+            ApprovalState::Withdrawn => Some(Resolution::Withdrawn),
+        };
+        if let Some(resolution) = resolution {
+            if let Some(tx) = lock(&self.inner.waiters).remove(&req.id) {
+                let _ = tx.send(Some(resolution));
+            }
+        }
+        let mut ready = lock(&self.inner.retry_ready);
+        if req.retry_mode && req.state == ApprovalState::Approved {
+            ready.insert(req.id.clone());
+            drop(ready);
+            self.schedule_expiry(req);
+        } else {
+            ready.remove(&req.id);
+        }
+        let _ = self.inner.feed.send(req.clone());
+    }
+}
