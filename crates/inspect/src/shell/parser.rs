@@ -67,6 +67,8 @@ struct Parser {
     /// After `|`, `&&`, `||`: a command must follow.
     needs_command: bool,
     next_stdin_piped: bool,
+    /// The previous word was the `time` keyword (which takes `-p`).
+    after_time: bool,
 }
 
 /// Parse tokens into simple commands.
@@ -156,6 +158,7 @@ impl Parser {
             return;
         }
         let command_position = self.current.words.is_empty() && !w.quoted && !w.dynamic;
+        let after_time = std::mem::take(&mut self.after_time);
         if command_position {
             match w.text.as_str() {
                 t if SKIPPED_RESERVED.contains(&t) => {
@@ -177,7 +180,11 @@ impl Parser {
                     self.skip_words = 1;
                     return;
                 }
-                "time" => return,
+                "time" => {
+                    self.after_time = true;
+                    return;
+                }
+                "-p" if after_time => return,
                 "[[" => self.in_test = true,
                 _ => {}
             }

@@ -5,7 +5,10 @@
 //! command is inspected too. Must never let a wrapper hide the command it runs: when the
 //! inner command cannot be known, the effect is [`Effect::Opaque`].
 
+use super::interpreters::{interpreter, shell, SHELLS};
 use super::lexer::Word;
+use super::options::{command_option, options, rest, run_from, script_effect};
+use super::remote::remote;
 
 /// What running one simple command implies beyond the program itself.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -21,13 +24,6 @@ pub(crate) enum Effect<'w> {
     /// Worth recording, not a reason to distrust the line.
     Note(String),
 }
-
-/// Shells whose `-c STRING` runs STRING and which otherwise read a script or stdin.
-const SHELLS: [&str; 14] = [
-    "sh", "bash", "dash", "zsh", "ksh", "mksh", "ash", "rbash", "yash", "posh", "csh", "tcsh",
-    "fish", "oksh",
-];
-
 /// Variables whose value changes which code runs for every later command.
 pub(crate) const DANGEROUS_VARIABLES: [&str; 12] = [
     "PATH",
@@ -43,132 +39,15 @@ pub(crate) const DANGEROUS_VARIABLES: [&str; 12] = [
     "PROMPT_COMMAND",
     "PYTHONSTARTUP",
 ];
-
-/// Options as a getopt-style program reads them.
-struct Options<'w> {
-    /// (option name without dashes, value) in order.
-    seen: Vec<(String, Option<&'w Word>)>,
-    /// Index of the first operand (`words.len()` when there is none).
-    operand: usize,
-}
-
-impl Options<'_> {
-    fn has(&self, names: &[&str]) -> bool {
-        self.seen.iter().any(|(n, _)| names.contains(&n.as_str()))
-    }
-}
-
-/// Read options from `words[1..]` up to the first operand or `--`. `short_values` are
-/// short options that take a value (attached or the next word), `long_values` long
-/// ones (`--name=v` or `--name v`). `plus` also treats `+x` as an option (shells).
-fn options<'w>(
-    words: &'w [Word],
-    short_values: &str,
-    long_values: &[&str],
-    plus: bool,
-) -> Options<'w> {
-    let mut seen = Vec::new();
-    let mut i = 1;
-    while let Some(w) = words.get(i) {
-        let t = w.text.as_str();
-        if t == "--" {
-            i += 1;
-            break;
-        }
-        if let Some(long) = t.strip_prefix("--") {
-            let (name, inline) = match long.split_once('=') {
-                Some((n, _)) => (n, true),
-                None => (long, false),
-            };
-            if !inline && long_values.contains(&name) {
-                seen.push((name.to_string(), words.get(i + 1)));
-                i += 2;
-            } else {
-                seen.push((name.to_string(), None));
-                i += 1;
-            }
-            continue;
-        }
-        let is_option = t.len() > 1 && (t.starts_with('-') || (plus && t.starts_with('+')));
-        if !is_option || w.dynamic {
-            break;
-        }
-        i += 1;
-        for (k, c) in t.char_indices().skip(1) {
-            if short_values.contains(c) {
-                if k + c.len_utf8() == t.len() {
-                    seen.push((c.to_string(), words.get(i)));
-                    i += 1;
-                } else {
-                    seen.push((c.to_string(), None));
-                }
-                break;
-            }
-            seen.push((c.to_string(), None));
-        }
-    }
-    Options {
-        seen,
-        operand: i.min(words.len()),
-    }
-}
-
-fn rest(words: &[Word], from: usize) -> &[Word] {
-    words.get(from..).unwrap_or(&[])
-}
-
-/// Run the operands from `from` as a command, when there are any.
-fn run_from<'w>(via: &str, words: &'w [Word], from: usize) -> Vec<Effect<'w>> {
-    let inner = rest(words, from);
-    if inner.is_empty() {
-        return Vec::new();
-    }
-    vec![Effect::RunArgv {
-        via: via.to_string(),
-        words: inner,
-    }]
-}
-
-/// A `-c`/`--command` value anywhere in the words (su, runuser, flock, script permute
-/// their options).
-fn command_option(words: &[Word]) -> Option<&Word> {
-    let mut i = 1;
-    while let Some(w) = words.get(i) {
-        let t = w.text.as_str();
-        if t == "--command" || t == "--session-command" {
-            return words.get(i + 1);
-        }
-        if t.starts_with("--command=") || t.starts_with("--session-command=") {
-            return Some(w);
-        }
-        if t.len() > 1 && t.starts_with('-') && !t.starts_with("--") && t.ends_with('c') {
-            return words.get(i + 1);
-        }
-        i += 1;
-    }
-    None
-}
-
-/// A `--command=...` word stands for its value.
-fn script_effect<'w>(via: &str, w: &'w Word) -> Effect<'w> {
-    match w.text.split_once('=') {
-        Some((opt, value)) if opt.starts_with("--") => Effect::RunText {
-            via: via.to_string(),
-            text: value.to_string(),
-        },
-        _ => Effect::RunScript {
-            via: via.to_string(),
-            script: w,
-        },
-    }
-}
-
 /// What else running `words` (program `program`, the basename of `words[0]`) runs.
 pub(crate) fn effects<'w>(program: &str, words: &'w [Word]) -> Vec<Effect<'w>> {
     if SHELLS.contains(&program) {
         return shell(program, words);
     }
     if let Some(effects) = interpreter(program, words) {
+        return effects;
+    }
+    if let Some(effects) = remote(program, words) {
         return effects;
     }
     match program {
@@ -330,35 +209,6 @@ pub(crate) fn effects<'w>(program: &str, words: &'w [Word]) -> Vec<Effect<'w>> {
         _ => Vec::new(),
     }
 }
-
-fn shell<'w>(program: &str, words: &'w [Word]) -> Vec<Effect<'w>> {
-    let o = options(words, "oO", &["rcfile", "init-file"], true);
-    if o.has(&["c"]) {
-        return match words.get(o.operand) {
-            Some(script) => vec![Effect::RunScript {
-                via: format!("{program} -c"),
-                script,
-            }],
-            None => vec![Effect::Note(format!(
-                "{program} -c without a command string"
-            ))],
-        };
-    }
-    let only_info = !o.seen.is_empty()
-        && o.seen
-            .iter()
-            .all(|(n, _)| matches!(n.as_str(), "version" | "help"));
-    if only_info && o.operand >= words.len() {
-        return Vec::new();
-    }
-    if o.operand < words.len() && !o.has(&["s"]) {
-        return vec![Effect::Opaque(format!("{program} runs a script file"))];
-    }
-    vec![Effect::Opaque(format!(
-        "{program} reads commands from its input"
-    ))]
-}
-
 fn sudo(words: &[Word]) -> Vec<Effect<'_>> {
     let o = options(
         words,
@@ -485,88 +335,4 @@ fn find(words: &[Word]) -> Vec<Effect<'_>> {
         }
     }
     out
-}
-
-/// Interpreters: inline code or code read from stdin is opaque; a script file is not.
-fn interpreter<'w>(program: &str, words: &'w [Word]) -> Option<Vec<Effect<'w>>> {
-    let (short_values, inline): (&str, &[&str]) = match program {
-        p if p.starts_with("python") || p.starts_with("pypy") => ("mWXQ", &["c"]),
-        p if p.starts_with("perl") => ("", &["e", "E"]),
-        p if p.starts_with("ruby") => ("", &["e"]),
-        "node" | "nodejs" | "bun" => ("r", &["e", "p", "eval", "print"]),
-        "deno" => return Some(deno(words)),
-        p if p.starts_with("php") => ("dcfz", &["r", "R", "B", "E", "F"]),
-        "lua" | "luajit" => ("l", &["e"]),
-        "Rscript" | "R" => ("", &["e", "expr"]),
-        "osascript" => ("", &["e"]),
-        "tclsh" | "wish" | "expect" | "jshell" | "irb" | "ghci" => ("c", &["c"]),
-        "pwsh" | "powershell" | "powershell.exe" => return Some(powershell(words)),
-        "awk" | "gawk" | "mawk" | "nawk" => return Some(awk(program, words)),
-        _ => return None,
-    };
-    let o = options(words, short_values, &[], false);
-    if let Some((flag, _)) = o.seen.iter().find(|(n, _)| inline.contains(&n.as_str())) {
-        return Some(vec![Effect::Opaque(format!(
-            "{program} -{flag} runs inline code"
-        ))]);
-    }
-    let info_only = !o.seen.is_empty()
-        && o.seen
-            .iter()
-            .all(|(n, _)| matches!(n.as_str(), "V" | "v" | "version" | "help" | "h"));
-    if o.operand >= words.len() && !info_only && !o.has(&["m"]) {
-        return Some(vec![Effect::Opaque(format!(
-            "{program} reads code from its input"
-        ))]);
-    }
-    if words.get(o.operand).is_some_and(|w| w.text == "-") {
-        return Some(vec![Effect::Opaque(format!(
-            "{program} reads code from its input"
-        ))]);
-    }
-    Some(Vec::new())
-}
-
-fn deno(words: &[Word]) -> Vec<Effect<'_>> {
-    match words.get(1).map(|w| w.text.as_str()) {
-        Some("eval" | "repl") | None => vec![Effect::Opaque("deno runs inline code".into())],
-        _ => Vec::new(),
-    }
-}
-
-fn powershell(words: &[Word]) -> Vec<Effect<'_>> {
-    let inline = words.iter().skip(1).any(|w| {
-        let t = w.text.to_ascii_lowercase();
-        t.starts_with("-c") || t.starts_with("-e") || t.starts_with("/c") || t.starts_with("/e")
-    });
-    let has_file = words
-        .iter()
-        .skip(1)
-        .any(|w| w.text.to_ascii_lowercase().starts_with("-f"));
-    if inline || !has_file {
-        return vec![Effect::Opaque("powershell runs inline code".into())];
-    }
-    Vec::new()
-}
-
-fn awk<'w>(program: &str, words: &'w [Word]) -> Vec<Effect<'w>> {
-    let o = options(
-        words,
-        "Fvfil",
-        &["field-separator", "assign", "file", "include", "load"],
-        false,
-    );
-    if o.has(&["f", "file"]) {
-        return vec![Effect::Note(format!("{program} runs a program file"))];
-    }
-    let Some(code) = words.get(o.operand) else {
-        return Vec::new();
-    };
-    let t = &code.text;
-    if t.contains("system") || t.contains('|') || t.contains("getline") || code.dynamic {
-        return vec![Effect::Opaque(format!(
-            "{program} program can run commands"
-        ))];
-    }
-    Vec::new()
 }
