@@ -80,6 +80,8 @@ pub struct SshCond {
     /// at least one command. Opaque or unparsed lines never satisfy it.
     pub only_programs: Option<GlobSet>,
     pub args: Vec<ArgPattern>,
+    /// Globs over the targets of output redirections (`> /etc/hosts`, `>>`, `&>`).
+    pub redirects: Option<GlobSet>,
     pub interactive: Option<bool>,
     pub subsystems: Vec<String>,
     pub forwarding: Option<bool>,
@@ -332,16 +334,51 @@ impl SshCond {
                 return false;
             }
         }
-        if self.programs.is_none() && self.args.is_empty() {
+        if self.programs.is_none() && self.args.is_empty() && self.redirects.is_none() {
             return true;
         }
-        // `programs` and `args` must hold for one and the same simple command.
+        // `programs`, `args` and `redirects` must hold for one and the same command.
         s.commands.iter().any(|cmd| {
             let program_ok = self
                 .programs
                 .as_ref()
                 .is_none_or(|p| p.is_match(&cmd.program));
-            program_ok && (self.args.is_empty() || self.args.iter().any(|a| a.matches(cmd)))
+            let redirect_ok = self.redirects.as_ref().is_none_or(|g| {
+                cmd.redirects
+                    .iter()
+                    .filter_map(|r| output_target(r))
+                    .any(|t| g.is_match(t))
+            });
+            program_ok
+                && redirect_ok
+                && (self.args.is_empty() || self.args.iter().any(|a| a.matches(cmd)))
         })
+    }
+}
+
+/// The file an output redirection writes to (`>/etc/hosts`, `2>> log`, `&>out`), or
+/// `None` for input redirections, here-documents and fd duplications (`2>&1`).
+pub fn output_target(redirect: &str) -> Option<&str> {
+    let r = redirect.trim_start_matches(|c: char| c.is_ascii_digit());
+    let rest = ["&>>", "&>", ">>", ">|", ">"]
+        .iter()
+        .find_map(|op| r.strip_prefix(op))?;
+    let target = rest.trim_start();
+    (!target.is_empty() && !target.starts_with('&')).then_some(target)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::output_target;
+
+    #[test]
+    fn output_targets() {
+        assert_eq!(output_target(">/etc/hosts"), Some("/etc/hosts"));
+        assert_eq!(output_target("2>> /var/log/x"), Some("/var/log/x"));
+        assert_eq!(output_target("&>out"), Some("out"));
+        assert_eq!(output_target(">|f"), Some("f"));
+        assert_eq!(output_target("2>&1"), None);
+        assert_eq!(output_target("<in"), None);
+        assert_eq!(output_target("<<EOF"), None);
     }
 }

@@ -4,9 +4,10 @@
 //! [`ShellCommand::has_flags`], which knows how each program reads its flags: `-rf`
 //! holds for `-rf`, `-fr`, `-r -f`, and for `rm` also `-Rf` and `--recursive --force`.
 //! Anything else is a glob matched against each operand (non-flag argument; everything
-//! after `--` is an operand).
+//! after `--` is an operand). In operand globs `*` stays within one path segment and
+//! `**` crosses segments: `/etc/*` is `/etc/hosts`, `/etc/**` is anything under /etc.
 
-use globset::{Glob, GlobMatcher};
+use globset::{GlobBuilder, GlobMatcher};
 use warden_inspect::shell::ShellCommand;
 
 /// One compiled entry of `ssh.args`.
@@ -27,7 +28,9 @@ impl ArgPattern {
         if pattern.starts_with('-') && pattern.len() > 1 {
             return Ok(ArgPattern::Flags(pattern.to_string()));
         }
-        Glob::new(pattern)
+        GlobBuilder::new(pattern)
+            .literal_separator(true)
+            .build()
             .map(|g| ArgPattern::Operand(g.compile_matcher()))
             .map_err(|e| e.to_string())
     }
@@ -92,6 +95,8 @@ mod tests {
     fn operands_are_globs() {
         let p = ArgPattern::parse("/etc/*").unwrap();
         assert!(p.matches(&cmd("vi /etc/passwd")));
+        assert!(!p.matches(&cmd("vi /etc/ssh/sshd_config")));
+        let p = ArgPattern::parse("/etc/**").unwrap();
         assert!(p.matches(&cmd("vi /etc/ssh/sshd_config")));
         assert!(!p.matches(&cmd("vi /tmp/etc/passwd")));
         let any = ArgPattern::parse("0.0.0.0/0").unwrap();

@@ -9,7 +9,7 @@ use warden_inspect::{Action, Protocol};
 use crate::condition::protocol_bit;
 use crate::diagnostic::{suggest, Diagnostic, Diagnostics, PolicyErrors, Pos};
 use crate::evaluate;
-use crate::rule::{Defaults, Rule, RuleInfo};
+use crate::rule::{Defaults, Rule, RuleInfo, DEFAULT_OPAQUE, DEFAULT_UNPARSED};
 use crate::test_spec::PolicyTest;
 use crate::validate;
 use crate::verdict::Verdict;
@@ -107,7 +107,8 @@ impl PolicySet {
         for (file, list) in refs {
             let mut diags = Diagnostics::new(&file);
             for (rule, pos) in list {
-                if !seen.contains_key(&rule) {
+                let builtin = rule == DEFAULT_UNPARSED || rule == DEFAULT_OPAQUE;
+                if !builtin && !seen.contains_key(&rule) {
                     let hint = suggest(&rule, &names);
                     diags.push_suggest(pos, "tests.rules", format!("no rule named `{rule}`"), hint);
                 }
