@@ -36,7 +36,11 @@ impl Server {
             .expect("spawn warden");
         let stdout = lines(child.stdout.take().expect("stdout"));
         let stderr = lines(child.stderr.take().expect("stderr"));
-        Server { child, stdout, stderr }
+        Server {
+            child,
+            stdout,
+            stderr,
+        }
     }
 
     /// Wait (bounded) for a stdout line containing `needle`; return it.
@@ -69,7 +73,10 @@ impl Server {
                 let out: Vec<String> = self.stdout.try_iter().collect();
                 return (status.code(), out);
             }
-            assert!(Instant::now() < deadline, "warden did not stop after SIGTERM");
+            assert!(
+                Instant::now() < deadline,
+                "warden did not stop after SIGTERM"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -94,7 +101,11 @@ fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
     rx
 }
 
-fn wait_line(rx: &mpsc::Receiver<String>, needle: &str, within: Duration) -> Result<String, Vec<String>> {
+fn wait_line(
+    rx: &mpsc::Receiver<String>,
+    needle: &str,
+    within: Duration,
+) -> Result<String, Vec<String>> {
     let deadline = Instant::now() + within;
     let mut seen = Vec::new();
     while let Some(left) = deadline.checked_duration_since(Instant::now()) {
@@ -147,7 +158,10 @@ fn check_accepts_a_valid_config() {
     let cfg = write_config(dir.path(), free_port(), "");
     let (code, out, err) = run(&["check", "--config", cfg.to_str().expect("utf8")]);
     assert_eq!(code, Some(0), "{out}{err}");
-    assert!(out.contains("ok (0 targets, 0 users, 1 policy rules)"), "{out}");
+    assert!(
+        out.contains("ok (0 targets, 0 users, 1 policy rules)"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -174,7 +188,11 @@ fn check_reports_every_config_error_and_exits_2() {
 fn check_reports_policy_errors_and_exits_2() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = write_config(dir.path(), free_port(), "");
-    std::fs::write(dir.path().join("policies/bad.yaml"), "version: 1\nrules:\n  - name: x\n    whn: {}\n    action: deny\n").expect("write");
+    std::fs::write(
+        dir.path().join("policies/bad.yaml"),
+        "version: 1\nrules:\n  - name: x\n    whn: {}\n    action: deny\n",
+    )
+    .expect("write");
     let (code, _, err) = run(&["check", "--config", cfg.to_str().expect("utf8")]);
     assert_eq!(code, Some(2), "{err}");
     assert!(err.contains("bad.yaml:4:5"), "{err}");
@@ -198,11 +216,19 @@ fn serve_runs_console_reloads_on_sighup_and_stops_cleanly() {
     assert_eq!(code, "200", "{body}");
 
     // A broken edit is rejected on SIGHUP and the old policies stay.
-    std::fs::write(dir.path().join("policies/main.yaml"), "version: 1\nrules: [ { name: x, whn: {} } ]\n").expect("write");
+    std::fs::write(
+        dir.path().join("policies/main.yaml"),
+        "version: 1\nrules: [ { name: x, whn: {} } ]\n",
+    )
+    .expect("write");
     server.signal("-HUP");
     server.wait_stderr("policy reload rejected", Duration::from_secs(10));
     // A good edit is taken.
-    std::fs::write(dir.path().join("policies/main.yaml"), POLICY.replace("no-drop", "no-drop-2")).expect("write");
+    std::fs::write(
+        dir.path().join("policies/main.yaml"),
+        POLICY.replace("no-drop", "no-drop-2"),
+    )
+    .expect("write");
     server.signal("-HUP");
     server.wait_stderr("policies reloaded", Duration::from_secs(10));
 
@@ -213,14 +239,26 @@ fn serve_runs_console_reloads_on_sighup_and_stops_cleanly() {
     let audit = dir.path().join("data/audit");
     let report = warden_audit::verify_dir(&audit, None).expect("verify");
     assert!(report.ok, "{report:?}");
-    assert!(report.checkpoints >= 1, "a final checkpoint was signed: {report:?}");
+    assert!(
+        report.checkpoints >= 1,
+        "a final checkpoint was signed: {report:?}"
+    );
     let log = warden_audit::AuditLog::open(warden_audit::AuditConfig::new(&audit)).expect("reopen");
     let page = log
-        .query(&warden_audit::Query { limit: 100, ..Default::default() })
+        .query(&warden_audit::Query {
+            limit: 100,
+            ..Default::default()
+        })
         .expect("query");
     let kinds: Vec<warden_audit::EventKind> = page.records.iter().map(|r| r.event.kind).collect();
-    assert!(kinds.contains(&warden_audit::EventKind::PolicyReloadFailed), "{kinds:?}");
-    assert!(kinds.contains(&warden_audit::EventKind::PolicyReloaded), "{kinds:?}");
+    assert!(
+        kinds.contains(&warden_audit::EventKind::PolicyReloadFailed),
+        "{kinds:?}"
+    );
+    assert!(
+        kinds.contains(&warden_audit::EventKind::PolicyReloaded),
+        "{kinds:?}"
+    );
     log.shutdown().expect("close");
 }
 
@@ -273,10 +311,19 @@ fn hash_password_prints_argon2id_and_scram() {
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(warden_proxy::auth::password::verify_password(lines[0], "correct horse"));
-    assert!(!warden_proxy::auth::password::verify_password(lines[0], "correct horse\n"));
+    assert!(warden_proxy::auth::password::verify_password(
+        lines[0],
+        "correct horse"
+    ));
+    assert!(!warden_proxy::auth::password::verify_password(
+        lines[0],
+        "correct horse\n"
+    ));
     let scram = warden_proxy::auth::ScramVerifier::parse(lines[1]).expect("scram");
-    assert_eq!(scram, warden_proxy::auth::ScramVerifier::derive("correct horse", &scram.salt, scram.iterations));
+    assert_eq!(
+        scram,
+        warden_proxy::auth::ScramVerifier::derive("correct horse", &scram.salt, scram.iterations)
+    );
     assert!(!text.contains("correct horse"));
 
     let (code, _, err) = {
@@ -285,7 +332,11 @@ fn hash_password_prints_argon2id_and_scram() {
             .stdin(Stdio::null())
             .output()
             .expect("run");
-        (out.status.code(), (), String::from_utf8_lossy(&out.stderr).to_string())
+        (
+            out.status.code(),
+            (),
+            String::from_utf8_lossy(&out.stderr).to_string(),
+        )
     };
     assert_eq!(code, Some(2), "{err}");
 }
@@ -294,9 +345,10 @@ fn hash_password_prints_argon2id_and_scram() {
 fn example_config_has_no_mistakes_besides_its_placeholders() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/warden.example.yaml");
     let text = std::fs::read_to_string(&path).expect("example config");
-    let errors = warden_proxy::config::Config::parse(&text, "warden.example.yaml", Path::new("/etc/warden"))
-        .expect_err("placeholders and absent files are reported")
-        .0;
+    let errors =
+        warden_proxy::config::Config::parse(&text, "warden.example.yaml", Path::new("/etc/warden"))
+            .expect_err("placeholders and absent files are reported")
+            .0;
     // Only what a real deployment fills in may be reported: files, secrets, hashes, keys.
     for e in &errors {
         let expected = e.message.starts_with("no such file")

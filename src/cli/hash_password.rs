@@ -35,7 +35,10 @@ impl NoEcho {
 impl Drop for NoEcho {
     fn drop(&mut self) {
         if self.active {
-            let _ = Command::new("stty").arg("echo").stdin(Stdio::inherit()).status();
+            let _ = Command::new("stty")
+                .arg("echo")
+                .stdin(Stdio::inherit())
+                .status();
             eprintln!();
         }
     }
@@ -58,7 +61,9 @@ pub fn run(_args: HashPasswordArgs) -> ExitCode {
     }
     let pw = line.trim_end_matches(['\n', '\r']);
     if pw.is_empty() {
-        eprintln!("error: empty password (give it on stdin: `printf %s 'secret' | warden hash-password`)");
+        eprintln!(
+            "error: empty password (give it on stdin: `printf %s 'secret' | warden hash-password`)"
+        );
         return ExitCode::from(2);
     }
     let phc = match password::hash_password(pw) {

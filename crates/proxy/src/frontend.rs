@@ -77,7 +77,11 @@ impl FrontendContext {
 
 /// Accept connections until shutdown; run `handle` for each on a tracked task, holding a
 /// connection permit for its lifetime. Connections over the cap are closed immediately.
-pub async fn accept_loop<F, Fut>(listener: TcpListener, ctx: FrontendContext, handle: F) -> std::io::Result<()>
+pub async fn accept_loop<F, Fut>(
+    listener: TcpListener,
+    ctx: FrontendContext,
+    handle: F,
+) -> std::io::Result<()>
 where
     F: Fn(TcpStream, SocketAddr, FrontendContext) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -120,7 +124,10 @@ where
 /// process exit).
 pub async fn drain(ctx: &FrontendContext, grace: Duration) -> usize {
     ctx.tracker.close();
-    if tokio::time::timeout(grace, ctx.tracker.wait()).await.is_ok() {
+    if tokio::time::timeout(grace, ctx.tracker.wait())
+        .await
+        .is_ok()
+    {
         0
     } else {
         ctx.tracker.len()

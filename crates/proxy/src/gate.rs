@@ -170,7 +170,13 @@ impl Gate {
         match verdict.decision {
             Decision::Allow => {
                 self.inner.stats.allowed();
-                Admission::Allow(Ticket::new(self.clone(), action, verdict, None, decided_seq))
+                Admission::Allow(Ticket::new(
+                    self.clone(),
+                    action,
+                    verdict,
+                    None,
+                    decided_seq,
+                ))
             }
             Decision::Deny => {
                 self.inner.stats.denied();
@@ -188,7 +194,13 @@ impl Gate {
                 Ok(Some(req)) => {
                     self.inner.stats.hold_approved();
                     let id = Some(req.id.clone());
-                    return Admission::Allow(Ticket::new(self.clone(), action, verdict, id, decided_seq));
+                    return Admission::Allow(Ticket::new(
+                        self.clone(),
+                        action,
+                        verdict,
+                        id,
+                        decided_seq,
+                    ));
                 }
                 Ok(None) => {}
                 Err(e) => return Admission::Deny(self.approval_failed(&verdict, e)),
@@ -197,7 +209,11 @@ impl Gate {
             // One pending request per identical action: re-sending before a decision
             // points at the same request instead of filing another.
             if let Some(existing) = pending_identical(approvals, &action) {
-                return Admission::Deny(Refusal::retry_later(&verdict, &existing.id, &approvals.url_for(&existing.id)));
+                return Admission::Deny(Refusal::retry_later(
+                    &verdict,
+                    &existing.id,
+                    &approvals.url_for(&existing.id),
+                ));
             }
             return match approvals.request(&action, &verdict, true).await {
                 Ok(held) => Admission::Deny(Refusal::retry_later(&verdict, &held.id, &held.url)),

@@ -29,5 +29,5 @@ pub mod runtime;
 pub mod ssh;
 
 pub use frontend::FrontendContext;
-pub use tokio_util::sync::CancellationToken;
 pub use gate::{Admission, Gate, GateError, Held, HoldOutcome, Refusal, RefusalKind, Ticket};
+pub use tokio_util::sync::CancellationToken;

@@ -40,7 +40,9 @@ pub struct PolicyReloader {
 
 impl std::fmt::Debug for PolicyReloader {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PolicyReloader").field("paths", &self.paths).finish_non_exhaustive()
+        f.debug_struct("PolicyReloader")
+            .field("paths", &self.paths)
+            .finish_non_exhaustive()
     }
 }
 
@@ -93,7 +95,10 @@ impl PolicyReloader {
         let loaded = tokio::task::spawn_blocking(move || (fingerprint(&paths), load(&paths))).await;
         let (fp, result) = match loaded {
             Ok(x) => x,
-            Err(e) => (None, Err(PolicyErrors(vec![panic_diagnostic(&e.to_string())]))),
+            Err(e) => (
+                None,
+                Err(PolicyErrors(vec![panic_diagnostic(&e.to_string())])),
+            ),
         };
         if !force && fp.is_some() && fp == *last {
             return ReloadOutcome::Unchanged;
@@ -113,7 +118,9 @@ impl PolicyReloader {
                 let diagnostics = errors.to_string();
                 // Remember the bad version so an unrelated event does not re-report it.
                 *last = fp;
-                tracing::error!("policy reload rejected; the previous policies stay in force:\n{diagnostics}");
+                tracing::error!(
+                    "policy reload rejected; the previous policies stay in force:\n{diagnostics}"
+                );
                 let mut ev = Event::new(EventKind::PolicyReloadFailed);
                 ev.detail = Some(diagnostics.clone());
                 self.audit_event(ev).await;
@@ -172,19 +179,23 @@ impl PolicyReloader {
 
     fn watch(&self, tx: mpsc::UnboundedSender<()>) -> notify::Result<notify::RecommendedWatcher> {
         use notify::{RecursiveMode, Watcher};
-        let mut watcher = notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
-            if let Ok(ev) = res {
-                if !ev.kind.is_access() {
-                    let _ = tx.send(());
+        let mut watcher =
+            notify::recommended_watcher(move |res: notify::Result<notify::Event>| {
+                if let Ok(ev) = res {
+                    if !ev.kind.is_access() {
+                        let _ = tx.send(());
+                    }
                 }
-            }
-        })?;
+            })?;
         for p in self.paths.iter() {
             // Watch folders, not files: editors replace a file by renaming over it.
             let (dir, mode) = if p.is_dir() {
                 (p.as_path(), RecursiveMode::Recursive)
             } else {
-                (p.parent().unwrap_or(Path::new(".")), RecursiveMode::NonRecursive)
+                (
+                    p.parent().unwrap_or(Path::new(".")),
+                    RecursiveMode::NonRecursive,
+                )
             };
             watcher.watch(dir, mode)?;
         }

@@ -36,7 +36,10 @@ pub enum StartError {
     #[error("approvals store at {path}: {message}")]
     Approvals { path: String, message: String },
     #[error("cannot create data folder {path}: {source}")]
-    DataDir { path: String, source: std::io::Error },
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("target {target}: cannot listen on {addr}: {source}")]
     Bind {
         target: String,
@@ -49,12 +52,19 @@ pub enum StartError {
 
 /// Whether this build has a front-end for `protocol`.
 pub fn frontend_supported(protocol: Protocol) -> bool {
-    matches!(protocol, Protocol::Postgres | Protocol::Http | Protocol::Kubernetes)
+    matches!(
+        protocol,
+        Protocol::Postgres | Protocol::Http | Protocol::Kubernetes
+    )
 }
 
 type FrontendExit = (String, std::io::Result<()>);
 
-fn spawn_frontend(set: &mut JoinSet<FrontendExit>, listener: TcpListener, ctx: FrontendContext) -> bool {
+fn spawn_frontend(
+    set: &mut JoinSet<FrontendExit>,
+    listener: TcpListener,
+    ctx: FrontendContext,
+) -> bool {
     let name = ctx.target.name.clone();
     match ctx.target.protocol {
         Protocol::Postgres => {
@@ -103,7 +113,11 @@ pub struct StopReport {
 
 /// Open the stores, build the Gate and start every target. Front-ends run until
 /// `shutdown` is cancelled; then call [`Running::stop`].
-pub async fn start(config: &Config, set: PolicySet, shutdown: CancellationToken) -> Result<Running, StartError> {
+pub async fn start(
+    config: &Config,
+    set: PolicySet,
+    shutdown: CancellationToken,
+) -> Result<Running, StartError> {
     for t in &config.targets {
         if !frontend_supported(t.protocol) {
             return Err(StartError::Unsupported {
@@ -139,18 +153,25 @@ pub async fn start(config: &Config, set: PolicySet, shutdown: CancellationToken)
             message: e.to_string(),
         })??;
     let policies = PolicyStore::new(set);
-    let gate = Gate::new(policies.clone(), audit.clone(), approvals.clone(), Arc::new(SqlCache::default()));
+    let gate = Gate::new(
+        policies.clone(),
+        audit.clone(),
+        approvals.clone(),
+        Arc::new(SqlCache::default()),
+    );
     let users = Arc::new(UserDirectory::new(config.users.iter().cloned()));
     let throttle = Arc::new(LoginThrottle::default());
 
     // Bind everything before starting anything, so a busy port fails the whole start.
     let mut bound = Vec::new();
     for t in &config.targets {
-        let listener = TcpListener::bind(t.listen).await.map_err(|source| StartError::Bind {
-            target: t.name.clone(),
-            addr: t.listen,
-            source,
-        })?;
+        let listener = TcpListener::bind(t.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                target: t.name.clone(),
+                addr: t.listen,
+                source,
+            })?;
         let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
             target: t.name.clone(),
             addr: t.listen,
@@ -199,7 +220,11 @@ pub async fn start(config: &Config, set: PolicySet, shutdown: CancellationToken)
     })
 }
 
-fn open_approvals(path: &std::path::Path, audit: AuditLog, public_url: String) -> Result<Approvals, StartError> {
+fn open_approvals(
+    path: &std::path::Path,
+    audit: AuditLog,
+    public_url: String,
+) -> Result<Approvals, StartError> {
     let err = |message: String| StartError::Approvals {
         path: path.display().to_string(),
         message,
@@ -213,7 +238,9 @@ fn open_approvals(path: &std::path::Path, audit: AuditLog, public_url: String) -
 
 impl std::fmt::Debug for Running {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Running").field("targets", &self.targets).finish_non_exhaustive()
+        f.debug_struct("Running")
+            .field("targets", &self.targets)
+            .finish_non_exhaustive()
     }
 }
 

@@ -22,7 +22,11 @@ fn bounded<F: std::future::Future>(f: F) -> tokio::time::Timeout<F> {
 async fn allow_audits_decision_and_outcome() {
     bounded(async {
         let s = setup();
-        let Admission::Allow(ticket) = s.gate.decide(sql_action("SELECT * FROM users WHERE id = 1")).await else {
+        let Admission::Allow(ticket) = s
+            .gate
+            .decide(sql_action("SELECT * FROM users WHERE id = 1"))
+            .await
+        else {
             panic!("a keyed select is allowed");
         };
         assert_eq!(ticket.verdict().decision, Decision::Allow);
@@ -38,11 +42,26 @@ async fn allow_audits_decision_and_outcome() {
         assert_eq!(decided.len(), 1);
         let v = decided[0].event.verdict.as_ref().expect("verdict");
         assert_eq!(v.decision, "allow");
-        assert_eq!(decided[0].event.actor.as_ref().map(|a| a.name.as_str()), Some("alice"));
+        assert_eq!(
+            decided[0].event.actor.as_ref().map(|a| a.name.as_str()),
+            Some("alice")
+        );
         assert_eq!(decided[0].event.target.as_deref(), Some("prod-db"));
         let done = records(&s.audit, EventKind::ActionCompleted, 1).await;
-        assert_eq!(done[0].event.outcome.as_ref().and_then(|o| o.status.as_deref()), Some("SELECT 1"));
-        assert!(done[0].event.outcome.as_ref().and_then(|o| o.duration_ms).is_some());
+        assert_eq!(
+            done[0]
+                .event
+                .outcome
+                .as_ref()
+                .and_then(|o| o.status.as_deref()),
+            Some("SELECT 1")
+        );
+        assert!(done[0]
+            .event
+            .outcome
+            .as_ref()
+            .and_then(|o| o.duration_ms)
+            .is_some());
         assert_eq!(s.gate.stats().allowed, 1);
         assert_eq!(s.gate.stats().completed, 1);
     })
@@ -64,7 +83,10 @@ async fn deny_names_the_rule_and_is_audited() {
         let v = decided[0].event.verdict.as_ref().expect("verdict");
         assert_eq!(v.decision, "deny");
         assert_eq!(v.rules, vec!["no-drop".to_string()]);
-        assert_eq!(decided[0].event.action.as_ref().map(|a| a.raw.as_str()), Some("DROP TABLE users"));
+        assert_eq!(
+            decided[0].event.action.as_ref().map(|a| a.raw.as_str()),
+            Some("DROP TABLE users")
+        );
         assert_eq!(s.gate.stats().denied, 1);
     })
     .await
@@ -75,7 +97,8 @@ async fn deny_names_the_rule_and_is_audited() {
 async fn dry_run_lets_it_pass_but_records_the_rule() {
     bounded(async {
         let s = setup();
-        let Admission::Allow(ticket) = s.gate.decide(sql_action("TRUNCATE audit_scratch")).await else {
+        let Admission::Allow(ticket) = s.gate.decide(sql_action("TRUNCATE audit_scratch")).await
+        else {
             panic!("dry-run rules never block");
         };
         assert_eq!(ticket.verdict().dry_run.len(), 1);
@@ -98,14 +121,26 @@ async fn audit_failure_fails_closed() {
             .await
             .expect("join")
             .expect("shutdown");
-        for sql in ["SELECT 1", "DELETE FROM accounts WHERE id = 3", "DROP TABLE x", "DELETE FROM accounts"] {
+        for sql in [
+            "SELECT 1",
+            "DELETE FROM accounts WHERE id = 3",
+            "DROP TABLE x",
+            "DELETE FROM accounts",
+        ] {
             match s.gate.decide(sql_action(sql)).await {
                 Admission::Deny(r) => assert_eq!(r.kind, RefusalKind::AuditUnavailable, "{sql}"),
                 other => panic!("{sql}: must refuse when the audit log is down, got {other:?}"),
             }
         }
         assert_eq!(s.gate.stats().audit_failures, 4);
-        assert!(s.gate.record(warden_audit::Event::new(EventKind::ConnectionOpened), warden_audit::Durability::Durable).await.is_err());
+        assert!(s
+            .gate
+            .record(
+                warden_audit::Event::new(EventKind::ConnectionOpened),
+                warden_audit::Durability::Durable
+            )
+            .await
+            .is_err());
     })
     .await
     .expect("bounded");
@@ -121,7 +156,12 @@ async fn abandoned_ticket_is_still_recorded() {
         drop(ticket);
         let done = records(&s.audit, EventKind::ActionCompleted, 1).await;
         assert_eq!(done.len(), 1, "a dropped ticket records an unknown outcome");
-        assert!(done[0].event.outcome.as_ref().and_then(|o| o.error.as_deref()).is_some());
+        assert!(done[0]
+            .event
+            .outcome
+            .as_ref()
+            .and_then(|o| o.error.as_deref())
+            .is_some());
     })
     .await
     .expect("bounded");
@@ -154,12 +194,24 @@ fn http_action(method: &str, wire: Option<&str>) -> Action {
 fn durability_classes() {
     let v = allow();
     assert!(!needs_durable_record(&sql_action("SELECT 1"), &v));
-    assert!(needs_durable_record(&sql_action("UPDATE t SET a = 1 WHERE id = 1"), &v));
-    assert!(needs_durable_record(&sql_action("SELECT pg_terminate_backend(1); DELETE FROM t WHERE id = 1"), &v));
-    assert!(needs_durable_record(&sql_action("SELEC oops"), &v), "unparsed is durable");
+    assert!(needs_durable_record(
+        &sql_action("UPDATE t SET a = 1 WHERE id = 1"),
+        &v
+    ));
+    assert!(needs_durable_record(
+        &sql_action("SELECT pg_terminate_backend(1); DELETE FROM t WHERE id = 1"),
+        &v
+    ));
+    assert!(
+        needs_durable_record(&sql_action("SELEC oops"), &v),
+        "unparsed is durable"
+    );
     assert!(!needs_durable_record(&http_action("GET", None), &v));
     assert!(needs_durable_record(&http_action("DELETE", None), &v));
-    assert!(needs_durable_record(&http_action("GET", Some("POST")), &v), "an override never downgrades");
+    assert!(
+        needs_durable_record(&http_action("GET", Some("POST")), &v),
+        "an override never downgrades"
+    );
     let mut ignored_override = http_action("GET", None);
     if let Facts::Http(h) = &mut ignored_override.facts {
         h.override_method = Some("DELETE".into());

@@ -32,18 +32,35 @@ async fn hold_then_approve_runs_once() {
         let waiter = tokio::spawn(held.wait());
         // The requester may not approve; a dba may.
         assert!(s.approvals.approve(&id, &alice(), None).await.is_err());
-        s.approvals.approve(&id, &bob_dba(), Some("ok".into())).await.expect("approve");
+        s.approvals
+            .approve(&id, &bob_dba(), Some("ok".into()))
+            .await
+            .expect("approve");
         let HoldOutcome::Approved(ticket) = waiter.await.expect("join") else {
             panic!("approved");
         };
         assert_eq!(ticket.approval_id(), Some(id.as_str()));
-        assert_eq!(s.approvals.get(&id).map(|r| r.state), Some(ApprovalState::Executed));
-        ticket.completed(Outcome { status: Some("DELETE 3".into()), rows: Some(3), ..Outcome::default() }).await;
+        assert_eq!(
+            s.approvals.get(&id).map(|r| r.state),
+            Some(ApprovalState::Executed)
+        );
+        ticket
+            .completed(Outcome {
+                status: Some("DELETE 3".into()),
+                rows: Some(3),
+                ..Outcome::default()
+            })
+            .await;
         let done = records(&s.audit, EventKind::ActionCompleted, 1).await;
         let approval = done[0].event.approval.as_ref().expect("approval ref");
         assert_eq!(approval.id, id);
         assert_eq!(approval.approvers, vec!["bob".to_string()]);
-        assert_eq!(records(&s.audit, EventKind::ApprovalExecuted, 1).await.len(), 1);
+        assert_eq!(
+            records(&s.audit, EventKind::ApprovalExecuted, 1)
+                .await
+                .len(),
+            1
+        );
         let stats = s.gate.stats();
         assert_eq!((stats.held, stats.hold_approved), (1, 1));
     })
@@ -58,13 +75,20 @@ async fn hold_then_deny_refuses_with_reason() {
         let held = hold(&s, "DELETE FROM accounts").await;
         let id = held.id.clone();
         let waiter = tokio::spawn(held.wait());
-        s.approvals.deny(&id, &bob_dba(), Some("not today".into())).await.expect("deny");
+        s.approvals
+            .deny(&id, &bob_dba(), Some("not today".into()))
+            .await
+            .expect("deny");
         let HoldOutcome::Refused(r) = waiter.await.expect("join") else {
             panic!("denied");
         };
         assert_eq!(r.kind, RefusalKind::Denied);
         assert_eq!(r.approval_id.as_deref(), Some(id.as_str()));
-        assert!(r.message.contains("bob") && r.message.contains("not today"), "{}", r.message);
+        assert!(
+            r.message.contains("bob") && r.message.contains("not today"),
+            "{}",
+            r.message
+        );
         assert_eq!(r.rule, "unbounded-delete-needs-dba");
     })
     .await
@@ -81,8 +105,14 @@ async fn hold_expires() {
             panic!("nobody approved within 1s");
         };
         assert_eq!(r.kind, RefusalKind::Expired);
-        assert_eq!(s.approvals.get(&id).map(|r| r.state), Some(ApprovalState::Expired));
-        assert!(s.approvals.approve(&id, &bob_dba(), None).await.is_err(), "too late");
+        assert_eq!(
+            s.approvals.get(&id).map(|r| r.state),
+            Some(ApprovalState::Expired)
+        );
+        assert!(
+            s.approvals.approve(&id, &bob_dba(), None).await.is_err(),
+            "too late"
+        );
     })
     .await
     .expect("bounded");
@@ -108,7 +138,10 @@ async fn dropping_a_hold_withdraws_it() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
         assert_eq!(state, Some(ApprovalState::Withdrawn));
-        assert!(s.approvals.approve(&id, &bob_dba(), None).await.is_err(), "a withdrawn request can never be approved");
+        assert!(
+            s.approvals.approve(&id, &bob_dba(), None).await.is_err(),
+            "a withdrawn request can never be approved"
+        );
     })
     .await
     .expect("bounded");
@@ -130,9 +163,16 @@ async fn retry_mode_refuses_then_runs_the_identical_request_once() {
             panic!("still pending");
         };
         assert_eq!(again.approval_id.as_deref(), Some(id.as_str()));
-        s.approvals.approve(&id, &bob_dba(), None).await.expect("approve");
+        s.approvals
+            .approve(&id, &bob_dba(), None)
+            .await
+            .expect("approve");
         // A different statement does not ride on the approval.
-        let Admission::Deny(other) = s.gate.decide(sql_action("UPDATE accounts SET frozen = false")).await else {
+        let Admission::Deny(other) = s
+            .gate
+            .decide(sql_action("UPDATE accounts SET frozen = false"))
+            .await
+        else {
             panic!("different bytes need their own approval");
         };
         assert_ne!(other.approval_id.as_deref(), Some(id.as_str()));

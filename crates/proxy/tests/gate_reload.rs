@@ -30,7 +30,12 @@ async fn reload_valid_then_invalid() {
         std::fs::write(&file, DENY_DROP).expect("write");
         let paths = vec![pol_dir.clone()];
         let store = PolicyStore::new(PolicySet::load(&paths).expect("load"));
-        let gate = Gate::new(store.clone(), s.audit.clone(), s.approvals.clone(), Default::default());
+        let gate = Gate::new(
+            store.clone(),
+            s.audit.clone(),
+            s.approvals.clone(),
+            Default::default(),
+        );
         let reloader = PolicyReloader::new(paths, store.clone(), s.audit.clone());
 
         let delete = "DELETE FROM accounts WHERE id = 1";
@@ -40,9 +45,15 @@ async fn reload_valid_then_invalid() {
         assert_eq!(reloader.reload(false).await, ReloadOutcome::Unchanged);
 
         std::fs::write(&file, DENY_DROP_AND_DELETE).expect("write");
-        assert_eq!(reloader.reload(false).await, ReloadOutcome::Reloaded { rules: 2 });
+        assert_eq!(
+            reloader.reload(false).await,
+            ReloadOutcome::Reloaded { rules: 2 }
+        );
         assert!(is_denied(&gate.decide(sql_action(delete)).await));
-        assert_eq!(records(&s.audit, EventKind::PolicyReloaded, 1).await.len(), 1);
+        assert_eq!(
+            records(&s.audit, EventKind::PolicyReloaded, 1).await.len(),
+            1
+        );
 
         std::fs::write(&file, BROKEN).expect("write");
         let ReloadOutcome::Rejected { diagnostics } = reloader.reload(false).await else {
@@ -52,7 +63,11 @@ async fn reload_valid_then_invalid() {
         // The previous set stays in force.
         assert!(is_denied(&gate.decide(sql_action(delete)).await));
         let failed = records(&s.audit, EventKind::PolicyReloadFailed, 1).await;
-        assert!(failed[0].event.detail.as_deref().is_some_and(|d| d.contains("whn")));
+        assert!(failed[0]
+            .event
+            .detail
+            .as_deref()
+            .is_some_and(|d| d.contains("whn")));
     })
     .await
     .expect("bounded");
@@ -67,7 +82,8 @@ async fn watcher_picks_up_edits() {
         let paths = vec![file.clone()];
         let store = PolicyStore::new(PolicySet::load(&paths).expect("load"));
         let shutdown = CancellationToken::new();
-        let task = PolicyReloader::new(paths, store.clone(), s.audit.clone()).spawn(shutdown.clone());
+        let task =
+            PolicyReloader::new(paths, store.clone(), s.audit.clone()).spawn(shutdown.clone());
         tokio::time::sleep(Duration::from_millis(200)).await;
         // Replace the file the way editors do: write a temp file, rename over it.
         let tmp = s.dir.path().join(".single.yaml.tmp");

@@ -52,8 +52,10 @@ pub fn setup() -> Setup {
         .path(dir.path().join("approvals"))
         .open()
         .expect("sled");
-    let approvals = Approvals::open(&db, audit.clone(), "http://console.test".into()).expect("approvals");
-    let set = PolicySet::from_sources(&[("test.yaml".to_string(), POLICY.to_string())]).expect("policy");
+    let approvals =
+        Approvals::open(&db, audit.clone(), "http://console.test".into()).expect("approvals");
+    let set =
+        PolicySet::from_sources(&[("test.yaml".to_string(), POLICY.to_string())]).expect("policy");
     let gate = Gate::new(
         PolicyStore::new(set),
         audit.clone(),
@@ -109,7 +111,11 @@ pub async fn records(audit: &AuditLog, kind: EventKind, min: usize) -> Vec<Recor
                 ..Query::default()
             })
             .expect("query");
-        let mut found: Vec<Record> = page.records.into_iter().filter(|r| r.event.kind == kind).collect();
+        let mut found: Vec<Record> = page
+            .records
+            .into_iter()
+            .filter(|r| r.event.kind == kind)
+            .collect();
         found.reverse();
         if found.len() >= min || tokio::time::Instant::now() > deadline {
             return found;

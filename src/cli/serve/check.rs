@@ -15,7 +15,11 @@ pub fn load(path: &Path) -> Result<(Config, PolicySet), ExitCode> {
             for d in &errors.0 {
                 eprintln!("{d}");
             }
-            eprintln!("{}: {} error(s) in the config", path.display(), errors.0.len());
+            eprintln!(
+                "{}: {} error(s) in the config",
+                path.display(),
+                errors.0.len()
+            );
             return Err(ExitCode::from(2));
         }
     };
@@ -28,7 +32,11 @@ pub fn load(path: &Path) -> Result<(Config, PolicySet), ExitCode> {
         Ok(set) => Ok((config, set)),
         Err(errors) => {
             eprintln!("{errors}");
-            eprintln!("{}: {} error(s) in the policies", path.display(), errors.0.len());
+            eprintln!(
+                "{}: {} error(s) in the policies",
+                path.display(),
+                errors.0.len()
+            );
             Err(ExitCode::from(2))
         }
     }

@@ -86,10 +86,25 @@ fn write_config(
     with_postgres: bool,
 ) -> std::io::Result<PathBuf> {
     let mut y = String::new();
-    let _ = writeln!(y, "web:\n  listen: {console}\n  public_url: http://{console}");
-    let _ = writeln!(y, "audit:\n  path: {}", yaml_str(&dir.join("audit").to_string_lossy()));
-    let _ = writeln!(y, "  signing_key: {}", yaml_str(&dir.join("audit.key").to_string_lossy()));
-    let _ = writeln!(y, "data_dir: {}", yaml_str(&dir.join("data").to_string_lossy()));
+    let _ = writeln!(
+        y,
+        "web:\n  listen: {console}\n  public_url: http://{console}"
+    );
+    let _ = writeln!(
+        y,
+        "audit:\n  path: {}",
+        yaml_str(&dir.join("audit").to_string_lossy())
+    );
+    let _ = writeln!(
+        y,
+        "  signing_key: {}",
+        yaml_str(&dir.join("audit.key").to_string_lossy())
+    );
+    let _ = writeln!(
+        y,
+        "data_dir: {}",
+        yaml_str(&dir.join("data").to_string_lossy())
+    );
     let _ = writeln!(y, "shutdown_grace: 3s");
     let _ = writeln!(y, "policies:");
     for p in policies {
@@ -98,7 +113,13 @@ fn write_config(
     let _ = writeln!(y, "users:");
     for u in users {
         let hash = hash_password(&u.password).map_err(|e| std::io::Error::other(e.to_string()))?;
-        let _ = writeln!(y, "  - name: {}\n    roles: [{}]\n    password_hash: {}", u.name, u.roles.join(", "), yaml_str(&hash));
+        let _ = writeln!(
+            y,
+            "  - name: {}\n    roles: [{}]\n    password_hash: {}",
+            u.name,
+            u.roles.join(", "),
+            yaml_str(&hash)
+        );
     }
     let _ = writeln!(y, "targets:");
     let _ = writeln!(
@@ -117,12 +138,24 @@ fn write_config(
 }
 
 fn tour(started: &Started, users: &[DemoUser], dir: &Path) {
-    let pw = |name: &str| users.iter().find(|u| u.name == name).map(|u| u.password.clone()).unwrap_or_default();
+    let pw = |name: &str| {
+        users
+            .iter()
+            .find(|u| u.name == name)
+            .map(|u| u.password.clone())
+            .unwrap_or_default()
+    };
     let (alice, bob) = (pw("alice"), pw("bob"));
     println!();
-    println!("Warden demo — data in {} (removed on exit unless --keep)", dir.display());
+    println!(
+        "Warden demo — data in {} (removed on exit unless --keep)",
+        dir.display()
+    );
     println!("  users:    alice / {alice} (developer)   bob / {bob} (approver, dba)   admin / {} (admin)", pw("admin"));
-    println!("  console:  http://{}   log in as bob to approve", started.console);
+    println!(
+        "  console:  http://{}   log in as bob to approve",
+        started.console
+    );
     for (name, proto, addr) in &started.targets {
         match proto.as_str() {
             "http" => {
@@ -151,7 +184,8 @@ pub fn demo(args: DemoArgs) -> ExitCode {
         std::env::set_var("WARDEN_LOG", "warn");
     }
     super::init_tracing();
-    let dir = std::env::temp_dir().join(format!("warden-demo-{}-{}", std::process::id(), password()));
+    let dir =
+        std::env::temp_dir().join(format!("warden-demo-{}-{}", std::process::id(), password()));
     if let Err(e) = std::fs::create_dir_all(&dir) {
         eprintln!("error: cannot create {}: {e}", dir.display());
         return ExitCode::from(1);
@@ -168,9 +202,21 @@ pub fn demo(args: DemoArgs) -> ExitCode {
 
 async fn run_demo(args: &DemoArgs, dir: &Path) -> ExitCode {
     let users = vec![
-        DemoUser { name: "alice", roles: &["developer"], password: password() },
-        DemoUser { name: "bob", roles: &["approver", "dba"], password: password() },
-        DemoUser { name: "admin", roles: &["admin"], password: password() },
+        DemoUser {
+            name: "alice",
+            roles: &["developer"],
+            password: password(),
+        },
+        DemoUser {
+            name: "bob",
+            roles: &["approver", "dba"],
+            password: password(),
+        },
+        DemoUser {
+            name: "admin",
+            roles: &["admin"],
+            password: password(),
+        },
     ];
     let demo_policy = dir.join("demo-policy.yaml");
     if let Err(e) = std::fs::write(&demo_policy, DEMO_POLICY) {
@@ -184,16 +230,23 @@ async fn run_demo(args: &DemoArgs, dir: &Path) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let sample_addr = sample.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
+    let sample_addr = sample
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], 0)));
     let sample_task = tokio::spawn(warden_proxy::http::sample_api::serve_sample_api(sample));
     let console = match TcpListener::bind(("127.0.0.1", args.port)).await {
         Ok(l) => l,
         Err(e) => {
-            eprintln!("error: console: cannot listen on 127.0.0.1:{}: {e} (try --port 0)", args.port);
+            eprintln!(
+                "error: console: cannot listen on 127.0.0.1:{}: {e} (try --port 0)",
+                args.port
+            );
             return ExitCode::from(1);
         }
     };
-    let console_addr = console.local_addr().unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], args.port)));
+    let console_addr = console
+        .local_addr()
+        .unwrap_or_else(|_| SocketAddr::from(([127, 0, 0, 1], args.port)));
 
     // Shipped packs first; if they do not load, fall back to the demo policy alone.
     let mut policies: Vec<PathBuf> = shipped_policies().into_iter().collect();
@@ -203,7 +256,14 @@ async fn run_demo(args: &DemoArgs, dir: &Path) -> ExitCode {
         policies = vec![demo_policy];
     }
     let with_postgres = postgres_answers();
-    let path = match write_config(dir, console_addr, sample_addr, &users, &policies, with_postgres) {
+    let path = match write_config(
+        dir,
+        console_addr,
+        sample_addr,
+        &users,
+        &policies,
+        with_postgres,
+    ) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: cannot write the demo config: {e}");
@@ -216,7 +276,10 @@ async fn run_demo(args: &DemoArgs, dir: &Path) -> ExitCode {
     };
     let config: Config = config;
     let dir_owned = dir.to_path_buf();
-    let code = gateway::run_with(config, set, Some(console), |started| tour(started, &users, &dir_owned)).await;
+    let code = gateway::run_with(config, set, Some(console), |started| {
+        tour(started, &users, &dir_owned)
+    })
+    .await;
     sample_task.abort();
     code
 }

@@ -35,7 +35,10 @@ pub async fn run_with(
         None => match TcpListener::bind(config.web.listen).await {
             Ok(l) => l,
             Err(e) => {
-                eprintln!("error: console: cannot listen on {}: {e}", config.web.listen);
+                eprintln!(
+                    "error: console: cannot listen on {}: {e}",
+                    config.web.listen
+                );
                 return ExitCode::from(1);
             }
         },
@@ -44,7 +47,11 @@ pub async fn run_with(
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: {e}");
-            let code = if matches!(e, StartError::Unsupported { .. }) { 2 } else { 1 };
+            let code = if matches!(e, StartError::Unsupported { .. }) {
+                2
+            } else {
+                1
+            };
             return ExitCode::from(code);
         }
     };
@@ -59,10 +66,19 @@ pub async fn run_with(
         targets: running
             .targets
             .iter()
-            .map(|t| (t.config.name.clone(), t.config.protocol.to_string(), t.local_addr))
+            .map(|t| {
+                (
+                    t.config.name.clone(),
+                    t.config.protocol.to_string(),
+                    t.local_addr,
+                )
+            })
             .collect(),
     };
-    println!("warden: console listening on http://{console} (public URL {})", config.web.public_url);
+    println!(
+        "warden: console listening on http://{console} (public URL {})",
+        config.web.public_url
+    );
     for (name, proto, addr) in &started.targets {
         println!("warden: target {name} ({proto}) listening on {addr}");
     }
@@ -96,7 +112,10 @@ async fn stop(
         tracing::warn!("console did not stop within the grace period");
     }
     if report.cut_off > 0 {
-        tracing::warn!(connections = report.cut_off, "connections cut off at the drain deadline");
+        tracing::warn!(
+            connections = report.cut_off,
+            "connections cut off at the drain deadline"
+        );
     }
     match report.audit_error {
         Some(e) => {

@@ -198,7 +198,7 @@ impl UserDirectory {
         let (Some(user), Some(key)) = (self.users.get(name), normalize_ssh_key(key)) else {
             return false;
         };
-        user.ssh_authorized_keys.iter().any(|k| *k == key)
+        user.ssh_authorized_keys.contains(&key)
     }
 }
 
@@ -232,16 +232,34 @@ mod tests {
     #[test]
     fn passwords() {
         let d = directory();
-        assert_eq!(d.verify_password("alice", "wonderland").map(|u| &u.name[..]), Ok("alice"));
-        assert_eq!(d.verify_password("alice", "x").err(), Some(AuthFailure::BadCredentials));
-        assert_eq!(d.verify_password("mallory", "x").err(), Some(AuthFailure::BadCredentials));
-        assert_eq!(d.verify_password("robot", "x").err(), Some(AuthFailure::NoCredential));
+        assert_eq!(
+            d.verify_password("alice", "wonderland")
+                .map(|u| &u.name[..]),
+            Ok("alice")
+        );
+        assert_eq!(
+            d.verify_password("alice", "x").err(),
+            Some(AuthFailure::BadCredentials)
+        );
+        assert_eq!(
+            d.verify_password("mallory", "x").err(),
+            Some(AuthFailure::BadCredentials)
+        );
+        assert_eq!(
+            d.verify_password("robot", "x").err(),
+            Some(AuthFailure::NoCredential)
+        );
     }
 
     #[tokio::test]
     async fn authenticate_async() {
         let d = Arc::new(directory());
-        assert_eq!(d.authenticate("alice", "wonderland").await.map(|u| u.name.clone()), Ok("alice".into()));
+        assert_eq!(
+            d.authenticate("alice", "wonderland")
+                .await
+                .map(|u| u.name.clone()),
+            Ok("alice".into())
+        );
         assert!(d.authenticate("alice", "nope").await.is_err());
     }
 
@@ -251,7 +269,10 @@ mod tests {
         assert_eq!(d.by_token("tok-robot").map(|u| &u.name[..]), Some("robot"));
         assert!(d.by_token("tok-nobody").is_none());
         assert!(d.authorized_key("alice", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey"));
-        assert!(d.authorized_key("alice", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey other-comment"));
+        assert!(d.authorized_key(
+            "alice",
+            "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey other-comment"
+        ));
         assert!(!d.authorized_key("alice", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOther"));
         assert!(!d.authorized_key("robot", "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey"));
         assert!(d.scram_verifier("alice").is_some());

@@ -166,7 +166,9 @@ mod tests {
         assert!(err.retry_after <= Duration::from_millis(200));
         // The IP is locked for other names too.
         assert!(t.check("bob", Some(ip)).is_err());
-        assert!(t.check("bob", Some("10.0.0.2".parse().expect("ip"))).is_ok());
+        assert!(t
+            .check("bob", Some("10.0.0.2".parse().expect("ip")))
+            .is_ok());
         std::thread::sleep(Duration::from_millis(250));
         assert!(t.check("alice", Some(ip)).is_ok());
     }
@@ -181,6 +183,9 @@ mod tests {
         t.failure("carol", None);
         assert!(t.check("carol", None).is_ok());
         t.failure("dave", Some(ip));
-        assert!(t.check("erin", Some(ip)).is_err(), "ip counter kept across users");
+        assert!(
+            t.check("erin", Some(ip)).is_err(),
+            "ip counter kept across users"
+        );
     }
 }

@@ -35,7 +35,10 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
         root = Value::Mapping(Default::default());
     }
     if !matches!(root, Value::Mapping(_)) {
-        d.push("", format!("the config must be a mapping, found {}", kind(&root)));
+        d.push(
+            "",
+            format!("the config must be a mapping, found {}", kind(&root)),
+        );
         return Err(ConfigErrors(d.out));
     }
     check_keys(&mut root, "", RawConfig::KEYS, &mut d);
@@ -64,7 +67,10 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
         take("targets"),
         "targets",
         RawTarget::KEYS,
-        &[("tls", RawTls::KEYS), ("upstream_tls", RawUpstreamTls::KEYS)],
+        &[
+            ("tls", RawTls::KEYS),
+            ("upstream_tls", RawUpstreamTls::KEYS),
+        ],
         &mut d,
     );
     let raw_notes: Vec<(usize, RawNotification)> = list(
@@ -96,7 +102,10 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
     for (i, p) in raw_policies.iter().enumerate() {
         let path = resolve(p);
         if !path.exists() {
-            d.push(&format!("policies[{i}]"), format!("no such file or folder: {}", path.display()));
+            d.push(
+                &format!("policies[{i}]"),
+                format!("no such file or folder: {}", path.display()),
+            );
         }
         policies.push(path);
     }
@@ -114,7 +123,10 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
             if !NOTIFY_EVENTS.contains(&ev.as_str()) {
                 d.push_with(
                     &format!("{p}.on[{j}]"),
-                    format!("unknown event `{ev}` (one of: {})", NOTIFY_EVENTS.join(", ")),
+                    format!(
+                        "unknown event `{ev}` (one of: {})",
+                        NOTIFY_EVENTS.join(", ")
+                    ),
                     suggest(ev, NOTIFY_EVENTS),
                 );
             }
@@ -124,13 +136,19 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
         } else {
             n.on
         };
-        notifications.push(NotificationConfig { webhook: n.webhook, on });
+        notifications.push(NotificationConfig {
+            webhook: n.webhook,
+            on,
+        });
     }
 
     let shutdown_grace = match raw_grace.as_deref() {
         None => Duration::from_secs(10),
         Some(s) => parse_duration(s).unwrap_or_else(|| {
-            d.push("shutdown_grace", format!("`{s}` is not a duration like 30s, 5m or 1h"));
+            d.push(
+                "shutdown_grace",
+                format!("`{s}` is not a duration like 30s, 5m or 1h"),
+            );
             Duration::from_secs(10)
         }),
     };
@@ -187,7 +205,12 @@ fn existing_file(path: PathBuf, key: &str, d: &mut Diags<'_>) -> PathBuf {
     path
 }
 
-fn build_tls(raw: RawTls, key: &str, resolve: &dyn Fn(&str) -> PathBuf, d: &mut Diags<'_>) -> TlsFiles {
+fn build_tls(
+    raw: RawTls,
+    key: &str,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    d: &mut Diags<'_>,
+) -> TlsFiles {
     TlsFiles {
         cert: existing_file(resolve(&raw.cert), &child(key, "cert"), d),
         key: existing_file(resolve(&raw.key), &child(key, "key"), d),
@@ -213,7 +236,10 @@ fn build_web(raw: RawWeb, resolve: &dyn Fn(&str) -> PathBuf, d: &mut Diags<'_>) 
             u.trim_end_matches('/').to_owned()
         }
         Some(u) => {
-            d.push("web.public_url", format!("`{u}` must start with http:// or https://"));
+            d.push(
+                "web.public_url",
+                format!("`{u}` must start with http:// or https://"),
+            );
             u
         }
         None => format!("{scheme}://{listen}"),
@@ -236,7 +262,10 @@ fn build_users(raw: Vec<(usize, RawUser)>, d: &mut Diags<'_>) -> Vec<User> {
         if let Some(first) = seen.insert(u.name.clone(), i) {
             d.push(
                 &child(&p, "name"),
-                format!("duplicate user `{}` (first defined at users[{first}])", u.name),
+                format!(
+                    "duplicate user `{}` (first defined at users[{first}])",
+                    u.name
+                ),
             );
         }
         if let Some(h) = &u.password_hash {
@@ -302,27 +331,42 @@ fn build_targets(
     for (i, t) in raw {
         let p = format!("targets[{i}]");
         let name_ok = !t.name.is_empty()
-            && t.name.chars().all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
+            && t.name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-_.".contains(c));
         if !name_ok {
-            d.push(&child(&p, "name"), "must be non-empty letters, digits, `-`, `_` or `.`");
+            d.push(
+                &child(&p, "name"),
+                "must be non-empty letters, digits, `-`, `_` or `.`",
+            );
         }
         if let Some(first) = names.insert(t.name.clone(), i) {
             d.push(
                 &child(&p, "name"),
-                format!("duplicate target name `{}` (first defined at targets[{first}])", t.name),
+                format!(
+                    "duplicate target name `{}` (first defined at targets[{first}])",
+                    t.name
+                ),
             );
         }
         let protocol = Protocol::parse(&t.protocol);
         if protocol.is_none() {
             d.push_with(
                 &child(&p, "protocol"),
-                format!("unknown protocol `{}` (one of: {})", t.protocol, PROTOCOL_WORDS.join(", ")),
+                format!(
+                    "unknown protocol `{}` (one of: {})",
+                    t.protocol,
+                    PROTOCOL_WORDS.join(", ")
+                ),
                 suggest(&t.protocol, PROTOCOL_WORDS),
             );
         }
         if let Some(proto) = protocol {
             if !crate::runtime::frontend_supported(proto) {
-                d.push(&child(&p, "protocol"), format!("protocol {proto} is not supported yet"));
+                d.push(
+                    &child(&p, "protocol"),
+                    format!("protocol {proto} is not supported yet"),
+                );
             }
         }
         let listen = parse_addr(&t.listen, &child(&p, "listen"), d);
@@ -383,7 +427,9 @@ fn build_targets(
                 }
             };
             UpstreamTls {
-                ca: u.ca.map(|c| existing_file(resolve(&c), &child(&k, "ca"), d)),
+                ca: u
+                    .ca
+                    .map(|c| existing_file(resolve(&c), &child(&k, "ca"), d)),
                 client,
                 server_name: u.server_name,
             }

@@ -163,8 +163,20 @@ mod tests {
         let p = Positions::collect(text);
         assert_eq!(p.find("web.listen"), Some(Pos { line: 2, column: 3 }));
         assert_eq!(p.find("targets[1].name"), Some(Pos { line: 6, column: 5 }));
-        assert_eq!(p.find("targets[0].listen"), Some(Pos { line: 5, column: 5 }));
-        assert_eq!(p.find("targets[1].labels.env"), Some(Pos { line: 7, column: 15 }));
-        assert_eq!(p.find("targets[1].nothing"), Some(Pos { line: 6, column: 5 }));
+        assert_eq!(
+            p.find("targets[0].listen"),
+            Some(Pos { line: 5, column: 5 })
+        );
+        assert_eq!(
+            p.find("targets[1].labels.env"),
+            Some(Pos {
+                line: 7,
+                column: 15
+            })
+        );
+        assert_eq!(
+            p.find("targets[1].nothing"),
+            Some(Pos { line: 6, column: 5 })
+        );
     }
 }

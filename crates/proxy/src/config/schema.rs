@@ -27,7 +27,12 @@ impl<'a> Diags<'a> {
         self.push_with(key, message, None);
     }
 
-    pub(super) fn push_with(&mut self, key: &str, message: impl Into<String>, suggestion: Option<String>) {
+    pub(super) fn push_with(
+        &mut self,
+        key: &str,
+        message: impl Into<String>,
+        suggestion: Option<String>,
+    ) {
         let pos = self.positions.find(key);
         self.out.push(ConfigDiagnostic {
             file: self.file.to_owned(),
@@ -94,7 +99,13 @@ pub(super) fn check_keys(value: &mut Value, path: &str, keys: &[&str], d: &mut D
 }
 
 /// Check the keys of an optional nested mapping (`web.tls`, ...).
-pub(super) fn check_nested(value: &mut Value, path: &str, key: &str, keys: &[&str], d: &mut Diags<'_>) {
+pub(super) fn check_nested(
+    value: &mut Value,
+    path: &str,
+    key: &str,
+    keys: &[&str],
+    d: &mut Diags<'_>,
+) {
     if let Value::Mapping(map) = value {
         if let Some(inner) = map.get_mut(key) {
             check_keys(inner, &child(path, key), keys, d);

@@ -36,11 +36,20 @@ fn valid_config_is_typed() {
     let cfg = parse(GOOD).expect("valid");
     assert_eq!(cfg.web.public_url, "http://warden.example:18080");
     assert_eq!(cfg.audit.path, Path::new("/etc/warden/./data/audit"));
-    assert_eq!(cfg.audit.signing_key, Path::new("/etc/warden/data/audit.key"));
+    assert_eq!(
+        cfg.audit.signing_key,
+        Path::new("/etc/warden/data/audit.key")
+    );
     let t = cfg.target("prod-db").expect("target");
     assert_eq!(t.protocol, Protocol::Postgres);
-    assert_eq!(t.upstream_password.as_ref().map(Secret::expose), Some("hunter2"));
-    assert!(!format!("{cfg:?}").contains("hunter2"), "secrets never in Debug");
+    assert_eq!(
+        t.upstream_password.as_ref().map(Secret::expose),
+        Some("hunter2")
+    );
+    assert!(
+        !format!("{cfg:?}").contains("hunter2"),
+        "secrets never in Debug"
+    );
     assert_eq!(cfg.users[0].token_hashes.len(), 1);
     assert_eq!(cfg.shutdown_grace, Duration::from_secs(10));
 }
@@ -71,9 +80,18 @@ fn every_error_at_once_with_positions() {
 fn duplicate_listen_and_secret_sources() {
     let text = "web: { listen: 127.0.0.1:7000 }\ntargets:\n  - { name: a, protocol: ssh, listen: 127.0.0.1:7000, upstream: h:22 }\n  - name: b\n    protocol: http\n    listen: 127.0.0.1:7001\n    upstream: http://h\n    upstream_password_env: WARDEN_T6_SURELY_UNSET\n  - name: c\n    protocol: http\n    listen: 127.0.0.1:7001\n    upstream: http://h\n    upstream_password_env: X\n    upstream_password_file: y\n";
     let all = parse(text).expect_err("invalid").to_string();
-    assert!(all.contains("targets[0].listen: address 127.0.0.1:7000 is already used by web.listen"), "{all}");
-    assert!(all.contains("environment variable `WARDEN_T6_SURELY_UNSET` is not set"), "{all}");
-    assert!(all.contains("targets[2].listen: address 127.0.0.1:7001 is already used by targets[1]"), "{all}");
+    assert!(
+        all.contains("targets[0].listen: address 127.0.0.1:7000 is already used by web.listen"),
+        "{all}"
+    );
+    assert!(
+        all.contains("environment variable `WARDEN_T6_SURELY_UNSET` is not set"),
+        "{all}"
+    );
+    assert!(
+        all.contains("targets[2].listen: address 127.0.0.1:7001 is already used by targets[1]"),
+        "{all}"
+    );
     assert!(all.contains("not both"), "{all}");
 }
 
@@ -113,6 +131,9 @@ fn durations() {
 fn unsupported_protocol_and_port_zero() {
     let text = "targets:\n  - { name: m, protocol: mysql, listen: 127.0.0.1:0, upstream: h:3306 }\n  - { name: h, protocol: http, listen: 127.0.0.1:0, upstream: http://h }\n";
     let all = parse(text).expect_err("mysql unsupported").to_string();
-    assert!(all.contains("warden.yaml:2:17: targets[0].protocol: protocol mysql is not supported yet"), "{all}");
+    assert!(
+        all.contains("warden.yaml:2:16: targets[0].protocol: protocol mysql is not supported yet"),
+        "{all}"
+    );
     assert!(!all.contains("already used"), "port 0 never clashes: {all}");
 }

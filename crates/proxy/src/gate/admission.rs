@@ -111,6 +111,12 @@ impl Refusal {
 /// Permission to forward one action, once. Report the outcome with [`Ticket::completed`].
 #[derive(Debug)]
 pub struct Ticket {
+    // Boxed: a ticket travels inside enums next to small refusals.
+    inner: Box<TicketState>,
+}
+
+#[derive(Debug)]
+struct TicketState {
     gate: Gate,
     action: Action,
     verdict: Verdict,
@@ -122,48 +128,57 @@ pub struct Ticket {
 }
 
 impl Ticket {
-    pub(super) fn new(gate: Gate, action: Action, verdict: Verdict, approval_id: Option<String>, decided_seq: u64) -> Ticket {
+    pub(super) fn new(
+        gate: Gate,
+        action: Action,
+        verdict: Verdict,
+        approval_id: Option<String>,
+        decided_seq: u64,
+    ) -> Ticket {
         Ticket {
-            gate,
-            action,
-            verdict,
-            approval_id,
-            approvers: Vec::new(),
-            decided_seq,
-            started: Instant::now(),
-            done: false,
+            inner: Box::new(TicketState {
+                gate,
+                action,
+                verdict,
+                approval_id,
+                approvers: Vec::new(),
+                decided_seq,
+                started: Instant::now(),
+                done: false,
+            }),
         }
     }
 
     pub fn verdict(&self) -> &Verdict {
-        &self.verdict
+        &self.inner.verdict
     }
 
     pub fn action(&self) -> &Action {
-        &self.action
+        &self.inner.action
     }
 
     /// The approval this ticket executes, when the action was held.
     pub fn approval_id(&self) -> Option<&str> {
-        self.approval_id.as_deref()
+        self.inner.approval_id.as_deref()
     }
 
     /// Sequence number of the `ActionDecided` record.
     pub fn decided_seq(&self) -> u64 {
-        self.decided_seq
+        self.inner.decided_seq
     }
 
     fn completion_event(&mut self, mut outcome: Outcome) -> (warden_audit::Event, Durability) {
         if outcome.duration_ms.is_none() {
-            outcome.duration_ms = Some(u64::try_from(self.started.elapsed().as_millis()).unwrap_or(u64::MAX));
+            outcome.duration_ms =
+                Some(u64::try_from(self.inner.started.elapsed().as_millis()).unwrap_or(u64::MAX));
         }
-        let mut ev = action_event(EventKind::ActionCompleted, &self.action);
+        let mut ev = action_event(EventKind::ActionCompleted, &self.inner.action);
         ev.outcome = Some(outcome);
-        ev.detail = Some(format!("decided at #{}", self.decided_seq));
-        if let Some(id) = &self.approval_id {
-            ev.approval = Some(approval_ref(id, std::mem::take(&mut self.approvers)));
+        ev.detail = Some(format!("decided at #{}", self.inner.decided_seq));
+        if let Some(id) = &self.inner.approval_id {
+            ev.approval = Some(approval_ref(id, std::mem::take(&mut self.inner.approvers)));
         }
-        let d = if needs_durable_record(&self.action, &self.verdict) {
+        let d = if needs_durable_record(&self.inner.action, &self.inner.verdict) {
             Durability::Durable
         } else {
             Durability::Queued
@@ -173,11 +188,11 @@ impl Ticket {
 
     /// Record what happened when the action ran (status, rows, error, duration).
     pub async fn completed(mut self, outcome: Outcome) {
-        self.done = true;
+        self.inner.done = true;
         let (ev, d) = self.completion_event(outcome);
-        self.gate.inner.stats.completed();
-        if let Err(e) = self.gate.inner.audit.append(ev, d).await {
-            self.gate.inner.stats.audit_failure();
+        self.inner.gate.inner.stats.completed();
+        if let Err(e) = self.inner.gate.inner.audit.append(ev, d).await {
+            self.inner.gate.inner.stats.audit_failure();
             tracing::error!(error = %e, "could not audit an action's outcome");
         }
     }
@@ -185,14 +200,14 @@ impl Ticket {
 
 impl Drop for Ticket {
     fn drop(&mut self) {
-        if self.done {
+        if self.inner.done {
             return;
         }
         let (ev, d) = self.completion_event(Outcome {
             error: Some("no outcome reported (connection ended or front-end error)".into()),
             ..Outcome::default()
         });
-        let audit = self.gate.inner.audit.clone();
+        let audit = self.inner.gate.inner.audit.clone();
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
                 rt.spawn(async move {
@@ -216,6 +231,11 @@ pub struct Held {
     pub id: String,
     /// The console page of the request, for the client notice.
     pub url: String,
+    state: Box<HeldState>,
+}
+
+#[derive(Debug)]
+struct HeldState {
     gate: Gate,
     inner: warden_approval::Held,
     action: Action,
@@ -232,65 +252,91 @@ pub enum HoldOutcome {
 }
 
 impl Held {
-    pub(super) fn new(gate: Gate, inner: warden_approval::Held, action: Action, verdict: Verdict, decided_seq: u64) -> Held {
+    pub(super) fn new(
+        gate: Gate,
+        inner: warden_approval::Held,
+        action: Action,
+        verdict: Verdict,
+        decided_seq: u64,
+    ) -> Held {
         Held {
             id: inner.id.clone(),
             url: inner.url.clone(),
-            gate,
-            inner,
-            action,
-            verdict,
-            decided_seq,
+            state: Box::new(HeldState {
+                gate,
+                inner,
+                action,
+                verdict,
+                decided_seq,
+            }),
         }
     }
 
     pub fn verdict(&self) -> &Verdict {
-        &self.verdict
+        &self.state.verdict
     }
 
     /// Wait for the decision (no polling). Cancelling this future withdraws the request.
     pub async fn wait(self) -> HoldOutcome {
-        let Held {
-            id,
-            url,
+        let Held { id, url, state } = self;
+        let HeldState {
             gate,
             inner,
             action,
             verdict,
             decided_seq,
-        } = self;
+        } = *state;
         let stats = &gate.inner.stats;
         let refused = |kind, message: String| {
             stats.hold_refused();
             HoldOutcome::Refused(Refusal::from_hold(kind, message, &verdict, &id, &url))
         };
         match inner.wait().await {
-            Resolution::Approved { approvers } => match gate.inner.approvals.mark_executed(&id).await {
-                Ok(()) => {
-                    stats.hold_approved();
-                    let mut ticket = Ticket::new(gate.clone(), action, verdict.clone(), Some(id.clone()), decided_seq);
-                    ticket.approvers = approvers;
-                    HoldOutcome::Approved(ticket)
-                }
-                Err(ApprovalError::Expired(_)) => refused(RefusalKind::Expired, format!("approval {id} expired")),
-                Err(ApprovalError::Audit(_)) => {
-                    stats.audit_failure();
-                    refused(
+            Resolution::Approved { approvers } => {
+                match gate.inner.approvals.mark_executed(&id).await {
+                    Ok(()) => {
+                        stats.hold_approved();
+                        let mut ticket = Ticket::new(
+                            gate.clone(),
+                            action,
+                            verdict.clone(),
+                            Some(id.clone()),
+                            decided_seq,
+                        );
+                        ticket.inner.approvers = approvers;
+                        HoldOutcome::Approved(ticket)
+                    }
+                    Err(ApprovalError::Expired(_)) => {
+                        refused(RefusalKind::Expired, format!("approval {id} expired"))
+                    }
+                    Err(ApprovalError::Audit(_)) => {
+                        stats.audit_failure();
+                        refused(
                         RefusalKind::AuditUnavailable,
                         format!("approval {id} was granted but Warden cannot record its execution; refused"),
                     )
+                    }
+                    Err(e) => refused(
+                        RefusalKind::Internal,
+                        format!("approval {id} cannot be used: {e}"),
+                    ),
                 }
-                Err(e) => refused(RefusalKind::Internal, format!("approval {id} cannot be used: {e}")),
-            },
+            }
             Resolution::Denied { by, reason } => {
                 let why = reason.map(|r| format!(": {r}")).unwrap_or_default();
-                refused(RefusalKind::Denied, format!("approval {id} denied by {by}{why}"))
+                refused(
+                    RefusalKind::Denied,
+                    format!("approval {id} denied by {by}{why}"),
+                )
             }
             Resolution::Expired => refused(
                 RefusalKind::Expired,
                 format!("approval {id} expired before enough approvers agreed"),
             ),
-            Resolution::Withdrawn => refused(RefusalKind::Withdrawn, format!("approval {id} was withdrawn")),
+            Resolution::Withdrawn => refused(
+                RefusalKind::Withdrawn,
+                format!("approval {id} was withdrawn"),
+            ),
         }
     }
 }
