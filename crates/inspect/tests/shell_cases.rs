@@ -33,7 +33,7 @@ const CASES: &[(&str, &[&str], bool, bool)] = &[
     ("{ rm -rf x; }", &["rm"], false, false),
     ("if true; then rm -rf x; else ls; fi", &["true", "rm", "ls"], false, false),
     ("while true; do rm -rf x; done", &["true", "rm"], false, false),
-    ("for f in a b; do rm -rf \"$f\"; done", &["rm"], false, false),
+    ("for f in a b; do rm -rf \"$f\"; done", &["rm"], true, false),
     ("case y in y) rm -rf x;; *) ls;; esac", &["rm", "ls"], false, false),
     ("f() { rm -rf x; }; f", &["rm", "f"], false, false),
     ("! rm -rf x", &["rm"], false, false),
@@ -108,6 +108,12 @@ const CASES: &[(&str, &[&str], bool, bool)] = &[
     ("x='a[$(id)]'; echo $((x))", &["echo"], true, false),
     ("trap 'rm -rf x' EXIT", &["trap"], true, false),
     ("{r,-rf,x}", &["{r,-rf,x}"], true, false),
+    // arguments built by expansion can be any flag or path
+    ("F=-rf; rm $F x", &["rm"], true, false),
+    ("rm -rf /$EMPTY", &["rm"], true, false),
+    ("rm -rf \"${DIR}\"", &["rm"], true, false),
+    ("cd $HOME && ls", &["cd", "ls"], false, false),
+    ("export PATH=/tmp:$PATH; ls", &["export", "ls"], true, false),
     // remote and code-in-option programs
     ("ssh db1 'sudo rm -rf /var/lib/pg'", &["ssh", "sudo", "rm"], false, false),
     ("ssh -p 2222 -i key db1 rm -rf x", &["ssh", "rm"], false, false),

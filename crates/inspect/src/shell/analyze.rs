@@ -164,6 +164,7 @@ impl Analysis {
             }
         }
         let program = basename(&first.text).to_string();
+        self.dynamic_arguments(&program, &words[1..]);
         self.commands.push(ShellCommand {
             argv,
             program: program.clone(),
@@ -194,6 +195,40 @@ impl Analysis {
         }
         if ctx.stdin_fed && self.opaque && self.notes.iter().any(|n| n.contains("from its input")) {
             self.note("code fed to an interpreter through a pipe, file or here-document");
+        }
+    }
+}
+
+/// Programs whose arguments cannot change what runs or what is deleted: an expansion
+/// in their arguments is not a reason for `opaque`.
+const EXPANSION_SAFE_PROGRAMS: [&str; 13] = [
+    "echo", "printf", "cd", "pwd", "test", "[", "[[", "true", "false", "export", "local",
+    "declare", "typeset",
+];
+
+/// Builtins whose `NAME=value` arguments are assignments.
+const ASSIGNING_BUILTINS: [&str; 5] = ["export", "local", "declare", "typeset", "readonly"];
+
+impl Analysis {
+    /// An argument holding an expansion can become any flag or path (`F=-rf; rm $F x`,
+    /// `rm -rf /$EMPTY`), so rules on arguments cannot be trusted for that command.
+    fn dynamic_arguments(&mut self, program: &str, args: &[Word]) {
+        if ASSIGNING_BUILTINS.contains(&program) {
+            for a in args {
+                let name = a.text.split_once('=').map_or(a.text.as_str(), |(n, _)| n);
+                let name = name.strip_suffix('+').unwrap_or(name);
+                if DANGEROUS_VARIABLES.contains(&name) {
+                    self.opaque(format!("assignment to {name} changes what runs"));
+                }
+            }
+        }
+        if EXPANSION_SAFE_PROGRAMS.contains(&program) {
+            return;
+        }
+        if args.iter().any(|a| a.dynamic || a.unknowable) {
+            self.opaque(format!(
+                "{program} has an argument built by expansion: its value is unknown"
+            ));
         }
     }
 }
