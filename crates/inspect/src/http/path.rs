@@ -5,7 +5,8 @@
 //! or `\` (`%2F`, `%5C`), raw `\`, raw `;` (path parameters: Tomcat and friends strip
 //! them), encoded dots forming a `.`/`..` segment (`%2e%2e`), `..` above the root,
 //! NUL and other control characters (raw or encoded), raw spaces or non-ASCII bytes,
-//! double encoding (`%252e`), malformed escapes and invalid UTF-8 after decoding.
+//! double encoding (`%252e`), malformed escapes, invalid UTF-8 after decoding, and
+//! segments of only dots and spaces (`...`, `..%20`) that Windows servers read as `..`.
 
 use super::query::hex;
 use super::HttpRejection;
@@ -34,6 +35,10 @@ pub fn normalize_path(raw: &str) -> Result<String, HttpRejection> {
                     return Err(reject("`..` climbs above the root"));
                 }
                 trailing_slash = last;
+            }
+            s if s.chars().all(|c| c == '.' || c == ' ') => {
+                // `...`, `.. `: Windows servers trim trailing dots and spaces into `..`.
+                return Err(reject("segment of only dots and spaces"));
             }
             _ => {
                 kept.push(decoded);

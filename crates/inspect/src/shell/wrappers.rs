@@ -83,7 +83,7 @@ pub(crate) fn effects<'w>(program: &str, words: &'w [Word]) -> Vec<Effect<'w>> {
             ))],
         },
         "env" => env(words),
-        "nohup" | "builtin" | "setsid" => {
+        "nohup" | "builtin" | "setsid" | "coproc" => {
             let o = options(words, "", &[], false);
             run_from(program, words, o.operand)
         }
