@@ -287,6 +287,21 @@ fn demo_starts_without_external_services_and_serves_the_console() {
     let (code, body) = curl(&[&format!("{url}/login")]);
     assert_eq!(code, "200", "{body}");
     assert!(body.contains("<form"), "{body}");
+    // The tour's curl commands: the http target in front of the embedded sample API.
+    let allowed =
+        wait_line(&server.stdout, "allowed:  curl", Duration::from_secs(5)).expect("tour");
+    let denied = wait_line(&server.stdout, "denied:   curl", Duration::from_secs(5)).expect("tour");
+    let args = |line: &str| -> Vec<String> {
+        line.split_whitespace().skip(2).map(str::to_owned).collect()
+    };
+    let allowed = args(&allowed);
+    let (code, body) = curl(&allowed.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, "200", "{body}");
+    assert!(body.contains("alice"), "{body}");
+    let denied = args(&denied);
+    let (code, body) = curl(&denied.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(code, "403", "{body}");
+    assert!(body.contains("demo-no-deleting-users"), "{body}");
     let (code, _) = server.terminate();
     assert_eq!(code, Some(0));
 }

@@ -17,6 +17,7 @@ use rand::Rng;
 use tokio::net::TcpListener;
 use warden_policy::PolicySet;
 use warden_proxy::auth::password::hash_password;
+use warden_proxy::auth::ScramVerifier;
 use warden_proxy::config::Config;
 
 use super::gateway::{self, Started};
@@ -113,12 +114,14 @@ fn write_config(
     let _ = writeln!(y, "users:");
     for u in users {
         let hash = hash_password(&u.password).map_err(|e| std::io::Error::other(e.to_string()))?;
+        let scram = ScramVerifier::generate(&u.password).to_text();
         let _ = writeln!(
             y,
-            "  - name: {}\n    roles: [{}]\n    password_hash: {}",
+            "  - name: {}\n    roles: [{}]\n    password_hash: {}\n    scram_sha256: {}",
             u.name,
             u.roles.join(", "),
-            yaml_str(&hash)
+            yaml_str(&hash),
+            yaml_str(&scram)
         );
     }
     let _ = writeln!(y, "targets:");
@@ -171,6 +174,7 @@ fn tour(started: &Started, users: &[DemoUser], dir: &Path) {
                     addr.ip(),
                     addr.port()
                 );
+                println!("    then try: SELECT 1;  DROP TABLE demo;  (the shipped production pack denies DROP)");
             }
             _ => println!("  {name} ({proto}) on {addr}"),
         }
