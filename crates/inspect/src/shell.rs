@@ -11,6 +11,7 @@
 //! when the line is not valid shell syntax it is `unparsed`. Pure: no I/O.
 
 mod analyze;
+mod ansi_c;
 mod brace;
 mod flags;
 mod interpreters;

@@ -53,6 +53,8 @@ pub(crate) enum Token {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct LexError(pub &'static str);
 
+use super::ansi_c::ansi_c;
+
 const CONTROL_OPS: [&str; 11] = [";;&", ";;", ";&", "&&", "||", "|&", ";", "&", "|", "(", ")"];
 const REDIRECT_OPS: [&str; 12] = [
     "&>>", "<<<", "<<-", "&>", "<<", "<&", "<>", ">>", ">&", ">|", "<", ">",
@@ -300,7 +302,8 @@ impl Lexer {
         match self.peek(0) {
             Some('\'') if !in_dq => {
                 self.i += 1;
-                let decoded = self.ansi_c()?;
+                let (decoded, next) = ansi_c(&self.s, self.i)?;
+                self.i = next;
                 w.text.push_str(&decoded);
                 w.quoted = true;
             }
@@ -412,72 +415,6 @@ impl Lexer {
             }
         }
         Err(LexError("unterminated substitution or expansion"))
-    }
-
-    /// `$'...'` with bash's backslash escapes.
-    fn ansi_c(&mut self) -> Result<String, LexError> {
-        let mut out = String::new();
-        loop {
-            let Some(c) = self.peek(0) else {
-                return Err(LexError("unterminated $'...' quote"));
-            };
-            self.i += 1;
-            match c {
-                '\'' => return Ok(out),
-                '\\' => {
-                    let Some(e) = self.peek(0) else {
-                        return Err(LexError("unterminated $'...' quote"));
-                    };
-                    self.i += 1;
-                    match e {
-                        'n' => out.push('\n'),
-                        't' => out.push('\t'),
-                        'r' => out.push('\r'),
-                        'a' => out.push('\u{7}'),
-                        'b' => out.push('\u{8}'),
-                        'e' | 'E' => out.push('\u{1b}'),
-                        'f' => out.push('\u{c}'),
-                        'v' => out.push('\u{b}'),
-                        '\\' | '\'' | '"' | '?' => out.push(e),
-                        'x' => out.push(self.code_point(16, 2).unwrap_or('x')),
-                        'u' => out.push(self.code_point(16, 4).unwrap_or('u')),
-                        'U' => out.push(self.code_point(16, 8).unwrap_or('U')),
-                        '0'..='7' => {
-                            self.i -= 1;
-                            out.push(self.code_point(8, 3).unwrap_or('0'));
-                        }
-                        'c' => {
-                            let ctl = self.peek(0).map(|c| (c as u32) & 0x1f);
-                            self.i += 1;
-                            out.push(ctl.and_then(char::from_u32).unwrap_or('c'));
-                        }
-                        other => {
-                            out.push('\\');
-                            out.push(other);
-                        }
-                    }
-                }
-                _ => out.push(c),
-            }
-        }
-    }
-
-    /// Up to `max` digits in `radix` as one character; `None` when there are none.
-    fn code_point(&mut self, radix: u32, max: usize) -> Option<char> {
-        let mut value: u32 = 0;
-        let mut n = 0;
-        while n < max {
-            let Some(d) = self.peek(0).and_then(|c| c.to_digit(radix)) else {
-                break;
-            };
-            value = value * radix + d;
-            self.i += 1;
-            n += 1;
-        }
-        if n == 0 {
-            return None;
-        }
-        char::from_u32(value).or(Some('\u{fffd}'))
     }
 
     fn read_heredocs(&mut self) {
