@@ -1,8 +1,154 @@
 //! # warden-web
 //!
-//! The console (server-rendered HTML) and the JSON API served on `web.listen`.
+//! The console (server-rendered HTML, maud) and the JSON API served on `web.listen`:
+//! approvals inbox with live updates, request pages, audit explorer, policies,
+//! `/metrics`, `/healthz`, and Slack-compatible webhooks.
 //!
-//! This crate must never decide on actions itself (the Gate does) and never render a
-//! statement truncated without saying so.
+//! * `auth` — users, Basic auth, session cookies, CSRF, login throttling.
+//! * `api` — `/api/v1/...`; `pages` — the HTML console; `sse` — `/events`.
+//! * `webhook` — notifications; `metrics` — Prometheus text; `client` — the API
+//!   client behind `warden approvals`.
+//!
+//! This crate must never decide on actions itself (the Gate and `Approvals` do), never
+//! render a statement truncated without saying so, and never accept a cookie-session
+//! POST without its CSRF token.
 
 #![forbid(unsafe_code)]
+
+pub mod api;
+pub mod app;
+pub mod audit_query;
+pub mod auth;
+pub mod client;
+pub mod error;
+pub mod highlight;
+pub mod metrics;
+pub mod pages;
+pub mod sse;
+pub mod webhook;
+
+use std::future::Future;
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Redirect};
+use axum::routing::{get, post};
+use axum::Router;
+use tokio::sync::broadcast::error::RecvError;
+
+pub use app::{App, WebState};
+pub use auth::WebUser;
+pub use error::WebError;
+pub use webhook::{RetryPolicy, WebhookConfig};
+
+fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, content_type),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        body,
+    )
+}
+
+/// The full router. Spawns the webhook notifier and the dry-run counter, so it must
+/// be called inside a tokio runtime.
+pub fn router(state: WebState) -> Router {
+    router_with(state, RetryPolicy::default())
+}
+
+/// `router` with an explicit webhook retry policy (tests use short backoffs).
+pub fn router_with(state: WebState, retry: RetryPolicy) -> Router {
+    build(state, retry).0
+}
+
+fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
+    let app = App::new(state);
+    webhook::spawn_notifier(app.clone(), retry);
+    spawn_dry_run_counter(app.clone());
+    let router = Router::new()
+        .route("/", get(|| async { Redirect::to("/inbox") }))
+        .route("/login", get(pages::login::show).post(pages::login::submit))
+        .route("/logout", post(pages::login::logout))
+        .route("/inbox", get(pages::inbox::show))
+        .route("/inbox/items", get(pages::inbox::fragment))
+        .route("/approvals/{id}", get(pages::request::show))
+        .route("/approvals/{id}/fragment", get(pages::request::fragment))
+        .route("/approvals/{id}/decide", post(pages::request::decide))
+        .route("/audit", get(pages::audit::show))
+        .route("/audit/verify", post(pages::audit::verify))
+        .route("/policies", get(pages::policies::show))
+        .route("/events", get(sse::events))
+        .route(
+            "/static/console.css",
+            get(|| async { asset("text/css; charset=utf-8", pages::layout::CSS) }),
+        )
+        .route(
+            "/static/console.js",
+            get(|| async { asset("text/javascript; charset=utf-8", pages::layout::JS) }),
+        )
+        .route("/api/v1/approvals", get(api::list_approvals))
+        .route("/api/v1/approvals/{id}", get(api::get_approval))
+        .route("/api/v1/approvals/{id}/approve", post(api::approve))
+        .route("/api/v1/approvals/{id}/deny", post(api::deny))
+        .route("/api/v1/audit", get(api::audit))
+        .route("/api/v1/audit/verify", get(api::audit_verify))
+        .route("/metrics", get(metrics::metrics))
+        .route("/healthz", get(api::healthz))
+        .layer(axum::middleware::map_response(security_headers))
+        .with_state(app.clone());
+    (router, app)
+}
+
+async fn security_headers(mut resp: axum::response::Response) -> axum::response::Response {
+    let h = resp.headers_mut();
+    h.insert(
+        "content-security-policy",
+        HeaderValue::from_static(
+            "default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'",
+        ),
+    );
+    h.insert("x-frame-options", HeaderValue::from_static("DENY"));
+    h.insert(
+        "x-content-type-options",
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert("referrer-policy", HeaderValue::from_static("no-referrer"));
+    resp
+}
+
+fn spawn_dry_run_counter(app: App) {
+    let mut rx = app.state().audit.subscribe();
+    tokio::spawn(async move {
+        loop {
+            match rx.recv().await {
+                Ok(record) => {
+                    if let Some(v) = &record.event.verdict {
+                        if !v.dry_run.is_empty() {
+                            app.count_dry_run(&v.dry_run);
+                        }
+                    }
+                }
+                Err(RecvError::Lagged(_)) => continue,
+                Err(RecvError::Closed) => return,
+            }
+        }
+    });
+}
+
+/// Serves the console and API on `listener` until `shutdown` completes.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: WebState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (router, app) = build(state, RetryPolicy::default());
+    // Long-lived event streams end when shutdown starts, so the drain can finish.
+    let stop = app.clone();
+    let shutdown = async move {
+        shutdown.await;
+        stop.begin_shutdown();
+    };
+    axum::serve(listener, router)
+        .with_graceful_shutdown(shutdown)
+        .await
+}

@@ -1,0 +1,161 @@
+//! The shared state of the web server: what the caller hands in (`WebState`) plus what
+//! the server keeps for itself (sessions, notification failures, chain status).
+
+use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use time::OffsetDateTime;
+use warden_approval::Approvals;
+use warden_audit::AuditLog;
+use warden_policy::PolicyStore;
+
+use crate::auth::{AuthState, WebUser};
+use crate::webhook::WebhookConfig;
+
+/// Everything the console and API need, handed in by `warden serve`.
+#[derive(Clone)]
+pub struct WebState {
+    pub approvals: Approvals,
+    pub audit: AuditLog,
+    pub policies: PolicyStore,
+    pub users: Vec<WebUser>,
+    /// Base URL for links (no trailing slash needed).
+    pub public_url: String,
+    /// Mark cookies `Secure` (set when the console is served over TLS).
+    pub secure_cookies: bool,
+    pub notifications: Vec<WebhookConfig>,
+}
+
+/// One failed notification, shown in the console.
+#[derive(Debug, Clone)]
+pub struct NotificationFailure {
+    pub at: OffsetDateTime,
+    pub url: String,
+    pub event: String,
+    pub error: String,
+}
+
+/// The last chain verification, shown as a badge.
+#[derive(Debug, Clone)]
+pub struct ChainStatus {
+    pub at: OffsetDateTime,
+    pub ok: bool,
+    pub records: u64,
+    pub head: String,
+    pub problem: Option<String>,
+}
+
+const MAX_FAILURES_KEPT: usize = 50;
+
+/// Cheap handle to the server state.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<AppInner>,
+}
+
+struct AppInner {
+    state: WebState,
+    auth: AuthState,
+    failures: Mutex<VecDeque<NotificationFailure>>,
+    failures_total: AtomicU64,
+    dry_run_hits: Mutex<HashMap<String, u64>>,
+    chain: Mutex<Option<ChainStatus>>,
+    shutdown: tokio::sync::watch::Sender<bool>,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl App {
+    pub fn new(state: WebState) -> App {
+        App {
+            inner: Arc::new(AppInner {
+                state,
+                auth: AuthState::default(),
+                failures: Mutex::new(VecDeque::new()),
+                failures_total: AtomicU64::new(0),
+                dry_run_hits: Mutex::new(HashMap::new()),
+                chain: Mutex::new(None),
+                shutdown: tokio::sync::watch::channel(false).0,
+            }),
+        }
+    }
+
+    pub fn state(&self) -> &WebState {
+        &self.inner.state
+    }
+
+    pub(crate) fn auth(&self) -> &AuthState {
+        &self.inner.auth
+    }
+
+    pub fn user(&self, name: &str) -> Option<&WebUser> {
+        self.inner.state.users.iter().find(|u| u.name == name)
+    }
+
+    pub fn public_url(&self) -> &str {
+        self.inner.state.public_url.trim_end_matches('/')
+    }
+
+    pub fn record_failure(&self, f: NotificationFailure) {
+        self.inner.failures_total.fetch_add(1, Ordering::Relaxed);
+        let mut q = lock(&self.inner.failures);
+        if q.len() >= MAX_FAILURES_KEPT {
+            q.pop_front();
+        }
+        q.push_back(f);
+    }
+
+    /// Newest first.
+    pub fn failures(&self) -> Vec<NotificationFailure> {
+        lock(&self.inner.failures).iter().rev().cloned().collect()
+    }
+
+    pub fn notification_failures_total(&self) -> u64 {
+        self.inner.failures_total.load(Ordering::Relaxed)
+    }
+
+    /// Dry-run rule hits seen on the audit feed since start, by rule name.
+    pub fn dry_run_hits(&self) -> HashMap<String, u64> {
+        lock(&self.inner.dry_run_hits).clone()
+    }
+
+    pub(crate) fn count_dry_run(&self, rules: &[String]) {
+        let mut hits = lock(&self.inner.dry_run_hits);
+        for r in rules {
+            *hits.entry(r.clone()).or_insert(0) += 1;
+        }
+    }
+
+    /// Ends long-lived streams (server-sent events).
+    pub fn begin_shutdown(&self) {
+        self.inner.shutdown.send_replace(true);
+    }
+
+    pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {
+        self.inner.shutdown.subscribe()
+    }
+
+    pub fn chain_status(&self) -> Option<ChainStatus> {
+        lock(&self.inner.chain).clone()
+    }
+
+    /// Runs a full chain verification on the blocking pool and remembers the result.
+    pub async fn verify_chain(&self) -> Result<ChainStatus, crate::error::WebError> {
+        let audit = self.inner.state.audit.clone();
+        let report = tokio::task::spawn_blocking(move || audit.verify())
+            .await
+            .map_err(|e| crate::error::WebError::Internal(e.to_string()))?;
+        let status = ChainStatus {
+            at: OffsetDateTime::now_utc(),
+            ok: report.ok,
+            records: report.records,
+            head: report.head.clone(),
+            problem: report.problem.clone(),
+        };
+        *lock(&self.inner.chain) = Some(status.clone());
+        Ok(status)
+    }
+}
