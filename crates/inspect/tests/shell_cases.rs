@@ -186,6 +186,7 @@ fn recursive_force_is_seen_however_it_is_spelled() {
         "rm -f -R x",
         "/bin/rm --recursive --force x",
         "rm --rec --force x",
+        "rm --r --f x",
         "rm x -rf",
         "r''m -r''f x",
         "sudo rm -rf /",

@@ -94,7 +94,7 @@ fn canonical_long(defs: &[FlagDef], name: &str) -> String {
     let exact = defs.iter().find(|d| d.long.contains(&name));
     // GNU getopt accepts unambiguous prefixes: `--rec` is `--recursive`.
     let prefix = || {
-        (name.len() >= 3)
+        (!name.is_empty())
             .then(|| {
                 defs.iter()
                     .find(|d| d.long.iter().any(|l| l.starts_with(name)))
