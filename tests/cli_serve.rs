@@ -271,6 +271,20 @@ fn serve_refuses_a_busy_port() {
     let (code, _, err) = run(&["serve", "--config", cfg.to_str().expect("utf8")]);
     assert_eq!(code, Some(1), "{err}");
     assert!(err.contains("cannot listen"), "{err}");
+
+    // A busy target port fails the whole start, after the audit log was opened: it is
+    // closed again cleanly (verifiable, not left locked).
+    let dir = tempfile::tempdir().expect("tempdir");
+    let target = format!(
+        "targets:\n  - {{ name: api, protocol: http, listen: 127.0.0.1:{port}, upstream: 127.0.0.1:9 }}\n"
+    );
+    let cfg = write_config(dir.path(), free_port(), &target);
+    let (code, _, err) = run(&["serve", "--config", cfg.to_str().expect("utf8")]);
+    assert_eq!(code, Some(1), "{err}");
+    assert!(err.contains("target api: cannot listen"), "{err}");
+    let report = warden_audit::verify_dir(&dir.path().join("data/audit"), None).expect("verify");
+    assert!(report.ok, "{report:?}");
+    drop(busy);
 }
 
 #[test]

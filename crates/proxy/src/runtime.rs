@@ -144,6 +144,23 @@ pub async fn start(
             path: audit_path.clone(),
             source,
         })?;
+    match start_on(config, set, shutdown, audit.clone()).await {
+        Ok(running) => Ok(running),
+        Err(e) => {
+            // Nothing runs: seal what was written (approvals may have withdrawn orphans).
+            let _ = tokio::task::spawn_blocking(move || audit.shutdown()).await;
+            Err(e)
+        }
+    }
+}
+
+/// Everything after the audit log is open.
+async fn start_on(
+    config: &Config,
+    set: PolicySet,
+    shutdown: CancellationToken,
+    audit: AuditLog,
+) -> Result<Running, StartError> {
     let approvals_path = config.data_dir.join("approvals");
     let (a, url) = (audit.clone(), config.web.public_url.clone());
     let approvals = tokio::task::spawn_blocking(move || open_approvals(&approvals_path, a, url))
