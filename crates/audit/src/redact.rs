@@ -2,7 +2,9 @@
 //!
 //! SQL text: the string literal that follows `PASSWORD` or `IDENTIFIED ... BY` (in the
 //! same statement) is replaced by `'***'`. HTTP query strings: values of parameters
-//! whose name looks like a credential are replaced by `***`. This must never let a
+//! whose name looks like a credential are replaced by `***`. Shell commands (SSH): the
+//! SQL rule, plus values of `NAME=value` / `--name=value` words whose name contains
+//! password, passwd, token, secret or api_key, `mysql -pSECRET` and `sshpass -p SECRET`. This must never let a
 //! secret through to the store; when in doubt it redacts too much, never too little.
 
 use crate::event::Event;
@@ -55,7 +57,100 @@ pub fn redact(ev: &mut Event) {
             }
             action.raw = redact_request_line(&action.raw);
         }
-        Facts::Sql(_) | Facts::Ssh(_) | Facts::None => redact_sql_in_place(&mut action.raw),
+        Facts::Ssh(ssh) => {
+            redact_shell_in_place(&mut action.raw);
+            for cmd in &mut ssh.commands {
+                redact_argv(&mut cmd.argv);
+            }
+        }
+        Facts::Sql(_) | Facts::None => redact_sql_in_place(&mut action.raw),
+    }
+}
+
+fn redact_shell_in_place(s: &mut String) {
+    redact_sql_in_place(s);
+    *s = redact_shell(s);
+}
+
+/// Credential-looking words of a shell command line masked (see the module doc).
+pub fn redact_shell(line: &str) -> String {
+    let b = line.as_bytes();
+    let mysql = mentions_mysql(line.split_ascii_whitespace());
+    let mut out = String::with_capacity(line.len());
+    let mut i = 0;
+    let mut prev: [&str; 2] = ["", ""];
+    while i < b.len() {
+        if b[i].is_ascii_whitespace() {
+            out.push(char::from(b[i]));
+            i += 1;
+            continue;
+        }
+        let end = word_end(b, i);
+        let word = &line[i..end];
+        out.push_str(&redact_word(word, prev, mysql));
+        prev = [prev[1], word];
+        i = end;
+    }
+    out
+}
+
+/// True when a word names a MySQL client (whose `-pSECRET` carries a password).
+fn mentions_mysql<'a>(mut words: impl Iterator<Item = &'a str>) -> bool {
+    words.any(|w| {
+        let base = w.rsplit('/').next().unwrap_or(w);
+        base.starts_with("mysql") || base.starts_with("mariadb")
+    })
+}
+
+/// End of the shell word at `i` (quotes keep whitespace inside the word).
+fn word_end(b: &[u8], mut i: usize) -> usize {
+    while i < b.len() && !b[i].is_ascii_whitespace() {
+        match b[i] {
+            b'\\' => i += 2,
+            q @ (b'\'' | b'"') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if b[i] == b'\\' && q == b'"' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            _ => i += 1,
+        }
+    }
+    i.min(b.len())
+}
+
+/// One word, masked if it carries a credential; `prev` are the two words before it.
+fn redact_word(word: &str, prev: [&str; 2], mysql: bool) -> String {
+    if let Some((name, _)) = word.split_once('=') {
+        let n = name.trim_start_matches('-').to_ascii_lowercase();
+        if ["password", "passwd", "token", "secret", "api_key", "apikey"]
+            .iter()
+            .any(|s| n.contains(s))
+        {
+            return format!("{name}={MASK}");
+        }
+    }
+    let sshpass = prev[0] == "sshpass" || prev[1] == "sshpass";
+    if sshpass && prev[1] == "-p" {
+        return MASK.to_string(); // sshpass -p SECRET
+    }
+    if (mysql || prev[1] == "sshpass") && word.starts_with("-p") && word.len() > 2 {
+        return format!("-p{MASK}"); // mysql -pSECRET, sshpass -pSECRET
+    }
+    word.to_string()
+}
+
+fn redact_argv(argv: &mut [String]) {
+    let mysql = mentions_mysql(argv.iter().map(String::as_str));
+    let mut prev: [String; 2] = [String::new(), String::new()];
+    for arg in argv.iter_mut() {
+        if let Some(r) = redact_sql(arg) {
+            *arg = r;
+        }
+        let masked = redact_word(arg, [&prev[0], &prev[1]], mysql);
+        let original = std::mem::replace(arg, masked);
+        prev = [std::mem::take(&mut prev[1]), original];
     }
 }
 
@@ -244,6 +339,30 @@ mod tests {
     fn ordinary_sql_is_untouched() {
         assert_eq!(redact_sql("SELECT 'password' FROM t"), None);
         assert_eq!(redact_sql("UPDATE users SET name = 'x' WHERE id = 1"), None);
+    }
+
+    #[test]
+    fn shell_secrets_are_masked() {
+        assert_eq!(
+            redact_shell("PGPASSWORD='a b' psql -h db -c 'select 1'"),
+            "PGPASSWORD=*** psql -h db -c 'select 1'"
+        );
+        assert_eq!(
+            redact_shell("mysql -uroot -pS3cret db --api-token=xyz"),
+            "mysql -uroot -p*** db --api-token=***"
+        );
+        assert_eq!(
+            redact_shell("sshpass -p hunter2 ssh host"),
+            "sshpass -p *** ssh host"
+        );
+        assert_eq!(redact_shell("ls -la /tmp"), "ls -la /tmp");
+        assert_eq!(
+            redact_shell("mkdir -p /srv/x && cp -pr a b"),
+            "mkdir -p /srv/x && cp -pr a b"
+        );
+        let mut argv = vec!["mysql".to_string(), "-pS3cret".to_string()];
+        redact_argv(&mut argv);
+        assert_eq!(argv, ["mysql", "-p***"]);
     }
 
     #[test]

@@ -1,0 +1,134 @@
+//! Append throughput and latency: queued appends/s, durable appends/s at concurrency
+//! 1, 16 and 256, and p50/p99 acknowledgement latency of durable appends.
+//!
+//! `cargo bench -p warden-audit --bench append`. The latency table is printed after
+//! the criterion groups (criterion reports means, not percentiles).
+
+#[path = "common.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, Criterion, Throughput};
+use warden_audit::{AuditConfig, AuditLog, Durability};
+
+fn open(dir: &std::path::Path) -> AuditLog {
+    let mut cfg = AuditConfig::new(dir.join("audit"));
+    cfg.checkpoint_every = 100_000;
+    AuditLog::open(cfg).expect("open")
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .expect("runtime")
+}
+
+/// `n` durable appends spread over `c` tasks; returns elapsed and per-append latencies.
+fn durable_run(
+    rt: &tokio::runtime::Runtime,
+    log: &AuditLog,
+    c: u64,
+    n: u64,
+) -> (Duration, Vec<Duration>) {
+    rt.block_on(async {
+        let start = Instant::now();
+        let mut tasks = Vec::new();
+        for t in 0..c {
+            let log = log.clone();
+            let per = n / c + u64::from(t < n % c);
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(per as usize);
+                for i in 0..per {
+                    let t0 = Instant::now();
+                    log.append(common::event(t * 1_000_000 + i), Durability::Durable)
+                        .await
+                        .expect("append");
+                    lat.push(t0.elapsed());
+                }
+                lat
+            }));
+        }
+        let mut all = Vec::with_capacity(n as usize);
+        for t in tasks {
+            all.extend(t.await.expect("task"));
+        }
+        (start.elapsed(), all)
+    })
+}
+
+fn bench_queued(c: &mut Criterion) {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open(dir.path());
+    let mut g = c.benchmark_group("append_queued");
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    g.bench_function("queued", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for i in 0..iters {
+                log.append_blocking(common::event(i), Durability::Queued)
+                    .expect("append");
+            }
+            // Count the time until they are really written and synced.
+            log.append_blocking(common::event(0), Durability::Durable)
+                .expect("barrier");
+            start.elapsed()
+        })
+    });
+    g.finish();
+    log.shutdown().expect("shutdown");
+}
+
+fn bench_durable(c: &mut Criterion) {
+    let rt = runtime();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = open(dir.path());
+    let mut g = c.benchmark_group("append_durable");
+    g.throughput(Throughput::Elements(1));
+    g.sample_size(10).measurement_time(Duration::from_secs(8));
+    for conc in [1u64, 16, 256] {
+        g.bench_function(format!("concurrency_{conc}"), |b| {
+            b.iter_custom(|iters| durable_run(&rt, &log, conc, iters.max(conc)).0)
+        });
+    }
+    g.finish();
+    log.shutdown().expect("shutdown");
+}
+
+/// Throughput and p50/p99 latency of durable appends, printed as a table.
+fn latency_table() {
+    let rt = runtime();
+    println!("\ndurable appends: concurrency, appends/s, p50, p99, max (3 runs of ~2 s each)");
+    for conc in [1u64, 16, 256] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = open(dir.path());
+        // Warm up, then size the run to ~2 s.
+        let (d, _) = durable_run(&rt, &log, conc, conc * 20);
+        let rate = (conc * 20) as f64 / d.as_secs_f64();
+        let n = ((rate * 2.0) as u64).max(conc * 10);
+        for _ in 0..3 {
+            let (d, mut lat) = durable_run(&rt, &log, conc, n);
+            lat.sort_unstable();
+            let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+            println!(
+                "  c={conc:<4} {:>9.0}/s  p50 {:>8.3?}  p99 {:>8.3?}  max {:>8.3?}",
+                n as f64 / d.as_secs_f64(),
+                pct(0.50),
+                pct(0.99),
+                lat[lat.len() - 1]
+            );
+        }
+        log.shutdown().expect("shutdown");
+    }
+}
+
+criterion_group!(benches, bench_queued, bench_durable);
+
+fn main() {
+    benches();
+    Criterion::default().configure_from_args().final_summary();
+    latency_table();
+}
