@@ -4,7 +4,6 @@
 //! `cargo bench -p warden-audit --bench append`. The latency table is printed after
 //! the criterion groups (criterion reports means, not percentiles).
 
-#[path = "common.rs"]
 mod common;
 
 use std::time::{Duration, Instant};

@@ -2,7 +2,6 @@
 //!
 //! `cargo bench -p warden-audit --bench verify`.
 
-#[path = "common.rs"]
 mod common;
 
 use std::time::Duration;

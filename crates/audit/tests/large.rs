@@ -20,7 +20,11 @@ fn clean_chain_of_100k_records_verifies() {
             let log = log.clone();
             s.spawn(move || {
                 for i in (half * 50_000)..((half + 1) * 50_000) {
-                    let user = if i % 1000 == 0 { "rare" } else { "common" };
+                    let user = if i.is_multiple_of(1000) {
+                        "rare"
+                    } else {
+                        "common"
+                    };
                     let ev = common::decided(i, user, "prod-db", "allow");
                     log.append_blocking(ev, Durability::Queued).expect("append");
                 }

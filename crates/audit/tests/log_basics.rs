@@ -68,8 +68,8 @@ fn async_appends_from_many_tasks_form_one_chain() {
             let log = log.clone();
             tasks.push(tokio::spawn(async move {
                 let mut out = Vec::new();
-                for i in 0..50 {
-                    let d = if i % 2 == 0 {
+                for i in 0..50u64 {
+                    let d = if i.is_multiple_of(2) {
                         Durability::Durable
                     } else {
                         Durability::Queued
@@ -106,7 +106,11 @@ fn query_filters_and_pages_newest_first() {
     let log = AuditLog::open(common::config(dir.path())).expect("open");
     for i in 0..300u64 {
         let user = ["alice", "bob", "carol"][(i % 3) as usize];
-        let verdict = if i % 10 == 0 { "deny" } else { "allow" };
+        let verdict = if i.is_multiple_of(10) {
+            "deny"
+        } else {
+            "allow"
+        };
         log.append_blocking(
             common::decided(i, user, "prod-db", verdict),
             Durability::Queued,
@@ -148,7 +152,7 @@ fn query_filters_and_pages_newest_first() {
             ..Query::default()
         })
         .expect("query");
-    // i % 10 == 0 and i % 3 == 0: i in {0, 30, ..., 270}.
+    // i divisible by 10 and by 3: i in {0, 30, ..., 270}.
     assert_eq!(denies.records.len(), 10);
 
     let text = log

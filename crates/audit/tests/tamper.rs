@@ -16,7 +16,7 @@ fn build(dir: &Path) -> AuditConfig {
     let cfg = common::config(dir);
     let log = AuditLog::open(cfg.clone()).expect("open");
     for i in 1..=N {
-        let d = if i % 500 == 0 {
+        let d = if i.is_multiple_of(500) {
             Durability::Durable
         } else {
             Durability::Queued

@@ -26,7 +26,12 @@ pub fn event(i: u64) -> Event {
         facts: Facts::None,
     });
     ev.verdict = Some(VerdictSummary {
-        decision: if i % 10 == 0 { "deny" } else { "allow" }.into(),
+        decision: if i.is_multiple_of(10) {
+            "deny"
+        } else {
+            "allow"
+        }
+        .into(),
         rules: vec!["prod-writes-need-where".into()],
         dry_run: vec![],
         message: None,
