@@ -80,10 +80,10 @@ pub(crate) fn apply(
     let mut next = req.clone();
     let event = match op {
         Op::Approve { by, reason } => {
-            check_decider(&next, by, now)?;
-            if by.name == next.action.user.name {
+            if next.state == ApprovalState::Pending && by.name == next.action.user.name {
                 return Err(ApprovalError::SelfApproval(by.name.clone()));
             }
+            check_decider(&next, by, now)?;
             if next.approvals.iter().any(|d| d.by == by.name) {
                 return Err(ApprovalError::DuplicateApprover(by.name.clone()));
             }

@@ -135,14 +135,24 @@ fn spawn_dry_run_counter(app: App) {
     });
 }
 
-/// Serves the console and API on `listener` until `shutdown` completes.
+/// Serves the console and API on `listener` until `shutdown` completes. Open event
+/// streams end when shutdown starts, so the drain finishes.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: WebState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let (router, app) = build(state, RetryPolicy::default());
-    // Long-lived event streams end when shutdown starts, so the drain can finish.
+    serve_with(listener, state, RetryPolicy::default(), shutdown).await
+}
+
+/// `serve` with an explicit webhook retry policy.
+pub async fn serve_with(
+    listener: tokio::net::TcpListener,
+    state: WebState,
+    retry: RetryPolicy,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let (router, app) = build(state, retry);
     let stop = app.clone();
     let shutdown = async move {
         shutdown.await;

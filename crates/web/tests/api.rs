@@ -336,7 +336,7 @@ async fn audit_query_and_verify_need_the_viewer_role() {
     .await;
     assert_eq!(body["records"].as_array().map(Vec::len), Some(1));
     let (_, body) = json(
-        http.get(format!("{audit}?q=accounts&verdict=hold&limit=1"))
+        http.get(format!("{audit}?q={}&limit=1", held.id))
             .basic_auth("vera", Some(PASSWORD))
             .send()
             .await
@@ -346,16 +346,15 @@ async fn audit_query_and_verify_need_the_viewer_role() {
     assert_eq!(body["records"].as_array().map(Vec::len), Some(1));
     let after = body["next"].as_u64().expect("next page cursor");
     let (_, body) = json(
-        http.get(format!(
-            "{audit}?q=accounts&verdict=hold&limit=1&after={after}"
-        ))
-        .basic_auth("vera", Some(PASSWORD))
-        .send()
-        .await
-        .expect("page 2"),
+        http.get(format!("{audit}?q={}&limit=1&after={after}", held.id))
+            .basic_auth("vera", Some(PASSWORD))
+            .send()
+            .await
+            .expect("page 2"),
     )
     .await;
     assert_eq!(body["records"].as_array().map(Vec::len), Some(1));
+    assert_eq!(body["records"][0]["event"]["kind"], "approval_requested");
     let (status, _) = json(
         http.get(format!("{audit}?since=yesterday"))
             .basic_auth("vera", Some(PASSWORD))

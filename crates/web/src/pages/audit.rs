@@ -71,7 +71,7 @@ pub async fn show(
         h1 { "Audit log" }
         div.card {
             (chain_badge(status.as_ref()))
-            form method="post" action="/audit/verify" style="display:inline;margin-left:.5rem" {
+            form.inline method="post" action="/audit/verify" {
                 input type="hidden" name="csrf" value=(who.csrf());
                 button type="submit" { "Verify now" }
             }

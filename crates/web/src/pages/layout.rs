@@ -42,7 +42,7 @@ pub fn page(title: &str, who: Option<&Authed>, nav: Nav, body: Markup) -> Markup
                             " "
                             a href="/policies" aria-current=[current(Nav::Policies)] { "Policies" }
                         }
-                        form method="post" action="/logout" style="display:inline" {
+                        form.inline method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(who.csrf());
                             span { (who.user.name) " " }
                             button type="submit" { "Log out" }

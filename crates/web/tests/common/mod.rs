@@ -96,15 +96,10 @@ pub async fn start(notifications: Vec<WebhookConfig>) -> Console {
         first_backoff: Duration::from_millis(50),
         timeout: Duration::from_secs(2),
     };
-    let router = warden_web::router_with(state, retry);
     let (tx, rx) = tokio::sync::oneshot::channel::<()>();
-    let task = tokio::spawn(async move {
-        axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                let _ = rx.await;
-            })
-            .await
-    });
+    let task = tokio::spawn(warden_web::serve_with(listener, state, retry, async move {
+        let _ = rx.await;
+    }));
     Console {
         addr,
         base,
