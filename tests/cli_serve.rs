@@ -389,3 +389,52 @@ fn example_config_has_no_mistakes_besides_its_placeholders() {
         assert!(expected, "unexpected problem in the example config: {e}");
     }
 }
+
+#[test]
+fn serve_console_over_tls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let ok = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=DNS:localhost,IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stderr(Stdio::null())
+        .status()
+        .expect("openssl");
+    assert!(ok.success());
+    let port = free_port();
+    let cfg = write_config(dir.path(), port, "");
+    let text = std::fs::read_to_string(&cfg).expect("read");
+    let text = text.replace(
+        &format!("listen: 127.0.0.1:{port}\n"),
+        &format!("listen: 127.0.0.1:{port}\n  tls: {{ cert: cert.pem, key: key.pem }}\n"),
+    );
+    std::fs::write(&cfg, text).expect("write");
+    let server = Server::start(&["serve", "--config", cfg.to_str().expect("utf8")]);
+    let line = server.wait_stdout("console listening on", Duration::from_secs(30));
+    assert!(line.contains("https://"), "{line}");
+    let url = format!("https://127.0.0.1:{port}/healthz");
+    let (code, body) = curl(&["--cacert", cert.to_str().expect("utf8"), &url]);
+    assert_eq!(code, "200", "{body}");
+    // Plain HTTP on the TLS port gets nothing useful.
+    let (code, _) = curl(&[&format!("http://127.0.0.1:{port}/healthz")]);
+    assert_ne!(code, "200");
+    let (code, _) = server.terminate();
+    assert_eq!(code, Some(0));
+}

@@ -7,6 +7,8 @@
 //! Must never start a front-end before the audit log is open, and never report a clean
 //! stop if the final checkpoint could not be written.
 
+pub mod web_tls;
+
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;

@@ -57,10 +57,32 @@ pub async fn run_with(
     };
     let console = web_listener.local_addr().unwrap_or(config.web.listen);
     let state = web_state(&config, &running);
-    let web_shutdown = shutdown.clone();
-    let web = tokio::spawn(warden_web::serve(web_listener, state, async move {
-        web_shutdown.cancelled().await
-    }));
+    let web = match &config.web.tls {
+        None => {
+            let web_shutdown = shutdown.clone();
+            tokio::spawn(warden_web::serve(web_listener, state, async move {
+                web_shutdown.cancelled().await
+            }))
+        }
+        Some(files) => match runtime::web_tls::server_config(files) {
+            Ok(tls) => tokio::spawn(runtime::web_tls::serve(
+                web_listener,
+                tls,
+                warden_web::router(state),
+                shutdown.clone(),
+            )),
+            Err(e) => {
+                eprintln!("error: web.tls: {e}");
+                running.stop().await;
+                return ExitCode::from(1);
+            }
+        },
+    };
+    let scheme = if config.web.tls.is_some() {
+        "https"
+    } else {
+        "http"
+    };
     let started = Started {
         console,
         targets: running
@@ -76,7 +98,7 @@ pub async fn run_with(
             .collect(),
     };
     println!(
-        "warden: console listening on http://{console} (public URL {})",
+        "warden: console listening on {scheme}://{console} (public URL {})",
         config.web.public_url
     );
     for (name, proto, addr) in &started.targets {

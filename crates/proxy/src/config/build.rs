@@ -224,12 +224,6 @@ fn build_web(raw: RawWeb, resolve: &dyn Fn(&str) -> PathBuf, d: &mut Diags<'_>) 
         None => fallback,
     };
     let tls = raw.tls.map(|t| build_tls(t, "web.tls", resolve, d));
-    if tls.is_some() {
-        d.push(
-            "web.tls",
-            "TLS for the console is not supported yet; terminate TLS in front of web.listen",
-        );
-    }
     let scheme = if tls.is_some() { "https" } else { "http" };
     let public_url = match raw.public_url {
         Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
