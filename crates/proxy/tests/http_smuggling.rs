@@ -220,3 +220,26 @@ async fn header_and_body_limits() {
     assert_refused(&w, &up, req, "413", "exceeds the limit").await;
     audited(&w, "warden-http-limits").await;
 }
+
+#[tokio::test]
+async fn a_refused_upgrade_closes_the_connection_so_nothing_follows_unchecked() {
+    let (up, w) = setup().await;
+    let req = format!(
+        "DELETE /admin/ws HTTP/1.1\r\nHost: x\r\n{a}Connection: Upgrade\r\nUpgrade: websocket\r\n\r\nPOST /v1/users HTTP/1.1\r\nHost: x\r\n{a}Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        a = auth()
+    );
+    let out = raw_exchange(w.addr, req.as_bytes()).await;
+    assert!(out.starts_with("HTTP/1.1 403"), "{out}");
+    assert_eq!(out.matches("HTTP/1.1").count(), 1, "{out}");
+    assert_eq!(up.hits(), 0);
+}
+
+#[tokio::test]
+async fn connect_is_refused() {
+    let (up, w) = setup().await;
+    let req = format!(
+        "CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n{}\r\n",
+        auth()
+    );
+    assert_refused(&w, &up, req, "400", "CONNECT is not supported").await;
+}

@@ -108,7 +108,15 @@ pub async fn handle(
             );
         }
     };
-    admit(shared, conn, actor, req, started, index).await
+    // After an upgrade request the framing guard stops reading HTTP/1 framing: unless
+    // the upgrade happens, the connection must not carry further requests.
+    let upgrade_request = wants_upgrade(req.headers()) || req.method() == http::Method::CONNECT;
+    let mut resp = admit(shared, conn, actor, req, started, index).await;
+    if upgrade_request && resp.status() != http::StatusCode::SWITCHING_PROTOCOLS {
+        resp.headers_mut()
+            .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+    }
+    resp
 }
 
 async fn admit(
@@ -124,6 +132,38 @@ async fn admit(
         .path_and_query()
         .map(|p| p.as_str().to_string())
         .unwrap_or_else(|| "/".to_string());
+    if req.method() == http::Method::CONNECT {
+        let raw = format!("CONNECT {target}");
+        return refuse_before_policy(
+            &shared,
+            &conn,
+            Some(actor),
+            &raw,
+            Answer::BadRequest,
+            "warden-http-request",
+            "CONNECT is not supported",
+        )
+        .await;
+    }
+    // A header inspection cannot read must not silently drop out of the facts (an
+    // unreadable method override would otherwise be ignored).
+    if req
+        .headers()
+        .iter()
+        .any(|(k, v)| v.to_str().is_err() && k.as_str().contains("method"))
+    {
+        let raw = format!("{} {}", req.method(), target);
+        return refuse_before_policy(
+            &shared,
+            &conn,
+            Some(actor),
+            &raw,
+            Answer::BadRequest,
+            "warden-http-request",
+            "unreadable method-override header",
+        )
+        .await;
+    }
     let headers = req
         .headers()
         .iter()

@@ -24,6 +24,7 @@
 
 pub mod body;
 pub mod forward;
+pub mod framing;
 pub mod handler;
 pub mod holds;
 pub mod identity;
