@@ -190,3 +190,30 @@ async fn retry_mode_refuses_then_runs_the_identical_request_once() {
     .await
     .expect("bounded");
 }
+
+#[tokio::test]
+async fn dropping_a_hold_before_waiting_withdraws_it() {
+    bounded(async {
+        let s = setup();
+        let held = hold(&s, "DELETE FROM accounts").await;
+        let id = held.id.clone();
+        drop(held);
+        let mut state = None;
+        for _ in 0..100 {
+            state = s.approvals.get(&id).map(|r| r.state);
+            if state == Some(ApprovalState::Withdrawn) {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(state, Some(ApprovalState::Withdrawn));
+        assert!(
+            records(&s.audit, EventKind::ApprovalWithdrawn, 1)
+                .await
+                .len()
+                == 1
+        );
+    })
+    .await
+    .expect("bounded");
+}
