@@ -269,3 +269,58 @@ fn commands_refuse_a_store_held_by_a_running_log() {
         "verify must not create a store"
     );
 }
+
+#[test]
+fn tail_follow_prints_records_appended_while_the_store_is_free() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = build(dir.path(), "audit", 3);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_warden"))
+        .args([
+            "audit",
+            "tail",
+            "--path",
+            s(&cfg.path),
+            "-n",
+            "1",
+            "--follow",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("run warden");
+    let stdout = child.stdout.take().expect("stdout");
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let v: serde_json::Value = serde_json::from_str(&line).expect("json line");
+            if tx.send(v["seq"].as_u64().expect("seq")).is_err() {
+                break;
+            }
+        }
+    });
+    let first = rx
+        .recv_timeout(Duration::from_secs(10))
+        .expect("the newest record");
+    assert_eq!(first, 3);
+    // The follower opens the store briefly once a second: retry while it holds it.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let log = loop {
+        match AuditLog::open(cfg.clone()) {
+            Ok(log) => break log,
+            Err(e) if std::time::Instant::now() < deadline => {
+                assert!(e.to_string().contains("in use"), "{e}");
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            Err(e) => panic!("could not open the store: {e}"),
+        }
+    };
+    log.append_blocking(event(4), Durability::Durable)
+        .expect("append");
+    log.shutdown().expect("shutdown");
+    drop(log);
+    let next = rx.recv_timeout(Duration::from_secs(10));
+    let _ = child.kill();
+    let _ = child.wait();
+    assert_eq!(next.ok(), Some(4));
+}

@@ -12,8 +12,13 @@ use criterion::{criterion_group, Criterion, Throughput};
 use warden_audit::{AuditConfig, AuditLog, Durability};
 
 fn open(dir: &std::path::Path) -> AuditLog {
+    open_with(dir, true)
+}
+
+fn open_with(dir: &std::path::Path, fsync: bool) -> AuditLog {
     let mut cfg = AuditConfig::new(dir.join("audit"));
     cfg.checkpoint_every = 100_000;
+    cfg.fsync = fsync;
     AuditLog::open(cfg).expect("open")
 }
 
@@ -100,16 +105,26 @@ fn bench_durable(c: &mut Criterion) {
 /// Throughput and p50/p99 latency of durable appends, printed as a table.
 fn latency_table() {
     let rt = runtime();
-    println!("\ndurable appends: concurrency, appends/s, p50, p99, max (3 runs of ~2 s each)");
-    for conc in [1u64, 16, 256] {
+    for fsync in [true, false] {
+        println!(
+            "\ndurable appends, fsync={fsync}: concurrency, appends/s, p50, p99, max (3 runs of ~2 s)"
+        );
+        for conc in [1u64, 16, 256] {
+            latency_row(&rt, fsync, conc);
+        }
+    }
+}
+
+fn latency_row(rt: &tokio::runtime::Runtime, fsync: bool, conc: u64) {
+    {
         let dir = tempfile::tempdir().expect("tempdir");
-        let log = open(dir.path());
+        let log = open_with(dir.path(), fsync);
         // Warm up, then size the run to ~2 s.
-        let (d, _) = durable_run(&rt, &log, conc, conc * 20);
+        let (d, _) = durable_run(rt, &log, conc, conc * 20);
         let rate = (conc * 20) as f64 / d.as_secs_f64();
         let n = ((rate * 2.0) as u64).max(conc * 10);
         for _ in 0..3 {
-            let (d, mut lat) = durable_run(&rt, &log, conc, n);
+            let (d, mut lat) = durable_run(rt, &log, conc, n);
             lat.sort_unstable();
             let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
             println!(

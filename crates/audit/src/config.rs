@@ -20,6 +20,11 @@ pub struct AuditConfig {
     pub checkpoint_interval: Duration,
     /// Upper bound for how long a `Queued` append may stay in memory only.
     pub queued_window: Duration,
+    /// `true` (default): a durable flush ends with `fdatasync`, so acknowledged records
+    /// survive a power cut. `false`: sled's flush only (`pwrite` + `sync_file_range`):
+    /// acknowledged records survive a process kill, but a power cut or kernel crash may
+    /// lose the last moments (docs/audit-format.md, "Durability").
+    pub fsync: bool,
 }
 
 impl AuditConfig {
@@ -35,6 +40,7 @@ impl AuditConfig {
             checkpoint_every: 10_000,
             checkpoint_interval: Duration::from_secs(10),
             queued_window: Duration::from_millis(50),
+            fsync: true,
         }
     }
 }

@@ -95,7 +95,7 @@ impl AuditLog {
         )?;
         let head = recover_head(&db)?;
         let last_cp = last_checkpoint(&db)?;
-        let mut syncer = Syncer::new(&cfg.path)?;
+        let mut syncer = Syncer::new(&cfg.path, cfg.fsync)?;
         let last_cp = match last_cp {
             Some(cp) => {
                 check_checkpoint_against_store(&db, &cp, head.seq)?;
