@@ -71,7 +71,11 @@ fn password() -> Result<String, String> {
     let stty = |arg: &str| {
         std::process::Command::new("stty")
             .arg(arg)
-            .stdin(tty.try_clone().map(std::process::Stdio::from).unwrap_or_else(|_| std::process::Stdio::null()))
+            .stdin(
+                tty.try_clone()
+                    .map(std::process::Stdio::from)
+                    .unwrap_or_else(|_| std::process::Stdio::null()),
+            )
             .status()
     };
     let mut out = &tty;
@@ -98,7 +102,10 @@ fn summary_line(v: &Value) -> String {
     let raw = text(v, "/action/raw");
     let first = raw.lines().next().unwrap_or("");
     let shown = if first.chars().count() > 80 || first.len() < raw.len() {
-        format!("{}… (truncated; `show` prints it in full)", first.chars().take(80).collect::<String>())
+        format!(
+            "{}… (truncated; `show` prints it in full)",
+            first.chars().take(80).collect::<String>()
+        )
     } else {
         first.to_string()
     };
@@ -137,7 +144,11 @@ fn details(v: &Value) -> String {
         text(v, "/url"),
     );
     if v.pointer("/denial/by").is_some() {
-        out.push_str(&format!("denied by: {} ({})\n", text(v, "/denial/by"), text(v, "/denial/reason")));
+        out.push_str(&format!(
+            "denied by: {} ({})\n",
+            text(v, "/denial/by"),
+            text(v, "/denial/reason")
+        ));
     }
     out.push_str("action:\n");
     out.push_str(&text(v, "/action/raw"));
@@ -163,20 +174,38 @@ async fn execute(cmd: ApprovalsCommand, password: String) -> Result<String, Clie
             } else if items.is_empty() {
                 format!("no {state} requests")
             } else {
-                items.iter().map(summary_line).collect::<Vec<_>>().join("\n")
+                items
+                    .iter()
+                    .map(summary_line)
+                    .collect::<Vec<_>>()
+                    .join("\n")
             }
         }
         ApprovalsCommand::Show { id, .. } => {
             let v = client.show(id).await?;
-            if json { pretty(&v) } else { details(&v) }
+            if json {
+                pretty(&v)
+            } else {
+                details(&v)
+            }
         }
-        ApprovalsCommand::Approve { id, reason, .. } | ApprovalsCommand::Deny { id, reason, .. } => {
-            let decision = if matches!(cmd, ApprovalsCommand::Approve { .. }) { "approve" } else { "deny" };
+        ApprovalsCommand::Approve { id, reason, .. }
+        | ApprovalsCommand::Deny { id, reason, .. } => {
+            let decision = if matches!(cmd, ApprovalsCommand::Approve { .. }) {
+                "approve"
+            } else {
+                "deny"
+            };
             let v = client.decide(id, decision, reason.as_deref()).await?;
             if json {
                 pretty(&v)
             } else {
-                format!("{}: {} (remaining approvals: {})", text(&v, "/id"), text(&v, "/state"), text(&v, "/remaining"))
+                format!(
+                    "{}: {} (remaining approvals: {})",
+                    text(&v, "/id"),
+                    text(&v, "/state"),
+                    text(&v, "/remaining")
+                )
             }
         }
     })
@@ -190,7 +219,10 @@ pub fn run(cmd: ApprovalsCommand) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("warden approvals: cannot start runtime: {e}");

@@ -87,6 +87,16 @@ impl Approvals {
         Ok(approvals)
     }
 
+    /// `open` on a sled store of its own at `path` (created if missing).
+    pub fn open_path(
+        path: &std::path::Path,
+        audit: AuditLog,
+        public_url: String,
+    ) -> Result<Approvals, ApprovalError> {
+        let db = sled::open(path)?;
+        Approvals::open(&db, audit, public_url)
+    }
+
     fn recover(&self) -> Result<(), ApprovalError> {
         let now = OffsetDateTime::now_utc();
         for req in self.inner.store.all() {
