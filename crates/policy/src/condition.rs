@@ -5,7 +5,6 @@
 //! match. Matching is pure and allocation-free on the hot path; it must never panic on
 //! any action a client can produce.
 
-use globset::GlobSet;
 use warden_inspect::http::HttpFacts;
 use warden_inspect::kube::KubeFacts;
 use warden_inspect::shell::SshFacts;
@@ -14,6 +13,7 @@ use warden_inspect::{Action, Facts, Protocol};
 
 use crate::flags::ArgPattern;
 use crate::objects::ObjectPatterns;
+use crate::patterns::Patterns;
 
 /// One compiled `when` or `unless` block.
 #[derive(Debug, Clone, Default)]
@@ -30,14 +30,14 @@ pub struct Condition {
 
 #[derive(Debug, Clone, Default)]
 pub struct TargetCond {
-    pub names: Option<GlobSet>,
+    pub names: Option<Patterns>,
     /// Every label must be present with one of the listed values.
     pub labels: Vec<(String, Vec<String>)>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct UserCond {
-    pub names: Option<GlobSet>,
+    pub names: Option<Patterns>,
     pub roles: Vec<String>,
 }
 
@@ -58,7 +58,7 @@ pub struct SqlCond {
 pub struct HttpCond {
     /// Upper case.
     pub methods: Vec<String>,
-    pub paths: Option<GlobSet>,
+    pub paths: Option<Patterns>,
     pub unparsed: Option<bool>,
 }
 
@@ -68,20 +68,20 @@ pub struct KubeCond {
     pub groups: Vec<String>,
     pub resources: Vec<String>,
     pub subresources: Vec<String>,
-    pub namespaces: Option<GlobSet>,
-    pub names: Option<GlobSet>,
+    pub namespaces: Option<Patterns>,
+    pub names: Option<Patterns>,
     pub unparsed: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default)]
 pub struct SshCond {
-    pub programs: Option<GlobSet>,
+    pub programs: Option<Patterns>,
     /// Allow-list form: every simple command runs one of these programs, and there is
     /// at least one command. Opaque or unparsed lines never satisfy it.
-    pub only_programs: Option<GlobSet>,
+    pub only_programs: Option<Patterns>,
     pub args: Vec<ArgPattern>,
     /// Globs over the targets of output redirections (`> /etc/hosts`, `>>`, `&>`).
-    pub redirects: Option<GlobSet>,
+    pub redirects: Option<Patterns>,
     pub interactive: Option<bool>,
     pub subsystems: Vec<String>,
     pub forwarding: Option<bool>,

@@ -22,6 +22,7 @@ mod diagnostic;
 mod evaluate;
 mod flags;
 mod objects;
+mod patterns;
 mod rule;
 mod set;
 mod store;

@@ -8,53 +8,46 @@
 //! only the bare and `*.` forms match an unqualified name. Matching is case-insensitive
 //! so that quoting games cannot dodge a rule.
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use globset::GlobBuilder;
+
+use crate::patterns::Patterns;
 use warden_inspect::Protocol;
 
 /// Compiled `sql.objects`.
 #[derive(Debug, Clone)]
 pub struct ObjectPatterns {
-    full: GlobSet,
+    full: Patterns,
     /// Name parts of patterns whose schema part is exactly `*`.
-    any_schema: GlobSet,
+    any_schema: Patterns,
     /// Name parts of patterns whose schema part matches `public`.
-    public_schema: GlobSet,
-}
-
-fn glob(p: &str) -> Result<globset::Glob, String> {
-    GlobBuilder::new(p)
-        .case_insensitive(true)
-        .build()
-        .map_err(|e| e.to_string())
+    public_schema: Patterns,
 }
 
 impl ObjectPatterns {
     /// Compile; `Err((index, message))` names the first bad pattern.
     pub fn new(patterns: &[String]) -> Result<ObjectPatterns, (usize, String)> {
-        let mut full = GlobSetBuilder::new();
-        let mut any = GlobSetBuilder::new();
-        let mut public = GlobSetBuilder::new();
+        let full = Patterns::new(patterns, false, true)?;
+        let mut any = Vec::new();
+        let mut public = Vec::new();
         for (i, p) in patterns.iter().enumerate() {
-            full.add(glob(p).map_err(|e| (i, e))?);
             if let Some((schema, name)) = p.split_once('.') {
-                let name_glob = glob(name).map_err(|e| (i, e))?;
                 if schema == "*" {
-                    any.add(name_glob.clone());
+                    any.push(name.to_string());
                 }
-                if glob(schema)
-                    .map_err(|e| (i, e))?
-                    .compile_matcher()
-                    .is_match("public")
-                {
-                    public.add(name_glob);
+                let schema_glob = GlobBuilder::new(schema)
+                    .case_insensitive(true)
+                    .build()
+                    .map_err(|e| (i, e.to_string()))?;
+                if schema_glob.compile_matcher().is_match("public") {
+                    public.push(name.to_string());
                 }
             }
         }
-        let build = |b: GlobSetBuilder| b.build().map_err(|e| (0, e.to_string()));
+        // Name parts come from valid patterns; an error here has no better position.
         Ok(ObjectPatterns {
-            full: build(full)?,
-            any_schema: build(any)?,
-            public_schema: build(public)?,
+            full,
+            any_schema: Patterns::new(&any, false, true).map_err(|(_, e)| (0, e))?,
+            public_schema: Patterns::new(&public, false, true).map_err(|(_, e)| (0, e))?,
         })
     }
 

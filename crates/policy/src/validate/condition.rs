@@ -1,7 +1,6 @@
 //! Build a compiled [`Condition`] from a `when` / `unless` block, reporting every
 //! mistake in it.
 
-use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use warden_inspect::sql::StatementKind;
 use warden_inspect::Protocol;
 
@@ -12,6 +11,7 @@ use crate::condition::{
 use crate::diagnostic::Pos;
 use crate::flags::ArgPattern;
 use crate::objects::ObjectPatterns;
+use crate::patterns::Patterns;
 use crate::yaml::{Node, Value};
 
 const CONDITION_KEYS: &[&str] = &[
@@ -43,37 +43,19 @@ const HTTP_METHODS: &[&str] = &[
 ];
 
 /// Compile a list of globs. `separator`: `*` stops at `/` (paths).
-fn globs(r: &mut Reader, list: &[(String, Pos)], path: &str, separator: bool) -> Option<GlobSet> {
-    let mut b = GlobSetBuilder::new();
-    let mut ok = true;
-    for (p, pos) in list {
-        match GlobBuilder::new(p).literal_separator(separator).build() {
-            Ok(g) => {
-                b.add(g);
-            }
-            Err(e) => {
-                r.error(*pos, path, format!("invalid pattern `{p}`: {e}"));
-                ok = false;
-            }
-        }
-    }
-    if !ok {
-        return None;
-    }
-    match b.build() {
-        Ok(set) => Some(set),
-        Err(e) => {
-            r.error(
-                list.first().map(|x| x.1).unwrap_or_default(),
-                path,
-                e.to_string(),
-            );
+fn globs(r: &mut Reader, list: &[(String, Pos)], path: &str, separator: bool) -> Option<Patterns> {
+    let pats: Vec<String> = list.iter().map(|x| x.0.clone()).collect();
+    match Patterns::new(&pats, separator, false) {
+        Ok(p) => Some(p),
+        Err((i, e)) => {
+            let (p, pos) = list.get(i).cloned().unwrap_or_default();
+            r.error(pos, path, format!("invalid pattern `{p}`: {e}"));
             None
         }
     }
 }
 
-fn glob_key(r: &mut Reader, node: Option<&Node>, path: &str, separator: bool) -> Option<GlobSet> {
+fn glob_key(r: &mut Reader, node: Option<&Node>, path: &str, separator: bool) -> Option<Patterns> {
     let node = node?;
     let list = r.strings(node, path)?;
     globs(r, &list, path, separator)
