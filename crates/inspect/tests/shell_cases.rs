@@ -106,7 +106,11 @@ const CASES: &[(&str, &[&str], bool, bool)] = &[
     ("python3", &["python3"], true, false),
     ("awk 'BEGIN { system(\"rm -rf x\") }'", &["awk"], true, false),
     ("awk '{ print $1 }' file", &["awk"], false, false),
-    ("bash <<EOF\nrm -rf x\nEOF", &["bash"], true, false),
+    ("bash <<EOF\nrm -rf x\nEOF", &["bash", "rm"], true, false),
+    ("sudo sh <<< 'rm -rf x'", &["sudo", "sh", "rm"], true, false),
+    // a here-string is not a here-document: the next line is a command
+    ("cat <<< x\nrm -rf y", &["cat", "rm"], false, false),
+    ("cat <<EOF\nrm -rf x\nEOF\nrm -rf y", &["cat", "rm"], false, false),
     ("cat <<EOF\n$(rm -rf x)\nEOF", &["cat"], true, false),
     ("cat <<'EOF'\n$(rm -rf x)\nEOF", &["cat"], false, false),
     ("x='a[$(id)]'; echo $((x))", &["echo"], true, false),

@@ -5,6 +5,7 @@
 //! Bounded: nesting deeper than [`MAX_DEPTH`] is opaque, never a stack overflow.
 
 use super::brace::expand_braces;
+use super::interpreters::SHELLS;
 use super::lexer::{tokenize, Word};
 use super::parser::{parse, SimpleCommand};
 use super::wrappers::{effects, Effect, DANGEROUS_VARIABLES};
@@ -105,6 +106,15 @@ impl Analysis {
             via: via.to_vec(),
             stdin_fed: cmd.stdin_fed(),
             redirects,
+            stdin_code: cmd
+                .redirections
+                .iter()
+                .filter_map(|r| match (&r.heredoc, r.op.ends_with("<<<")) {
+                    (Some(doc), _) => Some(doc.body.clone()),
+                    (None, true) => Some(r.target.text.clone()),
+                    _ => None,
+                })
+                .collect(),
         };
         self.argv(&cmd.words[first..], &ctx);
     }
@@ -196,6 +206,15 @@ impl Analysis {
         if ctx.stdin_fed && self.opaque && self.notes.iter().any(|n| n.contains("from its input")) {
             self.note("code fed to an interpreter through a pipe, file or here-document");
         }
+        if SHELLS.contains(&program.as_str()) && !ctx.stdin_code.is_empty() {
+            // `bash <<EOF ... EOF`, `sh <<< 'cmd'`: the code is right here; read it so
+            // that deny rules still see its commands (the line stays opaque).
+            let mut nested = ctx.nested(format!("{program} <<"));
+            nested.stdin_code.clear();
+            for code in &ctx.stdin_code {
+                self.text(code, nested.depth, &nested.via);
+            }
+        }
     }
 }
 
@@ -239,6 +258,8 @@ struct Context {
     via: Vec<String>,
     stdin_fed: bool,
     redirects: Vec<String>,
+    /// Here-document bodies and here-strings fed to the command's standard input.
+    stdin_code: Vec<String>,
 }
 
 impl Context {
@@ -250,6 +271,7 @@ impl Context {
             via: chain,
             stdin_fed: self.stdin_fed,
             redirects: self.redirects.clone(),
+            stdin_code: self.stdin_code.clone(),
         }
     }
 }

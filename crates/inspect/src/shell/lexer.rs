@@ -261,7 +261,8 @@ impl Lexer {
 
     fn push_word(&mut self, w: Word) {
         if let Some(Token::Redirect { op, .. }) = self.tokens.last() {
-            if op.ends_with("<<") || op.ends_with("<<-") {
+            let here_string = op.ends_with("<<<");
+            if (op.ends_with("<<") && !here_string) || op.ends_with("<<-") {
                 self.pending.push(PendingHereDoc {
                     token: self.tokens.len() - 1,
                     delimiter: w.text.clone(),
