@@ -42,6 +42,19 @@
     es.onerror = function () { say("Reconnecting..."); };
   }
 
+  // "waiting 3m 12s" keeps counting between updates.
+  function fmt(secs) {
+    var h = Math.floor(secs / 3600), m = Math.floor((secs % 3600) / 60), s = secs % 60;
+    return h > 0 ? h + "h " + m + "m" : m > 0 ? m + "m " + s + "s" : s + "s";
+  }
+  setInterval(function () {
+    var now = Math.floor(Date.now() / 1000);
+    document.querySelectorAll("[data-since]").forEach(function (el) {
+      var since = parseInt(el.getAttribute("data-since"), 10);
+      if (!isNaN(since)) { el.textContent = fmt(Math.max(0, now - since)); }
+    });
+  }, 1000);
+
   // Keyboard: j/k move between requests, / focuses the first filter or reason field,
   // Enter on a focused request opens it. Never steal keys from form fields.
   document.addEventListener("keydown", function (e) {

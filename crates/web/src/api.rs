@@ -13,7 +13,7 @@ use warden_approval::{ApprovalRequest, ApprovalState};
 
 use crate::app::App;
 use crate::audit_query::{run_query, AuditParams};
-use crate::auth::Authed;
+use crate::auth::{Authed, CSRF_HEADER};
 use crate::error::WebError;
 
 /// An approval request as the API returns it: the stored record plus its console URL.
@@ -87,11 +87,14 @@ pub struct DecisionBody {
     pub reason: Option<String>,
 }
 
-fn decision_body(headers: &HeaderMap, body: &[u8]) -> Result<DecisionBody, WebError> {
+/// Cookie sessions must send the CSRF header on API POSTs whatever the content type
+/// (the extractor lets urlencoded bodies through for the HTML forms, which carry the
+/// token in a field; the API has no such field). Basic auth needs no token.
+fn decision_body(who: &Authed, headers: &HeaderMap, body: &[u8]) -> Result<DecisionBody, WebError> {
+    who.check_csrf(headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()))?;
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(DecisionBody::default());
     }
-    let _ = headers;
     serde_json::from_slice(body).map_err(|e| {
         WebError::BadRequest(format!("body must be JSON {{\"reason\": \"...\"}}: {e}"))
     })
@@ -108,7 +111,7 @@ pub async fn approve(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, WebError> {
-    let body = decision_body(&headers, &body)?;
+    let body = decision_body(&who, &headers, &body)?;
     let req = app
         .state()
         .approvals
@@ -124,7 +127,7 @@ pub async fn deny(
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Result<impl IntoResponse, WebError> {
-    let body = decision_body(&headers, &body)?;
+    let body = decision_body(&who, &headers, &body)?;
     let req = app
         .state()
         .approvals

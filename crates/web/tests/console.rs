@@ -140,6 +140,15 @@ async fn form_posts_without_csrf_are_refused_and_with_it_decide() {
         .await
         .expect("api");
     assert_eq!(r.status(), 403);
+    // ... also when disguised as a form post with an empty body.
+    let r = http
+        .post(format!("{}/api/v1/approvals/{id}/approve", c.base))
+        .header("cookie", &bob.cookie)
+        .header("content-type", "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .expect("api form");
+    assert_eq!(r.status(), 403);
     assert_eq!(
         c.approvals.get(&id).expect("req").state,
         ApprovalState::Pending

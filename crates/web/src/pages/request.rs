@@ -62,7 +62,7 @@ pub fn card(who: &Authed, req: &ApprovalRequest, detail: bool) -> Markup {
             div.meta {
                 span { "needs " b { (req.spec.required.max(1)) } " approval(s) from " (req.approvers_description()) }
                 @if req.state == ApprovalState::Pending {
-                    span { "waiting " b.waited { (human_duration(waited)) } }
+                    span { "waiting " b.waited data-since=(req.created_at.unix_timestamp()) { (human_duration(waited)) } }
                     span { "expires " b { (show_time(req.expires_at)) } " (in " (human_duration(req.expires_at - now)) ")" }
                 } @else {
                     span { "created " (show_time(req.created_at)) }
