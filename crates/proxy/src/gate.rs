@@ -194,13 +194,8 @@ impl Gate {
                 Ok(Some(req)) => {
                     self.inner.stats.hold_approved();
                     let id = Some(req.id.clone());
-                    return Admission::Allow(Ticket::new(
-                        self.clone(),
-                        action,
-                        verdict,
-                        id,
-                        decided_seq,
-                    ));
+                    let ticket = Ticket::new(self.clone(), action, verdict, id, decided_seq);
+                    return Admission::Allow(ticket.with_approvers(req.approvers()));
                 }
                 Ok(None) => {}
                 Err(e) => return Admission::Deny(self.approval_failed(&verdict, e)),

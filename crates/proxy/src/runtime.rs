@@ -138,9 +138,9 @@ pub async fn start(
     let audit_path = config.audit.path.display().to_string();
     let audit = tokio::task::spawn_blocking(move || AuditLog::open(audit_cfg))
         .await
-        .map_err(|e| StartError::Approvals {
+        .map_err(|e| StartError::Audit {
             path: audit_path.clone(),
-            message: e.to_string(),
+            source: warden_audit::AuditError::Failed(format!("opening panicked: {e}")),
         })?
         .map_err(|source| StartError::Audit {
             path: audit_path.clone(),

@@ -181,6 +181,12 @@ async fn retry_mode_refuses_then_runs_the_identical_request_once() {
         };
         assert_eq!(ticket.approval_id(), Some(id.as_str()));
         ticket.completed(Outcome::default()).await;
+        let done = records(&s.audit, EventKind::ActionCompleted, 1).await;
+        let approval = done[0].event.approval.as_ref().expect("approval ref");
+        assert_eq!(
+            (approval.id.as_str(), approval.approvers.clone()),
+            (id.as_str(), vec!["bob".to_string()])
+        );
         let Admission::Deny(third) = s.gate.decide(sql_action(sql)).await else {
             panic!("an approval is used once");
         };

@@ -149,6 +149,12 @@ impl Ticket {
         }
     }
 
+    /// Who approved the held action this ticket executes (recorded with the outcome).
+    pub(super) fn with_approvers(mut self, approvers: Vec<String>) -> Ticket {
+        self.inner.approvers = approvers;
+        self
+    }
+
     pub fn verdict(&self) -> &Verdict {
         &self.inner.verdict
     }
