@@ -108,6 +108,11 @@ const CASES: &[(&str, &[&str], bool, bool)] = &[
     ("awk '{ print $1 }' file", &["awk"], false, false),
     ("bash <<EOF\nrm -rf x\nEOF", &["bash", "rm"], true, false),
     ("sudo sh <<< 'rm -rf x'", &["sudo", "sh", "rm"], true, false),
+    // expansions outside simple commands still run
+    ("for f in $(rm -rf x); do echo; done", &["rm", "echo"], true, false),
+    ("case $(rm -rf x) in y) ls;; esac", &["rm", "ls"], true, false),
+    ("case a in $(rm -rf x)) ls;; esac", &["rm", "ls"], true, false),
+    ("case a in a) ls;;", &[], false, true),
     // a here-string is not a here-document: the next line is a command
     ("cat <<< x\nrm -rf y", &["cat", "rm"], false, false),
     ("cat <<EOF\nrm -rf x\nEOF\nrm -rf y", &["cat", "rm"], false, false),

@@ -53,8 +53,8 @@ impl Analysis {
                 return;
             }
         };
-        let commands = match parse(tokens) {
-            Ok(c) => c,
+        let parsed = match parse(tokens) {
+            Ok(p) => p,
             Err(e) => {
                 self.unparsed = true;
                 self.note(e.0);
@@ -62,17 +62,24 @@ impl Analysis {
             }
         };
         let words = || {
-            commands.iter().flat_map(|c| {
-                c.words
-                    .iter()
-                    .chain(c.redirections.iter().map(|r| &r.target))
-            })
+            parsed
+                .commands
+                .iter()
+                .flat_map(|c| {
+                    c.words
+                        .iter()
+                        .chain(c.redirections.iter().map(|r| &r.target))
+                })
+                .chain(parsed.loose_words.iter())
         };
         if words().any(|w| w.quoted_code) && words().any(|w| w.dynamic) {
             // `x='a[$(id)]'; echo $((x))` runs id: quoted code may be evaluated later.
             self.opaque("quoted `$(`/backtick text with expansions on the same line");
         }
-        for cmd in &commands {
+        for w in &parsed.loose_words {
+            self.substitutions(w, depth, via);
+        }
+        for cmd in &parsed.commands {
             self.simple(cmd, depth, via);
         }
     }

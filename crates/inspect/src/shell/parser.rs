@@ -69,10 +69,21 @@ struct Parser {
     next_stdin_piped: bool,
     /// The previous word was the `time` keyword (which takes `-p`).
     after_time: bool,
+    /// Words that are not part of a simple command (`for` lists, `case` subjects and
+    /// patterns, function names): still expanded by the shell.
+    loose: Vec<Word>,
+}
+
+/// A parsed command line.
+#[derive(Debug, Default)]
+pub(crate) struct Parsed {
+    pub commands: Vec<SimpleCommand>,
+    /// Words outside simple commands whose expansions still run (`for x in $(cmd)`).
+    pub loose_words: Vec<Word>,
 }
 
 /// Parse tokens into simple commands.
-pub(crate) fn parse(tokens: Vec<Token>) -> Result<Vec<SimpleCommand>, SyntaxError> {
+pub(crate) fn parse(tokens: Vec<Token>) -> Result<Parsed, SyntaxError> {
     let mut p = Parser::default();
     let mut tokens = tokens.into_iter().peekable();
     while let Some(tok) = tokens.next() {
@@ -101,7 +112,8 @@ pub(crate) fn parse(tokens: Vec<Token>) -> Result<Vec<SimpleCommand>, SyntaxErro
                     && matches!(tokens.peek(), Some(Token::Op(")")));
                 if is_fn_def {
                     tokens.next();
-                    p.current = SimpleCommand::default();
+                    let name = std::mem::take(&mut p.current);
+                    p.loose.extend(name.words);
                     continue;
                 }
                 p.op(op)?;
@@ -121,7 +133,13 @@ pub(crate) fn parse(tokens: Vec<Token>) -> Result<Vec<SimpleCommand>, SyntaxErro
     if p.depth != 0 {
         return Err(SyntaxError("unbalanced parentheses"));
     }
-    Ok(p.out)
+    if p.open_cases > 0 || p.in_case_pattern {
+        return Err(SyntaxError("unterminated case"));
+    }
+    Ok(Parsed {
+        commands: p.out,
+        loose_words: p.loose,
+    })
 }
 
 impl Parser {
@@ -145,6 +163,7 @@ impl Parser {
                 self.in_case_pattern = false;
                 self.open_cases = self.open_cases.saturating_sub(1);
             }
+            self.loose.push(w);
             return;
         }
         if self.skip_words > 0 {
@@ -152,9 +171,11 @@ impl Parser {
             if self.skip_words == 0 && self.open_cases > 0 && w.text == "in" {
                 self.in_case_pattern = true;
             }
+            self.loose.push(w);
             return;
         }
         if self.skip_to_separator {
+            self.loose.push(w);
             return;
         }
         let command_position = self.current.words.is_empty() && !w.quoted && !w.dynamic;
