@@ -29,6 +29,8 @@ const BASIC_CACHE_TTL: Duration = Duration::from_secs(300);
 const THROTTLE_WINDOW: Duration = Duration::from_secs(300);
 const THROTTLE_MAX_FAILURES: u32 = 5;
 
+static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
 /// A Warden user who may log in to the console and the API.
 #[derive(Debug, Clone)]
 pub struct WebUser {
@@ -142,6 +144,23 @@ pub(crate) async fn verify_password(
     app.auth().check_throttle(&throttle_key)?;
     let Some(user) = app.user(name) else {
         app.auth().record_failure(&throttle_key);
+        // Spend the same argon2 work as for a real user, so timing does not reveal
+        // which user names exist.
+        let pw = password.to_string();
+        let _ = tokio::task::spawn_blocking(move || {
+            let dummy = DUMMY_HASH.get_or_init(|| {
+                use argon2::password_hash::{PasswordHasher, SaltString};
+                let salt = SaltString::generate(&mut rand::thread_rng());
+                argon2::Argon2::default()
+                    .hash_password(b"warden-dummy-password", &salt)
+                    .map(|h| h.to_string())
+                    .unwrap_or_default()
+            });
+            if let Ok(parsed) = PasswordHash::new(dummy) {
+                let _ = argon2::Argon2::default().verify_password(pw.as_bytes(), &parsed);
+            }
+        })
+        .await;
         return Err(WebError::Unauthorized);
     };
     let mut h = Sha256::new();
