@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
-# Side-by-side pgbench: the machine's PostgreSQL direct, through Warden (release
-# `warden serve`, one postgres target, SCRAM login, a small policy), and through
+# Side-by-side pgbench: the machine's PostgreSQL direct, through Warden (release build,
+# one postgres target, SCRAM login, a small policy, sled audit log), and through
 # pgbouncer (session pooling), in one run. Prints TPS, the ratio to direct, and p50/p99
 # latency computed from pgbench's per-transaction logs.
 #
 # Usage: benches/pg/run.sh            (DURATION=10 SCALE=10 by default)
+#        WARDEN=serve benches/pg/run.sh   use the full `warden serve` instead of the
+#        stand-alone gateway example (crates/proxy/examples/pg_bench_proxy.rs: same Gate,
+#        policy engine, sled audit log and postgres front-end, nothing else).
 # Needs: PostgreSQL on 127.0.0.1:5432 (user postgres, trust), pgbench, pgbouncer.
 set -euo pipefail
 
@@ -25,11 +28,19 @@ cleanup() {
 trap cleanup EXIT
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { for _ in $(seq 100); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; return 1; }
+wait_port() { # port [log]
+  for _ in $(seq 600); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "port $1 never opened" >&2; [[ -n "${2:-}" ]] && cat "$2" >&2; return 1
+}
 
-echo "building release warden..." >&2
-(cd "$ROOT" && cargo build --release -q --bin warden)
-WARDEN="$ROOT/target/release/warden"
+MODE=${WARDEN:-example}
+if [[ $MODE == serve ]]; then
+  echo "building release warden..." >&2
+  (cd "$ROOT" && cargo build --release -q --bin warden)
+else
+  echo "building release pg_bench_proxy example..." >&2
+  (cd "$ROOT" && cargo build --release -q -p warden-proxy --example pg_bench_proxy)
+fi
 
 echo "preparing $DB (scale $SCALE)..." >&2
 psql -X -q -p 5432 -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
@@ -37,7 +48,6 @@ pgbench -p 5432 -i -q -s "$SCALE" "$DB" >/dev/null 2>&1
 
 # --- Warden ----------------------------------------------------------------------------
 WPORT=$(free_port); WEBPORT=$(free_port)
-mapfile -t HASHES < <(printf '%s' "$PW" | "$WARDEN" hash-password)
 mkdir -p "$WORK/policies"
 cat >"$WORK/policies/bench.yaml" <<'YAML'
 version: 1
@@ -47,7 +57,10 @@ rules:
     action: deny
     message: DROP and TRUNCATE are blocked
 YAML
-cat >"$WORK/warden.yaml" <<YAML
+if [[ $MODE == serve ]]; then
+  WARDEN_BIN="$ROOT/target/release/warden"
+  mapfile -t HASHES < <(printf '%s' "$PW" | "$WARDEN_BIN" hash-password)
+  cat >"$WORK/warden.yaml" <<YAML
 web:
   listen: 127.0.0.1:$WEBPORT
   public_url: http://127.0.0.1:$WEBPORT
@@ -68,9 +81,13 @@ targets:
     upstream_user: postgres
     labels: { env: bench }
 YAML
-RUST_LOG=warn "$WARDEN" serve --config "$WORK/warden.yaml" >"$WORK/warden.log" 2>&1 &
+  RUST_LOG=warn "$WARDEN_BIN" serve --config "$WORK/warden.yaml" >"$WORK/warden.log" 2>&1 &
+else
+  BENCH_PASSWORD=$PW "$ROOT/target/release/examples/pg_bench_proxy" "127.0.0.1:$WPORT" 127.0.0.1:5432 \
+    "$WORK" "$WORK/policies/bench.yaml" >"$WORK/warden.log" 2>&1 &
+fi
 WARDEN_PID=$!
-wait_port "$WPORT"
+wait_port "$WPORT" "$WORK/warden.log"
 
 # --- pgbouncer -------------------------------------------------------------------------
 BPORT=$(free_port)
@@ -92,7 +109,7 @@ pidfile = $WORK/pgbouncer.pid
 INI
 pgbouncer "$WORK/pgbouncer.ini" >/dev/null 2>&1 &
 BOUNCER_PID=$!
-wait_port "$BPORT"
+wait_port "$BPORT" "$WORK/pgbouncer.log"
 
 # --- runs ------------------------------------------------------------------------------
 run() { # name port user password mode clients

@@ -1,6 +1,7 @@
-//! Large results stream through Warden with flat memory. The 1 GB case takes about a
-//! minute in a debug build, so it is `#[ignore]`d in CI; run it with
-//! `cargo test -p warden-proxy --test pg_stream -- --ignored`. The small case always runs.
+//! Large results stream through Warden with flat memory: 1 GB (10^6 rows of 1000 bytes)
+//! through the front-end and a streaming tokio-postgres client in the same process, with
+//! the process RSS sampled every 10 000 rows. Measured at about 15 s in a debug build on
+//! 2 cores, so it runs in CI.
 
 mod pg_support;
 
@@ -54,10 +55,10 @@ async fn fifty_megabytes_stream_with_bounded_memory() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "1 GB through a debug build takes about a minute; run with --ignored"]
 async fn one_gigabyte_result_streams_with_flat_memory() {
     let h = start().await;
     let (seen, growth) = stream(&h, 1_000_000).await;
     assert_eq!(seen, 1_000_000);
+    eprintln!("1 GB streamed; RSS growth {growth} MiB");
     assert!(growth < 64, "RSS grew by {growth} MiB for a 1 GB result");
 }
