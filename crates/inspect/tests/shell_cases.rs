@@ -90,6 +90,7 @@ const CASES: &[(&str, &[&str], bool, bool)] = &[
     ("$CMD -rf x", &["$CMD"], true, false),
     ("${CMD} -rf x", &["${CMD}"], true, false),
     ("/bin/r? -rf x", &["r?"], true, false),
+    ("=rm -rf x", &["=rm"], true, false),
     ("eval 'rm -rf x'", &["eval", "rm"], true, false),
     ("source ./x.sh", &["source"], true, false),
     (". ./x.sh", &["."], true, false),

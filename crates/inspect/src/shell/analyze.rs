@@ -163,6 +163,10 @@ impl Analysis {
         if first.brace {
             self.opaque("brace expansion in command position");
         }
+        if first.text.starts_with('=') {
+            // zsh replaces `=rm` with the path of `rm`.
+            self.opaque("`=word` in command position (zsh path expansion)");
+        }
         let mut argv = Vec::with_capacity(words.len());
         for w in words {
             if w.brace && !w.quoted && !w.dynamic {
