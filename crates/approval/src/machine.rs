@@ -245,3 +245,38 @@ pub(crate) fn requested_event(req: &ApprovalRequest) -> Event {
     ));
     ev
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn who(name: &str, roles: &[&str]) -> Actor {
+        Actor {
+            name: name.into(),
+            roles: roles.iter().map(|r| r.to_string()).collect(),
+            client_addr: None,
+        }
+    }
+
+    #[test]
+    fn entitlement_follows_roles_users_and_the_admin_default() {
+        let by_role = ApprovalSpec {
+            approver_roles: vec!["dba".into()],
+            ..ApprovalSpec::default()
+        };
+        assert!(entitled(&by_role, &who("bob", &["dba"])));
+        assert!(
+            !entitled(&by_role, &who("root", &["admin"])),
+            "admin only when the rule names nobody"
+        );
+        let by_user = ApprovalSpec {
+            approver_users: vec!["carol".into()],
+            ..ApprovalSpec::default()
+        };
+        assert!(entitled(&by_user, &who("carol", &[])));
+        assert!(!entitled(&by_user, &who("bob", &["dba"])));
+        let nobody = ApprovalSpec::default();
+        assert!(entitled(&nobody, &who("root", &["admin"])));
+        assert!(!entitled(&nobody, &who("bob", &["dba"])));
+    }
+}
