@@ -21,6 +21,9 @@ pub fn open_db(path: &Path) -> Result<sled::Db, AuditError> {
         .path(path)
         // The writer decides when to flush (group commit); no background flusher.
         .flush_every_ms(None)
+        // An append-only log: favour write throughput over compacting segments
+        // (LowSpace, the default, rewrites live data much more often).
+        .mode(sled::Mode::HighThroughput)
         .cache_capacity(256 * 1024 * 1024)
         .open()
         .map_err(|e| classify_open_error(path, e))?;

@@ -196,10 +196,20 @@ fn walk(
     w: &mut Walk,
 ) -> Result<(), Problem> {
     let (cps, in_store) = load_checkpoints(db, file)?;
+    // On a live log, walk only what existed once the checkpoints were read: every
+    // checkpoint's record is older than that, and records appended meanwhile can't
+    // look like an unsealed tail.
+    let end = db
+        .range(layout::record_key(0)..=layout::record_key(u64::MAX))
+        .next_back()
+        .transpose()
+        .map_err(|e| (0, format!("store read error: {e}")))?
+        .and_then(|(k, _)| layout::key_seq(&k))
+        .unwrap_or(0);
     check_checkpoints_at(&cps, 0, &layout::GENESIS, key, w)?;
     let mut prev = layout::GENESIS;
     let mut last_time = i64::MIN;
-    let range = layout::record_key(0)..=layout::record_key(u64::MAX);
+    let range = layout::record_key(0)..=layout::record_key(end);
     for (expect, item) in (1u64..).zip(db.range(range)) {
         let (k, v) = item.map_err(|e| (expect, format!("store read error: {e}")))?;
         let Some(key_seq) = layout::key_seq(&k) else {
