@@ -153,7 +153,14 @@ pub fn inspect_interactive_line(line: &str) -> SshFacts {
 
 fn from_analysis(request: SshRequest, interactive: bool, text: &str) -> SshFacts {
     let mut a = Analysis::default();
-    a.text(text, 0, &[]);
+    if text.contains('\0') {
+        // sshd hands the command to the shell as a C string: it ends at the NUL, so
+        // what runs is not what the whole text says.
+        a.unparsed = true;
+        a.notes.push("NUL byte in the command".into());
+    } else {
+        a.text(text, 0, &[]);
+    }
     SshFacts {
         request,
         commands: a.commands,

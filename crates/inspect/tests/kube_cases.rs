@@ -156,3 +156,16 @@ fn field_selector_names_only_exact_matches() {
         Some("y".into())
     );
 }
+
+#[test]
+fn ambiguous_kubernetes_paths_never_reach_the_resolver() {
+    for target in [
+        "/api/v1/namespaces/prod%2Fpods",
+        "/api/v1/namespaces/prod/pods/%2e%2e/secrets",
+        "/api/v1/../../../api/v1/secrets",
+        "/api/v1/namespaces/prod/pods/x%00",
+        "/api/v1/namespaces/prod/pods/x;exec",
+    ] {
+        assert!(http::inspect("DELETE", target, []).is_err(), "{target}");
+    }
+}

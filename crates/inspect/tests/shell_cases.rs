@@ -154,6 +154,7 @@ const CASES: &[(&str, &[&str], bool, bool)] = &[
     ("&& ls", &[], false, true),
     ("ls )", &[], false, true),
     ("rm -rf x >", &[], false, true),
+    ("ls\0; rm -rf x", &[], false, true),
 ];
 
 #[test]
