@@ -230,20 +230,29 @@ pub fn inspect(text: &str, dialect: Dialect) -> SqlFacts {
         Err(e) => return unparsed(e),
     };
     let mut facts = SqlFacts::default();
-    for chunk in tokens::split_statements(tokens) {
+    for (index, chunk) in tokens::split_statements(tokens).into_iter().enumerate() {
         if !tokens::within_complexity_bounds(&chunk) {
             mark_unparsed(&mut facts, "statement too complex to inspect".into());
             continue;
         }
-        match parse_one(chunk.clone(), dialect) {
+        match parse_one(chunk, dialect) {
             Ok(statement) => facts.statements.push(statement_facts(&statement, dialect)),
-            Err(e) => match fallback::classify(&chunk) {
+            Err(e) => match fallback_for(text, dialect, index) {
                 Some(statement) => facts.statements.push(statement),
                 None => mark_unparsed(&mut facts, e),
             },
         }
     }
     facts
+}
+
+/// The fallback classification of statement `index` of `text`. The parser consumed the
+/// tokens, and parse errors are rare, so the text is tokenised again here rather than
+/// copying every statement's tokens on the hot path (tokenising is deterministic).
+fn fallback_for(text: &str, dialect: Dialect, index: usize) -> Option<SqlStatement> {
+    let tokens = tokens::tokenize(text, dialect).ok()?;
+    let chunk = tokens::split_statements(tokens).into_iter().nth(index)?;
+    fallback::classify(&chunk)
 }
 
 fn unparsed(error: String) -> SqlFacts {
