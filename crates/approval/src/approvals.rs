@@ -82,8 +82,12 @@ impl Approvals {
         // Run the recovery on a plain thread: it blocks on audit appends, which must
         // not happen on an async worker.
         let this = approvals.clone();
-        std::thread::scope(|s| s.spawn(move || this.recover()).join())
+        let live = std::thread::scope(|s| s.spawn(move || this.recover()).join())
             .map_err(|_| ApprovalError::Internal("recovery thread panicked".into()))??;
+        // Timers are scheduled here, on the caller's thread, where its runtime is.
+        for req in &live {
+            approvals.schedule_expiry(req);
+        }
         Ok(approvals)
     }
 
@@ -97,8 +101,11 @@ impl Approvals {
         Approvals::open(&db, audit, public_url)
     }
 
-    fn recover(&self) -> Result<(), ApprovalError> {
+    /// Ends what cannot survive a restart; returns the live retry-mode requests, which
+    /// need expiry timers.
+    fn recover(&self) -> Result<Vec<ApprovalRequest>, ApprovalError> {
         let now = OffsetDateTime::now_utc();
+        let mut live = Vec::new();
         for req in self.inner.store.all() {
             let op = match (req.state, req.retry_mode) {
                 (ApprovalState::Pending | ApprovalState::Approved, false) => Op::Withdraw {
@@ -113,19 +120,19 @@ impl Approvals {
                     self.inner
                         .stats
                         .entered(ApprovalState::Withdrawn, ApprovalState::Pending);
-                    self.schedule_expiry(&req);
+                    live.push(req);
                     continue;
                 }
                 (ApprovalState::Approved, true) => {
                     lock(&self.inner.retry_ready).insert(req.id.clone());
-                    self.schedule_expiry(&req);
+                    live.push(req);
                     continue;
                 }
                 _ => continue,
             };
             self.transition_blocking(&req.id, op)?;
         }
-        Ok(())
+        Ok(live)
     }
 
     /// Records a held action as a pending request and returns the handle to wait on.

@@ -463,6 +463,40 @@ async fn restart_withdraws_orphaned_requests_but_keeps_retry_requests() {
     assert_eq!(approvals.list(Some(ApprovalState::Pending)).len(), 1);
 }
 
+#[tokio::test]
+async fn retry_requests_kept_over_a_restart_still_expire_on_time() {
+    let f = fixture();
+    let held = f
+        .approvals
+        .request(
+            &action("alice", "DELETE FROM c"),
+            &verdict(1, Duration::from_secs(1), false),
+            true,
+        )
+        .await
+        .expect("request");
+    let id = held.id.clone();
+    drop(held);
+    let copy = f._dir.path().join("approvals-restarted");
+    copy_dir(&f.db_path, &copy);
+    let db = sled::open(&copy).expect("reopen");
+    let approvals =
+        Approvals::open(&db, f.audit.clone(), "http://console.test".into()).expect("open again");
+    assert_eq!(
+        approvals.get(&id).expect("kept").state,
+        ApprovalState::Pending
+    );
+    let mut feed = approvals.subscribe();
+    let ended = tokio::time::timeout(Duration::from_secs(10), feed.recv())
+        .await
+        .expect("expired by its timer, without anyone touching it")
+        .expect("feed");
+    assert_eq!(
+        (ended.id.as_str(), ended.state),
+        (id.as_str(), ApprovalState::Expired)
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thousand_concurrent_holds_resolve() {
     let f = fixture();
