@@ -240,3 +240,32 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
     }
     out
 }
+
+#[test]
+fn verify_of_a_live_log_under_load_reports_no_false_problems() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cfg = common::config(dir.path());
+    cfg.checkpoint_every = 50;
+    let log = AuditLog::open(cfg).expect("open");
+    let writer = {
+        let log = log.clone();
+        std::thread::spawn(move || {
+            for i in 0..6000u64 {
+                log.append_blocking(
+                    common::decided(i, "load", "db", "allow"),
+                    Durability::Queued,
+                )
+                .expect("append");
+            }
+        })
+    };
+    for _ in 0..5 {
+        let r = log.verify();
+        assert!(r.ok, "{r:?}");
+    }
+    writer.join().expect("writer");
+    log.shutdown().expect("shutdown");
+    let r = log.verify();
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.records, 6000);
+}
