@@ -8,7 +8,7 @@ use warden_inspect::{Action, Protocol};
 
 use crate::condition::protocol_bit;
 use crate::diagnostic::{suggest, Diagnostic, Diagnostics, PolicyErrors, Pos};
-use crate::evaluate;
+use crate::evaluate::{self, Candidate};
 use crate::rule::{Defaults, Rule, RuleInfo, DEFAULT_OPAQUE, DEFAULT_UNPARSED};
 use crate::test_spec::PolicyTest;
 use crate::validate;
@@ -21,7 +21,7 @@ pub struct PolicySet {
     tests: Vec<PolicyTest>,
     defaults: Defaults,
     /// For each protocol (by `Protocol as usize`), the rules that could match it.
-    by_protocol: [Vec<u32>; 5],
+    by_protocol: [Vec<Candidate>; 5],
 }
 
 impl PolicySet {
@@ -123,11 +123,11 @@ impl PolicySet {
     }
 
     fn build(rules: Vec<Rule>, tests: Vec<PolicyTest>, defaults: Defaults) -> PolicySet {
-        let mut by_protocol: [Vec<u32>; 5] = Default::default();
+        let mut by_protocol: [Vec<Candidate>; 5] = Default::default();
         for (p, list) in Protocol::ALL.iter().zip(by_protocol.iter_mut()) {
             for (i, rule) in rules.iter().enumerate() {
                 if could_match(rule, *p) {
-                    list.push(i as u32);
+                    list.push(Candidate::new(i as u32, rule));
                 }
             }
         }
