@@ -140,6 +140,10 @@ impl SshFacts {
     }
 }
 
+/// Longest command line inspected; longer ones are `unparsed` (bounds the work done
+/// per request).
+pub const MAX_COMMAND_LEN: usize = 256 * 1024;
+
 /// Inspect the command of an SSH `exec` request.
 pub fn inspect_exec(command: &str) -> SshFacts {
     from_analysis(SshRequest::Exec, false, command)
@@ -153,7 +157,10 @@ pub fn inspect_interactive_line(line: &str) -> SshFacts {
 
 fn from_analysis(request: SshRequest, interactive: bool, text: &str) -> SshFacts {
     let mut a = Analysis::default();
-    if text.contains('\0') {
+    if text.len() > MAX_COMMAND_LEN {
+        a.unparsed = true;
+        a.notes.push("command too long to inspect".into());
+    } else if text.contains('\0') {
         // sshd hands the command to the shell as a C string: it ends at the NUL, so
         // what runs is not what the whole text says.
         a.unparsed = true;

@@ -255,6 +255,17 @@ fn nesting_is_bounded() {
     assert!(inspect_exec(&wrappers).opaque);
 }
 
+#[test]
+fn huge_inputs_are_bounded() {
+    // A quadratic scan of the 200 000 braces would keep this test busy for minutes.
+    let braces = format!("rm {}{{a,b}}", "{".repeat(200_000));
+    assert!(inspect_exec(&braces).opaque);
+    let long = "a".repeat(warden_inspect::shell::MAX_COMMAND_LEN + 1);
+    assert!(inspect_exec(&long).unparsed);
+    let many = "ls; ".repeat(20_000);
+    assert_eq!(inspect_exec(&many).commands.len(), 20_000);
+}
+
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }

@@ -4,9 +4,16 @@
 /// Most words one brace expression may expand to before we give up.
 const MAX_WORDS: usize = 256;
 
+/// Longest word brace expansion is attempted on.
+const MAX_WORD_LEN: usize = 4096;
+
 /// Expand comma lists (nested too). Sequences (`{1..3}`) are left as written: they
 /// only produce numbers or letters. `None` when the result would be too large.
 pub(crate) fn expand_braces(word: &str) -> Option<Vec<String>> {
+    // Finding groups is quadratic in the number of `{`: keep words short.
+    if word.len() > MAX_WORD_LEN {
+        return None;
+    }
     let mut out = Vec::new();
     expand_into(word, &mut out, 0)?;
     Some(out)
