@@ -209,6 +209,13 @@ fn method_override_in_query_counts() {
     let f = ok("POST", "/users/7?_method=DELETE", &[]);
     assert_eq!(f.method, "DELETE");
     assert_eq!(f.wire_method.as_deref(), Some("POST"));
+    for target in [
+        "/users/7?a=1;_method=DELETE",
+        "/users/7?_m%65thod=DELETE",
+        "/u?_method=delete&b=2",
+    ] {
+        assert_eq!(ok("POST", target, &[]).method, "DELETE", "{target}");
+    }
 }
 
 #[test]

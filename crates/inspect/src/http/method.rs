@@ -1,7 +1,7 @@
 //! The effective HTTP method: the wire method, or a method-override request when that
 //! is more dangerous. Never lets an override make a request look safer than it is.
 
-use super::query::query_pairs;
+use super::query::lenient_query_pairs;
 use super::HttpRejection;
 
 /// Header names that frameworks read as a method override (compared case-insensitively).
@@ -75,7 +75,7 @@ pub fn effective_method<'a>(
         }
     }
     if let Some(q) = query {
-        for (k, v) in query_pairs(q) {
+        for (k, v) in lenient_query_pairs(q) {
             if k == "_method" {
                 consider("_method", &v)?;
             }

@@ -45,6 +45,20 @@ pub fn query_pairs(query: &str) -> Vec<(String, String)> {
         .collect()
 }
 
+/// Every `(key, value)` any common framework could read: pairs split on `&` *and* `;`
+/// (older Rack, Python's legacy parsers). Used where missing a pair is the danger
+/// (method overrides), never for the Kubernetes resolver.
+pub(crate) fn lenient_query_pairs(query: &str) -> Vec<(String, String)> {
+    query
+        .split(['&', ';'])
+        .filter(|p| !p.is_empty())
+        .filter_map(|pair| {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            Some((decode_component(k)?, decode_component(v)?))
+        })
+        .collect()
+}
+
 fn decode_component(s: &str) -> Option<String> {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
