@@ -276,10 +276,17 @@ fn every_case_matches() {
     for (dialect, sql, expected) in CASES {
         let got = render(&inspect(sql, *dialect));
         if got != *expected {
-            failures.push(format!("{dialect:?} {sql:?}\n   expected {expected}\n   got      {got}"));
+            failures.push(format!(
+                "{dialect:?} {sql:?}\n   expected {expected}\n   got      {got}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} case(s) differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} case(s) differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]

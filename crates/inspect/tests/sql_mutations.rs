@@ -11,12 +11,30 @@ const POSTGRES: &[&[&str]] = &[
     &["DROP", "TABLE", "U&\"d\\0061ta\""],
     &["DELETE", "FROM", "t"],
     &["UPDATE", "t", "SET", "a", "=", "1"],
-    &["WITH", "d", "AS", "(", "DELETE", "FROM", "t", "RETURNING", "*", ")", "SELECT", "1"],
+    &[
+        "WITH",
+        "d",
+        "AS",
+        "(",
+        "DELETE",
+        "FROM",
+        "t",
+        "RETURNING",
+        "*",
+        ")",
+        "SELECT",
+        "1",
+    ],
     &["EXPLAIN", "ANALYZE", "DELETE", "FROM", "t"],
-    &["EXPLAIN", "(", "ANALYZE", ")", "UPDATE", "t", "SET", "a", "=", "1"],
+    &[
+        "EXPLAIN", "(", "ANALYZE", ")", "UPDATE", "t", "SET", "a", "=", "1",
+    ],
     &["COPY", "t", "TO", "PROGRAM", "'rm -rf /'"],
     &["SELECT", "pg_terminate_backend", "(", "1", ")"],
-    &["SELECT", "*", "FROM", "dblink", "(", "'x'", ",", "'y'", ")", "AS", "t", "(", "a", "int", ")"],
+    &[
+        "SELECT", "*", "FROM", "dblink", "(", "'x'", ",", "'y'", ")", "AS", "t", "(", "a", "int",
+        ")",
+    ],
     &["TRUNCATE", "t", "CASCADE"],
     &["GRANT", "ALL", "ON", "t", "TO", "PUBLIC"],
     &["DO", "$$ BEGIN DELETE FROM t; END $$"],
@@ -25,7 +43,10 @@ const POSTGRES: &[&[&str]] = &[
     &["SELECT", "*", "FROM", "t", "FOR", "UPDATE"],
     &["SET", "ROLE", "admin"],
     &["ALTER", "SYSTEM", "SET", "work_mem", "=", "'1GB'"],
-    &["MERGE", "INTO", "t", "USING", "s", "ON", "t.id", "=", "s.id", "WHEN", "MATCHED", "THEN", "DELETE"],
+    &[
+        "MERGE", "INTO", "t", "USING", "s", "ON", "t.id", "=", "s.id", "WHEN", "MATCHED", "THEN",
+        "DELETE",
+    ],
     &["PREPARE", "p", "AS", "DELETE", "FROM", "t"],
     &["CALL", "p", "(", ")"],
     &["DELETE", "FROM", "ONLY", "t"],
@@ -52,7 +73,9 @@ fn separators(dialect: Dialect) -> Vec<&'static str> {
 }
 
 fn is_bare_word(token: &str) -> bool {
-    token.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
+    token
+        .chars()
+        .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '.')
 }
 
 /// A mutated rendering of `tokens`: `gaps[i]` separators before token i+1, `upper[i]`
@@ -95,7 +118,12 @@ fn shape(f: &SqlFacts) -> Vec<(&'static str, bool, bool, bool)> {
         .collect()
 }
 
-fn check(dialect: Dialect, tokens: &[&str], gaps: &[Vec<usize>], bits: &[bool]) -> Result<(), TestCaseError> {
+fn check(
+    dialect: Dialect,
+    tokens: &[&str],
+    gaps: &[Vec<usize>],
+    bits: &[bool],
+) -> Result<(), TestCaseError> {
     let original = inspect(&tokens.join(" "), dialect);
     prop_assert!(!original.unparsed, "baseline must parse: {tokens:?}");
     prop_assert!(
@@ -108,7 +136,12 @@ fn check(dialect: Dialect, tokens: &[&str], gaps: &[Vec<usize>], bits: &[bool]) 
     if mutated.unparsed {
         return Ok(());
     }
-    prop_assert_eq!(shape(&mutated), shape(&original), "mutated text: {:?}", text);
+    prop_assert_eq!(
+        shape(&mutated),
+        shape(&original),
+        "mutated text: {:?}",
+        text
+    );
     Ok(())
 }
 
