@@ -44,6 +44,7 @@ const CASES: &[(Dialect, &str, &str)] = &[
     (PG, "SELECT 'a;b'; SELECT $$x;y$$", "select[]; select[]"),
     (PG, "SELECT $a$ $$ ; DROP TABLE t $$ $a$", "select[]"),
     (PG, "SELECT $a$ x $a$; DROP TABLE t", "select[]; drop[t]W"),
+    (PG, "SELECT a$b$; DROP TABLE t; --", "select[]; drop[t]W"),
     (PG, "SELECT * FROM t; garbage here", "select[t]; UNPARSED"),
     (PG, "SELECT 1 END; DROP TABLE t", "drop[t]W; UNPARSED"),
     (PG, "", ""),
@@ -67,6 +68,8 @@ const CASES: &[(Dialect, &str, &str)] = &[
     (MY, "SELECT 1 /*M!100201 ; DROP TABLE t */", "select[]; drop[t]W"),
     (MY, "/*!40101 SET NAMES utf8 */", "set[]"),
     (MY, "SELECT 1 /*+ MAX_EXECUTION_TIME(1000) */", "select[]"),
+    // PostgreSQL has no executable comments: the same text is one harmless SELECT.
+    (PG, "SELECT 1 /*! ; DROP TABLE t */", "select[]"),
     (MY, "SELECT 1 /*! + 1 */ FROM t", "select[t]"),
     (MY, "/*!50001 DELETE FROM t */", "delete[t]WU"),
     // --- identifiers: quoting, case folding, schema qualification, U&"..."
