@@ -7,7 +7,6 @@
 //! steered into unbounded memory by a client sending endless distinct statements).
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
 use std::sync::{Arc, Mutex};
 
 use warden_inspect::sql::{self, Dialect, SqlFacts};
@@ -36,7 +35,17 @@ pub struct SqlCache {
     /// Texts longer than this are inspected every time (they are rarely repeated, and
     /// caching them would let one client fill the cache with little effort).
     max_text: usize,
-    hasher: RandomState,
+}
+
+/// Shard choice only spreads lock contention; the maps themselves use SipHash with
+/// random keys, so this cheap mix of length and edge bytes needs no collision resistance.
+fn shard_of(text: &str) -> usize {
+    let b = text.as_bytes();
+    let mix = b.len()
+        ^ b.first().map_or(0, |x| *x as usize) << 3
+        ^ b.last().map_or(0, |x| *x as usize) << 1
+        ^ b.get(b.len() / 2).map_or(0, |x| *x as usize);
+    mix % SHARDS
 }
 
 impl SqlCache {
@@ -46,7 +55,6 @@ impl SqlCache {
             shards: (0..SHARDS).map(|_| Mutex::new(Shard::default())).collect(),
             per_shard: capacity.div_ceil(SHARDS).max(1),
             max_text: 16 * 1024,
-            hasher: RandomState::new(),
         }
     }
 
@@ -55,7 +63,7 @@ impl SqlCache {
         if text.len() > self.max_text {
             return Arc::new(sql::inspect(text, dialect));
         }
-        let idx = (self.hasher.hash_one(text) as usize) % SHARDS;
+        let idx = shard_of(text);
         let Some(shard) = self.shards.get(idx) else {
             return Arc::new(sql::inspect(text, dialect));
         };
