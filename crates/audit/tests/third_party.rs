@@ -94,6 +94,7 @@ fn export_and_checkpoints_verify_with_an_independent_implementation() {
     let key = VerifyingKey::from_bytes(&unhex32(pub_hex.trim())).expect("key");
     let file = std::fs::read_to_string(cfg.checkpoint_file.expect("file")).expect("read");
     let mut seen = 0;
+    let mut last_seq = 0;
     for line in file.lines() {
         let cp: Value = serde_json::from_str(line).expect("checkpoint line");
         let seq = cp["seq"].as_u64().expect("seq");
@@ -113,7 +114,10 @@ fn export_and_checkpoints_verify_with_an_independent_implementation() {
         key.verify(&msg, &Signature::from_bytes(&sig))
             .expect("checkpoint signature verifies");
         seen += 1;
+        last_seq = seq;
     }
-    // 0, then after 100 and 200 (or the batches crossing them), and at shutdown.
-    assert!(seen >= 3, "only {seen} checkpoints in the file");
+    // Genesis, after the batches that cross 100 unsealed records, and at shutdown
+    // (batches may be large, so at least genesis and the final head).
+    assert!(seen >= 2, "only {seen} checkpoints in the file");
+    assert_eq!(last_seq, 250, "the final checkpoint seals the head");
 }
