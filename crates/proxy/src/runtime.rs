@@ -56,7 +56,7 @@ pub enum StartError {
 pub fn frontend_supported(protocol: Protocol) -> bool {
     matches!(
         protocol,
-        Protocol::Postgres | Protocol::Http | Protocol::Kubernetes
+        Protocol::Postgres | Protocol::Http | Protocol::Kubernetes | Protocol::Ssh
     )
 }
 
@@ -75,7 +75,10 @@ fn spawn_frontend(
         Protocol::Http | Protocol::Kubernetes => {
             set.spawn(async move { (name, crate::http::server::serve(listener, ctx).await) });
         }
-        Protocol::Ssh | Protocol::Mysql => return false,
+        Protocol::Ssh => {
+            set.spawn(async move { (name, crate::ssh::serve(listener, ctx).await) });
+        }
+        Protocol::Mysql => return false,
     }
     true
 }

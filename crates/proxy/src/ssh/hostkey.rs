@@ -1,0 +1,55 @@
+//! Warden's own SSH host key per target: loaded from its file, or generated (ed25519)
+//! on first start and written with mode 0600.
+//!
+//! Must never overwrite an existing key, never write it readable by others, and never
+//! log the private part.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use russh::keys::ssh_key::private::Ed25519Keypair;
+use russh::keys::ssh_key::LineEnding;
+use russh::keys::{HashAlg, PrivateKey};
+
+use super::SshError;
+use crate::config::TargetConfig;
+
+/// Where the target's host key lives: `ssh.host_key`, else under the data dir.
+pub fn path_for(target: &TargetConfig, data_dir: &Path) -> PathBuf {
+    target.ssh.host_key.clone().unwrap_or_else(|| {
+        data_dir
+            .join("ssh")
+            .join(format!("{}_host_ed25519", target.name))
+    })
+}
+
+/// Load the key at `path`, generating it first when the file does not exist.
+pub fn load_or_generate(path: &Path) -> Result<PrivateKey, SshError> {
+    if path.exists() {
+        return Ok(russh::keys::load_secret_key(path, None)?);
+    }
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let seed: [u8; 32] = rand::random();
+    let key = PrivateKey::from(Ed25519Keypair::from_seed(&seed));
+    let text = key.to_openssh(LineEnding::LF)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut file = opts.open(path)?;
+    file.write_all(text.as_bytes())?;
+    file.sync_all()?;
+    Ok(key)
+}
+
+/// `SHA256:...` fingerprint of the target's host key (generating it if needed), for
+/// `warden serve` to print and the console to show.
+pub fn host_key_fingerprint(target: &TargetConfig, data_dir: &Path) -> Result<String, SshError> {
+    let key = load_or_generate(&path_for(target, data_dir))?;
+    Ok(key.public_key().fingerprint(HashAlg::Sha256).to_string())
+}
