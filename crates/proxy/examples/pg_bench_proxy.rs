@@ -30,7 +30,12 @@ async fn main() -> anyhow::Result<()> {
     let db = sled::open(dir.join("approvals"))?;
     let approvals = Approvals::open(&db, audit.clone(), "http://127.0.0.1:0".into())?;
     let set = PolicySet::load(&[policy]).map_err(|e| anyhow::anyhow!("{e:?}"))?;
-    let gate = Gate::new(PolicyStore::new(set), audit, approvals, Arc::new(SqlCache::new(10_000)));
+    let gate = Gate::new(
+        PolicyStore::new(set),
+        audit,
+        approvals,
+        Arc::new(SqlCache::new(10_000)),
+    );
     let listener = tokio::net::TcpListener::bind(listen.as_str()).await?;
     let target = TargetConfig {
         name: "bench-db".into(),
