@@ -172,9 +172,11 @@ impl Drop for Harness {
 pub struct Options {
     /// `None`: pin the real sshd host key.
     pub pin: Option<String>,
+    /// Use a known_hosts file instead of a pin: `Some(true)` with the real host key,
+    /// `Some(false)` with a different key for the same host.
+    pub known_hosts: Option<bool>,
     pub throttle: ThrottleConfig,
 }
-
 
 pub async fn start() -> Harness {
     start_with(Options::default()).await
@@ -223,7 +225,22 @@ pub async fn start_with(opts: Options) -> Harness {
         postgres: Default::default(),
         http: Default::default(),
         ssh: SshOptions {
-            host_key_fingerprint: Some(opts.pin.unwrap_or_else(|| sshd.fingerprint())),
+            host_key_fingerprint: match opts.known_hosts {
+                Some(_) => None,
+                None => Some(opts.pin.unwrap_or_else(|| sshd.fingerprint())),
+            },
+            known_hosts: opts.known_hosts.map(|real| {
+                let key = if real {
+                    sshd.host_pub.clone()
+                } else {
+                    alice_key.with_extension("pub")
+                };
+                let line = std::fs::read_to_string(key).expect("key");
+                let path = dir.path().join("known_hosts");
+                std::fs::write(&path, format!("[127.0.0.1]:{} {}", sshd.port, line))
+                    .expect("known_hosts");
+                path
+            }),
             upstream_key_file: Some(sshd.client_key.clone()),
             connect_timeout_secs: Some(10),
             ..SshOptions::default()
