@@ -6,8 +6,8 @@
 //! module does not know must never read as harmless.
 
 use sqlparser::ast::{
-    ContextModifier, CopySource, CopyTarget, Expr, GrantObjects, ObjectName, ObjectType,
-    SchemaName, Set, SetExpr, Statement, UtilityOption, Value,
+    AlterRoleOperation, ContextModifier, CopySource, CopyTarget, Expr, GrantObjects, ObjectName,
+    ObjectType, ResetConfig, SchemaName, Set, SetExpr, Statement, UtilityOption, Value,
 };
 
 use super::{objects, Dialect, StatementKind};
@@ -97,7 +97,27 @@ pub(crate) fn base(statement: &Statement, d: Dialect) -> Base {
         Statement::DropExtension { .. } => Base::new(K::Drop).opaque(),
         Statement::DropSecret { .. } | Statement::DropConnector { .. } => Base::new(K::Drop),
         Statement::CreateRole { names, .. } => Base::new(K::Role).with(names, d),
-        Statement::CreateUser(_) | Statement::AlterRole { .. } => Base::new(K::Role),
+        Statement::AlterRole { operation, .. } => {
+            let b = Base::new(K::Role);
+            // A per-role default of a string-syntax setting changes how every later
+            // session of that role reads literals: opaque (see `lexical_setting`).
+            match operation {
+                AlterRoleOperation::Set { config_name, .. }
+                    if lexical_setting(&objects::name(config_name, d)) =>
+                {
+                    b.opaque()
+                }
+                AlterRoleOperation::Reset { config_name, .. } => match config_name {
+                    ResetConfig::ALL => b.opaque(),
+                    ResetConfig::ConfigName(n) if lexical_setting(&objects::name(n, d)) => {
+                        b.opaque()
+                    }
+                    ResetConfig::ConfigName(_) => b,
+                },
+                _ => b,
+            }
+        }
+        Statement::CreateUser(_) => Base::new(K::Role),
         Statement::CreateExtension { .. } => Base::new(K::Create).opaque(),
         Statement::CreateView { name, .. }
         | Statement::CreateSequence { name, .. }
@@ -239,6 +259,9 @@ fn set(set: &Set, d: Dialect) -> Base {
         {
             return Base::new(K::Alter).opaque();
         }
+        if d == Dialect::Postgres && lexical_setting(&var) {
+            return Base::new(K::Set).opaque();
+        }
         if matches!(
             var.as_str(),
             "role" | "session_authorization" | "authorization" | "password"
@@ -247,6 +270,18 @@ fn set(set: &Set, d: Dialect) -> Base {
         }
     }
     Base::new(kind)
+}
+
+/// PostgreSQL settings that change how the server reads string literals. The inspector
+/// reads strings as with `standard_conforming_strings = on`; with it off, `'a\'' ; DROP
+/// ...` ends elsewhere on the server than in the inspector. Changing these is opaque
+/// (the front-end also refuses every statement while the server reports it off).
+pub(crate) fn lexical_setting(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    matches!(
+        name.as_str(),
+        "standard_conforming_strings" | "backslash_quote"
+    )
 }
 
 fn grant_objects(objects: &Option<GrantObjects>) -> Vec<&ObjectName> {
