@@ -1,5 +1,5 @@
 //! SSH requests other than plain exec, through Warden to a real sshd: sftp and port
-//! forwarding refused by policy, interactive shells refused, upstream host-key
+//! forwarding refused by policy, interactive shells refused by policy, upstream host-key
 //! mismatches refused, password logins (russh client) audited and throttled.
 
 mod ssh_support;
@@ -58,15 +58,20 @@ async fn port_forwarding_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn interactive_shell_is_refused() {
-    let h = start().await;
+async fn interactive_shell_refused_by_policy() {
+    let policy = format!(
+        "{}  - name: no-shells\n    when: {{ protocol: ssh, ssh: {{ interactive: true }} }}\n    action: deny\n    message: No interactive shells here.\n",
+        ssh_support::POLICY
+    );
+    let h = start_with(Options {
+        policy: Some(policy),
+        ..Options::default()
+    })
+    .await;
     let r = h.ssh_args(&["-T"], None).await;
     assert_eq!(r.code, Some(126), "{r:?}");
-    assert!(
-        r.stderr.contains("interactive shells are not available"),
-        "{r:?}"
-    );
-    assert_eq!(decided_raw(&h, "shell").await, vec!["allow"]);
+    assert!(r.stderr.contains("No interactive shells here."), "{r:?}");
+    assert_eq!(decided_raw(&h, "shell").await, vec!["deny"]);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -16,6 +16,7 @@ use warden_audit::Outcome;
 use warden_inspect::shell::{self, SshFacts};
 use warden_inspect::{Action, Actor, Facts, Protocol};
 
+use super::shell::{PtySpec, ShellContext};
 use super::upstream;
 use crate::frontend::FrontendContext;
 use crate::gate::{Admission, HoldOutcome, Ticket};
@@ -32,9 +33,8 @@ const MAX_HELD_STDIN: usize = 4 * 1024 * 1024;
 pub enum Request {
     Exec(String),
     Subsystem(String),
-    /// An interactive shell: decided, but not relayed (no session recording yet), so an
-    /// allowed shell is still refused.
-    Shell,
+    /// An interactive shell (with the client's pty request, if any), recorded.
+    Shell(PtySpec),
 }
 
 impl Request {
@@ -42,7 +42,7 @@ impl Request {
         let (raw, facts) = match self {
             Request::Exec(cmd) => (cmd.clone(), shell::inspect_exec(cmd)),
             Request::Subsystem(name) => (format!("subsystem {name}"), SshFacts::subsystem(name)),
-            Request::Shell => ("shell".to_owned(), SshFacts::shell()),
+            Request::Shell(_) => ("shell".to_owned(), SshFacts::shell()),
         };
         Action {
             protocol: Protocol::Ssh,
@@ -118,31 +118,25 @@ pub async fn run(
             }
         }
     };
-    if req == Request::Shell {
-        refuse(
-            &client,
-            "interactive shells are not available through this Warden gateway; use `ssh host 'command'`",
-        )
-        .await;
-        ticket
-            .completed(Outcome {
-                status: Some(REFUSED_STATUS.to_string()),
-                error: Some("interactive sessions are not relayed (no recording)".into()),
-                ..Outcome::default()
-            })
-            .await;
+    if let Request::Shell(pty) = req {
+        let sc = ShellContext {
+            ctx: &ctx,
+            actor: &actor,
+            session: &session,
+        };
+        super::shell::run(&mut client, pty, ticket, sc).await;
         return;
     }
     forward(&mut client, ticket, &req, pending, &ctx).await;
 }
 
-async fn refuse(client: &Channel<Msg>, message: &str) {
+pub(super) async fn refuse(client: &Channel<Msg>, message: &str) {
     let text = format!("warden: {message}\n");
     let _ = client.extended_data(1, text.as_bytes()).await;
     finish(client, REFUSED_STATUS).await;
 }
 
-async fn finish(client: &Channel<Msg>, status: u32) {
+pub(super) async fn finish(client: &Channel<Msg>, status: u32) {
     let _ = client.exit_status(status).await;
     let _ = client.eof().await;
     let _ = client.close().await;
@@ -175,7 +169,7 @@ async fn forward(
         match req {
             Request::Exec(cmd) => up.exec(true, cmd.as_bytes()).await?,
             Request::Subsystem(name) => up.request_subsystem(true, name).await?,
-            Request::Shell => return Err(russh::Error::Inconsistent),
+            Request::Shell(_) => return Err(russh::Error::Inconsistent),
         }
         if !pending.stdin.is_empty() {
             up.data(&pending.stdin[..]).await?;

@@ -5,18 +5,21 @@
 //!
 //! Layout: [`hostkey`] Warden's host key · [`server`] the russh server towards clients
 //! (authentication, channel requests) · [`exec`] one decided channel request, relayed ·
+//! [`shell`] + [`recording`] interactive sessions, recorded (asciicast v2) ·
 //! [`upstream`] the russh client towards the host (host-key pinning) · [`events`] audit
 //! records. See `docs/ssh-gateway.md`.
 //!
 //! Must never send a command upstream before its verdict, never run a refused or
 //! not-yet-approved command, never connect to an upstream whose host key does not match,
-//! and never show upstream credentials to clients. Interactive shells and port
-//! forwarding are refused (fail closed) until session recording is in place.
+//! and never show upstream credentials to clients. Port forwarding is decided and
+//! audited but never relayed (refused even when allowed).
 
 pub mod events;
 pub mod exec;
 pub mod hostkey;
+pub mod recording;
 pub mod server;
+pub mod shell;
 pub mod upstream;
 
 use std::path::PathBuf;

@@ -22,6 +22,7 @@ use warden_inspect::{Action, Actor, Facts, Protocol};
 
 use super::events::{event, record};
 use super::exec::{self, Request};
+use super::shell::PtySpec;
 use crate::frontend::FrontendContext;
 use crate::gate::Admission;
 
@@ -78,6 +79,7 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
         session: session.clone(),
         actor: None,
         channels: HashMap::new(),
+        ptys: HashMap::new(),
     };
     match russh::server::run_stream(Arc::clone(&shared.config), tcp, conn).await {
         Ok(running) => {
@@ -108,6 +110,7 @@ struct Conn {
     session: String,
     actor: Option<Actor>,
     channels: HashMap<ChannelId, Channel<Msg>>,
+    ptys: HashMap<ChannelId, PtySpec>,
 }
 
 impl Conn {
@@ -284,6 +287,7 @@ impl russh::server::Handler for Conn {
         _session: &mut Session,
     ) -> Result<(), Self::Error> {
         self.channels.remove(&channel);
+        self.ptys.remove(&channel);
         Ok(())
     }
 
@@ -316,21 +320,34 @@ impl russh::server::Handler for Conn {
         channel: ChannelId,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        self.spawn(channel, Request::Shell, session)
+        let pty = self.ptys.remove(&channel).unwrap_or_default();
+        self.spawn(channel, Request::Shell(pty), session)
     }
 
     #[allow(clippy::too_many_arguments)]
     async fn pty_request(
         &mut self,
         channel: ChannelId,
-        _term: &str,
-        _col_width: u32,
-        _row_height: u32,
+        term: &str,
+        col_width: u32,
+        row_height: u32,
         _pix_width: u32,
         _pix_height: u32,
-        _modes: &[(russh::Pty, u32)],
+        modes: &[(russh::Pty, u32)],
         session: &mut Session,
     ) -> Result<(), Self::Error> {
+        if !self.channels.contains_key(&channel) {
+            return session.channel_failure(channel);
+        }
+        self.ptys.insert(
+            channel,
+            PtySpec {
+                term: term.chars().take(64).collect(),
+                cols: col_width.min(10_000),
+                rows: row_height.min(10_000),
+                modes: modes.to_vec(),
+            },
+        );
         session.channel_success(channel)
     }
 

@@ -176,6 +176,8 @@ pub struct Options {
     /// `Some(false)` with a different key for the same host.
     pub known_hosts: Option<bool>,
     pub throttle: ThrottleConfig,
+    /// Replaces [`POLICY`].
+    pub policy: Option<String>,
 }
 
 pub async fn start() -> Harness {
@@ -198,8 +200,8 @@ pub async fn start_with(opts: Options) -> Harness {
         .expect("sled");
     let approvals =
         Approvals::open(&db, audit.clone(), "http://console.test".into()).expect("approvals");
-    let set = PolicySet::from_sources(&[("ssh-test.yaml".to_string(), POLICY.to_string())])
-        .expect("policy");
+    let policy = opts.policy.clone().unwrap_or_else(|| POLICY.to_string());
+    let set = PolicySet::from_sources(&[("ssh-test.yaml".to_string(), policy)]).expect("policy");
     let gate = Gate::new(
         PolicyStore::new(set),
         audit.clone(),

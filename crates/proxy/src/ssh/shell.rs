@@ -1,0 +1,224 @@
+//! Allowed interactive shells: a pty shell upstream, relayed and recorded (asciicast v2,
+//! [`super::recording`]), with every line the user submits audited as an interactive
+//! command. Session start/end and the recording's path and SHA-256 go into the audit
+//! chain.
+//!
+//! Line auditing is best effort and not enforced: a shell is not a boundary a gateway
+//! can fully see into (history, completion, editors, scripts). Whether a shell is
+//! allowed at all is the policy's decision (`ssh: { interactive: true }`).
+//! Must never relay a shell that cannot be recorded (the recording is created first).
+
+use russh::server::Msg;
+use russh::{Channel, ChannelMsg};
+use warden_audit::{Durability, EventKind, Outcome};
+use warden_inspect::shell::inspect_interactive_line;
+use warden_inspect::{Action, Actor, Facts, Protocol};
+
+use super::events::{event, record};
+use super::exec::{finish, refuse, UPSTREAM_FAILED_STATUS};
+use super::recording::{LineBuffer, Recorder};
+use super::upstream;
+use crate::frontend::FrontendContext;
+use crate::gate::{action_event, verdict_summary, Ticket};
+
+/// The client's pty request, replayed upstream.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PtySpec {
+    pub term: String,
+    pub cols: u32,
+    pub rows: u32,
+    pub modes: Vec<(russh::Pty, u32)>,
+}
+
+impl Default for PtySpec {
+    fn default() -> Self {
+        PtySpec {
+            term: "xterm".into(),
+            cols: 80,
+            rows: 24,
+            modes: Vec::new(),
+        }
+    }
+}
+
+/// Who and where, for the records of one shell.
+pub struct ShellContext<'a> {
+    pub ctx: &'a FrontendContext,
+    pub actor: &'a Actor,
+    pub session: &'a str,
+}
+
+async fn audit_line(sc: &ShellContext<'_>, line: &str) {
+    let action = Action {
+        protocol: Protocol::Ssh,
+        user: sc.actor.clone(),
+        target: sc.ctx.target.target_ref(),
+        session: Some(sc.session.to_owned()),
+        raw: line.to_owned(),
+        facts: Facts::Ssh(inspect_interactive_line(line)),
+    };
+    let verdict = sc.ctx.gate.policies().current().evaluate(&action);
+    let mut ev = action_event(EventKind::ActionDecided, &action);
+    ev.verdict = Some(verdict_summary(&verdict));
+    ev.action = Some(action);
+    ev.detail = Some("interactive line: recorded, not enforced".into());
+    record(sc.ctx, ev, Durability::Queued).await;
+}
+
+/// Run an allowed shell for `client` until either side ends it.
+pub async fn run(client: &mut Channel<Msg>, pty: PtySpec, ticket: Ticket, sc: ShellContext<'_>) {
+    let ctx = sc.ctx;
+    let name = format!(
+        "{}-{}-{}",
+        ctx.target.name,
+        sc.session,
+        u32::from(client.id())
+    );
+    let dir = ctx.data_dir.join("recordings");
+    let mut rec = match Recorder::create(&dir, &name, pty.cols, pty.rows, &pty.term) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot create a session recording; refusing the shell");
+            refuse(client, "the session cannot be recorded, so it is refused").await;
+            fail(ticket, format!("recording: {e}")).await;
+            return;
+        }
+    };
+    let detail = format!("recording={}", rec.path().display());
+    let started = event(
+        EventKind::SessionStarted,
+        ctx,
+        sc.session,
+        Some(sc.actor.clone()),
+        Some(detail),
+    );
+    if !record(ctx, started, Durability::Durable).await {
+        refuse(client, "Warden cannot write its audit log; refused").await;
+        fail(ticket, "audit unavailable".into()).await;
+        return;
+    }
+    let handle = match upstream::connect(&ctx.target).await {
+        Ok(h) => h,
+        Err(e) => {
+            let text = format!("warden: cannot reach the upstream host: {e}\r\n");
+            let _ = client.extended_data(1, text.as_bytes()).await;
+            finish(client, UPSTREAM_FAILED_STATUS).await;
+            end(rec, ticket, &sc, None, 0, Some(e.to_string())).await;
+            return;
+        }
+    };
+    let opened = async {
+        let up = handle.channel_open_session().await?;
+        up.request_pty(true, &pty.term, pty.cols, pty.rows, 0, 0, &pty.modes)
+            .await?;
+        up.request_shell(true).await?;
+        Ok::<_, russh::Error>(up)
+    };
+    let mut up = match opened.await {
+        Ok(up) => up,
+        Err(e) => {
+            finish(client, UPSTREAM_FAILED_STATUS).await;
+            end(rec, ticket, &sc, None, 0, Some(e.to_string())).await;
+            return;
+        }
+    };
+    let mut lines = LineBuffer::default();
+    let mut status = None;
+    let mut bytes = 0u64;
+    let mut rec_error = None;
+    let mut client_open = true;
+    loop {
+        tokio::select! {
+            m = client.wait(), if client_open => match m {
+                Some(ChannelMsg::Data { data }) => {
+                    if let Err(e) = rec.input(&data) { rec_error = Some(e.to_string()); break; }
+                    for line in lines.feed(&data) {
+                        audit_line(&sc, &line).await;
+                    }
+                    if up.data(&data[..]).await.is_err() { break; }
+                }
+                Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
+                    let _ = up.window_change(col_width, row_height, pix_width, pix_height).await;
+                }
+                Some(ChannelMsg::Eof) => { client_open = false; let _ = up.eof().await; }
+                Some(ChannelMsg::Close) | None => { client_open = false; let _ = up.close().await; }
+                Some(_) => {}
+            },
+            m = up.wait() => match m {
+                Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
+                    bytes += data.len() as u64;
+                    if let Err(e) = rec.output(&data) { rec_error = Some(e.to_string()); break; }
+                    if client.data(&data[..]).await.is_err() { break; }
+                }
+                Some(ChannelMsg::ExitStatus { exit_status }) => status = Some(exit_status),
+                Some(ChannelMsg::ExitSignal { .. }) => status = Some(UPSTREAM_FAILED_STATUS),
+                Some(ChannelMsg::Eof) => { let _ = client.eof().await; }
+                Some(ChannelMsg::Close) | None => break,
+                Some(_) => {}
+            },
+            _ = ctx.shutdown.cancelled() => break,
+        }
+    }
+    if rec_error.is_some() {
+        let _ = client
+            .extended_data(
+                1,
+                &b"\r\nwarden: the session recording failed; closing\r\n"[..],
+            )
+            .await;
+    }
+    finish(client, status.unwrap_or(UPSTREAM_FAILED_STATUS)).await;
+    let _ = handle
+        .disconnect(russh::Disconnect::ByApplication, "", "en")
+        .await;
+    end(rec, ticket, &sc, status, bytes, rec_error).await;
+}
+
+async fn fail(ticket: Ticket, error: String) {
+    ticket
+        .completed(Outcome {
+            error: Some(error),
+            ..Outcome::default()
+        })
+        .await;
+}
+
+/// Close the recording, put its hash in the chain, end the session and the ticket.
+async fn end(
+    rec: Recorder,
+    ticket: Ticket,
+    sc: &ShellContext<'_>,
+    status: Option<u32>,
+    bytes: u64,
+    error: Option<String>,
+) {
+    let actor = Some(sc.actor.clone());
+    let detail = match rec.finish() {
+        Ok((path, sha)) => format!("path={} sha256={sha}", path.display()),
+        Err(e) => format!("recording incomplete: {e}"),
+    };
+    let ev = event(
+        EventKind::SessionRecording,
+        sc.ctx,
+        sc.session,
+        actor.clone(),
+        Some(detail),
+    );
+    record(sc.ctx, ev, Durability::Durable).await;
+    let ended = event(
+        EventKind::SessionEnded,
+        sc.ctx,
+        sc.session,
+        actor,
+        status.map(|s| format!("exit={s}")),
+    );
+    record(sc.ctx, ended, Durability::Queued).await;
+    ticket
+        .completed(Outcome {
+            status: status.map(|s| s.to_string()),
+            bytes: Some(bytes),
+            error,
+            ..Outcome::default()
+        })
+        .await;
+}
