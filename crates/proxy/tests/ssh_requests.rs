@@ -200,3 +200,18 @@ async fn password_login_exec_and_throttling() {
     );
     assert!(reasons.iter().all(|r| !r.contains(ALICE_PW)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sftp_relayed_when_allowed() {
+    let policy = "version: 1\nrules:\n  - name: no-rm\n    when: { protocol: ssh, ssh: { programs: [rm] } }\n    action: deny\n";
+    let h = start_with(Options {
+        policy: Some(policy.into()),
+        ..Options::default()
+    })
+    .await;
+    std::fs::write(h.work.join("listed-file"), "x").expect("file");
+    let r = h.sftp(&format!("ls {}\n", h.work.display())).await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.out().contains("listed-file"), "{r:?}");
+    assert_eq!(decided_raw(&h, "subsystem sftp").await, vec!["allow"]);
+}
