@@ -49,14 +49,30 @@ pub fn export_from(
     };
     match driver(&q) {
         Some((kind, value)) => {
-            let range = layout::index_key(kind, value, lo)..=layout::index_key(kind, value, hi);
-            for item in db.range(range) {
-                let (k, _) = item?;
-                let Some(seq) = index_key_seq(&k) else {
+            // Start at the value's last entry keyed at or below `lo`: it may list
+            // sequences >= lo.
+            let lo_key = layout::index_key(kind, value, lo);
+            let start = db
+                .range(layout::index_key(kind, value, 0)..=lo_key.clone())
+                .next_back()
+                .transpose()?
+                .map_or(lo_key, |(k, _)| k.to_vec());
+            'entries: for item in db.range(start..=layout::index_key(kind, value, hi)) {
+                let (k, v) = item?;
+                let Some(seqs) = index_key_seq(&k).and_then(|ks| layout::posting_seqs(ks, &v))
+                else {
                     continue;
                 };
-                if let Some(v) = db.get(layout::record_key(seq))? {
-                    emit(seq, &v)?;
+                for seq in seqs {
+                    if seq < lo {
+                        continue;
+                    }
+                    if seq > hi {
+                        break 'entries;
+                    }
+                    if let Some(v) = db.get(layout::record_key(seq))? {
+                        emit(seq, &v)?;
+                    }
                 }
             }
         }

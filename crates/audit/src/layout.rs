@@ -34,7 +34,7 @@ pub const FORMAT_NAME: &[u8] = b"warden-audit/1";
 pub const HEADER_LEN: usize = 1 + 8 + 8 + 32 + 32;
 
 /// Which secondary index an index key belongs to.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum IndexKind {
     User,
     Target,
@@ -87,11 +87,47 @@ pub fn index_prefix(kind: IndexKind, value: &str) -> Vec<u8> {
     k
 }
 
-/// Index key: [`index_prefix`] + seq (u64 BE); the value is empty.
+/// Index key: [`index_prefix`] + seq (u64 BE), where seq is the first sequence number
+/// of the entry's posting list (see [`posting_seqs`]).
 pub fn index_key(kind: IndexKind, value: &str, seq: u64) -> Vec<u8> {
     let mut k = index_prefix(kind, value);
     k.extend_from_slice(&seq.to_be_bytes());
     k
+}
+
+/// Most sequence numbers in one index entry's posting list (keeps values small).
+pub const POSTING_MAX: usize = 1024;
+
+/// Value of an index entry: its sequence numbers, ascending, each u64 BE. The first
+/// one equals the key's seq; all are below the next entry's key seq for that value.
+pub fn encode_posting(seqs: &[u64]) -> Vec<u8> {
+    let mut v = Vec::with_capacity(seqs.len() * 8);
+    for s in seqs {
+        v.extend_from_slice(&s.to_be_bytes());
+    }
+    v
+}
+
+/// The sequence numbers of an index entry whose key ends in `key_seq`. An empty value
+/// (stores written before posting lists) stands for `key_seq` alone. `None` when the
+/// value is not a whole number of u64s.
+pub fn posting_seqs(key_seq: u64, value: &[u8]) -> Option<Vec<u64>> {
+    if value.is_empty() {
+        return Some(vec![key_seq]);
+    }
+    if !value.len().is_multiple_of(8) {
+        return None;
+    }
+    Some(
+        value
+            .chunks_exact(8)
+            .map(|c| {
+                let mut a = [0u8; 8];
+                a.copy_from_slice(c);
+                u64::from_be_bytes(a)
+            })
+            .collect(),
+    )
 }
 
 /// SHA-256(RECORD_DOMAIN || seq u64 BE || time_ns i64 BE || prev 32 bytes ||

@@ -99,6 +99,14 @@ impl AuditLog {
         let last_cp = match last_cp {
             Some(cp) => {
                 check_checkpoint_against_store(&db, &cp, head.seq)?;
+                // A process killed between storing the genesis checkpoint and copying
+                // it out leaves no external file; finish that copy now. (A file that
+                // exists is never rewritten here: it is the truncation witness.)
+                if let Some(path) = &cfg.checkpoint_file {
+                    if cp.seq == 0 && !path.exists() {
+                        checkpoint::append_to_file(path, &cp)?;
+                    }
+                }
                 cp
             }
             None if head.seq == 0 => {

@@ -80,15 +80,27 @@ pub(crate) fn run(db: &sled::Db, q: &Query) -> Result<Page, AuditError> {
     };
     match driver(q) {
         Some((kind, value)) => {
-            let range = layout::index_key(kind, value, lo)..=layout::index_key(kind, value, hi);
-            for item in db.range(range).rev() {
-                let (k, _) = item?;
-                let Some(seq) = index_key_seq(&k) else {
+            // An entry keyed below `lo` may still list sequences >= lo, so the walk
+            // starts at the value's newest entry at or below `hi` and stops at the
+            // first sequence below `lo`.
+            let range = layout::index_key(kind, value, 0)..=layout::index_key(kind, value, hi);
+            'entries: for item in db.range(range).rev() {
+                let (k, v) = item?;
+                let Some(seqs) = index_key_seq(&k).and_then(|ks| layout::posting_seqs(ks, &v))
+                else {
                     continue;
                 };
-                if let Some(v) = db.get(layout::record_key(seq))? {
-                    if check(seq, &v)? {
-                        break;
+                for &seq in seqs.iter().rev() {
+                    if seq > hi {
+                        continue;
+                    }
+                    if seq < lo {
+                        break 'entries;
+                    }
+                    if let Some(v) = db.get(layout::record_key(seq))? {
+                        if check(seq, &v)? {
+                            break 'entries;
+                        }
                     }
                 }
             }
