@@ -270,6 +270,9 @@ const CASES: &[(Dialect, &str, &str)] = &[
     (PG, "SELECT generate_series(1, 3), unnest(ARRAY[1, 2])", "select[]"),
     (PG, "INSERT INTO t SELECT generate_series(1, $1::int)", "insert[t]W"),
     (PG, "SELECT public.pg_get_userbyid(1)", "select[]O"),
+    (PG, "SELECT ARRAY(SELECT rolname FROM pg_catalog.pg_roles), array(SELECT 1)", "select[pg_catalog.pg_roles]"),
+    (PG, "SELECT \"array\"(1)", "select[]O"),
+    (PG, "SELECT public.array(1)", "select[]O"),
     (PG, "SELECT myschema.version()", "select[]O"),
     (PG, "SELECT \"Pg_Get_Userbyid\"(1)", "select[]O"),
     // --- still opaque: side effects, locks, xids, file access

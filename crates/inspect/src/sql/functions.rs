@@ -71,6 +71,7 @@ const PURE: &[&str] = &[
     "format_type",
     "from_unixtime",
     "generate_series",
+    "getdatabaseencoding",
     "greatest",
     "group_concat",
     "has_any_column_privilege",
@@ -129,6 +130,7 @@ const PURE: &[&str] = &[
     "percent_rank",
     "pg_backend_pid",
     "pg_char_to_encoding",
+    "pg_client_encoding",
     "pg_collation_is_visible",
     "pg_column_size",
     "pg_conversion_is_visible",
@@ -244,7 +246,20 @@ const PURE_TABLE_FUNCTIONS: &[&str] = &[
 /// Whether a call to `name` is known to have no side effects. Schema-qualified names
 /// are pure only when the schema is the builtin one (`pg_catalog`).
 pub(crate) fn is_pure(name: &ObjectName, dialect: Dialect) -> bool {
-    builtin_name(name, dialect).is_some_and(|n| PURE.binary_search(&n.as_str()).is_ok())
+    is_array_constructor(name)
+        || builtin_name(name, dialect).is_some_and(|n| PURE.binary_search(&n.as_str()).is_ok())
+}
+
+/// `ARRAY(SELECT ...)` is a constructor (ARRAY is a reserved word), which sqlparser
+/// reports as a call to `array`. Only the bare keyword: a quoted `"array"(x)` calls a
+/// user function.
+fn is_array_constructor(name: &ObjectName) -> bool {
+    match name.0.as_slice() {
+        [part] => part
+            .as_ident()
+            .is_some_and(|i| i.quote_style.is_none() && i.value.eq_ignore_ascii_case("array")),
+        _ => false,
+    }
 }
 
 /// Whether a function used as a table in FROM is a known pure builtin.
