@@ -53,3 +53,25 @@ pub fn host_key_fingerprint(target: &TargetConfig, data_dir: &Path) -> Result<St
     let key = load_or_generate(&path_for(target, data_dir))?;
     Ok(key.public_key().fingerprint(HashAlg::Sha256).to_string())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn generated_once_private_and_stable() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("ssh").join("t_host_ed25519");
+        let first = load_or_generate(&path).expect("generate");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let again = load_or_generate(&path).expect("load");
+        assert_eq!(first.public_key(), again.public_key(), "never regenerated");
+        let fp = again.public_key().fingerprint(HashAlg::Sha256).to_string();
+        assert!(fp.starts_with("SHA256:"), "{fp}");
+    }
+}
