@@ -184,3 +184,46 @@ async fn audit_failure_fails_closed() {
         .get(0);
     assert_eq!(n, 1, "the statement never reached the database");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_execute_of_a_prepared_statement_gets_an_outcome() {
+    let h = start().await;
+    h.direct()
+        .await
+        .batch_execute("CREATE TABLE p (id int)")
+        .await
+        .expect("setup");
+    let c = h.alice().await;
+    let sql = "INSERT INTO p VALUES ($1)";
+    let stmt = within(10, c.prepare(sql)).await.expect("prepare");
+    for i in 0..3i32 {
+        within(10, c.execute(&stmt, &[&i])).await.expect("execute");
+    }
+    let recs = records(&h).await;
+    let decided: Vec<u64> = recs
+        .iter()
+        .filter(|r| {
+            r.event.kind == EventKind::ActionDecided
+                && r.event.action.as_ref().is_some_and(|a| a.raw == sql)
+        })
+        .map(|r| r.seq)
+        .collect();
+    assert_eq!(decided.len(), 1, "decided once, at Parse");
+    let reference = format!("decided at #{}", decided[0]);
+    let outcomes: Vec<_> = recs
+        .iter()
+        .filter(|r| {
+            r.event.kind == EventKind::ActionCompleted
+                && r.event
+                    .detail
+                    .as_deref()
+                    .is_some_and(|d| d == reference || d.starts_with(&format!("{reference};")))
+        })
+        .collect();
+    assert_eq!(outcomes.len(), 3, "{outcomes:#?}");
+    assert!(outcomes.iter().all(|r| r
+        .event
+        .outcome
+        .as_ref()
+        .is_some_and(|o| o.status.as_deref() == Some("INSERT 0 1") && o.rows == Some(1))));
+}

@@ -300,7 +300,11 @@ async fn run(
         64 * 1024,
         Box::new(client_write) as Box<dyn AsyncWrite + Unpin + Send>,
     )));
-    let tracker = Arc::new(StdMutex::new(Tracker::default()));
+    let mut tracker = Tracker::default();
+    for p in &up.params {
+        tracker.on_parameter(&p.body);
+    }
+    let tracker = Arc::new(StdMutex::new(tracker));
     let nonce = random_hex(6);
     let mut relay_task = tokio::spawn(relay::relay(
         up_read,

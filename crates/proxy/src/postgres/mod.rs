@@ -5,7 +5,7 @@
 //! Layout: [`codec`] framing and limits · [`startup`] SSL/GSSENC/cancel/startup ·
 //! [`login`] + [`scram`] client authentication · [`upstream`] Warden's own login ·
 //! [`session`] client → upstream with decisions · [`relay`] upstream → client streaming
-//! and outcomes · [`cancel`] cancel-key mapping · [`tls`] rustls configs ·
+//! and outcomes · [`executions`] an outcome per Execute · [`cancel`] cancel-key mapping · [`tls`] rustls configs ·
 //! [`connection`] one connection end to end. See `docs/postgres.md`.
 //!
 //! Must never forward a statement before its verdict, never forward refused text, never
@@ -16,6 +16,7 @@ pub mod cancel;
 pub mod codec;
 pub mod connection;
 pub mod errors;
+pub mod executions;
 pub mod login;
 pub mod relay;
 pub mod scram;

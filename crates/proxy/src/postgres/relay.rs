@@ -6,7 +6,9 @@
 //! refusal markers (see `session.rs`) is replaced by the refusal's own ErrorResponse, so
 //! the client sees 42501/57014 while the upstream transaction state stays exactly what
 //! PostgreSQL would have for a failed statement; (2) CommandComplete/ErrorResponse/
-//! ReadyForQuery complete the Gate tickets with their outcomes.
+//! ReadyForQuery complete the Gate tickets with their outcomes (one per Execute, see
+//! `executions.rs`). It also watches ParameterStatus for `standard_conforming_strings`:
+//! the session refuses every statement while the server does not report it `on`.
 //!
 //! Must never buffer a whole result, and never let a marker error reach the client as is.
 
@@ -21,6 +23,7 @@ use warden_audit::Outcome;
 
 use super::codec::{self, Report};
 use super::errors::PgError;
+use super::executions::Outcomes;
 use crate::gate::Ticket;
 
 /// Bodies of messages we need to look at are read whole up to this size; bigger ones
@@ -39,7 +42,7 @@ pub enum Sink {
         error: Option<String>,
     },
     Exec {
-        ticket: Option<Box<Ticket>>,
+        outcomes: Outcomes,
         started: Instant,
     },
     Sync,
@@ -51,6 +54,39 @@ pub struct Tracker {
     pub sinks: VecDeque<Sink>,
     /// Refusals waiting for their marker's upstream error, by marker id.
     pub refusals: HashMap<u64, Report>,
+    /// The upstream's `standard_conforming_strings` as last reported (ParameterStatus);
+    /// `None` until reported. SQL inspection reads strings as with `on`: anything else
+    /// and statements are refused (fail closed).
+    pub standard_strings: Option<String>,
+}
+
+/// The setting whose value changes where string literals end.
+pub const STANDARD_STRINGS: &str = "standard_conforming_strings";
+
+impl Tracker {
+    /// Why statements must be refused now, if they must.
+    pub fn strings_unsafe(&self) -> Option<String> {
+        match self.standard_strings.as_deref() {
+            Some(v) if v.eq_ignore_ascii_case("on") => None,
+            Some(v) => Some(format!(
+                "the server reports {STANDARD_STRINGS} = {v}; Warden refuses every statement while it is not on (string literals would not be read as inspected)"
+            )),
+            None => Some(format!(
+                "the server did not report {STANDARD_STRINGS}; Warden refuses statements it cannot read safely"
+            )),
+        }
+    }
+
+    /// Takes note of one ParameterStatus body (name\0value\0).
+    pub fn on_parameter(&mut self, body: &[u8]) {
+        let mut parts = body.split(|b| *b == 0);
+        let (Some(name), Some(value)) = (parts.next(), parts.next()) else {
+            return;
+        };
+        if name.eq_ignore_ascii_case(STANDARD_STRINGS.as_bytes()) {
+            self.standard_strings = Some(String::from_utf8_lossy(value).into_owned());
+        }
+    }
 }
 
 pub type SharedTracker = Arc<StdMutex<Tracker>>;
@@ -89,6 +125,12 @@ fn finish(ticket: Option<Box<Ticket>>, outcome: Outcome) {
     }
 }
 
+fn finish_exec(sink: Option<Sink>, outcome: impl FnOnce(Instant) -> Outcome) {
+    if let Some(Sink::Exec { outcomes, started }) = sink {
+        outcomes.finish(outcome(started));
+    }
+}
+
 fn ms(started: Instant) -> Option<u64> {
     Some(started.elapsed().as_millis() as u64)
 }
@@ -106,18 +148,13 @@ impl Tracker {
                 *t = Some(tag);
             }
             Some(Sink::Exec { .. }) => {
-                if let Some(Sink::Exec { ticket, started }) = self.sinks.pop_front() {
-                    let rows = tag_rows(&tag);
-                    finish(
-                        ticket,
-                        Outcome {
-                            status: Some(tag),
-                            rows,
-                            duration_ms: ms(started),
-                            ..Outcome::default()
-                        },
-                    );
-                }
+                let rows = tag_rows(&tag);
+                finish_exec(self.sinks.pop_front(), |started| Outcome {
+                    status: Some(tag),
+                    rows,
+                    duration_ms: ms(started),
+                    ..Outcome::default()
+                });
             }
             _ => {}
         }
@@ -127,18 +164,24 @@ impl Tracker {
         match self.sinks.front_mut() {
             Some(Sink::Query { error: e, .. }) => *e = Some(error),
             Some(Sink::Exec { .. }) => {
-                if let Some(Sink::Exec { ticket, started }) = self.sinks.pop_front() {
-                    finish(
-                        ticket,
-                        Outcome {
-                            error: Some(error),
-                            duration_ms: ms(started),
-                            ..Outcome::default()
-                        },
-                    );
-                }
+                finish_exec(self.sinks.pop_front(), |started| Outcome {
+                    error: Some(error),
+                    duration_ms: ms(started),
+                    ..Outcome::default()
+                });
             }
             _ => {}
+        }
+    }
+
+    /// PortalSuspended: the Execute ended at its row limit.
+    fn on_suspended(&mut self) {
+        if let Some(Sink::Exec { .. }) = self.sinks.front() {
+            finish_exec(self.sinks.pop_front(), |started| Outcome {
+                status: Some("suspended (row limit reached)".into()),
+                duration_ms: ms(started),
+                ..Outcome::default()
+            });
         }
     }
 
@@ -165,14 +208,11 @@ impl Tracker {
                     );
                     return;
                 }
-                Sink::Exec { ticket, started } => finish(
-                    ticket,
-                    Outcome {
-                        error: Some("not executed (earlier error in the pipeline)".into()),
-                        duration_ms: ms(started),
-                        ..Outcome::default()
-                    },
-                ),
+                Sink::Exec { outcomes, started } => outcomes.finish(Outcome {
+                    error: Some("not executed (earlier error in the pipeline)".into()),
+                    duration_ms: ms(started),
+                    ..Outcome::default()
+                }),
                 Sink::Sync => return,
             }
         }
@@ -201,7 +241,7 @@ pub async fn relay<R: AsyncRead + Unpin>(
             return Err(PgError::Upstream(format!("invalid message length {len}")));
         }
         let body_len = len - 4;
-        let inspect = matches!(tag, b'C' | b'E' | b'Z') && body_len <= INSPECT_LIMIT;
+        let inspect = matches!(tag, b'C' | b'E' | b'Z' | b'S' | b's') && body_len <= INSPECT_LIMIT;
         if inspect {
             let mut body = vec![0u8; body_len];
             up.read_exact(&mut body).await?;
@@ -242,6 +282,8 @@ fn handle(tracker: &SharedTracker, nonce: &str, tag: u8, body: &[u8]) -> Option<
     match tag {
         b'C' => t.on_complete(cstring(body)),
         b'Z' => t.on_ready(),
+        b'S' => t.on_parameter(body),
+        b's' => t.on_suspended(),
         b'E' => {
             let (code, message) = codec::parse_report(&Bytes::copy_from_slice(body));
             let message = message.unwrap_or_default();

@@ -5,7 +5,12 @@
 //! * Extended protocol: decided at Parse; only Parses that were allowed or approved reach
 //!   the upstream, so only they can be bound and executed there (Bind/Execute of any
 //!   other name fails upstream exactly as in PostgreSQL: the statement does not exist).
-//!   Results and the ticket of the statement are attributed at Execute.
+//!   Results are attributed at Execute: the first Execute completes the statement's
+//!   ticket, every later one gets its own outcome record (`executions.rs`).
+//! * `standard_conforming_strings`: while the upstream does not report it `on`, every
+//!   Query and Parse is refused (42501) before the Gate sees it, and the refusal is
+//!   audited: inspection reads literals as with `on`, so anything else could smuggle
+//!   statements past it (`SELECT 'a\'' ; DROP TABLE t; --'`).
 //! * Refusal: instead of the refused text, the upstream gets a *marker* — a statement
 //!   that is a guaranteed syntax error naming a per-session nonce and a counter. PostgreSQL
 //!   then does precisely what it does for any failed statement (aborts the transaction
@@ -19,19 +24,21 @@
 //! Must never forward a Query or Parse before its verdict, and never forward refused text.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
-use warden_audit::Outcome;
+use warden_audit::{Durability, EventKind, Outcome, VerdictSummary};
 use warden_inspect::sql::Dialect;
 use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
 
 use super::codec::{self, Body, Frame, FrameReader, Report};
 use super::errors::PgError;
+use super::executions::{Outcomes, Repeat};
 use super::relay::{marker_text, ClientOut, SharedTracker, Sink};
-use crate::gate::{Admission, Gate, HoldOutcome, Refusal, RefusalKind, Ticket};
+use crate::gate::{action_event, Admission, Gate, HoldOutcome, Refusal, RefusalKind, Ticket};
 
 /// How much a client may send while one of its statements is held (read so that a
 /// disconnect is noticed; kept for after the hold).
@@ -104,6 +111,32 @@ enum Decided {
     Refuse(Report),
 }
 
+/// An allowed prepared statement: its ticket until the first Execute, then what later
+/// Executes need for their own outcome records.
+struct Prepared {
+    ticket: Option<Box<Ticket>>,
+    again: Option<Arc<Repeat>>,
+}
+
+impl Prepared {
+    fn new(gate: &Gate, ticket: Option<Box<Ticket>>) -> Prepared {
+        let again = ticket
+            .as_deref()
+            .map(|t| Arc::new(Repeat::from_ticket(gate, t)));
+        Prepared { ticket, again }
+    }
+
+    fn execute(&mut self) -> Outcomes {
+        if let Some(t) = self.ticket.take() {
+            return Outcomes::Ticket(t);
+        }
+        match &self.again {
+            Some(r) => Outcomes::Again(Arc::clone(r), r.next_execution()),
+            None => Outcomes::Nobody,
+        }
+    }
+}
+
 /// The client → upstream half of a session.
 pub struct Session<'a, R, W> {
     pub info: &'a SessionInfo,
@@ -113,7 +146,7 @@ pub struct Session<'a, R, W> {
     pub tracker: SharedTracker,
     pub nonce: String,
     next_marker: u64,
-    statements: HashMap<String, Option<Box<Ticket>>>,
+    statements: HashMap<String, Prepared>,
     portals: HashMap<String, String>,
 }
 
@@ -142,8 +175,8 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
     /// Runs until the client terminates or disconnects.
     pub async fn run(&mut self) -> Result<(), PgError> {
         let result = self.pump().await;
-        for (_, t) in self.statements.drain() {
-            abandon(t);
+        for (_, p) in self.statements.drain() {
+            abandon(p.ticket);
         }
         result
     }
@@ -170,13 +203,13 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
                 }
                 b'E' => {
                     let portal = Body::new(frame.body.clone()).cstr()?;
-                    let ticket = self
+                    let outcomes = self
                         .portals
                         .get(&portal)
                         .and_then(|s| self.statements.get_mut(s))
-                        .and_then(Option::take);
+                        .map_or(Outcomes::Nobody, Prepared::execute);
                     self.push(Sink::Exec {
-                        ticket,
+                        outcomes,
                         started: Instant::now(),
                     });
                     self.forward(&frame).await?;
@@ -186,7 +219,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
                     let kind = b.u8()?;
                     let name = b.cstr()?;
                     match kind {
-                        b'S' => abandon(self.statements.remove(&name).flatten()),
+                        b'S' => abandon(self.statements.remove(&name).and_then(|p| p.ticket)),
                         b'P' => {
                             self.portals.remove(&name);
                         }
@@ -296,10 +329,11 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         let types = b.count16()?;
         b.bytes(types * 4)?;
         let decided = self.decide(&sql).await?;
-        abandon(self.statements.remove(&name).flatten());
+        abandon(self.statements.remove(&name).and_then(|p| p.ticket));
         match decided {
             Decided::Forward(ticket) => {
-                self.statements.insert(name, ticket);
+                let prepared = Prepared::new(&self.info.gate, ticket);
+                self.statements.insert(name, prepared);
                 self.forward(&frame).await
             }
             Decided::Refuse(report) => {
@@ -326,7 +360,52 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         }
     }
 
+    /// Why no statement may run now (the upstream reads strings differently), if so.
+    fn strings_unsafe(&self) -> Option<String> {
+        match self.tracker.lock() {
+            Ok(t) => t.strings_unsafe(),
+            Err(_) => Some("internal state unavailable".into()),
+        }
+    }
+
+    /// Refuses `sql` because of `reason` (see `strings_unsafe`), auditing the refusal.
+    async fn refuse_unsafe_strings(&self, sql: &str, reason: String) -> Decided {
+        let action = self.action(sql);
+        let mut ev = action_event(EventKind::ActionDecided, &action);
+        ev.verdict = Some(VerdictSummary {
+            decision: "deny".into(),
+            rules: Vec::new(),
+            dry_run: Vec::new(),
+            message: Some(reason.clone()),
+        });
+        ev.action = Some(action);
+        if let Err(e) = self.info.gate.record(ev, Durability::Durable).await {
+            tracing::error!(error = %e, "could not audit a standard_conforming_strings refusal");
+        }
+        Decided::Refuse(
+            Report::error("42501", format!("Warden: {reason}")).with_hint(
+                "Run with standard_conforming_strings = on (the PostgreSQL default); check ALTER ROLE/DATABASE ... SET and postgresql.conf.",
+            ),
+        )
+    }
+
     async fn decide(&mut self, sql: &str) -> Result<Decided, PgError> {
+        if let Some(reason) = self.strings_unsafe() {
+            return Ok(self.refuse_unsafe_strings(sql, reason).await);
+        }
+        let decided = self.decide_by_gate(sql).await?;
+        // The setting may have changed while the Gate decided (or a hold waited).
+        if let Decided::Forward(ticket) = decided {
+            if let Some(reason) = self.strings_unsafe() {
+                abandon(ticket);
+                return Ok(self.refuse_unsafe_strings(sql, reason).await);
+            }
+            return Ok(Decided::Forward(ticket));
+        }
+        Ok(decided)
+    }
+
+    async fn decide_by_gate(&mut self, sql: &str) -> Result<Decided, PgError> {
         let admission = self.info.gate.decide(self.action(sql)).await;
         match admission {
             Admission::Allow(ticket) => Ok(Decided::Forward(Some(Box::new(ticket)))),
