@@ -127,7 +127,7 @@ pub async fn run(
         super::shell::run(&mut client, pty, ticket, sc).await;
         return;
     }
-    forward(&mut client, ticket, &req, pending, &ctx).await;
+    forward(client, ticket, &req, pending, &ctx).await;
 }
 
 pub(super) async fn refuse(client: &Channel<Msg>, message: &str) {
@@ -143,7 +143,7 @@ pub(super) async fn finish(client: &Channel<Msg>, status: u32) {
 }
 
 async fn forward(
-    client: &mut Channel<Msg>,
+    client: Channel<Msg>,
     ticket: Ticket,
     req: &Request,
     pending: Pending,
@@ -159,7 +159,7 @@ async fn forward(
         Err(e) => {
             let text = format!("warden: cannot reach the upstream host: {e}\n");
             let _ = client.extended_data(1, text.as_bytes()).await;
-            finish(client, UPSTREAM_FAILED_STATUS).await;
+            finish(&client, UPSTREAM_FAILED_STATUS).await;
             ticket.completed(fail(e.to_string())).await;
             return;
         }
@@ -179,59 +179,79 @@ async fn forward(
         }
         Ok::<_, russh::Error>(up)
     };
-    let mut up = match started.await {
+    let up = match started.await {
         Ok(up) => up,
         Err(e) => {
             let _ = client
                 .extended_data(1, &b"warden: the upstream refused the request\n"[..])
                 .await;
-            finish(client, UPSTREAM_FAILED_STATUS).await;
+            finish(&client, UPSTREAM_FAILED_STATUS).await;
             ticket.completed(fail(e.to_string())).await;
             return;
         }
     };
-    let mut client_open = !pending.eof;
-    let mut status: Option<u32> = None;
-    let mut bytes: u64 = 0;
-    loop {
-        tokio::select! {
-            m = client.wait(), if client_open => match m {
-                Some(ChannelMsg::Data { data }) => {
-                    if up.data(&data[..]).await.is_err() { break; }
+    // Each direction runs on its own so that one side waiting for window space never
+    // stops the other from draining (both russh sessions apply backpressure).
+    let client_eof = pending.eof;
+    let (mut client_r, client_w) = client.split();
+    let (mut up_r, up_w) = up.split();
+    let to_upstream = async {
+        if !client_eof {
+            while let Some(m) = client_r.wait().await {
+                match m {
+                    ChannelMsg::Data { data } if up_w.data(&data[..]).await.is_err() => break,
+                    ChannelMsg::Eof => {
+                        let _ = up_w.eof().await;
+                        break;
+                    }
+                    ChannelMsg::Close => break,
+                    _ => {}
                 }
-                Some(ChannelMsg::Eof) => {
-                    client_open = false;
-                    let _ = up.eof().await;
-                }
-                Some(ChannelMsg::Close) | None => {
-                    client_open = false;
-                    let _ = up.close().await;
-                }
-                Some(_) => {}
-            },
-            m = up.wait() => match m {
-                Some(ChannelMsg::Data { data }) => {
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    let to_client = async {
+        let mut status: Option<u32> = None;
+        let mut bytes: u64 = 0;
+        while let Some(m) = up_r.wait().await {
+            match m {
+                ChannelMsg::Data { data } => {
                     bytes += data.len() as u64;
-                    if client.data(&data[..]).await.is_err() { break; }
+                    if client_w.data(&data[..]).await.is_err() {
+                        break;
+                    }
                 }
-                Some(ChannelMsg::ExtendedData { data, ext }) => {
+                ChannelMsg::ExtendedData { data, ext } => {
                     bytes += data.len() as u64;
-                    if client.extended_data(ext, &data[..]).await.is_err() { break; }
+                    if client_w.extended_data(ext, &data[..]).await.is_err() {
+                        break;
+                    }
                 }
-                Some(ChannelMsg::ExitStatus { exit_status }) => status = Some(exit_status),
-                Some(ChannelMsg::ExitSignal { signal_name, .. }) => {
+                ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
+                ChannelMsg::ExitSignal { signal_name, .. } => {
                     tracing::debug!(?signal_name, "upstream command killed by a signal");
                     status = Some(UPSTREAM_FAILED_STATUS);
                 }
-                Some(ChannelMsg::Eof) => { let _ = client.eof().await; }
-                Some(ChannelMsg::Close) | None => break,
-                Some(_) => {}
-            },
-            _ = ctx.shutdown.cancelled() => break,
+                ChannelMsg::Eof => {
+                    let _ = client_w.eof().await;
+                }
+                ChannelMsg::Close => break,
+                _ => {}
+            }
         }
-    }
+        (status, bytes)
+    };
+    let (status, bytes) = tokio::select! {
+        r = to_client => r,
+        _ = to_upstream => (None, 0),
+        _ = ctx.shutdown.cancelled() => (None, 0),
+    };
+    let _ = up_w.close().await;
     let code = status.unwrap_or(UPSTREAM_FAILED_STATUS);
-    finish(client, code).await;
+    let _ = client_w.exit_status(code).await;
+    let _ = client_w.eof().await;
+    let _ = client_w.close().await;
     let _ = handle
         .disconnect(russh::Disconnect::ByApplication, "", "en")
         .await;
