@@ -145,7 +145,12 @@ fn per_record_index_entries_of_older_stores_still_work() {
     {
         // Rewrite bob's index the way stores before posting lists held it: one entry
         // per record, empty value.
-        let db = sled::open(&cfg.path).expect("sled");
+        // No background flusher: the lock goes with the handle, before the reopen below.
+        let db = sled::Config::new()
+            .path(&cfg.path)
+            .flush_every_ms(None)
+            .open()
+            .expect("sled");
         let prefix = layout::index_prefix(IndexKind::User, "bob");
         let keys: Vec<_> = db
             .scan_prefix(&prefix)

@@ -28,8 +28,27 @@ fn build(dir: &Path) -> AuditConfig {
     cfg
 }
 
+/// Opens the store directly, as an attacker with file access would. No background
+/// flusher thread, so the file lock is released as soon as the handle is dropped.
+fn open_raw(path: &std::path::Path) -> sled::Db {
+    sled::Config::new()
+        .path(path)
+        .flush_every_ms(None)
+        .open()
+        .expect("sled")
+}
+
 fn verify(cfg: &AuditConfig) -> VerifyReport {
-    verify_dir(&cfg.path, cfg.checkpoint_file.as_deref()).expect("verify runs")
+    // sled may release its directory lock a moment after the last handle is dropped.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match verify_dir(&cfg.path, cfg.checkpoint_file.as_deref()) {
+            Err(warden_audit::AuditError::Locked(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other.expect("verify runs"),
+        }
+    }
 }
 
 fn assert_bad(r: &VerifyReport, seq: u64, words: &str) {
@@ -66,7 +85,7 @@ fn edited_record_is_detected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = build(dir.path());
     {
-        let db = sled::open(&cfg.path).expect("sled");
+        let db = open_raw(&cfg.path);
         let mut v = raw(&db, 1234);
         let at = v.len() - 20;
         v[at] ^= 0x01;
@@ -81,7 +100,7 @@ fn edited_and_rehashed_record_breaks_the_next_link() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = build(dir.path());
     {
-        let db = sled::open(&cfg.path).expect("sled");
+        let db = open_raw(&cfg.path);
         let v = raw(&db, 1234);
         let s = StoredRecord::decode(1234, &v).expect("decode");
         let text = String::from_utf8(s.event.to_vec()).expect("utf8");
@@ -104,7 +123,7 @@ fn removed_record_is_detected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = build(dir.path());
     {
-        let db = sled::open(&cfg.path).expect("sled");
+        let db = open_raw(&cfg.path);
         db.remove(layout::record_key(777)).expect("remove");
         db.flush().expect("flush");
     }
@@ -116,7 +135,7 @@ fn reordered_records_are_detected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = build(dir.path());
     {
-        let db = sled::open(&cfg.path).expect("sled");
+        let db = open_raw(&cfg.path);
         let a = raw(&db, 1500);
         let b = raw(&db, 1501);
         db.insert(layout::record_key(1500), b).expect("insert");
@@ -133,7 +152,7 @@ fn removed_record_with_renumbered_tail_is_detected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = build(dir.path());
     {
-        let db = sled::open(&cfg.path).expect("sled");
+        let db = open_raw(&cfg.path);
         for seq in 100..N {
             let v = raw(&db, seq + 1);
             let s = StoredRecord::decode(seq + 1, &v).expect("decode");
@@ -149,7 +168,7 @@ fn removed_record_with_renumbered_tail_is_detected() {
 
 /// Delete records `from..=N`, their index entries and the store checkpoints above.
 fn truncate(cfg: &AuditConfig, from: u64) {
-    let db = sled::open(&cfg.path).expect("sled");
+    let db = open_raw(&cfg.path);
     for seq in from..=N {
         db.remove(layout::record_key(seq)).expect("remove");
         db.remove(layout::checkpoint_key(seq)).expect("remove");
@@ -176,7 +195,7 @@ fn truncated_tail_is_detected_by_stored_checkpoints_when_they_are_left() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = build(dir.path());
     {
-        let db = sled::open(&cfg.path).expect("sled");
+        let db = open_raw(&cfg.path);
         for seq in 2500..=N {
             db.remove(layout::record_key(seq)).expect("remove");
         }
@@ -213,7 +232,7 @@ fn chain_rewritten_from_genesis_fails_the_signed_checkpoints() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = build(dir.path());
     {
-        let db = sled::open(&cfg.path).expect("sled");
+        let db = open_raw(&cfg.path);
         rewrite_from_genesis(&db);
         db.flush().expect("flush");
     }
@@ -227,7 +246,7 @@ fn chain_rewritten_and_resigned_with_another_key_is_detected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = build(dir.path());
     {
-        let db = sled::open(&cfg.path).expect("sled");
+        let db = open_raw(&cfg.path);
         rewrite_from_genesis(&db);
         let forger = SigningKey::from_bytes(&[7u8; 32]);
         for seq in [0, 1000, 2000, 3000] {
@@ -268,7 +287,7 @@ fn forged_checkpoint_signature_is_detected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = build(dir.path());
     {
-        let db = sled::open(&cfg.path).expect("sled");
+        let db = open_raw(&cfg.path);
         let v = db
             .get(layout::checkpoint_key(2000))
             .expect("get")
@@ -290,7 +309,7 @@ fn removed_checkpoints_are_detected() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = build(dir.path());
     {
-        let db = sled::open(&cfg.path).expect("sled");
+        let db = open_raw(&cfg.path);
         for seq in [0, 1000, 2000, 3000] {
             db.remove(layout::checkpoint_key(seq)).expect("remove");
         }
@@ -305,7 +324,7 @@ fn open_refuses_a_store_whose_tail_does_not_check() {
     let dir = tempfile::tempdir().expect("tempdir");
     let cfg = build(dir.path());
     {
-        let db = sled::open(&cfg.path).expect("sled");
+        let db = open_raw(&cfg.path);
         let mut v = raw(&db, N);
         let at = v.len() - 5;
         v[at] ^= 0x20;

@@ -104,6 +104,17 @@ pub async fn run_with(
     for (name, proto, addr) in &started.targets {
         println!("warden: target {name} ({proto}) listening on {addr}");
     }
+    for target in &running.targets {
+        if target.config.protocol == warden_inspect::Protocol::Ssh {
+            match warden_proxy::ssh::host_key_fingerprint(&target.config, &config.data_dir) {
+                Ok(fp) => println!(
+                    "warden: target {} host key fingerprint {fp}",
+                    target.config.name
+                ),
+                Err(e) => eprintln!("warning: target {}: host key: {e}", target.config.name),
+            }
+        }
+    }
     on_started(&started);
     tracing::info!("ready");
 
