@@ -14,8 +14,33 @@ use std::path::{Path, PathBuf};
 use crate::error::AuditError;
 use crate::layout;
 
+/// How long [`open_db`] keeps retrying a store whose lock is still held. sled releases
+/// its directory lock from background threads a moment after the last handle in this
+/// process is dropped, so a reopen right after a shutdown (a restart, `warden audit
+/// verify` right after `warden serve` stopped) would otherwise fail spuriously. A store
+/// held by a running gateway still fails with [`AuditError::Locked`] after this wait.
+const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
+
 /// Open (or create) the sled store at `path`.
 pub fn open_db(path: &Path) -> Result<sled::Db, AuditError> {
+    retry_while_locked(|| open_db_once(path))
+}
+
+fn retry_while_locked(
+    mut open: impl FnMut() -> Result<sled::Db, AuditError>,
+) -> Result<sled::Db, AuditError> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match open() {
+            Err(AuditError::Locked(_)) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            other => return other,
+        }
+    }
+}
+
+fn open_db_once(path: &Path) -> Result<sled::Db, AuditError> {
     std::fs::create_dir_all(path).map_err(|e| AuditError::io(path, e))?;
     let db = sled::Config::new()
         .path(path)
@@ -132,11 +157,13 @@ pub fn open_existing(path: &Path) -> Result<sled::Db, AuditError> {
             ),
         ));
     }
-    let db = sled::Config::new()
-        .path(path)
-        .flush_every_ms(None)
-        .open()
-        .map_err(|e| classify_open_error(path, e))?;
+    let db = retry_while_locked(|| {
+        sled::Config::new()
+            .path(path)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|e| classify_open_error(path, e))
+    })?;
     match db.get(layout::META_FORMAT)? {
         Some(f) if f.as_ref() == layout::FORMAT_NAME => Ok(db),
         _ => Err(AuditError::Corrupt {
