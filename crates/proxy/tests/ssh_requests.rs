@@ -215,3 +215,16 @@ async fn sftp_relayed_when_allowed() {
     assert!(r.out().contains("listed-file"), "{r:?}");
     assert_eq!(decided_raw(&h, "subsystem sftp").await, vec!["allow"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_with_a_pty_gets_one_upstream() {
+    let h = start().await;
+    // `ssh -tt host tty`: the pty request is replayed upstream before the exec.
+    let r = h.ssh_io(&["-tt"], Some("tty"), b"").await;
+    assert_eq!(r.code, Some(0), "{r:?}");
+    assert!(r.out().trim().starts_with("/dev/pts/"), "{r:?}");
+    // Without -t the command still runs without one.
+    let r = h.ssh("tty", b"").await;
+    assert_eq!(r.code, Some(1), "{r:?}");
+    assert!(r.out().contains("not a tty"), "{r:?}");
+}

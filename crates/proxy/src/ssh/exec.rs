@@ -17,7 +17,7 @@ use warden_inspect::shell::{self, SshFacts};
 use warden_inspect::{Action, Actor, Facts, Protocol};
 
 use super::shell::{PtySpec, ShellContext};
-use super::upstream;
+use super::{relay, upstream};
 use crate::frontend::FrontendContext;
 use crate::gate::{Admission, HoldOutcome, Ticket};
 
@@ -62,10 +62,12 @@ struct Pending {
     eof: bool,
 }
 
-/// Decide `req` and run it if allowed; always ends the channel.
+/// Decide `req` and run it if allowed; always ends the channel. `pty`: the client's
+/// pty request for an exec (`ssh -t host cmd`), requested upstream the same way.
 pub async fn run(
     client: Channel<Msg>,
     req: Request,
+    pty: Option<PtySpec>,
     ctx: FrontendContext,
     actor: Actor,
     session: String,
@@ -127,7 +129,7 @@ pub async fn run(
         super::shell::run(&mut client, pty, ticket, sc).await;
         return;
     }
-    forward(client, ticket, &req, pending, &ctx).await;
+    forward(client, ticket, &req, pty, pending, &ctx).await;
 }
 
 pub(super) async fn refuse(client: &Channel<Msg>, message: &str) {
@@ -146,6 +148,7 @@ async fn forward(
     client: Channel<Msg>,
     ticket: Ticket,
     req: &Request,
+    pty: Option<PtySpec>,
     pending: Pending,
     ctx: &FrontendContext,
 ) {
@@ -167,7 +170,13 @@ async fn forward(
     let started = async {
         let up = handle.channel_open_session().await?;
         match req {
-            Request::Exec(cmd) => up.exec(true, cmd.as_bytes()).await?,
+            Request::Exec(cmd) => {
+                if let Some(p) = &pty {
+                    up.request_pty(true, &p.term, p.cols, p.rows, 0, 0, &p.modes)
+                        .await?;
+                }
+                up.exec(true, cmd.as_bytes()).await?
+            }
             Request::Subsystem(name) => up.request_subsystem(true, name).await?,
             Request::Shell(_) => return Err(russh::Error::Inconsistent),
         }
@@ -190,78 +199,29 @@ async fn forward(
             return;
         }
     };
-    // Each direction runs on its own so that one side waiting for window space never
-    // stops the other from draining (both russh sessions apply backpressure).
-    let client_eof = pending.eof;
-    let (mut client_r, client_w) = client.split();
-    let (mut up_r, up_w) = up.split();
-    let to_upstream = async {
-        if !client_eof {
-            while let Some(m) = client_r.wait().await {
-                match m {
-                    ChannelMsg::Data { data } if up_w.data(&data[..]).await.is_err() => break,
-                    ChannelMsg::Eof => {
-                        let _ = up_w.eof().await;
-                        break;
-                    }
-                    ChannelMsg::Close => break,
-                    _ => {}
-                }
-            }
-        }
-        std::future::pending::<()>().await
-    };
-    let to_client = async {
-        let mut status: Option<u32> = None;
-        let mut bytes: u64 = 0;
-        while let Some(m) = up_r.wait().await {
-            match m {
-                ChannelMsg::Data { data } => {
-                    bytes += data.len() as u64;
-                    if client_w.data(&data[..]).await.is_err() {
-                        break;
-                    }
-                }
-                ChannelMsg::ExtendedData { data, ext } => {
-                    bytes += data.len() as u64;
-                    if client_w.extended_data(ext, &data[..]).await.is_err() {
-                        break;
-                    }
-                }
-                ChannelMsg::ExitStatus { exit_status } => status = Some(exit_status),
-                ChannelMsg::ExitSignal { signal_name, .. } => {
-                    tracing::debug!(?signal_name, "upstream command killed by a signal");
-                    status = Some(UPSTREAM_FAILED_STATUS);
-                }
-                ChannelMsg::Eof => {
-                    let _ = client_w.eof().await;
-                }
-                ChannelMsg::Close => break,
-                _ => {}
-            }
-        }
-        (status, bytes)
-    };
-    let (status, bytes) = tokio::select! {
-        r = to_client => r,
-        _ = to_upstream => (None, 0),
-        _ = ctx.shutdown.cancelled() => (None, 0),
-    };
+    // Both directions at once, with bounded queues that keep both russh sessions
+    // reading (see `relay` for the flow-control cycle this avoids).
+    let (client_r, client_w) = client.split();
+    let (up_r, up_w) = up.split();
+    let end = relay::run((client_r, &client_w), (up_r, &up_w), &ctx.shutdown).await;
     let _ = up_w.close().await;
-    let code = status.unwrap_or(UPSTREAM_FAILED_STATUS);
+    let code = end.status.unwrap_or(UPSTREAM_FAILED_STATUS);
     let _ = client_w.exit_status(code).await;
     let _ = client_w.eof().await;
     let _ = client_w.close().await;
     let _ = handle
         .disconnect(russh::Disconnect::ByApplication, "", "en")
         .await;
+    let error = end.error.or_else(|| {
+        end.status
+            .is_none()
+            .then(|| "no exit status from upstream".to_owned())
+    });
     ticket
         .completed(Outcome {
             status: Some(code.to_string()),
-            bytes: Some(bytes),
-            error: status
-                .is_none()
-                .then(|| "no exit status from upstream".to_owned()),
+            bytes: Some(end.bytes_out),
+            error,
             ..Outcome::default()
         })
         .await;

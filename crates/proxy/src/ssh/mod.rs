@@ -6,18 +6,22 @@
 //! Layout: [`hostkey`] Warden's host key · [`server`] the russh server towards clients
 //! (authentication, channel requests) · [`exec`] one decided channel request, relayed ·
 //! [`shell`] + [`recording`] interactive sessions, recorded (asciicast v2) ·
-//! [`upstream`] the russh client towards the host (host-key pinning) · [`events`] audit
-//! records. See `docs/ssh-gateway.md`.
+//! [`upstream`] the russh client towards the host (host-key pinning) · [`relay`] both
+//! directions of a relayed channel, with bounded buffers · [`forward`] port forwarding
+//! a rule allows · [`events`] audit records. See `docs/ssh-gateway.md`.
 //!
 //! Must never send a command upstream before its verdict, never run a refused or
 //! not-yet-approved command, never connect to an upstream whose host key does not match,
 //! and never show upstream credentials to clients. Port forwarding is decided and
-//! audited but never relayed (refused even when allowed).
+//! audited, and relayed only when a rule explicitly allows it; agent, X11 and
+//! streamlocal forwarding are never relayed.
 
 pub mod events;
 pub mod exec;
+pub mod forward;
 pub mod hostkey;
 pub mod recording;
+pub mod relay;
 pub mod server;
 pub mod shell;
 pub mod upstream;

@@ -2,9 +2,9 @@
 //! key from the user's authorized keys, or password with throttling), and the channel
 //! requests, each handed to [`super::exec`] or refused here.
 //!
-//! Must never accept a channel before authentication, never grant forwarding (decided
-//! and audited, then refused: Warden does not relay forwarded ports), and never tell the
-//! client whether a user name exists.
+//! Must never accept a channel before authentication, never grant forwarding that no
+//! enforced rule explicitly allows (see [`super::forward`]), never relay agent, X11 or
+//! streamlocal forwarding, and never tell the client whether a user name exists.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
@@ -16,15 +16,17 @@ use russh::keys::{PrivateKey, PublicKey};
 use russh::server::{Auth, Config, Msg, Session};
 use russh::{Channel, ChannelId, MethodKind, MethodSet};
 use tokio::net::TcpStream;
+use tokio::sync::Semaphore;
 use warden_audit::{Durability, EventKind};
 use warden_inspect::shell::SshFacts;
 use warden_inspect::{Action, Actor, Facts, Protocol};
 
 use super::events::{event, record};
 use super::exec::{self, Request};
+use super::forward;
 use super::shell::PtySpec;
 use crate::frontend::FrontendContext;
-use crate::gate::Admission;
+use crate::gate::{Admission, Ticket};
 
 /// Per-target state shared by its connections.
 pub struct Shared {
@@ -40,6 +42,7 @@ impl Shared {
             auth_rejection_time_initial: Some(Duration::ZERO),
             max_auth_attempts: 6,
             inactivity_timeout: Some(Duration::from_secs(3600)),
+            channel_buffer_size: super::relay::CHANNEL_QUEUE,
             ..Config::default()
         };
         Shared {
@@ -80,6 +83,7 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
         actor: None,
         channels: HashMap::new(),
         ptys: HashMap::new(),
+        relays: Arc::new(Semaphore::new(MAX_RELAYED_CHANNELS)),
     };
     match russh::server::run_stream(Arc::clone(&shared.config), tcp, conn).await {
         Ok(running) => {
@@ -98,6 +102,19 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
     record(&ctx, closed, Durability::Queued).await;
 }
 
+/// Channel requests and forwarded connections running at once on one client connection
+/// (each holds an upstream connection and bounded relay buffers).
+pub const MAX_RELAYED_CHANNELS: usize = 32;
+
+fn too_many_channels() -> warden_audit::Outcome {
+    warden_audit::Outcome {
+        error: Some(format!(
+            "more than {MAX_RELAYED_CHANNELS} channels at once on one connection"
+        )),
+        ..Default::default()
+    }
+}
+
 fn random_hex(bytes: usize) -> String {
     let mut raw = vec![0u8; bytes];
     rand::thread_rng().fill_bytes(&mut raw);
@@ -111,6 +128,8 @@ struct Conn {
     actor: Option<Actor>,
     channels: HashMap<ChannelId, Channel<Msg>>,
     ptys: HashMap<ChannelId, PtySpec>,
+    /// One permit per running channel request or forwarded connection.
+    relays: Arc<Semaphore>,
 }
 
 impl Conn {
@@ -161,12 +180,11 @@ impl Conn {
             .unwrap_or(false)
     }
 
-    /// Decide and audit a forwarding request; Warden never relays forwarded traffic, so
-    /// the answer is always a refusal (with the verdict in the audit log).
-    async fn forwarding(&self, raw: String) -> bool {
-        let Some(actor) = &self.actor else {
-            return false;
-        };
+    /// Decide and audit a forwarding request. A ticket only when an enforced rule allows
+    /// it explicitly (forwarding is denied by default); every other answer is a refusal,
+    /// with the reason in the audit log.
+    async fn forwarding(&self, raw: String) -> Option<Ticket> {
+        let actor = self.actor.as_ref()?;
         let action = Action {
             protocol: Protocol::Ssh,
             user: actor.clone(),
@@ -176,14 +194,29 @@ impl Conn {
             facts: Facts::Ssh(SshFacts::forwarding()),
         };
         match self.ctx.gate.decide(action).await {
+            Admission::Allow(t) if forward::explicitly_allowed(&t) => Some(t),
             Admission::Allow(t) => {
                 t.completed(warden_audit::Outcome {
-                    error: Some("forwarding is not relayed by Warden".into()),
+                    error: Some(forward::NEEDS_EXPLICIT_RULE.into()),
                     ..Default::default()
                 })
                 .await;
+                None
             }
-            Admission::Deny(_) | Admission::Hold(_) => {}
+            // A held forwarding request is withdrawn: nothing waits for it.
+            Admission::Deny(_) | Admission::Hold(_) => None,
+        }
+    }
+
+    /// Decide and audit a kind of forwarding Warden never relays (agent, X11,
+    /// streamlocal): always refused.
+    async fn never_relayed(&self, raw: String) -> bool {
+        if let Some(t) = self.forwarding(raw).await {
+            t.completed(warden_audit::Outcome {
+                error: Some("this kind of forwarding is never relayed by Warden".into()),
+                ..Default::default()
+            })
+            .await;
         }
         false
     }
@@ -192,17 +225,22 @@ impl Conn {
         &mut self,
         channel: ChannelId,
         req: Request,
+        pty: Option<PtySpec>,
         session: &mut Session,
     ) -> Result<(), russh::Error> {
         let (Some(actor), Some(chan)) = (self.actor.clone(), self.channels.remove(&channel)) else {
             return session.channel_failure(channel);
         };
+        let Ok(slot) = Arc::clone(&self.relays).try_acquire_owned() else {
+            return session.channel_failure(channel);
+        };
         session.channel_success(channel)?;
         let ctx = self.ctx.clone();
         let sid = self.session.clone();
-        self.ctx
-            .tracker
-            .spawn(exec::run(chan, req, ctx, actor, sid));
+        self.ctx.tracker.spawn(async move {
+            exec::run(chan, req, pty, ctx, actor, sid).await;
+            drop(slot);
+        });
         Ok(())
     }
 }
@@ -298,7 +336,10 @@ impl russh::server::Handler for Conn {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         match String::from_utf8(data.to_vec()) {
-            Ok(cmd) => self.spawn(channel, Request::Exec(cmd), session),
+            Ok(cmd) => {
+                let pty = self.ptys.remove(&channel);
+                self.spawn(channel, Request::Exec(cmd), pty, session)
+            }
             Err(_) => {
                 // Not decidable as text: refuse rather than forward bytes we did not read.
                 session.channel_failure(channel)
@@ -312,7 +353,7 @@ impl russh::server::Handler for Conn {
         name: &str,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        self.spawn(channel, Request::Subsystem(name.to_owned()), session)
+        self.spawn(channel, Request::Subsystem(name.to_owned()), None, session)
     }
 
     async fn shell_request(
@@ -321,7 +362,7 @@ impl russh::server::Handler for Conn {
         session: &mut Session,
     ) -> Result<(), Self::Error> {
         let pty = self.ptys.remove(&channel).unwrap_or_default();
-        self.spawn(channel, Request::Shell(pty), session)
+        self.spawn(channel, Request::Shell(pty), None, session)
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -353,14 +394,35 @@ impl russh::server::Handler for Conn {
 
     async fn channel_open_direct_tcpip(
         &mut self,
-        _channel: Channel<Msg>,
+        channel: Channel<Msg>,
         host: &str,
         port: u32,
-        _originator_address: &str,
-        _originator_port: u32,
+        originator_address: &str,
+        originator_port: u32,
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
-        Ok(self.forwarding(format!("direct-tcpip {host}:{port}")).await)
+        if port > u32::from(u16::MAX) {
+            return Ok(false);
+        }
+        let Some(ticket) = self.forwarding(format!("direct-tcpip {host}:{port}")).await else {
+            return Ok(false);
+        };
+        let Ok(slot) = Arc::clone(&self.relays).try_acquire_owned() else {
+            ticket.completed(too_many_channels()).await;
+            return Ok(false);
+        };
+        let to = forward::Endpoints {
+            host: host.to_owned(),
+            port,
+            originator: originator_address.chars().take(256).collect(),
+            originator_port,
+        };
+        let ctx = self.ctx.clone();
+        self.ctx.tracker.spawn(async move {
+            forward::direct(channel, ticket, to, ctx).await;
+            drop(slot);
+        });
+        Ok(true)
     }
 
     async fn channel_open_direct_streamlocal(
@@ -369,7 +431,9 @@ impl russh::server::Handler for Conn {
         path: &str,
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
-        Ok(self.forwarding(format!("direct-streamlocal {path}")).await)
+        Ok(self
+            .never_relayed(format!("direct-streamlocal {path}"))
+            .await)
     }
 
     async fn tcpip_forward(
@@ -379,7 +443,7 @@ impl russh::server::Handler for Conn {
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
         Ok(self
-            .forwarding(format!("tcpip-forward {address}:{port}"))
+            .never_relayed(format!("tcpip-forward {address}:{port}"))
             .await)
     }
 
@@ -388,7 +452,9 @@ impl russh::server::Handler for Conn {
         path: &str,
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
-        Ok(self.forwarding(format!("streamlocal-forward {path}")).await)
+        Ok(self
+            .never_relayed(format!("streamlocal-forward {path}"))
+            .await)
     }
 
     async fn agent_request(
@@ -396,7 +462,7 @@ impl russh::server::Handler for Conn {
         _channel: ChannelId,
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
-        Ok(self.forwarding("agent forwarding".into()).await)
+        Ok(self.never_relayed("agent forwarding".into()).await)
     }
 
     async fn x11_request(
@@ -408,7 +474,7 @@ impl russh::server::Handler for Conn {
         _screen: u32,
         session: &mut Session,
     ) -> Result<(), Self::Error> {
-        self.forwarding("x11 forwarding".into()).await;
+        self.never_relayed("x11 forwarding".into()).await;
         session.channel_failure(channel)
     }
 }

@@ -101,6 +101,7 @@ async fn connect_inner(target: &Arc<TargetConfig>) -> Result<Handle<Verifier>, S
     };
     let config = Arc::new(client::Config {
         inactivity_timeout: None,
+        channel_buffer_size: super::relay::CHANNEL_QUEUE,
         ..client::Config::default()
     });
     let mut handle = match client::connect(config, (host.as_str(), port), verifier).await {

@@ -367,6 +367,28 @@ impl Harness {
         run(cmd, b"").await
     }
 
+    /// Any `ssh` invocation with extra arguments and `stdin` piped in; bounded by 60 s.
+    pub async fn ssh_io(&self, extra: &[&str], command: Option<&str>, stdin: &[u8]) -> Run {
+        let mut cmd = self.ssh_base("ssh");
+        cmd.arg("-p").arg(self.addr.port().to_string());
+        cmd.args(extra).arg("alice@127.0.0.1");
+        if let Some(c) = command {
+            cmd.arg(c);
+        }
+        run(cmd, stdin).await
+    }
+
+    /// A long-running `ssh` (e.g. `-N -L ...`), killed when the child is dropped.
+    pub fn ssh_spawn(&self, extra: &[&str]) -> tokio::process::Child {
+        let mut cmd = self.ssh_base("ssh");
+        cmd.arg("-p").arg(self.addr.port().to_string());
+        cmd.args(extra).arg("alice@127.0.0.1");
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped());
+        cmd.spawn().expect("spawn ssh")
+    }
+
     pub async fn sftp(&self, batch: &str) -> Run {
         let mut cmd = self.ssh_base("sftp");
         cmd.args(["-b", "-", "-P"])
