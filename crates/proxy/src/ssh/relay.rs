@@ -364,3 +364,83 @@ where
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use futures::FutureExt;
+    use russh::CryptoVec;
+
+    use super::*;
+
+    fn data(len: usize) -> ChannelMsg {
+        ChannelMsg::Data {
+            data: CryptoVec::from_slice(&vec![7u8; len]),
+        }
+    }
+
+    #[test]
+    fn queue_keeps_order_and_counts_payload_bytes() {
+        let pipe = Pipe::default();
+        pipe.push(data(10));
+        pipe.push(ChannelMsg::Eof);
+        pipe.push(ChannelMsg::ExitStatus { exit_status: 3 });
+        assert_eq!(pipe.queued(), 10);
+        pipe.end();
+        let first = pipe.pop().now_or_never().flatten();
+        assert!(matches!(first, Some(ChannelMsg::Data { .. })));
+        assert_eq!(pipe.queued(), 0);
+        assert!(matches!(
+            pipe.pop().now_or_never().flatten(),
+            Some(ChannelMsg::Eof)
+        ));
+        assert!(matches!(
+            pipe.pop().now_or_never().flatten(),
+            Some(ChannelMsg::ExitStatus { exit_status: 3 })
+        ));
+        // Ended and drained: the writer sees the end instead of waiting.
+        assert!(matches!(pipe.pop().now_or_never(), Some(None)));
+    }
+
+    #[test]
+    fn an_empty_open_queue_waits() {
+        let pipe = Pipe::default();
+        assert!(pipe.pop().now_or_never().is_none());
+    }
+
+    #[test]
+    fn reader_pauses_at_the_soft_limit() {
+        let pair = Pair::default();
+        assert!(pair.admit(&pair.inbound).now_or_never().is_some());
+        pair.inbound.push(data(SOFT_LIMIT));
+        assert!(
+            pair.admit(&pair.inbound).now_or_never().is_none(),
+            "backpressure at the soft limit"
+        );
+        // The writer takes it: the reader may go on.
+        assert!(pair.inbound.pop().now_or_never().is_some());
+        assert!(matches!(
+            pair.admit(&pair.inbound).now_or_never(),
+            Some(Ok(()))
+        ));
+    }
+
+    #[test]
+    fn reader_reads_on_while_the_other_direction_waits_for_a_window() {
+        let pair = Pair::default();
+        pair.inbound.push(data(SOFT_LIMIT));
+        pair.set_starved(&pair.outbound, true);
+        assert!(matches!(
+            pair.admit(&pair.inbound).now_or_never(),
+            Some(Ok(()))
+        ));
+        // Never past the hard limit: the relay ends instead of stalling.
+        pair.inbound.push(data(HARD_LIMIT - SOFT_LIMIT));
+        assert!(matches!(
+            pair.admit(&pair.inbound).now_or_never(),
+            Some(Err(Overflow))
+        ));
+        // Once the window opens the soft limit applies again.
+        pair.set_starved(&pair.outbound, false);
+        assert!(pair.admit(&pair.inbound).now_or_never().is_none());
+    }
+}
