@@ -1,7 +1,8 @@
 //! Bulk data both ways at once through Warden (the bidirectional flow-control stall):
 //! 8 MiB of random stdin into `cat` upstream while its 8 MiB of output streams back, with
-//! the real `ssh` client and with a russh client, compared byte for byte. Each run is
-//! bounded by a timeout that fails the test instead of hanging.
+//! the real `ssh` client (several runs, then two at once) and with a russh client,
+//! compared byte for byte. Each run is bounded by a timeout that fails the test instead
+//! of hanging.
 
 mod ssh_support;
 
@@ -40,6 +41,20 @@ async fn ssh_client_cat_of_8_mib_both_ways_is_byte_exact() {
         assert_eq!(r.stdout.len(), SIZE, "run {run}: output length");
         assert!(r.stdout == input, "run {run}: output differs from input");
     }
+    // Two at once on the same gateway.
+    let (a, b) = (random(SIZE), random(SIZE));
+    let (ra, rb) = tokio::time::timeout(BOUND, async {
+        tokio::join!(h.ssh("cat", &a), h.ssh("cat", &b))
+    })
+    .await
+    .expect("concurrent bulk transfers stalled");
+    assert!(ra.code == Some(0) && ra.stdout == a, "first: {}", ra.stderr);
+    assert!(
+        rb.code == Some(0) && rb.stdout == b,
+        "second: {}",
+        rb.stderr
+    );
+
     // The same through a digest on both sides: sha256sum upstream reads it all.
     let input = random(SIZE);
     let r = tokio::time::timeout(BOUND, h.ssh("sha256sum", &input))
@@ -50,12 +65,12 @@ async fn ssh_client_cat_of_8_mib_both_ways_is_byte_exact() {
     assert!(r.out().starts_with(&expected), "{} vs {expected}", r.out());
 
     // Each relayed command is audited with the bytes it sent back.
-    let done = h.records(EventKind::ActionCompleted, RUNS + 1).await;
+    let done = h.records(EventKind::ActionCompleted, RUNS + 3).await;
     let bulk = done
         .iter()
         .filter(|r| r.event.outcome.as_ref().and_then(|o| o.bytes) == Some(SIZE as u64))
         .count();
-    assert_eq!(bulk, RUNS, "cat outcomes carry their byte counts");
+    assert_eq!(bulk, RUNS + 2, "cat outcomes carry their byte counts");
 }
 
 struct AnyKey;

@@ -1,7 +1,8 @@
 //! Port forwarding through Warden with the real `ssh` client and a real sshd: a TCP
-//! service reachable only from the upstream side answers through `ssh -L` and `ssh -W`
-//! when a policy rule allows forwarding explicitly; without such a rule the request is
-//! audited and refused (nothing reaches the service).
+//! service reachable only from the upstream side answers through `ssh -L` and `ssh -W`,
+//! and one next to the client answers the upstream host through `ssh -R`, when a policy
+//! rule allows forwarding explicitly; without such a rule the requests are audited and
+//! refused (nothing reaches the service).
 
 mod ssh_support;
 
@@ -66,16 +67,22 @@ async fn policy(text: &str) -> Harness {
     .await
 }
 
-/// Decisions about the request `raw`.
+/// Decisions about requests whose text starts with `raw`.
 async fn decided(h: &Harness, raw: &str) -> Vec<Record> {
     h.records(EventKind::ActionDecided, 1)
         .await
         .into_iter()
-        .filter(|r| r.event.action.as_ref().is_some_and(|a| a.raw == raw))
+        .filter(|r| {
+            r.event
+                .action
+                .as_ref()
+                .is_some_and(|a| a.raw.starts_with(raw))
+        })
         .collect()
 }
 
-/// The outcome records of the requests `raw` (waiting up to 10 s for `min` of them).
+/// The outcome records of requests whose text starts with `raw` (waiting up to 10 s
+/// for `min` of them).
 async fn completed(h: &Harness, raw: &str, min: usize) -> Vec<Record> {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
     loop {
@@ -197,5 +204,79 @@ async fn forwarding_without_an_explicit_rule_is_refused_and_audited() {
     for rec in done {
         let err = rec.event.outcome.and_then(|o| o.error).unwrap_or_default();
         assert!(err.contains("explicitly"), "{err}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn remote_forwarding_relayed_when_a_rule_allows_it() {
+    let h = policy(ALLOW_TUNNELS).await;
+    // The service runs next to the client; the upstream host reaches it through -R.
+    let (bport, accepted) = backend().await;
+    let rport = free_port();
+    let spec = format!("{rport}:127.0.0.1:{bport}");
+    let mut ssh = h.ssh_spawn(&["-N", "-o", "ExitOnForwardFailure=yes", "-R", &spec]);
+
+    let mut payload = vec![0u8; 512 * 1024];
+    rand::thread_rng().fill_bytes(&mut payload);
+    for round in 0..2 {
+        let mut conn = connect_when_listening(rport).await;
+        let (mut r, mut w) = conn.split();
+        let send = async {
+            w.write_all(&payload).await.expect("send through -R");
+            w.shutdown().await.expect("shutdown");
+        };
+        let receive = async {
+            let mut got = Vec::new();
+            r.read_to_end(&mut got).await.expect("read -R");
+            got
+        };
+        let ((), got) = tokio::time::timeout(Duration::from_secs(60), async {
+            tokio::join!(send, receive)
+        })
+        .await
+        .expect("remote forward stalled");
+        assert_eq!(&got[..GREETING.len()], GREETING, "round {round}");
+        assert!(
+            got[GREETING.len()..] == payload[..],
+            "round {round}: byte-exact"
+        );
+    }
+    assert_eq!(accepted.load(Ordering::SeqCst), 2);
+
+    let decisions = decided(&h, "tcpip-forward ").await;
+    assert_eq!(decisions.len(), 1, "one decision for the forward");
+    let raw = decisions[0].event.action.as_ref().map(|a| a.raw.clone());
+    assert!(
+        raw.as_deref()
+            .unwrap_or_default()
+            .ends_with(&format!(":{rport}")),
+        "{raw:?}"
+    );
+    // The client leaves: the forward ends with its traffic in the outcome.
+    let _ = ssh.kill().await;
+    let _ = ssh.wait().await;
+    let done = completed(&h, "tcpip-forward ", 1).await;
+    let outcome = done
+        .first()
+        .and_then(|r| r.event.outcome.clone())
+        .expect("forward outcome audited");
+    let expected = 2 * (2 * payload.len() + GREETING.len()) as u64;
+    assert_eq!(outcome.bytes, Some(expected), "{outcome:?}");
+    assert!(
+        outcome
+            .status
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("connections=2 "),
+        "{outcome:?}"
+    );
+    // And the upstream no longer listens.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while TcpStream::connect(("127.0.0.1", rport)).await.is_ok() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "forward still open upstream"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

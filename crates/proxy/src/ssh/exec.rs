@@ -203,7 +203,14 @@ async fn forward(
     // reading (see `relay` for the flow-control cycle this avoids).
     let (client_r, client_w) = client.split();
     let (up_r, up_w) = up.split();
-    let end = relay::run((client_r, &client_w), (up_r, &up_w), &ctx.shutdown).await;
+    let counters = relay::Counters::default();
+    let end = relay::run(
+        (client_r, &client_w),
+        (up_r, &up_w),
+        &counters,
+        &ctx.shutdown,
+    )
+    .await;
     let _ = up_w.close().await;
     let code = end.status.unwrap_or(UPSTREAM_FAILED_STATUS);
     let _ = client_w.exit_status(code).await;

@@ -5,8 +5,8 @@
 //!
 //! Forwarding is denied by default: the Gate decides every request, and Warden relays
 //! it only when an enforced rule with `action: allow` matched (a request no rule
-//! mentions is allowed by the policy's default but still refused here). Agent, X11 and
-//! streamlocal forwarding are never relayed.
+//! mentions is allowed by the policy's default but still refused here). `ssh -R` is
+//! [`super::remote`]; agent, X11 and streamlocal forwarding are never relayed.
 //! Must never open anything upstream without a ticket, and never relay to a host:port
 //! other than the one that was decided.
 
@@ -91,7 +91,14 @@ pub async fn direct(client: Channel<Msg>, ticket: Ticket, to: Endpoints, ctx: Fr
     };
     let (client_r, client_w) = client.split();
     let (up_r, up_w) = up.split();
-    let end = relay::run((client_r, &client_w), (up_r, &up_w), &ctx.shutdown).await;
+    let counters = relay::Counters::default();
+    let end = relay::run(
+        (client_r, &client_w),
+        (up_r, &up_w),
+        &counters,
+        &ctx.shutdown,
+    )
+    .await;
     let _ = up_w.close().await;
     let _ = client_w.eof().await;
     let _ = client_w.close().await;

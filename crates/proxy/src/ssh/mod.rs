@@ -7,8 +7,8 @@
 //! (authentication, channel requests) · [`exec`] one decided channel request, relayed ·
 //! [`shell`] + [`recording`] interactive sessions, recorded (asciicast v2) ·
 //! [`upstream`] the russh client towards the host (host-key pinning) · [`relay`] both
-//! directions of a relayed channel, with bounded buffers · [`forward`] port forwarding
-//! a rule allows · [`events`] audit records. See `docs/ssh-gateway.md`.
+//! directions of a relayed channel, with bounded buffers · [`forward`] and [`remote`]
+//! port forwarding a rule allows (`-L`/`-W`, `-R`) · [`events`] audit records. See `docs/ssh-gateway.md`.
 //!
 //! Must never send a command upstream before its verdict, never run a refused or
 //! not-yet-approved command, never connect to an upstream whose host key does not match,
@@ -22,6 +22,7 @@ pub mod forward;
 pub mod hostkey;
 pub mod recording;
 pub mod relay;
+pub mod remote;
 pub mod server;
 pub mod shell;
 pub mod upstream;

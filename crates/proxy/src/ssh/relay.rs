@@ -4,26 +4,32 @@
 //! Why this is more than two copy loops: russh re-opens a peer's SSH window as soon as
 //! a packet arrives, and applies backpressure only by blocking its whole session loop
 //! until the channel's message queue has room. A relay that stops reading one
-//! direction (because the other side's window is closed) therefore also stops that
-//! session from reading the WINDOW_ADJUST the *other* direction is waiting for: with
-//! stdin and stdout both busy (`ssh host cat < big-file`) the two sessions wait on each
-//! other for ever. Here every direction is a [`Pipe`]: a reader drains the source into
-//! a bounded queue and a writer empties it into the sink. A reader stops at
-//! [`SOFT_LIMIT`] queued bytes (backpressure, as before) unless the writer of the other
-//! direction is waiting for a window adjust that can only arrive through this reader's
-//! session; then it keeps reading up to [`HARD_LIMIT`], enough for a peer that honours
-//! the window to get its WINDOW_ADJUST through. A client that keeps sending beyond that
-//! while it does not read its output ends the relay with an error instead of a stall.
+//! direction (because its sink is busy) therefore also stops that session from reading
+//! the WINDOW_ADJUST, and from taking the outgoing messages, that the *other* direction
+//! needs: with stdin and stdout both busy (`ssh host cat < big-file`) the client and
+//! upstream sessions end up waiting on each other for ever.
+//!
+//! Here every direction is a [`Pipe`]: a reader drains the source into a bounded queue
+//! and a writer empties it into the sink. A reader stops at [`SOFT_LIMIT`] queued bytes
+//! (backpressure) unless the other direction's writer is blocked on its sink, which is
+//! the session this reader drains; then it keeps reading (that session's loop must keep
+//! moving for the writer to get anywhere) up to [`HARD_LIMIT`], well above what a peer
+//! that honours the window can send ahead of its WINDOW_ADJUST. A client that keeps
+//! sending beyond that without reading its output ends the relay with an error instead
+//! of a stall.
 //!
 //! Must never buffer more than [`HARD_LIMIT`] bytes per direction (on top of russh's
 //! own per-channel queue), never spin while waiting, and never reorder a channel's
 //! messages (exit status and EOF follow the data they come after).
 
 use std::collections::VecDeque;
+use std::future::Future;
+use std::pin::pin;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Mutex;
+use std::task::Poll;
 
-use russh::{ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
+use russh::{ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -32,8 +38,8 @@ use super::exec::UPSTREAM_FAILED_STATUS;
 
 /// Queued bytes per direction above which a reader waits for the writer (backpressure).
 pub const SOFT_LIMIT: usize = 512 * 1024;
-/// Queued bytes per direction a reader may hold while the other direction waits for a
-/// window adjust: the soft limit, russh's per-channel queue and a full 2 MiB window.
+/// Queued bytes per direction a reader may hold while the other direction's writer is
+/// blocked: several times the soft limit, russh's per-channel queue and a 2 MiB window.
 pub const HARD_LIMIT: usize = 8 * 1024 * 1024;
 /// Messages russh queues per channel before blocking its session loop (set in both the
 /// server and the upstream client configuration; bounds what sits before a reader).
@@ -72,9 +78,8 @@ struct Pipe {
     queue: Mutex<Queue>,
     readable: Notify,
     space: Notify,
-    /// The writer is waiting for the sink's window to open.
-    starved: AtomicBool,
-    bytes: AtomicU64,
+    /// The writer is waiting on its sink's session (window closed or queue full).
+    blocked: AtomicBool,
 }
 
 impl Pipe {
@@ -148,8 +153,8 @@ impl Pair {
         }
     }
 
-    fn set_starved(&self, pipe: &Pipe, starved: bool) {
-        pipe.starved.store(starved, Ordering::SeqCst);
+    fn set_blocked(&self, pipe: &Pipe, blocked: bool) {
+        pipe.blocked.store(blocked, Ordering::SeqCst);
         // The other direction's reader may now read past its soft limit (or must stop).
         self.other(pipe).space.notify_one();
     }
@@ -161,7 +166,7 @@ impl Pair {
             if queued < SOFT_LIMIT {
                 return Ok(());
             }
-            if self.other(pipe).starved.load(Ordering::SeqCst) {
+            if self.other(pipe).blocked.load(Ordering::SeqCst) {
                 if queued < HARD_LIMIT {
                     return Ok(());
                 }
@@ -186,61 +191,67 @@ impl Pair {
         }
     }
 
-    /// Write `data` to a sink, flagging `pipe` as starved while the window is closed.
-    async fn write_data<S, W>(
+    /// Run one write of `pipe`'s writer; while it cannot complete at once (the sink's
+    /// window is closed or its session is not taking messages), flag `pipe` as blocked
+    /// so that the other direction's reader keeps that session's loop moving.
+    async fn watched<T>(&self, pipe: &Pipe, write: impl Future<Output = T>) -> T {
+        let mut write = pin!(write);
+        if let Poll::Ready(done) = futures::poll!(write.as_mut()) {
+            return done;
+        }
+        self.set_blocked(pipe, true);
+        let done = write.await;
+        self.set_blocked(pipe, false);
+        done
+    }
+
+    async fn write_data<W: AsyncWrite + Unpin>(
         &self,
         pipe: &Pipe,
-        sink: &ChannelWriteHalf<S>,
         tx: &mut W,
         data: &[u8],
-    ) -> std::io::Result<()>
-    where
-        S: From<(russh::ChannelId, ChannelMsg)> + Send + Sync + 'static,
-        W: AsyncWrite + Unpin,
-    {
-        let mut rest = data;
-        while !rest.is_empty() {
-            let room = sink.writable_packet_size().await;
-            if room == 0 {
-                self.set_starved(pipe, true);
-                let written = tx.write_all(rest).await;
-                self.set_starved(pipe, false);
-                written?;
-                break;
-            }
-            // No other task writes to this sink, so `room` bytes go out without waiting.
-            let (now, later) = rest.split_at(room.min(rest.len()));
-            tx.write_all(now).await?;
-            rest = later;
-        }
-        pipe.bytes.fetch_add(data.len() as u64, Ordering::Relaxed);
+        counter: &AtomicU64,
+    ) -> std::io::Result<()> {
+        self.watched(pipe, tx.write_all(data)).await?;
+        counter.fetch_add(data.len() as u64, Ordering::Relaxed);
         Ok(())
     }
 }
 
+/// Bytes relayed so far, readable while the relay runs.
+#[derive(Debug, Default)]
+pub struct Counters {
+    /// Client to upstream.
+    pub bytes_in: AtomicU64,
+    /// Upstream to client.
+    pub bytes_out: AtomicU64,
+}
+
 /// Relay `client` ⇄ `upstream` until the upstream channel closes (or either side
-/// fails, or `shutdown`). The caller sends the client its exit status and closes it.
+/// fails, or `shutdown`), counting into `counters`. The caller sends the client its
+/// exit status and closes both channels.
 pub async fn run<C, U>(
     client: (ChannelReadHalf, &ChannelWriteHalf<C>),
     upstream: (ChannelReadHalf, &ChannelWriteHalf<U>),
+    counters: &Counters,
     shutdown: &CancellationToken,
 ) -> RelayEnd
 where
-    C: From<(russh::ChannelId, ChannelMsg)> + Send + Sync + 'static,
-    U: From<(russh::ChannelId, ChannelMsg)> + Send + Sync + 'static,
+    C: From<(ChannelId, ChannelMsg)> + Send + Sync + 'static,
+    U: From<(ChannelId, ChannelMsg)> + Send + Sync + 'static,
 {
     let (mut client_r, client_w) = client;
     let (mut up_r, up_w) = upstream;
     let pair = Pair::default();
     let inbound = async {
         let reader = pair.read(&mut client_r, &pair.inbound);
-        let writer = write_upstream(&pair, up_w);
+        let writer = write_upstream(&pair, up_w, &counters.bytes_in);
         let (read, ()) = tokio::join!(reader, writer);
         read
     };
     let outbound = async {
         let reader = pair.read(&mut up_r, &pair.outbound);
-        let writer = write_client(&pair, client_w);
+        let writer = write_client(&pair, client_w, &counters.bytes_out);
         let (read, written) = tokio::join!(reader, writer);
         (read, written)
     };
@@ -260,8 +271,8 @@ where
         }
         _ = shutdown.cancelled() => end.error = Some("Warden is shutting down".into()),
     }
-    end.bytes_in = pair.inbound.bytes.load(Ordering::Relaxed);
-    end.bytes_out = pair.outbound.bytes.load(Ordering::Relaxed);
+    end.bytes_in = counters.bytes_in.load(Ordering::Relaxed);
+    end.bytes_out = counters.bytes_out.load(Ordering::Relaxed);
     end
 }
 
@@ -281,9 +292,9 @@ async fn wait_overflow(
     std::future::pending().await
 }
 
-async fn write_upstream<U>(pair: &Pair, up: &ChannelWriteHalf<U>)
+async fn write_upstream<U>(pair: &Pair, up: &ChannelWriteHalf<U>, counter: &AtomicU64)
 where
-    U: From<(russh::ChannelId, ChannelMsg)> + Send + Sync + 'static,
+    U: From<(ChannelId, ChannelMsg)> + Send + Sync + 'static,
 {
     let pipe = &pair.inbound;
     let mut data_tx = up.make_writer();
@@ -295,29 +306,31 @@ where
             continue;
         }
         let ok = match m {
-            ChannelMsg::Data { data } => {
-                pair.write_data(pipe, up, &mut data_tx, &data).await.is_ok()
-            }
-            ChannelMsg::ExtendedData { data, .. } => {
-                pair.write_data(pipe, up, &mut ext_tx, &data).await.is_ok()
-            }
-            ChannelMsg::Eof => up.eof().await.is_ok(),
+            ChannelMsg::Data { data } => pair
+                .write_data(pipe, &mut data_tx, &data, counter)
+                .await
+                .is_ok(),
+            ChannelMsg::ExtendedData { data, .. } => pair
+                .write_data(pipe, &mut ext_tx, &data, counter)
+                .await
+                .is_ok(),
+            ChannelMsg::Eof => pair.watched(pipe, up.eof()).await.is_ok(),
             ChannelMsg::WindowChange {
                 col_width,
                 row_height,
                 pix_width,
                 pix_height,
-            } => up
-                .window_change(col_width, row_height, pix_width, pix_height)
-                .await
-                .is_ok(),
-            ChannelMsg::Signal { signal } => up.signal(signal).await.is_ok(),
+            } => {
+                let change = up.window_change(col_width, row_height, pix_width, pix_height);
+                pair.watched(pipe, change).await.is_ok()
+            }
+            ChannelMsg::Signal { signal } => pair.watched(pipe, up.signal(signal)).await.is_ok(),
             _ => true,
         };
         failed = !ok;
     }
     // The client closed its channel: close the upstream one, which ends the relay.
-    let _ = up.close().await;
+    let _ = pair.watched(pipe, up.close()).await;
 }
 
 /// What the upstream-to-client writer saw.
@@ -326,9 +339,9 @@ struct Written {
     error: Option<String>,
 }
 
-async fn write_client<C>(pair: &Pair, client: &ChannelWriteHalf<C>) -> Written
+async fn write_client<C>(pair: &Pair, client: &ChannelWriteHalf<C>, counter: &AtomicU64) -> Written
 where
-    C: From<(russh::ChannelId, ChannelMsg)> + Send + Sync + 'static,
+    C: From<(ChannelId, ChannelMsg)> + Send + Sync + 'static,
 {
     let pipe = &pair.outbound;
     let mut data_tx = client.make_writer();
@@ -342,9 +355,9 @@ where
             continue;
         }
         let written = match m {
-            ChannelMsg::Data { data } => pair.write_data(pipe, client, &mut data_tx, &data).await,
+            ChannelMsg::Data { data } => pair.write_data(pipe, &mut data_tx, &data, counter).await,
             ChannelMsg::ExtendedData { data, ext: 1 } => {
-                pair.write_data(pipe, client, &mut stderr_tx, &data).await
+                pair.write_data(pipe, &mut stderr_tx, &data, counter).await
             }
             ChannelMsg::ExitStatus { exit_status } => {
                 out.status = Some(exit_status);
@@ -355,7 +368,10 @@ where
                 out.status = Some(UPSTREAM_FAILED_STATUS);
                 Ok(())
             }
-            ChannelMsg::Eof => client.eof().await.map_err(std::io::Error::other),
+            ChannelMsg::Eof => pair
+                .watched(pipe, client.eof())
+                .await
+                .map_err(std::io::Error::other),
             _ => Ok(()),
         };
         if let Err(e) = written {
@@ -425,10 +441,10 @@ mod tests {
     }
 
     #[test]
-    fn reader_reads_on_while_the_other_direction_waits_for_a_window() {
+    fn reader_reads_on_while_the_other_direction_waits_on_its_session() {
         let pair = Pair::default();
         pair.inbound.push(data(SOFT_LIMIT));
-        pair.set_starved(&pair.outbound, true);
+        pair.set_blocked(&pair.outbound, true);
         assert!(matches!(
             pair.admit(&pair.inbound).now_or_never(),
             Some(Ok(()))
@@ -440,7 +456,7 @@ mod tests {
             Some(Err(Overflow))
         ));
         // Once the window opens the soft limit applies again.
-        pair.set_starved(&pair.outbound, false);
+        pair.set_blocked(&pair.outbound, false);
         assert!(pair.admit(&pair.inbound).now_or_never().is_none());
     }
 }

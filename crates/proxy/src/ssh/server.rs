@@ -24,6 +24,7 @@ use warden_inspect::{Action, Actor, Facts, Protocol};
 use super::events::{event, record};
 use super::exec::{self, Request};
 use super::forward;
+use super::remote::RemoteForwards;
 use super::shell::PtySpec;
 use crate::frontend::FrontendContext;
 use crate::gate::{Admission, Ticket};
@@ -76,6 +77,7 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
     if !record(&ctx, opened, Durability::Queued).await {
         return;
     }
+    let remote = Arc::new(RemoteForwards::default());
     let conn = Conn {
         ctx: ctx.clone(),
         peer,
@@ -84,6 +86,7 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
         channels: HashMap::new(),
         ptys: HashMap::new(),
         relays: Arc::new(Semaphore::new(MAX_RELAYED_CHANNELS)),
+        remote: Arc::clone(&remote),
     };
     match russh::server::run_stream(Arc::clone(&shared.config), tcp, conn).await {
         Ok(running) => {
@@ -98,6 +101,7 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
         }
         Err(e) => tracing::debug!(%peer, error = %e, "ssh handshake failed"),
     }
+    remote.close_all().await;
     let closed = event(EventKind::ConnectionClosed, &ctx, &session, None, None);
     record(&ctx, closed, Durability::Queued).await;
 }
@@ -130,6 +134,8 @@ struct Conn {
     ptys: HashMap<ChannelId, PtySpec>,
     /// One permit per running channel request or forwarded connection.
     relays: Arc<Semaphore>,
+    /// Remote forwards (`ssh -R`) granted on this connection.
+    remote: Arc<RemoteForwards>,
 }
 
 impl Conn {
@@ -440,11 +446,38 @@ impl russh::server::Handler for Conn {
         &mut self,
         address: &str,
         port: &mut u32,
+        session: &mut Session,
+    ) -> Result<bool, Self::Error> {
+        if *port > u32::from(u16::MAX) || address.len() > 255 {
+            return Ok(false);
+        }
+        let Some(ticket) = self
+            .forwarding(format!("tcpip-forward {address}:{port}"))
+            .await
+        else {
+            return Ok(false);
+        };
+        let relays = Arc::clone(&self.relays);
+        let granted = self
+            .remote
+            .request(&self.ctx, session.handle(), relays, address, *port, ticket)
+            .await;
+        match granted {
+            Some(p) => {
+                *port = p;
+                Ok(true)
+            }
+            None => Ok(false),
+        }
+    }
+
+    async fn cancel_tcpip_forward(
+        &mut self,
+        address: &str,
+        port: u32,
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
-        Ok(self
-            .never_relayed(format!("tcpip-forward {address}:{port}"))
-            .await)
+        Ok(self.remote.cancel(address, port).await)
     }
 
     async fn streamlocal_forward(

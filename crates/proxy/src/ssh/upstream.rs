@@ -85,12 +85,30 @@ fn split_host_port(upstream: &str) -> Result<(String, u16), SshError> {
 
 /// Connect and log in upstream, bounded by the target's connect timeout.
 pub async fn connect(target: &Arc<TargetConfig>) -> Result<Handle<Verifier>, SshError> {
-    tokio::time::timeout(target.ssh.connect_timeout(), connect_inner(target))
+    connect_with(target, |v| v).await
+}
+
+/// [`connect`] with a handler that wraps the [`Verifier`] (and must ask it about the
+/// host key) to also take requests the upstream sends, e.g. forwarded connections.
+pub async fn connect_with<H>(
+    target: &Arc<TargetConfig>,
+    wrap: impl FnOnce(Verifier) -> H,
+) -> Result<Handle<H>, SshError>
+where
+    H: client::Handler<Error = russh::Error> + Send + 'static,
+{
+    tokio::time::timeout(target.ssh.connect_timeout(), connect_inner(target, wrap))
         .await
         .map_err(|_| SshError::Timeout("connecting upstream"))?
 }
 
-async fn connect_inner(target: &Arc<TargetConfig>) -> Result<Handle<Verifier>, SshError> {
+async fn connect_inner<H>(
+    target: &Arc<TargetConfig>,
+    wrap: impl FnOnce(Verifier) -> H,
+) -> Result<Handle<H>, SshError>
+where
+    H: client::Handler<Error = russh::Error> + Send + 'static,
+{
     let (host, port) = split_host_port(&target.upstream)?;
     let refused = Arc::new(Mutex::new(None));
     let verifier = Verifier {
@@ -104,7 +122,7 @@ async fn connect_inner(target: &Arc<TargetConfig>) -> Result<Handle<Verifier>, S
         channel_buffer_size: super::relay::CHANNEL_QUEUE,
         ..client::Config::default()
     });
-    let mut handle = match client::connect(config, (host.as_str(), port), verifier).await {
+    let mut handle = match client::connect(config, (host.as_str(), port), wrap(verifier)).await {
         Ok(h) => h,
         Err(e) => {
             let why = refused.lock().ok().and_then(|mut s| s.take());
