@@ -6,47 +6,13 @@
 //! configured otherwise) unless an enforced rule that explicitly names `unparsed: true`
 //! / `opaque: true` matched it. This function must never panic and never do I/O.
 
-use warden_inspect::{Action, Facts};
+use warden_inspect::Action;
 
-use crate::condition::kind_bit;
-
+use crate::prefilter::{Candidate, Summary};
 use crate::rule::{
     default_approval, Defaults, Rule, DEFAULT_ALLOW, DEFAULT_OPAQUE, DEFAULT_UNPARSED,
 };
 use crate::verdict::{ApprovalSpec, Decision, Mode, RuleHit, Verdict};
-
-/// A rule worth checking for one protocol, with a prefilter that rejects it without
-/// touching the rule: the statement kinds its `when.sql.statements` needs (0 = any).
-#[derive(Debug, Clone, Copy)]
-pub struct Candidate {
-    index: u32,
-    sql_kinds: u64,
-}
-
-impl Candidate {
-    pub fn new(index: u32, rule: &Rule) -> Candidate {
-        let sql_kinds = rule
-            .when
-            .sql
-            .as_ref()
-            .and_then(|s| s.statements)
-            .unwrap_or(0);
-        Candidate { index, sql_kinds }
-    }
-}
-
-/// Every statement kind (including nested ones) of a SQL action; `u64::MAX` otherwise,
-/// so that the prefilter never rejects a non-SQL action.
-fn action_kinds(action: &Action) -> u64 {
-    match &action.facts {
-        Facts::Sql(f) => f.statements.iter().fold(0, |m, st| {
-            st.nested
-                .iter()
-                .fold(m | kind_bit(st.kind), |m, k| m | kind_bit(*k))
-        }),
-        _ => u64::MAX,
-    }
-}
 
 struct Hit<'a> {
     hit: RuleHit,
@@ -74,9 +40,9 @@ pub fn evaluate(
     let mut dry_run = Vec::new();
     let mut explicit_unparsed = false;
     let mut explicit_opaque = false;
-    let kinds = action_kinds(action);
+    let summary = Summary::of(action);
     for c in candidates {
-        if c.sql_kinds != 0 && c.sql_kinds & kinds == 0 {
+        if !c.admits(&summary) {
             continue;
         }
         let Some(rule) = rules.get(c.index as usize) else {

@@ -23,6 +23,7 @@ mod evaluate;
 mod flags;
 mod objects;
 mod patterns;
+mod prefilter;
 mod rule;
 mod set;
 mod store;

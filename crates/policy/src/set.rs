@@ -8,7 +8,8 @@ use warden_inspect::{Action, Protocol};
 
 use crate::condition::protocol_bit;
 use crate::diagnostic::{suggest, Diagnostic, Diagnostics, PolicyErrors, Pos};
-use crate::evaluate::{self, Candidate};
+use crate::evaluate;
+use crate::prefilter::Candidate;
 use crate::rule::{Defaults, Rule, RuleInfo, DEFAULT_OPAQUE, DEFAULT_UNPARSED};
 use crate::test_spec::PolicyTest;
 use crate::validate;
