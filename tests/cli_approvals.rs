@@ -108,6 +108,7 @@ async fn approvals_cli_lists_shows_and_decides() {
         public_url: base.clone(),
         secure_cookies: false,
         notifications: vec![],
+        targets: vec![],
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(warden_web::serve(listener, state, async move {

@@ -173,6 +173,13 @@ pub async fn audit_verify(
     })))
 }
 
+/// The served targets (name, protocol, listen address, labels, SSH host key
+/// fingerprint): what a client needs to connect and check it reached Warden.
+pub async fn targets(State(app): State<App>, who: Authed) -> Result<impl IntoResponse, WebError> {
+    require_audit_reader(&who)?;
+    Ok(Json(serde_json::json!({ "targets": app.state().targets })))
+}
+
 pub async fn healthz(State(app): State<App>) -> impl IntoResponse {
     let (seq, head) = app.state().audit.head();
     Json(serde_json::json!({ "ok": true, "audit": { "seq": seq, "head": head } }))

@@ -25,6 +25,22 @@ pub struct WebState {
     /// Mark cookies `Secure` (set when the console is served over TLS).
     pub secure_cookies: bool,
     pub notifications: Vec<WebhookConfig>,
+    /// The targets this gateway serves, shown on the Targets page (with the SSH host
+    /// key fingerprint users compare on first connect).
+    pub targets: Vec<WebTarget>,
+}
+
+/// One served target, as the console shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct WebTarget {
+    pub name: String,
+    pub protocol: String,
+    /// The address clients connect to.
+    pub listen: String,
+    pub labels: std::collections::BTreeMap<String, String>,
+    /// `SHA256:...` of Warden's host key, for SSH targets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub host_key_fingerprint: Option<String>,
 }
 
 /// One failed notification, shown in the console.

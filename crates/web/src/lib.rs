@@ -35,7 +35,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::broadcast::error::RecvError;
 
-pub use app::{App, WebState};
+pub use app::{App, WebState, WebTarget};
 pub use auth::WebUser;
 pub use error::WebError;
 pub use webhook::{RetryPolicy, WebhookConfig};
@@ -77,6 +77,7 @@ fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
         .route("/audit", get(pages::audit::show))
         .route("/audit/verify", post(pages::audit::verify))
         .route("/policies", get(pages::policies::show))
+        .route("/targets", get(pages::targets::show))
         .route("/events", get(sse::events))
         .route(
             "/static/console.css",
@@ -92,6 +93,7 @@ fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
         .route("/api/v1/approvals/{id}/deny", post(api::deny))
         .route("/api/v1/audit", get(api::audit))
         .route("/api/v1/audit/verify", get(api::audit_verify))
+        .route("/api/v1/targets", get(api::targets))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(api::healthz))
         .layer(axum::middleware::map_response(security_headers))

@@ -297,6 +297,60 @@ async fn audit_and_policy_pages_render_for_viewers() {
 }
 
 /// A webhook receiver that fails the first `fail_first` deliveries.
+#[tokio::test]
+async fn targets_page_and_api_show_ssh_fingerprints_to_viewers_only() {
+    let c = start(vec![]).await;
+    let vera = login(&c.base, "vera").await;
+    let http = client();
+    let page = http
+        .get(format!("{}/targets", c.base))
+        .header("cookie", &vera.cookie)
+        .send()
+        .await
+        .expect("targets")
+        .text()
+        .await
+        .expect("html");
+    assert!(
+        page.contains("prod-db") && page.contains("env=production"),
+        "{page}"
+    );
+    assert!(
+        page.contains("SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8"),
+        "ssh fingerprint shown"
+    );
+    let api: serde_json::Value = http
+        .get(format!("{}/api/v1/targets", c.base))
+        .header("cookie", &vera.cookie)
+        .send()
+        .await
+        .expect("api")
+        .json()
+        .await
+        .expect("json");
+    let targets = api["targets"].as_array().expect("array");
+    assert_eq!(targets.len(), 2);
+    assert_eq!(targets[1]["name"], "web-1");
+    assert_eq!(
+        targets[1]["host_key_fingerprint"],
+        "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8"
+    );
+    assert!(targets[0].get("host_key_fingerprint").is_none());
+    let alice = login(&c.base, "alice").await;
+    let r = http
+        .get(format!("{}/targets", c.base))
+        .header("cookie", &alice.cookie)
+        .send()
+        .await
+        .expect("targets");
+    assert_eq!(
+        r.status(),
+        403,
+        "developers do not read the gateway's layout"
+    );
+    c.stop().await;
+}
+
 async fn receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<String>>>) {
     let got: Arc<Mutex<Vec<String>>> = Arc::default();
     let calls = Arc::new(Mutex::new(0usize));

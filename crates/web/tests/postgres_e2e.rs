@@ -180,6 +180,7 @@ targets:
         public_url: console.clone(),
         secure_cookies: false,
         notifications: vec![],
+        targets: vec![],
     };
     let web_stop = shutdown.clone();
     let web = tokio::spawn(warden_web::serve_with(

@@ -9,7 +9,7 @@ use warden_policy::PolicySet;
 use warden_proxy::config::Config;
 use warden_proxy::runtime::{self, Running, StartError};
 use warden_proxy::CancellationToken;
-use warden_web::{WebState, WebUser, WebhookConfig};
+use warden_web::{WebState, WebTarget, WebUser, WebhookConfig};
 
 /// What the caller learns once everything listens (used by `demo` for its tour).
 pub struct Started {
@@ -57,6 +57,7 @@ pub async fn run_with(
     };
     let console = web_listener.local_addr().unwrap_or(config.web.listen);
     let state = web_state(&config, &running);
+    let served = state.targets.clone();
     let web = match &config.web.tls {
         None => {
             let web_shutdown = shutdown.clone();
@@ -104,15 +105,9 @@ pub async fn run_with(
     for (name, proto, addr) in &started.targets {
         println!("warden: target {name} ({proto}) listening on {addr}");
     }
-    for target in &running.targets {
-        if target.config.protocol == warden_inspect::Protocol::Ssh {
-            match warden_proxy::ssh::host_key_fingerprint(&target.config, &config.data_dir) {
-                Ok(fp) => println!(
-                    "warden: target {} host key fingerprint {fp}",
-                    target.config.name
-                ),
-                Err(e) => eprintln!("warning: target {}: host key: {e}", target.config.name),
-            }
+    for target in &served {
+        if let Some(fp) = &target.host_key_fingerprint {
+            println!("warden: target {} host key fingerprint {fp}", target.name);
         }
     }
     on_started(&started);
@@ -179,6 +174,11 @@ fn web_state(config: &Config, running: &Running) -> WebState {
             .collect(),
         public_url: config.web.public_url.clone(),
         secure_cookies: config.web.public_url.starts_with("https://"),
+        targets: running
+            .targets
+            .iter()
+            .map(|t| web_target(config, t))
+            .collect(),
         notifications: config
             .notifications
             .iter()
@@ -187,5 +187,24 @@ fn web_state(config: &Config, running: &Running) -> WebState {
                 on: n.on.clone(),
             })
             .collect(),
+    }
+}
+
+/// A served target as the console shows it; an SSH target's host key fingerprint is read
+/// from its key file (the front-end created it before `start` returned).
+fn web_target(config: &Config, t: &warden_proxy::runtime::RunningTarget) -> WebTarget {
+    let host_key_fingerprint = (t.config.protocol == warden_inspect::Protocol::Ssh)
+        .then(|| {
+            warden_proxy::ssh::host_key_fingerprint(&t.config, &config.data_dir)
+                .map_err(|e| eprintln!("warning: target {}: host key: {e}", t.config.name))
+                .ok()
+        })
+        .flatten();
+    WebTarget {
+        name: t.config.name.clone(),
+        protocol: t.config.protocol.to_string(),
+        listen: t.local_addr.to_string(),
+        labels: t.config.labels.clone(),
+        host_key_fingerprint,
     }
 }

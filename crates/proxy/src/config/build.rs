@@ -205,6 +205,26 @@ fn existing_file(path: PathBuf, key: &str, d: &mut Diags<'_>) -> PathBuf {
     path
 }
 
+/// Anchor the SSH options' paths at the config folder (like every other path in the
+/// file) and check that the files Warden only reads exist. The host key may be absent:
+/// it is generated on first start.
+fn build_ssh(
+    mut ssh: SshOptions,
+    key: &str,
+    resolve: &dyn Fn(&str) -> PathBuf,
+    d: &mut Diags<'_>,
+) -> SshOptions {
+    let anchor = |p: PathBuf| resolve(&p.to_string_lossy());
+    ssh.host_key = ssh.host_key.map(anchor);
+    ssh.known_hosts = ssh
+        .known_hosts
+        .map(|p| existing_file(anchor(p), &child(key, "known_hosts"), d));
+    ssh.upstream_key_file = ssh
+        .upstream_key_file
+        .map(|p| existing_file(anchor(p), &child(key, "upstream_key_file"), d));
+    ssh
+}
+
 fn build_tls(
     raw: RawTls,
     key: &str,
@@ -452,7 +472,7 @@ fn build_targets(
             max_connections,
             postgres: t.postgres.unwrap_or_default(),
             http: t.http.unwrap_or_default(),
-            ssh: t.ssh.unwrap_or_default(),
+            ssh: build_ssh(t.ssh.unwrap_or_default(), &child(&p, "ssh"), resolve, d),
         }));
     }
     out

@@ -137,3 +137,35 @@ fn unsupported_protocol_and_port_zero() {
     );
     assert!(!all.contains("already used"), "port 0 never clashes: {all}");
 }
+
+#[test]
+fn ssh_paths_are_anchored_at_the_config_folder() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir_all(dir.path().join("keys")).expect("mkdir");
+    std::fs::write(dir.path().join("keys/upstream"), "key").expect("write");
+    std::fs::write(dir.path().join("known_hosts"), "").expect("write");
+    let text = "targets:\n  - name: web-1\n    protocol: ssh\n    listen: 127.0.0.1:2222\n    upstream: 127.0.0.1:22\n    ssh:\n      host_key: ssh/web-1\n      known_hosts: known_hosts\n      upstream_key_file: keys/upstream\n";
+    let cfg = Config::parse(text, "warden.yaml", dir.path()).expect("valid");
+    let ssh = &cfg.target("web-1").expect("target").ssh;
+    assert_eq!(
+        ssh.host_key.as_deref(),
+        Some(&*dir.path().join("ssh/web-1"))
+    );
+    assert_eq!(
+        ssh.known_hosts.as_deref(),
+        Some(&*dir.path().join("known_hosts"))
+    );
+    assert_eq!(
+        ssh.upstream_key_file.as_deref(),
+        Some(&*dir.path().join("keys/upstream"))
+    );
+}
+
+#[test]
+fn missing_ssh_files_are_reported_with_their_key() {
+    let text = "targets:\n  - name: web-1\n    protocol: ssh\n    listen: 127.0.0.1:2222\n    upstream: 127.0.0.1:22\n    ssh:\n      known_hosts: /nonexistent/known_hosts\n      upstream_key_file: /nonexistent/key\n";
+    let errs = parse(text).expect_err("missing files").to_string();
+    assert!(errs.contains("ssh.known_hosts"), "{errs}");
+    assert!(errs.contains("ssh.upstream_key_file"), "{errs}");
+    assert!(errs.contains("no such file: /nonexistent/key"), "{errs}");
+}

@@ -15,6 +15,7 @@ pub enum Nav {
     Inbox,
     Audit,
     Policies,
+    Targets,
     None,
 }
 
@@ -41,6 +42,8 @@ pub fn page(title: &str, who: Option<&Authed>, nav: Nav, body: Markup) -> Markup
                             a href="/audit" aria-current=[current(Nav::Audit)] { "Audit" }
                             " "
                             a href="/policies" aria-current=[current(Nav::Policies)] { "Policies" }
+                            " "
+                            a href="/targets" aria-current=[current(Nav::Targets)] { "Targets" }
                         }
                         form.inline method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(who.csrf());

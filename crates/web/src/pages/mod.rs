@@ -9,6 +9,7 @@ pub mod layout;
 pub mod login;
 pub mod policies;
 pub mod request;
+pub mod targets;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;

@@ -90,6 +90,24 @@ pub async fn start(notifications: Vec<WebhookConfig>) -> Console {
         public_url: base.clone(),
         secure_cookies: false,
         notifications,
+        targets: vec![
+            warden_web::WebTarget {
+                name: "prod-db".into(),
+                protocol: "postgres".into(),
+                listen: "127.0.0.1:16432".into(),
+                labels: [("env".to_string(), "production".to_string())].into(),
+                host_key_fingerprint: None,
+            },
+            warden_web::WebTarget {
+                name: "web-1".into(),
+                protocol: "ssh".into(),
+                listen: "127.0.0.1:2222".into(),
+                labels: Default::default(),
+                host_key_fingerprint: Some(
+                    "SHA256:nThbg6kXUpJWGl7E1IGOCspRomTxdCARLviKw6E5SY8".into(),
+                ),
+            },
+        ],
     };
     let retry = RetryPolicy {
         attempts: 3,
