@@ -1,12 +1,29 @@
 //! Canonical JSON: object keys sorted by their UTF-8 bytes, no insignificant
 //! whitespace, strings and numbers written exactly as serde_json writes them.
 //!
-//! Written by hand (not `serde_json::to_vec`) so that the bytes never depend on
-//! whether some other crate in the build enables serde_json's `preserve_order`.
+//! [`to_vec`] serializes straight to the canonical bytes (no intermediate
+//! `serde_json::Value`); its output is defined as, and tested to be, byte-identical to
+//! [`write_value`] applied to `serde_json::to_value`, the reference it replaced. Written
+//! by hand (not `serde_json::to_vec`) so that the bytes never depend on whether some
+//! other crate in the build enables serde_json's `preserve_order`. This module must
+//! never change the bytes it produces for a value: every stored hash depends on them.
 
+mod key;
+mod ser;
+
+use serde::Serialize;
 use serde_json::Value;
 
-pub(crate) fn write(v: &Value, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
+/// The canonical JSON of `v`.
+pub(crate) fn to_vec<T: Serialize + ?Sized>(v: &T) -> Result<Vec<u8>, serde_json::Error> {
+    let mut state = ser::State::with_capacity(768);
+    v.serialize(ser::Canon(&mut state))?;
+    Ok(state.into_bytes())
+}
+
+/// The reference definition: canonical JSON of a `Value` (kept to test [`to_vec`]).
+#[cfg_attr(not(test), allow(dead_code))]
+pub(crate) fn write_value(v: &Value, out: &mut Vec<u8>) -> Result<(), serde_json::Error> {
     match v {
         Value::Null | Value::Bool(_) | Value::Number(_) | Value::String(_) => {
             serde_json::to_writer(&mut *out, v)
@@ -17,7 +34,7 @@ pub(crate) fn write(v: &Value, out: &mut Vec<u8>) -> Result<(), serde_json::Erro
                 if i > 0 {
                     out.push(b',');
                 }
-                write(item, out)?;
+                write_value(item, out)?;
             }
             out.push(b']');
             Ok(())
@@ -32,7 +49,7 @@ pub(crate) fn write(v: &Value, out: &mut Vec<u8>) -> Result<(), serde_json::Erro
                 }
                 serde_json::to_writer(&mut *out, k)?;
                 out.push(b':');
-                write(item, out)?;
+                write_value(item, out)?;
             }
             out.push(b'}');
             Ok(())
@@ -41,19 +58,4 @@ pub(crate) fn write(v: &Value, out: &mut Vec<u8>) -> Result<(), serde_json::Erro
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sorts_keys_and_drops_whitespace() {
-        let v: Value =
-            serde_json::from_str(r#"{ "b": [1, {"z": null, "a": "x\n\"y"}], "a": true }"#)
-                .expect("json");
-        let mut out = Vec::new();
-        write(&v, &mut out).expect("write");
-        assert_eq!(
-            String::from_utf8(out).expect("utf8"),
-            r#"{"a":true,"b":[1,{"a":"x\n\"y","z":null}]}"#
-        );
-    }
-}
+mod tests;

@@ -207,8 +207,5 @@ impl<'a> StoredRecord<'a> {
 
 /// The canonical JSON of a value (sorted keys, no whitespace), as hashed.
 pub fn canonical_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, AuditError> {
-    let value = serde_json::to_value(v)?;
-    let mut out = Vec::with_capacity(256);
-    canonical::write(&value, &mut out)?;
-    Ok(out)
+    Ok(canonical::to_vec(v)?)
 }
