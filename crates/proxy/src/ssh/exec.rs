@@ -126,7 +126,7 @@ pub async fn run(
             actor: &actor,
             session: &session,
         };
-        super::shell::run(&mut client, pty, ticket, sc).await;
+        super::shell::run(client, pty, ticket, sc).await;
         return;
     }
     forward(client, ticket, &req, pty, pending, &ctx).await;

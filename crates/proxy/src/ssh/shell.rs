@@ -8,8 +8,11 @@
 //! allowed at all is the policy's decision (`ssh: { interactive: true }`).
 //! Must never relay a shell that cannot be recorded (the recording is created first).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Mutex;
+
 use russh::server::Msg;
-use russh::{Channel, ChannelMsg};
+use russh::Channel;
 use warden_audit::{Durability, EventKind, Outcome};
 use warden_inspect::shell::inspect_interactive_line;
 use warden_inspect::{Action, Actor, Facts, Protocol};
@@ -17,7 +20,7 @@ use warden_inspect::{Action, Actor, Facts, Protocol};
 use super::events::{event, record};
 use super::exec::{finish, refuse, UPSTREAM_FAILED_STATUS};
 use super::recording::{LineBuffer, Recorder};
-use super::upstream;
+use super::{relay, upstream};
 use crate::frontend::FrontendContext;
 use crate::gate::{action_event, verdict_summary, Ticket};
 
@@ -66,7 +69,7 @@ async fn audit_line(sc: &ShellContext<'_>, line: &str) {
 }
 
 /// Run an allowed shell for `client` until either side ends it.
-pub async fn run(client: &mut Channel<Msg>, pty: PtySpec, ticket: Ticket, sc: ShellContext<'_>) {
+pub async fn run(client: Channel<Msg>, pty: PtySpec, ticket: Ticket, sc: ShellContext<'_>) {
     let ctx = sc.ctx;
     let name = format!(
         "{}-{}-{}",
@@ -75,11 +78,11 @@ pub async fn run(client: &mut Channel<Msg>, pty: PtySpec, ticket: Ticket, sc: Sh
         u32::from(client.id())
     );
     let dir = ctx.data_dir.join("recordings");
-    let mut rec = match Recorder::create(&dir, &name, pty.cols, pty.rows, &pty.term) {
+    let rec = match Recorder::create(&dir, &name, pty.cols, pty.rows, &pty.term) {
         Ok(r) => r,
         Err(e) => {
             tracing::error!(error = %e, "cannot create a session recording; refusing the shell");
-            refuse(client, "the session cannot be recorded, so it is refused").await;
+            refuse(&client, "the session cannot be recorded, so it is refused").await;
             fail(ticket, format!("recording: {e}")).await;
             return;
         }
@@ -93,7 +96,7 @@ pub async fn run(client: &mut Channel<Msg>, pty: PtySpec, ticket: Ticket, sc: Sh
         Some(detail),
     );
     if !record(ctx, started, Durability::Durable).await {
-        refuse(client, "Warden cannot write its audit log; refused").await;
+        refuse(&client, "Warden cannot write its audit log; refused").await;
         fail(ticket, "audit unavailable".into()).await;
         return;
     }
@@ -102,8 +105,8 @@ pub async fn run(client: &mut Channel<Msg>, pty: PtySpec, ticket: Ticket, sc: Sh
         Err(e) => {
             let text = format!("warden: cannot reach the upstream host: {e}\r\n");
             let _ = client.extended_data(1, text.as_bytes()).await;
-            finish(client, UPSTREAM_FAILED_STATUS).await;
-            end(rec, ticket, &sc, None, 0, Some(e.to_string())).await;
+            finish(&client, UPSTREAM_FAILED_STATUS).await;
+            end_session(rec, ticket, &sc, None, 0, Some(e.to_string())).await;
             return;
         }
     };
@@ -114,64 +117,92 @@ pub async fn run(client: &mut Channel<Msg>, pty: PtySpec, ticket: Ticket, sc: Sh
         up.request_shell(true).await?;
         Ok::<_, russh::Error>(up)
     };
-    let mut up = match opened.await {
+    let up = match opened.await {
         Ok(up) => up,
         Err(e) => {
-            finish(client, UPSTREAM_FAILED_STATUS).await;
-            end(rec, ticket, &sc, None, 0, Some(e.to_string())).await;
+            finish(&client, UPSTREAM_FAILED_STATUS).await;
+            end_session(rec, ticket, &sc, None, 0, Some(e.to_string())).await;
             return;
         }
     };
-    let mut lines = LineBuffer::default();
-    let mut status = None;
-    let mut bytes = 0u64;
-    let mut rec_error = None;
-    let mut client_open = true;
-    loop {
-        tokio::select! {
-            m = client.wait(), if client_open => match m {
-                Some(ChannelMsg::Data { data }) => {
-                    if let Err(e) = rec.input(&data) { rec_error = Some(e.to_string()); break; }
-                    for line in lines.feed(&data) {
-                        audit_line(&sc, &line).await;
-                    }
-                    if up.data(&data[..]).await.is_err() { break; }
-                }
-                Some(ChannelMsg::WindowChange { col_width, row_height, pix_width, pix_height }) => {
-                    let _ = up.window_change(col_width, row_height, pix_width, pix_height).await;
-                }
-                Some(ChannelMsg::Eof) => { client_open = false; let _ = up.eof().await; }
-                Some(ChannelMsg::Close) | None => { client_open = false; let _ = up.close().await; }
-                Some(_) => {}
-            },
-            m = up.wait() => match m {
-                Some(ChannelMsg::Data { data }) | Some(ChannelMsg::ExtendedData { data, .. }) => {
-                    bytes += data.len() as u64;
-                    if let Err(e) = rec.output(&data) { rec_error = Some(e.to_string()); break; }
-                    if client.data(&data[..]).await.is_err() { break; }
-                }
-                Some(ChannelMsg::ExitStatus { exit_status }) => status = Some(exit_status),
-                Some(ChannelMsg::ExitSignal { .. }) => status = Some(UPSTREAM_FAILED_STATUS),
-                Some(ChannelMsg::Eof) => { let _ = client.eof().await; }
-                Some(ChannelMsg::Close) | None => break,
-                Some(_) => {}
-            },
-            _ = ctx.shutdown.cancelled() => break,
-        }
-    }
-    if rec_error.is_some() {
-        let _ = client
+    // Relayed like an exec (bounded queues, both directions at once), with every chunk
+    // recorded and every submitted line audited on its way.
+    let tap = ShellTap {
+        rec: Mutex::new(rec),
+        lines: Mutex::new(LineBuffer::default()),
+        failed: AtomicBool::new(false),
+        sc: &sc,
+    };
+    let (client_r, client_w) = client.split();
+    let (up_r, up_w) = up.split();
+    let counters = relay::Counters::default();
+    let ends = relay::Ends {
+        client: (client_r, &client_w),
+        upstream: (up_r, &up_w),
+    };
+    let end = relay::run_tapped(ends, &counters, &tap, &ctx.shutdown).await;
+    let _ = up_w.close().await;
+    if tap.failed.load(Ordering::SeqCst) {
+        let _ = client_w
             .extended_data(
                 1,
                 &b"\r\nwarden: the session recording failed; closing\r\n"[..],
             )
             .await;
     }
-    finish(client, status.unwrap_or(UPSTREAM_FAILED_STATUS)).await;
+    let _ = client_w
+        .exit_status(end.status.unwrap_or(UPSTREAM_FAILED_STATUS))
+        .await;
+    let _ = client_w.eof().await;
+    let _ = client_w.close().await;
     let _ = handle
         .disconnect(russh::Disconnect::ByApplication, "", "en")
         .await;
-    end(rec, ticket, &sc, status, bytes, rec_error).await;
+    let rec = match tap.rec.into_inner() {
+        Ok(rec) => rec,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    end_session(rec, ticket, &sc, end.status, end.bytes_out, end.error).await;
+}
+
+/// Records the session and audits submitted lines as the relay forwards them.
+struct ShellTap<'a> {
+    rec: Mutex<Recorder>,
+    lines: Mutex<LineBuffer>,
+    /// Writing the recording failed (the relay ends; the client is told).
+    failed: AtomicBool,
+    sc: &'a ShellContext<'a>,
+}
+
+impl ShellTap<'_> {
+    fn write(&self, f: impl FnOnce(&mut Recorder) -> std::io::Result<()>) -> Result<(), String> {
+        let written = match self.rec.lock() {
+            Ok(mut rec) => f(&mut rec).map_err(|e| format!("recording: {e}")),
+            Err(_) => Err("recording: writer poisoned".to_owned()),
+        };
+        if written.is_err() {
+            self.failed.store(true, Ordering::SeqCst);
+        }
+        written
+    }
+}
+
+impl relay::Tap for ShellTap<'_> {
+    async fn input(&self, data: &[u8]) -> Result<(), String> {
+        self.write(|rec| rec.input(data))?;
+        let submitted = match self.lines.lock() {
+            Ok(mut lines) => lines.feed(data),
+            Err(_) => Vec::new(),
+        };
+        for line in submitted {
+            audit_line(self.sc, &line).await;
+        }
+        Ok(())
+    }
+
+    fn output(&self, data: &[u8]) -> Result<(), String> {
+        self.write(|rec| rec.output(data))
+    }
 }
 
 async fn fail(ticket: Ticket, error: String) {
@@ -184,7 +215,7 @@ async fn fail(ticket: Ticket, error: String) {
 }
 
 /// Close the recording, put its hash in the chain, end the session and the ticket.
-async fn end(
+async fn end_session(
     rec: Recorder,
     ticket: Ticket,
     sc: &ShellContext<'_>,
