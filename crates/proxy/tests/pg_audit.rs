@@ -227,3 +227,52 @@ async fn every_execute_of_a_prepared_statement_gets_an_outcome() {
         .as_ref()
         .is_some_and(|o| o.status.as_deref() == Some("INSERT 0 1") && o.rows == Some(1))));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_approved_prepared_statement_runs_once() {
+    let h = start().await;
+    h.direct()
+        .await
+        .batch_execute("CREATE TABLE t (id int); INSERT INTO t VALUES (1),(2),(3)")
+        .await
+        .expect("setup");
+    let c = h.alice().await;
+    let prepare = async { c.prepare("DELETE FROM t").await };
+    let approve = async {
+        let req = h.pending().await;
+        h.approve(&req.id).await;
+        req
+    };
+    let (stmt, req) = within(30, async { tokio::join!(prepare, approve) }).await;
+    let stmt = stmt.expect("prepared after approval");
+    let n = within(10, c.execute(&stmt, &[])).await.expect("first run");
+    assert_eq!(n, 3, "the approved execution runs");
+    h.direct()
+        .await
+        .batch_execute("INSERT INTO t VALUES (7),(8)")
+        .await
+        .expect("refill");
+    let e = within(10, c.execute(&stmt, &[]))
+        .await
+        .expect_err("a second execution needs a new approval");
+    assert_eq!(sqlstate(&e).as_deref(), Some("42501"), "{e:?}");
+    assert!(message(&e).contains(&req.id), "{}", message(&e));
+    let left: i64 = within(10, c.query_one("SELECT count(*) FROM t", &[]))
+        .await
+        .expect("the session stays usable")
+        .get(0);
+    assert_eq!(left, 2, "nothing was deleted by the refused execution");
+    let refused = records(&h)
+        .await
+        .into_iter()
+        .filter(|r| r.event.kind == EventKind::ActionDecided)
+        .filter(|r| r.event.approval.as_ref().is_some_and(|a| a.id == req.id))
+        .filter(|r| {
+            r.event
+                .verdict
+                .as_ref()
+                .is_some_and(|v| v.decision == "deny")
+        })
+        .count();
+    assert_eq!(refused, 1, "the refused re-execution is audited");
+}

@@ -4,12 +4,18 @@
 //! the same durability the Gate chose for the decision (durable for anything that can
 //! write or was not understood, queued for read-only allows).
 //!
-//! Must never let an Execute that reached the upstream go without an outcome record.
+//! A statement that ran because a person approved it is **single-use**: the approval
+//! covers one execution, so a later Execute of the same prepared statement is refused
+//! (and audited as refused); the client must Parse it again, which asks for a new
+//! approval.
+//!
+//! Must never let an Execute that reached the upstream go without an outcome record, and
+//! never let an approval cover more than one execution.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use warden_audit::{ApprovalRef, Durability, EventKind, Outcome};
+use warden_audit::{ApprovalRef, Durability, EventKind, Outcome, VerdictSummary};
 use warden_inspect::Action;
 
 use crate::gate::{action_event, needs_durable_record, Gate, Ticket};
@@ -41,6 +47,40 @@ impl Repeat {
             durability,
             count: AtomicU64::new(1),
         }
+    }
+
+    /// The approval this statement ran under, if a person approved it: such a statement
+    /// may run only once.
+    pub fn approval_id(&self) -> Option<&str> {
+        self.approval_id.as_deref()
+    }
+
+    /// Audits (durably) that execution `execution` was refused because the approval
+    /// was already used; returns the message for the client.
+    pub async fn refuse_reuse(&self, execution: u64) -> String {
+        let id = self.approval_id.as_deref().unwrap_or("-");
+        let message = format!(
+            "approval {id} covered one execution of this statement; prepare it again to request a new approval"
+        );
+        let mut ev = action_event(EventKind::ActionDecided, &self.action);
+        ev.verdict = Some(VerdictSummary {
+            decision: "deny".into(),
+            rules: Vec::new(),
+            dry_run: Vec::new(),
+            message: Some(message.clone()),
+        });
+        ev.detail = Some(format!(
+            "decided at #{}; execution {execution} refused: an approval is single-use",
+            self.decided_seq
+        ));
+        ev.approval = Some(ApprovalRef {
+            id: id.to_owned(),
+            ..ApprovalRef::default()
+        });
+        if let Err(e) = self.gate.record(ev, Durability::Durable).await {
+            tracing::error!(error = %e, "could not audit a refused re-execution");
+        }
+        message
     }
 
     /// Numbers one more execution (2, 3, ...).

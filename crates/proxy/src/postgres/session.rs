@@ -6,7 +6,8 @@
 //!   the upstream, so only they can be bound and executed there (Bind/Execute of any
 //!   other name fails upstream exactly as in PostgreSQL: the statement does not exist).
 //!   Results are attributed at Execute: the first Execute completes the statement's
-//!   ticket, every later one gets its own outcome record (`executions.rs`).
+//!   ticket, every later one gets its own outcome record (`executions.rs`). A statement
+//!   that needed an approval runs once: a later Execute of it is refused (42501).
 //! * `standard_conforming_strings`: while the upstream does not report it `on`, every
 //!   Query and Parse is refused (42501) before the Gate sees it, and the refusal is
 //!   audited: inspection reads literals as with `on`, so anything else could smuggle
@@ -118,6 +119,13 @@ struct Prepared {
     again: Option<Arc<Repeat>>,
 }
 
+/// What to do with one Execute.
+enum Execution {
+    Run(Outcomes),
+    /// A second execution of an approved statement (approvals are single-use).
+    RefuseReuse(Arc<Repeat>, u64),
+}
+
 impl Prepared {
     fn new(gate: &Gate, ticket: Option<Box<Ticket>>) -> Prepared {
         let again = ticket
@@ -126,13 +134,16 @@ impl Prepared {
         Prepared { ticket, again }
     }
 
-    fn execute(&mut self) -> Outcomes {
+    fn execute(&mut self) -> Execution {
         if let Some(t) = self.ticket.take() {
-            return Outcomes::Ticket(t);
+            return Execution::Run(Outcomes::Ticket(t));
         }
         match &self.again {
-            Some(r) => Outcomes::Again(Arc::clone(r), r.next_execution()),
-            None => Outcomes::Nobody,
+            Some(r) if r.approval_id().is_some() => {
+                Execution::RefuseReuse(Arc::clone(r), r.next_execution())
+            }
+            Some(r) => Execution::Run(Outcomes::Again(Arc::clone(r), r.next_execution())),
+            None => Execution::Run(Outcomes::Nobody),
         }
     }
 }
@@ -203,16 +214,28 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
                 }
                 b'E' => {
                     let portal = Body::new(frame.body.clone()).cstr()?;
-                    let outcomes = self
+                    let execution = self
                         .portals
                         .get(&portal)
                         .and_then(|s| self.statements.get_mut(s))
-                        .map_or(Outcomes::Nobody, Prepared::execute);
-                    self.push(Sink::Exec {
-                        outcomes,
-                        started: Instant::now(),
-                    });
-                    self.forward(&frame).await?;
+                        .map_or(Execution::Run(Outcomes::Nobody), Prepared::execute);
+                    match execution {
+                        Execution::Run(outcomes) => {
+                            self.push(Sink::Exec {
+                                outcomes,
+                                started: Instant::now(),
+                            });
+                            self.forward(&frame).await?;
+                        }
+                        Execution::RefuseReuse(repeat, n) => {
+                            let message = repeat.refuse_reuse(n).await;
+                            self.push(Sink::Exec {
+                                outcomes: Outcomes::Nobody,
+                                started: Instant::now(),
+                            });
+                            self.refuse_execute(Report::error("42501", message)).await?;
+                        }
+                    }
                 }
                 b'C' => {
                     let mut b = Body::new(frame.body.clone());
@@ -290,6 +313,19 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         let marker = self.marker(report);
         let mut out = BytesMut::new();
         codec::query(&mut out, &marker);
+        self.upstream.write_all(&out).await?;
+        Ok(())
+    }
+
+    /// Refuses an Execute: a Parse of the marker under a name no client statement uses
+    /// (it fails, so nothing is created) makes the upstream fail at this point of the
+    /// pipeline exactly as a failed Execute would, and leaves the client's statements
+    /// and portals alone.
+    async fn refuse_execute(&mut self, report: Report) -> Result<(), PgError> {
+        let marker = self.marker(report);
+        let name = format!("warden_refused_{}", self.nonce);
+        let mut out = BytesMut::new();
+        codec::parse(&mut out, &name, &marker);
         self.upstream.write_all(&out).await?;
         Ok(())
     }
