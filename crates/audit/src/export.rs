@@ -7,9 +7,10 @@
 use std::io::Write;
 
 use crate::error::AuditError;
-use crate::layout;
+use crate::layout::{self, StoredRecord};
 use crate::query::{driver, index_key_seq, seq_range, Filter, Query};
 use crate::record::export_line;
+use crate::records;
 
 /// Write every record matching `q` (ignoring `after` and `limit`) to `out`, oldest
 /// first, one JSON object per line; returns how many were written.
@@ -39,13 +40,13 @@ pub fn export_from(
     let unfiltered =
         q.user.is_none() && q.target.is_none() && q.verdict.is_none() && q.text.is_none();
     let mut n = 0u64;
-    let mut emit = |seq: u64, value: &[u8]| -> Result<(), AuditError> {
-        if unfiltered || filter.matches(seq, value)?.is_some() {
-            let line = export_line(seq, value)?;
+    let mut emit = |r: &StoredRecord<'_>| -> Result<bool, AuditError> {
+        if unfiltered || filter.matches(r)?.is_some() {
+            let line = export_line(r)?;
             writeln!(out, "{line}").map_err(|e| AuditError::io("<output>", e))?;
             n += 1;
         }
-        Ok(())
+        Ok(false)
     };
     match driver(&q) {
         Some((kind, value)) => {
@@ -70,29 +71,16 @@ pub fn export_from(
                     if seq > hi {
                         break 'entries;
                     }
-                    if let Some(v) = db.get(layout::record_key(seq))? {
-                        emit(seq, &v)?;
-                    }
+                    records::with_record(db, seq, &mut emit)?;
                 }
             }
         }
-        None => {
-            for item in db.range(layout::record_key(lo)..=layout::record_key(hi)) {
-                let (k, v) = item?;
-                if let Some(seq) = layout::key_seq(&k) {
-                    emit(seq, &v)?;
-                }
-            }
-        }
+        None => records::walk(db, lo, hi, false, |_, r| emit(r))?,
     }
     Ok(n)
 }
 
 /// Sequence number of the last stored record (0 when empty).
 pub fn last_seq(db: &sled::Db) -> Result<u64, AuditError> {
-    let last = db
-        .range(layout::record_key(0)..=layout::record_key(u64::MAX))
-        .next_back()
-        .transpose()?;
-    Ok(last.and_then(|(k, _)| layout::key_seq(&k)).unwrap_or(0))
+    records::last_seq(db)
 }

@@ -15,7 +15,8 @@ pub const RECORD_DOMAIN: &[u8] = b"warden-audit-record/v1\n";
 pub const RECORD_VERSION: u8 = 1;
 /// The previous hash of record 1.
 pub const GENESIS: [u8; 32] = [0u8; 32];
-/// Key prefix of records: `b'r'` + seq (u64 big-endian).
+/// Key prefix of records: `b'r'` + the sequence number (u64 big-endian) of the first
+/// record in the value (a single record, or a chunk: [`decode_value`]).
 pub const RECORD_PREFIX: u8 = b'r';
 /// Key prefix of signed checkpoints: `b'c'` + seq (u64 big-endian).
 pub const CHECKPOINT_PREFIX: u8 = b'c';
@@ -29,6 +30,14 @@ pub const META_PUBKEY: &[u8] = b"m/pubkey";
 pub const META_CHECKPOINT_EVERY: &[u8] = b"m/checkpoint_every";
 /// Value of [`META_FORMAT`].
 pub const FORMAT_NAME: &[u8] = b"warden-audit/1";
+
+/// Format version byte that starts a chunk value: several consecutive records stored
+/// under the key of the first (one sled insert per chunk instead of per record).
+pub const CHUNK_VERSION: u8 = 2;
+/// The writer closes a chunk once its records reach this many bytes (a larger record
+/// gets a chunk of its own). Kept far below sled's blob threshold (a quarter of its
+/// 512 KiB segment) even for a full 17-entry leaf, so chunks never become blob files.
+pub const CHUNK_TARGET_BYTES: usize = 4096;
 
 /// Length of the fixed part of a stored record value.
 pub const HEADER_LEN: usize = 1 + 8 + 8 + 32 + 32;
@@ -159,13 +168,18 @@ impl<'a> StoredRecord<'a> {
     /// hash (32) || canonical event JSON (rest).
     pub fn encode(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(HEADER_LEN + self.event.len());
+        self.encode_into(&mut v);
+        v
+    }
+
+    /// [`StoredRecord::encode`] appended to `v`.
+    pub fn encode_into(&self, v: &mut Vec<u8>) {
         v.push(RECORD_VERSION);
         v.extend_from_slice(&self.seq.to_be_bytes());
         v.extend_from_slice(&self.time_ns.to_be_bytes());
         v.extend_from_slice(&self.prev);
         v.extend_from_slice(&self.hash);
         v.extend_from_slice(self.event);
-        v
     }
 
     /// Decode a stored value; `key_seq` only names the record in the error.
@@ -202,6 +216,60 @@ impl<'a> StoredRecord<'a> {
     /// Recompute the hash from the stored fields.
     pub fn computed_hash(&self) -> [u8; 32] {
         record_hash(self.seq, self.time_ns, &self.prev, self.event)
+    }
+}
+
+/// A chunk value: [`CHUNK_VERSION`] || count (u32 BE) || for each record, in sequence
+/// order: length (u32 BE) || the record's version-1 value ([`StoredRecord::encode`]).
+pub fn encode_chunk(records: &[StoredRecord<'_>]) -> Vec<u8> {
+    let body: usize = records.iter().map(|r| 4 + HEADER_LEN + r.event.len()).sum();
+    let mut v = Vec::with_capacity(5 + body);
+    v.push(CHUNK_VERSION);
+    v.extend_from_slice(&(records.len() as u32).to_be_bytes());
+    for r in records {
+        v.extend_from_slice(&((HEADER_LEN + r.event.len()) as u32).to_be_bytes());
+        r.encode_into(&mut v);
+    }
+    v
+}
+
+/// The records of one value stored under `'r' + key_seq`: a single version-1 record
+/// (the layout before chunks) or a chunk. The i-th record's place in the chain is
+/// `key_seq + i`; its own `seq` field should say the same (verify checks it).
+pub fn decode_value(key_seq: u64, v: &[u8]) -> Result<Vec<StoredRecord<'_>>, AuditError> {
+    let corrupt = |what: &str| AuditError::Corrupt {
+        seq: key_seq,
+        what: what.to_string(),
+    };
+    match v.first() {
+        Some(&RECORD_VERSION) => Ok(vec![StoredRecord::decode(key_seq, v)?]),
+        Some(&CHUNK_VERSION) => {
+            let u32_at = |at: usize| -> Option<usize> {
+                let b: [u8; 4] = v.get(at..at + 4)?.try_into().ok()?;
+                usize::try_from(u32::from_be_bytes(b)).ok()
+            };
+            let count = u32_at(1).ok_or_else(|| corrupt("chunk header is cut short"))?;
+            if count == 0 {
+                return Err(corrupt("chunk holds no records"));
+            }
+            let mut out = Vec::with_capacity(count.min(4096));
+            let mut at = 5;
+            for i in 0..count {
+                let seq = key_seq.saturating_add(i as u64);
+                let len = u32_at(at).ok_or_else(|| corrupt("chunk is cut short"))?;
+                let body = v
+                    .get(at + 4..at + 4 + len)
+                    .ok_or_else(|| corrupt("chunk is cut short"))?;
+                out.push(StoredRecord::decode(seq, body)?);
+                at += 4 + len;
+            }
+            if at != v.len() {
+                return Err(corrupt("chunk has trailing bytes"));
+            }
+            Ok(out)
+        }
+        Some(other) => Err(corrupt(&format!("unknown record version {other}"))),
+        None => Err(corrupt("stored value is empty")),
     }
 }
 

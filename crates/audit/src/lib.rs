@@ -16,6 +16,7 @@
 mod canonical;
 pub mod checkpoint;
 pub mod config;
+mod durable;
 pub mod error;
 pub mod event;
 pub mod export;
@@ -24,6 +25,7 @@ mod log;
 pub mod query;
 mod reader;
 pub mod record;
+mod records;
 pub mod redact;
 mod store;
 pub mod verify;

@@ -14,15 +14,17 @@ use tokio::sync::{broadcast, oneshot, OwnedSemaphorePermit, Semaphore};
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::AuditConfig;
+use crate::durable::SyncThread;
 use crate::error::AuditError;
 use crate::event::Event;
-use crate::layout::{self, StoredRecord};
+use crate::layout;
 use crate::query::{self, Page, Query};
 use crate::record::Record;
+use crate::records;
 use crate::redact::redact;
 use crate::store::{self, Syncer};
 use crate::verify::{self, VerifyReport};
-use crate::writer::{self, lock, AppendReq, Head, Reply, Req, Shared, Writer};
+use crate::writer::{self, lock, AppendReq, Head, IndexValues, Reply, Req, Shared, Writer};
 
 /// Most appends waiting for the writer at once; callers beyond it wait for a slot.
 const MAX_PENDING: usize = 65_536;
@@ -39,6 +41,13 @@ pub enum Durability {
     /// Returns at once with the record's sequence number; the record is written within
     /// `queued_window` (default 50 ms). A crash inside that window loses it.
     Queued,
+}
+
+/// An event made ready for the writer by [`AuditLog::prepare`].
+struct Prepared {
+    json: Vec<u8>,
+    index: IndexValues,
+    event: Option<Event>,
 }
 
 /// A handle on one audit log. Clones share the store and the single writer thread.
@@ -135,9 +144,13 @@ impl AuditLog {
         });
         let (tx, rx) = mpsc::channel();
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
+        let syncer = Arc::new(Mutex::new(syncer));
+        let sync_thread = SyncThread::start(db.clone(), syncer.clone(), shared.clone())
+            .map_err(|e| AuditError::io(&cfg.path, e))?;
         let w = Writer {
             db: db.clone(),
             syncer,
+            sync_thread,
             rx,
             shared: shared.clone(),
             feed: feed.clone(),
@@ -172,7 +185,7 @@ impl AuditLog {
 
     /// Append one event (redacted first). See [`Durability`] for when it returns.
     /// On `Err` the caller must fail closed: the action must not proceed.
-    pub async fn append(&self, mut ev: Event, d: Durability) -> Result<u64, AuditError> {
+    pub async fn append(&self, ev: Event, d: Durability) -> Result<u64, AuditError> {
         let permit = self
             .inner
             .permits
@@ -180,13 +193,12 @@ impl AuditLog {
             .acquire_owned()
             .await
             .map_err(|_| AuditError::Closed)?;
-        redact(&mut ev);
-        let json = layout::canonical_json(&ev)?;
+        let prepared = self.prepare(ev)?;
         match d {
-            Durability::Queued => self.submit(ev, json, permit, None),
+            Durability::Queued => self.submit(prepared, permit, None),
             Durability::Durable => {
                 let (tx, rx) = oneshot::channel();
-                self.submit(ev, json, permit, Some(Reply::Async(tx)))?;
+                self.submit(prepared, permit, Some(Reply::Async(tx)))?;
                 rx.await.map_err(|_| AuditError::Closed)?
             }
         }
@@ -194,25 +206,34 @@ impl AuditLog {
 
     /// [`AuditLog::append`] for threads outside an async runtime (blocks the thread;
     /// never call it from async code).
-    pub fn append_blocking(&self, mut ev: Event, d: Durability) -> Result<u64, AuditError> {
+    pub fn append_blocking(&self, ev: Event, d: Durability) -> Result<u64, AuditError> {
         let permit = futures::executor::block_on(self.inner.permits.clone().acquire_owned())
             .map_err(|_| AuditError::Closed)?;
-        redact(&mut ev);
-        let json = layout::canonical_json(&ev)?;
+        let prepared = self.prepare(ev)?;
         match d {
-            Durability::Queued => self.submit(ev, json, permit, None),
+            Durability::Queued => self.submit(prepared, permit, None),
             Durability::Durable => {
                 let (tx, rx) = mpsc::sync_channel(1);
-                self.submit(ev, json, permit, Some(Reply::Blocking(tx)))?;
+                self.submit(prepared, permit, Some(Reply::Blocking(tx)))?;
                 rx.recv().map_err(|_| AuditError::Closed)?
             }
         }
     }
 
+    /// Everything the writer needs, computed on the caller's thread: the redacted
+    /// event's canonical JSON and index values, and the event itself only while the
+    /// live feed has subscribers (otherwise it is dropped here, not on the writer).
+    fn prepare(&self, mut ev: Event) -> Result<Prepared, AuditError> {
+        redact(&mut ev);
+        let json = layout::canonical_json(&ev)?;
+        let index = IndexValues::of(&ev);
+        let event = (self.inner.feed.receiver_count() > 0).then_some(ev);
+        Ok(Prepared { json, index, event })
+    }
+
     fn submit(
         &self,
-        event: Event,
-        json: Vec<u8>,
+        Prepared { json, index, event }: Prepared,
         permit: OwnedSemaphorePermit,
         reply: Option<Reply<u64>>,
     ) -> Result<u64, AuditError> {
@@ -226,6 +247,7 @@ impl AuditLog {
             seq,
             event,
             json,
+            index,
             reply,
             _permit: permit,
         })))
@@ -246,10 +268,7 @@ impl AuditLog {
 
     /// One record by sequence number.
     pub fn get(&self, seq: u64) -> Result<Option<Record>, AuditError> {
-        match self.inner.db.get(layout::record_key(seq))? {
-            Some(v) => Record::from_stored(seq, &v).map(Some),
-            None => Ok(None),
-        }
+        records::with_record(&self.inner.db, seq, Record::from_stored)
     }
 
     /// Walk the whole chain and every stored checkpoint (plus the external checkpoint
@@ -337,29 +356,26 @@ impl Drop for Inner {
 
 /// The last record of the store, checked: its hash must recompute.
 fn recover_head(db: &sled::Db) -> Result<Head, AuditError> {
-    let last = db
-        .range(layout::record_key(0)..=layout::record_key(u64::MAX))
-        .next_back()
-        .transpose()?;
-    let Some((k, v)) = last else {
+    let last = records::last_seq(db)?;
+    if last == 0 {
         return Ok(Head {
             seq: 0,
             hash: layout::GENESIS,
             time_ns: i64::MIN,
         });
-    };
-    let key_seq = layout::key_seq(&k).unwrap_or(0);
-    let s = StoredRecord::decode(key_seq, &v)?;
-    if s.seq != key_seq || s.computed_hash() != s.hash {
-        return Err(AuditError::Corrupt {
-            seq: key_seq,
-            what: "the last record does not check; run `warden audit verify`".into(),
-        });
     }
-    Ok(Head {
-        seq: s.seq,
-        hash: s.hash,
-        time_ns: s.time_ns,
+    let head = records::with_record(db, last, |s| {
+        Ok(
+            (s.seq == last && s.computed_hash() == s.hash).then_some(Head {
+                seq: s.seq,
+                hash: s.hash,
+                time_ns: s.time_ns,
+            }),
+        )
+    })?;
+    head.flatten().ok_or_else(|| AuditError::Corrupt {
+        seq: last,
+        what: "the last record does not check; run `warden audit verify`".into(),
     })
 }
 
@@ -396,12 +412,8 @@ fn check_checkpoint_against_store(
     }
     let hash = match cp.seq {
         0 => layout::GENESIS,
-        s => {
-            let v = db.get(layout::record_key(s))?.ok_or_else(|| {
-                bad("the record sealed by the latest checkpoint is missing".into())
-            })?;
-            StoredRecord::decode(s, &v)?.hash
-        }
+        s => records::with_record(db, s, |r| Ok(r.hash))?
+            .ok_or_else(|| bad("the record sealed by the latest checkpoint is missing".into()))?,
     };
     if cp.head_bytes() != Some(hash) {
         return Err(bad(

@@ -12,6 +12,7 @@ use time::OffsetDateTime;
 use crate::error::AuditError;
 use crate::layout::{self, IndexKind, StoredRecord};
 use crate::record::{time_to_ns, Record};
+use crate::records;
 use crate::writer::index_values;
 
 /// Most candidate records one page looks at.
@@ -69,11 +70,10 @@ pub(crate) fn run(db: &sled::Db, q: &Query) -> Result<Page, AuditError> {
     let mut out = Vec::new();
     let mut examined = 0usize;
     let mut last_seen = None;
-    let matches = |seq: u64, value: &[u8]| filter.matches(seq, value);
-    let mut check = |seq: u64, value: &[u8]| -> Result<bool, AuditError> {
+    let mut check = |seq: u64, r: &StoredRecord<'_>| -> Result<bool, AuditError> {
         examined += 1;
         last_seen = Some(seq);
-        if let Some(rec) = matches(seq, value)? {
+        if let Some(rec) = filter.matches(r)? {
             out.push(rec);
         }
         Ok(out.len() >= limit || examined >= SCAN_BUDGET)
@@ -97,25 +97,13 @@ pub(crate) fn run(db: &sled::Db, q: &Query) -> Result<Page, AuditError> {
                     if seq < lo {
                         break 'entries;
                     }
-                    if let Some(v) = db.get(layout::record_key(seq))? {
-                        if check(seq, &v)? {
-                            break 'entries;
-                        }
+                    if records::with_record(db, seq, |r| check(seq, r))? == Some(true) {
+                        break 'entries;
                     }
                 }
             }
         }
-        None => {
-            let range = layout::record_key(lo)..=layout::record_key(hi);
-            for item in db.range(range).rev() {
-                let (k, v) = item?;
-                if let Some(seq) = layout::key_seq(&k) {
-                    if check(seq, &v)? {
-                        break;
-                    }
-                }
-            }
-        }
+        None => records::walk(db, lo, hi, true, check)?,
     }
     let more = out.len() >= limit || examined >= SCAN_BUDGET;
     let next = if more {
@@ -160,14 +148,13 @@ impl<'q> Filter<'q> {
     }
 
     /// The decoded record when it passes every filter.
-    pub(crate) fn matches(&self, seq: u64, value: &[u8]) -> Result<Option<Record>, AuditError> {
-        let s = StoredRecord::decode(seq, value)?;
+    pub(crate) fn matches(&self, s: &StoredRecord<'_>) -> Result<Option<Record>, AuditError> {
         if let Some(n) = &self.needle {
             if !contains_ci(s.event, n) {
                 return Ok(None);
             }
         }
-        let rec = Record::from_stored(seq, value)?;
+        let rec = Record::from_stored(s)?;
         let vals: Vec<(IndexKind, &str)> = index_values(&rec.event).collect();
         let has = |k: IndexKind, want: &Option<String>| {
             want.as_deref()
@@ -183,9 +170,10 @@ impl<'q> Filter<'q> {
 
 /// The inclusive sequence range the time filters and the cursor allow, if any.
 pub(crate) fn seq_range(db: &sled::Db, q: &Query) -> Result<Option<(u64, u64)>, AuditError> {
-    let Some(head) = last_seq(db)? else {
+    let head = records::last_seq(db)?;
+    if head == 0 {
         return Ok(None);
-    };
+    }
     let mut lo = 1u64;
     let mut hi = head;
     if let Some(a) = q.after {
@@ -209,14 +197,6 @@ pub(crate) fn seq_range(db: &sled::Db, q: &Query) -> Result<Option<(u64, u64)>, 
     Ok((lo <= hi).then_some((lo, hi)))
 }
 
-fn last_seq(db: &sled::Db) -> Result<Option<u64>, AuditError> {
-    let last = db
-        .range(layout::record_key(0)..=layout::record_key(u64::MAX))
-        .next_back()
-        .transpose()?;
-    Ok(last.and_then(|(k, _)| layout::key_seq(&k)))
-}
-
 /// Smallest sequence in 1..=head+1 whose record time is >= `t` (binary search).
 fn partition(db: &sled::Db, head: u64, t: i64) -> Result<u64, AuditError> {
     let (mut lo, mut hi) = (1u64, head + 1);
@@ -233,17 +213,12 @@ fn partition(db: &sled::Db, head: u64, t: i64) -> Result<u64, AuditError> {
 
 /// Time of the first stored record at or after `seq` (tolerates missing records).
 fn time_at_or_after(db: &sled::Db, seq: u64) -> Result<i64, AuditError> {
-    let first = db
-        .range(layout::record_key(seq)..=layout::record_key(u64::MAX))
-        .next()
-        .transpose()?;
-    match first {
-        Some((k, v)) => {
-            let s = StoredRecord::decode(layout::key_seq(&k).unwrap_or(seq), &v)?;
-            Ok(s.time_ns)
-        }
-        None => Ok(i64::MAX),
-    }
+    let mut time = i64::MAX;
+    records::walk(db, seq, u64::MAX, false, |_, r| {
+        time = r.time_ns;
+        Ok(true)
+    })?;
+    Ok(time)
 }
 
 fn contains_ci(hay: &[u8], needle_lower: &[u8]) -> bool {

@@ -5,7 +5,6 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::error::AuditError;
-use crate::layout;
 use crate::query::{self, Page, Query};
 use crate::record::Record;
 
@@ -35,10 +34,7 @@ impl AuditReader {
 
     /// One record by sequence number.
     pub fn get(&self, seq: u64) -> Result<Option<Record>, AuditError> {
-        match self.db.get(layout::record_key(seq))? {
-            Some(v) => Record::from_stored(seq, &v).map(Some),
-            None => Ok(None),
-        }
+        crate::records::with_record(&self.db, seq, Record::from_stored)
     }
 
     /// Export matching records with sequence `>= from` as JSON lines, oldest first.

@@ -21,11 +21,10 @@ pub struct Record {
 }
 
 impl Record {
-    /// Decode a stored value into a record.
-    pub fn from_stored(key_seq: u64, value: &[u8]) -> Result<Record, AuditError> {
-        let s = StoredRecord::decode(key_seq, value)?;
+    /// A stored record, decoded.
+    pub fn from_stored(s: &StoredRecord<'_>) -> Result<Record, AuditError> {
         let event = serde_json::from_slice(s.event).map_err(|e| AuditError::Corrupt {
-            seq: key_seq,
+            seq: s.seq,
             what: format!("event is not valid JSON: {e}"),
         })?;
         Ok(Record {
@@ -40,10 +39,9 @@ impl Record {
 
 /// The export line of a stored record: `{"seq":..,"time":..,"time_ns":..,
 /// "prev_hash":..,"hash":..,"event":<canonical event JSON exactly as hashed>}`.
-pub fn export_line(key_seq: u64, value: &[u8]) -> Result<String, AuditError> {
-    let s = StoredRecord::decode(key_seq, value)?;
+pub fn export_line(s: &StoredRecord<'_>) -> Result<String, AuditError> {
     let event = std::str::from_utf8(s.event).map_err(|_| AuditError::Corrupt {
-        seq: key_seq,
+        seq: s.seq,
         what: "event is not UTF-8".into(),
     })?;
     let time = time_from_ns(s.time_ns)

@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use crate::checkpoint::{self, Checkpoint};
 use crate::error::AuditError;
 use crate::layout::{self, StoredRecord};
+use crate::records;
 
 /// What `verify` found.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -199,65 +200,43 @@ fn walk(
     // On a live log, walk only what existed once the checkpoints were read: every
     // checkpoint's record is older than that, and records appended meanwhile can't
     // look like an unsealed tail.
-    let end = db
-        .range(layout::record_key(0)..=layout::record_key(u64::MAX))
-        .next_back()
-        .transpose()
-        .map_err(|e| (0, format!("store read error: {e}")))?
-        .and_then(|(k, _)| layout::key_seq(&k))
-        .unwrap_or(0);
+    let end = records::last_seq(db).map_err(|e| (0, e.to_string()))?;
     check_checkpoints_at(&cps, 0, &layout::GENESIS, key, w)?;
     let mut prev = layout::GENESIS;
     let mut last_time = i64::MIN;
+    let mut expect = 1u64;
     let range = layout::record_key(0)..=layout::record_key(end);
-    for (expect, item) in (1u64..).zip(db.range(range)) {
+    let mut values = db.range(range).peekable();
+    while let Some(item) = values.next() {
         let (k, v) = item.map_err(|e| (expect, format!("store read error: {e}")))?;
         let Some(key_seq) = layout::key_seq(&k) else {
             return Err((expect, "malformed record key".into()));
         };
-        if key_seq != expect {
-            return Err((
-                expect,
-                format!(
-                    "record {expect} is missing (removed); the next stored record is {key_seq}"
-                ),
-            ));
+        let recs = layout::decode_value(key_seq, &v).map_err(|e| (key_seq, e.to_string()))?;
+        for (i, s) in recs.iter().enumerate() {
+            let place = key_seq + i as u64;
+            if place > end {
+                break;
+            }
+            if place != expect {
+                return Err(misplaced(expect, place));
+            }
+            if s.seq != place {
+                // The record after it: in this value, else the first of the next one.
+                let next_seq = match recs.get(i + 1) {
+                    Some(n) => Some(n.seq),
+                    None => next_value_first_seq(values.peek()),
+                };
+                return Err(wrong_seq(place, s.seq, next_seq));
+            }
+            check_record(s, &prev, last_time)?;
+            check_checkpoints_at(&cps, place, &s.hash, key, w)?;
+            prev = s.hash;
+            last_time = s.time_ns;
+            w.records = place;
+            w.head = s.hash;
+            expect += 1;
         }
-        let s = StoredRecord::decode(key_seq, &v).map_err(|e| (key_seq, e.to_string()))?;
-        if s.seq != key_seq {
-            return Err((
-                key_seq,
-                format!(
-                    "the record stored at sequence {key_seq} says it is record {}: \
-                     records were moved or reordered",
-                    s.seq
-                ),
-            ));
-        }
-        if s.computed_hash() != s.hash {
-            return Err((
-                key_seq,
-                "hash mismatch: the record's contents were edited".into(),
-            ));
-        }
-        if s.prev != prev {
-            return Err((
-                key_seq,
-                format!(
-                    "prev_hash does not match the hash of record {}: a record before it was \
-                     edited and re-hashed, removed, inserted or reordered",
-                    key_seq - 1
-                ),
-            ));
-        }
-        if s.time_ns < last_time {
-            return Err((key_seq, "time goes backwards".into()));
-        }
-        check_checkpoints_at(&cps, key_seq, &s.hash, key, w)?;
-        prev = s.hash;
-        last_time = s.time_ns;
-        w.records = key_seq;
-        w.head = s.hash;
     }
     let head = w.records;
     if let Some((seq, list)) = cps.range(head + 1..).next() {
@@ -277,6 +256,71 @@ fn walk(
         ));
     }
     check_unsealed_tail(db, &cps, head)
+}
+
+/// The stored records jump from `expect` to `place`.
+fn misplaced(expect: u64, place: u64) -> Problem {
+    if place > expect {
+        (
+            expect,
+            format!("record {expect} is missing (removed); the next stored record is {place}"),
+        )
+    } else {
+        (
+            expect,
+            format!("record {place} is stored twice: records were inserted or duplicated"),
+        )
+    }
+}
+
+/// The record at `place` says it is record `seq`; `next` is what the record after it
+/// says. A clean run on from `seq` means records were cut out of a chunk; anything else
+/// means they were moved.
+fn wrong_seq(place: u64, seq: u64, next: Option<u64>) -> Problem {
+    if seq > place && next.is_none_or(|n| n == seq + 1) {
+        return (
+            place,
+            format!("record {place} is missing (removed); the next stored record is {seq}"),
+        );
+    }
+    (
+        place,
+        format!(
+            "the record stored at sequence {place} says it is record {seq}: \
+             records were moved or reordered"
+        ),
+    )
+}
+
+fn next_value_first_seq(next: Option<&sled::Result<(sled::IVec, sled::IVec)>>) -> Option<u64> {
+    let (k, v) = next?.as_ref().ok()?;
+    let key_seq = layout::key_seq(k)?;
+    let recs = layout::decode_value(key_seq, v).ok()?;
+    recs.first().map(|r| r.seq)
+}
+
+/// Hash, link and time of one record in place.
+fn check_record(s: &StoredRecord<'_>, prev: &[u8; 32], last_time: i64) -> Result<(), Problem> {
+    if s.computed_hash() != s.hash {
+        return Err((
+            s.seq,
+            "hash mismatch: the record's contents were edited".into(),
+        ));
+    }
+    if &s.prev != prev {
+        return Err((
+            s.seq,
+            format!(
+                "prev_hash does not match the hash of record {}: a record before it was \
+                 edited and re-hashed, removed, inserted or reordered",
+                s.seq - 1
+            ),
+        ));
+    }
+    if s.time_ns < last_time {
+        return Err((s.seq, "time goes backwards".into()));
+    }
+    Ok(())
 }
 
 /// A tail longer than the writer ever leaves unsealed means checkpoints were removed.

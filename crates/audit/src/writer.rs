@@ -2,10 +2,12 @@
 //!
 //! Runs on its own OS thread (so it works with or without a tokio runtime). Requests
 //! arrive in sequence order over one channel; every request found waiting is written in
-//! one atomic sled batch, and the batch is flushed + fsynced before any *durable* caller
-//! in it is answered. After the first failed write the writer answers every later
-//! request with an error: it must never leave a gap in the chain or acknowledge a record
-//! that is not durable.
+//! one atomic sled batch (records packed into chunks, layout.rs), and the batch's
+//! *durable* callers are handed to the sync thread (durable.rs), which answers them once
+//! a flush + fsync covers the batch; meanwhile the writer goes on with the next batch.
+//! After the first failed write or sync the writer answers every later request with an
+//! error: it must never leave a gap in the chain or acknowledge a record that is not
+//! durable.
 
 use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
@@ -17,6 +19,7 @@ use tokio::sync::{broadcast, oneshot, OwnedSemaphorePermit};
 
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::AuditConfig;
+use crate::durable::SyncThread;
 use crate::error::AuditError;
 use crate::event::Event;
 use crate::layout::{self, IndexKind, StoredRecord};
@@ -33,7 +36,7 @@ pub(crate) enum Reply<T> {
 }
 
 impl<T> Reply<T> {
-    fn send(self, r: Result<T, AuditError>) {
+    pub(crate) fn send(self, r: Result<T, AuditError>) {
         // A caller that gave up waiting is not an error of the log.
         match self {
             Reply::Async(tx) => {
@@ -46,13 +49,45 @@ impl<T> Reply<T> {
     }
 }
 
-/// One append, prepared (redacted, encoded) by the caller.
+/// One append, prepared (redacted, encoded, index values taken) by the caller.
 pub(crate) struct AppendReq {
     pub seq: u64,
-    pub event: Event,
+    /// The event itself, only while someone subscribes to the live feed.
+    pub event: Option<Event>,
     pub json: Vec<u8>,
+    pub index: IndexValues,
     pub reply: Option<Reply<u64>>,
     pub _permit: OwnedSemaphorePermit,
+}
+
+/// The secondary index values of one event, in one allocation.
+pub(crate) struct IndexValues {
+    text: String,
+    parts: [(IndexKind, usize, usize); 3],
+    len: usize,
+}
+
+impl IndexValues {
+    pub(crate) fn of(ev: &Event) -> IndexValues {
+        let mut v = IndexValues {
+            text: String::new(),
+            parts: [(IndexKind::User, 0, 0); 3],
+            len: 0,
+        };
+        for (kind, value) in index_values(ev) {
+            let start = v.text.len();
+            v.text.push_str(value);
+            v.parts[v.len] = (kind, start, v.text.len());
+            v.len += 1;
+        }
+        v
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (IndexKind, &str)> {
+        self.parts[..self.len]
+            .iter()
+            .map(|&(k, a, b)| (k, self.text.get(a..b).unwrap_or_default()))
+    }
 }
 
 pub(crate) enum Req {
@@ -76,6 +111,19 @@ pub(crate) struct Shared {
     pub last_checkpoint: Mutex<Option<Checkpoint>>,
 }
 
+impl Shared {
+    /// Record the first failure (later ones are logged only); returns the message that
+    /// every later request will get.
+    pub(crate) fn fail(&self, e: &AuditError) -> String {
+        let mut f = lock(&self.failed);
+        if f.is_none() {
+            tracing::error!("audit log: write failed, refusing further appends: {e}");
+            *f = Some(e.to_string());
+        }
+        f.clone().unwrap_or_default()
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks cannot leave the data half-updated
     // (each is a single assignment), so poisoning is safe to ignore.
@@ -84,7 +132,8 @@ pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 
 pub(crate) struct Writer {
     pub db: sled::Db,
-    pub syncer: Syncer,
+    pub syncer: Arc<Mutex<Syncer>>,
+    pub sync_thread: SyncThread,
     pub rx: Receiver<Req>,
     pub shared: Arc<Shared>,
     pub feed: broadcast::Sender<Record>,
@@ -92,7 +141,7 @@ pub(crate) struct Writer {
     pub cfg: AuditConfig,
     pub head: Head,
     pub last_cp_seq: u64,
-    /// When the oldest record not yet fsynced was written.
+    /// When the oldest record not yet handed to a sync was written.
     pub unflushed_since: Option<Instant>,
     /// When the oldest record not yet covered by a checkpoint was written.
     pub unsealed_since: Option<Instant>,
@@ -182,9 +231,8 @@ impl Writer {
             .unflushed_since
             .is_some_and(|t| now >= t + self.cfg.queued_window)
         {
-            if let Err(e) = self.sync() {
-                self.fail(&e);
-            }
+            self.sync_thread.submit(Vec::new());
+            self.unflushed_since = None;
         }
     }
 
@@ -193,15 +241,12 @@ impl Writer {
     }
 
     fn fail(&self, e: &AuditError) {
-        let mut f = lock(&self.shared.failed);
-        if f.is_none() {
-            tracing::error!("audit log: write failed, refusing further appends: {e}");
-            *f = Some(e.to_string());
-        }
+        self.shared.fail(e);
     }
 
+    /// Flush + fsync on this thread (checkpoints), covering everything written so far.
     fn sync(&mut self) -> Result<(), AuditError> {
-        self.syncer.sync(&self.db)?;
+        lock(&self.syncer).sync(&self.db)?;
         self.unflushed_since = None;
         Ok(())
     }
@@ -232,22 +277,30 @@ impl Writer {
                 return;
             }
         };
-        let want_feed = self.feed.receiver_count() > 0;
         let time = record::time_from_ns(self.head.time_ns);
+        let mut waiters = Vec::new();
         for (a, hash) in appends.into_iter().zip(hashes) {
-            if want_feed {
+            if let Some(event) = a.event {
                 let _ = self.feed.send(Record {
                     seq: a.seq,
                     time,
                     prev_hash: hex::encode(prev),
                     hash: hex::encode(hash),
-                    event: a.event,
+                    event,
                 });
             }
             prev = hash;
             if let Some(r) = a.reply {
-                r.send(Ok(a.seq));
+                waiters.push((a.seq, r));
             }
+        }
+        if waiters.is_empty() {
+            if self.unflushed_since.is_none() {
+                self.unflushed_since = Some(Instant::now());
+            }
+        } else {
+            self.sync_thread.submit(waiters);
+            self.unflushed_since = None;
         }
         if self.head.seq - self.last_cp_seq >= self.cfg.checkpoint_every.max(1) {
             if let Err(e) = self.checkpoint() {
@@ -256,16 +309,17 @@ impl Writer {
         }
     }
 
-    /// Write the batch atomically; fsync it when any caller in it asked for durability.
+    /// Chain, hash and write the batch atomically (records packed into chunks).
     fn write(&mut self, appends: &[AppendReq]) -> Result<Vec<[u8; 32]>, AuditError> {
         let time_ns = record::now_ns().max(self.head.time_ns);
         let mut batch = sled::Batch::default();
         let mut head = self.head;
-        let mut durable = false;
         let mut hashes = Vec::with_capacity(appends.len());
         // One index entry per (index, value) per batch, not one per record: each sled
         // insert costs a node copy, and this cuts four inserts per record to about one.
         let mut postings: HashMap<(IndexKind, &str), Vec<u64>> = HashMap::new();
+        let mut chunk: Vec<StoredRecord<'_>> = Vec::new();
+        let mut chunk_bytes = 0usize;
         for a in appends {
             if a.seq != head.seq + 1 {
                 return Err(AuditError::Corrupt {
@@ -274,18 +328,22 @@ impl Writer {
                 });
             }
             let hash = layout::record_hash(a.seq, time_ns, &head.hash, &a.json);
-            let stored = StoredRecord {
+            chunk.push(StoredRecord {
                 seq: a.seq,
                 time_ns,
                 prev: head.hash,
                 hash,
                 event: &a.json,
-            };
-            batch.insert(&layout::record_key(a.seq)[..], stored.encode());
-            for (kind, value) in index_values(&a.event) {
+            });
+            chunk_bytes += layout::HEADER_LEN + a.json.len();
+            if chunk_bytes >= layout::CHUNK_TARGET_BYTES {
+                insert_chunk(&mut batch, &chunk);
+                chunk.clear();
+                chunk_bytes = 0;
+            }
+            for (kind, value) in a.index.iter() {
                 postings.entry((kind, value)).or_default().push(a.seq);
             }
-            durable |= a.reply.is_some();
             hashes.push(hash);
             head = Head {
                 seq: a.seq,
@@ -293,11 +351,12 @@ impl Writer {
                 time_ns,
             };
         }
+        insert_chunk(&mut batch, &chunk);
         for ((kind, value), seqs) in &postings {
-            for chunk in seqs.chunks(layout::POSTING_MAX) {
+            for part in seqs.chunks(layout::POSTING_MAX) {
                 batch.insert(
-                    layout::index_key(*kind, value, chunk[0]),
-                    layout::encode_posting(chunk),
+                    layout::index_key(*kind, value, part[0]),
+                    layout::encode_posting(part),
                 );
             }
         }
@@ -306,11 +365,6 @@ impl Writer {
         *lock(&self.shared.head) = head;
         if self.unsealed_since.is_none() {
             self.unsealed_since = Some(Instant::now());
-        }
-        if durable {
-            self.sync()?;
-        } else if self.unflushed_since.is_none() {
-            self.unflushed_since = Some(Instant::now());
         }
         Ok(hashes)
     }
@@ -341,12 +395,24 @@ impl Writer {
         Ok(cp)
     }
 
-    /// Final checkpoint and fsync (shutdown, or every handle dropped).
+    /// Final checkpoint and fsync (shutdown, or every handle dropped); every durable
+    /// caller is answered before it returns.
     fn finish(&mut self) -> Result<(), AuditError> {
+        self.sync_thread.stop();
         if let Some(msg) = self.failed() {
             return Err(AuditError::Failed(msg));
         }
         self.checkpoint().map(|_| ())
+    }
+}
+
+/// Add one chunk of records (if any) to the batch, keyed by its first sequence.
+fn insert_chunk(batch: &mut sled::Batch, chunk: &[StoredRecord<'_>]) {
+    if let Some(first) = chunk.first() {
+        batch.insert(
+            &layout::record_key(first.seq)[..],
+            layout::encode_chunk(chunk),
+        );
     }
 }
 

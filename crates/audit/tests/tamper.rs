@@ -1,5 +1,7 @@
 //! Every tampering case the verifier must detect, each against a real store that the
-//! test edits directly with sled (as an attacker with file access would).
+//! test edits directly with sled (as an attacker with file access would). Records are
+//! stored in chunks (several per sled value); the helpers below edit, remove or move
+//! single records inside them, and re-encode the chunk as the writer would.
 
 mod common;
 
@@ -30,12 +32,19 @@ fn build(dir: &Path) -> AuditConfig {
 
 /// Opens the store directly, as an attacker with file access would. No background
 /// flusher thread, so the file lock is released as soon as the handle is dropped.
+/// sled releases its lock from background threads a moment after the last handle of
+/// the log is dropped, so the attacker waits for it (briefly) like the CLI does.
 fn open_raw(path: &std::path::Path) -> sled::Db {
-    sled::Config::new()
-        .path(path)
-        .flush_every_ms(None)
-        .open()
-        .expect("sled")
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    loop {
+        match sled::Config::new().path(path).flush_every_ms(None).open() {
+            Ok(db) => return db,
+            Err(e) if std::time::Instant::now() < deadline && e.to_string().contains("lock") => {
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            Err(e) => panic!("sled: {e:?}"),
+        }
+    }
 }
 
 fn verify(cfg: &AuditConfig) -> VerifyReport {
@@ -49,11 +58,81 @@ fn assert_bad(r: &VerifyReport, seq: u64, words: &str) {
     assert!(p.contains(words), "problem {p:?} should mention {words:?}");
 }
 
-fn raw(db: &sled::Db, seq: u64) -> Vec<u8> {
-    db.get(layout::record_key(seq))
-        .expect("get")
-        .expect("record")
-        .to_vec()
+/// A stored record, owned.
+#[derive(Clone)]
+struct Rec {
+    seq: u64,
+    time_ns: i64,
+    prev: [u8; 32],
+    hash: [u8; 32],
+    event: Vec<u8>,
+}
+
+impl Rec {
+    fn stored(&self) -> StoredRecord<'_> {
+        StoredRecord {
+            seq: self.seq,
+            time_ns: self.time_ns,
+            prev: self.prev,
+            hash: self.hash,
+            event: &self.event,
+        }
+    }
+}
+
+/// Key sequence and records of the stored value that holds record `seq`.
+fn chunk_of(db: &sled::Db, seq: u64) -> (u64, Vec<Rec>) {
+    let (k, v) = db
+        .range(layout::record_key(0)..=layout::record_key(seq))
+        .next_back()
+        .expect("a value")
+        .expect("read");
+    let key_seq = layout::key_seq(&k).expect("record key");
+    let recs = layout::decode_value(key_seq, &v)
+        .expect("decode")
+        .into_iter()
+        .map(|s| Rec {
+            seq: s.seq,
+            time_ns: s.time_ns,
+            prev: s.prev,
+            hash: s.hash,
+            event: s.event.to_vec(),
+        })
+        .collect();
+    (key_seq, recs)
+}
+
+fn put_chunk(db: &sled::Db, key_seq: u64, recs: &[Rec]) {
+    let stored: Vec<StoredRecord<'_>> = recs.iter().map(Rec::stored).collect();
+    db.insert(layout::record_key(key_seq), layout::encode_chunk(&stored))
+        .expect("insert");
+}
+
+fn raw(db: &sled::Db, seq: u64) -> Rec {
+    let (key_seq, recs) = chunk_of(db, seq);
+    recs[(seq - key_seq) as usize].clone()
+}
+
+/// Replace record `seq` inside its chunk.
+fn set(db: &sled::Db, seq: u64, rec: Rec) {
+    let (key_seq, mut recs) = chunk_of(db, seq);
+    recs[(seq - key_seq) as usize] = rec;
+    put_chunk(db, key_seq, &recs);
+}
+
+/// Cut record `seq` out of its chunk (the rest of the chunk keeps its order and, if
+/// the first record went, moves to the next key, so every other record keeps its place).
+fn remove(db: &sled::Db, seq: u64) {
+    let (key_seq, mut recs) = chunk_of(db, seq);
+    recs.remove((seq - key_seq) as usize);
+    if seq == key_seq {
+        db.remove(layout::record_key(key_seq)).expect("remove");
+        if !recs.is_empty() {
+            put_chunk(db, key_seq + 1, &recs);
+        }
+    } else {
+        put_chunk(db, key_seq, &recs);
+    }
 }
 
 #[test]
@@ -77,10 +156,10 @@ fn edited_record_is_detected() {
     let cfg = build(dir.path());
     {
         let db = open_raw(&cfg.path);
-        let mut v = raw(&db, 1234);
-        let at = v.len() - 20;
-        v[at] ^= 0x01;
-        db.insert(layout::record_key(1234), v).expect("insert");
+        let mut r = raw(&db, 1234);
+        let at = r.event.len() - 20;
+        r.event[at] ^= 0x01;
+        set(&db, 1234, r);
         db.flush().expect("flush");
     }
     assert_bad(&verify(&cfg), 1234, "edited");
@@ -92,18 +171,19 @@ fn edited_and_rehashed_record_breaks_the_next_link() {
     let cfg = build(dir.path());
     {
         let db = open_raw(&cfg.path);
-        let v = raw(&db, 1234);
-        let s = StoredRecord::decode(1234, &v).expect("decode");
-        let text = String::from_utf8(s.event.to_vec()).expect("utf8");
+        let r = raw(&db, 1234);
+        let text = String::from_utf8(r.event.clone()).expect("utf8");
         let forged = text.replace("alice", "mallory").into_bytes();
-        let hash = layout::record_hash(s.seq, s.time_ns, &s.prev, &forged);
-        let stored = StoredRecord {
-            hash,
-            event: &forged,
-            ..s
-        };
-        db.insert(layout::record_key(1234), stored.encode())
-            .expect("insert");
+        let hash = layout::record_hash(r.seq, r.time_ns, &r.prev, &forged);
+        set(
+            &db,
+            1234,
+            Rec {
+                hash,
+                event: forged,
+                ..r
+            },
+        );
         db.flush().expect("flush");
     }
     assert_bad(&verify(&cfg), 1235, "prev_hash");
@@ -115,7 +195,7 @@ fn removed_record_is_detected() {
     let cfg = build(dir.path());
     {
         let db = open_raw(&cfg.path);
-        db.remove(layout::record_key(777)).expect("remove");
+        remove(&db, 777);
         db.flush().expect("flush");
     }
     assert_bad(&verify(&cfg), 777, "missing");
@@ -129,8 +209,8 @@ fn reordered_records_are_detected() {
         let db = open_raw(&cfg.path);
         let a = raw(&db, 1500);
         let b = raw(&db, 1501);
-        db.insert(layout::record_key(1500), b).expect("insert");
-        db.insert(layout::record_key(1501), a).expect("insert");
+        set(&db, 1500, b);
+        set(&db, 1501, a);
         db.flush().expect("flush");
     }
     assert_bad(&verify(&cfg), 1500, "reordered");
@@ -145,13 +225,13 @@ fn removed_record_with_renumbered_tail_is_detected() {
     {
         let db = open_raw(&cfg.path);
         for seq in 100..N {
-            let v = raw(&db, seq + 1);
-            let s = StoredRecord::decode(seq + 1, &v).expect("decode");
-            let moved = StoredRecord { seq, ..s };
-            db.insert(layout::record_key(seq), moved.encode())
-                .expect("insert");
+            let moved = Rec {
+                seq,
+                ..raw(&db, seq + 1)
+            };
+            set(&db, seq, moved);
         }
-        db.remove(layout::record_key(N)).expect("remove");
+        remove(&db, N);
         db.flush().expect("flush");
     }
     assert_bad(&verify(&cfg), 100, "edited");
@@ -160,8 +240,8 @@ fn removed_record_with_renumbered_tail_is_detected() {
 /// Delete records `from..=N`, their index entries and the store checkpoints above.
 fn truncate(cfg: &AuditConfig, from: u64) {
     let db = open_raw(&cfg.path);
-    for seq in from..=N {
-        db.remove(layout::record_key(seq)).expect("remove");
+    for seq in (from..=N).rev() {
+        remove(&db, seq);
         db.remove(layout::checkpoint_key(seq)).expect("remove");
     }
     db.flush().expect("flush");
@@ -187,8 +267,8 @@ fn truncated_tail_is_detected_by_stored_checkpoints_when_they_are_left() {
     let cfg = build(dir.path());
     {
         let db = open_raw(&cfg.path);
-        for seq in 2500..=N {
-            db.remove(layout::record_key(seq)).expect("remove");
+        for seq in (2500..=N).rev() {
+            remove(&db, seq);
         }
         db.flush().expect("flush");
     }
@@ -200,20 +280,21 @@ fn truncated_tail_is_detected_by_stored_checkpoints_when_they_are_left() {
 fn rewrite_from_genesis(db: &sled::Db) {
     let mut prev = layout::GENESIS;
     for seq in 1..=N {
-        let v = raw(db, seq);
-        let s = StoredRecord::decode(seq, &v).expect("decode");
-        let text = String::from_utf8(s.event.to_vec()).expect("utf8");
+        let r = raw(db, seq);
+        let text = String::from_utf8(r.event.clone()).expect("utf8");
         let forged = text.replace("balance - 1", "balance - 0").into_bytes();
-        let hash = layout::record_hash(seq, s.time_ns, &prev, &forged);
-        let stored = StoredRecord {
+        let hash = layout::record_hash(seq, r.time_ns, &prev, &forged);
+        set(
+            db,
             seq,
-            time_ns: s.time_ns,
-            prev,
-            hash,
-            event: &forged,
-        };
-        db.insert(layout::record_key(seq), stored.encode())
-            .expect("insert");
+            Rec {
+                seq,
+                time_ns: r.time_ns,
+                prev,
+                hash,
+                event: forged,
+            },
+        );
         prev = hash;
     }
 }
@@ -243,7 +324,7 @@ fn chain_rewritten_and_resigned_with_another_key_is_detected() {
         for seq in [0, 1000, 2000, 3000] {
             let head = match seq {
                 0 => layout::GENESIS,
-                s => StoredRecord::decode(s, &raw(&db, s)).expect("decode").hash,
+                s => raw(&db, s).hash,
             };
             let cp = Checkpoint::sign(&forger, seq, &head, 1);
             db.insert(
@@ -316,11 +397,93 @@ fn open_refuses_a_store_whose_tail_does_not_check() {
     let cfg = build(dir.path());
     {
         let db = open_raw(&cfg.path);
-        let mut v = raw(&db, N);
-        let at = v.len() - 5;
-        v[at] ^= 0x20;
-        db.insert(layout::record_key(N), v).expect("insert");
+        let mut r = raw(&db, N);
+        let at = r.event.len() - 5;
+        r.event[at] ^= 0x20;
+        set(&db, N, r);
         db.flush().expect("flush");
     }
     assert!(AuditLog::open(cfg).is_err());
+}
+
+#[test]
+fn records_are_stored_in_chunks() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = build(dir.path());
+    let db = open_raw(&cfg.path);
+    let values = db
+        .range(layout::record_key(0)..=layout::record_key(u64::MAX))
+        .count() as u64;
+    assert!(values < N / 2, "{values} values for {N} records");
+}
+
+/// Rewrite every chunk as one version-1 value per record: the layout of stores written
+/// before chunks.
+fn explode_into_old_layout(db: &sled::Db) {
+    let keys: Vec<u64> = db
+        .range(layout::record_key(0)..=layout::record_key(u64::MAX))
+        .map(|kv| layout::key_seq(&kv.expect("read").0).expect("key"))
+        .collect();
+    for key_seq in keys {
+        let (_, recs) = chunk_of(db, key_seq);
+        db.remove(layout::record_key(key_seq)).expect("remove");
+        for r in recs {
+            db.insert(layout::record_key(r.seq), r.stored().encode())
+                .expect("insert");
+        }
+    }
+}
+
+#[test]
+fn a_store_in_the_old_one_record_per_value_layout_opens_verifies_and_grows() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = build(dir.path());
+    {
+        let db = open_raw(&cfg.path);
+        explode_into_old_layout(&db);
+        db.flush().expect("flush");
+        let values = db
+            .range(layout::record_key(0)..=layout::record_key(u64::MAX))
+            .count() as u64;
+        assert_eq!(values, N);
+    }
+    let r = verify(&cfg);
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.records, N);
+    {
+        let log = AuditLog::open(cfg.clone()).expect("open the old layout");
+        assert_eq!(log.get(1234).expect("get").expect("record").seq, 1234);
+        for i in 0..10 {
+            let seq = log
+                .append_blocking(
+                    common::decided(N + i, "bob", "prod-db", "deny"),
+                    Durability::Durable,
+                )
+                .expect("append");
+            assert_eq!(seq, N + 1 + i);
+        }
+        let page = log
+            .query(&warden_audit::Query {
+                user: Some("alice".into()),
+                limit: 5,
+                ..Default::default()
+            })
+            .expect("query");
+        let seqs: Vec<u64> = page.records.iter().map(|r| r.seq).collect();
+        assert_eq!(seqs, [N, N - 1, N - 2, N - 3, N - 4]);
+        log.shutdown().expect("shutdown");
+    }
+    let r = verify(&cfg);
+    assert!(r.ok, "{r:?}");
+    assert_eq!(r.records, N + 10);
+    // Tampering with an old-layout record is still caught.
+    {
+        let db = open_raw(&cfg.path);
+        let mut r = raw(&db, 42);
+        r.event[10] ^= 0x01;
+        db.insert(layout::record_key(42), r.stored().encode())
+            .expect("insert");
+        db.flush().expect("flush");
+    }
+    assert_bad(&verify(&cfg), 42, "edited");
 }
