@@ -109,6 +109,7 @@ async fn approvals_cli_lists_shows_and_decides() {
         secure_cookies: false,
         notifications: vec![],
         targets: vec![],
+        counters: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let server = tokio::spawn(warden_web::serve(listener, state, async move {

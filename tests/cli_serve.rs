@@ -316,6 +316,18 @@ fn demo_starts_without_external_services_and_serves_the_console() {
     let (code, body) = curl(&denied.iter().map(String::as_str).collect::<Vec<_>>());
     assert_eq!(code, "403", "{body}");
     assert!(body.contains("demo-no-deleting-users"), "{body}");
+    // The Gate's own counters reach /metrics.
+    let (code, metrics) = curl(&[&format!("{url}/metrics")]);
+    assert_eq!(code, "200", "{metrics}");
+    let count = |needle: &str| -> u64 {
+        metrics
+            .lines()
+            .find_map(|l| l.strip_prefix(needle))
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or_else(|| panic!("{needle} missing: {metrics}"))
+    };
+    assert!(count("warden_gate_decisions_total{decision=\"allow\"}") >= 1);
+    assert!(count("warden_gate_decisions_total{decision=\"deny\"}") >= 1);
     let (code, _) = server.terminate();
     assert_eq!(code, Some(0));
 }

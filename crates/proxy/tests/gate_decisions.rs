@@ -1,12 +1,11 @@
 //! The Gate end to end against a real audit log and approvals store: allow, deny,
 //! dry-run, durability classes, and failing closed when the audit log cannot write.
 
-#[path = "gate_support.rs"]
-mod support;
+mod gate_support;
 
 use std::time::Duration;
 
-use support::*;
+use gate_support::*;
 use warden_audit::{EventKind, Outcome};
 use warden_inspect::http::HttpFacts;
 use warden_inspect::{Action, Facts, Protocol};

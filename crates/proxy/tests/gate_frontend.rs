@@ -1,13 +1,12 @@
 //! The shared accept loop: connection cap, stop on shutdown, drain with a deadline.
 
-#[path = "gate_support.rs"]
-mod support;
+mod gate_support;
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use support::*;
+use gate_support::*;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use warden_proxy::auth::{LoginThrottle, UserDirectory};

@@ -1,12 +1,11 @@
 //! Holds through the Gate with the real approvals store: approve, deny, expire,
 //! withdraw when the waiting client goes away, and retry mode.
 
-#[path = "gate_support.rs"]
-mod support;
+mod gate_support;
 
 use std::time::Duration;
 
-use support::*;
+use gate_support::*;
 use warden_approval::ApprovalState;
 use warden_audit::{EventKind, Outcome};
 use warden_proxy::{Admission, Held, HoldOutcome, RefusalKind};

@@ -1,12 +1,11 @@
 //! Policy hot reload: a valid edit swaps the set the Gate uses (via the file watcher
 //! and on demand); an invalid edit keeps the old set and is audited with diagnostics.
 
-#[path = "gate_support.rs"]
-mod support;
+mod gate_support;
 
 use std::time::Duration;
 
-use support::*;
+use gate_support::*;
 use warden_audit::EventKind;
 use warden_policy::{PolicySet, PolicyStore};
 use warden_proxy::reload::{PolicyReloader, ReloadOutcome};

@@ -28,6 +28,8 @@ pub struct WebState {
     /// The targets this gateway serves, shown on the Targets page (with the SSH host
     /// key fingerprint users compare on first connect).
     pub targets: Vec<WebTarget>,
+    /// Counters of other components (the Gate's decisions) for `/metrics`.
+    pub counters: Option<crate::metrics::CounterSource>,
 }
 
 /// One served target, as the console shows it.

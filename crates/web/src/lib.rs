@@ -38,6 +38,7 @@ use tokio::sync::broadcast::error::RecvError;
 pub use app::{App, WebState, WebTarget};
 pub use auth::WebUser;
 pub use error::WebError;
+pub use metrics::{CounterFamily, CounterSource};
 pub use webhook::{RetryPolicy, WebhookConfig};
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {

@@ -1,6 +1,8 @@
 //! `/metrics` in the Prometheus text format: pending holds, decisions by outcome, time
 //! to decision, audit append latency (as measured by the approvals crate), webhook
-//! failures, audit head.
+//! failures, audit head, and the counters other components hand in (the Gate's
+//! decisions) through [`CounterSource`]. Never blocks on anything slow: every value is a
+//! snapshot of atomics or in-memory state.
 
 use std::fmt::Write;
 
@@ -10,6 +12,35 @@ use axum::response::IntoResponse;
 use warden_approval::HistogramSnapshot;
 
 use crate::app::App;
+
+/// One counter family another component exposes on `/metrics`.
+#[derive(Debug, Clone)]
+pub struct CounterFamily {
+    pub name: &'static str,
+    pub help: &'static str,
+    /// Samples: an optional `(label, value)` pair and the count.
+    pub samples: Vec<(Option<(&'static str, &'static str)>, u64)>,
+}
+
+/// Reads a component's counters when `/metrics` is scraped.
+pub type CounterSource = std::sync::Arc<dyn Fn() -> Vec<CounterFamily> + Send + Sync>;
+
+fn counters(out: &mut String, families: &[CounterFamily]) {
+    for f in families {
+        let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
+        let _ = writeln!(out, "# TYPE {} counter", f.name);
+        for (label, n) in &f.samples {
+            match label {
+                Some((k, v)) => {
+                    let _ = writeln!(out, "{}{{{k}=\"{v}\"}} {n}", f.name);
+                }
+                None => {
+                    let _ = writeln!(out, "{} {n}", f.name);
+                }
+            }
+        }
+    }
+}
 
 fn histogram(out: &mut String, name: &str, help: &str, h: &HistogramSnapshot) {
     let _ = writeln!(out, "# HELP {name} {help}");
@@ -84,6 +115,9 @@ pub fn render(app: &App) -> String {
     );
     let _ = writeln!(out, "# TYPE warden_audit_head_seq gauge");
     let _ = writeln!(out, "warden_audit_head_seq {seq}");
+    if let Some(source) = &app.state().counters {
+        counters(&mut out, &source());
+    }
     out
 }
 

@@ -45,6 +45,12 @@ async fn health_and_metrics_are_public() {
         text.contains("warden_audit_append_seconds_count 1"),
         "{text}"
     );
+    assert!(
+        text.contains("# TYPE warden_gate_decisions_total counter")
+            && text.contains("warden_gate_decisions_total{decision=\"allow\"} 7")
+            && text.contains("warden_gate_decisions_total{decision=\"deny\"} 2"),
+        "counters handed in by the gateway are exported: {text}"
+    );
     c.stop().await;
 }
 

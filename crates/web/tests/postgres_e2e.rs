@@ -181,6 +181,7 @@ targets:
         secure_cookies: false,
         notifications: vec![],
         targets: vec![],
+        counters: None,
     };
     let web_stop = shutdown.clone();
     let web = tokio::spawn(warden_web::serve_with(

@@ -179,6 +179,7 @@ fn web_state(config: &Config, running: &Running) -> WebState {
             .iter()
             .map(|t| web_target(config, t))
             .collect(),
+        counters: Some(gate_counters(running.gate.clone())),
         notifications: config
             .notifications
             .iter()
@@ -207,4 +208,41 @@ fn web_target(config: &Config, t: &warden_proxy::runtime::RunningTarget) -> WebT
         labels: t.config.labels.clone(),
         host_key_fingerprint,
     }
+}
+
+/// The Gate's decision counters, read at each `/metrics` scrape.
+fn gate_counters(gate: warden_proxy::gate::Gate) -> warden_web::CounterSource {
+    std::sync::Arc::new(move || {
+        let s = gate.stats();
+        vec![
+            warden_web::CounterFamily {
+                name: "warden_gate_decisions_total",
+                help: "Actions decided by the Gate, by verdict (retry_later: held in retry mode).",
+                samples: vec![
+                    (Some(("decision", "allow")), s.allowed),
+                    (Some(("decision", "deny")), s.denied),
+                    (Some(("decision", "hold")), s.held),
+                    (Some(("decision", "retry_later")), s.retry_later),
+                ],
+            },
+            warden_web::CounterFamily {
+                name: "warden_gate_hold_outcomes_total",
+                help: "Held actions that ended: approved and run, or refused (denied, expired, withdrawn).",
+                samples: vec![
+                    (Some(("outcome", "approved")), s.hold_approved),
+                    (Some(("outcome", "refused")), s.hold_refused),
+                ],
+            },
+            warden_web::CounterFamily {
+                name: "warden_gate_audit_failures_total",
+                help: "Actions refused because the audit log could not record them (fail closed).",
+                samples: vec![(None, s.audit_failures)],
+            },
+            warden_web::CounterFamily {
+                name: "warden_gate_outcomes_recorded_total",
+                help: "Allowed actions whose outcome was recorded.",
+                samples: vec![(None, s.completed)],
+            },
+        ]
+    })
 }

@@ -108,6 +108,16 @@ pub async fn start(notifications: Vec<WebhookConfig>) -> Console {
                 ),
             },
         ],
+        counters: Some(std::sync::Arc::new(|| {
+            vec![warden_web::CounterFamily {
+                name: "warden_gate_decisions_total",
+                help: "Decisions by verdict.",
+                samples: vec![
+                    (Some(("decision", "allow")), 7),
+                    (Some(("decision", "deny")), 2),
+                ],
+            }]
+        })),
     };
     let retry = RetryPolicy {
         attempts: 3,

@@ -1,5 +1,5 @@
 //! Shared set-up for the Gate tests: a real audit log, a real approvals store and a
-//! compiled policy set, all in a temporary folder. (Also built as its own empty test.)
+//! compiled policy set, all in a temporary folder.
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
