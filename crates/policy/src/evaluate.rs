@@ -4,9 +4,11 @@
 //!
 //! Fail closed: an unparsed or opaque action gets the configured default (hold unless
 //! configured otherwise) unless an enforced rule that explicitly names `unparsed: true`
-//! / `opaque: true` matched it. This function must never panic and never do I/O.
+//! / `opaque: true` matched it — for SQL, one that matched *each* opaque statement of
+//! the string (a rule written for one opaque statement must not wave through another
+//! one sent along with it). This function must never panic and never do I/O.
 
-use warden_inspect::Action;
+use warden_inspect::{Action, Facts};
 
 use crate::prefilter::{Candidate, Summary};
 use crate::rule::{
@@ -39,7 +41,7 @@ pub fn evaluate(
     let mut hits: Vec<Hit> = Vec::new();
     let mut dry_run = Vec::new();
     let mut explicit_unparsed = false;
-    let mut explicit_opaque = false;
+    let mut explicit_opaque: Vec<&Rule> = Vec::new();
     let summary = Summary::of(action);
     for c in candidates {
         if !c.admits(&summary) {
@@ -63,7 +65,9 @@ pub fn evaluate(
             continue;
         }
         explicit_unparsed |= rule.when.names_unparsed();
-        explicit_opaque |= rule.when.names_opaque();
+        if rule.when.names_opaque() {
+            explicit_opaque.push(rule);
+        }
         hits.push(Hit {
             hit,
             approval: rule.info.approval.as_ref(),
@@ -79,7 +83,10 @@ pub fn evaluate(
             approval: None,
         });
     }
-    if action.opaque() && !explicit_opaque && defaults.opaque != Decision::Allow {
+    if action.opaque()
+        && defaults.opaque != Decision::Allow
+        && !opaque_covered(&explicit_opaque, action)
+    {
         hits.push(Hit {
             hit: builtin(
                 DEFAULT_OPAQUE,
@@ -123,6 +130,28 @@ pub fn evaluate(
         rule,
         approval,
     }
+}
+
+/// Whether the enforced rules that matched `action` and explicitly name `opaque: true`
+/// decide every opaque part of it. SQL: each opaque statement, taken alone, must be
+/// matched by one of them. Other protocols are opaque as a whole, so any such rule does.
+fn opaque_covered(explicit: &[&Rule], action: &Action) -> bool {
+    if explicit.is_empty() {
+        return false;
+    }
+    let Facts::Sql(facts) = &action.facts else {
+        return true;
+    };
+    if facts.statements.len() <= 1 {
+        return true;
+    }
+    facts.statements.iter().filter(|st| st.opaque).all(|st| {
+        let mut alone = action.clone();
+        let mut one = warden_inspect::sql::SqlFacts::clone(facts);
+        one.statements = vec![st.clone()];
+        alone.facts = Facts::Sql(one.into());
+        explicit.iter().any(|r| r.matches(&alone))
+    })
 }
 
 /// Merge the approval specs of several holding rules into the strictest one: approvers

@@ -144,6 +144,37 @@ fn defaults_are_configurable_and_explicit_rules_override_them() {
 }
 
 #[test]
+fn an_opaque_allow_for_one_statement_does_not_lift_the_default_for_another() {
+    // Opaque SELECTs (calls of unknown functions) are allowed for analysts...
+    let s = set(
+        "rules:\n  - name: analysts-opaque-selects\n    when: { user: { roles: [analyst] }, sql: { statements: [select], opaque: true } }\n    action: allow\n",
+    );
+    let opaque = |kind| {
+        let mut st = stmt(kind, &[], false);
+        st.opaque = true;
+        st
+    };
+    let mut a = sql(vec![opaque(Select)]);
+    a.user.roles.push("analyst".into());
+    let v = s.evaluate(&a);
+    assert_eq!(v.decision, Decision::Allow, "{v:?}");
+    // ...but an opaque DO block sent in the same string stays held by the default.
+    let mut a = sql(vec![opaque(Select), opaque(Do)]);
+    a.user.roles.push("analyst".into());
+    let v = s.evaluate(&a);
+    assert_eq!(v.decision, Decision::Hold, "{v:?}");
+    assert_eq!(v.rule, DEFAULT_OPAQUE);
+    // Two opaque SELECTs are both covered by the rule.
+    let mut a = sql(vec![
+        opaque(Select),
+        stmt(Update, &["t"], false),
+        opaque(Select),
+    ]);
+    a.user.roles.push("analyst".into());
+    assert_eq!(s.evaluate(&a).decision, Decision::Allow);
+}
+
+#[test]
 fn conditions_for_other_protocols_do_not_match() {
     let s = set("rules:\n  - {name: sql-any, when: {sql: {}}, action: deny}\n");
     assert_eq!(s.evaluate(&ssh(&[&["ls"]])).decision, Decision::Allow);
