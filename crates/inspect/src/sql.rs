@@ -6,7 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use sqlparser::parser::Parser;
-use sqlparser::tokenizer::Token;
+use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 mod classify;
 mod fallback;
@@ -271,11 +271,14 @@ fn mark_unparsed(facts: &mut SqlFacts, error: String) {
 }
 
 /// Parse exactly one statement from the tokens of one `;`-separated chunk.
-fn parse_one(mut chunk: Vec<Token>, dialect: Dialect) -> Result<sqlparser::ast::Statement, String> {
+fn parse_one(
+    mut chunk: Vec<TokenWithSpan>,
+    dialect: Dialect,
+) -> Result<sqlparser::ast::Statement, String> {
     // Give the statement back its terminator: some forms need it (COPY ... FROM STDIN
     // expects `;` before its inline data).
-    chunk.push(Token::SemiColon);
-    let mut parser = Parser::new(tokens::sql_dialect(dialect)).with_tokens(chunk);
+    chunk.push(TokenWithSpan::wrap(Token::SemiColon));
+    let mut parser = Parser::new(tokens::sql_dialect(dialect)).with_tokens_with_locations(chunk);
     let statement = parser.parse_statement().map_err(|e| e.to_string())?;
     // Anything after the statement (sqlparser stops early, e.g. before a stray END) is
     // text the server would see and we would not.

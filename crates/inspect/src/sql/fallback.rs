@@ -8,14 +8,14 @@
 //! whose details matter to policy (SELECT, INSERT, UPDATE, DELETE, MERGE, WITH, ...) are
 //! never classified here: when they fail to parse the whole string is unparsed.
 
-use sqlparser::tokenizer::Token;
+use sqlparser::tokenizer::{Token, TokenWithSpan};
 
 use super::StatementKind as K;
 use super::{tokens, SqlStatement};
 
 /// Classify a statement the parser rejected, or `None` when its leading keyword is not
 /// one this module may classify (the caller then reports the string as unparsed).
-pub(crate) fn classify(chunk: &[Token]) -> Option<SqlStatement> {
+pub(crate) fn classify(chunk: &[TokenWithSpan]) -> Option<SqlStatement> {
     let mut words = tokens::significant(chunk).map(|t| match t {
         Token::Word(w) if w.quote_style.is_none() => w.value.to_ascii_uppercase(),
         _ => String::new(),
@@ -62,7 +62,7 @@ fn is_role_word(w: &str) -> bool {
 }
 
 /// COPY direction from the first top-level FROM/TO keyword; PROGRAM anywhere wins.
-fn copy_kind(chunk: &[Token]) -> K {
+fn copy_kind(chunk: &[TokenWithSpan]) -> K {
     let mut depth = 0usize;
     let mut direction = None;
     for t in tokens::significant(chunk) {

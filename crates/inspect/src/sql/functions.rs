@@ -12,7 +12,7 @@
 
 use sqlparser::ast::ObjectName;
 
-use super::{objects, Dialect};
+use super::Dialect;
 
 /// Pure builtins, lower case, sorted (binary search).
 const PURE: &[&str] = &[
@@ -246,8 +246,9 @@ const PURE_TABLE_FUNCTIONS: &[&str] = &[
 /// Whether a call to `name` is known to have no side effects. Schema-qualified names
 /// are pure only when the schema is the builtin one (`pg_catalog`).
 pub(crate) fn is_pure(name: &ObjectName, dialect: Dialect) -> bool {
+    let mut buf = [0u8; MAX_BUILTIN_LEN];
     is_array_constructor(name)
-        || builtin_name(name, dialect).is_some_and(|n| PURE.binary_search(&n.as_str()).is_ok())
+        || builtin_name(name, dialect, &mut buf).is_some_and(|n| PURE.binary_search(&n).is_ok())
 }
 
 /// `ARRAY(SELECT ...)` is a constructor (ARRAY is a reserved word), which sqlparser
@@ -264,23 +265,49 @@ fn is_array_constructor(name: &ObjectName) -> bool {
 
 /// Whether a function used as a table in FROM is a known pure builtin.
 pub(crate) fn is_pure_table_function(name: &ObjectName, dialect: Dialect) -> bool {
-    builtin_name(name, dialect).is_some_and(|n| PURE_TABLE_FUNCTIONS.contains(&n.as_str()))
+    let mut buf = [0u8; MAX_BUILTIN_LEN];
+    builtin_name(name, dialect, &mut buf).is_some_and(|n| PURE_TABLE_FUNCTIONS.contains(&n))
 }
 
-fn builtin_name(name: &ObjectName, dialect: Dialect) -> Option<String> {
-    match name.0.len() {
-        1 => {}
-        2 if dialect == Dialect::Postgres => {
-            let schema = objects::name(&ObjectName(vec![name.0[0].clone()]), dialect);
-            if schema != "pg_catalog" {
+/// Longer than any allow-listed name: a longer name is never a builtin.
+const MAX_BUILTIN_LEN: usize = 64;
+
+/// The folded name of a call that may be a builtin (bare, or `pg_catalog.` on
+/// PostgreSQL), written into `buf` without allocating; `None` when it cannot be one.
+fn builtin_name<'b>(
+    name: &ObjectName,
+    dialect: Dialect,
+    buf: &'b mut [u8; MAX_BUILTIN_LEN],
+) -> Option<&'b str> {
+    match name.0.as_slice() {
+        [_] => {}
+        [schema, _] if dialect == Dialect::Postgres => {
+            let schema = schema.as_ident()?;
+            let is_catalog = match schema.quote_style {
+                None => schema.value.eq_ignore_ascii_case("pg_catalog"),
+                Some(_) => schema.value == "pg_catalog",
+            };
+            if !is_catalog {
                 return None;
             }
         }
         _ => return None,
     }
-    // Function names are case-insensitive in both dialects unless quoted in PostgreSQL.
-    let n = objects::last_part(name, Dialect::Postgres)?;
-    Some(n)
+    let id = name.0.last()?.as_ident()?;
+    // Builtin names are ASCII. A non-ASCII name is never one: Unicode case folding
+    // could turn it into an allow-listed name (KELVIN SIGN lower-cases to `k`), while
+    // the server folds only ASCII letters and would call a different function.
+    let bytes = id.value.as_bytes();
+    if !id.value.is_ascii() || bytes.len() > MAX_BUILTIN_LEN {
+        return None;
+    }
+    let out = buf.get_mut(..bytes.len())?;
+    out.copy_from_slice(bytes);
+    // Function names are case-insensitive in both dialects unless quoted.
+    if id.quote_style.is_none() {
+        out.make_ascii_lowercase();
+    }
+    std::str::from_utf8(out).ok()
 }
 
 #[cfg(test)]

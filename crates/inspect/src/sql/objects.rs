@@ -20,13 +20,17 @@ pub(crate) fn ident(id: &Ident, dialect: Dialect) -> String {
 
 /// A possibly qualified name, folded part by part and joined with `.`.
 pub(crate) fn name(obj: &ObjectName, dialect: Dialect) -> String {
-    let mut out = String::new();
+    let len = obj
+        .0
+        .iter()
+        .map(|p| p.as_ident().map_or(0, |i| i.value.len() + 1));
+    let mut out = String::with_capacity(len.sum());
     for (i, part) in obj.0.iter().enumerate() {
         if i > 0 {
             out.push('.');
         }
         match part {
-            ObjectNamePart::Identifier(id) => out.push_str(&ident(id, dialect)),
+            ObjectNamePart::Identifier(id) => push_ident(&mut out, id, dialect),
             // Name parts computed by a function (Snowflake IDENTIFIER(..)): keep the
             // text so the object is visible, never drop it.
             ObjectNamePart::Function(f) => out.push_str(&f.to_string()),
@@ -35,11 +39,16 @@ pub(crate) fn name(obj: &ObjectName, dialect: Dialect) -> String {
     out
 }
 
-/// The last part of a name, folded (a function's own name without its schema).
-pub(crate) fn last_part(obj: &ObjectName, dialect: Dialect) -> Option<String> {
-    match obj.0.last()? {
-        ObjectNamePart::Identifier(id) => Some(ident(id, dialect)),
-        ObjectNamePart::Function(_) => None,
+/// `ident` appended to `out` without a temporary string when the fold is plain ASCII.
+fn push_ident(out: &mut String, id: &Ident, dialect: Dialect) {
+    match (dialect, id.quote_style) {
+        (Dialect::Postgres, None) if id.value.is_ascii() => {
+            let start = out.len();
+            out.push_str(&id.value);
+            out[start..].make_ascii_lowercase();
+        }
+        (Dialect::Postgres, None) => out.push_str(&id.value.to_lowercase()),
+        _ => out.push_str(&id.value),
     }
 }
 

@@ -11,10 +11,13 @@
 //!   stack of whoever walks or drops them).
 //!
 //! Anything this module cannot do exactly is an error, which makes the string unparsed.
+//!
+//! Tokens carry empty spans, exactly as `Parser::with_tokens` would give them, so the
+//! parser sees the same input as before while the token vector goes to it unconverted.
 
 use sqlparser::dialect::{Dialect as SqlDialect, MySqlDialect, PostgreSqlDialect};
 use sqlparser::keywords::Keyword;
-use sqlparser::tokenizer::{Token, Tokenizer, Whitespace, Word};
+use sqlparser::tokenizer::{Span, Token, TokenWithSpan, Tokenizer, Whitespace, Word};
 
 use super::Dialect;
 
@@ -31,12 +34,19 @@ pub(crate) fn sql_dialect(dialect: Dialect) -> &'static dyn SqlDialect {
     }
 }
 
+/// Most tokens reserved up front (a token is at least one character, usually more).
+const MAX_PRESIZED_TOKENS: usize = 1024;
+
 /// Tokenise `text`, expanding what the server would expand. Comments and whitespace are
 /// kept (the parser skips them) except executable comments, which are replaced.
-pub(crate) fn tokenize(text: &str, dialect: Dialect) -> Result<Vec<Token>, String> {
-    let tokens = Tokenizer::new(sql_dialect(dialect), text)
-        .tokenize()
+pub(crate) fn tokenize(text: &str, dialect: Dialect) -> Result<Vec<TokenWithSpan>, String> {
+    let mut tokens = Vec::with_capacity((text.len() / 2).min(MAX_PRESIZED_TOKENS) + 2);
+    Tokenizer::new(sql_dialect(dialect), text)
+        .tokenize_with_location_into_buf(&mut tokens)
         .map_err(|e| e.to_string())?;
+    for t in &mut tokens {
+        t.span = Span::empty();
+    }
     match dialect {
         Dialect::Mysql => expand_executable_comments(tokens, 0),
         Dialect::Postgres => decode_unicode_identifiers(tokens).map(strip_inheritance_only),
@@ -50,24 +60,24 @@ fn is_bare_word(t: &Token, word: &str) -> bool {
 /// PostgreSQL's `FROM ONLY t` / `UPDATE ONLY t` / `JOIN ONLY t` exclude inheritance
 /// children; sqlparser reads `ONLY` there as a table named `only` aliased `t`. `ONLY` is
 /// reserved in PostgreSQL, so dropping it at those positions keeps the real table name.
-fn strip_inheritance_only(tokens: Vec<Token>) -> Vec<Token> {
-    if !tokens.iter().any(|t| is_bare_word(t, "only")) {
+fn strip_inheritance_only(tokens: Vec<TokenWithSpan>) -> Vec<TokenWithSpan> {
+    if !tokens.iter().any(|t| is_bare_word(&t.token, "only")) {
         return tokens;
     }
-    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
     let mut last_significant: Option<usize> = None;
     for token in tokens {
-        if is_bare_word(&token, "only") {
+        if is_bare_word(&token.token, "only") {
             let after_table_keyword = last_significant.is_some_and(|i| {
                 ["from", "update", "join", "table"]
                     .iter()
-                    .any(|k| is_bare_word(&out[i], k))
+                    .any(|k| is_bare_word(&out[i].token, k))
             });
             if after_table_keyword {
                 continue;
             }
         }
-        if !matches!(token, Token::Whitespace(_)) {
+        if !matches!(token.token, Token::Whitespace(_)) {
             last_significant = Some(out.len());
         }
         out.push(token);
@@ -84,13 +94,16 @@ fn executable_body(comment: &str) -> Option<&str> {
     Some(rest.trim_start_matches(|c: char| c.is_ascii_digit()))
 }
 
-fn expand_executable_comments(tokens: Vec<Token>, depth: usize) -> Result<Vec<Token>, String> {
+fn expand_executable_comments(
+    tokens: Vec<TokenWithSpan>,
+    depth: usize,
+) -> Result<Vec<TokenWithSpan>, String> {
     if depth > 4 {
         return Err("executable comments nested too deeply".into());
     }
     let mut out = Vec::with_capacity(tokens.len());
     for token in tokens {
-        let body = match &token {
+        let body = match &token.token {
             Token::Whitespace(Whitespace::MultiLineComment(c)) => executable_body(c),
             _ => None,
         };
@@ -100,28 +113,31 @@ fn expand_executable_comments(tokens: Vec<Token>, depth: usize) -> Result<Vec<To
         };
         let inner = Tokenizer::new(&MYSQL, body)
             .tokenize()
-            .map_err(|e| format!("in executable comment: {e}"))?;
+            .map_err(|e| format!("in executable comment: {e}"))?
+            .into_iter()
+            .map(TokenWithSpan::wrap)
+            .collect();
         // Keep the body apart from its neighbours, as the server does.
-        out.push(Token::Whitespace(Whitespace::Space));
+        out.push(TokenWithSpan::wrap(Token::Whitespace(Whitespace::Space)));
         out.extend(expand_executable_comments(inner, depth + 1)?);
-        out.push(Token::Whitespace(Whitespace::Space));
+        out.push(TokenWithSpan::wrap(Token::Whitespace(Whitespace::Space)));
     }
     Ok(out)
 }
 
-fn decode_unicode_identifiers(tokens: Vec<Token>) -> Result<Vec<Token>, String> {
+fn decode_unicode_identifiers(tokens: Vec<TokenWithSpan>) -> Result<Vec<TokenWithSpan>, String> {
     let is_u = |t: &Token| matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case("u"));
     if !tokens
         .windows(2)
-        .any(|w| is_u(&w[0]) && w[1] == Token::Ampersand)
+        .any(|w| is_u(&w[0].token) && w[1].token == Token::Ampersand)
     {
         return Ok(tokens);
     }
-    let mut out: Vec<Token> = Vec::with_capacity(tokens.len());
-    let mut iter = tokens.into_iter().peekable();
+    let mut out: Vec<TokenWithSpan> = Vec::with_capacity(tokens.len());
+    let mut iter = tokens.into_iter().map(|t| t.token).peekable();
     while let Some(token) = iter.next() {
         if !is_u(&token) || iter.peek() != Some(&Token::Ampersand) {
-            out.push(token);
+            out.push(TokenWithSpan::wrap(token));
             continue;
         }
         let amp = iter.next().unwrap_or(Token::Ampersand);
@@ -129,11 +145,11 @@ fn decode_unicode_identifiers(tokens: Vec<Token>) -> Result<Vec<Token>, String> 
             Some(Token::Word(w)) if w.quote_style == Some('"') => {
                 let value = decode_unicode_escapes(&w.value)?;
                 iter.next();
-                out.push(Token::Word(Word {
+                out.push(TokenWithSpan::wrap(Token::Word(Word {
                     value,
                     quote_style: Some('"'),
                     keyword: Keyword::NoKeyword,
-                }));
+                })));
                 let next_word = iter.clone().find(|t| !matches!(t, Token::Whitespace(_)));
                 if matches!(&next_word, Some(Token::Word(w)) if w.value.eq_ignore_ascii_case("uescape"))
                 {
@@ -141,8 +157,8 @@ fn decode_unicode_identifiers(tokens: Vec<Token>) -> Result<Vec<Token>, String> 
                 }
             }
             _ => {
-                out.push(token);
-                out.push(amp);
+                out.push(TokenWithSpan::wrap(token));
+                out.push(TokenWithSpan::wrap(amp));
             }
         }
     }
@@ -185,22 +201,29 @@ fn decode_unicode_escapes(s: &str) -> Result<String, String> {
 }
 
 /// Split at top-level `;`. Statements made only of whitespace/comments are dropped.
-pub(crate) fn split_statements(tokens: Vec<Token>) -> Vec<Vec<Token>> {
+///
+/// Cuts from the end, so every token is moved at most once whatever the number of
+/// statements, and a string with no `;` (the common case) is not copied at all.
+pub(crate) fn split_statements(mut tokens: Vec<TokenWithSpan>) -> Vec<Vec<TokenWithSpan>> {
     let mut out = Vec::new();
-    let mut current = Vec::new();
-    for token in tokens {
-        if token == Token::SemiColon {
-            push_if_real(&mut out, std::mem::take(&mut current));
-        } else {
-            current.push(token);
-        }
+    while let Some(i) = tokens
+        .iter()
+        .rposition(|t| matches!(t.token, Token::SemiColon))
+    {
+        let tail = tokens.split_off(i + 1);
+        tokens.truncate(i);
+        push_if_real(&mut out, tail);
     }
-    push_if_real(&mut out, current);
+    push_if_real(&mut out, tokens);
+    out.reverse();
     out
 }
 
-fn push_if_real(out: &mut Vec<Vec<Token>>, chunk: Vec<Token>) {
-    if chunk.iter().any(|t| !matches!(t, Token::Whitespace(_))) {
+fn push_if_real(out: &mut Vec<Vec<TokenWithSpan>>, chunk: Vec<TokenWithSpan>) {
+    if chunk
+        .iter()
+        .any(|t| !matches!(t.token, Token::Whitespace(_)))
+    {
         out.push(chunk);
     }
 }
@@ -211,12 +234,12 @@ fn push_if_real(out: &mut Vec<Vec<Token>>, chunk: Vec<Token>) {
 /// (so its recursion limit does not apply) but that any walk or drop recurses through.
 /// The depth estimate counts operators in comma-free runs, summed over the enclosing
 /// parentheses, which bounds the tree depth from above.
-pub(crate) fn within_complexity_bounds(chunk: &[Token]) -> bool {
+pub(crate) fn within_complexity_bounds(chunk: &[TokenWithSpan]) -> bool {
     // Operators counted at each open parenthesis level; the sum is the depth estimate.
     let mut runs: Vec<usize> = vec![0];
     let mut depth = 0usize;
     for t in chunk {
-        match t {
+        match &t.token {
             Token::Whitespace(_) => continue,
             Token::Comma => {
                 if let Some(top) = runs.last_mut() {
@@ -237,9 +260,7 @@ pub(crate) fn within_complexity_bounds(chunk: &[Token]) -> bool {
                 }
                 continue;
             }
-            Token::Word(w) if !(w.quote_style.is_none() && OPERATOR_WORDS.contains(&w.keyword)) => {
-                continue
-            }
+            Token::Word(w) if !(w.quote_style.is_none() && is_operator_word(w.keyword)) => continue,
             Token::Number(..)
             | Token::SingleQuotedString(_)
             | Token::DoubleQuotedString(_)
@@ -262,31 +283,38 @@ pub(crate) fn within_complexity_bounds(chunk: &[Token]) -> bool {
     true
 }
 
-/// Keywords that act as binary operators and can chain.
-const OPERATOR_WORDS: &[Keyword] = &[
-    Keyword::AND,
-    Keyword::OR,
-    Keyword::XOR,
-    Keyword::IS,
-    Keyword::NOT,
-    Keyword::LIKE,
-    Keyword::ILIKE,
-    Keyword::SIMILAR,
-    Keyword::IN,
-    Keyword::BETWEEN,
-    Keyword::COLLATE,
-    Keyword::AT,
-    Keyword::OVERLAPS,
-    Keyword::REGEXP,
-    Keyword::RLIKE,
-    Keyword::DIV,
-    Keyword::MOD,
-    Keyword::MEMBER,
-];
+/// Keywords that act as binary operators and can chain (a `match`, not a list scan:
+/// this runs for every word of every statement).
+fn is_operator_word(k: Keyword) -> bool {
+    matches!(
+        k,
+        Keyword::AND
+            | Keyword::OR
+            | Keyword::XOR
+            | Keyword::IS
+            | Keyword::NOT
+            | Keyword::LIKE
+            | Keyword::ILIKE
+            | Keyword::SIMILAR
+            | Keyword::IN
+            | Keyword::BETWEEN
+            | Keyword::COLLATE
+            | Keyword::AT
+            | Keyword::OVERLAPS
+            | Keyword::REGEXP
+            | Keyword::RLIKE
+            | Keyword::DIV
+            | Keyword::MOD
+            | Keyword::MEMBER
+    )
+}
 
 /// The non-whitespace tokens of a statement (for the fallback classifier).
-pub(crate) fn significant(chunk: &[Token]) -> impl Iterator<Item = &Token> {
-    chunk.iter().filter(|t| !matches!(t, Token::Whitespace(_)))
+pub(crate) fn significant(chunk: &[TokenWithSpan]) -> impl Iterator<Item = &Token> {
+    chunk
+        .iter()
+        .map(|t| &t.token)
+        .filter(|t| !matches!(t, Token::Whitespace(_)))
 }
 
 #[cfg(test)]
