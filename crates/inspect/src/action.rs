@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 
@@ -79,7 +80,8 @@ pub struct TargetRef {
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Facts {
     /// One SQL string (one simple Query, or one Parse), possibly several statements.
-    Sql(SqlFacts),
+    /// Shared: the same facts come from the statement cache for every repetition.
+    Sql(#[serde(with = "shared_sql")] Arc<SqlFacts>),
     /// A plain HTTP request.
     Http(HttpFacts),
     /// A Kubernetes API request: the HTTP facts plus the Kubernetes reading of the path.
@@ -88,6 +90,24 @@ pub enum Facts {
     Ssh(SshFacts),
     /// No protocol payload (e.g. a connection being opened).
     None,
+}
+
+/// `Arc<SqlFacts>` (de)serialised as the facts themselves, the same JSON as a plain
+/// `SqlFacts` (without turning on serde's `rc` feature for the whole workspace).
+mod shared_sql {
+    use std::sync::Arc;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::sql::SqlFacts;
+
+    pub fn serialize<S: Serializer>(facts: &Arc<SqlFacts>, s: S) -> Result<S::Ok, S::Error> {
+        facts.as_ref().serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Arc<SqlFacts>, D::Error> {
+        SqlFacts::deserialize(d).map(Arc::new)
+    }
 }
 
 /// One request by one user against one target, ready for a decision.
@@ -124,5 +144,32 @@ impl Action {
             Facts::Ssh(s) => s.opaque,
             Facts::Http(_) | Facts::Kubernetes { .. } | Facts::None => false,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sql::{self, Dialect};
+
+    #[test]
+    fn sql_facts_serialise_as_before_and_round_trip() {
+        let facts = sql::inspect("DELETE FROM t", Dialect::Postgres);
+        let action = Action {
+            protocol: Protocol::Postgres,
+            user: Actor::default(),
+            target: TargetRef::default(),
+            session: None,
+            raw: "DELETE FROM t".into(),
+            facts: Facts::Sql(Arc::new(facts.clone())),
+        };
+        let json = serde_json::to_value(&action).unwrap();
+        let mut expected = serde_json::to_value(&facts).unwrap();
+        if let serde_json::Value::Object(m) = &mut expected {
+            m.insert("kind".into(), "sql".into());
+        }
+        assert_eq!(json["facts"], expected);
+        let back: Action = serde_json::from_value(json).unwrap();
+        assert_eq!(back, action);
     }
 }

@@ -7,6 +7,7 @@
 //! Modes: `uncached`, `cached`, `evaluate`, `setup` (only the set-up, to subtract).
 
 use std::hint::black_box;
+use std::sync::Arc;
 
 use warden_inspect::sql::{self, Dialect};
 use warden_policy::SqlCache;
@@ -23,16 +24,16 @@ fn main() {
     let set = policy_200();
     let cache = SqlCache::new(10_000);
     cache.inspect(STATEMENT, Dialect::Postgres);
-    let prepared = action(sql::inspect(STATEMENT, Dialect::Postgres));
+    let prepared = action(Arc::new(sql::inspect(STATEMENT, Dialect::Postgres)));
     for _ in 0..n {
         match mode.as_str() {
             "uncached" => {
-                let facts = sql::inspect(black_box(STATEMENT), Dialect::Postgres);
+                let facts = Arc::new(sql::inspect(black_box(STATEMENT), Dialect::Postgres));
                 black_box(set.evaluate(&action(facts)));
             }
             "cached" => {
                 let facts = cache.inspect(black_box(STATEMENT), Dialect::Postgres);
-                black_box(set.evaluate(&action((*facts).clone())));
+                black_box(set.evaluate(&action(facts)));
             }
             "evaluate" => {
                 black_box(set.evaluate(black_box(&prepared)));

@@ -213,7 +213,7 @@ mod tests {
             let facts = if non_sql {
                 Facts::None
             } else {
-                Facts::Sql(SqlFacts { statements, unparsed, parse_error: None })
+                Facts::Sql(SqlFacts { statements, unparsed, parse_error: None }.into())
             };
             let action = Action {
                 protocol: Protocol::Postgres,

@@ -24,7 +24,7 @@ impl TestAction {
                     Protocol::Mysql => Dialect::Mysql,
                     _ => Dialect::Postgres,
                 };
-                (text.clone(), Facts::Sql(sql::inspect(text, dialect)))
+                (text.clone(), Facts::Sql(sql::inspect(text, dialect).into()))
             }
             TestPayload::Http { method, path } => (
                 format!("{method} {path}"),

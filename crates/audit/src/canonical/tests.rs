@@ -164,7 +164,7 @@ fn facts() -> impl Strategy<Value = Facts> {
         opt_text(),
     )
         .prop_map(|(stmts, parse_error)| {
-            Facts::Sql(SqlFacts {
+            Facts::Sql(std::sync::Arc::new(SqlFacts {
                 statements: stmts
                     .into_iter()
                     .map(|(objects, b)| SqlStatement {
@@ -186,7 +186,7 @@ fn facts() -> impl Strategy<Value = Facts> {
                     .collect(),
                 unparsed: parse_error.is_some(),
                 parse_error,
-            })
+            }))
         });
     let kube =
         (http_facts(), text(), opt_text(), opt_text()).prop_map(|(http, verb, namespace, name)| {

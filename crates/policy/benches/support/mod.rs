@@ -2,6 +2,7 @@
 //! the same path a fixed number of times for instruction counting under callgrind).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use warden_inspect::sql::SqlFacts;
 use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
@@ -40,8 +41,9 @@ pub fn policy_200() -> PolicySet {
     }
 }
 
-/// The Action a PostgreSQL session builds for one simple Query.
-pub fn action(facts: SqlFacts) -> Action {
+/// The Action a PostgreSQL session builds for one simple Query (the facts come from the
+/// statement cache, or are fresh from inspection on a miss).
+pub fn action(facts: Arc<SqlFacts>) -> Action {
     Action {
         protocol: Protocol::Postgres,
         user: Actor {

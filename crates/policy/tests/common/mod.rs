@@ -50,22 +50,28 @@ pub fn action(protocol: Protocol, facts: Facts) -> Action {
 pub fn sql(statements: Vec<SqlStatement>) -> Action {
     action(
         Protocol::Postgres,
-        Facts::Sql(SqlFacts {
-            statements,
-            unparsed: false,
-            parse_error: None,
-        }),
+        Facts::Sql(
+            SqlFacts {
+                statements,
+                unparsed: false,
+                parse_error: None,
+            }
+            .into(),
+        ),
     )
 }
 
 pub fn unparsed_sql() -> Action {
     action(
         Protocol::Postgres,
-        Facts::Sql(SqlFacts {
-            statements: Vec::new(),
-            unparsed: true,
-            parse_error: Some("syntax error".into()),
-        }),
+        Facts::Sql(
+            SqlFacts {
+                statements: Vec::new(),
+                unparsed: true,
+                parse_error: Some("syntax error".into()),
+            }
+            .into(),
+        ),
     )
 }
 

@@ -392,7 +392,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
             target: self.info.target.clone(),
             session: Some(self.info.session_id.clone()),
             raw: sql.to_owned(),
-            facts: Facts::Sql((*facts).clone()),
+            facts: Facts::Sql(facts),
         }
     }
 

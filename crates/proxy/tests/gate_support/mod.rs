@@ -96,7 +96,7 @@ pub fn sql_action(text: &str) -> Action {
         },
         session: Some("s-1".into()),
         raw: text.into(),
-        facts: Facts::Sql(sql::inspect(text, Dialect::Postgres)),
+        facts: Facts::Sql(Arc::new(sql::inspect(text, Dialect::Postgres))),
     }
 }
 
