@@ -3,8 +3,8 @@
 //! Objects (structs and maps) are written in arrival order into the output, each entry
 //! remembered as a byte range on one shared stack; when an object ends with its keys
 //! out of order, its entries are re-emitted sorted (a duplicate key keeps its last
-//! value, as `serde_json::Value` does). Scalars are written by serde_json itself, so
-//! escaping and number formatting are serde_json's. It must never emit anything that
+//! value, as `serde_json::Value` does). Numbers and every string that needs escaping
+//! are written by serde_json itself, so escaping and number formatting are serde_json's. It must never emit anything that
 //! `canonical::write_value(&serde_json::to_value(v))` would not.
 
 use serde::ser::{self, Error as _, Serialize};
@@ -63,6 +63,19 @@ pub(crate) struct Canon<'a>(pub(crate) &'a mut State);
 
 fn scalar<T: Serialize + ?Sized>(out: &mut Vec<u8>, v: &T) -> Result<(), Error> {
     serde_json::to_writer(out, v)
+}
+
+/// A JSON string. Text that serde_json would not escape (no `"`, `\\` or control
+/// character below U+0020) is copied as is; anything else is left to serde_json.
+fn string(out: &mut Vec<u8>, s: &str) -> Result<(), Error> {
+    if s.bytes().any(|b| b < 0x20 || b == b'"' || b == b'\\') {
+        return scalar(out, s);
+    }
+    out.reserve(s.len() + 2);
+    out.push(b'"');
+    out.extend_from_slice(s.as_bytes());
+    out.push(b'"');
+    Ok(())
 }
 
 impl<'a> ser::Serializer for Canon<'a> {
@@ -135,10 +148,10 @@ impl<'a> ser::Serializer for Canon<'a> {
     }
     fn serialize_char(self, v: char) -> Result<(), Error> {
         let mut b = [0u8; 4];
-        scalar(&mut self.0.out, v.encode_utf8(&mut b))
+        string(&mut self.0.out, v.encode_utf8(&mut b))
     }
     fn serialize_str(self, v: &str) -> Result<(), Error> {
-        scalar(&mut self.0.out, v)
+        string(&mut self.0.out, v)
     }
     fn serialize_bytes(self, v: &[u8]) -> Result<(), Error> {
         let out = &mut self.0.out;
@@ -234,7 +247,7 @@ impl<'a> ser::Serializer for Canon<'a> {
 /// `{"variant":` — an externally tagged enum variant is a one-key object.
 fn open_variant(out: &mut Vec<u8>, variant: &str) -> Result<(), Error> {
     out.push(b'{');
-    scalar(out, variant)?;
+    string(out, variant)?;
     out.push(b':');
     Ok(())
 }
@@ -342,7 +355,7 @@ impl<'a> Obj<'a> {
             self.st.out.push(b',');
         }
         let start = self.st.out.len();
-        scalar(&mut self.st.out, key.as_str())?;
+        string(&mut self.st.out, key.as_str())?;
         self.st.out.push(b':');
         v.serialize(Canon(&mut *self.st))?;
         let end = self.st.out.len();
