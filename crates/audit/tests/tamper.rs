@@ -487,3 +487,39 @@ fn a_store_in_the_old_one_record_per_value_layout_opens_verifies_and_grows() {
     }
     assert_bad(&verify(&cfg), 42, "edited");
 }
+
+#[test]
+fn a_record_cut_from_the_start_middle_or_end_of_a_chunk_is_missing() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = build(dir.path());
+    // Batches (and so chunks) depend on timing: take the first chunk from record 1500
+    // on that holds at least three records.
+    let (key_seq, recs) = {
+        let db = open_raw(&cfg.path);
+        let mut seq = 1500;
+        loop {
+            let (k, recs) = chunk_of(&db, seq);
+            if recs.len() >= 3 {
+                break (k, recs);
+            }
+            seq = k + recs.len() as u64;
+            assert!(seq < N, "no chunk of three records");
+        }
+    };
+    let len = recs.len() as u64;
+    for victim in [key_seq, key_seq + len / 2, key_seq + len - 1] {
+        {
+            let db = open_raw(&cfg.path);
+            remove(&db, victim);
+            db.flush().expect("flush");
+        }
+        assert_bad(&verify(&cfg), victim, "missing");
+        // Put the chunk back as it was for the next case.
+        let db = open_raw(&cfg.path);
+        db.remove(layout::record_key(key_seq + 1)).expect("remove");
+        put_chunk(&db, key_seq, &recs);
+        db.flush().expect("flush");
+        drop(db);
+        assert!(verify(&cfg).ok);
+    }
+}
