@@ -101,6 +101,10 @@ fn expand_executable_comments(
     if depth > 4 {
         return Err("executable comments nested too deeply".into());
     }
+    let executable = |t: &TokenWithSpan| matches!(&t.token, Token::Whitespace(Whitespace::MultiLineComment(c)) if executable_body(c).is_some());
+    if !tokens.iter().any(executable) {
+        return Ok(tokens);
+    }
     let mut out = Vec::with_capacity(tokens.len());
     for token in tokens {
         let body = match &token.token {
