@@ -1,7 +1,7 @@
 //! A fixed amount of append work for instruction-count profiling (callgrind):
 //! `valgrind --tool=callgrind target/release/examples/profile_append queued 20000`.
-//! Modes: `queued` (one thread, queued appends), `durable N` (N threads, durable
-//! appends, fsync off so the disk does not dominate), `encode` (caller-side work only).
+//! Modes: `queued` (one thread, queued appends), `durable` / `durable-fsync` (256 tokio
+//! tasks on 2 workers, durable appends, fsync off / on), `encode` (caller-side work only).
 
 #[path = "../benches/common/mod.rs"]
 mod common;
@@ -28,20 +28,47 @@ fn main() {
             }
             println!("{total} bytes");
         }
-        "durable" => {
+        "durable" | "durable-fsync" => {
+            cfg.fsync = mode == "durable-fsync";
             let log = AuditLog::open(cfg).expect("open");
-            let threads = 16u64;
-            std::thread::scope(|s| {
-                for t in 0..threads {
+            let conc = 256u64;
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("runtime");
+            let start = std::time::Instant::now();
+            let mut lat = rt.block_on(async {
+                let mut tasks = Vec::new();
+                for t in 0..conc {
                     let log = log.clone();
-                    s.spawn(move || {
-                        for i in 0..n / threads {
-                            log.append_blocking(common::event(t * n + i), Durability::Durable)
+                    tasks.push(tokio::spawn(async move {
+                        let mut lat = Vec::new();
+                        for i in 0..n / conc {
+                            let t0 = std::time::Instant::now();
+                            log.append(common::event(t * n + i), Durability::Durable)
+                                .await
                                 .expect("append");
+                            lat.push(t0.elapsed());
                         }
-                    });
+                        lat
+                    }));
                 }
+                let mut all = Vec::new();
+                for t in tasks {
+                    all.extend(t.await.expect("task"));
+                }
+                all
             });
+            let secs = start.elapsed().as_secs_f64();
+            lat.sort_unstable();
+            println!(
+                "{} durable appends at concurrency {conc}: {:.0}/s, p50 {:?}, p99 {:?}",
+                lat.len(),
+                lat.len() as f64 / secs,
+                lat[lat.len() / 2],
+                lat[lat.len() * 99 / 100]
+            );
             log.shutdown().expect("shutdown");
         }
         _ => {

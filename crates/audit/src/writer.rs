@@ -28,11 +28,15 @@ use crate::store::Syncer;
 
 /// Most requests written in one batch.
 const MAX_BATCH: usize = 8192;
-/// After a batch with no durable request in it, the writer lets the next one gather
-/// this long before it looks again. Queued callers then rarely have to wake it up (a
-/// futex wake per append was a large part of their cost); a durable request arriving
-/// meanwhile waits at most this much longer.
-const QUEUED_LINGER: std::time::Duration = std::time::Duration::from_micros(100);
+/// After a batch smaller than [`LINGER_BELOW`], the writer lets the next one gather this
+/// long before it looks again. Callers then rarely have to wake it up (a futex wake and
+/// a context switch per append were a large part of the cost), and batches grow, which
+/// sled's per-batch costs reward; a request arriving meanwhile waits at most this much
+/// longer. Durable callers lose little: their answer waits for the sync thread anyway,
+/// and one sync covers every batch written before it starts.
+const LINGER: std::time::Duration = std::time::Duration::from_micros(100);
+/// Batches at least this large mean a backlog: the writer goes on at once.
+const LINGER_BELOW: usize = 1024;
 
 /// Where an answer goes: an awaiting task or a blocked thread.
 pub(crate) enum Reply<T> {
@@ -170,14 +174,12 @@ impl Writer {
                             Err(_) => break,
                         }
                     }
-                    let queued_only = batch
-                        .iter()
-                        .all(|r| matches!(r, Req::Append(a) if a.reply.is_none()));
+                    let small = batch.len() < LINGER_BELOW;
                     if self.handle(batch) {
                         return;
                     }
-                    if queued_only {
-                        std::thread::sleep(QUEUED_LINGER);
+                    if small {
+                        std::thread::sleep(LINGER);
                     }
                 }
                 Err(RecvTimeoutError::Timeout) => {}
