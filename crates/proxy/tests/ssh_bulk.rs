@@ -131,3 +131,35 @@ async fn russh_client_cat_of_8_mib_both_ways_is_byte_exact() {
         assert!(out == input, "run {run}: output differs from input");
     }
 }
+
+/// Input the command does not read yet: while nothing comes back the relay stops
+/// reading the client (no stall, no error); while output streams the client's window
+/// is what holds the input back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_that_read_their_input_late_get_all_of_it() {
+    let h = start().await;
+    let input = random(2 * SIZE);
+    let digest = hex::encode(Sha256::digest(&input));
+
+    let r = tokio::time::timeout(BOUND, h.ssh("sleep 1; sha256sum", &input))
+        .await
+        .expect("late reader stalled");
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    assert!(r.out().starts_with(&digest), "{}", r.out());
+
+    // 16 MiB of output first, then the input is read.
+    let r = tokio::time::timeout(
+        BOUND,
+        h.ssh("head -c 16777216 /dev/zero; sha256sum", &input),
+    )
+    .await
+    .expect("output-first command stalled");
+    assert_eq!(r.code, Some(0), "{}", r.stderr);
+    let (zeros, tail) = r.stdout.split_at(16 * 1024 * 1024);
+    assert!(zeros.iter().all(|b| *b == 0));
+    assert!(
+        String::from_utf8_lossy(tail).starts_with(&digest),
+        "{}",
+        String::from_utf8_lossy(tail)
+    );
+}

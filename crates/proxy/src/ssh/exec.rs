@@ -10,14 +10,17 @@
 //! Must never start anything upstream without a ticket, and never forward a command
 //! other than the one that was decided.
 
+use std::sync::Arc;
+
 use russh::server::Msg;
 use russh::{Channel, ChannelMsg};
 use warden_audit::Outcome;
 use warden_inspect::shell::{self, SshFacts};
 use warden_inspect::{Action, Actor, Facts, Protocol};
 
+use super::relay::{self, Throttle};
 use super::shell::{PtySpec, ShellContext};
-use super::{relay, upstream};
+use super::upstream;
 use crate::frontend::FrontendContext;
 use crate::gate::{Admission, HoldOutcome, Ticket};
 
@@ -71,6 +74,7 @@ pub async fn run(
     ctx: FrontendContext,
     actor: Actor,
     session: String,
+    throttle: Arc<Throttle>,
 ) {
     let mut client = client;
     let action = req.action(&actor, &ctx, &session);
@@ -125,11 +129,12 @@ pub async fn run(
             ctx: &ctx,
             actor: &actor,
             session: &session,
+            throttle: &throttle,
         };
         super::shell::run(client, pty, ticket, sc).await;
         return;
     }
-    forward(client, ticket, &req, pty, pending, &ctx).await;
+    forward(client, ticket, &req, pty, pending, &ctx, &throttle).await;
 }
 
 pub(super) async fn refuse(client: &Channel<Msg>, message: &str) {
@@ -151,6 +156,7 @@ async fn forward(
     pty: Option<PtySpec>,
     pending: Pending,
     ctx: &FrontendContext,
+    throttle: &Throttle,
 ) {
     let fail = |msg: String| Outcome {
         status: Some(UPSTREAM_FAILED_STATUS.to_string()),
@@ -204,13 +210,12 @@ async fn forward(
     let (client_r, client_w) = client.split();
     let (up_r, up_w) = up.split();
     let counters = relay::Counters::default();
-    let end = relay::run(
-        (client_r, &client_w),
-        (up_r, &up_w),
-        &counters,
-        &ctx.shutdown,
-    )
-    .await;
+    let ends = relay::Ends {
+        client: (client_r, &client_w),
+        upstream: (up_r, &up_w),
+        throttle,
+    };
+    let end = relay::run(ends, &counters, &ctx.shutdown).await;
     let _ = up_w.close().await;
     let code = end.status.unwrap_or(UPSTREAM_FAILED_STATUS);
     let _ = client_w.exit_status(code).await;

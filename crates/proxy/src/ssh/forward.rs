@@ -10,12 +10,14 @@
 //! Must never open anything upstream without a ticket, and never relay to a host:port
 //! other than the one that was decided.
 
+use std::sync::Arc;
+
 use russh::server::Msg;
 use russh::Channel;
 use warden_audit::Outcome;
 use warden_policy::Decision;
 
-use super::relay::{self, RelayEnd};
+use super::relay::{self, RelayEnd, Throttle};
 use super::upstream;
 use crate::frontend::FrontendContext;
 use crate::gate::Ticket;
@@ -59,7 +61,13 @@ fn failed(error: String) -> Outcome {
 
 /// Relay an allowed `direct-tcpip` channel: open the same one upstream, relay both ways,
 /// then close both and report the bytes.
-pub async fn direct(client: Channel<Msg>, ticket: Ticket, to: Endpoints, ctx: FrontendContext) {
+pub async fn direct(
+    client: Channel<Msg>,
+    ticket: Ticket,
+    to: Endpoints,
+    ctx: FrontendContext,
+    throttle: Arc<Throttle>,
+) {
     let handle = match upstream::connect(&ctx.target).await {
         Ok(h) => h,
         Err(e) => {
@@ -92,13 +100,12 @@ pub async fn direct(client: Channel<Msg>, ticket: Ticket, to: Endpoints, ctx: Fr
     let (client_r, client_w) = client.split();
     let (up_r, up_w) = up.split();
     let counters = relay::Counters::default();
-    let end = relay::run(
-        (client_r, &client_w),
-        (up_r, &up_w),
-        &counters,
-        &ctx.shutdown,
-    )
-    .await;
+    let ends = relay::Ends {
+        client: (client_r, &client_w),
+        upstream: (up_r, &up_w),
+        throttle: &throttle,
+    };
+    let end = relay::run(ends, &counters, &ctx.shutdown).await;
     let _ = up_w.close().await;
     let _ = client_w.eof().await;
     let _ = client_w.close().await;

@@ -9,14 +9,23 @@
 //! needs: with stdin and stdout both busy (`ssh host cat < big-file`) the client and
 //! upstream sessions end up waiting on each other for ever.
 //!
-//! Here every direction is a [`Pipe`]: a reader drains the source into a bounded queue
-//! and a writer empties it into the sink. A reader stops at [`SOFT_LIMIT`] queued bytes
-//! (backpressure) unless the other direction's writer is blocked on its sink, which is
-//! the session this reader drains; then it keeps reading (that session's loop must keep
-//! moving for the writer to get anywhere) up to [`HARD_LIMIT`], well above what a peer
-//! that honours the window can send ahead of its WINDOW_ADJUST. A client that keeps
-//! sending beyond that without reading its output ends the relay with an error instead
-//! of a stall.
+//! Here every direction is a queue: a reader drains the source channel into it and a
+//! writer empties it into the sink channel, and the two sessions are slowed down in
+//! ways that never make them wait on each other:
+//!
+//! * the **client's input** is held back by its SSH window: russh asks the server
+//!   handler for the target of each grant, and [`Throttle`] answers with the room left
+//!   in the channel's [`INPUT_BUDGET`] (two bytes once it is used up), so the client
+//!   runs out of window instead of filling the queue. The client-side reader pauses
+//!   (stopping the client's session) at [`SOFT_LIMIT`] only while no output for that
+//!   client is pending, so the session that output needs is never the one stopped;
+//! * the **upstream's output** is held back by pausing the upstream-side reader at
+//!   [`SOFT_LIMIT`] (stopping the upstream session, which only the client-to-upstream
+//!   writer depends on, and that writer waits for nothing on the client side).
+//!
+//! [`HARD_LIMIT`] bounds the client-side queue regardless (a client that ignores its
+//! window, or a burst granted just before the queue filled): past it the relay ends
+//! with an error instead of buffering more.
 //!
 //! Must never buffer more than [`HARD_LIMIT`] bytes per direction (on top of russh's
 //! own per-channel queue), never spin while waiting, and never reorder a channel's
@@ -24,8 +33,10 @@
 
 mod pipe;
 
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use russh::{ChannelId, ChannelMsg, ChannelReadHalf, ChannelWriteHalf};
 use tokio_util::sync::CancellationToken;
@@ -33,10 +44,11 @@ use tokio_util::sync::CancellationToken;
 use self::pipe::Pair;
 use super::exec::UPSTREAM_FAILED_STATUS;
 
-/// Queued bytes per direction above which a reader waits for the writer (backpressure).
+/// Queued bytes per direction above which the sender is held back (backpressure).
 pub const SOFT_LIMIT: usize = 512 * 1024;
-/// Queued bytes per direction a reader may hold while the other direction's writer is
-/// blocked: several times the soft limit, russh's per-channel queue and a 2 MiB window.
+/// Queued bytes the client-side queue never exceeds: several times what a client can
+/// have in flight when its window stops growing (a 2 MiB window and russh's
+/// per-channel queue, on top of the soft limit).
 pub const HARD_LIMIT: usize = 8 * 1024 * 1024;
 /// Messages russh queues per channel before blocking its session loop (set in both the
 /// server and the upstream client configuration; bounds what sits before a reader).
@@ -53,6 +65,67 @@ pub struct RelayEnd {
     pub bytes_out: u64,
     /// Why the relay stopped early, if it did.
     pub error: Option<String>,
+}
+
+/// The window Warden grants a client per channel while its relay queue has room
+/// (russh's default; set in the server configuration).
+pub const CLIENT_WINDOW: u32 = 2 * 1024 * 1024;
+/// Client input a channel may have queued or in flight: the window granted shrinks as
+/// the queue fills, so the client streams at the pace the upstream takes its input.
+pub const INPUT_BUDGET: usize = 4 * 1024 * 1024;
+/// The window target once the budget is used up: russh then grants only when the
+/// client's window ran out, two bytes at a time (the smallest target that still grants
+/// at all), so the client waits for the queue to drain instead of filling it.
+const TRICKLE_WINDOW: u32 = 2;
+
+/// Per client connection: how full each relayed channel's client-side queue is, so
+/// that the window Warden grants the client follows what the relay could forward.
+/// russh grants a window as soon as data arrives and asks the server handler for the
+/// target of the next grant ([`Throttle::next_window`]); without this the only way
+/// to slow a client down is to stop its whole session.
+#[derive(Default)]
+pub struct Throttle {
+    levels: Mutex<HashMap<ChannelId, Arc<AtomicUsize>>>,
+}
+
+impl Throttle {
+    /// The target window for `channel`'s next grant.
+    pub fn next_window(&self, channel: ChannelId) -> u32 {
+        let level = self
+            .levels
+            .lock()
+            .ok()
+            .and_then(|l| l.get(&channel).map(|a| a.load(Ordering::SeqCst)));
+        let Some(queued) = level else {
+            return CLIENT_WINDOW;
+        };
+        let room = u32::try_from(INPUT_BUDGET.saturating_sub(queued)).unwrap_or(CLIENT_WINDOW);
+        room.clamp(TRICKLE_WINDOW, CLIENT_WINDOW)
+    }
+
+    fn register(&self, channel: ChannelId, level: Arc<AtomicUsize>) -> Registration<'_> {
+        if let Ok(mut l) = self.levels.lock() {
+            l.insert(channel, level);
+        }
+        Registration {
+            throttle: self,
+            channel,
+        }
+    }
+}
+
+/// Removes a channel from its [`Throttle`] when the relay ends.
+struct Registration<'a> {
+    throttle: &'a Throttle,
+    channel: ChannelId,
+}
+
+impl Drop for Registration<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut l) = self.throttle.levels.lock() {
+            l.remove(&self.channel);
+        }
+    }
 }
 
 /// Bytes relayed so far, readable while the relay runs.
@@ -94,14 +167,16 @@ where
 {
     pub client: (ChannelReadHalf, &'a ChannelWriteHalf<C>),
     pub upstream: (ChannelReadHalf, &'a ChannelWriteHalf<U>),
+    /// The client connection's window throttle (the client channel is registered with
+    /// it while the relay runs).
+    pub throttle: &'a Throttle,
 }
 
 /// Relay `client` ⇄ `upstream` until the upstream channel closes (or either side
 /// fails, or `shutdown`), counting into `counters`. The caller sends the client its
 /// exit status and closes both channels.
 pub async fn run<C, U>(
-    client: (ChannelReadHalf, &ChannelWriteHalf<C>),
-    upstream: (ChannelReadHalf, &ChannelWriteHalf<U>),
+    ends: Ends<'_, C, U>,
     counters: &Counters,
     shutdown: &CancellationToken,
 ) -> RelayEnd
@@ -109,7 +184,7 @@ where
     C: From<(ChannelId, ChannelMsg)> + Send + Sync + 'static,
     U: From<(ChannelId, ChannelMsg)> + Send + Sync + 'static,
 {
-    run_tapped(Ends { client, upstream }, counters, &Untapped, shutdown).await
+    run_tapped(ends, counters, &Untapped, shutdown).await
 }
 
 /// [`run`], showing every chunk to `tap` first.
@@ -126,32 +201,31 @@ where
     let (mut client_r, client_w) = ends.client;
     let (mut up_r, up_w) = ends.upstream;
     let pair = Pair::default();
+    let _registered = ends.throttle.register(client_w.id(), pair.inbound.level());
     // The client side ends the relay only on an error; after the client's close, the
     // relay waits for the upstream to finish.
     let inbound = async {
         let read = async {
-            let r = pair.read(&mut client_r, &pair.inbound).await;
+            let r = pair.read_inbound(&mut client_r).await;
             r.map_err(|_| overflow_message())
         };
         let write = write_upstream(&pair, up_w, &counters.bytes_in, tap);
         tokio::try_join!(read, write)?;
         std::future::pending::<Result<(), String>>().await
     };
-    let outbound_read = async {
-        let r = pair.read(&mut up_r, &pair.outbound).await;
-        match r {
-            Ok(()) => std::future::pending().await,
-            Err(_) => overflow_message(),
-        }
-    };
+    let outbound_read = pair.read_outbound(&mut up_r);
     let outbound_write = write_client(&pair, client_w, &counters.bytes_out, tap);
     let mut end = RelayEnd::default();
+    let outbound_read = async {
+        outbound_read.await;
+        std::future::pending::<()>().await
+    };
     tokio::select! {
         written = outbound_write => {
             end.status = written.status;
             end.error = written.error;
         }
-        e = outbound_read => end.error = Some(e),
+        () = outbound_read => {}
         Err(e) = inbound => end.error = Some(e),
         _ = shutdown.cancelled() => end.error = Some("Warden is shutting down".into()),
     }
@@ -162,7 +236,7 @@ where
 
 fn overflow_message() -> String {
     format!(
-        "the client sent more than {} MiB ahead of reading the output; relay closed",
+        "the client sent more than {} MiB the upstream had not taken; relay closed",
         HARD_LIMIT / (1024 * 1024)
     )
 }
@@ -189,18 +263,17 @@ where
             tap.input(data).await?;
         }
         if failed {
+            pipe.written();
             continue;
         }
         let ok = match m {
-            ChannelMsg::Data { data } => pair
-                .write_data(pipe, &mut data_tx, &data, counter)
-                .await
-                .is_ok(),
-            ChannelMsg::ExtendedData { data, .. } => pair
-                .write_data(pipe, &mut ext_tx, &data, counter)
-                .await
-                .is_ok(),
-            ChannelMsg::Eof => pair.watched(pipe, up.eof()).await.is_ok(),
+            ChannelMsg::Data { data } => {
+                pair.write_data(&mut data_tx, &data, counter).await.is_ok()
+            }
+            ChannelMsg::ExtendedData { data, .. } => {
+                pair.write_data(&mut ext_tx, &data, counter).await.is_ok()
+            }
+            ChannelMsg::Eof => up.eof().await.is_ok(),
             ChannelMsg::WindowChange {
                 col_width,
                 row_height,
@@ -208,15 +281,16 @@ where
                 pix_height,
             } => {
                 let change = up.window_change(col_width, row_height, pix_width, pix_height);
-                pair.watched(pipe, change).await.is_ok()
+                change.await.is_ok()
             }
-            ChannelMsg::Signal { signal } => pair.watched(pipe, up.signal(signal)).await.is_ok(),
+            ChannelMsg::Signal { signal } => up.signal(signal).await.is_ok(),
             _ => true,
         };
+        pipe.written();
         failed = !ok;
     }
     // The client closed its channel: close the upstream one, which ends the relay.
-    let _ = pair.watched(pipe, up.close()).await;
+    let _ = up.close().await;
     Ok(())
 }
 
@@ -251,9 +325,9 @@ where
             }
         }
         let written = match m {
-            ChannelMsg::Data { data } => pair.write_data(pipe, &mut data_tx, &data, counter).await,
+            ChannelMsg::Data { data } => pair.write_data(&mut data_tx, &data, counter).await,
             ChannelMsg::ExtendedData { data, ext: 1 } => {
-                pair.write_data(pipe, &mut stderr_tx, &data, counter).await
+                pair.write_data(&mut stderr_tx, &data, counter).await
             }
             ChannelMsg::ExitStatus { exit_status } => {
                 out.status = Some(exit_status);
@@ -264,12 +338,10 @@ where
                 out.status = Some(UPSTREAM_FAILED_STATUS);
                 Ok(())
             }
-            ChannelMsg::Eof => pair
-                .watched(pipe, client.eof())
-                .await
-                .map_err(std::io::Error::other),
+            ChannelMsg::Eof => client.eof().await.map_err(std::io::Error::other),
             _ => Ok(()),
         };
+        pipe.written();
         if let Err(e) = written {
             out.error = Some(format!("client write failed: {e}"));
             return out;

@@ -20,7 +20,7 @@ use russh::Channel;
 use tokio::sync::Semaphore;
 use warden_audit::Outcome;
 
-use super::relay;
+use super::relay::{self, Throttle};
 use super::upstream::{self, Verifier};
 use crate::frontend::FrontendContext;
 use crate::gate::Ticket;
@@ -61,6 +61,7 @@ pub struct RemoteClient {
     to_client: russh::server::Handle,
     granted: Granted,
     relays: Arc<Semaphore>,
+    throttle: Arc<Throttle>,
     ctx: FrontendContext,
 }
 
@@ -97,6 +98,7 @@ impl client::Handler for RemoteClient {
             originator_port,
         );
         let shutdown = self.ctx.shutdown.clone();
+        let throttle = Arc::clone(&self.throttle);
         // Spawned: opening the client's channel needs the client session, which may be
         // waiting on this upstream session right now.
         self.ctx.tracker.spawn(async move {
@@ -111,7 +113,12 @@ impl client::Handler for RemoteClient {
             let (client_r, client_w) = client_chan.split();
             let (up_r, up_w) = channel.split();
             let counters = &traffic.bytes;
-            relay::run((client_r, &client_w), (up_r, &up_w), counters, &shutdown).await;
+            let ends = relay::Ends {
+                client: (client_r, &client_w),
+                upstream: (up_r, &up_w),
+                throttle: &throttle,
+            };
+            relay::run(ends, counters, &shutdown).await;
             let _ = up_w.close().await;
             let _ = client_w.eof().await;
             let _ = client_w.close().await;
@@ -133,13 +140,22 @@ struct State {
 }
 
 /// The remote forwards of one client connection.
-#[derive(Default)]
 pub struct RemoteForwards {
     state: tokio::sync::Mutex<State>,
     granted: Granted,
+    throttle: Arc<Throttle>,
 }
 
 impl RemoteForwards {
+    /// Forwards of a connection whose relays report to `throttle`.
+    pub fn new(throttle: Arc<Throttle>) -> RemoteForwards {
+        RemoteForwards {
+            state: tokio::sync::Mutex::default(),
+            granted: Granted::default(),
+            throttle,
+        }
+    }
+
     fn grant(&self, key: (String, u32), traffic: Option<Arc<Traffic>>) {
         if let Ok(mut g) = self.granted.lock() {
             match traffic {
@@ -168,6 +184,7 @@ impl RemoteForwards {
                 to_client,
                 granted: Arc::clone(&self.granted),
                 relays,
+                throttle: Arc::clone(&self.throttle),
                 ctx: ctx.clone(),
             };
             match upstream::connect_with(&ctx.target, wrap).await {

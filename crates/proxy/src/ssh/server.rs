@@ -24,6 +24,7 @@ use warden_inspect::{Action, Actor, Facts, Protocol};
 use super::events::{event, record};
 use super::exec::{self, Request};
 use super::forward;
+use super::relay::Throttle;
 use super::remote::RemoteForwards;
 use super::shell::PtySpec;
 use crate::frontend::FrontendContext;
@@ -44,6 +45,7 @@ impl Shared {
             max_auth_attempts: 6,
             inactivity_timeout: Some(Duration::from_secs(3600)),
             channel_buffer_size: super::relay::CHANNEL_QUEUE,
+            window_size: super::relay::CLIENT_WINDOW,
             ..Config::default()
         };
         Shared {
@@ -77,7 +79,8 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
     if !record(&ctx, opened, Durability::Queued).await {
         return;
     }
-    let remote = Arc::new(RemoteForwards::default());
+    let throttle = Arc::new(Throttle::default());
+    let remote = Arc::new(RemoteForwards::new(Arc::clone(&throttle)));
     let conn = Conn {
         ctx: ctx.clone(),
         peer,
@@ -87,6 +90,7 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
         ptys: HashMap::new(),
         relays: Arc::new(Semaphore::new(MAX_RELAYED_CHANNELS)),
         remote: Arc::clone(&remote),
+        throttle,
     };
     match russh::server::run_stream(Arc::clone(&shared.config), tcp, conn).await {
         Ok(running) => {
@@ -136,6 +140,8 @@ struct Conn {
     relays: Arc<Semaphore>,
     /// Remote forwards (`ssh -R`) granted on this connection.
     remote: Arc<RemoteForwards>,
+    /// The windows granted to the client follow the relays' queues.
+    throttle: Arc<Throttle>,
 }
 
 impl Conn {
@@ -243,8 +249,9 @@ impl Conn {
         session.channel_success(channel)?;
         let ctx = self.ctx.clone();
         let sid = self.session.clone();
+        let throttle = Arc::clone(&self.throttle);
         self.ctx.tracker.spawn(async move {
-            exec::run(chan, req, pty, ctx, actor, sid).await;
+            exec::run(chan, req, pty, ctx, actor, sid, throttle).await;
             drop(slot);
         });
         Ok(())
@@ -253,6 +260,10 @@ impl Conn {
 
 impl russh::server::Handler for Conn {
     type Error = russh::Error;
+
+    fn adjust_window(&mut self, channel: ChannelId, _current: u32) -> u32 {
+        self.throttle.next_window(channel)
+    }
 
     async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
         Ok(reject())
@@ -318,7 +329,8 @@ impl russh::server::Handler for Conn {
         channel: Channel<Msg>,
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
-        if self.actor.is_none() {
+        // Opened but not yet used channels are bounded too (each holds a message queue).
+        if self.actor.is_none() || self.channels.len() >= MAX_RELAYED_CHANNELS {
             return Ok(false);
         }
         self.channels.insert(channel.id(), channel);
@@ -424,8 +436,9 @@ impl russh::server::Handler for Conn {
             originator_port,
         };
         let ctx = self.ctx.clone();
+        let throttle = Arc::clone(&self.throttle);
         self.ctx.tracker.spawn(async move {
-            forward::direct(channel, ticket, to, ctx).await;
+            forward::direct(channel, ticket, to, ctx, throttle).await;
             drop(slot);
         });
         Ok(true)

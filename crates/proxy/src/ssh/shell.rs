@@ -49,6 +49,8 @@ pub struct ShellContext<'a> {
     pub ctx: &'a FrontendContext,
     pub actor: &'a Actor,
     pub session: &'a str,
+    /// The connection's window throttle (the relay registers the channel with it).
+    pub throttle: &'a relay::Throttle,
 }
 
 async fn audit_line(sc: &ShellContext<'_>, line: &str) {
@@ -139,6 +141,7 @@ pub async fn run(client: Channel<Msg>, pty: PtySpec, ticket: Ticket, sc: ShellCo
     let ends = relay::Ends {
         client: (client_r, &client_w),
         upstream: (up_r, &up_w),
+        throttle: sc.throttle,
     };
     let end = relay::run_tapped(ends, &counters, &tap, &ctx.shutdown).await;
     let _ = up_w.close().await;

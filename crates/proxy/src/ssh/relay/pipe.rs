@@ -1,15 +1,13 @@
 //! The two queues of a relayed channel pair and the rule that decides when a reader
 //! may take more from its source (see [`super`] for why the rule exists).
 //!
-//! Must never let a queue grow past [`HARD_LIMIT`] bytes, never wait by spinning, and
-//! never reorder messages.
+//! Must never let a queue grow past [`HARD_LIMIT`] bytes, never wait by spinning, never
+//! reorder messages, and never pause the client-side reader while output for the
+//! client is pending (that pause stops the very session the output needs).
 
 use std::collections::VecDeque;
-use std::future::Future;
-use std::pin::pin;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::Mutex;
-use std::task::Poll;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use russh::{ChannelMsg, ChannelReadHalf};
 use tokio::io::{AsyncWrite, AsyncWriteExt};
@@ -22,6 +20,8 @@ struct Queue {
     msgs: VecDeque<ChannelMsg>,
     bytes: usize,
     ended: bool,
+    /// The writer holds a popped message it has not finished with.
+    writing: bool,
 }
 
 fn payload_len(m: &ChannelMsg) -> usize {
@@ -37,8 +37,8 @@ pub(super) struct Pipe {
     queue: Mutex<Queue>,
     readable: Notify,
     space: Notify,
-    /// The writer is waiting on its sink's session (window closed or queue full).
-    blocked: AtomicBool,
+    /// Payload bytes queued, readable without the lock (the window throttle reads it).
+    level: Arc<AtomicUsize>,
 }
 
 impl Pipe {
@@ -49,11 +49,23 @@ impl Pipe {
             Ok(q) => q,
             Err(poisoned) => poisoned.into_inner(),
         };
-        f(&mut q)
+        let out = f(&mut q);
+        self.level.store(q.bytes, Ordering::SeqCst);
+        out
     }
 
     pub(super) fn queued(&self) -> usize {
-        self.with_queue(|q| q.bytes)
+        self.level.load(Ordering::SeqCst)
+    }
+
+    /// The live queued-bytes figure, for the window throttle.
+    pub(super) fn level(&self) -> Arc<AtomicUsize> {
+        Arc::clone(&self.level)
+    }
+
+    /// Messages queued or being written.
+    fn pending(&self) -> bool {
+        self.with_queue(|q| q.writing || !q.msgs.is_empty())
     }
 
     pub(super) fn push(&self, m: ChannelMsg) {
@@ -69,12 +81,14 @@ impl Pipe {
         self.readable.notify_one();
     }
 
-    /// The next message, or `None` once the reader ended and the queue is empty.
+    /// The next message, or `None` once the reader ended and the queue is empty. The
+    /// pipe counts as pending until [`Pipe::written`].
     pub(super) async fn pop(&self) -> Option<ChannelMsg> {
         loop {
             let next = self.with_queue(|q| match q.msgs.pop_front() {
                 Some(m) => {
                     q.bytes -= payload_len(&m);
+                    q.writing = true;
                     Some(Some(m))
                 }
                 None if q.ended => Some(None),
@@ -88,6 +102,11 @@ impl Pipe {
                 None => self.readable.notified().await,
             }
         }
+    }
+
+    /// The writer finished with the message it popped.
+    pub(super) fn written(&self) {
+        self.with_queue(|q| q.writing = false);
     }
 }
 
@@ -104,80 +123,88 @@ pub(super) struct Pair {
 pub(super) struct Overflow;
 
 impl Pair {
-    fn other(&self, pipe: &Pipe) -> &Pipe {
-        if std::ptr::eq(pipe, &self.inbound) {
-            &self.outbound
-        } else {
-            &self.inbound
-        }
-    }
-
-    pub(super) fn set_blocked(&self, pipe: &Pipe, blocked: bool) {
-        pipe.blocked.store(blocked, Ordering::SeqCst);
-        // The other direction's reader may now read past its soft limit (or must stop).
-        self.other(pipe).space.notify_one();
-    }
-
-    /// Wait until `pipe`'s reader may take another message from its source.
-    pub(super) async fn admit(&self, pipe: &Pipe) -> Result<(), Overflow> {
+    /// Wait until the client-side reader may take another message.
+    ///
+    /// Its pause stops the client's session, and with it the window adjusts and the
+    /// writes that output for the client needs: so it pauses at [`SOFT_LIMIT`] only
+    /// while no output is pending. Otherwise it reads on; the client's input is then
+    /// bounded by the window Warden grants it ([`super::Throttle`]), and past
+    /// [`HARD_LIMIT`] (a client ignoring that, or a channel the throttle does not cover)
+    /// the relay ends with an error.
+    pub(super) async fn admit_inbound(&self) -> Result<(), Overflow> {
         loop {
-            let queued = pipe.queued();
+            let queued = self.inbound.queued();
             if queued < SOFT_LIMIT {
                 return Ok(());
             }
-            if self.other(pipe).blocked.load(Ordering::SeqCst) {
-                if queued < HARD_LIMIT {
-                    return Ok(());
-                }
+            if queued >= HARD_LIMIT {
                 return Err(Overflow);
             }
-            pipe.space.notified().await;
+            if self.outbound.pending() {
+                return Ok(());
+            }
+            // Woken when the writer takes from the queue or output arrives.
+            self.inbound.space.notified().await;
         }
     }
 
-    /// Drain `src` into `pipe` (window notices are dropped: russh already applied them).
-    pub(super) async fn read(
-        &self,
-        src: &mut ChannelReadHalf,
-        pipe: &Pipe,
-    ) -> Result<(), Overflow> {
+    /// Wait until the upstream-side reader may take another message: it pauses at
+    /// [`SOFT_LIMIT`] (the upstream session stops; nothing the client side needs
+    /// depends on it).
+    pub(super) async fn admit_outbound(&self) {
+        while self.outbound.queued() >= SOFT_LIMIT {
+            self.outbound.space.notified().await;
+        }
+    }
+
+    /// Drain the client's channel into the inbound queue.
+    pub(super) async fn read_inbound(&self, src: &mut ChannelReadHalf) -> Result<(), Overflow> {
         loop {
-            self.admit(pipe).await?;
-            match src.wait().await {
-                None | Some(ChannelMsg::Close) => {
-                    pipe.end();
-                    return Ok(());
-                }
-                Some(ChannelMsg::WindowAdjusted { .. }) => {}
-                Some(m) => pipe.push(m),
+            self.admit_inbound().await?;
+            if !forward(src.wait().await, &self.inbound) {
+                return Ok(());
             }
         }
     }
 
-    /// Run one write of `pipe`'s writer; while it cannot complete at once (the sink's
-    /// window is closed or its session is not taking messages), flag `pipe` as blocked
-    /// so that the other direction's reader keeps that session's loop moving.
-    pub(super) async fn watched<T>(&self, pipe: &Pipe, write: impl Future<Output = T>) -> T {
-        let mut write = pin!(write);
-        if let Poll::Ready(done) = futures::poll!(write.as_mut()) {
-            return done;
+    /// Drain the upstream channel into the outbound queue.
+    pub(super) async fn read_outbound(&self, src: &mut ChannelReadHalf) {
+        loop {
+            self.admit_outbound().await;
+            let more = forward(src.wait().await, &self.outbound);
+            // A paused client-side reader must look again: output is now pending.
+            self.inbound.space.notify_one();
+            if !more {
+                return;
+            }
         }
-        self.set_blocked(pipe, true);
-        let done = write.await;
-        self.set_blocked(pipe, false);
-        done
     }
 
     pub(super) async fn write_data<W: AsyncWrite + Unpin>(
         &self,
-        pipe: &Pipe,
         tx: &mut W,
         data: &[u8],
         counter: &AtomicU64,
     ) -> std::io::Result<()> {
-        self.watched(pipe, tx.write_all(data)).await?;
+        tx.write_all(data).await?;
         counter.fetch_add(data.len() as u64, Ordering::Relaxed);
         Ok(())
+    }
+}
+
+/// Queue what a channel delivered (window notices are dropped: russh applied them);
+/// `false` once the channel closed.
+fn forward(m: Option<ChannelMsg>, pipe: &Pipe) -> bool {
+    match m {
+        None | Some(ChannelMsg::Close) => {
+            pipe.end();
+            false
+        }
+        Some(ChannelMsg::WindowAdjusted { .. }) => true,
+        Some(m) => {
+            pipe.push(m);
+            true
+        }
     }
 }
 
@@ -224,39 +251,46 @@ mod tests {
     }
 
     #[test]
-    fn reader_pauses_at_the_soft_limit() {
+    fn client_reader_pauses_at_the_soft_limit_when_no_output_is_pending() {
         let pair = Pair::default();
-        assert!(pair.admit(&pair.inbound).now_or_never().is_some());
+        assert!(pair.admit_inbound().now_or_never().is_some());
         pair.inbound.push(data(SOFT_LIMIT));
         assert!(
-            pair.admit(&pair.inbound).now_or_never().is_none(),
+            pair.admit_inbound().now_or_never().is_none(),
             "backpressure at the soft limit"
         );
         // The writer takes it: the reader may go on.
         assert!(pair.inbound.pop().now_or_never().is_some());
+        assert!(matches!(pair.admit_inbound().now_or_never(), Some(Ok(()))));
+    }
+
+    #[test]
+    fn client_reader_reads_on_while_output_is_pending() {
+        let pair = Pair::default();
+        pair.inbound.push(data(SOFT_LIMIT));
+        pair.outbound.push(data(1));
+        assert!(matches!(pair.admit_inbound().now_or_never(), Some(Ok(()))));
+        // Still pending while the writer holds the message.
+        assert!(pair.outbound.pop().now_or_never().is_some());
+        assert!(matches!(pair.admit_inbound().now_or_never(), Some(Ok(()))));
+        pair.outbound.written();
+        assert!(pair.admit_inbound().now_or_never().is_none());
+        // Never past the hard limit: the relay ends instead.
+        pair.outbound.push(data(1));
+        pair.inbound.push(data(HARD_LIMIT - SOFT_LIMIT));
         assert!(matches!(
-            pair.admit(&pair.inbound).now_or_never(),
-            Some(Ok(()))
+            pair.admit_inbound().now_or_never(),
+            Some(Err(Overflow))
         ));
     }
 
     #[test]
-    fn reader_reads_on_while_the_other_direction_waits_on_its_session() {
+    fn upstream_reader_pauses_at_the_soft_limit() {
         let pair = Pair::default();
-        pair.inbound.push(data(SOFT_LIMIT));
-        pair.set_blocked(&pair.outbound, true);
-        assert!(matches!(
-            pair.admit(&pair.inbound).now_or_never(),
-            Some(Ok(()))
-        ));
-        // Never past the hard limit: the relay ends instead of stalling.
-        pair.inbound.push(data(HARD_LIMIT - SOFT_LIMIT));
-        assert!(matches!(
-            pair.admit(&pair.inbound).now_or_never(),
-            Some(Err(Overflow))
-        ));
-        // Once the window opens the soft limit applies again.
-        pair.set_blocked(&pair.outbound, false);
-        assert!(pair.admit(&pair.inbound).now_or_never().is_none());
+        assert!(pair.admit_outbound().now_or_never().is_some());
+        pair.outbound.push(data(SOFT_LIMIT));
+        assert!(pair.admit_outbound().now_or_never().is_none());
+        assert!(pair.outbound.pop().now_or_never().is_some());
+        assert!(pair.admit_outbound().now_or_never().is_some());
     }
 }
