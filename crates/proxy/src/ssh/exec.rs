@@ -18,7 +18,7 @@ use warden_audit::Outcome;
 use warden_inspect::shell::{self, SshFacts};
 use warden_inspect::{Action, Actor, Facts, Protocol};
 
-use super::relay::{self, Throttle};
+use super::relay::{self, WindowThrottle};
 use super::shell::{PtySpec, ShellContext};
 use super::upstream;
 use crate::frontend::FrontendContext;
@@ -74,7 +74,7 @@ pub async fn run(
     ctx: FrontendContext,
     actor: Actor,
     session: String,
-    throttle: Arc<Throttle>,
+    windows: Arc<WindowThrottle>,
 ) {
     let mut client = client;
     let action = req.action(&actor, &ctx, &session);
@@ -129,12 +129,12 @@ pub async fn run(
             ctx: &ctx,
             actor: &actor,
             session: &session,
-            throttle: &throttle,
+            windows: &windows,
         };
         super::shell::run(client, pty, ticket, sc).await;
         return;
     }
-    forward(client, ticket, &req, pty, pending, &ctx, &throttle).await;
+    forward(client, ticket, &req, pty, pending, &ctx, &windows).await;
 }
 
 pub(super) async fn refuse(client: &Channel<Msg>, message: &str) {
@@ -156,7 +156,7 @@ async fn forward(
     pty: Option<PtySpec>,
     pending: Pending,
     ctx: &FrontendContext,
-    throttle: &Throttle,
+    windows: &WindowThrottle,
 ) {
     let fail = |msg: String| Outcome {
         status: Some(UPSTREAM_FAILED_STATUS.to_string()),
@@ -213,7 +213,7 @@ async fn forward(
     let ends = relay::Ends {
         client: (client_r, &client_w),
         upstream: (up_r, &up_w),
-        throttle,
+        windows,
     };
     let end = relay::run(ends, &counters, &ctx.shutdown).await;
     let _ = up_w.close().await;

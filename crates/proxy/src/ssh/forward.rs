@@ -17,7 +17,7 @@ use russh::Channel;
 use warden_audit::Outcome;
 use warden_policy::Decision;
 
-use super::relay::{self, RelayEnd, Throttle};
+use super::relay::{self, RelayEnd, WindowThrottle};
 use super::upstream;
 use crate::frontend::FrontendContext;
 use crate::gate::Ticket;
@@ -66,7 +66,7 @@ pub async fn direct(
     ticket: Ticket,
     to: Endpoints,
     ctx: FrontendContext,
-    throttle: Arc<Throttle>,
+    windows: Arc<WindowThrottle>,
 ) {
     let handle = match upstream::connect(&ctx.target).await {
         Ok(h) => h,
@@ -103,7 +103,7 @@ pub async fn direct(
     let ends = relay::Ends {
         client: (client_r, &client_w),
         upstream: (up_r, &up_w),
-        throttle: &throttle,
+        windows: &windows,
     };
     let end = relay::run(ends, &counters, &ctx.shutdown).await;
     let _ = up_w.close().await;

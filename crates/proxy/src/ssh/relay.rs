@@ -14,11 +14,11 @@
 //! ways that never make them wait on each other:
 //!
 //! * the **client's input** is held back by its SSH window: russh asks the server
-//!   handler for the target of each grant, and [`Throttle`] answers with the room left
-//!   in the channel's [`INPUT_BUDGET`] (two bytes once it is used up), so the client
-//!   runs out of window instead of filling the queue. The client-side reader pauses
-//!   (stopping the client's session) at [`SOFT_LIMIT`] only while no output for that
-//!   client is pending, so the session that output needs is never the one stopped;
+//!   handler for the target of each grant, and [`WindowThrottle`] answers with the
+//!   room left in the channel's [`INPUT_BUDGET`] (two bytes once it is used up), so the
+//!   client runs out of window instead of filling the queue. The client-side reader
+//!   pauses (stopping the client's session) at [`SOFT_LIMIT`] only while no output for
+//!   that client is pending, so the session that output needs is never the one stopped;
 //! * the **upstream's output** is held back by pausing the upstream-side reader at
 //!   [`SOFT_LIMIT`] (stopping the upstream session, which only the client-to-upstream
 //!   writer depends on, and that writer waits for nothing on the client side).
@@ -81,14 +81,14 @@ const TRICKLE_WINDOW: u32 = 2;
 /// Per client connection: how full each relayed channel's client-side queue is, so
 /// that the window Warden grants the client follows what the relay could forward.
 /// russh grants a window as soon as data arrives and asks the server handler for the
-/// target of the next grant ([`Throttle::next_window`]); without this the only way
+/// target of the next grant ([`WindowThrottle::next_window`]); without this the only way
 /// to slow a client down is to stop its whole session.
 #[derive(Default)]
-pub struct Throttle {
+pub struct WindowThrottle {
     levels: Mutex<HashMap<ChannelId, Arc<AtomicUsize>>>,
 }
 
-impl Throttle {
+impl WindowThrottle {
     /// The target window for `channel`'s next grant.
     pub fn next_window(&self, channel: ChannelId) -> u32 {
         let level = self
@@ -108,21 +108,21 @@ impl Throttle {
             l.insert(channel, level);
         }
         Registration {
-            throttle: self,
+            windows: self,
             channel,
         }
     }
 }
 
-/// Removes a channel from its [`Throttle`] when the relay ends.
+/// Removes a channel from its [`WindowThrottle`] when the relay ends.
 struct Registration<'a> {
-    throttle: &'a Throttle,
+    windows: &'a WindowThrottle,
     channel: ChannelId,
 }
 
 impl Drop for Registration<'_> {
     fn drop(&mut self) {
-        if let Ok(mut l) = self.throttle.levels.lock() {
+        if let Ok(mut l) = self.windows.levels.lock() {
             l.remove(&self.channel);
         }
     }
@@ -169,7 +169,7 @@ where
     pub upstream: (ChannelReadHalf, &'a ChannelWriteHalf<U>),
     /// The client connection's window throttle (the client channel is registered with
     /// it while the relay runs).
-    pub throttle: &'a Throttle,
+    pub windows: &'a WindowThrottle,
 }
 
 /// Relay `client` ⇄ `upstream` until the upstream channel closes (or either side
@@ -201,7 +201,7 @@ where
     let (mut client_r, client_w) = ends.client;
     let (mut up_r, up_w) = ends.upstream;
     let pair = Pair::default();
-    let _registered = ends.throttle.register(client_w.id(), pair.inbound.level());
+    let _registered = ends.windows.register(client_w.id(), pair.inbound.level());
     // The client side ends the relay only on an error; after the client's close, the
     // relay waits for the upstream to finish.
     let inbound = async {
@@ -213,13 +213,14 @@ where
         tokio::try_join!(read, write)?;
         std::future::pending::<Result<(), String>>().await
     };
-    let outbound_read = pair.read_outbound(&mut up_r);
-    let outbound_write = write_client(&pair, client_w, &counters.bytes_out, tap);
-    let mut end = RelayEnd::default();
+    // The upstream side ends the relay when its writer delivered everything the reader
+    // queued before the upstream closed.
     let outbound_read = async {
-        outbound_read.await;
+        pair.read_outbound(&mut up_r).await;
         std::future::pending::<()>().await
     };
+    let outbound_write = write_client(&pair, client_w, &counters.bytes_out, tap);
+    let mut end = RelayEnd::default();
     tokio::select! {
         written = outbound_write => {
             end.status = written.status;

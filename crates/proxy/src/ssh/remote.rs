@@ -20,7 +20,7 @@ use russh::Channel;
 use tokio::sync::Semaphore;
 use warden_audit::Outcome;
 
-use super::relay::{self, Throttle};
+use super::relay::{self, WindowThrottle};
 use super::upstream::{self, Verifier};
 use crate::frontend::FrontendContext;
 use crate::gate::Ticket;
@@ -61,7 +61,7 @@ pub struct RemoteClient {
     to_client: russh::server::Handle,
     granted: Granted,
     relays: Arc<Semaphore>,
-    throttle: Arc<Throttle>,
+    windows: Arc<WindowThrottle>,
     ctx: FrontendContext,
 }
 
@@ -98,7 +98,7 @@ impl client::Handler for RemoteClient {
             originator_port,
         );
         let shutdown = self.ctx.shutdown.clone();
-        let throttle = Arc::clone(&self.throttle);
+        let windows = Arc::clone(&self.windows);
         // Spawned: opening the client's channel needs the client session, which may be
         // waiting on this upstream session right now.
         self.ctx.tracker.spawn(async move {
@@ -116,7 +116,7 @@ impl client::Handler for RemoteClient {
             let ends = relay::Ends {
                 client: (client_r, &client_w),
                 upstream: (up_r, &up_w),
-                throttle: &throttle,
+                windows: &windows,
             };
             relay::run(ends, counters, &shutdown).await;
             let _ = up_w.close().await;
@@ -143,16 +143,16 @@ struct State {
 pub struct RemoteForwards {
     state: tokio::sync::Mutex<State>,
     granted: Granted,
-    throttle: Arc<Throttle>,
+    windows: Arc<WindowThrottle>,
 }
 
 impl RemoteForwards {
-    /// Forwards of a connection whose relays report to `throttle`.
-    pub fn new(throttle: Arc<Throttle>) -> RemoteForwards {
+    /// Forwards of a connection whose relays report to `windows`.
+    pub fn new(windows: Arc<WindowThrottle>) -> RemoteForwards {
         RemoteForwards {
             state: tokio::sync::Mutex::default(),
             granted: Granted::default(),
-            throttle,
+            windows,
         }
     }
 
@@ -184,7 +184,7 @@ impl RemoteForwards {
                 to_client,
                 granted: Arc::clone(&self.granted),
                 relays,
-                throttle: Arc::clone(&self.throttle),
+                windows: Arc::clone(&self.windows),
                 ctx: ctx.clone(),
             };
             match upstream::connect_with(&ctx.target, wrap).await {

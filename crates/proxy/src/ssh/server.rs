@@ -24,7 +24,7 @@ use warden_inspect::{Action, Actor, Facts, Protocol};
 use super::events::{event, record};
 use super::exec::{self, Request};
 use super::forward;
-use super::relay::Throttle;
+use super::relay::WindowThrottle;
 use super::remote::RemoteForwards;
 use super::shell::PtySpec;
 use crate::frontend::FrontendContext;
@@ -79,8 +79,8 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
     if !record(&ctx, opened, Durability::Queued).await {
         return;
     }
-    let throttle = Arc::new(Throttle::default());
-    let remote = Arc::new(RemoteForwards::new(Arc::clone(&throttle)));
+    let windows = Arc::new(WindowThrottle::default());
+    let remote = Arc::new(RemoteForwards::new(Arc::clone(&windows)));
     let conn = Conn {
         ctx: ctx.clone(),
         peer,
@@ -90,7 +90,7 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
         ptys: HashMap::new(),
         relays: Arc::new(Semaphore::new(MAX_RELAYED_CHANNELS)),
         remote: Arc::clone(&remote),
-        throttle,
+        windows,
     };
     match russh::server::run_stream(Arc::clone(&shared.config), tcp, conn).await {
         Ok(running) => {
@@ -141,7 +141,7 @@ struct Conn {
     /// Remote forwards (`ssh -R`) granted on this connection.
     remote: Arc<RemoteForwards>,
     /// The windows granted to the client follow the relays' queues.
-    throttle: Arc<Throttle>,
+    windows: Arc<WindowThrottle>,
 }
 
 impl Conn {
@@ -249,9 +249,9 @@ impl Conn {
         session.channel_success(channel)?;
         let ctx = self.ctx.clone();
         let sid = self.session.clone();
-        let throttle = Arc::clone(&self.throttle);
+        let windows = Arc::clone(&self.windows);
         self.ctx.tracker.spawn(async move {
-            exec::run(chan, req, pty, ctx, actor, sid, throttle).await;
+            exec::run(chan, req, pty, ctx, actor, sid, windows).await;
             drop(slot);
         });
         Ok(())
@@ -262,7 +262,7 @@ impl russh::server::Handler for Conn {
     type Error = russh::Error;
 
     fn adjust_window(&mut self, channel: ChannelId, _current: u32) -> u32 {
-        self.throttle.next_window(channel)
+        self.windows.next_window(channel)
     }
 
     async fn auth_none(&mut self, _user: &str) -> Result<Auth, Self::Error> {
@@ -436,9 +436,9 @@ impl russh::server::Handler for Conn {
             originator_port,
         };
         let ctx = self.ctx.clone();
-        let throttle = Arc::clone(&self.throttle);
+        let windows = Arc::clone(&self.windows);
         self.ctx.tracker.spawn(async move {
-            forward::direct(channel, ticket, to, ctx, throttle).await;
+            forward::direct(channel, ticket, to, ctx, windows).await;
             drop(slot);
         });
         Ok(true)

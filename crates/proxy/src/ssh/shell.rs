@@ -50,7 +50,7 @@ pub struct ShellContext<'a> {
     pub actor: &'a Actor,
     pub session: &'a str,
     /// The connection's window throttle (the relay registers the channel with it).
-    pub throttle: &'a relay::Throttle,
+    pub windows: &'a relay::WindowThrottle,
 }
 
 async fn audit_line(sc: &ShellContext<'_>, line: &str) {
@@ -141,7 +141,7 @@ pub async fn run(client: Channel<Msg>, pty: PtySpec, ticket: Ticket, sc: ShellCo
     let ends = relay::Ends {
         client: (client_r, &client_w),
         upstream: (up_r, &up_w),
-        throttle: sc.throttle,
+        windows: sc.windows,
     };
     let end = relay::run_tapped(ends, &counters, &tap, &ctx.shutdown).await;
     let _ = up_w.close().await;

@@ -128,7 +128,7 @@ impl Pair {
     /// Its pause stops the client's session, and with it the window adjusts and the
     /// writes that output for the client needs: so it pauses at [`SOFT_LIMIT`] only
     /// while no output is pending. Otherwise it reads on; the client's input is then
-    /// bounded by the window Warden grants it ([`super::Throttle`]), and past
+    /// bounded by the window Warden grants it ([`super::WindowThrottle`]), and past
     /// [`HARD_LIMIT`] (a client ignoring that, or a channel the throttle does not cover)
     /// the relay ends with an error.
     pub(super) async fn admit_inbound(&self) -> Result<(), Overflow> {
