@@ -96,11 +96,7 @@ impl WindowThrottle {
             .lock()
             .ok()
             .and_then(|l| l.get(&channel).map(|a| a.load(Ordering::SeqCst)));
-        let Some(queued) = level else {
-            return CLIENT_WINDOW;
-        };
-        let room = u32::try_from(INPUT_BUDGET.saturating_sub(queued)).unwrap_or(CLIENT_WINDOW);
-        room.clamp(TRICKLE_WINDOW, CLIENT_WINDOW)
+        window_for(level)
     }
 
     fn register(&self, channel: ChannelId, level: Arc<AtomicUsize>) -> Registration<'_> {
@@ -112,6 +108,16 @@ impl WindowThrottle {
             channel,
         }
     }
+}
+
+/// The window target for a channel with `queued` bytes of client input waiting
+/// (`None`: a channel no relay has registered, e.g. one waiting for approval).
+fn window_for(queued: Option<usize>) -> u32 {
+    let Some(queued) = queued else {
+        return CLIENT_WINDOW;
+    };
+    let room = u32::try_from(INPUT_BUDGET.saturating_sub(queued)).unwrap_or(CLIENT_WINDOW);
+    room.clamp(TRICKLE_WINDOW, CLIENT_WINDOW)
 }
 
 /// Removes a channel from its [`WindowThrottle`] when the relay ends.
@@ -349,4 +355,19 @@ where
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_window_shrinks_as_client_input_queues_up() {
+        assert_eq!(window_for(None), CLIENT_WINDOW);
+        assert_eq!(window_for(Some(0)), CLIENT_WINDOW);
+        assert_eq!(window_for(Some(INPUT_BUDGET - 1024)), 1024);
+        // Used up: the smallest window that still lets russh grant again.
+        assert_eq!(window_for(Some(INPUT_BUDGET)), TRICKLE_WINDOW);
+        assert_eq!(window_for(Some(HARD_LIMIT)), TRICKLE_WINDOW);
+    }
 }
