@@ -419,7 +419,7 @@ impl russh::server::Handler for Conn {
         originator_port: u32,
         _session: &mut Session,
     ) -> Result<bool, Self::Error> {
-        if port > u32::from(u16::MAX) {
+        if port > u32::from(u16::MAX) || host.len() > 255 {
             return Ok(false);
         }
         let Some(ticket) = self.forwarding(format!("direct-tcpip {host}:{port}")).await else {
