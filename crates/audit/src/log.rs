@@ -285,7 +285,8 @@ impl AuditLog {
         (h.seq, hex::encode(h.hash))
     }
 
-    /// A live feed of records as they are written (after redaction).
+    /// A live feed of records as they are written (after redaction): every record whose
+    /// `append` started after this call.
     pub fn subscribe(&self) -> broadcast::Receiver<Record> {
         self.inner.feed.subscribe()
     }
