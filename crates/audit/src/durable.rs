@@ -9,11 +9,10 @@
 //! completed flush + fsync did not cover.
 
 use std::sync::mpsc::{self, Receiver, Sender};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use crate::error::AuditError;
-use crate::store::Syncer;
 use crate::writer::{lock, Reply, Shared};
 
 /// Durable replies of one written batch (empty: just make the writes so far durable,
@@ -27,15 +26,16 @@ pub(crate) struct SyncThread {
 }
 
 impl SyncThread {
+    /// Start the thread; `sync` makes everything written so far durable (sled flush +
+    /// fdatasync: [`crate::store::Syncer::sync`]).
     pub(crate) fn start(
-        db: sled::Db,
-        syncer: Arc<Mutex<Syncer>>,
+        sync: impl FnMut() -> Result<(), AuditError> + Send + 'static,
         shared: Arc<Shared>,
     ) -> std::io::Result<SyncThread> {
         let (tx, rx) = mpsc::channel();
         let handle = std::thread::Builder::new()
             .name("audit-sync".into())
-            .spawn(move || run(&db, &syncer, &shared, &rx))?;
+            .spawn(move || run(sync, &shared, &rx))?;
         Ok(SyncThread {
             tx: Some(tx),
             handle: Some(handle),
@@ -74,7 +74,7 @@ fn fail_all(waiters: Waiters, msg: &str) {
     }
 }
 
-fn run(db: &sled::Db, syncer: &Mutex<Syncer>, shared: &Shared, rx: &Receiver<Waiters>) {
+fn run(mut sync: impl FnMut() -> Result<(), AuditError>, shared: &Shared, rx: &Receiver<Waiters>) {
     while let Ok(first) = rx.recv() {
         let mut waiters = first;
         while let Ok(more) = rx.try_recv() {
@@ -84,7 +84,7 @@ fn run(db: &sled::Db, syncer: &Mutex<Syncer>, shared: &Shared, rx: &Receiver<Wai
             fail_all(waiters, &msg);
             continue;
         }
-        match lock(syncer).sync(db) {
+        match sync() {
             Ok(()) => {
                 for (seq, r) in waiters {
                     r.send(Ok(seq));
@@ -95,5 +95,68 @@ fn run(db: &sled::Db, syncer: &Mutex<Syncer>, shared: &Shared, rx: &Receiver<Wai
                 fail_all(waiters, &msg);
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::writer::Head;
+
+    fn shared() -> Arc<Shared> {
+        Arc::new(Shared {
+            head: Mutex::new(Head {
+                seq: 0,
+                hash: [0; 32],
+                time_ns: 0,
+            }),
+            failed: Mutex::new(None),
+            last_checkpoint: Mutex::new(None),
+        })
+    }
+
+    fn waiter(seq: u64) -> ((u64, Reply<u64>), mpsc::Receiver<Result<u64, AuditError>>) {
+        let (tx, rx) = mpsc::sync_channel(1);
+        ((seq, Reply::Blocking(tx)), rx)
+    }
+
+    #[test]
+    fn answers_after_a_sync_and_fails_everything_after_a_failed_one() {
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        // The second sync fails; later ones would succeed.
+        let sync = move || match counted.fetch_add(1, Ordering::SeqCst) {
+            1 => Err(AuditError::Closed),
+            _ => Ok(()),
+        };
+        let shared = shared();
+        let mut t = SyncThread::start(sync, shared.clone()).expect("start");
+        let (w1, r1) = waiter(1);
+        t.submit(vec![w1]);
+        assert_eq!(r1.recv().expect("answer").expect("durable"), 1);
+        let (w2, r2) = waiter(2);
+        t.submit(vec![w2]);
+        assert!(matches!(
+            r2.recv().expect("answer"),
+            Err(AuditError::Failed(_))
+        ));
+        assert!(lock(&shared.failed).is_some());
+        let (w3, r3) = waiter(3);
+        t.submit(vec![w3]);
+        assert!(matches!(
+            r3.recv().expect("answer"),
+            Err(AuditError::Failed(_))
+        ));
+        t.stop();
+        assert_eq!(calls.load(Ordering::SeqCst), 2, "no sync after the failure");
+        let (w4, r4) = waiter(4);
+        t.submit(vec![w4]);
+        assert!(matches!(
+            r4.recv().expect("answer"),
+            Err(AuditError::Failed(_))
+        ));
     }
 }

@@ -145,8 +145,12 @@ impl AuditLog {
         let (tx, rx) = mpsc::channel();
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
         let syncer = Arc::new(Mutex::new(syncer));
-        let sync_thread = SyncThread::start(db.clone(), syncer.clone(), shared.clone())
-            .map_err(|e| AuditError::io(&cfg.path, e))?;
+        let sync = {
+            let (db, syncer) = (db.clone(), syncer.clone());
+            move || lock(&syncer).sync(&db)
+        };
+        let sync_thread =
+            SyncThread::start(sync, shared.clone()).map_err(|e| AuditError::io(&cfg.path, e))?;
         let w = Writer {
             db: db.clone(),
             syncer,
