@@ -118,7 +118,9 @@ mod tests {
         })
     }
 
-    fn waiter(seq: u64) -> ((u64, Reply<u64>), mpsc::Receiver<Result<u64, AuditError>>) {
+    type Answer = mpsc::Receiver<Result<u64, AuditError>>;
+
+    fn waiter(seq: u64) -> ((u64, Reply<u64>), Answer) {
         let (tx, rx) = mpsc::sync_channel(1);
         ((seq, Reply::Blocking(tx)), rx)
     }
