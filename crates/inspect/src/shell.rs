@@ -102,6 +102,11 @@ pub struct SshFacts {
     pub subsystem: Option<String>,
     #[serde(default)]
     pub forwarding: bool,
+    /// Port forwarding: `host:port` (`[v6]:port`) — the destination of `ssh -L`/`-W`
+    /// (direct-tcpip), the address the host listens on for `ssh -R` (tcpip-forward).
+    /// `None` for other requests and for agent/X11/socket forwarding.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub forward_to: Option<String>,
     #[serde(default)]
     pub opaque: bool,
     #[serde(default)]
@@ -130,12 +135,26 @@ impl SshFacts {
         }
     }
 
-    /// A port or agent forwarding request.
+    /// A forwarding request without an address (agent, X11, Unix sockets).
     pub fn forwarding() -> SshFacts {
         SshFacts {
             request: SshRequest::Forwarding,
             forwarding: true,
             ..SshFacts::default()
+        }
+    }
+
+    /// A port forwarding request for `host:port` (see [`SshFacts::forward_to`]).
+    pub fn forwarding_to(host: &str, port: u32) -> SshFacts {
+        let host = host.to_ascii_lowercase();
+        let addr = if host.contains(':') {
+            format!("[{host}]:{port}")
+        } else {
+            format!("{host}:{port}")
+        };
+        SshFacts {
+            forward_to: Some(addr),
+            ..SshFacts::forwarding()
         }
     }
 }
@@ -174,6 +193,7 @@ fn from_analysis(request: SshRequest, interactive: bool, text: &str) -> SshFacts
         interactive,
         subsystem: None,
         forwarding: false,
+        forward_to: None,
         opaque: a.opaque,
         unparsed: a.unparsed,
         notes: a.notes,

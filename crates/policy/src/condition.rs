@@ -85,6 +85,9 @@ pub struct SshCond {
     pub interactive: Option<bool>,
     pub subsystems: Vec<String>,
     pub forwarding: Option<bool>,
+    /// Globs over a port forwarding's `host:port` (`db.internal:5432`, `*.internal:*`);
+    /// requests without an address (agent, X11) never match.
+    pub forward_to: Option<Patterns>,
     pub opaque: Option<bool>,
     pub unparsed: Option<bool>,
 }
@@ -316,6 +319,11 @@ impl SshCond {
             || !bool_holds(self.opaque, s.opaque)
         {
             return false;
+        }
+        if let Some(to) = &self.forward_to {
+            if !s.forward_to.as_deref().is_some_and(|a| to.is_match(a)) {
+                return false;
+            }
         }
         if !self.subsystems.is_empty()
             && !s

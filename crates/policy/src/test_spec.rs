@@ -34,7 +34,8 @@ pub enum SshTestRequest {
     Exec(String),
     Shell,
     Subsystem(String),
-    Forwarding,
+    /// Port forwarding to `host:port` (`to:`), or agent/X11 forwarding without it.
+    Forwarding(Option<String>),
 }
 
 /// A test's action before inspection.

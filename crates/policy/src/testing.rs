@@ -40,7 +40,8 @@ impl TestAction {
                     SshTestRequest::Exec(c) => c.clone(),
                     SshTestRequest::Shell => "shell".into(),
                     SshTestRequest::Subsystem(s) => format!("subsystem {s}"),
-                    SshTestRequest::Forwarding => "forwarding".into(),
+                    SshTestRequest::Forwarding(None) => "forwarding".into(),
+                    SshTestRequest::Forwarding(Some(to)) => format!("forwarding {to}"),
                 };
                 (raw, Facts::Ssh(ssh_facts(req)))
             }
@@ -82,7 +83,14 @@ fn ssh_facts(req: &SshTestRequest) -> SshFacts {
         SshTestRequest::Exec(command) => shell::inspect_exec(command),
         SshTestRequest::Shell => SshFacts::shell(),
         SshTestRequest::Subsystem(s) => SshFacts::subsystem(s),
-        SshTestRequest::Forwarding => SshFacts::forwarding(),
+        SshTestRequest::Forwarding(None) => SshFacts::forwarding(),
+        SshTestRequest::Forwarding(Some(to)) => match to.rsplit_once(':') {
+            Some((host, port)) => match port.parse() {
+                Ok(port) => SshFacts::forwarding_to(host.trim_matches(['[', ']']), port),
+                Err(_) => SshFacts::forwarding(),
+            },
+            None => SshFacts::forwarding(),
+        },
     }
 }
 

@@ -320,6 +320,44 @@ fn ssh_programs_and_flags() {
 }
 
 #[test]
+fn forward_to_matches_the_forwarding_address() {
+    use warden_inspect::shell::SshFacts;
+    use warden_inspect::{Facts, Protocol};
+    let s = set("rules:\n  - {name: db-tunnels, when: {ssh: {forwarding: true, forward_to: ['*.internal:5432', '\\[::1\\]:5432']}}, action: deny}\n");
+    let fwd = |facts: SshFacts| {
+        s.evaluate(&action(Protocol::Ssh, Facts::Ssh(facts)))
+            .decision
+    };
+    assert_eq!(
+        fwd(SshFacts::forwarding_to("db1.internal", 5432)),
+        Decision::Deny
+    );
+    assert_eq!(
+        fwd(SshFacts::forwarding_to("DB1.Internal", 5432)),
+        Decision::Deny,
+        "host names ignore case"
+    );
+    assert_eq!(
+        fwd(SshFacts::forwarding_to("::1", 5432)),
+        Decision::Deny,
+        "v6 in brackets"
+    );
+    assert_eq!(
+        fwd(SshFacts::forwarding_to("db1.internal", 22)),
+        Decision::Allow
+    );
+    assert_eq!(
+        fwd(SshFacts::forwarding_to("db1.example", 5432)),
+        Decision::Allow
+    );
+    assert_eq!(
+        fwd(SshFacts::forwarding()),
+        Decision::Allow,
+        "agent forwarding has no address"
+    );
+}
+
+#[test]
 fn store_swaps_whole_sets() {
     let store = PolicyStore::new(PolicySet::empty());
     let before = store.current();

@@ -170,3 +170,27 @@ fn load_reads_folders_sorted_and_reports_missing_paths() {
     let e = PolicySet::load(&[missing]).unwrap_err();
     assert!(e.to_string().contains("nope.yaml:0:0: cannot read"), "{e}");
 }
+
+#[test]
+fn forwarding_addresses_are_checked() {
+    let text = "\
+rules:
+  - name: t
+    when:
+      ssh: { forwarding: true, forward_to: ['db[:5432'] }
+    action: allow
+tests:
+  - name: bad address
+    action: { protocol: ssh, ssh: { request: forwarding, to: db.internal } }
+    expect: allow
+";
+    let e = errors(&[("t.yaml", text)]);
+    let keys: Vec<&str> = e.iter().map(|d| d.key.as_str()).collect();
+    assert!(
+        keys.iter().any(|k| k.ends_with("when.ssh.forward_to")),
+        "{keys:#?}"
+    );
+    assert!(keys.iter().any(|k| k.ends_with("ssh.to")), "{keys:#?}");
+    let to = e.iter().find(|d| d.key.ends_with("ssh.to")).expect("to");
+    assert!(to.message.contains("host:port"), "{}", to.message);
+}

@@ -280,3 +280,43 @@ async fn remote_forwarding_relayed_when_a_rule_allows_it() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forward_to_limits_tunnels_to_the_listed_destinations() {
+    let (allowed_port, allowed_hits) = backend().await;
+    let (other_port, other_hits) = backend().await;
+    let h = policy(&format!(
+        "version: 1\nrules:\n  - name: tunnel-to-one-service\n    when: {{ protocol: ssh, ssh: {{ forwarding: true, forward_to: [\"127.0.0.1:{allowed_port}\"] }} }}\n    action: allow\n"
+    ))
+    .await;
+    let r = h
+        .ssh_io(
+            &["-W", &format!("127.0.0.1:{allowed_port}")],
+            None,
+            b"ping\n",
+        )
+        .await;
+    assert!(
+        r.stdout.starts_with(GREETING),
+        "the listed destination is relayed: {r:?}"
+    );
+    assert_eq!(allowed_hits.load(Ordering::SeqCst), 1);
+
+    let r = h
+        .ssh_io(&["-W", &format!("127.0.0.1:{other_port}")], None, b"ping\n")
+        .await;
+    assert_eq!(r.code, Some(255), "{r:?}");
+    assert!(r.stdout.is_empty(), "{r:?}");
+    assert_eq!(
+        other_hits.load(Ordering::SeqCst),
+        0,
+        "an unlisted destination is never reached"
+    );
+    let refused = decided(&h, &format!("direct-tcpip 127.0.0.1:{other_port}")).await;
+    assert_eq!(refused.len(), 1, "the refused request is audited");
+    let forward_to = match refused[0].event.action.as_ref().map(|a| &a.facts) {
+        Some(warden_inspect::Facts::Ssh(s)) => s.forward_to.clone(),
+        other => panic!("ssh facts expected: {other:?}"),
+    };
+    assert_eq!(forward_to, Some(format!("127.0.0.1:{other_port}")));
+}

@@ -44,8 +44,18 @@ const HTTP_METHODS: &[&str] = &[
 
 /// Compile a list of globs. `separator`: `*` stops at `/` (paths).
 fn globs(r: &mut Reader, list: &[(String, Pos)], path: &str, separator: bool) -> Option<Patterns> {
+    globs_with(r, list, path, separator, false)
+}
+
+fn globs_with(
+    r: &mut Reader,
+    list: &[(String, Pos)],
+    path: &str,
+    separator: bool,
+    case_insensitive: bool,
+) -> Option<Patterns> {
     let pats: Vec<String> = list.iter().map(|x| x.0.clone()).collect();
-    match Patterns::new(&pats, separator, false) {
+    match Patterns::new(&pats, separator, case_insensitive) {
         Ok(p) => Some(p),
         Err((i, e)) => {
             let (p, pos) = list.get(i).cloned().unwrap_or_default();
@@ -249,6 +259,7 @@ fn ssh(r: &mut Reader, node: &Node, path: &str) -> Option<SshCond> {
         "interactive",
         "subsystems",
         "forwarding",
+        "forward_to",
         "opaque",
         "unparsed",
     ];
@@ -276,6 +287,12 @@ fn ssh(r: &mut Reader, node: &Node, path: &str) -> Option<SshCond> {
         interactive: flag(r, f.get("interactive"), &join(path, "interactive")),
         subsystems: plain_list(r, f.get("subsystems"), &join(path, "subsystems")),
         forwarding: flag(r, f.get("forwarding"), &join(path, "forwarding")),
+        // Host names compare case-insensitively.
+        forward_to: f.get("forward_to").and_then(|n| {
+            let p = join(path, "forward_to");
+            let list = r.strings(n, &p)?;
+            globs_with(r, &list, &p, false, true)
+        }),
         opaque: flag(r, f.get("opaque"), &join(path, "opaque")),
         unparsed: flag(r, f.get("unparsed"), &join(path, "unparsed")),
     })

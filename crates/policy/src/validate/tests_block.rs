@@ -164,7 +164,7 @@ fn ssh(r: &mut Reader, node: &Node, path: &str) -> Option<SshTestRequest> {
     if let Value::Scalar { text, .. } = &node.value {
         return Some(SshTestRequest::Exec(text.clone()));
     }
-    let f = r.fields(node, path, &["command", "request", "subsystem"])?;
+    let f = r.fields(node, path, &["command", "request", "subsystem", "to"])?;
     if let Some(c) = f.get("command") {
         return Some(SshTestRequest::Exec(r.string(c, &join(path, "command"))?));
     }
@@ -179,7 +179,21 @@ fn ssh(r: &mut Reader, node: &Node, path: &str) -> Option<SshTestRequest> {
     let words = ["exec", "shell", "subsystem", "forwarding"];
     match r.word(req, &join(path, "request"), &words)?.as_str() {
         "shell" => Some(SshTestRequest::Shell),
-        "forwarding" => Some(SshTestRequest::Forwarding),
+        "forwarding" => {
+            let Some(to) = f.get("to") else {
+                return Some(SshTestRequest::Forwarding(None));
+            };
+            let key = join(path, "to");
+            let to = r.string(to, &key)?;
+            let valid = to
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok());
+            if !valid {
+                r.error(f.pos, &key, format!("`{to}` is not `host:port`"));
+                return None;
+            }
+            Some(SshTestRequest::Forwarding(Some(to)))
+        }
         "subsystem" => {
             let Some(s) = f.get("subsystem") else {
                 r.error(f.pos, path, "missing key `subsystem` (e.g. sftp)");

@@ -195,7 +195,7 @@ impl Conn {
     /// Decide and audit a forwarding request. A ticket only when an enforced rule allows
     /// it explicitly (forwarding is denied by default); every other answer is a refusal,
     /// with the reason in the audit log.
-    async fn forwarding(&self, raw: String) -> Option<Ticket> {
+    async fn forwarding(&self, raw: String, facts: SshFacts) -> Option<Ticket> {
         let actor = self.actor.as_ref()?;
         let action = Action {
             protocol: Protocol::Ssh,
@@ -203,7 +203,7 @@ impl Conn {
             target: self.ctx.target.target_ref(),
             session: Some(self.session.clone()),
             raw,
-            facts: Facts::Ssh(SshFacts::forwarding()),
+            facts: Facts::Ssh(facts),
         };
         match self.ctx.gate.decide(action).await {
             Admission::Allow(t) if forward::explicitly_allowed(&t) => Some(t),
@@ -223,7 +223,7 @@ impl Conn {
     /// Decide and audit a kind of forwarding Warden never relays (agent, X11,
     /// streamlocal): always refused.
     async fn never_relayed(&self, raw: String) -> bool {
-        if let Some(t) = self.forwarding(raw).await {
+        if let Some(t) = self.forwarding(raw, SshFacts::forwarding()).await {
             t.completed(warden_audit::Outcome {
                 error: Some("this kind of forwarding is never relayed by Warden".into()),
                 ..Default::default()
@@ -422,7 +422,11 @@ impl russh::server::Handler for Conn {
         if port > u32::from(u16::MAX) || host.len() > 255 {
             return Ok(false);
         }
-        let Some(ticket) = self.forwarding(format!("direct-tcpip {host}:{port}")).await else {
+        let facts = SshFacts::forwarding_to(host, port);
+        let Some(ticket) = self
+            .forwarding(format!("direct-tcpip {host}:{port}"), facts)
+            .await
+        else {
             return Ok(false);
         };
         let Ok(slot) = Arc::clone(&self.relays).try_acquire_owned() else {
@@ -465,7 +469,10 @@ impl russh::server::Handler for Conn {
             return Ok(false);
         }
         let Some(ticket) = self
-            .forwarding(format!("tcpip-forward {address}:{port}"))
+            .forwarding(
+                format!("tcpip-forward {address}:{port}"),
+                SshFacts::forwarding_to(address, *port),
+            )
             .await
         else {
             return Ok(false);
