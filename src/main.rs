@@ -6,6 +6,12 @@
 
 mod cli;
 
+/// mimalloc instead of glibc malloc: audit records and parsed requests are allocated on
+/// connection tasks and freed on the audit writer's thread, and glibc's arena locks made
+/// that hand-over a third of the append cost (see docs/audit-format.md, Performance).
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};

@@ -8,6 +8,10 @@
 
 mod common;
 
+/// The allocator the `warden` binary uses (src/main.rs), so the numbers are the gateway's.
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, Criterion, Throughput};
