@@ -4,7 +4,10 @@
 //! `cargo bench -p warden-audit --bench append`. The latency table is printed after
 //! the criterion groups (criterion reports means, not percentiles), next to the disk's
 //! own `fdatasync` latency measured in the same temp directory: a fsynced durable
-//! append can never be faster than that.
+//! append can never be faster than that. A saturated closed loop of 256 callers has a
+//! mean latency of 256 / throughput by construction (Little's law), so the latency an
+//! operator sees at the target load is measured apart: 256 callers offering 20 000
+//! durable appends/s in total (`paced_table`; `PACED_ONLY=1` runs only that table).
 
 mod common;
 
@@ -108,6 +111,82 @@ fn bench_durable(c: &mut Criterion) {
     log.shutdown().expect("shutdown");
 }
 
+/// Durable appends from `c` callers that together offer `rate` appends/s (each caller
+/// appends every `c / rate` seconds, callers evenly staggered), for about `secs`.
+/// Returns the achieved rate, the latencies (each from the moment the append was
+/// issued), and how many appends were issued more than one period late (a caller
+/// still waiting for its previous answer: then the offered rate was not sustained).
+fn paced_run(
+    rt: &tokio::runtime::Runtime,
+    log: &AuditLog,
+    c: u64,
+    rate: f64,
+    secs: f64,
+) -> (f64, Vec<Duration>, u64) {
+    let period = Duration::from_secs_f64(c as f64 / rate);
+    let per = ((rate * secs) as u64 / c).max(1);
+    rt.block_on(async {
+        let start = tokio::time::Instant::now() + Duration::from_millis(5);
+        let mut tasks = Vec::new();
+        for t in 0..c {
+            let log = log.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut lat = Vec::with_capacity(per as usize);
+                let mut late = 0u64;
+                let first = start + period.mul_f64(t as f64 / c as f64);
+                for i in 0..per {
+                    let due = first + period * i as u32;
+                    tokio::time::sleep_until(due).await;
+                    let t0 = tokio::time::Instant::now();
+                    if t0 > due + period {
+                        late += 1;
+                    }
+                    log.append(common::event(t * 1_000_000 + i), Durability::Durable)
+                        .await
+                        .expect("append");
+                    lat.push(t0.elapsed());
+                }
+                (lat, late)
+            }));
+        }
+        let mut all = Vec::with_capacity((per * c) as usize);
+        let mut late = 0;
+        for t in tasks {
+            let (l, n) = t.await.expect("task");
+            all.extend(l);
+            late += n;
+        }
+        let achieved = all.len() as f64 / (tokio::time::Instant::now() - start).as_secs_f64();
+        (achieved, all, late)
+    })
+}
+
+/// The latency an operator sees at a given load: 256 callers offering 20 000 durable
+/// appends/s in total (the issue's throughput target), not a saturated closed loop.
+fn paced_table() {
+    let rt = runtime();
+    println!(
+        "\ndurable appends from 256 callers offering 20 000/s in total: achieved, p50, p99, max, late issues (3 runs of ~3 s)"
+    );
+    for fsync in [true, false] {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let log = open_with(dir.path(), fsync);
+        paced_run(&rt, &log, 256, 20_000.0, 0.5);
+        for _ in 0..3 {
+            let (achieved, mut lat, late) = paced_run(&rt, &log, 256, 20_000.0, 3.0);
+            lat.sort_unstable();
+            let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+            println!(
+                "  fsync={fsync:<5} {achieved:>7.0}/s  p50 {:>8.3?}  p99 {:>8.3?}  max {:>8.3?}  late {late}",
+                pct(0.50),
+                pct(0.99),
+                lat[lat.len() - 1]
+            );
+        }
+        log.shutdown().expect("shutdown");
+    }
+}
+
 /// Throughput and p50/p99 latency of durable appends, printed as a table.
 fn latency_table() {
     let rt = runtime();
@@ -171,9 +250,14 @@ fn disk_fdatasync() {
 criterion_group!(benches, bench_queued, bench_durable);
 
 fn main() {
+    if std::env::var_os("PACED_ONLY").is_some() {
+        paced_table();
+        return;
+    }
     benches();
     Criterion::default().configure_from_args().final_summary();
     disk_fdatasync();
     latency_table();
+    paced_table();
     disk_fdatasync();
 }
