@@ -5,6 +5,10 @@
 //!
 //! Wall-clock numbers are noisy on a shared machine; `examples/inspect_loop.rs` runs the
 //! same path a fixed number of times for instruction counts under callgrind.
+//!
+//! The bench allocates with mimalloc, as the `warden` binary does (src/main.rs): with
+//! glibc malloc, malloc/free were about a fifth of the uncached path (parsing allocates
+//! every token and AST node).
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -14,6 +18,9 @@ use warden_inspect::sql::{self, Dialect, SqlFacts};
 use warden_policy::SqlCache;
 
 mod support;
+
+#[global_allocator]
+static ALLOC: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use support::{action, policy_200, STATEMENT};
 
