@@ -161,26 +161,26 @@ fn paced_run(
     })
 }
 
-/// The latency an operator sees at a given load: 256 callers offering 20 000 durable
-/// appends/s in total (the issue's throughput target), not a saturated closed loop.
+/// Callers and total offered rate of [`paced_table`] (the issue's throughput target).
+const PACED_CALLERS: u64 = 256;
+const PACED_RATE: f64 = 20_000.0;
+
+/// The latency an operator sees at a given load: [`PACED_CALLERS`] callers offering
+/// [`PACED_RATE`] durable appends/s in total, not a saturated closed loop.
 fn paced_table() {
     let rt = runtime();
     println!(
-        "\ndurable appends from 256 callers offering 20 000/s in total: achieved, p50, p99, max, late issues (3 runs of ~3 s)"
+        "\ndurable appends from {PACED_CALLERS} callers offering {PACED_RATE}/s in total: achieved, p50, p99, max, late issues (3 runs of ~3 s)"
     );
     for fsync in [true, false] {
         let dir = tempfile::tempdir().expect("tempdir");
         let log = open_with(dir.path(), fsync);
-        paced_run(&rt, &log, 256, 20_000.0, 0.5);
+        paced_run(&rt, &log, PACED_CALLERS, PACED_RATE, 0.5);
         for _ in 0..3 {
-            let (achieved, mut lat, late) = paced_run(&rt, &log, 256, 20_000.0, 3.0);
-            lat.sort_unstable();
-            let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+            let (achieved, lat, late) = paced_run(&rt, &log, PACED_CALLERS, PACED_RATE, 3.0);
             println!(
-                "  fsync={fsync:<5} {achieved:>7.0}/s  p50 {:>8.3?}  p99 {:>8.3?}  max {:>8.3?}  late {late}",
-                pct(0.50),
-                pct(0.99),
-                lat[lat.len() - 1]
+                "  fsync={fsync:<5} {achieved:>7.0}/s  {}  late {late}",
+                percentiles(lat)
             );
         }
         log.shutdown().expect("shutdown");
@@ -209,15 +209,11 @@ fn latency_row(rt: &tokio::runtime::Runtime, fsync: bool, conc: u64) {
         let rate = (conc * 20) as f64 / d.as_secs_f64();
         let n = ((rate * 2.0) as u64).max(conc * 10);
         for _ in 0..3 {
-            let (d, mut lat) = durable_run(rt, &log, conc, n);
-            lat.sort_unstable();
-            let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+            let (d, lat) = durable_run(rt, &log, conc, n);
             println!(
-                "  c={conc:<4} {:>9.0}/s  p50 {:>8.3?}  p99 {:>8.3?}  max {:>8.3?}",
+                "  c={conc:<4} {:>9.0}/s  {}",
                 n as f64 / d.as_secs_f64(),
-                pct(0.50),
-                pct(0.99),
-                lat[lat.len() - 1]
+                percentiles(lat)
             );
         }
         log.shutdown().expect("shutdown");
@@ -238,13 +234,22 @@ fn disk_fdatasync() {
         f.sync_data().expect("fdatasync");
         lat.push(t0.elapsed());
     }
-    lat.sort_unstable();
     println!(
-        "\ndisk: write 4 KiB + fdatasync, 200 times: p50 {:.3?}  p99 {:.3?}  max {:.3?}",
-        lat[lat.len() / 2],
-        lat[lat.len() * 99 / 100],
-        lat[lat.len() - 1]
+        "\ndisk: write 4 KiB + fdatasync, 200 times: {}",
+        percentiles(lat)
     );
+}
+
+/// `p50 … p99 … max …` of a non-empty set of latencies, for the printed tables.
+fn percentiles(mut lat: Vec<Duration>) -> String {
+    lat.sort_unstable();
+    let pct = |p: f64| lat[((lat.len() as f64 * p) as usize).min(lat.len() - 1)];
+    format!(
+        "p50 {:>8.3?}  p99 {:>8.3?}  max {:>8.3?}",
+        pct(0.50),
+        pct(0.99),
+        lat[lat.len() - 1]
+    )
 }
 
 criterion_group!(benches, bench_queued, bench_durable);
