@@ -1,12 +1,12 @@
-//! The sync thread: makes written batches durable and only then answers their durable
-//! callers, so the writer can chain and write batch N+1 while batch N is being flushed
-//! and fsynced (a batch is not capped at one write + fsync time).
+//! The sync thread: makes journaled batches durable and only then answers their
+//! durable callers, so the writer can chain and journal batch N+1 while batch N is
+//! being fsynced (a batch is not capped at one write + fsync time).
 //!
-//! The writer hands over each batch's durable replies after `apply_batch` returned; a
-//! sync started after that covers the batch, and one sync answers every batch queued
-//! by then. After the first failed sync every later reply is an error, whether or not
-//! a later sync would succeed. This module must never answer `Ok` for a record that a
-//! completed flush + fsync did not cover.
+//! The writer hands over each batch's durable replies after its journal frame was
+//! written; a sync started after that covers the batch, and one sync answers every
+//! batch queued by then. After the first failed sync every later reply is an error,
+//! whether or not a later sync would succeed. This module must never answer `Ok` for a
+//! record that a completed journal sync did not cover.
 
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::Arc;
@@ -26,8 +26,8 @@ pub(crate) struct SyncThread {
 }
 
 impl SyncThread {
-    /// Start the thread; `sync` makes everything written so far durable (sled flush +
-    /// fdatasync: [`crate::store::Syncer::sync`]).
+    /// Start the thread; `sync` makes everything journaled so far durable (an
+    /// `fdatasync` of the journal files: [`crate::journal::Files::sync`]).
     pub(crate) fn start(
         sync: impl FnMut() -> Result<(), AuditError> + Send + 'static,
         shared: Arc<Shared>,

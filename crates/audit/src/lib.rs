@@ -1,9 +1,10 @@
 //! # warden-audit
 //!
 //! The append-only, hash-chained, tamper-evident audit log (docs/audit-format.md).
-//! One writer thread owns appends and group-commits them; callers choose per append
-//! between [`Durability::Durable`] (returns once the batch holding the record is
-//! flushed and fsynced) and [`Durability::Queued`] (returns at once; durable within
+//! One writer thread owns appends and group-commits them into a write-ahead journal
+//! (sled follows on its own threads); callers choose per append between
+//! [`Durability::Durable`] (returns once the journal frame holding the record is
+//! fsynced) and [`Durability::Queued`] (returns at once; durable within
 //! `queued_window`). Signed checkpoints seal the head; [`verify_dir`] and
 //! [`AuditLog::verify`] walk the chain and the checkpoints.
 //!
@@ -13,6 +14,7 @@
 
 #![forbid(unsafe_code)]
 
+mod apply;
 mod canonical;
 pub mod checkpoint;
 pub mod config;
@@ -20,8 +22,11 @@ mod durable;
 pub mod error;
 pub mod event;
 pub mod export;
+mod flusher;
+mod journal;
 pub mod layout;
 mod log;
+mod progress;
 pub mod query;
 mod reader;
 pub mod record;

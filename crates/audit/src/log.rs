@@ -12,12 +12,16 @@ use std::thread::JoinHandle;
 use ed25519_dalek::VerifyingKey;
 use tokio::sync::{broadcast, oneshot, OwnedSemaphorePermit, Semaphore};
 
+use crate::apply::Applier;
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::AuditConfig;
 use crate::durable::SyncThread;
 use crate::error::AuditError;
 use crate::event::Event;
+use crate::flusher::Flusher;
+use crate::journal::{self, Journal};
 use crate::layout;
+use crate::progress::Progress;
 use crate::query::{self, Page, Query};
 use crate::record::Record;
 use crate::records;
@@ -34,8 +38,9 @@ const FEED_CAPACITY: usize = 4096;
 /// How an append must be on disk before it returns.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
-    /// Returns after the batch holding the record was flushed and fsynced: survives a
-    /// process kill and a power cut. Use it before forwarding anything that changes
+    /// Returns after the batch holding the record was written to the journal and
+    /// `fdatasync`ed (sled follows in the background; the journal is replayed at open):
+    /// survives a process kill and a power cut. Use it before forwarding anything that changes
     /// data, and for every deny / hold.
     Durable,
     /// Returns at once with the record's sequence number; the record is written within
@@ -65,6 +70,8 @@ struct Inner {
     submit: Mutex<Submit>,
     permits: Arc<Semaphore>,
     shared: Arc<Shared>,
+    /// How far sled has caught up with the journal (reads wait for it).
+    progress: Arc<Progress>,
     db: sled::Db,
     feed: broadcast::Sender<Record>,
     cfg: AuditConfig,
@@ -78,6 +85,7 @@ impl AuditLog {
     /// the chain, and start the writer thread. Refuses a store whose tail does not check.
     pub fn open(cfg: AuditConfig) -> Result<AuditLog, AuditError> {
         let db = store::open_db(&cfg.path)?;
+        let replayed = journal::replay(&db, &cfg.path, recover_head(&db)?)?;
         if let Some(path) = &cfg.checkpoint_file {
             checkpoint::repair_torn_tail(path)?;
         }
@@ -136,6 +144,7 @@ impl AuditLog {
             }
         };
         syncer.sync(&db)?;
+        let journal = Journal::open(&cfg.path, cfg.fsync, replayed.last_gen)?;
 
         let shared = Arc::new(Shared {
             head: Mutex::new(head),
@@ -145,16 +154,36 @@ impl AuditLog {
         let (tx, rx) = mpsc::channel();
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
         let syncer = Arc::new(Mutex::new(syncer));
+        let journal_files = journal.files();
         let sync = {
-            let (db, syncer) = (db.clone(), syncer.clone());
-            move || lock(&syncer).sync(&db)
+            let files = journal_files.clone();
+            move || files.sync()
         };
         let sync_thread =
             SyncThread::start(sync, shared.clone()).map_err(|e| AuditError::io(&cfg.path, e))?;
+        let progress = Arc::new(Progress::default());
+        let applier = Applier::start(db.clone(), progress.clone(), shared.clone())
+            .map_err(|e| AuditError::io(&cfg.path, e))?;
+        let flush = {
+            let (db, syncer) = (db.clone(), syncer.clone());
+            move || lock(&syncer).sync(&db)
+        };
+        let light = {
+            let db = db.clone();
+            move || db.flush().map(|_| ()).map_err(AuditError::from)
+        };
+        let flusher = Flusher::start(flush, light, progress.clone(), shared.clone())
+            .map_err(|e| AuditError::io(&cfg.path, e))?;
         let w = Writer {
             db: db.clone(),
             syncer,
             sync_thread,
+            journal,
+            journal_files,
+            applier,
+            progress: progress.clone(),
+            flusher,
+            op: 0,
             rx,
             shared: shared.clone(),
             feed: feed.clone(),
@@ -177,6 +206,7 @@ impl AuditLog {
                 }),
                 permits: Arc::new(Semaphore::new(MAX_PENDING)),
                 shared,
+                progress,
                 db,
                 feed,
                 cfg,
@@ -262,24 +292,33 @@ impl AuditLog {
 
     /// Records matching `q`, newest first (see [`Query`]).
     pub fn query(&self, q: &Query) -> Result<Page, AuditError> {
-        query::run(&self.inner.db, q)
+        query::run(self.caught_up(), q)
     }
 
     /// Every record matching `q` as JSON lines, oldest first (see [`crate::export`]).
     pub fn export(&self, q: &Query, out: &mut impl std::io::Write) -> Result<u64, AuditError> {
-        crate::export::export(&self.inner.db, q, out)
+        crate::export::export(self.caught_up(), q, out)
     }
 
     /// One record by sequence number.
     pub fn get(&self, seq: u64) -> Result<Option<Record>, AuditError> {
-        records::with_record(&self.inner.db, seq, Record::from_stored)
+        records::with_record(self.caught_up(), seq, Record::from_stored)
     }
 
     /// Walk the whole chain and every stored checkpoint (plus the external checkpoint
     /// file, if configured), checking signatures against this log's key.
     pub fn verify(&self) -> VerifyReport {
         let file = self.inner.cfg.checkpoint_file.as_deref();
-        verify::verify_db(&self.inner.db, Some(&self.inner.public), file)
+        verify::verify_db(self.caught_up(), Some(&self.inner.public), file)
+    }
+
+    /// The store, once everything journaled so far (in particular every acknowledged
+    /// record and every checkpoint handed out) has reached sled: the applier runs a
+    /// moment behind the journal.
+    fn caught_up(&self) -> &sled::Db {
+        let written = self.inner.progress.written();
+        self.inner.progress.wait_op(written);
+        &self.inner.db
     }
 
     /// Sequence number and hex hash of the last written record (0 and 64 zeros when
@@ -360,7 +399,7 @@ impl Drop for Inner {
 }
 
 /// The last record of the store, checked: its hash must recompute.
-fn recover_head(db: &sled::Db) -> Result<Head, AuditError> {
+pub(crate) fn recover_head(db: &sled::Db) -> Result<Head, AuditError> {
     let last = records::last_seq(db)?;
     if last == 0 {
         return Ok(Head {

@@ -146,7 +146,8 @@ impl Syncer {
     }
 }
 
-/// Open an existing store for reading (verify, export, tail); never creates one.
+/// Open an existing store for reading (verify, export, tail); never creates one. The
+/// one write it may make is replaying the journal of a store whose process was killed.
 pub fn open_existing(path: &Path) -> Result<sled::Db, AuditError> {
     if !path.join("db").is_file() || !path.join("conf").is_file() {
         return Err(AuditError::io(
@@ -165,10 +166,22 @@ pub fn open_existing(path: &Path) -> Result<sled::Db, AuditError> {
             .map_err(|e| classify_open_error(path, e))
     })?;
     match db.get(layout::META_FORMAT)? {
-        Some(f) if f.as_ref() == layout::FORMAT_NAME => Ok(db),
-        _ => Err(AuditError::Corrupt {
-            seq: 0,
-            what: format!("{} is not a warden audit store", path.display()),
-        }),
+        Some(f) if f.as_ref() == layout::FORMAT_NAME => {}
+        _ => {
+            return Err(AuditError::Corrupt {
+                seq: 0,
+                what: format!("{} is not a warden audit store", path.display()),
+            })
+        }
     }
+    // A store left by a killed process may hold acknowledged records only in its
+    // journal: add them (only ones that continue the chain), as `AuditLog::open` would.
+    // A tail that does not check is left alone for verify to report.
+    if let Ok(head) = crate::log::recover_head(&db) {
+        let replayed = crate::journal::replay(&db, path, head)?;
+        if replayed.records + replayed.checkpoints > 0 {
+            Syncer::new(path, true)?.sync(&db)?;
+        }
+    }
+    Ok(db)
 }

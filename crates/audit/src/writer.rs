@@ -1,15 +1,16 @@
 //! The single writer: assigns times and hashes, group-commits appends, signs checkpoints.
 //!
 //! Runs on its own OS thread (so it works with or without a tokio runtime). Requests
-//! arrive in sequence order over one channel; every request found waiting is written in
-//! one atomic sled batch (records packed into chunks, layout.rs), and the batch's
-//! *durable* callers are handed to the sync thread (durable.rs), which answers them once
-//! a flush + fsync covers the batch; meanwhile the writer goes on with the next batch.
+//! arrive in sequence order over one channel; every request found waiting is chained,
+//! hashed, packed into chunks (layout.rs) and written as one journal frame (journal.rs),
+//! then handed to the applier (apply.rs), which writes it to sled as one atomic batch.
+//! The batch's *durable* callers go to the sync thread (durable.rs), which answers them
+//! once an `fdatasync` of the journal covers the batch; meanwhile the writer goes on
+//! with the next batch. sled is made durable in the background (flusher.rs).
 //! After the first failed write or sync the writer answers every later request with an
 //! error: it must never leave a gap in the chain or acknowledge a record that is not
 //! durable.
 
-use std::collections::HashMap;
 use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
@@ -17,12 +18,16 @@ use std::time::Instant;
 use ed25519_dalek::SigningKey;
 use tokio::sync::{broadcast, oneshot, OwnedSemaphorePermit};
 
+use crate::apply::{Applier, Op};
 use crate::checkpoint::{self, Checkpoint};
 use crate::config::AuditConfig;
 use crate::durable::SyncThread;
 use crate::error::AuditError;
 use crate::event::Event;
+use crate::flusher::Flusher;
+use crate::journal::{self, Files, Journal};
 use crate::layout::{self, IndexKind, StoredRecord};
+use crate::progress::Progress;
 use crate::record::{self, Record};
 use crate::store::Syncer;
 
@@ -76,13 +81,19 @@ pub(crate) struct IndexValues {
     len: usize,
 }
 
-impl IndexValues {
-    pub(crate) fn of(ev: &Event) -> IndexValues {
-        let mut v = IndexValues {
+impl Default for IndexValues {
+    fn default() -> Self {
+        IndexValues {
             text: String::new(),
             parts: [(IndexKind::User, 0, 0); 3],
             len: 0,
-        };
+        }
+    }
+}
+
+impl IndexValues {
+    pub(crate) fn of(ev: &Event) -> IndexValues {
+        let mut v = IndexValues::default();
         for (kind, value) in index_values(ev) {
             let start = v.text.len();
             v.text.push_str(value);
@@ -92,7 +103,7 @@ impl IndexValues {
         v
     }
 
-    fn iter(&self) -> impl Iterator<Item = (IndexKind, &str)> {
+    pub(crate) fn iter(&self) -> impl Iterator<Item = (IndexKind, &str)> {
         self.parts[..self.len]
             .iter()
             .map(|&(k, a, b)| (k, self.text.get(a..b).unwrap_or_default()))
@@ -143,6 +154,14 @@ pub(crate) struct Writer {
     pub db: sled::Db,
     pub syncer: Arc<Mutex<Syncer>>,
     pub sync_thread: SyncThread,
+    pub journal: Journal,
+    /// The journal files, for syncing a checkpoint on this thread.
+    pub journal_files: Arc<Files>,
+    pub applier: Applier,
+    pub progress: Arc<Progress>,
+    pub flusher: Flusher,
+    /// The number of the last op handed to the applier.
+    pub op: u64,
     pub rx: Receiver<Req>,
     pub shared: Arc<Shared>,
     pub feed: broadcast::Sender<Record>,
@@ -257,10 +276,20 @@ impl Writer {
         self.shared.fail(e);
     }
 
-    /// Flush + fsync on this thread (checkpoints), covering everything written so far.
-    fn sync(&mut self) -> Result<(), AuditError> {
-        lock(&self.syncer).sync(&self.db)?;
-        self.unflushed_since = None;
+    /// Journal `payload` as the next op, then hand the op it makes to the applier.
+    fn journal_and_apply(
+        &mut self,
+        kind: u8,
+        payload: Vec<u8>,
+        op: impl FnOnce(Vec<u8>) -> Op,
+    ) -> Result<(), AuditError> {
+        let n = self.op + 1;
+        let (syncer, db) = (&self.syncer, &self.db);
+        self.journal
+            .write(kind, &payload, n, &self.progress, || lock(syncer).sync(db))?;
+        self.applier.send(n, op(payload))?;
+        self.progress.set_written(n);
+        self.op = n;
         Ok(())
     }
 
@@ -277,7 +306,8 @@ impl Writer {
             return;
         }
         let mut prev = self.head.hash;
-        let hashes = match self.write(&appends) {
+        let mut appends = appends;
+        let hashes = match self.write(&mut appends) {
             Ok(h) => h,
             Err(e) => {
                 self.fail(&e);
@@ -322,18 +352,20 @@ impl Writer {
         }
     }
 
-    /// Chain, hash and write the batch atomically (records packed into chunks).
-    fn write(&mut self, appends: &[AppendReq]) -> Result<Vec<[u8; 32]>, AuditError> {
+    /// Chain, hash and journal the batch (records packed into chunks), and hand it to
+    /// the applier, which writes it to sled atomically. Takes the index values out of
+    /// `appends`.
+    fn write(&mut self, appends: &mut [AppendReq]) -> Result<Vec<[u8; 32]>, AuditError> {
         let time_ns = record::now_ns().max(self.head.time_ns);
-        let mut batch = sled::Batch::default();
         let mut head = self.head;
         let mut hashes = Vec::with_capacity(appends.len());
-        // One index entry per (index, value) per batch, not one per record: each sled
-        // insert costs a node copy, and this cuts four inserts per record to about one.
-        let mut postings: HashMap<(IndexKind, &str), Vec<u64>> = HashMap::new();
+        // The journal payload (every chunk value, each preceded by its length) and
+        // where each chunk value sits in it.
+        let mut payload = Vec::new();
+        let mut chunks = Vec::new();
         let mut chunk: Vec<StoredRecord<'_>> = Vec::new();
         let mut chunk_bytes = 0usize;
-        for a in appends {
+        for a in appends.iter() {
             if a.seq != head.seq + 1 {
                 return Err(AuditError::Corrupt {
                     seq: a.seq,
@@ -350,12 +382,9 @@ impl Writer {
             });
             chunk_bytes += layout::HEADER_LEN + a.json.len();
             if chunk_bytes >= layout::CHUNK_TARGET_BYTES {
-                insert_chunk(&mut batch, &chunk);
+                add_chunk(&mut payload, &mut chunks, &chunk);
                 chunk.clear();
                 chunk_bytes = 0;
-            }
-            for (kind, value) in a.index.iter() {
-                postings.entry((kind, value)).or_default().push(a.seq);
             }
             hashes.push(hash);
             head = Head {
@@ -364,16 +393,17 @@ impl Writer {
                 time_ns,
             };
         }
-        insert_chunk(&mut batch, &chunk);
-        for ((kind, value), seqs) in &postings {
-            for part in seqs.chunks(layout::POSTING_MAX) {
-                batch.insert(
-                    layout::index_key(*kind, value, part[0]),
-                    layout::encode_posting(part),
-                );
-            }
-        }
-        self.db.apply_batch(batch)?;
+        add_chunk(&mut payload, &mut chunks, &chunk);
+        drop(chunk);
+        let index = appends
+            .iter_mut()
+            .map(|a| (a.seq, std::mem::take(&mut a.index)))
+            .collect();
+        self.journal_and_apply(journal::KIND_RECORDS, payload, |payload| Op::Records {
+            payload,
+            chunks,
+            index,
+        })?;
         self.head = head;
         *lock(&self.shared.head) = head;
         if self.unsealed_since.is_none() {
@@ -382,8 +412,8 @@ impl Writer {
         Ok(hashes)
     }
 
-    /// Sign the current head (unless it is already signed), store it, fsync, and copy
-    /// it to the external checkpoint file.
+    /// Sign the current head (unless it is already signed), journal and store it, sync
+    /// the journal, and copy it to the external checkpoint file.
     fn checkpoint(&mut self) -> Result<Checkpoint, AuditError> {
         if let Some(msg) = self.failed() {
             return Err(AuditError::Failed(msg));
@@ -394,11 +424,25 @@ impl Writer {
                 return Ok(cp);
             }
         }
-        let cp = write_checkpoint(&self.db, &self.key, self.head)?;
-        if let Err(e) = self.sync() {
-            self.fail(&e);
-            return Err(e);
-        }
+        let stored = (|| {
+            let cp = sign_checkpoint(&self.key, self.head);
+            let json = serde_json::to_vec(&cp)?;
+            let seq = cp.seq;
+            self.journal_and_apply(journal::KIND_CHECKPOINT, json, |json| Op::Checkpoint {
+                seq,
+                json,
+            })?;
+            self.journal_files.sync()?;
+            self.unflushed_since = None;
+            Ok(cp)
+        })();
+        let cp = match stored {
+            Ok(cp) => cp,
+            Err(e) => {
+                self.fail(&e);
+                return Err(e);
+            }
+        };
         self.last_cp_seq = cp.seq;
         self.unsealed_since = None;
         *lock(&self.shared.last_checkpoint) = Some(cp.clone());
@@ -409,34 +453,53 @@ impl Writer {
     }
 
     /// Final checkpoint and fsync (shutdown, or every handle dropped); every durable
-    /// caller is answered before it returns.
+    /// caller is answered before it returns. Then everything is applied to sled, sled is
+    /// flushed and fsynced and the journal retired, so a cleanly closed store stands on
+    /// its own.
     fn finish(&mut self) -> Result<(), AuditError> {
         self.sync_thread.stop();
+        let last = self.checkpoint();
+        self.applier.stop();
+        self.flusher.stop();
         if let Some(msg) = self.failed() {
             return Err(AuditError::Failed(msg));
         }
-        self.checkpoint().map(|_| ())
+        last?;
+        lock(&self.syncer).sync(&self.db)?;
+        self.journal.retire()
     }
 }
 
-/// Add one chunk of records (if any) to the batch, keyed by its first sequence.
-fn insert_chunk(batch: &mut sled::Batch, chunk: &[StoredRecord<'_>]) {
+/// Add one chunk of records (if any) to the journal payload, length first, and note
+/// where its value sits (keyed by its first sequence).
+fn add_chunk(
+    payload: &mut Vec<u8>,
+    chunks: &mut Vec<(u64, std::ops::Range<usize>)>,
+    chunk: &[StoredRecord<'_>],
+) {
     if let Some(first) = chunk.first() {
-        batch.insert(
-            &layout::record_key(first.seq)[..],
-            layout::encode_chunk(chunk),
-        );
+        let value = layout::encode_chunk(chunk);
+        payload.extend_from_slice(&(value.len() as u32).to_be_bytes());
+        let start = payload.len();
+        payload.extend_from_slice(&value);
+        chunks.push((first.seq, start..payload.len()));
     }
 }
 
-/// Store a signed checkpoint of `head` (not yet fsynced).
+/// A signed checkpoint of `head`, timed now.
+fn sign_checkpoint(key: &SigningKey, head: Head) -> Checkpoint {
+    let time_ns = record::now_ns().max(head.time_ns);
+    Checkpoint::sign(key, head.seq, &head.hash, time_ns)
+}
+
+/// Store a signed checkpoint of `head` (not yet fsynced; used at creation, before the
+/// journal exists).
 pub(crate) fn write_checkpoint(
     db: &sled::Db,
     key: &SigningKey,
     head: Head,
 ) -> Result<Checkpoint, AuditError> {
-    let time_ns = record::now_ns().max(head.time_ns);
-    let cp = Checkpoint::sign(key, head.seq, &head.hash, time_ns);
+    let cp = sign_checkpoint(key, head);
     db.insert(layout::checkpoint_key(head.seq), serde_json::to_vec(&cp)?)?;
     Ok(cp)
 }

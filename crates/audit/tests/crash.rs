@@ -3,6 +3,12 @@
 //! acknowledged record must be present, the chain must verify (including against the
 //! external checkpoint file), and appends must continue from the right sequence.
 //!
+//! Durable appends are acknowledged once the write-ahead journal is synced, and sled
+//! follows a moment later; the test counts the kills after which sled alone lacked an
+//! acknowledged record (the journal had to be replayed) and requires some, and
+//! alternates between restarting through the read-only path (`verify_dir`, what
+//! `warden audit verify` runs) and through `AuditLog::open`.
+//!
 //! The child is this test binary re-executed with `WARDEN_AUDIT_CRASH_CHILD=<dir>`.
 
 mod common;
@@ -14,7 +20,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use rand::Rng;
-use warden_audit::{AuditConfig, AuditLog, Durability, EventKind};
+use warden_audit::{layout, AuditConfig, AuditLog, Durability, EventKind};
 
 const CHILD_ENV: &str = "WARDEN_AUDIT_CRASH_CHILD";
 const ROUNDS: usize = 20;
@@ -27,6 +33,21 @@ fn crash_config(dir: &Path) -> AuditConfig {
     cfg.checkpoint_every = 400;
     cfg.checkpoint_interval = Duration::from_millis(300);
     cfg
+}
+
+/// The last record sled itself holds, before anything replays the journal.
+fn sled_last_seq(path: &Path) -> u64 {
+    let db = sled::Config::new().path(path).open().expect("open sled");
+    let last = db
+        .range(layout::record_key(0)..=layout::record_key(u64::MAX))
+        .next_back()
+        .transpose()
+        .expect("read sled");
+    last.map_or(0, |(k, v)| {
+        let first = layout::key_seq(&k).expect("record key");
+        let n = layout::decode_value(first, &v).expect("record value").len() as u64;
+        first + n - 1
+    })
 }
 
 /// The child: 8 threads appending durably forever, printing each acknowledged seq.
@@ -67,6 +88,7 @@ fn acknowledged_durable_appends_survive_sigkill() {
     let mut acked: BTreeSet<u64> = BTreeSet::new();
     let mut rounds = 0;
     let mut kills_mid_write = 0;
+    let mut journal_needed = 0;
     while rounds < ROUNDS && started.elapsed() < BUDGET {
         rounds += 1;
         let mut child = Command::new(&exe)
@@ -99,6 +121,21 @@ fn acknowledged_durable_appends_survive_sigkill() {
             kills_mid_write += 1;
         }
         acked.extend(seqs);
+        let max_acked = acked.last().copied().unwrap_or(0);
+        if sled_last_seq(&cfg.path) < max_acked {
+            journal_needed += 1;
+        }
+        if rounds % 2 == 0 {
+            // The read-only path replays the journal as well.
+            let report = warden_audit::verify_dir(&cfg.path, cfg.checkpoint_file.as_deref())
+                .expect("verify_dir after SIGKILL");
+            assert!(report.ok, "round {rounds}: {report:?}");
+            assert!(
+                report.records >= max_acked,
+                "round {rounds}: verify saw {} records, {max_acked} acknowledged",
+                report.records
+            );
+        }
 
         // Restart: everything acknowledged is there, the chain verifies, appends go on.
         let log = AuditLog::open(cfg.clone()).expect("reopen after SIGKILL");
@@ -140,4 +177,10 @@ fn acknowledged_durable_appends_survive_sigkill() {
         kills_mid_write >= rounds / 2,
         "the child was rarely killed while appending ({kills_mid_write}/{rounds})"
     );
+    assert!(
+        journal_needed >= 1,
+        "sled alone held every acknowledged record after every kill: the journal's \
+         replay was never exercised ({rounds} rounds)"
+    );
+    eprintln!("{rounds} rounds, {kills_mid_write} mid-write, {journal_needed} needed the journal");
 }

@@ -1,0 +1,590 @@
+//! The write-ahead journal: what makes a durable append cost one disk round trip.
+//!
+//! Each group-commit batch is written to a journal file (one `pwrite`) before sled's
+//! `apply_batch`, and a durable caller is answered after an `fdatasync` of the journal.
+//! The journal files are pre-allocated and overwritten in place, so that `fdatasync`
+//! writes the batch's pages and nothing else (no size change, no extent conversion):
+//! one disk round trip, where sled's own flush takes two (its `sync_file_range` write
+//! back, then our `fdatasync`). sled itself is flushed and fsynced in the background
+//! ([`crate::flusher`]); at open, frames holding records the store lacks (a process kill
+//! or power cut after the journal sync but before sled's) are replayed into it.
+//!
+//! Two files, `journal.0` and `journal.1`, in the store directory: the writer fills one
+//! and then switches to the other, overwriting it from the start, once a background sled
+//! flush has covered everything written to it. A frame:
+//!
+//! ```text
+//! magic "WJF1" | gen u64 BE | kind u8 | len u32 BE | payload (len) | crc32c u32 BE
+//! ```
+//!
+//! `gen` grows by one at every switch (and starts above the time in ns at open), so the
+//! frames of a file are the longest prefix of valid frames sharing its first frame's
+//! `gen`; what follows (a torn write, the previous round's frames) is ignored. `kind` 1
+//! is a batch of records (payload: chunks of [`crate::layout::encode_chunk`], each
+//! preceded by its length, u32 BE), `kind` 2 a signed checkpoint (its JSON).
+//!
+//! The journal is a recovery aid, never evidence: replay only adds records that
+//! continue the store's chain (place, previous hash and recomputed hash all check) and
+//! checkpoints of records the store holds. This module must never acknowledge a record
+//! whose frame an `fdatasync` has not covered, and never let replay change or remove a
+//! record the store already holds.
+
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use crate::checkpoint::Checkpoint;
+use crate::error::AuditError;
+use crate::event::Event;
+use crate::layout::{self, StoredRecord};
+use crate::progress::Progress;
+use crate::records;
+use crate::writer::{index_values, lock, Head};
+
+const MAGIC: &[u8; 4] = b"WJF1";
+const FRAME_HEADER: usize = 4 + 8 + 1 + 4;
+const FRAME_TRAILER: usize = 4;
+/// Every frame starts on a page boundary: the writer then never writes into a page that
+/// a running `fdatasync` is writing back (the kernel would make it wait for that I/O).
+const ALIGN: usize = 4096;
+
+fn aligned(at: usize) -> usize {
+    at.div_ceil(ALIGN) * ALIGN
+}
+/// Frame kinds.
+pub(crate) const KIND_RECORDS: u8 = 1;
+pub(crate) const KIND_CHECKPOINT: u8 = 2;
+/// Size each journal file is pre-allocated to; the writer switches files when the next
+/// frame would not fit (a larger frame gets a fresh file of its own and grows it).
+pub(crate) const FILE_BYTES: u64 = 8 * 1024 * 1024;
+
+fn file_path(dir: &Path, i: usize) -> PathBuf {
+    dir.join(format!("journal.{i}"))
+}
+
+/// Encode one frame.
+pub(crate) fn frame(gen: u64, kind: u8, payload: &[u8]) -> Vec<u8> {
+    let mut f = Vec::with_capacity(FRAME_HEADER + payload.len() + FRAME_TRAILER);
+    f.extend_from_slice(MAGIC);
+    f.extend_from_slice(&gen.to_be_bytes());
+    f.push(kind);
+    f.extend_from_slice(&(payload.len() as u32).to_be_bytes());
+    f.extend_from_slice(payload);
+    let crc = crc32fast::hash(&f);
+    f.extend_from_slice(&crc.to_be_bytes());
+    f
+}
+
+/// The valid frames at the start of `bytes`: (gen, kind, payload).
+fn frames(bytes: &[u8]) -> Vec<(u64, u8, &[u8])> {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    let mut first_gen = None;
+    while let Some(h) = bytes.get(at..at + FRAME_HEADER) {
+        if &h[..4] != MAGIC {
+            break;
+        }
+        let gen = u64::from_be_bytes(h[4..12].try_into().unwrap_or_default());
+        let kind = h[12];
+        let len = u32::from_be_bytes(h[13..17].try_into().unwrap_or_default()) as usize;
+        let end = at + FRAME_HEADER + len;
+        let Some(crc) = bytes.get(end..end + FRAME_TRAILER) else {
+            break;
+        };
+        let crc = u32::from_be_bytes(crc.try_into().unwrap_or_default());
+        if crc32fast::hash(&bytes[at..end]) != crc || *first_gen.get_or_insert(gen) != gen {
+            break;
+        }
+        out.push((gen, kind, &bytes[at + FRAME_HEADER..end]));
+        at = aligned(end + FRAME_TRAILER);
+    }
+    out
+}
+
+/// Journal files shared by the writer (writes) and the sync thread (fdatasync).
+pub(crate) struct Files {
+    files: [File; 2],
+    /// Which files were written since their last `fdatasync` (bit i: file i). Taken and
+    /// synced under the lock, so a sync that finds a bit clear knows that a completed
+    /// sync covered the writes before it.
+    dirty: Mutex<u8>,
+    fsync: bool,
+    dir: PathBuf,
+}
+
+impl Files {
+    /// Make every frame written so far durable (no-op with `fsync = false`: a written
+    /// frame is in the OS already, which survives a process kill).
+    pub(crate) fn sync(&self) -> Result<(), AuditError> {
+        let mut dirty = lock(&self.dirty);
+        if !self.fsync {
+            *dirty = 0;
+            return Ok(());
+        }
+        for i in 0..2 {
+            if *dirty & (1 << i) != 0 {
+                self.files[i]
+                    .sync_data()
+                    .map_err(|e| AuditError::io(file_path(&self.dir, i), e))?;
+                *dirty &= !(1 << i);
+            }
+        }
+        Ok(())
+    }
+
+    fn write_at(&self, i: usize, bytes: &[u8], at: u64) -> Result<(), AuditError> {
+        self.files[i]
+            .write_all_at(bytes, at)
+            .map_err(|e| AuditError::io(file_path(&self.dir, i), e))?;
+        *lock(&self.dirty) |= 1 << i;
+        Ok(())
+    }
+}
+
+/// The writer's side of the journal.
+pub(crate) struct Journal {
+    files: Arc<Files>,
+    cur: usize,
+    pos: u64,
+    gen: u64,
+    /// The op of the last frame written to the current file.
+    cur_last_op: u64,
+    /// The other file may be overwritten once sled flushes have covered this op (the
+    /// last one written to it).
+    other_free_at: u64,
+}
+
+impl Journal {
+    /// Open (creating and pre-allocating) the two journal files of the store at `dir`.
+    /// Call after [`replay`] and a full sled sync: everything in them is then obsolete,
+    /// and both are invalidated.
+    pub(crate) fn open(dir: &Path, fsync: bool, last_gen: u64) -> Result<Journal, AuditError> {
+        let mut files = Vec::with_capacity(2);
+        let mut created = false;
+        for i in 0..2 {
+            let p = file_path(dir, i);
+            let f = OpenOptions::new()
+                .read(true)
+                .write(true)
+                .create(true)
+                .truncate(false)
+                .open(&p)
+                .map_err(|e| AuditError::io(&p, e))?;
+            let len = f.metadata().map_err(|e| AuditError::io(&p, e))?.len();
+            if len < FILE_BYTES {
+                // Zeros, written and synced now, so that later syncs overwrite blocks
+                // that already exist (fallocate would leave unwritten extents whose
+                // conversion is a metadata change on every sync). Written a page at a
+                // time: the page cache then holds single-page folios, and a frame
+                // written while the previous one is being written back does not wait
+                // for the lock of a large folio they share.
+                let zeros = vec![0u8; ALIGN];
+                let mut at = len;
+                while at < FILE_BYTES {
+                    let n = (FILE_BYTES - at).min(zeros.len() as u64) as usize;
+                    f.write_all_at(&zeros[..n], at)
+                        .map_err(|e| AuditError::io(&p, e))?;
+                    at += n as u64;
+                }
+                f.sync_all().map_err(|e| AuditError::io(&p, e))?;
+                created = true;
+            }
+            files.push(f);
+        }
+        if created {
+            File::open(dir)
+                .and_then(|d| d.sync_all())
+                .map_err(|e| AuditError::io(dir, e))?;
+        }
+        let [f0, f1]: [File; 2] = files.try_into().map_err(|_| AuditError::Closed)?;
+        let gen = last_gen.max(crate::record::now_ns().max(0) as u64) + 1;
+        let mut j = Journal {
+            files: Arc::new(Files {
+                files: [f0, f1],
+                dirty: Mutex::new(0),
+                fsync,
+                dir: dir.to_path_buf(),
+            }),
+            cur: 0,
+            pos: 0,
+            gen,
+            cur_last_op: 0,
+            other_free_at: 0,
+        };
+        j.retire()?;
+        Ok(j)
+    }
+
+    pub(crate) fn files(&self) -> Arc<Files> {
+        self.files.clone()
+    }
+
+    /// Write frame `op` (before handing the op to the applier). At a switch to the
+    /// other file while a background flush has not yet covered that file's ops (the
+    /// flusher fell behind), waits for the applier and runs `flush_now` (a full sled
+    /// flush + fsync) on this thread first.
+    pub(crate) fn write(
+        &mut self,
+        kind: u8,
+        payload: &[u8],
+        op: u64,
+        progress: &Progress,
+        flush_now: impl FnOnce() -> Result<(), AuditError>,
+    ) -> Result<(), AuditError> {
+        let len = (FRAME_HEADER + payload.len() + FRAME_TRAILER) as u64;
+        if self.pos > 0 && self.pos + len > FILE_BYTES {
+            if progress.durable() < self.other_free_at {
+                if !progress.wait_op(self.other_free_at) {
+                    return Err(AuditError::Failed("audit sled applier stopped".into()));
+                }
+                let applied = progress.applied();
+                flush_now()?;
+                progress.covered(applied);
+            }
+            self.other_free_at = self.cur_last_op;
+            self.cur = 1 - self.cur;
+            self.pos = 0;
+            self.gen += 1;
+            progress.kick();
+        }
+        let f = frame(self.gen, kind, payload);
+        self.files.write_at(self.cur, &f, self.pos)?;
+        self.pos = aligned(self.pos as usize + f.len()) as u64;
+        self.cur_last_op = op;
+        Ok(())
+    }
+
+    /// After a full sled sync (open, clean shutdown): invalidate both files, so that
+    /// nothing in them is replayed (and a store edited afterwards is judged on its own).
+    pub(crate) fn retire(&mut self) -> Result<(), AuditError> {
+        for i in 0..2 {
+            self.files.write_at(i, &[0u8; 4], 0)?;
+        }
+        self.files.sync()?;
+        self.pos = 0;
+        self.cur = 0;
+        Ok(())
+    }
+}
+
+/// The whole file, unless it does not start with a frame (an invalidated journal: then
+/// only its first bytes are read).
+fn read_if_framed(p: &Path) -> std::io::Result<Option<Vec<u8>>> {
+    let f = File::open(p)?;
+    let mut magic = [0u8; 4];
+    if f.read_exact_at(&mut magic, 0).is_err() || &magic != MAGIC {
+        return Ok(None);
+    }
+    std::fs::read(p).map(Some)
+}
+
+/// What [`replay`] did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Replayed {
+    pub records: u64,
+    pub checkpoints: u64,
+    /// The highest frame generation seen (the next journal starts above it).
+    pub last_gen: u64,
+}
+
+/// Add to the store every journaled record that continues its chain after `head`, and
+/// every journaled checkpoint of a record it then holds; the caller syncs sled and then
+/// opens a fresh [`Journal`]. Missing journal files are not an error (a store written
+/// before the journal, or one opened read-only).
+pub(crate) fn replay(db: &sled::Db, dir: &Path, mut head: Head) -> Result<Replayed, AuditError> {
+    let mut contents = Vec::new();
+    for i in 0..2 {
+        let p = file_path(dir, i);
+        match read_if_framed(&p) {
+            Ok(Some(b)) => contents.push(b),
+            Ok(None) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => return Err(AuditError::io(&p, e)),
+        }
+    }
+    let mut files: Vec<Vec<(u64, u8, &[u8])>> = contents.iter().map(|b| frames(b)).collect();
+    files.retain(|f| !f.is_empty());
+    files.sort_by_key(|f| f[0].0);
+    let mut out = Replayed {
+        last_gen: files.iter().flatten().map(|f| f.0).max().unwrap_or(0),
+        ..Replayed::default()
+    };
+    let mut batch = sled::Batch::default();
+    let mut pending: Vec<StoredRecord<'_>> = Vec::new();
+    let mut postings: Vec<(layout::IndexKind, String, u64)> = Vec::new();
+    'frames: for (_, kind, payload) in files.iter().flatten() {
+        match *kind {
+            KIND_RECORDS => {
+                let mut at = 0usize;
+                while let Some(len) = payload.get(at..at + 4) {
+                    let len = u32::from_be_bytes(len.try_into().unwrap_or_default()) as usize;
+                    let Some(chunk) = payload.get(at + 4..at + 4 + len) else {
+                        break 'frames;
+                    };
+                    at += 4 + len;
+                    let Ok(records) = layout::decode_value(0, chunk) else {
+                        break 'frames;
+                    };
+                    for r in records {
+                        if r.seq <= head.seq {
+                            continue;
+                        }
+                        if r.seq != head.seq + 1
+                            || r.prev != head.hash
+                            || r.time_ns < head.time_ns
+                            || r.computed_hash() != r.hash
+                        {
+                            tracing::warn!(
+                                "audit journal: record {} does not continue the chain at {}; \
+                                 replay stops there",
+                                r.seq,
+                                head.seq
+                            );
+                            break 'frames;
+                        }
+                        if let Ok(ev) = serde_json::from_slice::<Event>(r.event) {
+                            for (k, v) in index_values(&ev) {
+                                postings.push((k, v.to_string(), r.seq));
+                            }
+                        }
+                        head = Head {
+                            seq: r.seq,
+                            hash: r.hash,
+                            time_ns: r.time_ns,
+                        };
+                        pending.push(r);
+                    }
+                }
+            }
+            KIND_CHECKPOINT => {
+                let Ok(cp) = serde_json::from_slice::<Checkpoint>(payload) else {
+                    break 'frames;
+                };
+                let key = layout::checkpoint_key(cp.seq);
+                let hash = match cp.seq {
+                    0 => Some(layout::GENESIS),
+                    s if s > head.seq => None,
+                    s => match pending.iter().find(|r| r.seq == s) {
+                        Some(r) => Some(r.hash),
+                        None => records::with_record(db, s, |r| Ok(r.hash))?,
+                    },
+                };
+                let sealed = hash.is_some() && cp.head_bytes() == hash;
+                if sealed && !db.contains_key(key)? {
+                    batch.insert(&key[..], *payload);
+                    out.checkpoints += 1;
+                }
+            }
+            _ => break,
+        }
+    }
+    out.records = pending.len() as u64;
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, r) in pending.iter().enumerate() {
+        bytes += layout::HEADER_LEN + r.event.len();
+        if bytes >= layout::CHUNK_TARGET_BYTES || i + 1 == pending.len() {
+            let chunk = &pending[start..=i];
+            batch.insert(
+                &layout::record_key(chunk[0].seq)[..],
+                layout::encode_chunk(chunk),
+            );
+            start = i + 1;
+            bytes = 0;
+        }
+    }
+    for (kind, value, seq) in &postings {
+        batch.insert(
+            layout::index_key(*kind, value, *seq),
+            layout::encode_posting(&[*seq]),
+        );
+    }
+    if out.records > 0 || out.checkpoints > 0 {
+        db.apply_batch(batch)?;
+        tracing::warn!(
+            "audit journal: replayed {} record(s) and {} checkpoint(s) that the store lacked \
+             (the previous process stopped without a clean shutdown)",
+            out.records,
+            out.checkpoints
+        );
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::event::EventKind;
+
+    /// seq, time_ns, prev, hash, event JSON.
+    type Rec = (u64, i64, [u8; 32], [u8; 32], Vec<u8>);
+
+    /// `n` records chained from genesis, each event aimed at target "db1".
+    fn chain(n: u64) -> Vec<Rec> {
+        let mut out = Vec::new();
+        let mut prev = layout::GENESIS;
+        for seq in 1..=n {
+            let mut ev = Event::new(EventKind::ActionDecided);
+            ev.target = Some("db1".into());
+            ev.detail = Some(format!("record {seq}"));
+            let json = layout::canonical_json(&ev).expect("json");
+            let time = 1_000 + seq as i64;
+            let hash = layout::record_hash(seq, time, &prev, &json);
+            out.push((seq, time, prev, hash, json));
+            prev = hash;
+        }
+        out
+    }
+
+    fn chunk(recs: &[Rec]) -> Vec<u8> {
+        let stored: Vec<StoredRecord<'_>> = recs
+            .iter()
+            .map(|(seq, time_ns, prev, hash, json)| StoredRecord {
+                seq: *seq,
+                time_ns: *time_ns,
+                prev: *prev,
+                hash: *hash,
+                event: json,
+            })
+            .collect();
+        layout::encode_chunk(&stored)
+    }
+
+    fn records_payload(recs: &[Rec]) -> Vec<u8> {
+        let c = chunk(recs);
+        let mut p = (c.len() as u32).to_be_bytes().to_vec();
+        p.extend(c);
+        p
+    }
+
+    /// Frames laid out as the writer lays them out (each on a page boundary).
+    fn file(frames: &[Vec<u8>]) -> Vec<u8> {
+        let mut b = Vec::new();
+        for f in frames {
+            b.extend_from_slice(f);
+            b.resize(aligned(b.len()), 0);
+        }
+        b
+    }
+
+    fn head_of(r: &Rec) -> Head {
+        Head {
+            seq: r.0,
+            hash: r.3,
+            time_ns: r.1,
+        }
+    }
+
+    #[test]
+    fn replay_adds_what_the_store_lacks_and_nothing_it_has() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = sled::Config::new().temporary(true).open().expect("db");
+        let recs = chain(5);
+        // The store got records 1-2; the journal holds 1-3, a checkpoint of 3, and 4-5.
+        db.insert(layout::record_key(1), chunk(&recs[..2]))
+            .expect("insert");
+        let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
+        let cp = Checkpoint::sign(&key, 3, &recs[2].3, 2_000);
+        let cp_json = serde_json::to_vec(&cp).expect("json");
+        let bytes = file(&[
+            frame(9, KIND_RECORDS, &records_payload(&recs[..3])),
+            frame(9, KIND_CHECKPOINT, &cp_json),
+            frame(9, KIND_RECORDS, &records_payload(&recs[3..])),
+        ]);
+        std::fs::write(file_path(dir.path(), 0), bytes).expect("write");
+
+        let r = replay(&db, dir.path(), head_of(&recs[1])).expect("replay");
+        assert_eq!((r.records, r.checkpoints, r.last_gen), (3, 1, 9));
+        for (seq, _, _, hash, _) in &recs {
+            let got = records::with_record(&db, *seq, |s| Ok(s.hash)).expect("read");
+            assert_eq!(got, Some(*hash), "record {seq}");
+        }
+        assert_eq!(records::last_seq(&db).expect("last"), 5);
+        assert!(db.contains_key(layout::checkpoint_key(3)).expect("cp"));
+        // The target index covers the replayed records (and only those: 1-2 were the
+        // store's own, indexed when it wrote them).
+        let mut indexed = Vec::new();
+        for kv in db.scan_prefix(layout::index_prefix(layout::IndexKind::Target, "db1")) {
+            let (k, v) = kv.expect("index");
+            let ks = u64::from_be_bytes(k[k.len() - 8..].try_into().expect("seq"));
+            indexed.extend(layout::posting_seqs(ks, &v).expect("posting"));
+        }
+        indexed.sort_unstable();
+        assert_eq!(indexed, vec![3, 4, 5]);
+
+        // Replaying again changes nothing: everything is in the store now.
+        let again = replay(&db, dir.path(), head_of(&recs[4])).expect("replay");
+        assert_eq!((again.records, again.checkpoints), (0, 0));
+    }
+
+    #[test]
+    fn replay_stops_at_a_record_that_does_not_continue_the_chain() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = sled::Config::new().temporary(true).open().expect("db");
+        let recs = chain(4);
+        let mut forged = recs.clone();
+        // Record 3 claims another predecessor (its own hash recomputed to match).
+        forged[2].2 = [1u8; 32];
+        forged[2].3 = layout::record_hash(3, forged[2].1, &forged[2].2, &forged[2].4);
+        let bytes = file(&[
+            frame(4, KIND_RECORDS, &records_payload(&forged[..2])),
+            frame(4, KIND_RECORDS, &records_payload(&forged[2..])),
+        ]);
+        std::fs::write(file_path(dir.path(), 1), bytes).expect("write");
+        let genesis = Head {
+            seq: 0,
+            hash: layout::GENESIS,
+            time_ns: i64::MIN,
+        };
+        let r = replay(&db, dir.path(), genesis).expect("replay");
+        assert_eq!(r.records, 2);
+        assert_eq!(records::last_seq(&db).expect("last"), 2);
+    }
+
+    #[test]
+    fn replay_takes_the_older_file_first() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = sled::Config::new().temporary(true).open().expect("db");
+        let recs = chain(4);
+        // The writer filled journal.1 (gen 5), then switched to journal.0 (gen 6).
+        let old = file(&[frame(5, KIND_RECORDS, &records_payload(&recs[..2]))]);
+        let new = file(&[frame(6, KIND_RECORDS, &records_payload(&recs[2..]))]);
+        std::fs::write(file_path(dir.path(), 1), old).expect("write");
+        std::fs::write(file_path(dir.path(), 0), new).expect("write");
+        let genesis = Head {
+            seq: 0,
+            hash: layout::GENESIS,
+            time_ns: i64::MIN,
+        };
+        let r = replay(&db, dir.path(), genesis).expect("replay");
+        assert_eq!((r.records, r.last_gen), (4, 6));
+        assert_eq!(records::last_seq(&db).expect("last"), 4);
+    }
+
+    #[test]
+    fn frames_stop_at_a_torn_or_stale_frame() {
+        let pad = |b: &mut Vec<u8>| b.resize(aligned(b.len()), 0xAA);
+        let mut b = frame(7, KIND_RECORDS, b"one");
+        pad(&mut b);
+        b.extend(frame(7, KIND_CHECKPOINT, b"two"));
+        pad(&mut b);
+        let good = b.len();
+        // A frame of an older round left behind after the newer ones.
+        b.extend(frame(6, KIND_RECORDS, b"old"));
+        let f = frames(&b);
+        assert_eq!(f.len(), 2);
+        assert_eq!(f[1], (7, KIND_CHECKPOINT, &b"two"[..]));
+        // A torn (cut short) or corrupted frame ends the journal as well.
+        let mut torn = b[..good].to_vec();
+        torn.extend_from_slice(&frame(7, KIND_RECORDS, b"three")[..10]);
+        assert_eq!(frames(&torn).len(), 2);
+        let mut flipped = b[..good].to_vec();
+        flipped[FRAME_HEADER + 1] ^= 1;
+        assert!(frames(&flipped).is_empty());
+        let mut flipped = b[..good].to_vec();
+        flipped[ALIGN + FRAME_HEADER] ^= 1;
+        assert_eq!(frames(&flipped).len(), 1);
+        assert!(frames(&[0u8; 64]).is_empty());
+    }
+}
