@@ -468,6 +468,14 @@ mod tests {
         b
     }
 
+    fn genesis() -> Head {
+        Head {
+            seq: 0,
+            hash: layout::GENESIS,
+            time_ns: i64::MIN,
+        }
+    }
+
     fn head_of(r: &Rec) -> Head {
         Head {
             seq: r.0,
@@ -532,12 +540,7 @@ mod tests {
             frame(4, KIND_RECORDS, &records_payload(&forged[2..])),
         ]);
         std::fs::write(file_path(dir.path(), 1), bytes).expect("write");
-        let genesis = Head {
-            seq: 0,
-            hash: layout::GENESIS,
-            time_ns: i64::MIN,
-        };
-        let r = replay(&db, dir.path(), genesis).expect("replay");
+        let r = replay(&db, dir.path(), genesis()).expect("replay");
         assert_eq!(r.records, 2);
         assert_eq!(records::last_seq(&db).expect("last"), 2);
     }
@@ -552,12 +555,7 @@ mod tests {
         let new = file(&[frame(6, KIND_RECORDS, &records_payload(&recs[2..]))]);
         std::fs::write(file_path(dir.path(), 1), old).expect("write");
         std::fs::write(file_path(dir.path(), 0), new).expect("write");
-        let genesis = Head {
-            seq: 0,
-            hash: layout::GENESIS,
-            time_ns: i64::MIN,
-        };
-        let r = replay(&db, dir.path(), genesis).expect("replay");
+        let r = replay(&db, dir.path(), genesis()).expect("replay");
         assert_eq!((r.records, r.last_gen), (4, 6));
         assert_eq!(records::last_seq(&db).expect("last"), 4);
     }
