@@ -309,7 +309,11 @@ impl AuditLog {
     /// file, if configured), checking signatures against this log's key.
     pub fn verify(&self) -> VerifyReport {
         let file = self.inner.cfg.checkpoint_file.as_deref();
-        verify::verify_db(self.caught_up(), Some(&self.inner.public), file)
+        // Wait again after the checkpoints are read: one handed out meanwhile (and
+        // copied to the file) may seal records the applier has not written yet.
+        verify::verify_db_settled(self.caught_up(), Some(&self.inner.public), file, || {
+            self.caught_up();
+        })
     }
 
     /// The store, once everything journaled so far (in particular every acknowledged

@@ -87,6 +87,18 @@ pub fn verify_db(
     trusted: Option<&VerifyingKey>,
     file: Option<&Path>,
 ) -> VerifyReport {
+    verify_db_settled(db, trusted, file, || {})
+}
+
+/// [`verify_db`] on a live log: `settle` runs once the checkpoints are read and before
+/// the records are, and must return only when every record a checkpoint read so far
+/// could seal is in `db` (a live log's applier runs a moment behind its journal).
+pub(crate) fn verify_db_settled(
+    db: &sled::Db,
+    trusted: Option<&VerifyingKey>,
+    file: Option<&Path>,
+    settle: impl FnOnce(),
+) -> VerifyReport {
     let mut w = Walk {
         records: 0,
         head: layout::GENESIS,
@@ -110,7 +122,7 @@ pub fn verify_db(
             stored_key
         }
     };
-    let result = walk(db, key.as_ref(), file, &mut w);
+    let result = walk(db, key.as_ref(), file, settle, &mut w);
     let (first_bad, problem) = match result {
         Ok(()) => (None, None),
         Err((seq, what)) => (Some(seq), Some(what)),
@@ -194,9 +206,11 @@ fn walk(
     db: &sled::Db,
     key: Option<&VerifyingKey>,
     file: Option<&Path>,
+    settle: impl FnOnce(),
     w: &mut Walk,
 ) -> Result<(), Problem> {
     let (cps, in_store) = load_checkpoints(db, file)?;
+    settle();
     // On a live log, walk only what existed once the checkpoints were read: every
     // checkpoint's record is older than that, and records appended meanwhile can't
     // look like an unsealed tail.
