@@ -98,7 +98,7 @@ fn run(db: &sled::Db, progress: &Progress, shared: &Shared, rx: &Receiver<(u64, 
             }
         }
         let last_op = ops.last().map_or(0, |o| o.0);
-        if let Err(e) = db.apply_batch(batch(&ops)) {
+        if let Err(e) = db.apply_batch(batch(ops.iter().map(|(_, op)| op))) {
             shared.fail(&e.into());
             return;
         }
@@ -111,17 +111,17 @@ fn run(db: &sled::Db, progress: &Progress, shared: &Shared, rx: &Receiver<(u64, 
 }
 
 /// One sled batch for `ops`: chunks and checkpoints as they are, and one posting list
-/// per index value (more past [`layout::POSTING_MAX`]) instead of one per op.
-fn batch(ops: &[(u64, Op)]) -> sled::Batch {
+/// per index value (more past [`layout::POSTING_MAX`]) instead of one per op. Also what
+/// journal replay writes.
+pub(crate) fn batch<'a>(ops: impl IntoIterator<Item = &'a Op>) -> sled::Batch {
     let mut batch = sled::Batch::default();
     let mut postings: HashMap<(IndexKind, &str), Vec<u64>> = HashMap::new();
-    for (_, op) in ops {
+    for op in ops {
         match op {
             Op::Records {
                 payload,
                 chunks,
                 index,
-                ..
             } => {
                 for (seq, r) in chunks {
                     batch.insert(&layout::record_key(*seq)[..], &payload[r.clone()]);

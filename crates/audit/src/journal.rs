@@ -30,17 +30,19 @@
 //! record the store already holds.
 
 use std::fs::{File, OpenOptions};
+use std::ops::Range;
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
+use crate::apply::{self, Op};
 use crate::checkpoint::Checkpoint;
 use crate::error::AuditError;
 use crate::event::Event;
 use crate::layout::{self, StoredRecord};
 use crate::progress::Progress;
 use crate::records;
-use crate::writer::{index_values, lock, Head};
+use crate::writer::{lock, Head, IndexValues};
 
 const MAGIC: &[u8; 4] = b"WJF1";
 const FRAME_HEADER: usize = 4 + 8 + 1 + 4;
@@ -74,6 +76,30 @@ pub(crate) fn frame(gen: u64, kind: u8, payload: &[u8]) -> Vec<u8> {
     let crc = crc32fast::hash(&f);
     f.extend_from_slice(&crc.to_be_bytes());
     f
+}
+
+/// A batch's records as a [`KIND_RECORDS`] payload — chunk values, each preceded by its
+/// length (u32 BE) — and where each chunk value sits in it, keyed by its first record's
+/// sequence. A chunk closes once its records reach [`layout::CHUNK_TARGET_BYTES`].
+pub(crate) fn records_payload(records: &[StoredRecord<'_>]) -> (Vec<u8>, Vec<(u64, Range<usize>)>) {
+    let mut payload = Vec::new();
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    let mut bytes = 0;
+    for (i, r) in records.iter().enumerate() {
+        bytes += layout::HEADER_LEN + r.event.len();
+        if bytes >= layout::CHUNK_TARGET_BYTES || i + 1 == records.len() {
+            let chunk = &records[start..=i];
+            let value = layout::encode_chunk(chunk);
+            payload.extend_from_slice(&(value.len() as u32).to_be_bytes());
+            let at = payload.len();
+            payload.extend_from_slice(&value);
+            chunks.push((chunk[0].seq, at..payload.len()));
+            start = i + 1;
+            bytes = 0;
+        }
+    }
+    (payload, chunks)
 }
 
 /// The valid frames at the start of `bytes`: (gen, kind, payload).
@@ -220,6 +246,11 @@ impl Journal {
         self.files.clone()
     }
 
+    /// Make every frame written so far durable ([`Files::sync`]).
+    pub(crate) fn sync(&self) -> Result<(), AuditError> {
+        self.files.sync()
+    }
+
     /// Write frame `op` (before handing the op to the applier). At a switch to the
     /// other file while a background flush has not yet covered that file's ops (the
     /// flusher fell behind), waits for the applier and runs `flush_now` (a full sled
@@ -310,9 +341,9 @@ pub(crate) fn replay(db: &sled::Db, dir: &Path, mut head: Head) -> Result<Replay
         last_gen: files.iter().flatten().map(|f| f.0).max().unwrap_or(0),
         ..Replayed::default()
     };
-    let mut batch = sled::Batch::default();
     let mut pending: Vec<StoredRecord<'_>> = Vec::new();
-    let mut postings: Vec<(layout::IndexKind, String, u64)> = Vec::new();
+    let mut index = Vec::new();
+    let mut checkpoints = Vec::new();
     'frames: for (_, kind, payload) in files.iter().flatten() {
         match *kind {
             KIND_RECORDS => {
@@ -343,11 +374,10 @@ pub(crate) fn replay(db: &sled::Db, dir: &Path, mut head: Head) -> Result<Replay
                             );
                             break 'frames;
                         }
-                        if let Ok(ev) = serde_json::from_slice::<Event>(r.event) {
-                            for (k, v) in index_values(&ev) {
-                                postings.push((k, v.to_string(), r.seq));
-                            }
-                        }
+                        let values = serde_json::from_slice::<Event>(r.event)
+                            .map(|ev| IndexValues::of(&ev))
+                            .unwrap_or_default();
+                        index.push((r.seq, values));
                         head = Head {
                             seq: r.seq,
                             hash: r.hash,
@@ -372,36 +402,27 @@ pub(crate) fn replay(db: &sled::Db, dir: &Path, mut head: Head) -> Result<Replay
                 };
                 let sealed = hash.is_some() && cp.head_bytes() == hash;
                 if sealed && !db.contains_key(key)? {
-                    batch.insert(&key[..], *payload);
-                    out.checkpoints += 1;
+                    checkpoints.push(Op::Checkpoint {
+                        seq: cp.seq,
+                        json: payload.to_vec(),
+                    });
                 }
             }
             _ => break,
         }
     }
     out.records = pending.len() as u64;
-    let mut start = 0;
-    let mut bytes = 0;
-    for (i, r) in pending.iter().enumerate() {
-        bytes += layout::HEADER_LEN + r.event.len();
-        if bytes >= layout::CHUNK_TARGET_BYTES || i + 1 == pending.len() {
-            let chunk = &pending[start..=i];
-            batch.insert(
-                &layout::record_key(chunk[0].seq)[..],
-                layout::encode_chunk(chunk),
-            );
-            start = i + 1;
-            bytes = 0;
-        }
-    }
-    for (kind, value, seq) in &postings {
-        batch.insert(
-            layout::index_key(*kind, value, *seq),
-            layout::encode_posting(&[*seq]),
-        );
-    }
+    out.checkpoints = checkpoints.len() as u64;
     if out.records > 0 || out.checkpoints > 0 {
-        db.apply_batch(batch)?;
+        let (payload, chunks) = records_payload(&pending);
+        let records = Op::Records {
+            payload,
+            chunks,
+            index,
+        };
+        db.apply_batch(apply::batch(
+            std::iter::once(&records).chain(checkpoints.iter()),
+        ))?;
         tracing::warn!(
             "audit journal: replayed {} record(s) and {} checkpoint(s) that the store lacked \
              (the previous process stopped without a clean shutdown)",

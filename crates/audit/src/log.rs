@@ -40,8 +40,8 @@ const FEED_CAPACITY: usize = 4096;
 pub enum Durability {
     /// Returns after the batch holding the record was written to the journal and
     /// `fdatasync`ed (sled follows in the background; the journal is replayed at open):
-    /// survives a process kill and a power cut. Use it before forwarding anything that changes
-    /// data, and for every deny / hold.
+    /// survives a process kill and a power cut. Use it before forwarding anything that
+    /// changes data, and for every deny / hold.
     Durable,
     /// Returns at once with the record's sequence number; the record is written within
     /// `queued_window` (default 50 ms). A crash inside that window loses it.
@@ -154,9 +154,8 @@ impl AuditLog {
         let (tx, rx) = mpsc::channel();
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
         let syncer = Arc::new(Mutex::new(syncer));
-        let journal_files = journal.files();
         let sync = {
-            let files = journal_files.clone();
+            let files = journal.files();
             move || files.sync()
         };
         let sync_thread =
@@ -179,7 +178,6 @@ impl AuditLog {
             syncer,
             sync_thread,
             journal,
-            journal_files,
             applier,
             progress: progress.clone(),
             flusher,
@@ -309,9 +307,10 @@ impl AuditLog {
     /// file, if configured), checking signatures against this log's key.
     pub fn verify(&self) -> VerifyReport {
         let file = self.inner.cfg.checkpoint_file.as_deref();
-        // Wait again after the checkpoints are read: one handed out meanwhile (and
-        // copied to the file) may seal records the applier has not written yet.
-        verify::verify_db_settled(self.caught_up(), Some(&self.inner.public), file, || {
+        // Wait for the applier once the checkpoints are read: one handed out by then
+        // (and copied to the file) may seal records it has not written yet. (Stored
+        // checkpoints need no wait: the applier writes them after their records.)
+        verify::verify_db_settled(&self.inner.db, Some(&self.inner.public), file, || {
             self.caught_up();
         })
     }

@@ -25,7 +25,7 @@ use crate::durable::SyncThread;
 use crate::error::AuditError;
 use crate::event::Event;
 use crate::flusher::Flusher;
-use crate::journal::{self, Files, Journal};
+use crate::journal::{self, Journal};
 use crate::layout::{self, IndexKind, StoredRecord};
 use crate::progress::Progress;
 use crate::record::{self, Record};
@@ -155,8 +155,6 @@ pub(crate) struct Writer {
     pub syncer: Arc<Mutex<Syncer>>,
     pub sync_thread: SyncThread,
     pub journal: Journal,
-    /// The journal files, for syncing a checkpoint on this thread.
-    pub journal_files: Arc<Files>,
     pub applier: Applier,
     pub progress: Arc<Progress>,
     pub flusher: Flusher,
@@ -359,12 +357,7 @@ impl Writer {
         let time_ns = record::now_ns().max(self.head.time_ns);
         let mut head = self.head;
         let mut hashes = Vec::with_capacity(appends.len());
-        // The journal payload (every chunk value, each preceded by its length) and
-        // where each chunk value sits in it.
-        let mut payload = Vec::new();
-        let mut chunks = Vec::new();
-        let mut chunk: Vec<StoredRecord<'_>> = Vec::new();
-        let mut chunk_bytes = 0usize;
+        let mut stored = Vec::with_capacity(appends.len());
         for a in appends.iter() {
             if a.seq != head.seq + 1 {
                 return Err(AuditError::Corrupt {
@@ -373,19 +366,13 @@ impl Writer {
                 });
             }
             let hash = layout::record_hash(a.seq, time_ns, &head.hash, &a.json);
-            chunk.push(StoredRecord {
+            stored.push(StoredRecord {
                 seq: a.seq,
                 time_ns,
                 prev: head.hash,
                 hash,
                 event: &a.json,
             });
-            chunk_bytes += layout::HEADER_LEN + a.json.len();
-            if chunk_bytes >= layout::CHUNK_TARGET_BYTES {
-                add_chunk(&mut payload, &mut chunks, &chunk);
-                chunk.clear();
-                chunk_bytes = 0;
-            }
             hashes.push(hash);
             head = Head {
                 seq: a.seq,
@@ -393,8 +380,8 @@ impl Writer {
                 time_ns,
             };
         }
-        add_chunk(&mut payload, &mut chunks, &chunk);
-        drop(chunk);
+        let (payload, chunks) = journal::records_payload(&stored);
+        drop(stored);
         let index = appends
             .iter_mut()
             .map(|a| (a.seq, std::mem::take(&mut a.index)))
@@ -432,7 +419,7 @@ impl Writer {
                 seq,
                 json,
             })?;
-            self.journal_files.sync()?;
+            self.journal.sync()?;
             self.unflushed_since = None;
             Ok(cp)
         })();
@@ -467,22 +454,6 @@ impl Writer {
         last?;
         lock(&self.syncer).sync(&self.db)?;
         self.journal.retire()
-    }
-}
-
-/// Add one chunk of records (if any) to the journal payload, length first, and note
-/// where its value sits (keyed by its first sequence).
-fn add_chunk(
-    payload: &mut Vec<u8>,
-    chunks: &mut Vec<(u64, std::ops::Range<usize>)>,
-    chunk: &[StoredRecord<'_>],
-) {
-    if let Some(first) = chunk.first() {
-        let value = layout::encode_chunk(chunk);
-        payload.extend_from_slice(&(value.len() as u32).to_be_bytes());
-        let start = payload.len();
-        payload.extend_from_slice(&value);
-        chunks.push((first.seq, start..payload.len()));
     }
 }
 
