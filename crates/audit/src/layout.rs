@@ -4,6 +4,8 @@
 //! module must never change meaning for an existing format version: a new encoding gets
 //! a new version byte and a new domain string.
 
+use std::borrow::Cow;
+
 use sha2::{Digest, Sha256};
 
 use crate::canonical;
@@ -38,6 +40,14 @@ pub const CHUNK_VERSION: u8 = 2;
 /// gets a chunk of its own). Kept far below sled's blob threshold (a quarter of its
 /// 512 KiB segment) even for a full 17-entry leaf, so chunks never become blob files.
 pub const CHUNK_TARGET_BYTES: usize = 4096;
+
+/// Format version byte that starts a compressed chunk: [`CHUNK_LZ4_VERSION`] ||
+/// length of the chunk value (u32 BE) || the [`CHUNK_VERSION`] value compressed as one
+/// LZ4 block. The applier stores chunks this way when that is smaller (typical
+/// records compress to about a fifth; sled rewrites every value several times, so
+/// this cuts most of what reaches the disk per append); readers [`unpack_value`]
+/// before [`decode_value`].
+pub const CHUNK_LZ4_VERSION: u8 = 3;
 
 /// Length of the fixed part of a stored record value.
 pub const HEADER_LEN: usize = 1 + 8 + 8 + 32 + 32;
@@ -233,6 +243,55 @@ pub fn encode_chunk(records: &[StoredRecord<'_>]) -> Vec<u8> {
     v
 }
 
+/// The stored form of a chunk value (`encode_chunk` output, or the journal's copy of
+/// one): a [`CHUNK_LZ4_VERSION`] value when that is smaller, else the value as it is.
+pub fn pack_chunk(chunk: &[u8]) -> Cow<'_, [u8]> {
+    let Ok(len) = u32::try_from(chunk.len()) else {
+        return Cow::Borrowed(chunk);
+    };
+    let block = lz4_flex::block::compress(chunk);
+    if 5 + block.len() >= chunk.len() {
+        return Cow::Borrowed(chunk);
+    }
+    let mut v = Vec::with_capacity(5 + block.len());
+    v.push(CHUNK_LZ4_VERSION);
+    v.extend_from_slice(&len.to_be_bytes());
+    v.extend_from_slice(&block);
+    Cow::Owned(v)
+}
+
+/// The value stored under `'r' + key_seq` in the form [`decode_value`] reads: a
+/// compressed chunk decompressed, anything else as it is. The declared length is
+/// checked against the most an LZ4 block can expand (255 to 1), so an edited length
+/// cannot make a reader allocate more than that.
+pub fn unpack_value(key_seq: u64, v: &[u8]) -> Result<Cow<'_, [u8]>, AuditError> {
+    if v.first() != Some(&CHUNK_LZ4_VERSION) {
+        return Ok(Cow::Borrowed(v));
+    }
+    let corrupt = |what: String| AuditError::Corrupt { seq: key_seq, what };
+    let len = v
+        .get(1..5)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map(u32::from_be_bytes)
+        .and_then(|n| usize::try_from(n).ok())
+        .ok_or_else(|| corrupt("compressed chunk header is cut short".into()))?;
+    let block = &v[5..];
+    if len > block.len().saturating_mul(255).saturating_add(16) {
+        return Err(corrupt(format!(
+            "compressed chunk declares {len} bytes, more than its {} compressed bytes can hold",
+            block.len()
+        )));
+    }
+    let plain = lz4_flex::block::decompress(block, len)
+        .map_err(|e| corrupt(format!("compressed chunk does not decompress: {e}")))?;
+    if plain.len() != len || plain.first() != Some(&CHUNK_VERSION) {
+        return Err(corrupt(
+            "compressed chunk does not decompress to the chunk it declares".into(),
+        ));
+    }
+    Ok(Cow::Owned(plain))
+}
+
 /// The records of one value stored under `'r' + key_seq`: a single version-1 record
 /// (the layout before chunks) or a chunk. The i-th record's place in the chain is
 /// `key_seq + i`; its own `seq` field should say the same (verify checks it).
@@ -268,6 +327,9 @@ pub fn decode_value(key_seq: u64, v: &[u8]) -> Result<Vec<StoredRecord<'_>>, Aud
             }
             Ok(out)
         }
+        Some(&CHUNK_LZ4_VERSION) => Err(corrupt(
+            "compressed chunk read without unpack_value (a reader bug)",
+        )),
         Some(other) => Err(corrupt(&format!("unknown record version {other}"))),
         None => Err(corrupt("stored value is empty")),
     }
@@ -276,4 +338,77 @@ pub fn decode_value(key_seq: u64, v: &[u8]) -> Result<Vec<StoredRecord<'_>>, Aud
 /// The canonical JSON of a value (sorted keys, no whitespace), as hashed.
 pub fn canonical_json<T: serde::Serialize>(v: &T) -> Result<Vec<u8>, AuditError> {
     Ok(canonical::to_vec(v)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn chunk_of(events: &[Vec<u8>]) -> Vec<u8> {
+        let recs: Vec<StoredRecord<'_>> = events
+            .iter()
+            .enumerate()
+            .map(|(i, e)| StoredRecord {
+                seq: 10 + i as u64,
+                time_ns: 7,
+                prev: [1; 32],
+                hash: [2; 32],
+                event: e,
+            })
+            .collect();
+        encode_chunk(&recs)
+    }
+
+    proptest! {
+        /// Whatever the events, packing then unpacking gives the chunk back, and a
+        /// packed chunk is never larger than the plain one.
+        #[test]
+        fn pack_then_unpack_is_the_chunk(events in proptest::collection::vec(
+            proptest::collection::vec(any::<u8>(), 0..600), 1..8)) {
+            let chunk = chunk_of(&events);
+            let packed = pack_chunk(&chunk);
+            prop_assert!(packed.len() <= chunk.len());
+            let plain = unpack_value(10, &packed).expect("unpack");
+            prop_assert_eq!(&plain[..], &chunk[..]);
+        }
+    }
+
+    #[test]
+    fn repetitive_chunks_are_compressed_and_random_ones_are_not() {
+        let json = br#"{"actor":{"name":"alice","roles":["dev"]},"kind":"action_decided"}"#;
+        let chunk = chunk_of(&vec![json.to_vec(); 6]);
+        let packed = pack_chunk(&chunk);
+        assert_eq!(packed[0], CHUNK_LZ4_VERSION);
+        assert!(
+            packed.len() * 2 < chunk.len(),
+            "{} of {}",
+            packed.len(),
+            chunk.len()
+        );
+        assert_eq!(
+            decode_value(10, &unpack_value(10, &packed).expect("unpack"))
+                .expect("decode")
+                .len(),
+            6
+        );
+
+        let noise: Vec<u8> = (0..600).map(|_| rand::random::<u8>()).collect();
+        let chunk = encode_chunk(&[StoredRecord {
+            seq: 10,
+            time_ns: 7,
+            prev: rand::random(),
+            hash: rand::random(),
+            event: &noise,
+        }]);
+        assert!(matches!(pack_chunk(&chunk), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn decode_refuses_a_packed_chunk_that_was_not_unpacked() {
+        let json = br#"{"kind":"action_decided","target":"prod-db"}"#;
+        let packed = pack_chunk(&chunk_of(&vec![json.to_vec(); 8])).into_owned();
+        let e = decode_value(10, &packed).expect_err("packed");
+        assert!(e.to_string().contains("unpack_value"), "{e}");
+    }
 }

@@ -1,5 +1,6 @@
 //! Reading records out of the store, whichever value layout holds them (one record per
-//! value, or chunks of consecutive records under the key of the first: layout.rs).
+//! value, or chunks of consecutive records under the key of the first, compressed or
+//! not: layout.rs).
 //!
 //! A record's place is its key's sequence plus its index in the value. Read-only: this
 //! module must never write to the store.
@@ -26,7 +27,8 @@ pub(crate) fn with_record<T>(
     let Some((key_seq, v)) = value_at(db, seq)? else {
         return Ok(None);
     };
-    let records = layout::decode_value(key_seq, &v)?;
+    let plain = layout::unpack_value(key_seq, &v)?;
+    let records = layout::decode_value(key_seq, &plain)?;
     match usize::try_from(seq - key_seq)
         .ok()
         .and_then(|i| records.get(i))
@@ -56,7 +58,8 @@ pub(crate) fn walk(
         let Some(key_seq) = layout::key_seq(&k) else {
             return Ok(false);
         };
-        let records = layout::decode_value(key_seq, &v)?;
+        let plain = layout::unpack_value(key_seq, &v)?;
+        let records = layout::decode_value(key_seq, &plain)?;
         let mut places = (key_seq..).zip(records.iter()).collect::<Vec<_>>();
         if rev {
             places.reverse();
@@ -94,6 +97,6 @@ pub(crate) fn last_seq(db: &sled::Db) -> Result<u64, AuditError> {
         return Ok(0);
     };
     let key_seq = layout::key_seq(&k).unwrap_or(0);
-    let n = layout::decode_value(key_seq, &v)?.len() as u64;
+    let n = layout::decode_value(key_seq, &layout::unpack_value(key_seq, &v)?)?.len() as u64;
     Ok(key_seq + n.saturating_sub(1))
 }

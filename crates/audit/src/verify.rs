@@ -227,7 +227,8 @@ fn walk(
         let Some(key_seq) = layout::key_seq(&k) else {
             return Err((expect, "malformed record key".into()));
         };
-        let recs = layout::decode_value(key_seq, &v).map_err(|e| (key_seq, e.to_string()))?;
+        let plain = layout::unpack_value(key_seq, &v).map_err(|e| (key_seq, e.to_string()))?;
+        let recs = layout::decode_value(key_seq, &plain).map_err(|e| (key_seq, e.to_string()))?;
         for (i, s) in recs.iter().enumerate() {
             let place = key_seq + i as u64;
             if place > end {
@@ -310,7 +311,8 @@ fn wrong_seq(place: u64, seq: u64, next: Option<u64>) -> Problem {
 fn next_value_first_seq(next: Option<&sled::Result<(sled::IVec, sled::IVec)>>) -> Option<u64> {
     let (k, v) = next?.as_ref().ok()?;
     let key_seq = layout::key_seq(k)?;
-    let recs = layout::decode_value(key_seq, v).ok()?;
+    let plain = layout::unpack_value(key_seq, v).ok()?;
+    let recs = layout::decode_value(key_seq, &plain).ok()?;
     recs.first().map(|r| r.seq)
 }
 

@@ -45,7 +45,10 @@ fn sled_last_seq(path: &Path) -> u64 {
         .expect("read sled");
     last.map_or(0, |(k, v)| {
         let first = layout::key_seq(&k).expect("record key");
-        let n = layout::decode_value(first, &v).expect("record value").len() as u64;
+        let plain = layout::unpack_value(first, &v).expect("record value");
+        let n = layout::decode_value(first, &plain)
+            .expect("record value")
+            .len() as u64;
         first + n - 1
     })
 }
