@@ -101,21 +101,11 @@ fn run(mut sync: impl FnMut() -> Result<(), AuditError>, shared: &Shared, rx: &R
 #[cfg(test)]
 mod tests {
     use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Mutex;
 
     use super::*;
-    use crate::writer::Head;
 
     fn shared() -> Arc<Shared> {
-        Arc::new(Shared {
-            head: Mutex::new(Head {
-                seq: 0,
-                hash: [0; 32],
-                time_ns: 0,
-            }),
-            failed: Mutex::new(None),
-            last_checkpoint: Mutex::new(None),
-        })
+        Arc::new(Shared::empty())
     }
 
     type Answer = mpsc::Receiver<Result<u64, AuditError>>;

@@ -144,6 +144,22 @@ impl Shared {
     }
 }
 
+#[cfg(test)]
+impl Shared {
+    /// An empty chain, nothing failed: for the threads' unit tests.
+    pub(crate) fn empty() -> Shared {
+        Shared {
+            head: Mutex::new(Head {
+                seq: 0,
+                hash: [0; 32],
+                time_ns: 0,
+            }),
+            failed: Mutex::new(None),
+            last_checkpoint: Mutex::new(None),
+        }
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks cannot leave the data half-updated
     // (each is a single assignment), so poisoning is safe to ignore.
