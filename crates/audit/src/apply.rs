@@ -110,8 +110,8 @@ fn run(db: &sled::Db, progress: &Progress, shared: &Shared, rx: &Receiver<(u64, 
     }
 }
 
-/// One sled batch for `ops`: chunks compressed where that saves space
-/// ([`layout::pack_chunk`]), checkpoints as they are, and one posting list
+/// One sled batch for `ops`: chunks and checkpoints as journaled (chunks already in
+/// their stored form, compressed where that is smaller), and one posting list
 /// per index value (more past [`layout::POSTING_MAX`]) instead of one per op. Also what
 /// journal replay writes.
 pub(crate) fn batch<'a>(ops: impl IntoIterator<Item = &'a Op>) -> sled::Batch {
@@ -125,8 +125,7 @@ pub(crate) fn batch<'a>(ops: impl IntoIterator<Item = &'a Op>) -> sled::Batch {
                 index,
             } => {
                 for (seq, r) in chunks {
-                    let value = layout::pack_chunk(&payload[r.clone()]);
-                    batch.insert(&layout::record_key(*seq)[..], &*value);
+                    batch.insert(&layout::record_key(*seq)[..], &payload[r.clone()]);
                 }
                 for (seq, values) in index {
                     for (kind, value) in values.iter() {

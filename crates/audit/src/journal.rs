@@ -29,6 +29,7 @@
 //! whose frame an `fdatasync` has not covered, and never let replay change or remove a
 //! record the store already holds.
 
+use std::borrow::Cow;
 use std::fs::{File, OpenOptions};
 use std::ops::Range;
 use std::os::unix::fs::FileExt;
@@ -78,7 +79,8 @@ pub(crate) fn frame(gen: u64, kind: u8, payload: &[u8]) -> Vec<u8> {
     f
 }
 
-/// A batch's records as a [`KIND_RECORDS`] payload — chunk values, each preceded by its
+/// A batch's records as a [`KIND_RECORDS`] payload — chunk values in their stored form
+/// (compressed where that is smaller: [`layout::pack_chunk`]), each preceded by its
 /// length (u32 BE) — and where each chunk value sits in it, keyed by its first record's
 /// sequence. A chunk closes once its records reach [`layout::CHUNK_TARGET_BYTES`].
 pub(crate) fn records_payload(records: &[StoredRecord<'_>]) -> (Vec<u8>, Vec<(u64, Range<usize>)>) {
@@ -90,7 +92,8 @@ pub(crate) fn records_payload(records: &[StoredRecord<'_>]) -> (Vec<u8>, Vec<(u6
         bytes += layout::HEADER_LEN + r.event.len();
         if bytes >= layout::CHUNK_TARGET_BYTES || i + 1 == records.len() {
             let chunk = &records[start..=i];
-            let value = layout::encode_chunk(chunk);
+            let plain = layout::encode_chunk(chunk);
+            let value = layout::pack_chunk(&plain);
             payload.extend_from_slice(&(value.len() as u32).to_be_bytes());
             let at = payload.len();
             payload.extend_from_slice(&value);
@@ -319,6 +322,26 @@ pub(crate) struct Replayed {
     pub last_gen: u64,
 }
 
+/// The chunk values of a [`KIND_RECORDS`] payload in the form [`layout::decode_value`]
+/// reads, up to the first one that is cut short or does not unpack; `false` when there
+/// was such a one.
+fn payload_chunks(payload: &[u8]) -> (Vec<Cow<'_, [u8]>>, bool) {
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    while let Some(len) = payload.get(at..at + 4) {
+        let len = u32::from_be_bytes(len.try_into().unwrap_or_default()) as usize;
+        let Some(chunk) = payload.get(at + 4..at + 4 + len) else {
+            return (out, false);
+        };
+        at += 4 + len;
+        match layout::unpack_value(0, chunk) {
+            Ok(plain) => out.push(plain),
+            Err(_) => return (out, false),
+        }
+    }
+    (out, true)
+}
+
 /// Add to the store every journaled record that continues its chain after `head`, and
 /// every journaled checkpoint of a record it then holds; the caller syncs sled and then
 /// opens a fresh [`Journal`]. Missing journal files are not an error (a store written
@@ -344,16 +367,18 @@ pub(crate) fn replay(db: &sled::Db, dir: &Path, mut head: Head) -> Result<Replay
     let mut pending: Vec<StoredRecord<'_>> = Vec::new();
     let mut index = Vec::new();
     let mut checkpoints = Vec::new();
-    'frames: for (_, kind, payload) in files.iter().flatten() {
+    let frames: Vec<&(u64, u8, &[u8])> = files.iter().flatten().collect();
+    let unpacked: Vec<(Vec<Cow<'_, [u8]>>, bool)> = frames
+        .iter()
+        .map(|(_, kind, payload)| match *kind {
+            KIND_RECORDS => payload_chunks(payload),
+            _ => (Vec::new(), true),
+        })
+        .collect();
+    'frames: for ((_, kind, payload), (chunks, whole)) in frames.into_iter().zip(&unpacked) {
         match *kind {
             KIND_RECORDS => {
-                let mut at = 0usize;
-                while let Some(len) = payload.get(at..at + 4) {
-                    let len = u32::from_be_bytes(len.try_into().unwrap_or_default()) as usize;
-                    let Some(chunk) = payload.get(at + 4..at + 4 + len) else {
-                        break 'frames;
-                    };
-                    at += 4 + len;
+                for chunk in chunks {
                     let Ok(records) = layout::decode_value(0, chunk) else {
                         break 'frames;
                     };
@@ -385,6 +410,9 @@ pub(crate) fn replay(db: &sled::Db, dir: &Path, mut head: Head) -> Result<Replay
                         };
                         pending.push(r);
                     }
+                }
+                if !whole {
+                    break 'frames;
                 }
             }
             KIND_CHECKPOINT => {
@@ -472,11 +500,19 @@ mod tests {
         layout::encode_chunk(&stored)
     }
 
+    /// The payload the writer journals for `recs` (chunks compressed where smaller).
     fn records_payload(recs: &[Rec]) -> Vec<u8> {
-        let c = chunk(recs);
-        let mut p = (c.len() as u32).to_be_bytes().to_vec();
-        p.extend(c);
-        p
+        let stored: Vec<StoredRecord<'_>> = recs
+            .iter()
+            .map(|(seq, time_ns, prev, hash, json)| StoredRecord {
+                seq: *seq,
+                time_ns: *time_ns,
+                prev: *prev,
+                hash: *hash,
+                event: json,
+            })
+            .collect();
+        super::records_payload(&stored).0
     }
 
     /// Frames laid out as the writer lays them out (each on a page boundary).
@@ -516,8 +552,10 @@ mod tests {
         let key = ed25519_dalek::SigningKey::from_bytes(&[7u8; 32]);
         let cp = Checkpoint::sign(&key, 3, &recs[2].3, 2_000);
         let cp_json = serde_json::to_vec(&cp).expect("json");
+        let first = records_payload(&recs[..3]);
+        assert_eq!(first[4], layout::CHUNK_LZ4_VERSION, "journaled compressed");
         let bytes = file(&[
-            frame(9, KIND_RECORDS, &records_payload(&recs[..3])),
+            frame(9, KIND_RECORDS, &first),
             frame(9, KIND_CHECKPOINT, &cp_json),
             frame(9, KIND_RECORDS, &records_payload(&recs[3..])),
         ]);
@@ -545,6 +583,26 @@ mod tests {
         // Replaying again changes nothing: everything is in the store now.
         let again = replay(&db, dir.path(), head_of(&recs[4])).expect("replay");
         assert_eq!((again.records, again.checkpoints), (0, 0));
+    }
+
+    #[test]
+    fn replay_stops_at_a_compressed_chunk_that_does_not_unpack() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = sled::Config::new().temporary(true).open().expect("db");
+        let recs = chain(6);
+        let mut bad = records_payload(&recs[3..]);
+        assert_eq!(bad[4], layout::CHUNK_LZ4_VERSION);
+        // A declared length the block does not decompress to (the frame's CRC is
+        // computed over the damaged payload, so only the unpack can catch it).
+        bad[8] ^= 0x01;
+        let bytes = file(&[
+            frame(9, KIND_RECORDS, &records_payload(&recs[..3])),
+            frame(9, KIND_RECORDS, &bad),
+        ]);
+        std::fs::write(file_path(dir.path(), 0), bytes).expect("write");
+        let r = replay(&db, dir.path(), genesis()).expect("replay");
+        assert_eq!(r.records, 3);
+        assert_eq!(records::last_seq(&db).expect("last"), 3);
     }
 
     #[test]

@@ -43,7 +43,7 @@ pub const CHUNK_TARGET_BYTES: usize = 4096;
 
 /// Format version byte that starts a compressed chunk: [`CHUNK_LZ4_VERSION`] ||
 /// length of the chunk value (u32 BE) || the [`CHUNK_VERSION`] value compressed as one
-/// LZ4 block. The applier stores chunks this way when that is smaller (typical
+/// LZ4 block. The writer journals and stores chunks this way when that is smaller (typical
 /// records compress to about a fifth; sled rewrites every value several times, so
 /// this cuts most of what reaches the disk per append); readers [`unpack_value`]
 /// before [`decode_value`].
