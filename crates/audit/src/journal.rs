@@ -486,9 +486,8 @@ mod tests {
         out
     }
 
-    fn chunk(recs: &[Rec]) -> Vec<u8> {
-        let stored: Vec<StoredRecord<'_>> = recs
-            .iter()
+    fn stored(recs: &[Rec]) -> Vec<StoredRecord<'_>> {
+        recs.iter()
             .map(|(seq, time_ns, prev, hash, json)| StoredRecord {
                 seq: *seq,
                 time_ns: *time_ns,
@@ -496,23 +495,16 @@ mod tests {
                 hash: *hash,
                 event: json,
             })
-            .collect();
-        layout::encode_chunk(&stored)
+            .collect()
+    }
+
+    fn chunk(recs: &[Rec]) -> Vec<u8> {
+        layout::encode_chunk(&stored(recs))
     }
 
     /// The payload the writer journals for `recs` (chunks compressed where smaller).
     fn records_payload(recs: &[Rec]) -> Vec<u8> {
-        let stored: Vec<StoredRecord<'_>> = recs
-            .iter()
-            .map(|(seq, time_ns, prev, hash, json)| StoredRecord {
-                seq: *seq,
-                time_ns: *time_ns,
-                prev: *prev,
-                hash: *hash,
-                event: json,
-            })
-            .collect();
-        super::records_payload(&stored).0
+        super::records_payload(&stored(recs)).0
     }
 
     /// Frames laid out as the writer lays them out (each on a page boundary).
