@@ -14,14 +14,16 @@
 //! flush has covered everything written to it. A frame:
 //!
 //! ```text
-//! magic "WJF1" | gen u64 BE | kind u8 | len u32 BE | payload (len) | crc32c u32 BE
+//! magic "WJF1" | gen u64 BE | kind u8 | len u32 BE | payload (len) | crc32 u32 BE
 //! ```
 //!
 //! `gen` grows by one at every switch (and starts above the time in ns at open), so the
 //! frames of a file are the longest prefix of valid frames sharing its first frame's
-//! `gen`; what follows (a torn write, the previous round's frames) is ignored. `kind` 1
-//! is a batch of records (payload: chunks of [`crate::layout::encode_chunk`], each
-//! preceded by its length, u32 BE), `kind` 2 a signed checkpoint (its JSON).
+//! `gen`; what follows (a torn write, the previous round's frames) is ignored. The CRC
+//! is CRC-32 (IEEE) of everything from the magic to the end of the payload. `kind` 1 is
+//! a batch of records (payload: chunk values in their stored form, compressed or not —
+//! [`records_payload`] — each preceded by its length, u32 BE), `kind` 2 a signed
+//! checkpoint (its JSON).
 //!
 //! The journal is a recovery aid, never evidence: replay only adds records that
 //! continue the store's chain (place, previous hash and recomputed hash all check) and

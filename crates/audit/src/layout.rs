@@ -293,7 +293,7 @@ pub fn unpack_value(key_seq: u64, v: &[u8]) -> Result<Cow<'_, [u8]>, AuditError>
 }
 
 /// The records of one value stored under `'r' + key_seq`: a single version-1 record
-/// (the layout before chunks) or a chunk. The i-th record's place in the chain is
+/// (the layout before chunks) or a chunk (a compressed one [`unpack_value`]d first). The i-th record's place in the chain is
 /// `key_seq + i`; its own `seq` field should say the same (verify checks it).
 pub fn decode_value(key_seq: u64, v: &[u8]) -> Result<Vec<StoredRecord<'_>>, AuditError> {
     let corrupt = |what: &str| AuditError::Corrupt {

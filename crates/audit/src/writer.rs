@@ -307,7 +307,7 @@ impl Writer {
         Ok(())
     }
 
-    fn commit(&mut self, appends: Vec<AppendReq>) {
+    fn commit(&mut self, mut appends: Vec<AppendReq>) {
         if appends.is_empty() {
             return;
         }
@@ -320,7 +320,6 @@ impl Writer {
             return;
         }
         let mut prev = self.head.hash;
-        let mut appends = appends;
         let hashes = match self.write(&mut appends) {
             Ok(h) => h,
             Err(e) => {
