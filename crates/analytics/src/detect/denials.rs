@@ -1,0 +1,46 @@
+//! `denial-storm`: many denied or held actions by one user in a short window — someone
+//! probing the guard rails.
+//!
+//! Fires at the threshold (default 8 in 10m) or three times the user's usual busiest
+//! window when that is higher (people whose work is routinely held for approval).
+
+use std::net::IpAddr;
+
+use super::{adaptive, num, span, Draft};
+use crate::engine::user::UserState;
+use crate::settings::{Detector, DetectorTuning};
+
+pub fn check(
+    t: &DetectorTuning,
+    name: &str,
+    u: &UserState,
+    count: f64,
+    usual: Option<f64>,
+    at: (Option<IpAddr>, Option<&str>),
+    now: i64,
+) -> Option<Draft> {
+    let threshold = adaptive(t.threshold, 3.0, usual);
+    if count < threshold {
+        return None;
+    }
+    let w = span(t.window.nanos());
+    let baseline = match usual {
+        Some(q) => format!("usual: at most {} in {w} on 9 days of 10", num(q)),
+        None => "no baseline yet".to_string(),
+    };
+    let explanation = format!(
+        "{name}: {} denied or held actions in {w}; {baseline} (threshold {})",
+        num(count),
+        num(threshold)
+    );
+    Some(
+        Draft::new(
+            Detector::DenialStorm,
+            explanation,
+            u.denials.since(now - t.window.nanos()),
+        )
+        .user(name)
+        .ip(at.0)
+        .target(at.1),
+    )
+}

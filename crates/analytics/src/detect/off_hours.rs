@@ -1,0 +1,125 @@
+//! `off-hours`: activity at an hour that is rare for this user.
+//!
+//! With a trusted baseline: the weighted share of the user's active days with activity
+//! within 3 hours of this hour (weights 1, 3/4, 1/2, 1/4) is below the threshold
+//! (default 0.02) — one earlier day active within 2 hours is enough to make an hour
+//! usual. Without one: the role's pooled hours, else the configured working hours.
+
+use std::net::IpAddr;
+
+use super::{pct, Draft};
+use crate::engine::clock::Local;
+use crate::engine::user::hour_share;
+use crate::settings::{Detector, DetectorTuning, Tuning};
+
+/// What the hour is compared with.
+pub enum Basis<'a> {
+    User {
+        hour_days: &'a [u32; 24],
+        days: u32,
+    },
+    Role {
+        role: &'a str,
+        hour_days: &'a [u32; 24],
+        days: u32,
+    },
+    WorkingHours,
+}
+
+pub struct Context<'a> {
+    pub name: &'a str,
+    pub local: crate::engine::clock::Local,
+    pub ip: Option<IpAddr>,
+    pub target: Option<&'a str>,
+    pub seq: u64,
+}
+
+const DAYS: [&str; 7] = ["Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"];
+
+pub fn check(
+    t: &DetectorTuning,
+    tuning: &Tuning,
+    basis: Basis<'_>,
+    c: Context<'_>,
+) -> Option<Draft> {
+    let when = format!(
+        "{} {:02}:{:02} ({})",
+        DAYS[c.local.weekday % 7],
+        c.local.minute / 60,
+        c.local.minute % 60,
+        offset_name(tuning.utc_offset)
+    );
+    let reason = match basis {
+        Basis::User { hour_days, days } => rare(t, hour_days, days, c.local, "active days")?,
+        Basis::Role {
+            role,
+            hour_days,
+            days,
+        } => {
+            let r = rare(t, hour_days, days, c.local, "member-days")?;
+            format!("{r} in role {role} (no trusted baseline of their own yet)")
+        }
+        Basis::WorkingHours => {
+            if tuning.is_working_time(c.local.weekday, c.local.minute) {
+                return None;
+            }
+            format!(
+                "outside working hours {:02}:{:02}–{:02}:{:02} (no trusted baseline yet)",
+                tuning.work_start / 60,
+                tuning.work_start % 60,
+                tuning.work_end / 60,
+                tuning.work_end % 60
+            )
+        }
+    };
+    let explanation = format!("{}: active {when}, {reason}", c.name);
+    Some(
+        Draft::new(Detector::OffHours, explanation, vec![c.seq])
+            .user(c.name)
+            .ip(c.ip)
+            .target(c.target),
+    )
+}
+
+fn rare(
+    t: &DetectorTuning,
+    hour_days: &[u32; 24],
+    days: u32,
+    local: Local,
+    what: &str,
+) -> Option<String> {
+    let share = hour_share(hour_days, days, local.hour);
+    if share >= t.threshold {
+        return None;
+    }
+    let near: u32 = (-2i64..=2)
+        .map(|d| hour_days[usize::try_from((local.hour as i64 + d).rem_euclid(24)).unwrap_or(0)])
+        .max()
+        .unwrap_or(0);
+    Some(format!(
+        "a rare hour: active within 2h of it on {near} of {days} {what} (weighted share {} < {}); usual hours {}",
+        pct(share),
+        pct(t.threshold),
+        usual_hours(hour_days, days)
+    ))
+}
+
+/// `08–18`: from the first to the last hour active on at least a fifth of the days.
+fn usual_hours(hour_days: &[u32; 24], days: u32) -> String {
+    let busy: Vec<usize> = (0..24)
+        .filter(|h| f64::from(hour_days[*h]) >= 0.2 * f64::from(days.max(1)))
+        .collect();
+    match (busy.first(), busy.last()) {
+        (Some(a), Some(b)) => format!("{a:02}–{:02}", b + 1),
+        _ => "none".to_string(),
+    }
+}
+
+fn offset_name(seconds: i64) -> String {
+    if seconds == 0 {
+        return "UTC".to_string();
+    }
+    let sign = if seconds < 0 { '-' } else { '+' };
+    let s = seconds.abs();
+    format!("UTC{sign}{:02}:{:02}", s / 3600, (s % 3600) / 60)
+}

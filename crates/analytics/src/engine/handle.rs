@@ -1,0 +1,565 @@
+//! What the engine does with each kind of record: update the subject's state, then ask
+//! each detector that applies, in the fixed order of `Detector::ALL`.
+//!
+//! Never emits alerts itself (the caller decides whether they are silent) and never
+//! builds an explanation for a subject that is suppressed.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+
+use super::address::AddressState;
+use super::clock::{self, Local};
+use super::dedup::{self, Dedup};
+use super::metric::Metric;
+use super::role::RoleState;
+use super::user::UserState;
+use super::Engine;
+use crate::classify::{fingerprint, reload};
+use crate::detect::{
+    burst, denials, dormant, errors, first_access, new_source, off_hours, privilege, repetition,
+    spray, volume, Draft,
+};
+use crate::observation::{Decision, Kind, Observation};
+use crate::settings::span::DAY;
+use crate::settings::{Detector, Tuning};
+
+/// Most recent failed-login sources kept per user.
+const FAIL_SOURCES: usize = 8;
+
+/// The user's state, created on first sight (keeping a departed user's last activity)
+/// and moved to today's local day (pooling the closed day into the user's roles).
+fn touch_user<'a>(
+    users: &'a mut HashMap<Box<str>, UserState>,
+    roles: &mut HashMap<Box<str>, RoleState>,
+    departed: &mut HashMap<Box<str>, i64>,
+    name: &str,
+    now: i64,
+    day: i64,
+    keep_days: i64,
+) -> Option<&'a mut UserState> {
+    if !users.contains_key(name) {
+        let mut u = UserState::new(now, day);
+        u.last_active = departed.remove(name).unwrap_or(0);
+        users.insert(name.into(), u);
+    }
+    let u = users.get_mut(name)?;
+    if let Some(closed) = u.roll_day(day, keep_days) {
+        for r in &u.roles {
+            if let Some(role) = roles.get_mut(r) {
+                role.add_day(&closed);
+            }
+        }
+    }
+    Some(u)
+}
+
+fn address(map: &mut HashMap<IpAddr, AddressState>, ip: IpAddr) -> &mut AddressState {
+    map.entry(ip).or_default()
+}
+
+fn role<'a>(map: &'a mut HashMap<Box<str>, RoleState>, name: &str) -> Option<&'a mut RoleState> {
+    if !map.contains_key(name) {
+        map.insert(name.into(), RoleState::default());
+    }
+    map.get_mut(name)
+}
+
+/// Run `check` unless the detector is off or `key` is suppressed; keep what it drafts.
+fn ask(
+    tuning: &Tuning,
+    dedup: &mut Dedup,
+    out: &mut Vec<Draft>,
+    d: Detector,
+    key: u64,
+    now: i64,
+    check: impl FnOnce() -> Option<Draft>,
+) {
+    let t = tuning.detector(d);
+    if !t.on || dedup.active(key, now) {
+        return;
+    }
+    if let Some(draft) = check() {
+        dedup.mark(key, now + t.suppress.nanos());
+        out.push(draft);
+    }
+}
+
+impl Engine {
+    pub(super) fn handle(&mut self, o: &Observation<'_>, out: &mut Vec<Draft>) {
+        match o.kind {
+            Kind::AuthFailed => self.auth_failed(o, out),
+            Kind::Authenticated | Kind::ActionDecided | Kind::ActionCompleted => {
+                self.activity(o, out)
+            }
+            Kind::Reloaded => self.reloaded(o, out),
+            Kind::Other => {}
+        }
+    }
+
+    fn local(&self) -> Local {
+        clock::local(self.now, self.tuning.utc_offset)
+    }
+
+    fn auth_failed(&mut self, o: &Observation<'_>, out: &mut Vec<Draft>) {
+        let now = self.now;
+        let local = self.local();
+        let name = o.user().unwrap_or("");
+        let keep_days = self.tuning.baseline.nanos() / DAY;
+        let min_history = self.tuning.min_history.nanos();
+        let t = *self.tuning.detector(Detector::FailedLoginBurst);
+        let Engine {
+            users,
+            roles,
+            departed,
+            addresses,
+            dedup,
+            tuning,
+            ..
+        } = self;
+        let tuning: &Tuning = tuning;
+        if !name.is_empty() {
+            if let Some(u) = touch_user(users, roles, departed, name, now, local.day, keep_days) {
+                u.last_record = now;
+                if let Some(ip) = o.ip {
+                    if u.fail_sources.len() == FAIL_SOURCES {
+                        u.fail_sources.pop_front();
+                    }
+                    u.fail_sources.push_back((now, ip));
+                }
+                let count = u.count_event(Metric::Fails, now, o.seq, t.window.nanos());
+                let key = dedup::key(Detector::FailedLoginBurst, &[name]);
+                let trusted = u.trusted(now, min_history);
+                ask(
+                    tuning,
+                    dedup,
+                    out,
+                    Detector::FailedLoginBurst,
+                    key,
+                    now,
+                    || burst::check(&t, name, u, count, trusted, now),
+                );
+            }
+        }
+        let Some(ip) = o.ip else {
+            return;
+        };
+        let a = address(addresses, ip);
+        a.fail(if name.is_empty() { "?" } else { name }, now, o.seq);
+        let ts = tuning.detector(Detector::PasswordSpray);
+        let since = now - ts.window.nanos();
+        let distinct = a.failed.values().filter(|t| **t >= since).count();
+        if (distinct as f64) < ts.threshold {
+            return;
+        }
+        let key = dedup::key(Detector::PasswordSpray, &[&ip.to_string()]);
+        let ts = *ts;
+        ask(
+            tuning,
+            dedup,
+            out,
+            Detector::PasswordSpray,
+            key,
+            now,
+            || spray::check(&ts, ip, a, now),
+        );
+    }
+
+    fn reloaded(&mut self, o: &Observation<'_>, out: &mut Vec<Draft>) {
+        let Some(detail) = o.detail.as_deref() else {
+            return;
+        };
+        let by = o.user();
+        for c in reload::changes(detail) {
+            let who = c.user.as_deref().unwrap_or("");
+            let key = dedup::key(Detector::PrivilegeChange, &["reload", who, &c.what]);
+            ask(
+                &self.tuning,
+                &mut self.dedup,
+                out,
+                Detector::PrivilegeChange,
+                key,
+                self.now,
+                || Some(privilege::reload(c.user.as_deref(), &c.what, by, o.seq)),
+            );
+        }
+    }
+
+    fn activity(&mut self, o: &Observation<'_>, out: &mut Vec<Draft>) {
+        let Some(name) = o.user() else {
+            return;
+        };
+        let now = self.now;
+        let local = self.local();
+        let warm = self.warm();
+        let keep_days = self.tuning.baseline.nanos() / DAY;
+        let min_history = self.tuning.min_history.nanos();
+        let since = now - self.tuning.baseline.nanos();
+        let Engine {
+            users,
+            roles,
+            departed,
+            addresses,
+            dedup,
+            tuning,
+            ..
+        } = self;
+        let tuning: &Tuning = tuning;
+        let Some(u) = touch_user(users, roles, departed, name, now, local.day, keep_days) else {
+            return;
+        };
+        u.last_record = now;
+        if !o.roles.is_empty()
+            && (u.roles.len() != o.roles.len()
+                || u.roles.iter().zip(&o.roles).any(|(a, b)| **a != **b))
+        {
+            u.roles = o.roles.iter().map(|r| Box::<str>::from(&**r)).collect();
+        }
+        let trusted = u.trusted(now, min_history);
+        let target = o.target();
+        let login_like = matches!(o.kind, Kind::Authenticated | Kind::ActionDecided);
+        let at = (o.ip, target);
+
+        if login_like {
+            let key = dedup::key(Detector::DormantAccount, &[name]);
+            let t = tuning.detector(Detector::DormantAccount);
+            let last = u.last_active;
+            ask(
+                tuning,
+                dedup,
+                out,
+                Detector::DormantAccount,
+                key,
+                now,
+                || dormant::check(t, name, last, now, o.ip, target, o.seq),
+            );
+        }
+        if let Some(ip) = o.ip {
+            let fresh = u.addresses.get(&ip).is_none_or(|t| *t < since);
+            if login_like && warm && trusted && fresh {
+                let key = dedup::key(Detector::NewSource, &[name, &ip.to_string()]);
+                let others = addresses
+                    .get(&ip)
+                    .map_or(0, |a| a.other_users_since(name, since));
+                let seen = new_source::Seen {
+                    user: u,
+                    others,
+                    since,
+                };
+                ask(tuning, dedup, out, Detector::NewSource, key, now, || {
+                    new_source::check(name, ip, seen, target, o.seq)
+                });
+            }
+            u.use_address(ip, now);
+            address(addresses, ip).succeed(name, now);
+        }
+        if let Some(tg) = target {
+            let fresh = u.targets.get(tg).is_none_or(|t| *t < since);
+            if login_like && warm && trusted && fresh {
+                let key = dedup::key(Detector::FirstAccess, &[name, tg]);
+                let t = tuning.detector(Detector::FirstAccess);
+                let (peers, needed, role_names) =
+                    role_peers(roles, &u.roles, tg, name, since, t.threshold);
+                let c = first_access::Context {
+                    name,
+                    target: tg,
+                    ip: o.ip,
+                    seq: o.seq,
+                    usual_targets: u.targets.values().filter(|t| **t >= since).count(),
+                    peers,
+                    peers_needed: needed,
+                    roles: role_names,
+                    baseline: tuning.baseline.to_string(),
+                };
+                ask(tuning, dedup, out, Detector::FirstAccess, key, now, || {
+                    first_access::check(c)
+                });
+            }
+            u.use_target(tg, now);
+            for r in &u.roles {
+                if let Some(role) = role(roles, r) {
+                    role.use_target(tg, name, now);
+                }
+            }
+        }
+        if login_like && warm {
+            let key = dedup::key(Detector::OffHours, &[name]);
+            let t = tuning.detector(Detector::OffHours);
+            let trusted_role = u
+                .roles
+                .iter()
+                .find_map(|r| roles.get(r).filter(|s| s.trusted()).map(|s| (r, s)));
+            let basis = if trusted {
+                off_hours::Basis::User {
+                    hour_days: &u.cached.hour_days,
+                    days: u.cached.active_days,
+                }
+            } else if let Some((r, s)) = trusted_role {
+                off_hours::Basis::Role {
+                    role: r,
+                    hour_days: &s.cached.hour_days,
+                    days: s.cached.member_days,
+                }
+            } else {
+                off_hours::Basis::WorkingHours
+            };
+            let c = off_hours::Context {
+                name,
+                local,
+                ip: o.ip,
+                target,
+                seq: o.seq,
+            };
+            ask(tuning, dedup, out, Detector::OffHours, key, now, || {
+                off_hours::check(t, tuning, basis, c)
+            });
+        }
+        if let Some(what) = o.privilege.as_deref() {
+            let key = dedup::key(
+                Detector::PrivilegeChange,
+                &[name, target.unwrap_or(""), what],
+            );
+            let c = privilege::Context {
+                name,
+                what,
+                decision: o.decision,
+                target,
+                ip: o.ip,
+                excerpt: o.raw.as_deref().map(|r| excerpt(r, 160)),
+                seq: o.seq,
+            };
+            ask(
+                tuning,
+                dedup,
+                out,
+                Detector::PrivilegeChange,
+                key,
+                now,
+                || Some(privilege::action(c)),
+            );
+        }
+        u.today.hours |= 1 << local.hour;
+        u.last_active = now;
+        for r in &u.roles {
+            if let Some(role) = role(roles, r) {
+                role.touch(name, now);
+            }
+        }
+        let roles_view: &HashMap<Box<str>, RoleState> = roles;
+        let role_q90 = u.roles.iter().find_map(|r| {
+            roles_view
+                .get(r)
+                .filter(|s| s.trusted())
+                .map(|s| (r.clone(), s.cached.q90))
+        });
+        let cx = ActionCx {
+            name,
+            trusted,
+            warm,
+            at,
+            role_q90,
+        };
+        match o.kind {
+            Kind::ActionDecided => decided(tuning, dedup, u, o, &cx, now, out),
+            Kind::ActionCompleted => completed(tuning, dedup, u, o, &cx, now, out),
+            _ => {}
+        }
+    }
+}
+
+/// What the per-action detectors share.
+struct ActionCx<'a> {
+    name: &'a str,
+    trusted: bool,
+    warm: bool,
+    at: (Option<IpAddr>, Option<&'a str>),
+    /// The first trusted role of the user and its member-day peaks (90th percentile).
+    role_q90: Option<(Box<str>, [f64; super::metric::METRICS])>,
+}
+
+fn decided(
+    tuning: &Tuning,
+    dedup: &mut Dedup,
+    u: &mut UserState,
+    o: &Observation<'_>,
+    cx: &ActionCx<'_>,
+    now: i64,
+    out: &mut Vec<Draft>,
+) {
+    let name = cx.name;
+    let wv = tuning.detector(Detector::UnusualVolume).window.nanos();
+    u.count(Metric::Actions, now, 1.0, wv);
+    u.volume.push(now, o.seq);
+    if matches!(o.decision, Decision::Deny | Decision::Hold) {
+        let t = tuning.detector(Detector::DenialStorm);
+        let count = u.count_event(Metric::Denials, now, o.seq, t.window.nanos());
+        let usual = cx.trusted.then(|| u.cached.q90[Metric::Denials.index()]);
+        let key = dedup::key(Detector::DenialStorm, &[name]);
+        let u: &UserState = u;
+        ask(tuning, dedup, out, Detector::DenialStorm, key, now, || {
+            denials::check(t, name, u, count, usual, cx.at, now)
+        });
+    }
+    if o.fingerprint != 0 {
+        let t = tuning.detector(Detector::RapidRepetition);
+        let w = t.window.nanos();
+        let rep = u.repeat(o.fingerprint, now);
+        rep.rate.add(now, 1.0, w);
+        rep.evidence.push(now, o.seq);
+        let count = rep
+            .evidence
+            .count_since(now - w)
+            .map_or_else(|| rep.rate.value(now, w), |n| n as f64);
+        let evidence = rep.evidence.since(now - w);
+        u.peak(Metric::Repeat, count);
+        let usual = if cx.trusted {
+            Some((u.cached.q90[Metric::Repeat.index()], String::new()))
+        } else {
+            cx.role_q90
+                .as_ref()
+                .map(|(r, q)| (q[Metric::Repeat.index()], format!(" in role {r}")))
+        };
+        if cx.warm && count >= t.threshold {
+            let key = dedup::key(Detector::RapidRepetition, &[name]);
+            let text = o
+                .raw
+                .as_deref()
+                .map_or_else(String::new, |r| fingerprint::normalised(r, 120));
+            let c = repetition::Context {
+                name,
+                count,
+                usual,
+                text,
+                evidence,
+                at: cx.at,
+            };
+            ask(
+                tuning,
+                dedup,
+                out,
+                Detector::RapidRepetition,
+                key,
+                now,
+                || repetition::check(t, c),
+            );
+        }
+    }
+    check_volume(tuning, dedup, u, cx, now, out);
+}
+
+fn completed(
+    tuning: &Tuning,
+    dedup: &mut Dedup,
+    u: &mut UserState,
+    o: &Observation<'_>,
+    cx: &ActionCx<'_>,
+    now: i64,
+    out: &mut Vec<Draft>,
+) {
+    if matches!(o.decision, Decision::Deny | Decision::Hold) {
+        return;
+    }
+    let name = cx.name;
+    let te = tuning.detector(Detector::ErrorSpike);
+    let we = te.window.nanos();
+    let done = u.count(Metric::Completed, now, 1.0, we);
+    u.today.completed += 1;
+    let wv = tuning.detector(Detector::UnusualVolume).window.nanos();
+    if o.rows > 0 || o.bytes > 0 {
+        u.count(Metric::Rows, now, o.rows as f64, wv);
+        u.count(Metric::Bytes, now, o.bytes as f64, wv);
+        u.volume.push(now, o.seq);
+    }
+    if o.failed {
+        u.today.errors += 1;
+        let errors = u.count_event(Metric::Errors, now, o.seq, we);
+        if cx.warm && errors >= te.threshold {
+            let usual = cx.trusted.then(|| errors::Usual {
+                peak: u.cached.q90[Metric::Errors.index()],
+                share: u.cached.error_share,
+            });
+            let key = dedup::key(Detector::ErrorSpike, &[name]);
+            let u: &UserState = u;
+            ask(tuning, dedup, out, Detector::ErrorSpike, key, now, || {
+                errors::check(te, name, u, (errors, done), usual, cx.at, now)
+            });
+        }
+    }
+    check_volume(tuning, dedup, u, cx, now, out);
+}
+
+fn check_volume(
+    tuning: &Tuning,
+    dedup: &mut Dedup,
+    u: &UserState,
+    cx: &ActionCx<'_>,
+    now: i64,
+    out: &mut Vec<Draft>,
+) {
+    let t = tuning.detector(Detector::UnusualVolume);
+    let w = t.window.nanos();
+    let metrics = [Metric::Actions, Metric::Rows, Metric::Bytes];
+    let values = metrics.map(|m| u.rates[m.index()].value(now, w));
+    if !cx.warm || values.iter().zip(volume::FLOORS).all(|(v, f)| *v < f) {
+        return;
+    }
+    let usual = if cx.trusted {
+        volume::Usual::Own(metrics.map(|m| (u.cached.median[m.index()], u.cached.mad[m.index()])))
+    } else if let Some((r, q)) = &cx.role_q90 {
+        volume::Usual::Role(r, metrics.map(|m| q[m.index()]))
+    } else {
+        return;
+    };
+    let key = dedup::key(Detector::UnusualVolume, &[cx.name]);
+    ask(
+        tuning,
+        dedup,
+        out,
+        Detector::UnusualVolume,
+        key,
+        now,
+        || volume::check(t, cx.name, u, values, usual, cx.at, now),
+    );
+}
+
+/// Peers of `user` on `target` in the user's roles: (best peers count, peers needed
+/// there, role names).
+fn role_peers(
+    roles: &HashMap<Box<str>, RoleState>,
+    user_roles: &[Box<str>],
+    target: &str,
+    user: &str,
+    since: i64,
+    threshold: f64,
+) -> (usize, usize, String) {
+    let wanted = threshold.ceil().max(1.0) as usize;
+    let mut best = (0usize, wanted);
+    for r in user_roles {
+        let Some(role) = roles.get(r) else { continue };
+        let others = role
+            .members
+            .iter()
+            .filter(|(m, t)| &***m != user && **t >= since)
+            .count();
+        let needed = wanted.min(others.max(1));
+        let peers = role.peers_on(target, user, since);
+        if peers >= needed || peers > best.0 {
+            best = (peers, needed);
+        }
+        if peers >= needed {
+            break;
+        }
+    }
+    let names: Vec<&str> = user_roles.iter().map(|r| &**r).collect();
+    (best.0, best.1, names.join(", "))
+}
+
+/// The first `max` characters of `raw` on one line.
+fn excerpt(raw: &str, max: usize) -> String {
+    let one_line: String = raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    if one_line.chars().count() <= max {
+        return one_line;
+    }
+    let mut s: String = one_line.chars().take(max).collect();
+    s.push('…');
+    s
+}

@@ -1,0 +1,119 @@
+//! Per-role baselines: which targets the role's members use, when the role works, and
+//! how busy its members' days are — the fallback for members whose own baseline is not
+//! trusted yet, and what makes a target usual for a newcomer to the role.
+//!
+//! Bounded by members × targets and the baseline's days; never by record count.
+
+use std::collections::{BTreeMap, HashMap, VecDeque};
+
+use super::metric::METRICS;
+use super::user::DaySummary;
+use crate::stats::robust::quantile;
+
+/// Most member-days pooled per role.
+const MAX_POOLED: usize = 2048;
+
+/// One role.
+#[derive(Debug, Clone, Default)]
+pub struct RoleState {
+    /// Member -> last activity.
+    pub members: HashMap<Box<str>, i64>,
+    /// Target -> member -> last use.
+    pub targets: HashMap<Box<str>, HashMap<Box<str>, i64>>,
+    /// Local day -> (member-days active in each hour, active member-days).
+    hours: BTreeMap<i64, ([u32; 24], u32)>,
+    /// Members' closed days (day, peaks).
+    pooled: VecDeque<(i64, [f64; METRICS])>,
+    pub cached: RoleCached,
+}
+
+/// Role statistics, recomputed once a day.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct RoleCached {
+    /// Active member-days in the baseline.
+    pub member_days: u32,
+    pub hour_days: [u32; 24],
+    pub q90: [f64; METRICS],
+}
+
+impl RoleState {
+    pub fn touch(&mut self, member: &str, now: i64) {
+        match self.members.get_mut(member) {
+            Some(t) => *t = now,
+            None => {
+                self.members.insert(member.into(), now);
+            }
+        }
+    }
+
+    pub fn use_target(&mut self, target: &str, member: &str, now: i64) {
+        let users = match self.targets.get_mut(target) {
+            Some(u) => u,
+            None => self.targets.entry(target.into()).or_default(),
+        };
+        match users.get_mut(member) {
+            Some(t) => *t = now,
+            None => {
+                users.insert(member.into(), now);
+            }
+        }
+    }
+
+    /// Members other than `member` who used `target` since `since`.
+    pub fn peers_on(&self, target: &str, member: &str, since: i64) -> usize {
+        self.targets.get(target).map_or(0, |users| {
+            users
+                .iter()
+                .filter(|(u, t)| &***u != member && **t >= since)
+                .count()
+        })
+    }
+
+    /// Pool a member's closed day.
+    pub fn add_day(&mut self, d: &DaySummary) {
+        if d.hours != 0 {
+            let (row, active) = self.hours.entry(d.day).or_insert(([0; 24], 0));
+            *active += 1;
+            for (h, n) in row.iter_mut().enumerate() {
+                if d.hours & (1 << h) != 0 {
+                    *n += 1;
+                }
+            }
+        }
+        if self.pooled.len() == MAX_POOLED {
+            self.pooled.pop_front();
+        }
+        self.pooled.push_back((d.day, d.peaks));
+    }
+
+    /// Forget what is older than the baseline and recompute the statistics.
+    pub fn refresh(&mut self, today: i64, keep_days: i64, since: i64) {
+        let first = today - keep_days;
+        self.hours.retain(|day, _| *day > first);
+        while self.pooled.front().is_some_and(|(d, _)| *d <= first) {
+            self.pooled.pop_front();
+        }
+        self.members.retain(|_, t| *t >= since);
+        for users in self.targets.values_mut() {
+            users.retain(|_, t| *t >= since);
+        }
+        self.targets.retain(|_, users| !users.is_empty());
+        let mut c = RoleCached::default();
+        for (row, active) in self.hours.values() {
+            c.member_days += active;
+            for (h, n) in row.iter().enumerate() {
+                c.hour_days[h] += n;
+            }
+        }
+        for m in 0..METRICS {
+            let v: Vec<f64> = self.pooled.iter().map(|(_, p)| p[m]).collect();
+            c.q90[m] = quantile(&v, 0.9);
+        }
+        self.cached = c;
+    }
+
+    /// Trusted as a fallback: enough member-days pooled.
+    pub fn trusted(&self) -> bool {
+        self.cached.member_days >= 10
+    }
+}

@@ -1,0 +1,322 @@
+//! One user's state: sliding windows, today's running summary, a ring of past days'
+//! summaries (the baseline) and the statistics cached from it once a day.
+//!
+//! Memory is bounded by the baseline's days, the user's targets and addresses (both
+//! forgotten after the baseline window, and capped) and a capped table of repeated
+//! actions; never by the number of records.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+
+use super::metric::{Metric, METRICS};
+use crate::stats::evidence::Evidence;
+use crate::stats::rate::Rate;
+use crate::stats::robust::{mad, median, quantile};
+
+/// Most targets and addresses remembered per user (least recently used go first).
+pub const MAX_PER_USER: usize = 256;
+/// Most distinct repeated actions tracked per user.
+pub const MAX_REPEATS: usize = 32;
+
+/// One past day of a user's activity.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct DaySummary {
+    pub day: i64,
+    /// Highest sliding-window value of each metric that day.
+    pub peaks: [f64; METRICS],
+    pub errors: u64,
+    pub completed: u64,
+    /// Bit h set: active (a login or an action) during local hour h.
+    pub hours: u32,
+}
+
+/// Statistics of the baseline days, recomputed when a day ends.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Cached {
+    /// Days in the baseline with a login or an action.
+    pub active_days: u32,
+    pub median: [f64; METRICS],
+    pub mad: [f64; METRICS],
+    pub q90: [f64; METRICS],
+    /// Failed share of completed actions over the baseline.
+    pub error_share: f64,
+    /// Active days with activity in each local hour.
+    pub hour_days: [u32; 24],
+}
+
+/// A repeated normalised action.
+#[derive(Debug, Clone, Default)]
+pub struct Repeat {
+    pub fingerprint: u64,
+    pub rate: Rate,
+    pub last: i64,
+    pub evidence: Evidence,
+}
+
+/// Everything known about one user.
+#[derive(Debug, Clone, Default)]
+pub struct UserState {
+    pub first_seen: i64,
+    pub last_record: i64,
+    /// Last successful login or action (0: none yet).
+    pub last_active: i64,
+    pub roles: Vec<Box<str>>,
+    /// Target -> last use.
+    pub targets: HashMap<Box<str>, i64>,
+    /// Address -> last successful use.
+    pub addresses: HashMap<IpAddr, i64>,
+    pub rates: [Rate; METRICS],
+    /// Evidence for failed logins, denials, errors and volume.
+    pub fails: Evidence,
+    pub denials: Evidence,
+    pub errors: Evidence,
+    pub volume: Evidence,
+    /// Recent failed-login sources (for explanations).
+    pub fail_sources: VecDeque<(i64, IpAddr)>,
+    pub repeats: Vec<Repeat>,
+    pub today: DaySummary,
+    pub days: VecDeque<DaySummary>,
+    pub cached: Cached,
+}
+
+impl UserState {
+    pub fn new(now: i64, day: i64) -> UserState {
+        UserState {
+            first_seen: now,
+            last_record: now,
+            today: DaySummary {
+                day,
+                ..DaySummary::default()
+            },
+            ..UserState::default()
+        }
+    }
+
+    /// Move to local `day`: close today's summary into the baseline ring (when anything
+    /// happened), drop days older than `keep_days`, refresh the cached statistics.
+    /// Returns the closed day when it joined the baseline.
+    pub fn roll_day(&mut self, day: i64, keep_days: i64) -> Option<DaySummary> {
+        if day <= self.today.day {
+            return None;
+        }
+        let closed = std::mem::replace(
+            &mut self.today,
+            DaySummary {
+                day,
+                ..DaySummary::default()
+            },
+        );
+        let kept = closed.hours != 0 || closed.peaks.iter().any(|p| *p > 0.0);
+        if kept {
+            self.days.push_back(closed);
+        }
+        while self.days.front().is_some_and(|d| d.day <= day - keep_days) {
+            self.days.pop_front();
+        }
+        self.cached = summarise(&self.days);
+        kept.then_some(closed)
+    }
+
+    /// Count one event of `metric` with evidence `seq`; returns the window's count
+    /// (exact while the evidence ring holds the whole window).
+    pub fn count_event(&mut self, metric: Metric, now: i64, seq: u64, window: i64) -> f64 {
+        let approx = self.count(metric, now, 1.0, window);
+        let e = match metric {
+            Metric::Fails => &mut self.fails,
+            Metric::Denials => &mut self.denials,
+            Metric::Errors => &mut self.errors,
+            _ => &mut self.volume,
+        };
+        e.push(now, seq);
+        let exact = e.count_since(now - window).map_or(approx, |n| n as f64);
+        self.peak(metric, exact);
+        exact
+    }
+
+    /// Add `v` to `metric` at `now`; returns the window's new value.
+    pub fn count(&mut self, metric: Metric, now: i64, v: f64, window: i64) -> f64 {
+        let r = &mut self.rates[metric.index()];
+        r.add(now, v, window);
+        let value = r.value(now, window);
+        self.peak(metric, value);
+        value
+    }
+
+    /// Raise today's peak of `metric` to `value`.
+    pub fn peak(&mut self, metric: Metric, value: f64) {
+        let p = &mut self.today.peaks[metric.index()];
+        if value > *p {
+            *p = value;
+        }
+    }
+
+    /// Whether the baseline has enough history to be trusted.
+    pub fn trusted(&self, now: i64, min_history: i64) -> bool {
+        self.first_seen <= now - min_history && self.cached.active_days >= 3
+    }
+
+    /// Remember `target` used at `now` (capped: the least recently used goes).
+    pub fn use_target(&mut self, target: &str, now: i64) {
+        if let Some(t) = self.targets.get_mut(target) {
+            *t = now;
+            return;
+        }
+        evict_oldest(&mut self.targets);
+        self.targets.insert(target.into(), now);
+    }
+
+    pub fn use_address(&mut self, ip: IpAddr, now: i64) {
+        if let Some(t) = self.addresses.get_mut(&ip) {
+            *t = now;
+            return;
+        }
+        evict_oldest(&mut self.addresses);
+        self.addresses.insert(ip, now);
+    }
+
+    /// The repeat entry for `fingerprint` (created, evicting the stalest, when new).
+    pub fn repeat(&mut self, fingerprint: u64, now: i64) -> &mut Repeat {
+        let at = match self
+            .repeats
+            .iter()
+            .position(|r| r.fingerprint == fingerprint)
+        {
+            Some(i) => i,
+            None => {
+                let fresh = Repeat {
+                    fingerprint,
+                    last: now,
+                    ..Repeat::default()
+                };
+                if self.repeats.len() < MAX_REPEATS {
+                    self.repeats.push(fresh);
+                    self.repeats.len() - 1
+                } else {
+                    let (i, _) = self
+                        .repeats
+                        .iter()
+                        .enumerate()
+                        .min_by_key(|(i, r)| (r.last, *i))
+                        .unwrap_or((0, &self.repeats[0]));
+                    self.repeats[i] = fresh;
+                    i
+                }
+            }
+        };
+        let r = &mut self.repeats[at];
+        r.last = now;
+        r
+    }
+
+    /// Forget targets and addresses not used since `since`, and idle repeats.
+    pub fn forget_before(&mut self, since: i64, repeat_since: i64) {
+        self.targets.retain(|_, t| *t >= since);
+        self.addresses.retain(|_, t| *t >= since);
+        self.repeats.retain(|r| r.last >= repeat_since);
+        for e in [
+            &mut self.fails,
+            &mut self.denials,
+            &mut self.errors,
+            &mut self.volume,
+        ] {
+            e.prune(repeat_since);
+        }
+        for r in &mut self.repeats {
+            r.evidence.prune(repeat_since);
+        }
+    }
+}
+
+fn evict_oldest<K: Clone + Ord + std::hash::Hash + Eq>(map: &mut HashMap<K, i64>) {
+    if map.len() < MAX_PER_USER {
+        return;
+    }
+    // Deterministic: oldest use first, then the smallest key.
+    if let Some(k) = map
+        .iter()
+        .min_by(|a, b| a.1.cmp(b.1).then_with(|| a.0.cmp(b.0)))
+        .map(|(k, _)| k.clone())
+    {
+        map.remove(&k);
+    }
+}
+
+/// Robust statistics of the baseline days.
+pub fn summarise(days: &VecDeque<DaySummary>) -> Cached {
+    let mut c = Cached::default();
+    let active: Vec<&DaySummary> = days.iter().filter(|d| d.hours != 0).collect();
+    c.active_days = u32::try_from(active.len()).unwrap_or(u32::MAX);
+    for m in Metric::ALL {
+        let v: Vec<f64> = active.iter().map(|d| d.peaks[m.index()]).collect();
+        c.median[m.index()] = median(&v);
+        c.mad[m.index()] = mad(&v);
+        c.q90[m.index()] = quantile(&v, 0.9);
+    }
+    let (errors, completed) = days
+        .iter()
+        .fold((0u64, 0u64), |(e, n), d| (e + d.errors, n + d.completed));
+    c.error_share = if completed == 0 {
+        0.0
+    } else {
+        errors as f64 / completed as f64
+    };
+    for d in &active {
+        for (h, n) in c.hour_days.iter_mut().enumerate() {
+            if d.hours & (1 << h) != 0 {
+                *n += 1;
+            }
+        }
+    }
+    c
+}
+
+/// Weighted share of `days` active days with activity within 3 hours of `hour`
+/// (weights 1, 3/4, 1/2, 1/4 by distance).
+pub fn hour_share(hour_days: &[u32; 24], days: u32, hour: usize) -> f64 {
+    if days == 0 {
+        return 0.0;
+    }
+    let mut s = 0.0;
+    for d in -3i64..=3 {
+        let h = usize::try_from((hour as i64 + d).rem_euclid(24)).unwrap_or(0);
+        s += (1.0 - d.abs() as f64 / 4.0) * f64::from(hour_days[h]);
+    }
+    s / f64::from(days)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn day_roll_builds_the_baseline_and_forgets_old_days() {
+        let mut u = UserState::new(0, 0);
+        for day in 0..40 {
+            u.roll_day(day, 28);
+            u.today.hours |= 1 << 10;
+            u.peak(Metric::Actions, 10.0 + (day % 3) as f64);
+        }
+        u.roll_day(40, 28);
+        assert_eq!(u.days.len(), 27);
+        assert_eq!(u.cached.active_days, 27);
+        assert_eq!(u.cached.median[Metric::Actions.index()], 11.0);
+        assert_eq!(u.cached.hour_days[10], 27);
+        assert!(hour_share(&u.cached.hour_days, 27, 10) > 0.9);
+        assert!(hour_share(&u.cached.hour_days, 27, 12) > 0.4);
+        assert_eq!(hour_share(&u.cached.hour_days, 27, 3), 0.0);
+    }
+
+    #[test]
+    fn targets_and_repeats_are_capped() {
+        let mut u = UserState::new(0, 0);
+        for i in 0..(MAX_PER_USER as i64 + 50) {
+            u.use_target(&format!("t{i}"), i);
+        }
+        assert_eq!(u.targets.len(), MAX_PER_USER);
+        assert!(!u.targets.contains_key("t0"));
+        for i in 0..100u64 {
+            u.repeat(i + 1, i as i64);
+        }
+        assert_eq!(u.repeats.len(), MAX_REPEATS);
+    }
+}

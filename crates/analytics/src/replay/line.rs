@@ -1,0 +1,259 @@
+//! One JSON line of a replay file — an export line (`{"seq","time","time_ns",...,
+//! "event":{...}}`, chain fields optional) or a bare event with a `time` — read into
+//! slim borrowed structs holding only what analytics needs, then an [`Observation`].
+//!
+//! Unknown fields and unknown event kinds are ignored; a line that is not JSON, has no
+//! time or no event kind is an error naming what is missing. Must stay equivalent to
+//! `record::observe_record` for the same event.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+
+use super::lenient::{ActorView, Lax, Num, Text, VerdictView};
+use super::time::parse_rfc3339;
+use crate::classify::privilege::{self, Hints};
+use crate::classify::{fingerprint, Family};
+use crate::observation::{parse_ip, status_failed, Decision, Kind, Observation};
+use crate::record::sql_kind_may_change_privileges;
+
+/// Either shape of a line: an export line (`event` set) or a bare event (its fields
+/// at the top level). Listed field by field (no `flatten`, which would buffer).
+#[derive(Deserialize)]
+struct Line<'a> {
+    #[serde(default)]
+    seq: Num,
+    #[serde(borrow, default)]
+    time: Text<'a>,
+    #[serde(default)]
+    time_ns: Num,
+    #[serde(borrow, default)]
+    event: Lax<Ev<'a>>,
+    #[serde(borrow, default)]
+    kind: Text<'a>,
+    #[serde(borrow, default)]
+    actor: Option<ActorView<'a>>,
+    #[serde(borrow, default)]
+    target: Text<'a>,
+    #[serde(borrow, default)]
+    protocol: Text<'a>,
+    #[serde(borrow, default)]
+    action: Lax<ActionView<'a>>,
+    #[serde(borrow, default)]
+    verdict: Option<VerdictView<'a>>,
+    #[serde(borrow, default)]
+    outcome: Lax<OutcomeView<'a>>,
+    #[serde(borrow, default)]
+    detail: Text<'a>,
+}
+
+#[derive(Deserialize)]
+struct Ev<'a> {
+    #[serde(borrow, default)]
+    kind: Text<'a>,
+    #[serde(borrow, default)]
+    actor: Option<ActorView<'a>>,
+    #[serde(borrow, default)]
+    target: Text<'a>,
+    #[serde(borrow, default)]
+    protocol: Text<'a>,
+    #[serde(borrow, default)]
+    action: Lax<ActionView<'a>>,
+    #[serde(borrow, default)]
+    verdict: Option<VerdictView<'a>>,
+    #[serde(borrow, default)]
+    outcome: Lax<OutcomeView<'a>>,
+    #[serde(borrow, default)]
+    detail: Text<'a>,
+}
+
+#[derive(Deserialize)]
+struct ActionView<'a> {
+    #[serde(borrow, default)]
+    protocol: Text<'a>,
+    #[serde(borrow, default)]
+    user: Option<ActorView<'a>>,
+    #[serde(borrow, default)]
+    target: Text<'a>,
+    #[serde(borrow, default)]
+    raw: Text<'a>,
+    #[serde(borrow, default)]
+    facts: Lax<FactsView<'a>>,
+}
+
+#[derive(Deserialize)]
+struct FactsView<'a> {
+    #[serde(borrow, default)]
+    kind: Text<'a>,
+    #[serde(borrow, default)]
+    statements: Lax<Vec<StatementView<'a>>>,
+    unparsed: Option<bool>,
+    #[serde(borrow, default)]
+    kube: Lax<KubeView<'a>>,
+}
+
+#[derive(Deserialize)]
+struct StatementView<'a> {
+    #[serde(borrow, default)]
+    kind: Text<'a>,
+}
+
+#[derive(Deserialize)]
+struct KubeView<'a> {
+    #[serde(borrow, default)]
+    verb: Text<'a>,
+    #[serde(borrow, default)]
+    resource: Text<'a>,
+    unparsed: Option<bool>,
+}
+
+#[derive(Deserialize)]
+struct OutcomeView<'a> {
+    #[serde(borrow, default)]
+    status: Text<'a>,
+    #[serde(default)]
+    rows: Num,
+    #[serde(default)]
+    bytes: Num,
+    #[serde(borrow, default)]
+    error: Text<'a>,
+}
+
+/// Parse one non-blank line; `line_no` is its evidence id when it has no `seq`.
+pub fn parse(text: &[u8], line_no: u64) -> Result<Observation<'_>, String> {
+    let line: Line<'_> = serde_json::from_slice(text).map_err(|e| e.to_string())?;
+    let time = match (line.time_ns.0, line.time.as_str()) {
+        (Some(ns), _) => ns as i64,
+        (None, Some(t)) => parse_time(t).ok_or_else(|| format!("`time` is not RFC 3339: {t}"))?,
+        (None, None) => return Err("no `time` (or `time_ns`)".into()),
+    };
+    let ev = match line.event.0 {
+        Some(ev) => ev,
+        None => Ev {
+            kind: line.kind,
+            actor: line.actor,
+            target: line.target,
+            protocol: line.protocol,
+            action: line.action,
+            verdict: line.verdict,
+            outcome: line.outcome,
+            detail: line.detail,
+        },
+    };
+    let kind = ev
+        .kind
+        .as_str()
+        .map(Kind::from_name)
+        .ok_or("no event `kind`")?;
+    let mut o = Observation::new(line.seq.u64().unwrap_or(line_no), time, kind);
+    if kind == Kind::Other {
+        return Ok(o);
+    }
+    let (actor, action) = match ev.action.0 {
+        Some(a) => (
+            ev.actor.or(a.user),
+            Some((a.protocol, a.target, a.raw, a.facts.0)),
+        ),
+        None => (ev.actor, None),
+    };
+    if let Some(a) = actor {
+        o.user = a.name.into_cow();
+        o.roles = a.roles.0;
+        o.ip = a.client_addr.as_str().and_then(parse_ip);
+    }
+    o.target = ev.target.into_cow();
+    let mut protocol = ev.protocol.into_cow();
+    if let Some(v) = ev.verdict {
+        o.decision = v
+            .decision
+            .as_str()
+            .map_or(Decision::Unknown, Decision::from_name);
+    }
+    if kind == Kind::Reloaded {
+        o.detail = ev.detail.into_cow();
+    }
+    let Some((a_protocol, a_target, raw, facts)) = action else {
+        finish_outcome(&mut o, ev.outcome.0, family(protocol.as_deref()));
+        return Ok(o);
+    };
+    if o.target.is_none() {
+        o.target = a_target.into_cow();
+    }
+    if protocol.is_none() {
+        protocol = a_protocol.into_cow();
+    }
+    let family = family(protocol.as_deref());
+    finish_outcome(&mut o, ev.outcome.0, family);
+    let raw = raw.into_cow().unwrap_or(Cow::Borrowed(""));
+    let mut hints = Hints::default();
+    if let Some(f) = &facts {
+        match f.kind.as_str() {
+            Some("sql") => {
+                let statements = f.statements.0.as_deref().unwrap_or(&[]);
+                hints.sql_harmless = !f.unparsed.unwrap_or(false)
+                    && !statements.is_empty()
+                    && statements.iter().all(|s| {
+                        s.kind
+                            .as_str()
+                            .is_some_and(|k| !sql_kind_may_change_privileges(k))
+                    });
+            }
+            Some("kubernetes") => {
+                if let Some(k) = f.kube.0.as_ref().filter(|k| !k.unparsed.unwrap_or(false)) {
+                    hints.kube = Some((
+                        k.verb.as_str().unwrap_or(""),
+                        k.resource.as_str().unwrap_or(""),
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    o.privilege = privilege::classify(family, &raw, hints);
+    if kind == Kind::ActionDecided && !raw.is_empty() {
+        o.fingerprint = fingerprint::fingerprint(&raw, o.target.as_deref().unwrap_or(""));
+    }
+    if !raw.is_empty() {
+        o.raw = Some(raw);
+    }
+    Ok(o)
+}
+
+/// RFC 3339, or a number of seconds, milliseconds, microseconds or nanoseconds since
+/// the Unix epoch (told apart by magnitude).
+fn parse_time(t: &str) -> Option<i64> {
+    if let Some(ns) = parse_rfc3339(t) {
+        return Some(ns);
+    }
+    let v: f64 = t.trim().parse().ok()?;
+    let scale = if v < 1e11 {
+        1e9
+    } else if v < 1e14 {
+        1e6
+    } else if v < 1e17 {
+        1e3
+    } else {
+        1.0
+    };
+    Some((v * scale) as i64)
+}
+
+fn family(protocol: Option<&str>) -> Family {
+    protocol.map_or(Family::Unknown, Family::from_protocol)
+}
+
+fn finish_outcome(o: &mut Observation<'_>, outcome: Option<OutcomeView<'_>>, family: Family) {
+    let Some(out) = outcome else {
+        return;
+    };
+    o.rows = out.rows.u64().unwrap_or(0);
+    o.bytes = out.bytes.u64().unwrap_or(0);
+    o.failed = out
+        .error
+        .as_str()
+        .is_some_and(|e| !e.is_empty() && e != "false")
+        || out
+            .status
+            .as_str()
+            .is_some_and(|s| status_failed(s, family.http_like()));
+}
