@@ -27,11 +27,11 @@ struct Cli {
 #[derive(Debug, Subcommand)]
 enum Command {
     /// Zero-setup tour: embedded sample upstream, console, audit in a temp dir.
-    Demo(cli::serve::DemoArgs),
+    Demo(cli::demo::DemoArgs),
     /// Run the gateway.
     Serve(cli::serve::ServeArgs),
     /// Validate the config and every policy it loads; exit 2 on error.
-    Check(cli::serve::CheckArgs),
+    Check(cli::check::CheckArgs),
     /// Check, test and explain policies.
     #[command(subcommand)]
     Policy(cli::policy::PolicyCommand),
@@ -49,15 +49,18 @@ fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {
-            let code = if e.use_stderr() { 2 } else { 0 };
             let _ = e.print();
-            return ExitCode::from(code);
+            return if e.use_stderr() {
+                cli::exit::Failure::Invalid.into()
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     match cli.command {
-        Command::Demo(args) => cli::serve::demo(args),
-        Command::Serve(args) => cli::serve::serve(args),
-        Command::Check(args) => cli::serve::check(args),
+        Command::Demo(args) => cli::demo::run(args),
+        Command::Serve(args) => cli::serve::run(args),
+        Command::Check(args) => cli::check::run(args),
         Command::Policy(cmd) => cli::policy::run(cmd),
         Command::Audit(cmd) => cli::audit::run(cmd),
         Command::Approvals(cmd) => cli::approvals::run(cmd),

@@ -6,9 +6,10 @@ use std::time::Duration;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use warden_approval::{Approvals, Resolution};
 use warden_audit::{AuditConfig, AuditLog};
+use warden_gate::auth::{LoginThrottle, User, UserDirectory};
 use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
 use warden_policy::{ApprovalSpec, Decision, PolicySet, PolicyStore, Verdict};
-use warden_web::{WebState, WebUser};
+use warden_web::WebState;
 
 const PW: &str = "cli-test-password";
 
@@ -22,11 +23,14 @@ fn hash(pw: &str) -> String {
         .to_string()
 }
 
-fn user(name: &str, role: &str) -> WebUser {
-    WebUser {
+fn user(name: &str, role: &str) -> User {
+    User {
         name: name.into(),
         roles: vec![role.into()],
-        password_hash: hash(PW),
+        password_hash: Some(hash(PW)),
+        scram: None,
+        ssh_authorized_keys: Vec::new(),
+        token_hashes: Vec::new(),
     }
 }
 
@@ -104,7 +108,11 @@ async fn approvals_cli_lists_shows_and_decides() {
         approvals: approvals.clone(),
         audit,
         policies: PolicyStore::new(PolicySet::empty()),
-        users: vec![user("alice", "developer"), user("bob", "dba")],
+        users: std::sync::Arc::new(UserDirectory::new([
+            user("alice", "developer"),
+            user("bob", "dba"),
+        ])),
+        throttle: std::sync::Arc::new(LoginThrottle::default()),
         public_url: base.clone(),
         secure_cookies: false,
         notifications: vec![],

@@ -352,18 +352,18 @@ fn hash_password_prints_argon2id_and_scram() {
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
     assert_eq!(lines.len(), 2, "{text}");
-    assert!(warden_proxy::auth::password::verify_password(
+    assert!(warden_gate::auth::password::verify_password(
         lines[0],
         "correct horse"
     ));
-    assert!(!warden_proxy::auth::password::verify_password(
+    assert!(!warden_gate::auth::password::verify_password(
         lines[0],
         "correct horse\n"
     ));
-    let scram = warden_proxy::auth::ScramVerifier::parse(lines[1]).expect("scram");
+    let scram = warden_gate::auth::ScramVerifier::parse(lines[1]).expect("scram");
     assert_eq!(
         scram,
-        warden_proxy::auth::ScramVerifier::derive("correct horse", &scram.salt, scram.iterations)
+        warden_gate::auth::ScramVerifier::derive("correct horse", &scram.salt, scram.iterations)
     );
     assert!(!text.contains("correct horse"));
 
@@ -387,7 +387,7 @@ fn example_config_has_no_mistakes_besides_its_placeholders() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/warden.example.yaml");
     let text = std::fs::read_to_string(&path).expect("example config");
     let errors =
-        warden_proxy::config::Config::parse(&text, "warden.example.yaml", Path::new("/etc/warden"))
+        warden_config::Config::parse(&text, "warden.example.yaml", Path::new("/etc/warden"))
             .expect_err("placeholders and absent files are reported")
             .0;
     // Only what a real deployment fills in may be reported: files, secrets, hashes, keys.
@@ -492,8 +492,8 @@ fn serve_holds_a_psql_delete_until_approved_through_the_api() {
 
     let dir = tempfile::tempdir().expect("tempdir");
     let (alice_pw, bob_pw) = ("alice-secret-1", "bob-secret-2");
-    let hash = |pw: &str| warden_proxy::auth::password::hash_password(pw).expect("hash");
-    let scram = warden_proxy::auth::ScramVerifier::generate(alice_pw).to_text();
+    let hash = |pw: &str| warden_gate::auth::password::hash_password(pw).expect("hash");
+    let scram = warden_gate::auth::ScramVerifier::generate(alice_pw).to_text();
     let extra = format!(
         "users:\n  - {{ name: alice, roles: [developer], password_hash: \"{}\", scram_sha256: \"{scram}\" }}\n  - {{ name: bob, roles: [dba], password_hash: \"{}\" }}\ntargets:\n  - {{ name: db, protocol: postgres, listen: 127.0.0.1:0, upstream: 127.0.0.1:5432, labels: {{ env: production }}, upstream_user: postgres }}\n",
         hash(alice_pw),

@@ -7,6 +7,8 @@
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
+use super::exit::Failure;
+
 use clap::{Args, Subcommand};
 use serde_json::Value;
 use warden_web::client::{ApiClient, ClientError};
@@ -216,7 +218,7 @@ pub fn run(cmd: ApprovalsCommand) -> ExitCode {
         Ok(p) => p,
         Err(e) => {
             eprintln!("warden approvals: {e}");
-            return ExitCode::from(2);
+            return Failure::Invalid.into();
         }
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
@@ -226,7 +228,7 @@ pub fn run(cmd: ApprovalsCommand) -> ExitCode {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("warden approvals: cannot start runtime: {e}");
-            return ExitCode::from(1);
+            return Failure::Runtime.into();
         }
     };
     match runtime.block_on(execute(cmd, password)) {
@@ -240,7 +242,7 @@ pub fn run(cmd: ApprovalsCommand) -> ExitCode {
             } else {
                 eprintln!("warden approvals: HTTP {}: {e}", e.status);
             }
-            ExitCode::from(1)
+            Failure::Runtime.into()
         }
     }
 }

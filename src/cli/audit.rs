@@ -8,6 +8,8 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+
+use super::exit::Failure;
 use std::time::Duration;
 
 use clap::{Args, Subcommand};
@@ -101,7 +103,7 @@ pub fn run(cmd: AuditCommand) -> ExitCode {
 
 fn fail(e: impl std::fmt::Display) -> ExitCode {
     eprintln!("warden audit: {e}");
-    ExitCode::from(1)
+    Failure::Runtime.into()
 }
 
 fn verify(a: VerifyArgs) -> ExitCode {
@@ -151,7 +153,7 @@ fn verify(a: VerifyArgs) -> ExitCode {
     if report.ok {
         ExitCode::SUCCESS
     } else {
-        ExitCode::from(3)
+        Failure::Tampered.into()
     }
 }
 

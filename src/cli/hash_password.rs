@@ -8,7 +8,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::{Command, ExitCode, Stdio};
 
 use clap::Args;
-use warden_proxy::auth::{password, ScramVerifier};
+use warden_gate::auth::{password, ScramVerifier};
+
+use super::exit::Failure;
 
 #[derive(Debug, Args)]
 pub struct HashPasswordArgs {}
@@ -57,20 +59,20 @@ pub fn run(_args: HashPasswordArgs) -> ExitCode {
     };
     if let Err(e) = read {
         eprintln!("error: cannot read the password from stdin: {e}");
-        return ExitCode::from(1);
+        return Failure::Runtime.into();
     }
     let pw = line.trim_end_matches(['\n', '\r']);
     if pw.is_empty() {
         eprintln!(
             "error: empty password (give it on stdin: `printf %s 'secret' | warden hash-password`)"
         );
-        return ExitCode::from(2);
+        return Failure::Invalid.into();
     }
     let phc = match password::hash_password(pw) {
         Ok(h) => h,
         Err(e) => {
             eprintln!("error: hashing failed: {e}");
-            return ExitCode::from(1);
+            return Failure::Runtime.into();
         }
     };
     let scram = ScramVerifier::generate(pw);

@@ -1,8 +1,12 @@
-//! One module per command family. Each exposes `run`-style functions returning the
-//! process exit code; none of them holds logic that belongs in a library crate.
+//! One file per subcommand, each exposing `run` and returning the process exit code
+//! (mapped in one place, [`exit`]); none of them holds logic that belongs in a library
+//! crate.
 
 pub mod approvals;
 pub mod audit;
+pub mod check;
+pub mod demo;
+pub mod exit;
 pub mod hash_password;
 pub mod policy;
 pub mod serve;

@@ -8,6 +8,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use super::exit::Failure;
+
 use clap::{Args, Subcommand};
 use warden_inspect::{Actor, Protocol, TargetRef};
 use warden_policy::{
@@ -97,7 +99,7 @@ fn report_invalid(e: &PolicyErrors) -> ExitCode {
     eprintln!("{e}");
     let n = e.0.len();
     eprintln!("{n} error{} in policy", if n == 1 { "" } else { "s" });
-    ExitCode::from(2)
+    Failure::Invalid.into()
 }
 
 fn check(paths: &[PathBuf]) -> ExitCode {
@@ -128,7 +130,7 @@ fn test(paths: &[PathBuf]) -> ExitCode {
     }
     println!("{} passed, {} failed", report.passed, report.failed);
     if report.failed > 0 {
-        ExitCode::from(1)
+        Failure::Runtime.into()
     } else {
         ExitCode::SUCCESS
     }
@@ -176,7 +178,7 @@ fn explain(a: ExplainArgs) -> ExitCode {
         Ok(p) => p,
         Err(e) => {
             eprintln!("warden policy explain: {e}");
-            return ExitCode::from(2);
+            return Failure::Invalid.into();
         }
     };
     let set = match load(&a.policies) {
@@ -204,7 +206,7 @@ fn explain(a: ExplainArgs) -> ExitCode {
             Ok(s) => println!("{s}"),
             Err(e) => {
                 eprintln!("warden policy explain: {e}");
-                return ExitCode::from(1);
+                return Failure::Runtime.into();
             }
         }
         return ExitCode::SUCCESS;

@@ -22,7 +22,7 @@ use crate::held::Held;
 use crate::machine::{self, Op};
 use crate::request::{ApprovalRequest, ApprovalState, Resolution};
 use crate::stats::{Stats, StatsSnapshot};
-use crate::store::Store;
+use crate::store::{ApprovalBackend, Store};
 
 const STRIPES: usize = 64;
 const FEED_CAPACITY: usize = 1024;
@@ -57,19 +57,19 @@ fn new_id() -> String {
 }
 
 impl Approvals {
-    /// Opens the store in `db` (tree `approvals`). Requests whose client was waiting
+    /// Opens the store on `backend`. Requests whose client was waiting
     /// (wait mode, pending or approved-but-unexecuted) are withdrawn and audited: after
     /// a restart nobody is waiting for them, so they must never run. Retry-mode
     /// requests survive (the client re-sends); those past their expiry are expired.
     pub fn open(
-        db: &sled::Db,
+        backend: ApprovalBackend,
         audit: AuditLog,
         public_url: String,
     ) -> Result<Approvals, ApprovalError> {
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
         let approvals = Approvals {
             inner: Arc::new(Inner {
-                store: Store::open(db)?,
+                store: Store::open(backend)?,
                 audit,
                 public_url: public_url.trim_end_matches('/').to_string(),
                 stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
@@ -91,14 +91,13 @@ impl Approvals {
         Ok(approvals)
     }
 
-    /// `open` on a sled store of its own at `path` (created if missing).
+    /// `open` on an embedded store of its own at `path` (created if missing).
     pub fn open_path(
         path: &std::path::Path,
         audit: AuditLog,
         public_url: String,
     ) -> Result<Approvals, ApprovalError> {
-        let db = sled::open(path)?;
-        Approvals::open(&db, audit, public_url)
+        Approvals::open(ApprovalBackend::embedded(path)?, audit, public_url)
     }
 
     /// Ends what cannot survive a restart; returns the live retry-mode requests, which

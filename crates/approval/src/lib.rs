@@ -31,3 +31,4 @@ pub use held::Held;
 pub use machine::entitled;
 pub use request::{describe_approvers, ApprovalRequest, ApprovalState, Decided, Resolution};
 pub use stats::{HistogramSnapshot, StatsSnapshot, APPEND_BUCKETS, DECISION_BUCKETS};
+pub use store::ApprovalBackend;

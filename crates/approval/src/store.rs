@@ -1,4 +1,6 @@
-//! Persistence of approval requests in sled: one tree, key = id, value = JSON.
+//! Persistence of approval requests behind one handle whose backend is an enum:
+//! [`ApprovalBackend::Sled`] today (one tree, key = id, value = JSON); a shared database
+//! for several replicas is one more variant.
 //!
 //! Every write is flushed before it returns so that a decision survives a crash. This
 //! module never decides anything; it stores what `approvals.rs` decided.
@@ -8,20 +10,37 @@ use crate::request::{ApprovalRequest, ApprovalState};
 
 const TREE: &str = "approvals";
 
+/// Where approval requests are kept.
 #[derive(Clone)]
-pub(crate) struct Store {
-    tree: sled::Tree,
+pub enum ApprovalBackend {
+    /// An embedded sled database (the tree `approvals` in it).
+    Sled(sled::Db),
+}
+
+impl ApprovalBackend {
+    /// An embedded store in its own folder (created if missing).
+    pub fn embedded(path: &std::path::Path) -> Result<ApprovalBackend, ApprovalError> {
+        Ok(ApprovalBackend::Sled(sled::open(path)?))
+    }
+}
+
+#[derive(Clone)]
+pub(crate) enum Store {
+    Sled { tree: sled::Tree },
 }
 
 impl Store {
-    pub(crate) fn open(db: &sled::Db) -> Result<Store, ApprovalError> {
-        Ok(Store {
-            tree: db.open_tree(TREE)?,
-        })
+    pub(crate) fn open(backend: ApprovalBackend) -> Result<Store, ApprovalError> {
+        match backend {
+            ApprovalBackend::Sled(db) => Ok(Store::Sled {
+                tree: db.open_tree(TREE)?,
+            }),
+        }
     }
 
     pub(crate) fn get(&self, id: &str) -> Result<Option<ApprovalRequest>, ApprovalError> {
-        match self.tree.get(id.as_bytes())? {
+        let Store::Sled { tree } = self;
+        match tree.get(id.as_bytes())? {
             Some(bytes) => Ok(Some(serde_json::from_slice(&bytes)?)),
             None => Ok(None),
         }
@@ -32,9 +51,10 @@ impl Store {
     /// The flush runs as a blocking `flush()` on the blocking pool: sled 0.34's
     /// `flush_async` deadlocks when called concurrently (spacejam/sled#1308).
     pub(crate) async fn put(&self, req: &ApprovalRequest) -> Result<(), ApprovalError> {
+        let Store::Sled { tree } = self;
         let bytes = serde_json::to_vec(req)?;
-        self.tree.insert(req.id.as_bytes(), bytes)?;
-        let tree = self.tree.clone();
+        tree.insert(req.id.as_bytes(), bytes)?;
+        let tree = tree.clone();
         tokio::task::spawn_blocking(move || tree.flush())
             .await
             .map_err(|e| ApprovalError::Internal(format!("store flush task failed: {e}")))??;
@@ -43,17 +63,19 @@ impl Store {
 
     /// Synchronous variant for paths without a runtime (drop of a `Held`, `open`).
     pub(crate) fn put_blocking(&self, req: &ApprovalRequest) -> Result<(), ApprovalError> {
+        let Store::Sled { tree } = self;
         let bytes = serde_json::to_vec(req)?;
-        self.tree.insert(req.id.as_bytes(), bytes)?;
-        self.tree.flush()?;
+        tree.insert(req.id.as_bytes(), bytes)?;
+        tree.flush()?;
         Ok(())
     }
 
     /// Every stored request; records that do not parse are skipped with a warning
     /// (they can never be executed: only parsed, approved requests can).
     pub(crate) fn all(&self) -> Vec<ApprovalRequest> {
+        let Store::Sled { tree } = self;
         let mut out = Vec::new();
-        for item in self.tree.iter() {
+        for item in tree.iter() {
             match item {
                 Ok((key, value)) => match serde_json::from_slice::<ApprovalRequest>(&value) {
                     Ok(req) => out.push(req),

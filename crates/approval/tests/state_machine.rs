@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use warden_approval::{ApprovalError, ApprovalState, Approvals, Resolution};
+use warden_approval::{ApprovalBackend, ApprovalError, ApprovalState, Approvals, Resolution};
 use warden_audit::{AuditConfig, AuditLog, EventKind, Query};
 use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
 use warden_policy::{ApprovalSpec, Decision, Mode, RuleHit, Verdict};
@@ -19,8 +19,12 @@ fn fixture() -> Fixture {
     let audit = AuditLog::open(AuditConfig::new(dir.path().join("audit"))).expect("audit");
     let db_path = dir.path().join("approvals");
     let db = sled::open(&db_path).expect("sled");
-    let approvals =
-        Approvals::open(&db, audit.clone(), "http://console.test".into()).expect("open");
+    let approvals = Approvals::open(
+        ApprovalBackend::Sled(db.clone()),
+        audit.clone(),
+        "http://console.test".into(),
+    )
+    .expect("open");
     Fixture {
         _dir: dir,
         db_path,
@@ -440,8 +444,12 @@ async fn restart_withdraws_orphaned_requests_but_keeps_retry_requests() {
     copy_dir(&f.db_path, &copy);
     let audit = f.audit.clone();
     let db = sled::open(&copy).expect("reopen");
-    let approvals =
-        Approvals::open(&db, audit.clone(), "http://console.test".into()).expect("open again");
+    let approvals = Approvals::open(
+        ApprovalBackend::Sled(db.clone()),
+        audit.clone(),
+        "http://console.test".into(),
+    )
+    .expect("open again");
     assert_eq!(
         approvals.get(&w).expect("w").state,
         ApprovalState::Withdrawn
@@ -480,8 +488,12 @@ async fn retry_requests_kept_over_a_restart_still_expire_on_time() {
     let copy = f._dir.path().join("approvals-restarted");
     copy_dir(&f.db_path, &copy);
     let db = sled::open(&copy).expect("reopen");
-    let approvals =
-        Approvals::open(&db, f.audit.clone(), "http://console.test".into()).expect("open again");
+    let approvals = Approvals::open(
+        ApprovalBackend::Sled(db.clone()),
+        f.audit.clone(),
+        "http://console.test".into(),
+    )
+    .expect("open again");
     assert_eq!(
         approvals.get(&id).expect("kept").state,
         ApprovalState::Pending

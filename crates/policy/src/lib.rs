@@ -18,7 +18,7 @@
 
 mod cache;
 mod condition;
-mod diagnostic;
+mod errors;
 mod evaluate;
 mod flags;
 mod objects;
@@ -30,17 +30,16 @@ mod store;
 mod test_spec;
 mod testing;
 mod validate;
-mod yaml;
 
 pub mod verdict;
 
 pub use cache::SqlCache;
-pub use diagnostic::{Diagnostic, PolicyErrors};
+pub use errors::PolicyErrors;
 pub use evaluate::merge_approvals;
 pub use rule::{Defaults, RuleInfo, DEFAULT_ALLOW, DEFAULT_OPAQUE, DEFAULT_UNPARSED};
 pub use set::PolicySet;
 pub use store::PolicyStore;
 pub use test_spec::{PolicyTest, SshTestRequest, TestAction, TestPayload};
 pub use testing::{run_tests, TestReport, TestResult};
-pub use validate::parse_duration;
 pub use verdict::{ApprovalSpec, Decision, Mode, RuleHit, Verdict};
+pub use warden_diagnostic::Diagnostic;

@@ -7,13 +7,14 @@ use std::path::{Path, PathBuf};
 use warden_inspect::{Action, Protocol};
 
 use crate::condition::protocol_bit;
-use crate::diagnostic::{suggest, Diagnostic, Diagnostics, PolicyErrors, Pos};
+use crate::errors::PolicyErrors;
 use crate::evaluate;
 use crate::prefilter::Candidate;
 use crate::rule::{Defaults, Rule, RuleInfo, DEFAULT_OPAQUE, DEFAULT_UNPARSED};
 use crate::test_spec::PolicyTest;
 use crate::validate;
 use crate::verdict::Verdict;
+use warden_diagnostic::{suggest, Diagnostic, Diagnostics, Pos};
 
 /// A validated, compiled policy set. Cheap to share behind an `Arc`.
 #[derive(Debug, Clone)]

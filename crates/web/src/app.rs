@@ -10,7 +10,9 @@ use warden_approval::Approvals;
 use warden_audit::AuditLog;
 use warden_policy::PolicyStore;
 
-use crate::auth::{AuthState, WebUser};
+use warden_gate::auth::{LoginThrottle, User, UserDirectory};
+
+use crate::auth::AuthState;
 use crate::webhook::WebhookConfig;
 
 /// Everything the console and API need, handed in by `warden serve`.
@@ -19,7 +21,11 @@ pub struct WebState {
     pub approvals: Approvals,
     pub audit: AuditLog,
     pub policies: PolicyStore,
-    pub users: Vec<WebUser>,
+    /// Warden's users (the same directory the gateways log in against).
+    pub users: Arc<UserDirectory>,
+    /// The login throttle every gateway shares: failures count across front-ends and
+    /// the console.
+    pub throttle: Arc<LoginThrottle>,
     /// Base URL for links (no trailing slash needed).
     pub public_url: String,
     /// Mark cookies `Secure` (set when the console is served over TLS).
@@ -109,8 +115,8 @@ impl App {
         &self.inner.auth
     }
 
-    pub fn user(&self, name: &str) -> Option<&WebUser> {
-        self.inner.state.users.iter().find(|u| u.name == name)
+    pub fn user(&self, name: &str) -> Option<&User> {
+        self.inner.state.users.user(name)
     }
 
     pub fn public_url(&self) -> &str {

@@ -1,6 +1,6 @@
-//! Who is asking: Warden users (argon2 PHC hashes), HTTP Basic for the API, session
-//! cookies for the console, CSRF tokens for every cookie-authenticated POST, and login
-//! throttling.
+//! Who is asking: Warden users (checked by the Gate's user directory, the one argon2
+//! path), HTTP Basic for the API, session cookies for the console, CSRF tokens for every
+//! cookie-authenticated POST; failed logins count in the gateway's one login throttle.
 //!
 //! This module must never accept a cookie-session POST without its CSRF token, never
 //! log or echo a password, and never compare secrets with a short-circuiting `==`.
@@ -9,13 +9,13 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use axum::http::{header, Method};
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use warden_gate::auth::User;
 use warden_inspect::Actor;
 
 use crate::app::App;
@@ -26,19 +26,8 @@ pub const LOGIN_CSRF_COOKIE: &str = "warden_login_csrf";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(300);
-const THROTTLE_WINDOW: Duration = Duration::from_secs(300);
-const THROTTLE_MAX_FAILURES: u32 = 5;
-
-static DUMMY_HASH: std::sync::OnceLock<String> = std::sync::OnceLock::new();
-
-/// A Warden user who may log in to the console and the API.
-#[derive(Debug, Clone)]
-pub struct WebUser {
-    pub name: String,
-    pub roles: Vec<String>,
-    /// argon2 PHC string (`warden hash-password`).
-    pub password_hash: String,
-}
+/// The longest a failed login waits before it is answered (the throttle's delay).
+const MAX_FAILURE_DELAY: Duration = Duration::from_secs(2);
 
 #[derive(Debug, Clone)]
 pub(crate) struct Session {
@@ -47,13 +36,12 @@ pub(crate) struct Session {
     expires: Instant,
 }
 
-/// Sessions, cached Basic verifications and failure counters, all in memory: a
-/// restart logs everyone out, which is the safe direction.
+/// Sessions and cached Basic verifications, in memory: a restart logs everyone out,
+/// which is the safe direction.
 #[derive(Default)]
 pub(crate) struct AuthState {
     sessions: Mutex<HashMap<String, Session>>,
     basic_ok: Mutex<HashMap<[u8; 32], Instant>>,
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -102,34 +90,6 @@ impl AuthState {
     pub(crate) fn end_session(&self, token: &str) {
         lock(&self.sessions).remove(token);
     }
-
-    /// Refuses when `key` (user name + client) failed too often recently.
-    pub(crate) fn check_throttle(&self, key: &str) -> Result<(), WebError> {
-        let failures = lock(&self.failures);
-        match failures.get(key) {
-            Some((n, first))
-                if *n >= THROTTLE_MAX_FAILURES && first.elapsed() < THROTTLE_WINDOW =>
-            {
-                Err(WebError::Throttled)
-            }
-            _ => Ok(()),
-        }
-    }
-
-    pub(crate) fn record_failure(&self, key: &str) {
-        let mut failures = lock(&self.failures);
-        let entry = failures
-            .entry(key.to_string())
-            .or_insert((0, Instant::now()));
-        if entry.1.elapsed() >= THROTTLE_WINDOW {
-            *entry = (0, Instant::now());
-        }
-        entry.0 += 1;
-    }
-
-    pub(crate) fn clear_failures(&self, key: &str) {
-        lock(&self.failures).remove(key);
-    }
 }
 
 /// Verifies `password` for `name`; argon2 runs on the blocking pool. Successful Basic
@@ -140,61 +100,46 @@ pub(crate) async fn verify_password(
     name: &str,
     password: &str,
 ) -> Result<WebUserRef, WebError> {
-    let throttle_key = name.to_ascii_lowercase();
-    app.auth().check_throttle(&throttle_key)?;
-    let Some(user) = app.user(name) else {
-        app.auth().record_failure(&throttle_key);
-        // Spend the same argon2 work as for a real user, so timing does not reveal
-        // which user names exist.
-        let pw = password.to_string();
-        let _ = tokio::task::spawn_blocking(move || {
-            let dummy = DUMMY_HASH.get_or_init(|| {
-                use argon2::password_hash::{PasswordHasher, SaltString};
-                let salt = SaltString::generate(&mut rand::thread_rng());
-                argon2::Argon2::default()
-                    .hash_password(b"warden-dummy-password", &salt)
-                    .map(|h| h.to_string())
-                    .unwrap_or_default()
-            });
-            if let Ok(parsed) = PasswordHash::new(dummy) {
-                let _ = argon2::Argon2::default().verify_password(pw.as_bytes(), &parsed);
+    let throttle = &app.state().throttle;
+    if throttle.check(name, None).is_err() {
+        return Err(WebError::Throttled);
+    }
+    let cache_key = app.user(name).map(|user| basic_cache_key(user, password));
+    if let Some(key) = &cache_key {
+        if let Some(at) = lock(&app.auth().basic_ok).get(key) {
+            if at.elapsed() < BASIC_CACHE_TTL {
+                if let Some(user) = app.user(name) {
+                    return Ok(WebUserRef::from(user));
+                }
             }
-        })
-        .await;
-        return Err(WebError::Unauthorized);
-    };
+        }
+    }
+    match app.state().users.authenticate(name, password).await {
+        Ok(user) => {
+            throttle.success(name);
+            if let Some(key) = cache_key {
+                lock(&app.auth().basic_ok).insert(key, Instant::now());
+            }
+            Ok(WebUserRef::from(user.as_ref()))
+        }
+        Err(_) => {
+            let delay = throttle.failure(name, None);
+            tokio::time::sleep(delay.min(MAX_FAILURE_DELAY)).await;
+            Err(WebError::Unauthorized)
+        }
+    }
+}
+
+/// The Basic cache key: a hash of user, password and stored hash (a changed hash or
+/// password never hits an old entry).
+fn basic_cache_key(user: &User, password: &str) -> [u8; 32] {
     let mut h = Sha256::new();
     h.update(user.name.as_bytes());
     h.update([0]);
     h.update(password.as_bytes());
     h.update([0]);
-    h.update(user.password_hash.as_bytes());
-    let cache_key: [u8; 32] = h.finalize().into();
-    if let Some(at) = lock(&app.auth().basic_ok).get(&cache_key) {
-        if at.elapsed() < BASIC_CACHE_TTL {
-            return Ok(WebUserRef::from(user));
-        }
-    }
-    let hash = user.password_hash.clone();
-    let pw = password.to_string();
-    let ok = tokio::task::spawn_blocking(move || {
-        PasswordHash::new(&hash)
-            .map(|parsed| {
-                argon2::Argon2::default()
-                    .verify_password(pw.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false)
-    })
-    .await
-    .map_err(|e| WebError::Internal(e.to_string()))?;
-    if !ok {
-        app.auth().record_failure(&throttle_key);
-        return Err(WebError::Unauthorized);
-    }
-    app.auth().clear_failures(&throttle_key);
-    lock(&app.auth().basic_ok).insert(cache_key, Instant::now());
-    Ok(WebUserRef::from(user))
+    h.update(user.password_hash.as_deref().unwrap_or("").as_bytes());
+    h.finalize().into()
 }
 
 /// The authenticated user of one request.
@@ -204,8 +149,8 @@ pub struct WebUserRef {
     pub roles: Vec<String>,
 }
 
-impl From<&WebUser> for WebUserRef {
-    fn from(u: &WebUser) -> Self {
+impl From<&User> for WebUserRef {
+    fn from(u: &User) -> Self {
         WebUserRef {
             name: u.name.clone(),
             roles: u.roles.clone(),

@@ -36,7 +36,6 @@ use axum::Router;
 use tokio::sync::broadcast::error::RecvError;
 
 pub use app::{App, WebState, WebTarget};
-pub use auth::WebUser;
 pub use error::WebError;
 pub use metrics::{CounterFamily, CounterSource};
 pub use webhook::{RetryPolicy, WebhookConfig};

@@ -13,11 +13,8 @@ use std::time::Duration;
 
 use fantoccini::{Client, Locator};
 use tokio_postgres::NoTls;
+use warden_config::{Config, ScramVerifier};
 use warden_policy::PolicySet;
-use warden_proxy::auth::ScramVerifier;
-use warden_proxy::config::Config;
-use warden_proxy::CancellationToken;
-use warden_web::{RetryPolicy, WebState, WebUser};
 
 const WAIT: Duration = Duration::from_secs(20);
 const ALICE_PW: &str = "alice-pg-secret";
@@ -159,37 +156,10 @@ targets:
     );
     let config = Config::parse(&yaml, "warden.yaml", dir.path()).expect("valid config");
     let set = PolicySet::load(&config.policies).expect("valid policy");
-    let shutdown = CancellationToken::new();
-    let running = warden_proxy::runtime::start(&config, set, shutdown.clone())
+    let gateway = warden_app::gateway::start(&config, set, Some(web_listener))
         .await
         .expect("gateway starts");
-    let pg_addr = running.targets[0].local_addr;
-    let state = WebState {
-        approvals: running.approvals.clone(),
-        audit: running.audit.clone(),
-        policies: running.policies.clone(),
-        users: config
-            .users
-            .iter()
-            .map(|u| WebUser {
-                name: u.name.clone(),
-                roles: u.roles.clone(),
-                password_hash: u.password_hash.clone().unwrap_or_default(),
-            })
-            .collect(),
-        public_url: console.clone(),
-        secure_cookies: false,
-        notifications: vec![],
-        targets: vec![],
-        counters: None,
-    };
-    let web_stop = shutdown.clone();
-    let web = tokio::spawn(warden_web::serve_with(
-        web_listener,
-        state,
-        RetryPolicy::default(),
-        async move { web_stop.cancelled().await },
-    ));
+    let pg_addr = gateway.started.targets[0].2;
 
     let scenario = tokio::time::timeout(Duration::from_secs(150), async {
         approver_login(client, &console).await;
@@ -318,9 +288,7 @@ targets:
     .await;
 
     let _ = b.client.clone().close().await;
-    shutdown.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(10), web).await;
-    let _ = tokio::time::timeout(Duration::from_secs(15), running.stop()).await;
+    let _ = tokio::time::timeout(Duration::from_secs(25), gateway.stop()).await;
     let _ = admin("postgres")
         .await
         .batch_execute(&format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"))

@@ -8,11 +8,11 @@ use super::reader::{join, Reader};
 use crate::condition::{
     kind_bit, protocol_bit, Condition, HttpCond, KubeCond, SqlCond, SshCond, TargetCond, UserCond,
 };
-use crate::diagnostic::Pos;
 use crate::flags::ArgPattern;
 use crate::objects::ObjectPatterns;
 use crate::patterns::Patterns;
-use crate::yaml::{Node, Value};
+use warden_diagnostic::yaml::{Node, Value};
+use warden_diagnostic::Pos;
 
 const CONDITION_KEYS: &[&str] = &[
     "protocol",

@@ -8,14 +8,12 @@ mod condition;
 mod reader;
 mod tests_block;
 
-use crate::diagnostic::{Diagnostics, Pos};
 use crate::rule::{default_approval, Defaults, Rule, RuleInfo};
 use crate::test_spec::PolicyTest;
 use crate::verdict::{ApprovalSpec, Decision, Mode};
-use crate::yaml::{self, Node, Value};
 use reader::{join, Reader};
-
-pub use reader::parse_duration;
+use warden_diagnostic::yaml::{self, Node, Value};
+use warden_diagnostic::{Diagnostics, Pos};
 
 const FILE_KEYS: &[&str] = &["version", "description", "defaults", "rules", "tests"];
 const RULE_KEYS: &[&str] = &[

@@ -8,8 +8,8 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use crate::diagnostic::{suggest, Diagnostics, Pos};
-use crate::yaml::{Node, Value};
+use warden_diagnostic::yaml::{Node, Value};
+use warden_diagnostic::{suggest, Diagnostics, Pos};
 
 /// The known keys of one mapping, looked up by name.
 pub struct Fields<'n> {
@@ -184,7 +184,10 @@ impl Reader<'_> {
 
     /// `30s`, `15m`, `1h`, `2d` (or a bare number of seconds).
     pub fn duration(&mut self, node: &Node, path: &str) -> Option<Duration> {
-        let parsed = node.as_str().and_then(parse_duration);
+        let parsed = node
+            .as_str()
+            .and_then(warden_diagnostic::parse_duration)
+            .filter(|d| !d.is_zero());
         if parsed.is_none() {
             self.error(
                 node.pos,
@@ -193,39 +196,5 @@ impl Reader<'_> {
             );
         }
         parsed
-    }
-}
-
-/// Parse `30s` / `15m` / `1h` / `2d` / `90` (seconds). Zero is not a duration.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let (digits, unit) = match s.find(|c: char| !c.is_ascii_digit()) {
-        Some(i) => s.split_at(i),
-        None => (s, "s"),
-    };
-    let n: u64 = digits.parse().ok()?;
-    let secs = match unit {
-        "s" => n,
-        "m" => n.checked_mul(60)?,
-        "h" => n.checked_mul(3600)?,
-        "d" => n.checked_mul(86_400)?,
-        _ => return None,
-    };
-    (secs > 0).then(|| Duration::from_secs(secs))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("30s"), Some(Duration::from_secs(30)));
-        assert_eq!(parse_duration("15m"), Some(Duration::from_secs(900)));
-        assert_eq!(parse_duration("1h"), Some(Duration::from_secs(3600)));
-        assert_eq!(parse_duration("45"), Some(Duration::from_secs(45)));
-        assert_eq!(parse_duration("0s"), None);
-        assert_eq!(parse_duration("5 minutes"), None);
-        assert_eq!(parse_duration("m"), None);
     }
 }

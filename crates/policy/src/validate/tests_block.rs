@@ -8,7 +8,7 @@ use warden_inspect::{Actor, Protocol, TargetRef};
 use super::reader::{join, Reader};
 use super::{decision, FileModel};
 use crate::test_spec::{PolicyTest, SshTestRequest, TestAction, TestPayload};
-use crate::yaml::{Node, Value};
+use warden_diagnostic::yaml::{Node, Value};
 
 const TEST_KEYS: &[&str] = &["name", "action", "expect", "rules"];
 const ACTION_KEYS: &[&str] = &[

@@ -8,9 +8,10 @@ use std::time::Duration;
 use argon2::password_hash::{PasswordHasher, SaltString};
 use warden_approval::{Approvals, Held};
 use warden_audit::{AuditConfig, AuditLog};
+use warden_gate::auth::{LoginThrottle, User, UserDirectory};
 use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
 use warden_policy::{ApprovalSpec, Decision, Mode, PolicySet, PolicyStore, RuleHit, Verdict};
-use warden_web::{RetryPolicy, WebState, WebUser, WebhookConfig};
+use warden_web::{RetryPolicy, WebState, WebhookConfig};
 
 pub const PASSWORD: &str = "correct horse battery staple";
 
@@ -46,17 +47,20 @@ pub fn hash(password: &str) -> String {
         .to_string()
 }
 
-fn user(name: &str, roles: &[&str]) -> WebUser {
-    WebUser {
+fn user(name: &str, roles: &[&str]) -> User {
+    User {
         name: name.into(),
         roles: roles.iter().map(|r| r.to_string()).collect(),
-        password_hash: hash(PASSWORD),
+        password_hash: Some(hash(PASSWORD)),
+        scram: None,
+        ssh_authorized_keys: Vec::new(),
+        token_hashes: Vec::new(),
     }
 }
 
 /// alice (developer: requests), bob + dave (dba: approve), carol (developer),
 /// vera (viewer: reads audit), root (admin).
-pub fn users() -> Vec<WebUser> {
+pub fn users() -> Vec<User> {
     vec![
         user("alice", &["developer"]),
         user("bob", &["dba"]),
@@ -69,14 +73,18 @@ pub fn users() -> Vec<WebUser> {
 
 pub async fn start(notifications: Vec<WebhookConfig>) -> Console {
     let dir = tempfile::tempdir().expect("tempdir");
-    let audit = AuditLog::open(AuditConfig::new(dir.path().join("audit"))).expect("audit");
-    let db = sled::open(dir.path().join("approvals")).expect("sled");
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
     let addr = listener.local_addr().expect("addr");
     let base = format!("http://{addr}");
-    let approvals = Approvals::open(&db, audit.clone(), base.clone()).expect("approvals");
+    let stores = warden_app::stores::open_in(
+        dir.path(),
+        AuditConfig::new(dir.path().join("audit")),
+        &base,
+    )
+    .expect("stores");
+    let (audit, approvals) = (stores.audit, stores.approvals);
     let policies = PolicySet::from_sources(&[(
         "prod.yaml".to_string(),
         "version: 1\nrules:\n  - name: unbounded-writes-need-approval\n    when:\n      sql: { statements: [update, delete], without_where: true }\n    action: hold\n    approval: { approvers: { roles: [dba] }, required: 1, timeout: 15m }\n  - name: watch-selects\n    when:\n      sql: { statements: [select] }\n    action: deny\n    mode: dry_run\n".to_string(),
@@ -86,7 +94,8 @@ pub async fn start(notifications: Vec<WebhookConfig>) -> Console {
         approvals: approvals.clone(),
         audit: audit.clone(),
         policies: PolicyStore::new(policies),
-        users: users(),
+        users: std::sync::Arc::new(UserDirectory::new(users())),
+        throttle: std::sync::Arc::new(LoginThrottle::default()),
         public_url: base.clone(),
         secure_cookies: false,
         notifications,

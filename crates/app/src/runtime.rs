@@ -1,0 +1,263 @@
+//! The gateway process minus the console: open the audit log and the approvals store,
+//! build the Gate, bind every target's listener, start its protocol front-end and the
+//! policy reloader; on shutdown stop accepting, drain connections with a deadline and
+//! seal the audit log with a final checkpoint.
+//!
+//! `warden serve` and `warden demo` call [`start`] and add the web console on top.
+//! Must never start a front-end before the audit log is open, and never report a clean
+//! stop if the final checkpoint could not be written.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::net::TcpListener;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_util::sync::CancellationToken;
+use warden_approval::Approvals;
+use warden_audit::{AuditConfig, AuditLog};
+use warden_config::{Config, TargetConfig};
+use warden_gate::auth::{LoginThrottle, UserDirectory};
+use warden_gate::frontend::{self, FrontendContext};
+use warden_gate::Gate;
+use warden_inspect::Protocol;
+use warden_policy::{PolicySet, PolicyStore, SqlCache};
+
+use crate::registry;
+use crate::reload::PolicyReloader;
+use crate::stores::{self, StoreError};
+
+/// Why the gateway could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot create data folder {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("target {target}: cannot listen on {addr}: {source}")]
+    Bind {
+        target: String,
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("target {target}: protocol {protocol} is not supported yet")]
+    Unsupported { target: String, protocol: Protocol },
+}
+
+type FrontendExit = (String, std::io::Result<()>);
+
+/// Start the registered front-end for `ctx.target` on `listener`; `false` when this
+/// build has none for its protocol.
+fn spawn_frontend(
+    set: &mut JoinSet<FrontendExit>,
+    listener: TcpListener,
+    ctx: FrontendContext,
+) -> bool {
+    let Some(frontend) = registry::frontend_for(ctx.target.protocol) else {
+        return false;
+    };
+    let name = ctx.target.name.clone();
+    set.spawn(async move { (name, frontend.serve(listener, ctx).await) });
+    true
+}
+
+/// One running target.
+#[derive(Debug)]
+pub struct RunningTarget {
+    pub config: Arc<TargetConfig>,
+    /// The address actually bound (differs from the config for port 0).
+    pub local_addr: SocketAddr,
+    ctx: FrontendContext,
+}
+
+/// The running gateway.
+pub struct Running {
+    pub gate: Gate,
+    pub audit: AuditLog,
+    pub approvals: Approvals,
+    pub policies: PolicyStore,
+    pub users: Arc<UserDirectory>,
+    pub throttle: Arc<LoginThrottle>,
+    pub targets: Vec<RunningTarget>,
+    pub reloader: PolicyReloader,
+    pub shutdown: CancellationToken,
+    grace: Duration,
+    reload_task: JoinHandle<()>,
+    frontends: JoinSet<FrontendExit>,
+}
+
+/// What a stop did.
+#[derive(Debug, Default)]
+pub struct StopReport {
+    /// Connections still open when the drain deadline passed.
+    pub cut_off: usize,
+    /// The final checkpoint / flush failed.
+    pub audit_error: Option<String>,
+}
+
+/// Open the stores, build the Gate and start every target. Front-ends run until
+/// `shutdown` is cancelled; then call [`Running::stop`].
+pub async fn start(
+    config: &Config,
+    set: PolicySet,
+    shutdown: CancellationToken,
+) -> Result<Running, StartError> {
+    for t in &config.targets {
+        if registry::frontend_for(t.protocol).is_none() {
+            return Err(StartError::Unsupported {
+                target: t.name.clone(),
+                protocol: t.protocol,
+            });
+        }
+    }
+    std::fs::create_dir_all(&config.data_dir).map_err(|source| StartError::DataDir {
+        path: config.data_dir.display().to_string(),
+        source,
+    })?;
+    let mut audit_cfg = AuditConfig::new(&config.audit.path);
+    audit_cfg.signing_key = config.audit.signing_key.clone();
+    audit_cfg.checkpoint_file = config.audit.checkpoint_file.clone();
+    let audit_path = config.audit.path.display().to_string();
+    let audit = tokio::task::spawn_blocking(move || stores::open_audit(audit_cfg))
+        .await
+        .map_err(|e| StoreError::Audit {
+            path: audit_path,
+            source: warden_audit::AuditError::Failed(format!("opening panicked: {e}")),
+        })??;
+    match start_on(config, set, shutdown, audit.clone()).await {
+        Ok(running) => Ok(running),
+        Err(e) => {
+            // Nothing runs: seal what was written (approvals may have withdrawn orphans).
+            let _ = tokio::task::spawn_blocking(move || audit.shutdown()).await;
+            Err(e)
+        }
+    }
+}
+
+/// Everything after the audit log is open.
+async fn start_on(
+    config: &Config,
+    set: PolicySet,
+    shutdown: CancellationToken,
+    audit: AuditLog,
+) -> Result<Running, StartError> {
+    let approvals_path = config.data_dir.join("approvals");
+    let (a, url) = (audit.clone(), config.web.public_url.clone());
+    let approvals =
+        tokio::task::spawn_blocking(move || stores::open_approvals(&approvals_path, a, url))
+            .await
+            .map_err(|e| StoreError::Approvals {
+                path: config.data_dir.join("approvals").display().to_string(),
+                message: e.to_string(),
+            })??;
+    let policies = PolicyStore::new(set);
+    let gate = Gate::new(
+        policies.clone(),
+        audit.clone(),
+        approvals.clone(),
+        Arc::new(SqlCache::default()),
+    );
+    let users = Arc::new(UserDirectory::new(config.users.iter().cloned()));
+    let throttle = Arc::new(LoginThrottle::default());
+
+    // Bind everything before starting anything, so a busy port fails the whole start.
+    let mut bound = Vec::new();
+    for t in &config.targets {
+        let listener = TcpListener::bind(t.listen)
+            .await
+            .map_err(|source| StartError::Bind {
+                target: t.name.clone(),
+                addr: t.listen,
+                source,
+            })?;
+        let local_addr = listener.local_addr().map_err(|source| StartError::Bind {
+            target: t.name.clone(),
+            addr: t.listen,
+            source,
+        })?;
+        bound.push((Arc::clone(t), listener, local_addr));
+    }
+    let mut targets = Vec::new();
+    let mut frontends = JoinSet::new();
+    for (t, listener, local_addr) in bound {
+        let ctx = FrontendContext::new(
+            Arc::clone(&t),
+            gate.clone(),
+            Arc::clone(&users),
+            Arc::clone(&throttle),
+            shutdown.child_token(),
+            config.data_dir.clone(),
+        );
+        if !spawn_frontend(&mut frontends, listener, ctx.clone()) {
+            return Err(StartError::Unsupported {
+                target: t.name.clone(),
+                protocol: t.protocol,
+            });
+        };
+        tracing::info!(target_name = %t.name, protocol = %t.protocol, %local_addr, "listening");
+        targets.push(RunningTarget {
+            config: t,
+            local_addr,
+            ctx,
+        });
+    }
+    let reloader = PolicyReloader::new(config.policies.clone(), policies.clone(), audit.clone());
+    let reload_task = reloader.clone().spawn(shutdown.child_token());
+    Ok(Running {
+        gate,
+        audit,
+        approvals,
+        policies,
+        users,
+        throttle,
+        targets,
+        reloader,
+        shutdown,
+        grace: config.shutdown_grace,
+        reload_task,
+        frontends,
+    })
+}
+
+impl std::fmt::Debug for Running {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Running")
+            .field("targets", &self.targets)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Running {
+    /// Stop accepting, drain open connections for up to the configured grace, then
+    /// flush the audit log with a final checkpoint. Cancels `shutdown` if not yet done.
+    /// Completes when a front-end stops on its own (error or panic) before shutdown:
+    /// the gateway must not keep running with a target silently gone.
+    pub async fn frontend_exited(&mut self) -> String {
+        match self.frontends.join_next().await {
+            Some(Ok((name, Ok(())))) => format!("target {name}: front-end stopped"),
+            Some(Ok((name, Err(e)))) => format!("target {name}: front-end failed: {e}"),
+            Some(Err(e)) => format!("a front-end crashed: {e}"),
+            None => std::future::pending().await,
+        }
+    }
+
+    pub async fn stop(mut self) -> StopReport {
+        self.shutdown.cancel();
+        let mut report = StopReport::default();
+        for t in &self.targets {
+            report.cut_off += frontend::drain(&t.ctx, self.grace).await;
+        }
+        self.frontends.abort_all();
+        self.reload_task.abort();
+        let audit = self.audit.clone();
+        match tokio::task::spawn_blocking(move || audit.shutdown()).await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => report.audit_error = Some(e.to_string()),
+            Err(e) => report.audit_error = Some(e.to_string()),
+        }
+        report
+    }
+}

@@ -1,0 +1,54 @@
+//! Opening the stores: the audit log and the approvals store, each behind its handle.
+//! This is the one place (with the audit and approval crates themselves) that knows the
+//! embedded backend; the Gate, the front-ends and the console get handles.
+//!
+//! Must never hand out an approvals store whose audit log is not open.
+
+use std::path::Path;
+
+use warden_approval::{ApprovalBackend, Approvals};
+use warden_audit::{AuditConfig, AuditError, AuditLog};
+
+/// Why a store could not be opened.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("audit log at {path}: {source}")]
+    Audit { path: String, source: AuditError },
+    #[error("approvals store at {path}: {message}")]
+    Approvals { path: String, message: String },
+}
+
+/// The two stores a gateway runs on.
+#[derive(Clone)]
+pub struct Stores {
+    pub audit: AuditLog,
+    pub approvals: Approvals,
+}
+
+/// Open the audit log (blocking: it replays its journal). Call off the async workers.
+pub fn open_audit(cfg: AuditConfig) -> Result<AuditLog, StoreError> {
+    let path = cfg.path.display().to_string();
+    AuditLog::open(cfg).map_err(|source| StoreError::Audit { path, source })
+}
+
+/// Open the approvals store at `path` on `audit` (blocking: it withdraws requests whose
+/// waiting client is gone, and audits that). Must run inside a tokio runtime.
+pub fn open_approvals(
+    path: &Path,
+    audit: AuditLog,
+    public_url: String,
+) -> Result<Approvals, StoreError> {
+    let err = |e: warden_approval::ApprovalError| StoreError::Approvals {
+        path: path.display().to_string(),
+        message: e.to_string(),
+    };
+    let backend = ApprovalBackend::embedded(path).map_err(err)?;
+    Approvals::open(backend, audit, public_url).map_err(err)
+}
+
+/// Both stores under one folder (`audit/`, `approvals/`), for tests and tools.
+pub fn open_in(dir: &Path, audit: AuditConfig, public_url: &str) -> Result<Stores, StoreError> {
+    let audit = open_audit(audit)?;
+    let approvals = open_approvals(&dir.join("approvals"), audit.clone(), public_url.into())?;
+    Ok(Stores { audit, approvals })
+}

@@ -1,0 +1,324 @@
+//! Who is asking: bearer tokens (SHA-256 compared by the [`UserDirectory`]) and HTTP
+//! Basic (argon2id, off the async threads, with a short-lived cache of successful
+//! checks so keep-alive clients do not pay argon2 per request). Also the header surgery
+//! that keeps the user's identity away from the upstream: the user's `Authorization`
+//! is removed, the target's credential injected, and client-sent `Impersonate-*`
+//! headers are always dropped (Warden sets them itself when impersonation is on).
+//!
+//! Must never: forward the user's credential upstream, let a client choose whom
+//! Kubernetes impersonates, or log a token or password.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use http::header::{self, HeaderName, HeaderValue};
+use http::HeaderMap;
+use sha2::{Digest, Sha256};
+use warden_inspect::Actor;
+
+use warden_gate::auth::LoginThrottle;
+use warden_gate::auth::{AuthFailure, UserDirectory};
+
+/// How long a successful Basic check is remembered.
+const BASIC_CACHE_TTL: Duration = Duration::from_secs(60);
+const BASIC_CACHE_MAX: usize = 4096;
+
+/// A refused login: what the client is told and what the audit records.
+#[derive(Debug, Clone)]
+pub struct AuthRefusal {
+    /// The user name offered, when there was one (Basic).
+    pub user: Option<String>,
+    /// Safe for the client.
+    pub message: String,
+    /// More detail for the audit record; never the secret.
+    pub audit_reason: String,
+    /// Wait this long before answering (throttle back-off).
+    pub delay: Duration,
+}
+
+/// Remembers successful Basic logins by a hash of (name, password).
+#[derive(Debug, Default)]
+pub struct BasicCache {
+    entries: Mutex<HashMap<[u8; 32], (String, Instant)>>,
+}
+
+impl BasicCache {
+    fn key(name: &str, password: &str) -> [u8; 32] {
+        let mut h = Sha256::new();
+        h.update(name.as_bytes());
+        h.update([0u8]);
+        h.update(password.as_bytes());
+        h.finalize().into()
+    }
+
+    fn get(&self, key: &[u8; 32]) -> Option<String> {
+        let map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        map.get(key)
+            .filter(|(_, at)| at.elapsed() < BASIC_CACHE_TTL)
+            .map(|(n, _)| n.clone())
+    }
+
+    fn put(&self, key: [u8; 32], name: String) {
+        let mut map = self.entries.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= BASIC_CACHE_MAX {
+            map.retain(|_, (_, at)| at.elapsed() < BASIC_CACHE_TTL);
+            if map.len() >= BASIC_CACHE_MAX {
+                map.clear();
+            }
+        }
+        map.insert(key, (name, Instant::now()));
+    }
+}
+
+enum Offered {
+    Bearer(String),
+    Basic(String, String),
+}
+
+fn offered(headers: &HeaderMap) -> Result<Option<Offered>, &'static str> {
+    let mut values = headers.get_all(header::AUTHORIZATION).iter();
+    let Some(value) = values.next() else {
+        return Ok(None);
+    };
+    if values.next().is_some() {
+        return Err("more than one Authorization header");
+    }
+    let text = value
+        .to_str()
+        .map_err(|_| "unreadable Authorization header")?;
+    let (scheme, rest) = text
+        .trim()
+        .split_once(' ')
+        .ok_or("malformed Authorization header")?;
+    let rest = rest.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        return Ok(Some(Offered::Bearer(rest.to_string())));
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(rest)
+            .map_err(|_| "malformed Basic credentials")?;
+        let raw = String::from_utf8(raw).map_err(|_| "malformed Basic credentials")?;
+        let (user, pass) = raw.split_once(':').ok_or("malformed Basic credentials")?;
+        return Ok(Some(Offered::Basic(user.to_string(), pass.to_string())));
+    }
+    Err("unsupported Authorization scheme (use Bearer or Basic)")
+}
+
+/// Authenticates the request's `Authorization` header against the directory.
+pub async fn authenticate(
+    users: &Arc<UserDirectory>,
+    throttle: &LoginThrottle,
+    cache: &BasicCache,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Result<Actor, AuthRefusal> {
+    let refuse = |user: Option<String>, audit_reason: &str| AuthRefusal {
+        user,
+        message: "authentication required: send a Warden bearer token or Basic credentials".into(),
+        audit_reason: audit_reason.to_string(),
+        delay: Duration::ZERO,
+    };
+    let offered = match offered(headers) {
+        Ok(Some(o)) => o,
+        Ok(None) => return Err(refuse(None, "no credentials")),
+        Err(why) => return Err(refuse(None, why)),
+    };
+    match offered {
+        Offered::Bearer(token) => {
+            // Tokens are not attributable to a user until they match: throttle by IP.
+            let who = format!(
+                "bearer-token@{}",
+                client.map(|c| c.to_string()).unwrap_or_default()
+            );
+            if let Err(t) = throttle.check(&who, client) {
+                return Err(throttled(None, t.retry_after));
+            }
+            match users.by_token(&token) {
+                Some(u) => Ok(u.actor()),
+                None => {
+                    let delay = throttle.failure(&who, client);
+                    let mut r = refuse(None, "unknown bearer token");
+                    r.delay = delay;
+                    Err(r)
+                }
+            }
+        }
+        Offered::Basic(name, password) => {
+            if let Err(t) = throttle.check(&name, client) {
+                return Err(throttled(Some(name), t.retry_after));
+            }
+            let key = BasicCache::key(&name, &password);
+            if let Some(cached) = cache.get(&key) {
+                if let Some(u) = users.user(&cached) {
+                    return Ok(u.actor());
+                }
+            }
+            match users.authenticate(&name, &password).await {
+                Ok(u) => {
+                    throttle.success(&name);
+                    cache.put(key, u.name.clone());
+                    Ok(u.actor())
+                }
+                Err(e) => {
+                    let known = users.user(&name).is_some();
+                    let delay = throttle.failure(&name, client);
+                    let mut r = refuse(Some(name), &e.audit_reason(known));
+                    r.message = e.to_string();
+                    r.delay = delay;
+                    Err(r)
+                }
+            }
+        }
+    }
+}
+
+fn throttled(user: Option<String>, retry_after: Duration) -> AuthRefusal {
+    let f = AuthFailure::Throttled {
+        retry_after_secs: retry_after.as_secs().max(1),
+    };
+    AuthRefusal {
+        user,
+        message: f.to_string(),
+        audit_reason: f.audit_reason(true),
+        delay: Duration::ZERO,
+    }
+}
+
+/// Headers that describe one hop and never travel further (RFC 9110 §7.6.1).
+const HOP_BY_HOP: [&str; 8] = [
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "proxy-authenticate",
+    "proxy-authorization",
+    "te",
+    "trailer",
+    "transfer-encoding",
+];
+
+/// Prepares request headers for the upstream: drops hop-by-hop headers (keeping
+/// `Upgrade` + `Connection: upgrade` when `upgrade`), the user's credential, any
+/// client-sent impersonation, `Host` (set from the upstream URI), and Warden's own
+/// `Prefer: respond-async`.
+pub fn sanitize_request_headers(headers: &mut HeaderMap, upgrade: bool) {
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+        .collect();
+    for name in named {
+        if !(upgrade && name == header::UPGRADE) {
+            headers.remove(name);
+        }
+    }
+    for name in HOP_BY_HOP {
+        headers.remove(name);
+    }
+    if upgrade {
+        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
+    } else {
+        headers.remove(header::UPGRADE);
+    }
+    headers.remove(header::AUTHORIZATION);
+    headers.remove(header::HOST);
+    let impersonation: Vec<HeaderName> = headers
+        .keys()
+        .filter(|k| k.as_str().starts_with("impersonate-"))
+        .cloned()
+        .collect();
+    for k in impersonation {
+        headers.remove(k);
+    }
+    strip_respond_async(headers);
+}
+
+/// Whether the client asked for `Prefer: respond-async`.
+pub fn wants_async(headers: &HeaderMap) -> bool {
+    headers
+        .get_all("prefer")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|p| p.trim().eq_ignore_ascii_case("respond-async"))
+}
+
+fn strip_respond_async(headers: &mut HeaderMap) {
+    if wants_async(headers) {
+        headers.remove("prefer");
+    }
+}
+
+/// Sets `Impersonate-User` / `Impersonate-Group` for the Warden user.
+pub fn impersonate(headers: &mut HeaderMap, actor: &Actor) {
+    if let Ok(v) = HeaderValue::from_str(&actor.name) {
+        headers.insert("impersonate-user", v);
+    }
+    for role in &actor.roles {
+        if let Ok(v) = HeaderValue::from_str(role) {
+            headers.append("impersonate-group", v);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_credentials_and_impersonation_never_reach_upstream() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Bearer user"),
+        );
+        h.insert("impersonate-user", HeaderValue::from_static("system:admin"));
+        h.insert(
+            "impersonate-group",
+            HeaderValue::from_static("system:masters"),
+        );
+        h.insert(
+            header::CONNECTION,
+            HeaderValue::from_static("x-secret, close"),
+        );
+        h.insert("x-secret", HeaderValue::from_static("1"));
+        h.insert("prefer", HeaderValue::from_static("respond-async"));
+        h.insert("accept", HeaderValue::from_static("application/json"));
+        sanitize_request_headers(&mut h, false);
+        assert_eq!(h.len(), 1, "{h:?}");
+        assert!(h.contains_key("accept"));
+    }
+
+    #[test]
+    fn upgrade_keeps_upgrade_headers() {
+        let mut h = HeaderMap::new();
+        h.insert(header::CONNECTION, HeaderValue::from_static("Upgrade"));
+        h.insert(header::UPGRADE, HeaderValue::from_static("websocket"));
+        sanitize_request_headers(&mut h, true);
+        assert_eq!(
+            h.get(header::UPGRADE).map(|v| v.as_bytes()),
+            Some(&b"websocket"[..])
+        );
+        assert_eq!(
+            h.get(header::CONNECTION).map(|v| v.as_bytes()),
+            Some(&b"upgrade"[..])
+        );
+    }
+
+    #[test]
+    fn basic_and_bearer_are_read() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::AUTHORIZATION,
+            HeaderValue::from_static("Basic YWxpY2U6cHc="),
+        );
+        assert!(matches!(offered(&h), Ok(Some(Offered::Basic(u, p))) if u == "alice" && p == "pw"));
+        h.insert(header::AUTHORIZATION, HeaderValue::from_static("Digest x"));
+        assert!(offered(&h).is_err());
+    }
+}

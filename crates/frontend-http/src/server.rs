@@ -1,0 +1,124 @@
+//! One http/kubernetes target: the shared accept loop (connection cap), optional client-facing
+//! TLS (ALPN h2 + http/1.1), the framing guard under hyper, HTTP/1.1 and HTTP/2 via
+//! hyper-util's auto builder (with upgrades), and graceful drain on shutdown.
+//!
+//! Must never: serve a connection without the framing guard, or keep accepting after
+//! shutdown was requested.
+
+use std::io;
+use std::net::SocketAddr;
+use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio_rustls::TlsAcceptor;
+use warden_inspect::Protocol;
+
+use super::handler::{handle, Conn, Shared};
+use super::holds::AsyncHolds;
+use super::identity::BasicCache;
+use super::smuggling::{FramingGuard, ViolationSlot};
+use super::tls;
+use super::upstream::Upstream;
+use warden_gate::frontend::{accept_loop, FrontendContext};
+
+/// How long open connections get to finish after shutdown was requested.
+const DRAIN: Duration = Duration::from_secs(10);
+/// Time allowed for a client's TLS handshake.
+const TLS_HANDSHAKE: Duration = Duration::from_secs(10);
+
+/// Serves one http or kubernetes target until `ctx.shutdown` is cancelled.
+pub async fn serve(listener: TcpListener, ctx: FrontendContext) -> io::Result<()> {
+    let target = ctx.target.clone();
+    let upstream = Upstream::from_target(&target)?;
+    let acceptor = match &target.tls {
+        Some(files) => Some(TlsAcceptor::from(tls::server_config(
+            &files.cert,
+            &files.key,
+        )?)),
+        None => None,
+    };
+    let kube = target.protocol == Protocol::Kubernetes;
+    let shared = Arc::new(Shared {
+        opts: target.http.clone(),
+        kube,
+        protocol: target.protocol,
+        target: target.target_ref(),
+        upstream,
+        basic_cache: BasicCache::default(),
+        holds: Arc::new(AsyncHolds::default()),
+        ctx,
+    });
+    let loop_ctx = shared.ctx.clone();
+    accept_loop(listener, loop_ctx, move |tcp, peer, _ctx| {
+        connection(shared.clone(), acceptor.clone(), tcp, peer)
+    })
+    .await
+}
+
+async fn connection(
+    shared: Arc<Shared>,
+    acceptor: Option<TlsAcceptor>,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) {
+    let _ = tcp.set_nodelay(true);
+    match acceptor {
+        None => serve_io(shared, tcp, peer).await,
+        Some(acceptor) => match tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(tcp)).await {
+            Ok(Ok(tls)) => serve_io(shared, tls, peer).await,
+            Ok(Err(e)) => tracing::debug!(%peer, "tls handshake failed: {e}"),
+            Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
+        },
+    }
+}
+
+async fn serve_io<IO>(shared: Arc<Shared>, io: IO, peer: SocketAddr)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let slot = ViolationSlot::default();
+    let guarded = FramingGuard::new(io, shared.opts.max_header_bytes, slot.clone());
+    let conn = Arc::new(Conn {
+        peer,
+        session: uuid::Uuid::new_v4().to_string(),
+        slot,
+        next_index: AtomicU64::new(0),
+    });
+    let svc_shared = shared.clone();
+    let svc = service_fn(move |req| {
+        let shared = svc_shared.clone();
+        let conn = conn.clone();
+        async move { Ok::<_, std::convert::Infallible>(handle(shared, conn, req).await) }
+    });
+    let mut builder = auto::Builder::new(TokioExecutor::new());
+    builder
+        .http1()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.request_timeout())
+        // The guard enforces the head limit with a proper 431; leave hyper headroom.
+        .max_buf_size((shared.opts.max_header_bytes + 16 * 1024).max(8 * 1024));
+    builder
+        .http2()
+        .timer(TokioTimer::new())
+        .max_header_list_size(u32::try_from(shared.opts.max_header_bytes).unwrap_or(u32::MAX));
+    let conn = builder.serve_connection_with_upgrades(TokioIo::new(guarded), svc);
+    tokio::pin!(conn);
+    let shutdown = shared.ctx.shutdown.clone();
+    tokio::select! {
+        res = conn.as_mut() => {
+            if let Err(e) = res {
+                tracing::debug!(%peer, "http connection ended: {e}");
+            }
+        }
+        _ = shutdown.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(DRAIN, conn.as_mut()).await;
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Warden users: who may connect, how they prove it, and how often they may fail.
+//!
+//! * [`password`] — argon2id PHC hashing and verification (console, HTTP Basic, cleartext
+//!   protocol logins).
+//! * SCRAM-SHA-256 verifiers ([`ScramVerifier`], PostgreSQL's format) are user records
+//!   and live in `warden-config`; re-exported here for the front-ends.
+//! * [`directory`] — the [`UserDirectory`] built from `users:` in warden.yaml: password,
+//!   bearer-token and SSH-key look-ups.
+//! * [`throttle`] — the [`LoginThrottle`] every front-end consults before and after a login.
+//!
+//! This module must never log, audit or return a password, a token or a hash, and must
+//! never let the answer time reveal whether a user name exists.
+
+pub mod directory;
+pub mod password;
+pub mod throttle;
+
+pub use directory::{AuthFailure, UserDirectory};
+pub use throttle::{LoginThrottle, ThrottleConfig, Throttled};
+pub use warden_config::scram::{self, ScramVerifier};
+pub use warden_config::users::{normalize_ssh_key, token_hash, User};
