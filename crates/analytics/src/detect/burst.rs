@@ -1,8 +1,8 @@
 //! `failed-login-burst`: many failed logins for one user name in a short window.
 //!
-//! Fires when the window's count reaches the threshold (default 5 in 10m), or three
-//! times the user's usual busiest window (90th percentile of daily peaks) when that is
-//! higher. Never looks at successful logins.
+//! Fires when the window's count reaches the threshold (default 5 in 10m), or twice the
+//! user's busiest window of the baseline when that is higher. Never looks at successful
+//! logins.
 
 use std::net::IpAddr;
 
@@ -19,8 +19,8 @@ pub fn check(
     trusted: bool,
     now: i64,
 ) -> Option<Draft> {
-    let usual = trusted.then(|| u.cached.q90[Metric::Fails.index()]);
-    let threshold = adaptive(t.threshold, 3.0, usual);
+    let usual = trusted.then(|| u.cached.max[Metric::Fails.index()]);
+    let threshold = adaptive(t.threshold, usual);
     if count < threshold {
         return None;
     }

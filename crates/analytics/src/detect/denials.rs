@@ -1,8 +1,8 @@
 //! `denial-storm`: many denied or held actions by one user in a short window — someone
 //! probing the guard rails.
 //!
-//! Fires at the threshold (default 8 in 10m) or three times the user's usual busiest
-//! window when that is higher (people whose work is routinely held for approval).
+//! Fires at the threshold (default 8 in 10m) or twice the user's busiest window of the
+//! baseline when that is higher (people whose work is routinely held for approval).
 
 use std::net::IpAddr;
 
@@ -19,13 +19,13 @@ pub fn check(
     at: (Option<IpAddr>, Option<&str>),
     now: i64,
 ) -> Option<Draft> {
-    let threshold = adaptive(t.threshold, 3.0, usual);
+    let threshold = adaptive(t.threshold, usual);
     if count < threshold {
         return None;
     }
     let w = span(t.window.nanos());
     let baseline = match usual {
-        Some(q) => format!("usual: at most {} in {w} on 9 days of 10", num(q)),
+        Some(q) => format!("usual: at most {} in {w} (busiest in the baseline)", num(q)),
         None => "no baseline yet".to_string(),
     };
     let explanation = format!(

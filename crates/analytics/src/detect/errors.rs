@@ -1,7 +1,7 @@
 //! `error-spike`: a user's actions failing far more than usual.
 //!
 //! Fires when, within the window (default 15m), the failed actions reach the threshold
-//! (default 10, or 3x the user's usual busiest window when higher) and their share of
+//! (default 10, or twice the user's busiest window of the baseline when higher) and their share of
 //! completed actions is at least 30% and three times the user's usual share.
 
 use std::net::IpAddr;
@@ -12,7 +12,7 @@ use crate::settings::{Detector, DetectorTuning};
 
 /// The user's (or role's) usual failure numbers.
 pub struct Usual {
-    /// Busiest window's failures on 9 days of 10.
+    /// Failures in the busiest window of the baseline.
     pub peak: f64,
     /// Failed share of completed actions.
     pub share: f64,
@@ -28,7 +28,7 @@ pub fn check(
     now: i64,
 ) -> Option<Draft> {
     let (errors, completed) = counts;
-    let threshold = adaptive(t.threshold, 3.0, usual.as_ref().map(|u| u.peak));
+    let threshold = adaptive(t.threshold, usual.as_ref().map(|u| u.peak));
     let share = if completed > 0.0 {
         errors / completed
     } else {
@@ -41,7 +41,7 @@ pub fn check(
     let w = span(t.window.nanos());
     let baseline = match &usual {
         Some(us) => format!(
-            "usual: {} of actions fail, at most {} in {w} on 9 days of 10",
+            "usual: {} of actions fail, at most {} in {w}",
             pct(us.share),
             num(us.peak)
         ),

@@ -1,6 +1,7 @@
 //! `first-access`: a user on a target they have not used in the baseline window (only
-//! once their baseline is trusted), unless the target is usual for their role (used by
-//! `threshold` peers, default 2, or by the only other member of a small role).
+//! once their habits are known: twice `min_history` and 5 active days), unless the
+//! target is usual for their role (used by `threshold` of the other members, default a
+//! tenth, at least one).
 //!
 //! A target nobody used before still counts: new infrastructure is worth a look.
 

@@ -61,9 +61,10 @@ impl Draft {
 }
 
 /// A count threshold that follows the subject's own baseline: the configured floor, or
-/// `factor` times the usual value when that is higher.
-pub fn adaptive(floor: f64, factor: f64, usual: Option<f64>) -> f64 {
-    usual.map_or(floor, |u| floor.max(factor * u))
+/// twice the busiest window of the baseline when that is higher ("far above what this
+/// user has done in the last weeks").
+pub fn adaptive(floor: f64, busiest: Option<f64>) -> f64 {
+    busiest.map_or(floor, |b| floor.max(2.0 * b))
 }
 
 /// `7`, `7.5`, `1.2k`, `3.4M`.
@@ -110,8 +111,8 @@ mod tests {
         assert_eq!(num(12_345.0), "12.3k");
         assert_eq!(num(3_400_000.0), "3.4M");
         assert_eq!(pct(0.123), "12%");
-        assert_eq!(adaptive(5.0, 3.0, Some(1.0)), 5.0);
-        assert_eq!(adaptive(5.0, 3.0, Some(4.0)), 12.0);
-        assert_eq!(adaptive(5.0, 3.0, None), 5.0);
+        assert_eq!(adaptive(5.0, Some(1.0)), 5.0);
+        assert_eq!(adaptive(5.0, Some(4.0)), 8.0);
+        assert_eq!(adaptive(5.0, None), 5.0);
     }
 }

@@ -1,9 +1,11 @@
 //! `new-source`: a user active from a client address never seen for them in the
-//! baseline (only once the user's baseline is trusted).
+//! baseline (only once their habits are known: twice `min_history`, 5 active days).
 //!
-//! Not an alert: an address that other users (3 or more) use too (a shared office or
-//! VPN exit), or one in a network (/24, /64) where the user already moves between
-//! several addresses (DHCP).
+//! Not an alert: an address that 3 or more other users use regularly (on days at least
+//! a day apart: a shared office or VPN exit); one in a network (/24, /64) where the user
+//! already moves between several addresses (DHCP); one in a network that 3 or more
+//! other users use regularly (a VPN pool, an office LAN: the organisation's own
+//! networks).
 
 use std::net::IpAddr;
 
@@ -16,8 +18,10 @@ pub const SHARED_BY: usize = 3;
 
 pub struct Seen<'a> {
     pub user: &'a UserState,
-    /// Other users active from this address in the baseline window.
+    /// Other users who regularly use this address (baseline window).
     pub others: usize,
+    /// Other users who regularly use this address's network (/24, /64).
+    pub network_users: usize,
     pub since: i64,
 }
 
@@ -40,7 +44,7 @@ pub fn check(
         .collect();
     known.sort_unstable();
     let neighbours = known.iter().filter(|a| same_network(**a, ip)).count();
-    if neighbours >= 2 {
+    if neighbours >= 2 || seen.network_users >= SHARED_BY {
         return None;
     }
     let shown: Vec<String> = known.iter().take(4).map(ToString::to_string).collect();

@@ -1,9 +1,12 @@
 //! `off-hours`: activity at an hour that is rare for this user.
 //!
-//! With a trusted baseline: the weighted share of the user's active days with activity
-//! within 3 hours of this hour (weights 1, 3/4, 1/2, 1/4) is below the threshold
-//! (default 0.02) — one earlier day active within 2 hours is enough to make an hour
-//! usual. Without one: the role's pooled hours, else the configured working hours.
+//! Judged when a user starts being active after a quiet `window` (default 2h), so a
+//! working day that runs late is not news. With a trusted baseline: the weighted share
+//! of the user's active days with activity within 2 hours of this hour (weights 1, 1/2,
+//! 1/4) is below the threshold (default 0.02) — with up to 25 active days, one earlier
+//! day active within an hour makes an hour usual — and the hour is rare for each of the user's
+//! roles too (an on-call rota makes nights usual for the role). Without a trusted
+//! baseline: the role's pooled hours, else the configured working hours.
 
 use std::net::IpAddr;
 
@@ -92,12 +95,12 @@ fn rare(
     if share >= t.threshold {
         return None;
     }
-    let near: u32 = (-2i64..=2)
+    let near: u32 = (-1i64..=1)
         .map(|d| hour_days[usize::try_from((local.hour as i64 + d).rem_euclid(24)).unwrap_or(0)])
         .max()
         .unwrap_or(0);
     Some(format!(
-        "a rare hour: active within 2h of it on {near} of {days} {what} (weighted share {} < {}); usual hours {}",
+        "a rare hour: active within 1h of it on {near} of {days} {what} (weighted share {} < {}); usual hours {}",
         pct(share),
         pct(t.threshold),
         usual_hours(hour_days, days)

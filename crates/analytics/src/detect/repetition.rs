@@ -1,18 +1,20 @@
 //! `rapid-repetition`: the same normalised action (literals replaced) many times in a
 //! short window — enumeration, scraping, a runaway script.
 //!
-//! Fires at the threshold (default 30 in 1m) or three times the user's usual most
-//! repeated action per window when that is higher (programs repeat by nature).
+//! Fires at the threshold (default 30 in 1m) or twice the user's busiest window of the
+//! baseline when that is higher (programs repeat by nature); without a trusted
+//! baseline of their own, three times the role's usual (90th percentile).
 
 use std::net::IpAddr;
 
-use super::{adaptive, num, span, Draft};
+use super::{num, span, Draft};
 use crate::settings::{Detector, DetectorTuning};
 
 pub struct Context<'a> {
     pub name: &'a str,
     pub count: f64,
-    /// Usual highest repetition per window, and what it comes from.
+    /// The baseline's limit (twice the user's busiest window, or three times the
+    /// role's 90th percentile), and where it comes from.
     pub usual: Option<(f64, String)>,
     pub text: String,
     pub evidence: Vec<u64>,
@@ -20,14 +22,17 @@ pub struct Context<'a> {
 }
 
 pub fn check(t: &DetectorTuning, c: Context<'_>) -> Option<Draft> {
-    let threshold = adaptive(t.threshold, 3.0, c.usual.as_ref().map(|u| u.0));
+    let threshold = c
+        .usual
+        .as_ref()
+        .map_or(t.threshold, |u| t.threshold.max(u.0));
     if c.count < threshold {
         return None;
     }
     let w = span(t.window.nanos());
     let on = c.at.1.map(|t| format!(" on {t}")).unwrap_or_default();
     let baseline = match &c.usual {
-        Some((q, basis)) => format!("usual{basis}: at most {} in {w} on 9 days of 10", num(*q)),
+        Some((q, basis)) => format!("usual{basis}: far below {} in {w}", num(*q)),
         None => "no baseline yet".to_string(),
     };
     let explanation = format!(

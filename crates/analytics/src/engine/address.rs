@@ -4,8 +4,8 @@
 //!
 //! Both maps are capped per address; idle addresses are dropped by the engine's sweep.
 
-use std::collections::HashMap;
-
+use super::fxhash::FastMap;
+use crate::settings::span::DAY;
 use crate::stats::evidence::Evidence;
 
 /// Most user names remembered per address in each map.
@@ -15,10 +15,10 @@ pub const MAX_NAMES: usize = 128;
 #[derive(Debug, Clone, Default)]
 pub struct AddressState {
     /// User name -> last failed login from here.
-    pub failed: HashMap<Box<str>, i64>,
+    pub failed: FastMap<Box<str>, i64>,
     pub failed_evidence: Evidence,
-    /// User -> last successful login or action from here.
-    pub users: HashMap<Box<str>, i64>,
+    /// User -> (first, last) successful login or action from here.
+    pub users: FastMap<Box<str>, (i64, i64)>,
     pub last: i64,
 }
 
@@ -31,7 +31,21 @@ impl AddressState {
 
     pub fn succeed(&mut self, user: &str, now: i64) {
         self.last = now;
-        insert_capped(&mut self.users, user, now);
+        if let Some((_, last)) = self.users.get_mut(user) {
+            *last = now;
+            return;
+        }
+        if self.users.len() >= MAX_NAMES {
+            if let Some(k) = self
+                .users
+                .iter()
+                .min_by(|a, b| (a.1).1.cmp(&(b.1).1).then_with(|| a.0.cmp(b.0)))
+                .map(|(k, _)| k.clone())
+            {
+                self.users.remove(&k);
+            }
+        }
+        self.users.insert(user.into(), (now, now));
     }
 
     /// Distinct names that failed since `since`, sorted.
@@ -46,18 +60,26 @@ impl AddressState {
         v
     }
 
-    /// Users other than `user` who used this address successfully since `since`.
-    pub fn other_users_since(&self, user: &str, since: i64) -> usize {
+    /// Users other than `user` who use this address as a habit: active from it since
+    /// `since`, on days at least a day apart (a one-off visit, such as an intruder's,
+    /// does not make an address theirs).
+    pub fn regulars_since<'a>(
+        &'a self,
+        user: &'a str,
+        since: i64,
+    ) -> impl Iterator<Item = &'a str> + 'a {
         self.users
             .iter()
-            .filter(|(u, t)| &***u != user && **t >= since)
-            .count()
+            .filter(move |(u, (first, last))| {
+                &***u != user && *last >= since && *last - *first >= DAY
+            })
+            .map(|(u, _)| &**u)
     }
 
     pub fn forget_before(&mut self, failed_since: i64, users_since: i64) {
         self.failed.retain(|_, t| *t >= failed_since);
         self.failed_evidence.prune(failed_since);
-        self.users.retain(|_, t| *t >= users_since);
+        self.users.retain(|_, (_, last)| *last >= users_since);
     }
 
     pub fn is_empty(&self) -> bool {
@@ -65,7 +87,7 @@ impl AddressState {
     }
 }
 
-fn insert_capped(map: &mut HashMap<Box<str>, i64>, key: &str, now: i64) {
+fn insert_capped(map: &mut FastMap<Box<str>, i64>, key: &str, now: i64) {
     if let Some(t) = map.get_mut(key) {
         *t = now;
         return;

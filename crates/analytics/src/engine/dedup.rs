@@ -4,8 +4,7 @@
 //! Keys are hashes of the subject (user, address, target ...); expired keys are swept,
 //! so memory is bounded by the subjects alerted on within the longest suppression.
 
-use std::collections::HashMap;
-
+use super::fxhash::FastMap;
 use crate::settings::Detector;
 
 /// A subject key: detector plus the strings that identify the subject.
@@ -23,7 +22,7 @@ pub fn key(d: Detector, parts: &[&str]) -> u64 {
 /// Suppressed keys until a time.
 #[derive(Debug, Clone, Default)]
 pub struct Dedup {
-    until: HashMap<u64, i64>,
+    until: FastMap<u64, i64>,
 }
 
 impl Dedup {

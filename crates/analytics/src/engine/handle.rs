@@ -4,7 +4,7 @@
 //! Never emits alerts itself (the caller decides whether they are silent) and never
 //! builds an explanation for a subject that is suppressed.
 
-use std::collections::HashMap;
+use super::fxhash::FastMap;
 use std::net::IpAddr;
 
 use super::address::AddressState;
@@ -12,7 +12,7 @@ use super::clock::{self, Local};
 use super::dedup::{self, Dedup};
 use super::metric::Metric;
 use super::role::RoleState;
-use super::user::UserState;
+use super::user::{hour_share, UserState};
 use super::Engine;
 use crate::classify::{fingerprint, reload};
 use crate::detect::{
@@ -29,9 +29,9 @@ const FAIL_SOURCES: usize = 8;
 /// The user's state, created on first sight (keeping a departed user's last activity)
 /// and moved to today's local day (pooling the closed day into the user's roles).
 fn touch_user<'a>(
-    users: &'a mut HashMap<Box<str>, UserState>,
-    roles: &mut HashMap<Box<str>, RoleState>,
-    departed: &mut HashMap<Box<str>, i64>,
+    users: &'a mut FastMap<Box<str>, UserState>,
+    roles: &mut FastMap<Box<str>, RoleState>,
+    departed: &mut FastMap<Box<str>, i64>,
     name: &str,
     now: i64,
     day: i64,
@@ -46,18 +46,18 @@ fn touch_user<'a>(
     if let Some(closed) = u.roll_day(day, keep_days) {
         for r in &u.roles {
             if let Some(role) = roles.get_mut(r) {
-                role.add_day(&closed);
+                role.add_day(name, &closed);
             }
         }
     }
     Some(u)
 }
 
-fn address(map: &mut HashMap<IpAddr, AddressState>, ip: IpAddr) -> &mut AddressState {
+fn address(map: &mut FastMap<IpAddr, AddressState>, ip: IpAddr) -> &mut AddressState {
     map.entry(ip).or_default()
 }
 
-fn role<'a>(map: &'a mut HashMap<Box<str>, RoleState>, name: &str) -> Option<&'a mut RoleState> {
+fn role<'a>(map: &'a mut FastMap<Box<str>, RoleState>, name: &str) -> Option<&'a mut RoleState> {
     if !map.contains_key(name) {
         map.insert(name.into(), RoleState::default());
     }
@@ -215,6 +215,7 @@ impl Engine {
             u.roles = o.roles.iter().map(|r| Box::<str>::from(&**r)).collect();
         }
         let trusted = u.trusted(now, min_history);
+        let habits = u.knows_habits(now, min_history);
         let target = o.target();
         let login_like = matches!(o.kind, Kind::Authenticated | Kind::ActionDecided);
         let at = (o.ip, target);
@@ -235,14 +236,16 @@ impl Engine {
         }
         if let Some(ip) = o.ip {
             let fresh = u.addresses.get(&ip).is_none_or(|t| *t < since);
-            if login_like && warm && trusted && fresh {
+            if login_like && warm && habits && fresh {
                 let key = dedup::key(Detector::NewSource, &[name, &ip.to_string()]);
                 let others = addresses
                     .get(&ip)
-                    .map_or(0, |a| a.other_users_since(name, since));
+                    .map_or(0, |a| a.regulars_since(name, since).count());
+                let network_users = network_users(addresses, ip, name, since);
                 let seen = new_source::Seen {
                     user: u,
                     others,
+                    network_users,
                     since,
                 };
                 ask(tuning, dedup, out, Detector::NewSource, key, now, || {
@@ -254,7 +257,7 @@ impl Engine {
         }
         if let Some(tg) = target {
             let fresh = u.targets.get(tg).is_none_or(|t| *t < since);
-            if login_like && warm && trusted && fresh {
+            if login_like && warm && habits && fresh {
                 let key = dedup::key(Detector::FirstAccess, &[name, tg]);
                 let t = tuning.detector(Detector::FirstAccess);
                 let (peers, needed, role_names) =
@@ -281,37 +284,53 @@ impl Engine {
                 }
             }
         }
-        if login_like && warm {
+        let quiet = now - u.last_active >= tuning.detector(Detector::OffHours).window.nanos();
+        if login_like && warm && quiet {
             let key = dedup::key(Detector::OffHours, &[name]);
             let t = tuning.detector(Detector::OffHours);
-            let trusted_role = u
+            let mut trusted_roles = u
                 .roles
                 .iter()
-                .find_map(|r| roles.get(r).filter(|s| s.trusted()).map(|s| (r, s)));
+                .filter_map(|r| roles.get(r).filter(|s| s.trusted()).map(|s| (r, s)));
             let basis = if trusted {
-                off_hours::Basis::User {
+                // Rare for the user, and not a practice of any of their roles (an
+                // on-call rota).
+                let usual_for_role = u.roles.iter().any(|r| {
+                    roles.get(r).is_some_and(|s| {
+                        s.practice_at(local.hour, name)
+                            || (s.trusted()
+                                && hour_share(
+                                    &s.cached.hour_days,
+                                    s.cached.member_days,
+                                    local.hour,
+                                ) >= t.threshold)
+                    })
+                });
+                (!usual_for_role).then_some(off_hours::Basis::User {
                     hour_days: &u.cached.hour_days,
                     days: u.cached.active_days,
-                }
-            } else if let Some((r, s)) = trusted_role {
-                off_hours::Basis::Role {
+                })
+            } else if let Some((r, s)) = trusted_roles.next() {
+                Some(off_hours::Basis::Role {
                     role: r,
                     hour_days: &s.cached.hour_days,
                     days: s.cached.member_days,
-                }
+                })
             } else {
-                off_hours::Basis::WorkingHours
+                Some(off_hours::Basis::WorkingHours)
             };
-            let c = off_hours::Context {
-                name,
-                local,
-                ip: o.ip,
-                target,
-                seq: o.seq,
-            };
-            ask(tuning, dedup, out, Detector::OffHours, key, now, || {
-                off_hours::check(t, tuning, basis, c)
-            });
+            if let Some(basis) = basis {
+                let c = off_hours::Context {
+                    name,
+                    local,
+                    ip: o.ip,
+                    target,
+                    seq: o.seq,
+                };
+                ask(tuning, dedup, out, Detector::OffHours, key, now, || {
+                    off_hours::check(t, tuning, basis, c)
+                });
+            }
         }
         if let Some(what) = o.privilege.as_deref() {
             let key = dedup::key(
@@ -344,7 +363,7 @@ impl Engine {
                 role.touch(name, now);
             }
         }
-        let roles_view: &HashMap<Box<str>, RoleState> = roles;
+        let roles_view: &FastMap<Box<str>, RoleState> = roles;
         let role_q90 = u.roles.iter().find_map(|r| {
             roles_view
                 .get(r)
@@ -392,7 +411,7 @@ fn decided(
     if matches!(o.decision, Decision::Deny | Decision::Hold) {
         let t = tuning.detector(Detector::DenialStorm);
         let count = u.count_event(Metric::Denials, now, o.seq, t.window.nanos());
-        let usual = cx.trusted.then(|| u.cached.q90[Metric::Denials.index()]);
+        let usual = cx.trusted.then(|| u.cached.max[Metric::Denials.index()]);
         let key = dedup::key(Detector::DenialStorm, &[name]);
         let u: &UserState = u;
         ask(tuning, dedup, out, Detector::DenialStorm, key, now, || {
@@ -409,16 +428,16 @@ fn decided(
             .evidence
             .count_since(now - w)
             .map_or_else(|| rep.rate.value(now, w), |n| n as f64);
-        let evidence = rep.evidence.since(now - w);
+        let evidence = (count >= t.threshold).then(|| rep.evidence.since(now - w));
         u.peak(Metric::Repeat, count);
         let usual = if cx.trusted {
-            Some((u.cached.q90[Metric::Repeat.index()], String::new()))
+            Some((2.0 * u.cached.max[Metric::Repeat.index()], String::new()))
         } else {
             cx.role_q90
                 .as_ref()
-                .map(|(r, q)| (q[Metric::Repeat.index()], format!(" in role {r}")))
+                .map(|(r, q)| (3.0 * q[Metric::Repeat.index()], format!(" in role {r}")))
         };
-        if cx.warm && count >= t.threshold {
+        if let (true, Some(evidence)) = (cx.warm, evidence) {
             let key = dedup::key(Detector::RapidRepetition, &[name]);
             let text = o
                 .raw
@@ -474,7 +493,7 @@ fn completed(
         let errors = u.count_event(Metric::Errors, now, o.seq, we);
         if cx.warm && errors >= te.threshold {
             let usual = cx.trusted.then(|| errors::Usual {
-                peak: u.cached.q90[Metric::Errors.index()],
+                peak: u.cached.max[Metric::Errors.index()],
                 share: u.cached.error_share,
             });
             let key = dedup::key(Detector::ErrorSpike, &[name]);
@@ -503,7 +522,7 @@ fn check_volume(
         return;
     }
     let usual = if cx.trusted {
-        volume::Usual::Own(metrics.map(|m| (u.cached.median[m.index()], u.cached.mad[m.index()])))
+        volume::Usual::Own(metrics.map(|m| (u.cached.q90[m.index()], u.cached.max[m.index()])))
     } else if let Some((r, q)) = &cx.role_q90 {
         volume::Usual::Role(r, metrics.map(|m| q[m.index()]))
     } else {
@@ -521,18 +540,54 @@ fn check_volume(
     );
 }
 
+/// Users other than `user` who regularly use `ip`'s network: active from any of its
+/// addresses on days at least a day apart (rare: only asked for an address new to the
+/// user).
+fn network_users(
+    addresses: &FastMap<IpAddr, AddressState>,
+    ip: IpAddr,
+    user: &str,
+    since: i64,
+) -> usize {
+    let mut spans: Vec<(&str, i64, i64)> = addresses
+        .iter()
+        .filter(|(a, _)| new_source::same_network(**a, ip))
+        .flat_map(|(_, s)| {
+            s.users
+                .iter()
+                .filter(|(u, (_, last))| &***u != user && *last >= since)
+                .map(|(u, (first, last))| (&**u, *first, *last))
+        })
+        .collect();
+    spans.sort_unstable();
+    let mut regulars = 0;
+    let mut i = 0;
+    while i < spans.len() {
+        let name = spans[i].0;
+        let (mut first, mut last) = (spans[i].1, spans[i].2);
+        while i < spans.len() && spans[i].0 == name {
+            first = first.min(spans[i].1);
+            last = last.max(spans[i].2);
+            i += 1;
+        }
+        if last - first >= DAY {
+            regulars += 1;
+        }
+    }
+    regulars
+}
+
 /// Peers of `user` on `target` in the user's roles: (best peers count, peers needed
-/// there, role names).
+/// there — `threshold` of the role's other members, at least one — role names).
 fn role_peers(
-    roles: &HashMap<Box<str>, RoleState>,
+    roles: &FastMap<Box<str>, RoleState>,
     user_roles: &[Box<str>],
     target: &str,
     user: &str,
     since: i64,
     threshold: f64,
 ) -> (usize, usize, String) {
-    let wanted = threshold.ceil().max(1.0) as usize;
-    let mut best = (0usize, wanted);
+    let mut best = (0usize, 1usize);
     for r in user_roles {
         let Some(role) = roles.get(r) else { continue };
         let others = role
@@ -540,7 +595,7 @@ fn role_peers(
             .iter()
             .filter(|(m, t)| &***m != user && **t >= since)
             .count();
-        let needed = wanted.min(others.max(1));
+        let needed = ((threshold * others as f64).ceil() as usize).max(1);
         let peers = role.peers_on(target, user, since);
         if peers >= needed || peers > best.0 {
             best = (peers, needed);

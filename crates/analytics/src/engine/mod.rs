@@ -10,13 +10,14 @@
 pub mod address;
 pub mod clock;
 pub mod dedup;
+pub mod fxhash;
 mod handle;
 pub mod metric;
 pub mod role;
 pub mod user;
 mod view;
 
-use std::collections::HashMap;
+use fxhash::FastMap;
 use std::net::IpAddr;
 
 use time::OffsetDateTime;
@@ -42,11 +43,11 @@ const DEPARTED_FOR: i64 = 400 * DAY;
 #[derive(Debug, Clone)]
 pub struct Engine {
     tuning: Tuning,
-    users: HashMap<Box<str>, UserState>,
-    roles: HashMap<Box<str>, RoleState>,
-    addresses: HashMap<IpAddr, AddressState>,
+    users: FastMap<Box<str>, UserState>,
+    roles: FastMap<Box<str>, RoleState>,
+    addresses: FastMap<IpAddr, AddressState>,
     /// Last activity of users whose state was swept.
-    departed: HashMap<Box<str>, i64>,
+    departed: FastMap<Box<str>, i64>,
     dedup: Dedup,
     /// Time of the first record seen (Unix ns), 0 before any.
     started: i64,
@@ -68,10 +69,10 @@ impl Engine {
     pub fn with_tuning(tuning: Tuning) -> Engine {
         Engine {
             tuning,
-            users: HashMap::new(),
-            roles: HashMap::new(),
-            addresses: HashMap::new(),
-            departed: HashMap::new(),
+            users: FastMap::default(),
+            roles: FastMap::default(),
+            addresses: FastMap::default(),
+            departed: FastMap::default(),
             dedup: Dedup::default(),
             started: 0,
             now: 0,
@@ -170,9 +171,11 @@ impl Engine {
         }
     }
 
-    /// The engine has seen enough history to judge against baselines.
+    /// The engine has seen enough history to judge against baselines (whole days, as
+    /// for users).
     fn warm(&self) -> bool {
-        self.now - self.started >= self.tuning.min_history.nanos()
+        self.now.div_euclid(DAY) - self.started.div_euclid(DAY)
+            >= self.tuning.min_history.nanos().div_euclid(DAY).max(1)
     }
 
     /// Forget idle state; refresh role statistics once a day.

@@ -4,7 +4,8 @@
 //!
 //! Bounded by members × targets and the baseline's days; never by record count.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use super::fxhash::FastMap;
+use std::collections::{BTreeMap, VecDeque};
 
 use super::metric::METRICS;
 use super::user::DaySummary;
@@ -17,11 +18,13 @@ const MAX_POOLED: usize = 2048;
 #[derive(Debug, Clone, Default)]
 pub struct RoleState {
     /// Member -> last activity.
-    pub members: HashMap<Box<str>, i64>,
+    pub members: FastMap<Box<str>, i64>,
     /// Target -> member -> last use.
-    pub targets: HashMap<Box<str>, HashMap<Box<str>, i64>>,
+    pub targets: FastMap<Box<str>, FastMap<Box<str>, i64>>,
     /// Local day -> (member-days active in each hour, active member-days).
     hours: BTreeMap<i64, ([u32; 24], u32)>,
+    /// Member -> hours of the day they have been active in (bit h: local hour h).
+    member_hours: FastMap<Box<str>, u32>,
     /// Members' closed days (day, peaks).
     pooled: VecDeque<(i64, [f64; METRICS])>,
     pub cached: RoleCached,
@@ -70,7 +73,13 @@ impl RoleState {
     }
 
     /// Pool a member's closed day.
-    pub fn add_day(&mut self, d: &DaySummary) {
+    pub fn add_day(&mut self, member: &str, d: &DaySummary) {
+        match self.member_hours.get_mut(member) {
+            Some(h) => *h |= d.hours,
+            None => {
+                self.member_hours.insert(member.into(), d.hours);
+            }
+        }
         if d.hours != 0 {
             let (row, active) = self.hours.entry(d.day).or_insert(([0; 24], 0));
             *active += 1;
@@ -94,6 +103,8 @@ impl RoleState {
             self.pooled.pop_front();
         }
         self.members.retain(|_, t| *t >= since);
+        let members = &self.members;
+        self.member_hours.retain(|m, _| members.contains_key(m));
         for users in self.targets.values_mut() {
             users.retain(|_, t| *t >= since);
         }
@@ -110,6 +121,22 @@ impl RoleState {
             c.q90[m] = quantile(&v, 0.9);
         }
         self.cached = c;
+    }
+
+    /// Whether working at `hour` is a practice of the role (an on-call rota): other
+    /// members — at least 2, and a fifth of them — have been active within an hour of it.
+    pub fn practice_at(&self, hour: usize, member: &str) -> bool {
+        let mask = [23usize, 0, 1]
+            .iter()
+            .fold(0u32, |m, d| m | 1 << ((hour + d) % 24));
+        let others = self.members.len().saturating_sub(1);
+        let needed = 2usize.max(others.div_ceil(5));
+        let active = self
+            .member_hours
+            .iter()
+            .filter(|(m, h)| &***m != member && **h & mask != 0)
+            .count();
+        active >= needed
     }
 
     /// Trusted as a fallback: enough member-days pooled.

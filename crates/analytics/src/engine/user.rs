@@ -5,10 +5,12 @@
 //! forgotten after the baseline window, and capped) and a capped table of repeated
 //! actions; never by the number of records.
 
-use std::collections::{HashMap, VecDeque};
+use super::fxhash::FastMap;
+use std::collections::VecDeque;
 use std::net::IpAddr;
 
 use super::metric::{Metric, METRICS};
+use crate::settings::span::DAY;
 use crate::stats::evidence::Evidence;
 use crate::stats::rate::Rate;
 use crate::stats::robust::{mad, median, quantile};
@@ -38,6 +40,7 @@ pub struct Cached {
     pub median: [f64; METRICS],
     pub mad: [f64; METRICS],
     pub q90: [f64; METRICS],
+    pub max: [f64; METRICS],
     /// Failed share of completed actions over the baseline.
     pub error_share: f64,
     /// Active days with activity in each local hour.
@@ -62,9 +65,9 @@ pub struct UserState {
     pub last_active: i64,
     pub roles: Vec<Box<str>>,
     /// Target -> last use.
-    pub targets: HashMap<Box<str>, i64>,
+    pub targets: FastMap<Box<str>, i64>,
     /// Address -> last successful use.
-    pub addresses: HashMap<IpAddr, i64>,
+    pub addresses: FastMap<IpAddr, i64>,
     pub rates: [Rate; METRICS],
     /// Evidence for failed logins, denials, errors and volume.
     pub fails: Evidence,
@@ -150,9 +153,19 @@ impl UserState {
         }
     }
 
-    /// Whether the baseline has enough history to be trusted.
+    /// Whether the baseline has enough history to be trusted: `min_history` of calendar
+    /// days since the user was first seen (counted in whole local days, so a daily job
+    /// is trusted on its eighth run whatever the minute), and at least 3 active days.
     pub fn trusted(&self, now: i64, min_history: i64) -> bool {
-        self.first_seen <= now - min_history && self.cached.active_days >= 3
+        let first_day = self.first_seen.div_euclid(DAY);
+        let today = now.div_euclid(DAY);
+        today - first_day >= min_history.div_euclid(DAY).max(1) && self.cached.active_days >= 3
+    }
+
+    /// Trusted for the sets a user draws on (targets, addresses), which take longer to
+    /// settle than hours and volumes: twice `min_history`, and at least 5 active days.
+    pub fn knows_habits(&self, now: i64, min_history: i64) -> bool {
+        self.trusted(now, 2 * min_history) && self.cached.active_days >= 5
     }
 
     /// Remember `target` used at `now` (capped: the least recently used goes).
@@ -227,7 +240,7 @@ impl UserState {
     }
 }
 
-fn evict_oldest<K: Clone + Ord + std::hash::Hash + Eq>(map: &mut HashMap<K, i64>) {
+fn evict_oldest<K: Clone + Ord + std::hash::Hash + Eq>(map: &mut FastMap<K, i64>) {
     if map.len() < MAX_PER_USER {
         return;
     }
@@ -251,6 +264,7 @@ pub fn summarise(days: &VecDeque<DaySummary>) -> Cached {
         c.median[m.index()] = median(&v);
         c.mad[m.index()] = mad(&v);
         c.q90[m.index()] = quantile(&v, 0.9);
+        c.max[m.index()] = quantile(&v, 1.0);
     }
     let (errors, completed) = days
         .iter()
@@ -270,16 +284,16 @@ pub fn summarise(days: &VecDeque<DaySummary>) -> Cached {
     c
 }
 
-/// Weighted share of `days` active days with activity within 3 hours of `hour`
-/// (weights 1, 3/4, 1/2, 1/4 by distance).
+/// Weighted share of `days` active days with activity within 2 hours of `hour`
+/// (weights 1, 1/2, 1/4 by distance).
 pub fn hour_share(hour_days: &[u32; 24], days: u32, hour: usize) -> f64 {
     if days == 0 {
         return 0.0;
     }
     let mut s = 0.0;
-    for d in -3i64..=3 {
+    for (d, w) in [(-2i64, 0.25), (-1, 0.5), (0, 1.0), (1, 0.5), (2, 0.25)] {
         let h = usize::try_from((hour as i64 + d).rem_euclid(24)).unwrap_or(0);
-        s += (1.0 - d.abs() as f64 / 4.0) * f64::from(hour_days[h]);
+        s += w * f64::from(hour_days[h]);
     }
     s / f64::from(days)
 }
@@ -302,7 +316,7 @@ mod tests {
         assert_eq!(u.cached.median[Metric::Actions.index()], 11.0);
         assert_eq!(u.cached.hour_days[10], 27);
         assert!(hour_share(&u.cached.hour_days, 27, 10) > 0.9);
-        assert!(hour_share(&u.cached.hour_days, 27, 12) > 0.4);
+        assert!(hour_share(&u.cached.hour_days, 27, 12) > 0.2);
         assert_eq!(hour_share(&u.cached.hour_days, 27, 3), 0.0);
     }
 

@@ -121,7 +121,9 @@ struct OutcomeView<'a> {
 
 /// Parse one non-blank line; `line_no` is its evidence id when it has no `seq`.
 pub fn parse(text: &[u8], line_no: u64) -> Result<Observation<'_>, String> {
-    let line: Line<'_> = serde_json::from_slice(text).map_err(|e| e.to_string())?;
+    // Validate once, then parse as `str` (no second UTF-8 check per string).
+    let text = std::str::from_utf8(text).map_err(|e| format!("not UTF-8: {e}"))?;
+    let line: Line<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
     let time = match (line.time_ns.0, line.time.as_str()) {
         (Some(ns), _) => ns as i64,
         (None, Some(t)) => parse_time(t).ok_or_else(|| format!("`time` is not RFC 3339: {t}"))?,

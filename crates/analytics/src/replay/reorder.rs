@@ -7,7 +7,7 @@
 //! were released is "late": the engine counts it at its clock's current time.
 
 use std::cmp::Ordering;
-use std::collections::BinaryHeap;
+use std::collections::{BinaryHeap, VecDeque};
 
 use crate::observation::Observation;
 
@@ -35,9 +35,11 @@ impl Ord for Pending {
     }
 }
 
-/// The buffer.
+/// The buffer: records that arrive in order queue up in `run` (cheap); only those that
+/// arrive out of order go through the heap (boxed, so sifting moves pointers).
 pub struct Reorder {
-    heap: BinaryHeap<Pending>,
+    run: VecDeque<Pending>,
+    heap: BinaryHeap<Box<Pending>>,
     lag: i64,
     capacity: usize,
     newest: i64,
@@ -49,6 +51,7 @@ pub struct Reorder {
 impl Reorder {
     pub fn new(lag: i64, capacity: usize) -> Reorder {
         Reorder {
+            run: VecDeque::new(),
             heap: BinaryHeap::new(),
             lag,
             capacity: capacity.max(1),
@@ -66,29 +69,55 @@ impl Reorder {
         }
         self.newest = self.newest.max(obs.time);
         self.order += 1;
-        self.heap.push(Pending {
+        let p = Pending {
             time: obs.time,
             order: self.order,
             obs: obs.into_owned(),
-        });
-        while let Some(top) = self.heap.peek() {
-            let due =
-                top.time <= self.newest.saturating_sub(self.lag) || self.heap.len() > self.capacity;
-            if !due {
-                break;
-            }
-            if let Some(p) = self.heap.pop() {
-                self.released = self.released.max(p.time);
-                release(p.obs);
-            }
+        };
+        if self.run.back().is_none_or(|b| b.time <= p.time) {
+            self.run.push_back(p);
+        } else {
+            self.heap.push(Box::new(p));
         }
+        let horizon = self.newest.saturating_sub(self.lag);
+        let capacity = self.capacity;
+        while let Some(p) = self.pop_if(|earliest, held| earliest <= horizon || held > capacity) {
+            release(p);
+        }
+    }
+
+    /// The earliest held record, when `due(its time, records held)` says so.
+    fn pop_if(&mut self, due: impl Fn(i64, usize) -> bool) -> Option<Observation<'static>> {
+        let held = self.run.len() + self.heap.len();
+        let from_run = match (self.run.front(), self.heap.peek()) {
+            (Some(r), Some(h)) => (r.time, r.order) <= (h.time, h.order),
+            (Some(_), None) => true,
+            (None, Some(_)) => false,
+            (None, None) => return None,
+        };
+        let (time, obs) = if from_run {
+            let r = self.run.front()?;
+            if !due(r.time, held) {
+                return None;
+            }
+            let p = self.run.pop_front()?;
+            (p.time, p.obs)
+        } else {
+            let h = self.heap.peek()?;
+            if !due(h.time, held) {
+                return None;
+            }
+            let p = self.heap.pop()?;
+            (p.time, p.obs)
+        };
+        self.released = self.released.max(time);
+        Some(obs)
     }
 
     /// Release everything left, in time order.
     pub fn finish(&mut self, mut release: impl FnMut(Observation<'static>)) {
-        while let Some(p) = self.heap.pop() {
-            self.released = self.released.max(p.time);
-            release(p.obs);
+        while let Some(p) = self.pop_if(|_, _| true) {
+            release(p);
         }
     }
 }

@@ -97,13 +97,15 @@ impl Detector {
             Detector::FailedLoginBurst => d(High, 5.0, Span::mins(10), Span::hours(1)),
             // threshold: distinct user names failing from one address within `window`.
             Detector::PasswordSpray => d(High, 5.0, Span::mins(30), Span::hours(2)),
-            // threshold: peers in the user's role who used the target in the baseline
-            // window for it to count as usual for the role.
-            Detector::FirstAccess => d(Medium, 2.0, Span::days(28), Span::hours(24)),
+            // threshold: share of the other members of the user's role who used the target
+            // in the baseline window for it to count as usual for the role (at least 1).
+            Detector::FirstAccess => d(Medium, 0.1, Span::days(28), Span::hours(24)),
             // threshold: the hour is rare when the weighted share of the user's active
-            // days with activity within 3 hours of it is below this.
-            Detector::OffHours => d(Medium, 0.02, Span::hours(1), Span::hours(12)),
-            // threshold: multiple of the user's usual busiest `window`.
+            // days with activity within 2 hours of it (weights 1, 1/2, 1/4) is below this. window: the quiet
+            // time before, so a working day that runs late is not a new start.
+            Detector::OffHours => d(Medium, 0.02, Span::hours(2), Span::hours(12)),
+            // threshold: multiple of a busy day's busiest `window` (90th percentile of
+            // the user's daily peaks); also at least three times the baseline's busiest.
             Detector::UnusualVolume => d(High, 5.0, Span::hours(1), Span::hours(4)),
             // threshold: unused (every attempt counts).
             Detector::PrivilegeChange => d(High, 1.0, Span::mins(10), Span::mins(10)),
