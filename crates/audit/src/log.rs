@@ -56,9 +56,18 @@ struct Prepared {
 }
 
 /// A handle on one audit log. Clones share the store and the single writer thread.
+///
+/// The backend is an enum so that another store (a database shared by several
+/// replicas) is one more variant behind the same handle, not a rewrite of its callers.
 #[derive(Clone)]
 pub struct AuditLog {
-    inner: Arc<Inner>,
+    backend: Backend,
+}
+
+#[derive(Clone)]
+enum Backend {
+    /// The embedded store: a write-ahead journal and a sled database in one folder.
+    Embedded(Arc<Inner>),
 }
 
 struct Submit {
@@ -81,6 +90,12 @@ struct Inner {
 }
 
 impl AuditLog {
+    fn inner(&self) -> &Arc<Inner> {
+        match &self.backend {
+            Backend::Embedded(inner) => inner,
+        }
+    }
+
     /// Open (or create) the store, load (or create) the signing key, check the tail of
     /// the chain, and start the writer thread. Refuses a store whose tail does not check.
     pub fn open(cfg: AuditConfig) -> Result<AuditLog, AuditError> {
@@ -197,7 +212,7 @@ impl AuditLog {
             .spawn(move || w.run())
             .map_err(|e| AuditError::io(&cfg.path, e))?;
         Ok(AuditLog {
-            inner: Arc::new(Inner {
+            backend: Backend::Embedded(Arc::new(Inner {
                 submit: Mutex::new(Submit {
                     next_seq: head.seq + 1,
                     tx: Some(tx),
@@ -211,7 +226,7 @@ impl AuditLog {
                 public,
                 writer: Mutex::new(Some(handle)),
                 shutdown_result: Mutex::new(None),
-            }),
+            })),
         })
     }
 
@@ -219,7 +234,7 @@ impl AuditLog {
     /// On `Err` the caller must fail closed: the action must not proceed.
     pub async fn append(&self, ev: Event, d: Durability) -> Result<u64, AuditError> {
         let permit = self
-            .inner
+            .inner()
             .permits
             .clone()
             .acquire_owned()
@@ -239,7 +254,7 @@ impl AuditLog {
     /// [`AuditLog::append`] for threads outside an async runtime (blocks the thread;
     /// never call it from async code).
     pub fn append_blocking(&self, ev: Event, d: Durability) -> Result<u64, AuditError> {
-        let permit = futures::executor::block_on(self.inner.permits.clone().acquire_owned())
+        let permit = futures::executor::block_on(self.inner().permits.clone().acquire_owned())
             .map_err(|_| AuditError::Closed)?;
         let prepared = self.prepare(ev)?;
         match d {
@@ -259,7 +274,7 @@ impl AuditLog {
         redact(&mut ev);
         let json = layout::canonical_json(&ev)?;
         let index = IndexValues::of(&ev);
-        let event = (self.inner.feed.receiver_count() > 0).then_some(ev);
+        let event = (self.inner().feed.receiver_count() > 0).then_some(ev);
         Ok(Prepared { json, index, event })
     }
 
@@ -269,8 +284,8 @@ impl AuditLog {
         permit: OwnedSemaphorePermit,
         reply: Option<Reply<u64>>,
     ) -> Result<u64, AuditError> {
-        let mut s = lock(&self.inner.submit);
-        if let Some(msg) = lock(&self.inner.shared.failed).clone() {
+        let mut s = lock(&self.inner().submit);
+        if let Some(msg) = lock(&self.inner().shared.failed).clone() {
             return Err(AuditError::Failed(msg));
         }
         let seq = s.next_seq;
@@ -306,11 +321,11 @@ impl AuditLog {
     /// Walk the whole chain and every stored checkpoint (plus the external checkpoint
     /// file, if configured), checking signatures against this log's key.
     pub fn verify(&self) -> VerifyReport {
-        let file = self.inner.cfg.checkpoint_file.as_deref();
+        let file = self.inner().cfg.checkpoint_file.as_deref();
         // Wait for the applier once the checkpoints are read: one handed out by then
         // (and copied to the file) may seal records it has not written yet. (Stored
         // checkpoints need no wait: the applier writes them after their records.)
-        verify::verify_db_settled(&self.inner.db, Some(&self.inner.public), file, || {
+        verify::verify_db_settled(&self.inner().db, Some(&self.inner().public), file, || {
             self.caught_up();
         })
     }
@@ -319,29 +334,29 @@ impl AuditLog {
     /// record and every checkpoint handed out) has reached sled: the applier runs a
     /// moment behind the journal.
     fn caught_up(&self) -> &sled::Db {
-        let written = self.inner.progress.written();
-        self.inner.progress.wait_op(written);
-        &self.inner.db
+        let written = self.inner().progress.written();
+        self.inner().progress.wait_op(written);
+        &self.inner().db
     }
 
     /// Sequence number and hex hash of the last written record (0 and 64 zeros when
     /// the log is empty).
     pub fn head(&self) -> (u64, String) {
-        let h = *lock(&self.inner.shared.head);
+        let h = *lock(&self.inner().shared.head);
         (h.seq, hex::encode(h.hash))
     }
 
     /// A live feed of records as they are written (after redaction): every record whose
     /// `append` started after this call.
     pub fn subscribe(&self) -> broadcast::Receiver<Record> {
-        self.inner.feed.subscribe()
+        self.inner().feed.subscribe()
     }
 
     /// Sign and store a checkpoint of the current head now (blocks for an fsync).
     pub fn checkpoint_now(&self) -> Result<Checkpoint, AuditError> {
         let (tx, rx) = mpsc::sync_channel(1);
         {
-            let s = lock(&self.inner.submit);
+            let s = lock(&self.inner().submit);
             let sender = s.tx.as_ref().ok_or(AuditError::Closed)?;
             sender
                 .send(Req::Checkpoint(Reply::Blocking(tx)))
@@ -352,19 +367,19 @@ impl AuditLog {
 
     /// The latest signed checkpoint.
     pub fn last_checkpoint(&self) -> Option<Checkpoint> {
-        lock(&self.inner.shared.last_checkpoint).clone()
+        lock(&self.inner().shared.last_checkpoint).clone()
     }
 
     /// Write everything queued, sign a final checkpoint, fsync, and stop the writer.
     /// Idempotent: later calls return the first call's result. Appends after it fail
     /// with [`AuditError::Closed`]. Blocks the calling thread.
     pub fn shutdown(&self) -> Result<(), AuditError> {
-        self.inner.shutdown()
+        self.inner().shutdown()
     }
 
     /// The configuration this log was opened with.
     pub fn config(&self) -> &AuditConfig {
-        &self.inner.cfg
+        &self.inner().cfg
     }
 }
 
