@@ -7,11 +7,21 @@ use std::process::Command;
 /// Each workspace crate's normal (non-dev) dependencies on other workspace crates.
 fn workspace_deps() -> BTreeMap<String, Vec<String>> {
     let out = Command::new(env!("CARGO"))
-        .args(["metadata", "--format-version", "1", "--no-deps", "--offline"])
+        .args([
+            "metadata",
+            "--format-version",
+            "1",
+            "--no-deps",
+            "--offline",
+        ])
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .output()
         .expect("run cargo metadata");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let meta: serde_json::Value = serde_json::from_slice(&out.stdout).expect("metadata json");
     let mut deps = BTreeMap::new();
     for pkg in meta["packages"].as_array().expect("packages") {
