@@ -37,12 +37,15 @@ fn touch_user<'a>(
     day: i64,
     keep_days: i64,
 ) -> Option<&'a mut UserState> {
-    if !users.contains_key(name) {
+    if users.get(name).is_none() {
         let mut u = UserState::new(now, day);
         u.last_active = departed.remove(name).unwrap_or(0);
         users.insert(name.into(), u);
     }
     let u = users.get_mut(name)?;
+    if u.today.day == day {
+        return Some(u);
+    }
     if let Some(closed) = u.roll_day(day, keep_days) {
         for r in &u.roles {
             if let Some(role) = roles.get_mut(r) {
@@ -58,7 +61,7 @@ fn address(map: &mut FastMap<IpAddr, AddressState>, ip: IpAddr) -> &mut AddressS
 }
 
 fn role<'a>(map: &'a mut FastMap<Box<str>, RoleState>, name: &str) -> Option<&'a mut RoleState> {
-    if !map.contains_key(name) {
+    if map.get(name).is_none() {
         map.insert(name.into(), RoleState::default());
     }
     map.get_mut(name)
@@ -220,7 +223,8 @@ impl Engine {
         let login_like = matches!(o.kind, Kind::Authenticated | Kind::ActionDecided);
         let at = (o.ip, target);
 
-        if login_like {
+        let dormancy = tuning.detector(Detector::DormantAccount).window.nanos();
+        if login_like && u.last_active != 0 && now - u.last_active >= dormancy {
             let key = dedup::key(Detector::DormantAccount, &[name]);
             let t = tuning.detector(Detector::DormantAccount);
             let last = u.last_active;
@@ -278,11 +282,6 @@ impl Engine {
                 });
             }
             u.use_target(tg, now);
-            for r in &u.roles {
-                if let Some(role) = role(roles, r) {
-                    role.use_target(tg, name, now);
-                }
-            }
         }
         let quiet = now - u.last_active >= tuning.detector(Detector::OffHours).window.nanos();
         if login_like && warm && quiet {
@@ -361,6 +360,9 @@ impl Engine {
         for r in &u.roles {
             if let Some(role) = role(roles, r) {
                 role.touch(name, now);
+                if let Some(tg) = target {
+                    role.use_target(tg, name, now);
+                }
             }
         }
         let roles_view: &FastMap<Box<str>, RoleState> = roles;

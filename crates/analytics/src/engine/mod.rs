@@ -187,7 +187,10 @@ impl Engine {
         let keep_days = baseline / DAY;
         let mut gone = Vec::new();
         self.users.retain(|name, u| {
-            if u.last_record >= since {
+            // Names that never logged in (failed attempts only) are kept a day, the
+            // longest sliding window; real users for the baseline.
+            let keep_since = if u.last_active == 0 { short } else { since };
+            if u.last_record >= keep_since {
                 u.forget_before(since, short);
                 return true;
             }

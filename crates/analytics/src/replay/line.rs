@@ -9,6 +9,7 @@
 use std::borrow::Cow;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use super::lenient::{ActorView, Lax, Num, Text, VerdictView};
 use super::time::parse_rfc3339;
@@ -71,10 +72,12 @@ struct Ev<'a> {
 struct ActionView<'a> {
     #[serde(borrow, default)]
     protocol: Text<'a>,
+    // Usually a copy of the event's actor and target: kept unparsed (just scanned) and
+    // read only when the event lacks its own.
     #[serde(borrow, default)]
-    user: Option<ActorView<'a>>,
+    user: Option<&'a RawValue>,
     #[serde(borrow, default)]
-    target: Text<'a>,
+    target: Option<&'a RawValue>,
     #[serde(borrow, default)]
     raw: Text<'a>,
     #[serde(borrow, default)]
@@ -152,10 +155,13 @@ pub fn parse(text: &[u8], line_no: u64) -> Result<Observation<'_>, String> {
         return Ok(o);
     }
     let (actor, action) = match ev.action.0 {
-        Some(a) => (
-            ev.actor.or(a.user),
-            Some((a.protocol, a.target, a.raw, a.facts.0)),
-        ),
+        Some(a) => {
+            let actor = match ev.actor {
+                Some(actor) => Some(actor),
+                None => a.user.and_then(|raw| serde_json::from_str(raw.get()).ok()),
+            };
+            (actor, Some((a.protocol, a.target, a.raw, a.facts.0)))
+        }
         None => (ev.actor, None),
     };
     if let Some(a) = actor {
@@ -179,7 +185,9 @@ pub fn parse(text: &[u8], line_no: u64) -> Result<Observation<'_>, String> {
         return Ok(o);
     };
     if o.target.is_none() {
-        o.target = a_target.into_cow();
+        o.target = a_target
+            .and_then(|raw| serde_json::from_str::<Text<'_>>(raw.get()).ok())
+            .and_then(Text::into_cow);
     }
     if protocol.is_none() {
         protocol = a_protocol.into_cow();
