@@ -21,45 +21,10 @@ const NOTIFY_EVENTS: &[&str] = &["hold", "decision", "deny", "alert"];
 
 pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, ConfigErrors> {
     let mut d = Diags::new(file, text);
-    let Some(mut map) = top_level(text, &mut d) else {
+    let Some(map) = top_level(text, &mut d) else {
         return Err(d.into_errors());
     };
-    let mut take = |k: &str| map.remove(k);
-
-    let raw_web: Option<RawWeb> = take("web").and_then(|mut v| {
-        check_keys(&mut v, "web", RawWeb::KEYS, &mut d);
-        check_nested(&mut v, "web", "tls", RawTls::KEYS, &mut d);
-        item(v, "web", &mut d)
-    });
-    let raw_audit: Option<RawAudit> = take("audit").and_then(|mut v| {
-        check_keys(&mut v, "audit", RawAudit::KEYS, &mut d);
-        item(v, "audit", &mut d)
-    });
-    let raw_policies: Vec<String> = take("policies")
-        .and_then(|v| item(v, "policies", &mut d))
-        .unwrap_or_default();
-    let raw_data_dir: Option<String> = take("data_dir").and_then(|v| item(v, "data_dir", &mut d));
-    let raw_grace: Option<String> =
-        take("shutdown_grace").and_then(|v| item(v, "shutdown_grace", &mut d));
-    let raw_users: Vec<(usize, RawUser)> = list(take("users"), "users", RawUser::KEYS, &[], &mut d);
-    let raw_targets: Vec<(usize, RawTarget)> = list(
-        take("targets"),
-        "targets",
-        RawTarget::KEYS,
-        &[
-            ("tls", RawTls::KEYS),
-            ("upstream_tls", RawUpstreamTls::KEYS),
-        ],
-        &mut d,
-    );
-    let raw_notes: Vec<(usize, RawNotification)> = list(
-        take("notifications"),
-        "notifications",
-        RawNotification::KEYS,
-        &[],
-        &mut d,
-    );
-
+    let raw = Sections::read(map, &mut d);
     let resolve = |p: &str| -> PathBuf {
         let p = Path::new(p);
         if p.is_absolute() {
@@ -68,33 +33,18 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
             base.join(p)
         }
     };
-
-    let web = build_web(raw_web.unwrap_or_default(), &resolve, &mut d);
-    let audit = raw_audit.unwrap_or_default();
+    let web = build_web(raw.web.unwrap_or_default(), &resolve, &mut d);
+    let audit = raw.audit.unwrap_or_default();
     let audit = AuditPaths {
         path: resolve(audit.path.as_deref().unwrap_or("data/audit")),
         signing_key: resolve(audit.signing_key.as_deref().unwrap_or("data/audit.key")),
         checkpoint_file: audit.checkpoint_file.as_deref().map(&resolve),
     };
-
-    let policies = resolve_policies(&raw_policies, &resolve, &mut d);
-
-    let users = build_users(raw_users, &mut d);
-    let targets = build_targets(raw_targets, &web, &resolve, &mut d);
-
-    let notifications = build_notifications(raw_notes, &mut d);
-
-    let shutdown_grace = match raw_grace.as_deref() {
-        None => Duration::from_secs(10),
-        Some(s) => parse_duration(s).unwrap_or_else(|| {
-            d.push(
-                "shutdown_grace",
-                format!("`{s}` is not a duration like 30s, 5m or 1h"),
-            );
-            Duration::from_secs(10)
-        }),
-    };
-
+    let policies = resolve_policies(&raw.policies, &resolve, &mut d);
+    let users = build_users(raw.users, &mut d);
+    let targets = build_targets(raw.targets, &web, &resolve, &mut d);
+    let notifications = build_notifications(raw.notifications, &mut d);
+    let shutdown_grace = shutdown_grace(raw.shutdown_grace.as_deref(), &mut d);
     if !d.is_empty() {
         let mut errors = d.into_errors();
         errors.0.sort_by_key(|x| (x.line, x.column));
@@ -109,8 +59,78 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
         users,
         targets,
         notifications,
-        data_dir: resolve(raw_data_dir.as_deref().unwrap_or("data")),
+        data_dir: resolve(raw.data_dir.as_deref().unwrap_or("data")),
         shutdown_grace,
+    })
+}
+
+/// Each top-level section as written, its shape checked (unknown keys, types) item by
+/// item so one bad entry does not hide the others.
+struct Sections {
+    web: Option<RawWeb>,
+    audit: Option<RawAudit>,
+    policies: Vec<String>,
+    data_dir: Option<String>,
+    shutdown_grace: Option<String>,
+    users: Vec<(usize, RawUser)>,
+    targets: Vec<(usize, RawTarget)>,
+    notifications: Vec<(usize, RawNotification)>,
+}
+
+impl Sections {
+    fn read(mut map: serde_yaml::Mapping, d: &mut Diags) -> Sections {
+        let mut take = |k: &str| map.remove(k);
+        let web = take("web").and_then(|mut v| {
+            check_keys(&mut v, "web", RawWeb::KEYS, d);
+            check_nested(&mut v, "web", "tls", RawTls::KEYS, d);
+            item(v, "web", d)
+        });
+        let audit = take("audit").and_then(|mut v| {
+            check_keys(&mut v, "audit", RawAudit::KEYS, d);
+            item(v, "audit", d)
+        });
+        let target_nested: &[(&str, &[&str])] = &[
+            ("tls", RawTls::KEYS),
+            ("upstream_tls", RawUpstreamTls::KEYS),
+        ];
+        Sections {
+            web,
+            audit,
+            policies: take("policies")
+                .and_then(|v| item(v, "policies", d))
+                .unwrap_or_default(),
+            data_dir: take("data_dir").and_then(|v| item(v, "data_dir", d)),
+            shutdown_grace: take("shutdown_grace").and_then(|v| item(v, "shutdown_grace", d)),
+            users: list(take("users"), "users", RawUser::KEYS, &[], d),
+            targets: list(
+                take("targets"),
+                "targets",
+                RawTarget::KEYS,
+                target_nested,
+                d,
+            ),
+            notifications: list(
+                take("notifications"),
+                "notifications",
+                RawNotification::KEYS,
+                &[],
+                d,
+            ),
+        }
+    }
+}
+
+/// How long `serve` waits for open connections on shutdown (default 10 s).
+fn shutdown_grace(raw: Option<&str>, d: &mut Diags) -> Duration {
+    let Some(s) = raw else {
+        return Duration::from_secs(10);
+    };
+    parse_duration(s).unwrap_or_else(|| {
+        d.push(
+            "shutdown_grace",
+            format!("`{s}` is not a duration like 30s, 5m or 1h"),
+        );
+        Duration::from_secs(10)
     })
 }
 
