@@ -356,6 +356,9 @@ impl Engine {
             );
         }
         u.today.hours |= 1 << local.hour;
+        if quiet {
+            u.today.starts |= 1 << local.hour;
+        }
         u.last_active = now;
         for r in &u.roles {
             if let Some(role) = role(roles, r) {

@@ -23,8 +23,9 @@ pub struct RoleState {
     pub targets: FastMap<Box<str>, FastMap<Box<str>, i64>>,
     /// Local day -> (member-days active in each hour, active member-days).
     hours: BTreeMap<i64, ([u32; 24], u32)>,
-    /// Member -> hours of the day they have been active in (bit h: local hour h).
-    member_hours: FastMap<Box<str>, u32>,
+    /// Member -> days on which they started work in each local hour (after a quiet
+    /// spell; saturating).
+    member_starts: FastMap<Box<str>, [u8; 24]>,
     /// Members' closed days (day, peaks).
     pooled: VecDeque<(i64, [f64; METRICS])>,
     pub cached: RoleCached,
@@ -74,10 +75,16 @@ impl RoleState {
 
     /// Pool a member's closed day.
     pub fn add_day(&mut self, member: &str, d: &DaySummary) {
-        match self.member_hours.get_mut(member) {
-            Some(h) => *h |= d.hours,
-            None => {
-                self.member_hours.insert(member.into(), d.hours);
+        if d.starts != 0 {
+            if self.member_starts.get(member).is_none() {
+                self.member_starts.insert(member.into(), [0; 24]);
+            }
+            if let Some(counts) = self.member_starts.get_mut(member) {
+                for (h, n) in counts.iter_mut().enumerate() {
+                    if d.starts & (1 << h) != 0 {
+                        *n = n.saturating_add(1);
+                    }
+                }
             }
         }
         if d.hours != 0 {
@@ -104,7 +111,7 @@ impl RoleState {
         }
         self.members.retain(|_, t| *t >= since);
         let members = &self.members;
-        self.member_hours.retain(|m, _| members.contains_key(m));
+        self.member_starts.retain(|m, _| members.contains_key(m));
         for users in self.targets.values_mut() {
             users.retain(|_, t| *t >= since);
         }
@@ -123,18 +130,24 @@ impl RoleState {
         self.cached = c;
     }
 
-    /// Whether working at `hour` is a practice of the role (an on-call rota): other
-    /// members — at least 2, and a fifth of them — have been active within an hour of it.
+    /// Whether starting work around `hour` is a practice of the role (an on-call rota):
+    /// other members — at least 2, and a fifth of them — have each started work within
+    /// 2 hours of it on at least 2 days. (A one-off, such as an intruder's night, does
+    /// not make a practice.)
     pub fn practice_at(&self, hour: usize, member: &str) -> bool {
-        let mask = [23usize, 0, 1]
-            .iter()
-            .fold(0u32, |m, d| m | 1 << ((hour + d) % 24));
         let others = self.members.len().saturating_sub(1);
         let needed = 2usize.max(others.div_ceil(5));
         let active = self
-            .member_hours
+            .member_starts
             .iter()
-            .filter(|(m, h)| &***m != member && **h & mask != 0)
+            .filter(|(m, counts)| {
+                &***m != member
+                    && [22usize, 23, 0, 1, 2]
+                        .iter()
+                        .map(|d| u32::from(counts[(hour + d) % 24]))
+                        .sum::<u32>()
+                        >= 2
+            })
             .count();
         active >= needed
     }

@@ -30,6 +30,8 @@ pub struct DaySummary {
     pub completed: u64,
     /// Bit h set: active (a login or an action) during local hour h.
     pub hours: u32,
+    /// Bit h set: started being active during local hour h after a quiet spell.
+    pub starts: u32,
 }
 
 /// Statistics of the baseline days, recomputed when a day ends.
