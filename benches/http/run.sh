@@ -1,76 +1,273 @@
 #!/usr/bin/env bash
-# Side-by-side HTTP throughput: wrk against
-#   1. direct   — nginx serving a small static JSON file (the upstream),
-#   2. warden   — Warden's http front-end (example `http_gateway`, real Gate + audit) in front of it,
-#   3. nginx    — nginx as a reverse proxy in front of the same upstream,
-# with the same worker count for Warden (tokio worker threads) and the nginx proxy
-# (worker_processes). Prints rps, p50/p99 latency and the ratios to direct.
+# Side-by-side HTTP benchmark in one run: wrk GET of a small JSON file against
+#   1. direct       — nginx serving the file itself (the upstream of the other two),
+#   2. nginx-proxy  — nginx as a reverse proxy ($WORKERS worker processes, keepalive
+#                     upstream pool) in front of it,
+#   3. warden       — the real release binary, `warden serve --config <generated warden.yaml>`,
+#                     one http target in front of the same upstream, bearer-token login
+#                     (the config holds only the token's SHA-256), one deny rule, the sled
+#                     audit log (every request decided and audited), and the same number of
+#                     tokio worker threads ($WORKERS, via TOKIO_WORKER_THREADS) as the nginx
+#                     proxy has workers.
+# Two loads: throughput (`wrk -t$THREADS -c$CONNS`) and latency on an idle server
+# (`wrk -t1 -c1`). Prints rps, p50/p99, the ratio warden/nginx-proxy, the p50 each proxy
+# adds over direct at -c1, and Warden's RSS (VmRSS from /proc/PID/status): idle after start,
+# with $IDLE_CONNS idle keep-alive connections open (each has made one request; measured
+# first, on the fresh process), under load, after the runs, and the peak. Finally it stops
+# Warden and verifies the audit chain it wrote (`warden audit verify`): records per request.
 #
-# Usage: benches/http/run.sh            (env: WORKERS=2 THREADS=2 CONNS=32 DURATION=10s)
+# Usage: benches/http/run.sh
+# Env:   WORKERS=2 (nginx proxy workers = warden tokio workers)  THREADS=2  CONNS=32
+#        DURATION=8 (seconds per wrk run)  IDLE_CONNS=1000
+#        WARDEN_BIN=path/to/warden   skip the build and use this binary
+#                                    (default: `cargo build --release -p warden`, honouring
+#                                    CARGO_TARGET_DIR)
+#        KEEP=1   keep the work directory (configs, logs, wrk outputs)
+# Needs: nginx, wrk, curl, python3, sha256sum; cargo unless WARDEN_BIN is set.
+# Only loopback addresses are used.
 set -euo pipefail
 
 WORKERS=${WORKERS:-2}
 THREADS=${THREADS:-2}
 CONNS=${CONNS:-32}
-DURATION=${DURATION:-10s}
+DURATION=${DURATION:-8}; DURATION=${DURATION%s}
+IDLE_CONNS=${IDLE_CONNS:-1000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-TMP=$(mktemp -d)
+URL_PATH=/users.json
 PIDS=()
+
+die() { echo "error: $*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found — $2"; }
+
+# --- prerequisites ---------------------------------------------------------------------
+need nginx     "install it: apt-get install -y nginx"
+need wrk       "install it: apt-get install -y wrk"
+need curl      "install it: apt-get install -y curl"
+need python3   "install it: apt-get install -y python3"
+need sha256sum "install coreutils"
+[[ -n ${WARDEN_BIN:-} ]] || need cargo "install Rust, or set WARDEN_BIN to a built warden binary"
+# 1,000 client sockets in one python process plus as many in Warden
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+(( $(ulimit -n) > IDLE_CONNS + 100 )) || die "open-file limit $(ulimit -n) is too low for IDLE_CONNS=$IDLE_CONNS"
+
+# --- work directory and cleanup ----------------------------------------------------------
+WORK=$(mktemp -d /tmp/warden-httpbench.XXXXXX)
+stop_pid() { # pid: TERM, wait up to 5 s, then KILL
+  local p=$1
+  kill "$p" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+}
 cleanup() {
-  for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
-  rm -rf "$TMP"
+  local rc=$?
+  trap - EXIT
+  for p in "${PIDS[@]}"; do stop_pid "$p"; done
+  if [[ -n ${KEEP:-} ]]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
+  exit "$rc"
 }
 trap cleanup EXIT
-
-for tool in nginx wrk cargo python3; do
-  command -v "$tool" >/dev/null || { echo "missing: $tool" >&2; exit 1; }
-done
+trap 'exit 130' INT TERM
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-UP=$(free_port); GW=$(free_port); NP=$(free_port)
+wait_port() { # port log
+  for _ in $(seq 300); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "port $1 never opened; log:" >&2; tail -n 30 "$2" >&2; return 1
+}
+rss_kb() { awk '/^'"$2"':/{print $2}' "/proc/$1/status"; }   # pid VmRSS|VmHWM -> kB
+mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 
-echo "building the gateway (release)..." >&2
-(cd "$ROOT" && cargo build --release -q -p warden-proxy --example http_gateway)
-GATEWAY="$ROOT/target/release/examples/http_gateway"
+# --- the warden binary -----------------------------------------------------------------
+if [[ -z ${WARDEN_BIN:-} ]]; then
+  echo "building release warden (cargo build --release -p warden)..." >&2
+  (cd "$ROOT" && cargo build --release -q -p warden)
+  TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  WARDEN_BIN=$TARGET_DIR/release/warden
+fi
+[[ -x $WARDEN_BIN ]] || die "WARDEN_BIN=$WARDEN_BIN is not an executable"
 
-mkdir -p "$TMP/www" "$TMP/up" "$TMP/px"
-python3 -c 'import json; print(json.dumps({"users":[{"id":i,"name":"user%d"%i} for i in range(20)]}))' > "$TMP/www/users.json"
+UP=$(free_port); NP=$(free_port); GW=$(free_port); WEBPORT=$(free_port)
 
-nginx_conf() { # $1 dir, $2 workers, $3 server block
-  cat > "$1/nginx.conf" <<EOF
+# --- nginx: the upstream (direct) and the reverse proxy -----------------------------------
+mkdir -p "$WORK/www" "$WORK/up" "$WORK/px"
+python3 -c 'import json; print(json.dumps({"users":[{"id":i,"name":"user%d"%i} for i in range(20)]}))' >"$WORK/www/users.json"
+NGINX_USER=""
+[[ $(id -u) == 0 ]] && NGINX_USER="user root;"   # the work dir is 0700 and owned by root
+nginx_conf() { # dir workers server-block
+  cat >"$1/nginx.conf" <<EOF
 worker_processes $2;
-user root;
+$NGINX_USER
 error_log $1/error.log warn;
 pid $1/nginx.pid;
 events { worker_connections 4096; }
 http {
   access_log off;
   keepalive_requests 1000000;
+  client_body_temp_path $1/tmp_body;
+  proxy_temp_path $1/tmp_proxy;
+  fastcgi_temp_path $1/tmp_fastcgi;
+  uwsgi_temp_path $1/tmp_uwsgi;
+  scgi_temp_path $1/tmp_scgi;
   $3
 }
 EOF
 }
-nginx_conf "$TMP/up" 2 "server { listen 127.0.0.1:$UP; location / { root $TMP/www; default_type application/json; } }"
-nginx_conf "$TMP/px" "$WORKERS" "upstream up { server 127.0.0.1:$UP; keepalive 64; }
+nginx_conf "$WORK/up" 2 "server { listen 127.0.0.1:$UP; location / { root $WORK/www; default_type application/json; } }"
+nginx_conf "$WORK/px" "$WORKERS" "upstream up { server 127.0.0.1:$UP; keepalive 64; }
   server { listen 127.0.0.1:$NP; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
+nginx -p "$WORK/up" -c "$WORK/up/nginx.conf" -g 'daemon off;' >"$WORK/up/stderr.log" 2>&1 & PIDS+=("$!")
+nginx -p "$WORK/px" -c "$WORK/px/nginx.conf" -g 'daemon off;' >"$WORK/px/stderr.log" 2>&1 & PIDS+=("$!")
 
-nginx -p "$TMP/up" -c "$TMP/up/nginx.conf" -g 'daemon off;' & PIDS+=($!)
-nginx -p "$TMP/px" -c "$TMP/px/nginx.conf" -g 'daemon off;' & PIDS+=($!)
-"$GATEWAY" "127.0.0.1:$GW" "127.0.0.1:$UP" "$WORKERS" > "$TMP/gw.log" 2>&1 & PIDS+=($!)
+# --- Warden ----------------------------------------------------------------------------
+TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+TOKEN_SHA=$(printf %s "$TOKEN" | sha256sum | cut -d' ' -f1)
+mkdir -p "$WORK/warden/policies"
+cat >"$WORK/warden/policies/bench.yaml" <<'YAML'
+version: 1
+description: benches/http — one deny rule; everything else is allowed (and audited).
+rules:
+  - name: no-admin-api
+    when: { protocol: http, http: { paths: ["/admin/**"] } }
+    action: deny
+    message: The admin API is not reachable through Warden.
+tests:
+  - name: admin is denied
+    action: { protocol: http, target: { name: bench-api }, user: { name: bench-bot },
+              http: { method: GET, path: "/admin/users" } }
+    expect: deny
+  - name: the JSON file is allowed
+    action: { protocol: http, target: { name: bench-api }, user: { name: bench-bot },
+              http: { method: GET, path: "/users.json" } }
+    expect: allow
+YAML
+cat >"$WORK/warden/warden.yaml" <<YAML
+# generated by benches/http/run.sh
+web:
+  listen: 127.0.0.1:$WEBPORT
+  public_url: http://127.0.0.1:$WEBPORT
+audit:
+  path: $WORK/warden/audit
+  signing_key: $WORK/warden/audit.key
+data_dir: $WORK/warden/data
+shutdown_grace: 2s
+policies: [$WORK/warden/policies]
+users:
+  - name: bench-bot
+    roles: [ci]
+    tokens: ["$TOKEN_SHA"]     # SHA-256 of the bearer token, never the token
+targets:
+  - name: bench-api
+    protocol: http
+    listen: 127.0.0.1:$GW
+    upstream: http://127.0.0.1:$UP
+    labels: { env: bench }
+    max_connections: $((IDLE_CONNS + 1024))
+YAML
+"$WARDEN_BIN" check --config "$WORK/warden/warden.yaml" >"$WORK/warden/check.log" 2>&1 ||
+  { cat "$WORK/warden/check.log" >&2; die "warden check rejected the generated config"; }
+"$WARDEN_BIN" policy test "$WORK/warden/policies" >"$WORK/warden/policy-test.log" 2>&1 ||
+  { cat "$WORK/warden/policy-test.log" >&2; die "the bench policy's own tests fail"; }
+TOKIO_WORKER_THREADS=$WORKERS WARDEN_LOG=${WARDEN_LOG:-warn} \
+  "$WARDEN_BIN" serve --config "$WORK/warden/warden.yaml" >"$WORK/warden/warden.log" 2>&1 &
+WARDEN_PID=$!; PIDS+=("$WARDEN_PID")
 
-wait_port() { for _ in $(seq 1 100); do curl -s -o /dev/null "http://127.0.0.1:$1/" -H 'Authorization: Bearer bench-token' && return 0; sleep 0.1; done; echo "port $1 never came up" >&2; exit 1; }
-wait_port "$UP"; wait_port "$NP"; wait_port "$GW"
+wait_port "$UP" "$WORK/up/error.log"; wait_port "$NP" "$WORK/px/error.log"; wait_port "$GW" "$WORK/warden/warden.log"
 
-URL_PATH=/users.json
-check=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$GW$URL_PATH" -H 'Authorization: Bearer bench-token')
-[ "$check" = 200 ] || { echo "gateway answered $check" >&2; cat "$TMP/gw.log" >&2; exit 1; }
+# --- sanity: every path serves the file; Warden authenticates and denies ------------------
+AUTH="Authorization: Bearer $TOKEN"
+expect_status() { # want url [curl args...]
+  local want=$1 url=$2; shift 2
+  local got
+  got=$(curl -s -o /dev/null -w '%{http_code}' "$@" "$url") || got="curl failed"
+  [[ $got == "$want" ]] || { tail -n 20 "$WORK/warden/warden.log" >&2; die "$url answered $got, expected $want"; }
+}
+expect_status 200 "http://127.0.0.1:$UP$URL_PATH"
+expect_status 200 "http://127.0.0.1:$NP$URL_PATH"
+expect_status 200 "http://127.0.0.1:$GW$URL_PATH" -H "$AUTH"
+expect_status 401 "http://127.0.0.1:$GW$URL_PATH"
+expect_status 403 "http://127.0.0.1:$GW/admin/users" -H "$AUTH"
+cmp -s <(curl -s -H "$AUTH" "http://127.0.0.1:$GW$URL_PATH") "$WORK/www/users.json" ||
+  die "Warden's response body differs from the file"
 
-# run NAME PORT -> "rps p50 p99"
-run() {
-  wrk -t"$THREADS" -c"$CONNS" -d2s -H 'Authorization: Bearer bench-token' "http://127.0.0.1:$2$URL_PATH" >/dev/null
-  wrk -t"$THREADS" -c"$CONNS" -d"$DURATION" --latency -H 'Authorization: Bearer bench-token' \
-      "http://127.0.0.1:$2$URL_PATH" > "$TMP/$1.txt"
-  python3 - "$TMP/$1.txt" <<'EOF'
+# --- idle keep-alive connections ---------------------------------------------------------
+# Measured first, on the freshly started gateway (what a quiet production instance with
+# many idle clients looks like); the load runs below come after.
+sleep 1
+RSS_IDLE=$(rss_kb "$WARDEN_PID" VmRSS)
+cat >"$WORK/idle_conns.py" <<'PY'
+# Open N connections to the gateway and hold them idle in two steps, with a marker file
+# after each so the caller can read the gateway's RSS:
+#   1. only connected (accepted, no request yet)            -> writes <dir>/connected
+#   2. one authenticated GET answered on each (keep-alive)  -> writes <dir>/requested
+# then wait for <dir>/done and print how many connections the server still keeps open.
+import os, socket, sys, time
+port, n, token, d = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], sys.argv[4]
+def mark(name, text):
+    with open(os.path.join(d, name + ".tmp"), "w") as f:
+        f.write(text + "\n")
+    os.rename(os.path.join(d, name + ".tmp"), os.path.join(d, name))
+def wait_for(name):
+    while not os.path.exists(os.path.join(d, name)):
+        time.sleep(0.05)
+req = (f"GET /users.json HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+       f"Authorization: Bearer {token}\r\n\r\n").encode()
+socks = [socket.create_connection(("127.0.0.1", port)) for _ in range(n)]
+mark("connected", str(len(socks)))
+wait_for("go")
+for s in socks:
+    s.sendall(req)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        chunk = s.recv(65536)
+        if not chunk:
+            sys.exit("connection closed before the response head")
+        buf += chunk
+    head, _, body = buf.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    if lines[0].split()[1] != "200":
+        sys.exit("unexpected response: " + lines[0])
+    hdr = {k.strip().lower(): v.strip() for k, _, v in (l.partition(":") for l in lines[1:])}
+    if "content-length" in hdr:
+        while len(body) < int(hdr["content-length"]):
+            body += s.recv(65536)
+    else:  # chunked
+        while not body.endswith(b"0\r\n\r\n"):
+            body += s.recv(65536)
+mark("requested", str(len(socks)))
+wait_for("done")
+alive = 0
+for s in socks:
+    s.setblocking(False)
+    try:
+        alive += 1 if s.recv(1) else 0
+    except BlockingIOError:
+        alive += 1
+    except OSError:
+        pass
+print(alive)
+PY
+mkdir -p "$WORK/idle"
+python3 "$WORK/idle_conns.py" "$GW" "$IDLE_CONNS" "$TOKEN" "$WORK/idle" >"$WORK/idle.out" 2>&1 &
+IDLE_PID=$!; PIDS+=("$IDLE_PID")
+wait_mark() { # name
+  for _ in $(seq 1200); do [[ -e $WORK/idle/$1 ]] && return 0; kill -0 "$IDLE_PID" 2>/dev/null || break; sleep 0.1; done
+  cat "$WORK/idle.out" >&2; die "idle connections: step '$1' did not complete"
+}
+wait_mark connected; sleep 3   # let the gateway settle with the connections idle
+RSS_CONNECTED=$(rss_kb "$WARDEN_PID" VmRSS)
+touch "$WORK/idle/go"
+wait_mark requested; sleep 3
+RSS_IDLE_CONNS=$(rss_kb "$WARDEN_PID" VmRSS)
+touch "$WORK/idle/done"
+wait "$IDLE_PID" || true
+STILL_OPEN=$(tail -n 1 "$WORK/idle.out")
+sleep 1
+RSS_IDLE_CLOSED=$(rss_kb "$WARDEN_PID" VmRSS)
+
+# --- runs ------------------------------------------------------------------------------
+parse_wrk() { # file -> "rps p50_ms p99_ms non2xx_or_errors"
+  python3 - "$1" <<'EOF'
 import re, sys
 t = open(sys.argv[1]).read()
 def ms(v):
@@ -79,17 +276,92 @@ def ms(v):
 rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
 p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1))
 p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
-errs = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-print(f"{rps:.0f} {p50:.3f} {p99:.3f} {errs.group(1) if errs else 0}")
+bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
+sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", t)
+errs = (int(bad.group(1)) if bad else 0) + (sum(map(int, sock.groups())) if sock else 0)
+print(f"{rps:.0f} {p50:.3f} {p99:.3f} {errs}")
 EOF
 }
+wrk_run() { # name port threads conns -> "rps p50 p99 errors"
+  local name=$1 port=$2 t=$3 c=$4
+  wrk -t"$t" -c"$c" -d"$DURATION"s --latency -H "$AUTH" "http://127.0.0.1:$port$URL_PATH" >"$WORK/$name.t$t.c$c.txt"
+  parse_wrk "$WORK/$name.t$t.c$c.txt"
+}
+warm() { # name port
+  wrk -t"$THREADS" -c"$CONNS" -d2s -H "$AUTH" "http://127.0.0.1:$2$URL_PATH" >"$WORK/$1.warmup.txt"; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
+sample_rss() { # pid outfile: keep the max VmRSS seen until killed
+  local max=0 v
+  while v=$(rss_kb "$1" VmRSS 2>/dev/null); do
+    ((v > max)) && { max=$v; echo "$max" >"$2"; }
+    sleep 0.2
+  done
+}
 
-echo "wrk -t$THREADS -c$CONNS -d$DURATION, workers=$WORKERS, $(nproc) cores, GET $URL_PATH ($(stat -c %s "$TMP/www/users.json") bytes)"
-read -r D_RPS D_P50 D_P99 D_ERR < <(run direct "$UP")
-read -r W_RPS W_P50 W_P99 W_ERR < <(run warden "$GW")
-read -r N_RPS N_P50 N_P99 N_ERR < <(run nginx "$NP")
-printf '%-8s %10s %10s %10s %8s %10s\n' path rps p50_ms p99_ms non2xx vs_direct
-printf '%-8s %10s %10s %10s %8s %10s\n' direct "$D_RPS" "$D_P50" "$D_P99" "$D_ERR" 1.00
-printf '%-8s %10s %10s %10s %8s %10s\n' warden "$W_RPS" "$W_P50" "$W_P99" "$W_ERR" "$(python3 -c "print(f'{$W_RPS/$D_RPS:.2f}')")"
-printf '%-8s %10s %10s %10s %8s %10s\n' nginx "$N_RPS" "$N_P50" "$N_P99" "$N_ERR" "$(python3 -c "print(f'{$N_RPS/$D_RPS:.2f}')")"
-echo "warden/nginx rps ratio: $(python3 -c "print(f'{$W_RPS/$N_RPS:.2f}')")"
+echo "# benches/http/run.sh — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(nginx -v 2>&1), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2), $("$WARDEN_BIN" --version)"
+echo "# GET $URL_PATH ($(stat -c %s "$WORK/www/users.json") bytes); upstream nginx 2 workers; nginx proxy $WORKERS workers, keepalive 64;"
+echo "# warden TOKIO_WORKER_THREADS=$WORKERS, bearer token, 1 deny rule, sled audit log"
+echo
+echo "throughput: wrk -t$THREADS -c$CONNS -d${DURATION}s --latency (after a 2 s warm-up each)"
+printf '%-12s %9s %9s %9s %7s %10s\n' path rps p50_ms p99_ms errors vs_direct
+warm direct "$UP";  read -r D_RPS D_P50 D_P99 D_ERR < <(wrk_run direct "$UP" "$THREADS" "$CONNS")
+printf '%-12s %9s %9s %9s %7s %10s\n' direct "$D_RPS" "$D_P50" "$D_P99" "$D_ERR" 1.00
+warm nginx-proxy "$NP";  read -r N_RPS N_P50 N_P99 N_ERR < <(wrk_run nginx-proxy "$NP" "$THREADS" "$CONNS")
+printf '%-12s %9s %9s %9s %7s %10s\n' nginx-proxy "$N_RPS" "$N_P50" "$N_P99" "$N_ERR" "$(ratio "$N_RPS" "$D_RPS")"
+warm warden "$GW"
+sample_rss "$WARDEN_PID" "$WORK/rss-load" & SAMPLER=$!; PIDS+=("$SAMPLER")
+read -r W_RPS W_P50 W_P99 W_ERR < <(wrk_run warden "$GW" "$THREADS" "$CONNS")
+stop_pid "$SAMPLER"
+RSS_LOAD=$(cat "$WORK/rss-load" 2>/dev/null || echo 0)
+printf '%-12s %9s %9s %9s %7s %10s\n' warden "$W_RPS" "$W_P50" "$W_P99" "$W_ERR" "$(ratio "$W_RPS" "$D_RPS")"
+echo "warden/nginx-proxy rps: $(ratio "$W_RPS" "$N_RPS")"
+
+echo
+echo "latency: wrk -t1 -c1 -d${DURATION}s --latency"
+printf '%-12s %9s %9s %9s %7s %14s\n' path rps p50_ms p99_ms errors p50_added_us
+read -r d1_rps d1_p50 d1_p99 d1_err < <(wrk_run direct "$UP" 1 1)
+printf '%-12s %9s %9s %9s %7s %14s\n' direct "$d1_rps" "$d1_p50" "$d1_p99" "$d1_err" 0
+for name in nginx-proxy warden; do
+  port=$NP; [[ $name == warden ]] && port=$GW
+  read -r rps p50 p99 err < <(wrk_run "$name" "$port" 1 1)
+  printf '%-12s %9s %9s %9s %7s %14s\n' "$name" "$rps" "$p50" "$p99" "$err" \
+    "$(awk -v a="$p50" -v b="$d1_p50" 'BEGIN{printf "%+.0f", (a-b)*1000}')"
+  [[ $name == warden ]] && W1_RPS=$rps || N1_RPS=$rps
+done
+echo "warden/nginx-proxy rps at -c1: $(ratio "$W1_RPS" "$N1_RPS")"
+
+sleep 1
+RSS_AFTER=$(rss_kb "$WARDEN_PID" VmRSS)
+RSS_PEAK=$(rss_kb "$WARDEN_PID" VmHWM)
+
+echo
+per_conn() { awk -v a="$1" -v b="$2" -v n="$IDLE_CONNS" 'BEGIN{printf "%+.1f MiB, %+.1f KiB per connection", (a-b)/1024, (a-b)/n}'; }
+echo "warden RSS (VmRSS):"
+printf '  %-52s %7s MiB\n' "idle after start" "$(mib "$RSS_IDLE")"
+printf '  %-52s %7s MiB  (%s)\n' "$IDLE_CONNS idle connections, accepted, no request yet" \
+  "$(mib "$RSS_CONNECTED")" "$(per_conn "$RSS_CONNECTED" "$RSS_IDLE")"
+printf '  %-52s %7s MiB  (%s; %s of %s still open after 3 s)\n' "$IDLE_CONNS idle keep-alive connections, one GET each" \
+  "$(mib "$RSS_IDLE_CONNS")" "$(per_conn "$RSS_IDLE_CONNS" "$RSS_IDLE")" "$STILL_OPEN" "$IDLE_CONNS"
+printf '  %-52s %7s MiB\n' "after closing them" "$(mib "$RSS_IDLE_CLOSED")"
+printf '  %-52s %7s MiB\n' "under load (max sampled during the -c$CONNS run)" "$(mib "$RSS_LOAD")"
+printf '  %-52s %7s MiB\n' "after all runs" "$(mib "$RSS_AFTER")"
+printf '  %-52s %7s MiB\n' "peak (VmHWM)" "$(mib "$RSS_PEAK")"
+
+# Stop Warden (sled locks the store) and verify the audit chain it wrote during the runs.
+stop_pid "$WARDEN_PID"
+W_REQ=$(cat "$WORK"/warden.*.txt | sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' | awk '{ n += $1 } END { print n + 0 }')
+if VERIFY=$("$WARDEN_BIN" audit verify --path "$WORK/warden/audit" --key "$WORK/warden/audit.key.pub" 2>&1); then
+  RECORDS=$(sed -n 's/^ok: \([0-9]*\) records.*/\1/p' <<<"$VERIFY")
+  echo
+  echo "audit log: verified (chain + signed checkpoints), $RECORDS records for $W_REQ wrk requests (warm-up included)" \
+       "+ $IDLE_CONNS idle-connection GETs + 4 checks through Warden" \
+       "($(awk -v r="$RECORDS" -v t="$((W_REQ + IDLE_CONNS + 4))" 'BEGIN{ if (t > 0) printf "%.2f", r/t; else print "-" }') per request)"
+else
+  echo "audit log: VERIFY FAILED: $VERIFY"
+fi
+if grep -qiE 'error|panic' "$WORK/warden/warden.log"; then
+  echo
+  echo "warden log (errors):"
+  grep -iE 'error|panic' "$WORK/warden/warden.log" | head -n 10 | sed 's/^/  /'
+fi

@@ -1,76 +1,129 @@
 #!/usr/bin/env bash
-# Side-by-side pgbench: the machine's PostgreSQL direct, through Warden (release build,
-# one postgres target, SCRAM login, a small policy, sled audit log), and through
-# pgbouncer (session pooling), in one run. Prints TPS, the ratio to direct, and p50/p99
-# latency computed from pgbench's per-transaction logs.
+# Side-by-side pgbench in one run, against the machine's PostgreSQL:
+#   1. direct     — 127.0.0.1:5432 (user postgres, trust auth);
+#   2. pgbouncer  — transaction pooling, pool of $POOL server connections, started here on a
+#                   free port with a generated ini (auth_type trust);
+#   3. warden     — the real release binary, `warden serve --config <generated warden.yaml>`,
+#                   one postgres target (labels env=production) in front of 127.0.0.1:5432,
+#                   the shipped production pack policies/postgres-production.yaml, a user
+#                   logging in with SCRAM (verifier from `warden hash-password`), and the
+#                   sled audit log (every statement decided and audited).
+# For every protocol mode (simple, prepared, extended) and client count (1, 10) it runs
+# `pgbench -n -S` against the three, then prints TPS, p50/p99 latency (computed from
+# pgbench's per-transaction --log files), the ratios warden/pgbouncer and warden/direct,
+# the p50 Warden adds over direct, and the RSS of the warden process (VmRSS from
+# /proc/PID/status) before and after the runs plus its peak (VmHWM). Finally it stops Warden
+# and verifies the audit chain it wrote (`warden audit verify`): records per transaction.
 #
-# Usage: benches/pg/run.sh            (DURATION=10 SCALE=10 by default)
-#        WARDEN=serve benches/pg/run.sh   use the full `warden serve` instead of the
-#        stand-alone gateway example (crates/proxy/examples/pg_bench_proxy.rs: same Gate,
-#        policy engine, sled audit log and postgres front-end, nothing else).
-# Needs: PostgreSQL on 127.0.0.1:5432 (user postgres, trust), pgbench, pgbouncer.
+# Usage: benches/pg/run.sh
+# Env:   DURATION=8 (seconds per run)  SCALE=10  POOL=10 (pgbouncer default_pool_size)
+#        MODES="simple prepared extended"  CLIENTS="1 10"
+#        WARDEN_BIN=path/to/warden   skip the build and use this binary
+#                                    (default: `cargo build --release -p warden`, honouring
+#                                    CARGO_TARGET_DIR)
+#        POLICIES=policies/postgres-production.yaml   policy file or folder for Warden
+#        KEEP=1   keep the work directory (configs, logs, pgbench logs) instead of deleting it
+# Needs: PostgreSQL on 127.0.0.1:5432 (user postgres, trust), psql, pgbench, pgbouncer,
+#        python3; cargo unless WARDEN_BIN is set. Only loopback addresses are used.
 set -euo pipefail
 
-DURATION=${DURATION:-10}
+DURATION=${DURATION:-8}
 SCALE=${SCALE:-10}
+POOL=${POOL:-10}
+MODES=${MODES:-"simple prepared extended"}
+CLIENTS=${CLIENTS:-"1 10"}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-WORK=$(mktemp -d /tmp/warden-pgbench.XXXXXX)
+POLICIES=${POLICIES:-$ROOT/policies/postgres-production.yaml}
 DB=warden_bench
-PW=bench-password-1
-export PGHOST=127.0.0.1 PGUSER=postgres
+PW=bench-password-1          # the Warden user's password (only its hashes go in the config)
+PIDS=()
 
+die() { echo "error: $*" >&2; exit 1; }
+need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found — $2"; }
+
+# --- prerequisites ---------------------------------------------------------------------
+need psql      "install the PostgreSQL client: apt-get install -y postgresql-client"
+need pgbench   "it ships with the PostgreSQL server package (Debian: apt-get install -y postgresql)"
+need pgbouncer "install it: apt-get install -y pgbouncer"
+need python3   "install it: apt-get install -y python3"
+need timeout   "install coreutils"
+[[ -n ${WARDEN_BIN:-} ]] || need cargo "install Rust, or set WARDEN_BIN to a built warden binary"
+if [[ $(id -u) == 0 ]]; then
+  # pgbouncer refuses to run as root; it drops to this user itself (`pgbouncer -u`).
+  BOUNCER_RUN_AS=${BOUNCER_RUN_AS:-postgres}
+  id "$BOUNCER_RUN_AS" >/dev/null 2>&1 || die "running as root and there is no '$BOUNCER_RUN_AS' user for pgbouncer (set BOUNCER_RUN_AS)"
+fi
+psql -X -q -h 127.0.0.1 -p 5432 -U postgres -d postgres -w -c 'select 1' >/dev/null 2>&1 ||
+  die "PostgreSQL does not answer on 127.0.0.1:5432 for user postgres without a password (trust auth needed)"
+[[ -e $POLICIES ]] || die "policy path $POLICIES does not exist"
+
+# --- work directory and cleanup ----------------------------------------------------------
+WORK=$(mktemp -d /tmp/warden-pgbench.XXXXXX)
+chmod 755 "$WORK"   # pgbouncer runs as another user and must reach its own subfolder
+
+stop_pid() { # pid: TERM, wait up to 5 s, then KILL
+  local p=$1
+  kill "$p" 2>/dev/null || return 0
+  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$p" 2>/dev/null || true
+  wait "$p" 2>/dev/null || true
+}
 cleanup() {
-  [[ -n "${WARDEN_PID:-}" ]] && kill "$WARDEN_PID" 2>/dev/null || true
-  [[ -n "${BOUNCER_PID:-}" ]] && kill "$BOUNCER_PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$WORK"
+  local rc=$?
+  trap - EXIT
+  for p in "${PIDS[@]}"; do stop_pid "$p"; done
+  if [[ -n ${DB_CREATED:-} ]]; then
+    psql -X -q -h 127.0.0.1 -p 5432 -U postgres -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" >/dev/null 2>&1 || true
+  fi
+  if [[ -n ${KEEP:-} ]]; then echo "work directory kept: $WORK" >&2; else rm -rf "$WORK"; fi
+  exit "$rc"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-wait_port() { # port [log]
-  for _ in $(seq 600); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
-  echo "port $1 never opened" >&2; [[ -n "${2:-}" ]] && cat "$2" >&2; return 1
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
+wait_port() { # port log
+  for _ in $(seq 300); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
+  echo "port $1 never opened; log:" >&2; tail -n 30 "$2" >&2; return 1
 }
+rss_kb() { awk '/^'"$2"':/{print $2}' "/proc/$1/status"; }   # pid VmRSS|VmHWM -> kB
+mib() { awk -v k="$1" 'BEGIN{printf "%.1f", k/1024}'; }
 
-MODE=${WARDEN:-example}
-if [[ $MODE == serve ]]; then
-  echo "building release warden..." >&2
-  (cd "$ROOT" && cargo build --release -q --bin warden)
-else
-  echo "building release pg_bench_proxy example..." >&2
-  (cd "$ROOT" && cargo build --release -q -p warden-proxy --example pg_bench_proxy)
+# --- the warden binary -----------------------------------------------------------------
+if [[ -z ${WARDEN_BIN:-} ]]; then
+  echo "building release warden (cargo build --release -p warden)..." >&2
+  (cd "$ROOT" && cargo build --release -q -p warden)
+  TARGET_DIR=$(cd "$ROOT" && cargo metadata --format-version 1 --no-deps |
+    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+  WARDEN_BIN=$TARGET_DIR/release/warden
 fi
+[[ -x $WARDEN_BIN ]] || die "WARDEN_BIN=$WARDEN_BIN is not an executable"
 
-echo "preparing $DB (scale $SCALE)..." >&2
-psql -X -q -p 5432 -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB"
-pgbench -p 5432 -i -q -s "$SCALE" "$DB" >/dev/null 2>&1
+# --- database ----------------------------------------------------------------------------
+echo "preparing database $DB (pgbench -i, scale $SCALE)..." >&2
+PGOPTIONS="-c client_min_messages=warning" psql -X -q -h 127.0.0.1 -p 5432 -U postgres -d postgres \
+  -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)" -c "CREATE DATABASE $DB" >/dev/null
+DB_CREATED=1
+pgbench -h 127.0.0.1 -p 5432 -U postgres -i -q -s "$SCALE" "$DB" >"$WORK/pgbench-init.log" 2>&1 ||
+  { cat "$WORK/pgbench-init.log" >&2; die "pgbench -i failed"; }
 
 # --- Warden ----------------------------------------------------------------------------
 WPORT=$(free_port); WEBPORT=$(free_port)
-mkdir -p "$WORK/policies"
-# pgbench's start-up catalog queries call functions outside the inspector's pure list
-# (opaque: held by default); a benchmark has nobody to approve them, so allow opaque.
-cat >"$WORK/policies/bench.yaml" <<'YAML'
-version: 1
-defaults: { unparsed: deny, opaque: allow }
-rules:
-  - name: no-drop-or-truncate
-    when: { protocol: postgres, sql: { statements: [drop, truncate] } }
-    action: deny
-    message: DROP and TRUNCATE are blocked
-YAML
-if [[ $MODE == serve ]]; then
-  WARDEN_BIN="$ROOT/target/release/warden"
-  mapfile -t HASHES < <(printf '%s' "$PW" | "$WARDEN_BIN" hash-password)
-  cat >"$WORK/warden.yaml" <<YAML
+mkdir -p "$WORK/warden"
+mapfile -t HASHES < <(printf '%s\n' "$PW" | "$WARDEN_BIN" hash-password)
+[[ ${#HASHES[@]} == 2 && ${HASHES[0]} == '$argon2id$'* && ${HASHES[1]} == SCRAM-SHA-256* ]] ||
+  die "warden hash-password did not print an argon2id hash and a SCRAM verifier"
+cat >"$WORK/warden/warden.yaml" <<YAML
+# generated by benches/pg/run.sh
 web:
   listen: 127.0.0.1:$WEBPORT
   public_url: http://127.0.0.1:$WEBPORT
 audit:
-  path: $WORK/audit
-  signing_key: $WORK/audit.key
-policies: [$WORK/policies]
+  path: $WORK/warden/audit
+  signing_key: $WORK/warden/audit.key
+data_dir: $WORK/warden/data
+shutdown_grace: 2s
+policies: [$POLICIES]
 users:
   - name: bench
     roles: [developer]
@@ -82,20 +135,22 @@ targets:
     listen: 127.0.0.1:$WPORT
     upstream: 127.0.0.1:5432
     upstream_user: postgres
-    labels: { env: bench }
+    labels: { env: production }
 YAML
-  RUST_LOG=warn "$WARDEN_BIN" serve --config "$WORK/warden.yaml" >"$WORK/warden.log" 2>&1 &
-else
-  BENCH_PASSWORD=$PW "$ROOT/target/release/examples/pg_bench_proxy" "127.0.0.1:$WPORT" 127.0.0.1:5432 \
-    "$WORK" "$WORK/policies/bench.yaml" >"$WORK/warden.log" 2>&1 &
-fi
-WARDEN_PID=$!
-wait_port "$WPORT" "$WORK/warden.log"
+"$WARDEN_BIN" check --config "$WORK/warden/warden.yaml" >"$WORK/warden/check.log" 2>&1 ||
+  { cat "$WORK/warden/check.log" >&2; die "warden check rejected the generated config"; }
+WARDEN_LOG=${WARDEN_LOG:-warn} "$WARDEN_BIN" serve --config "$WORK/warden/warden.yaml" >"$WORK/warden/warden.log" 2>&1 &
+WARDEN_PID=$!; PIDS+=("$WARDEN_PID")
+wait_port "$WPORT" "$WORK/warden/warden.log"
+got=$(PGPASSWORD=$PW timeout 30 psql -X -tA -h 127.0.0.1 -p "$WPORT" -U bench -d "$DB" -c 'select 1' 2>&1) ||
+  { echo "$got" >&2; tail -n 30 "$WORK/warden/warden.log" >&2; die "cannot log in through Warden"; }
 
 # --- pgbouncer -------------------------------------------------------------------------
 BPORT=$(free_port)
-echo '"postgres" ""' >"$WORK/userlist.txt"
-cat >"$WORK/pgbouncer.ini" <<INI
+B=$WORK/pgbouncer
+mkdir -p "$B"
+echo '"postgres" ""' >"$B/userlist.txt"
+cat >"$B/pgbouncer.ini" <<INI
 [databases]
 $DB = host=127.0.0.1 port=5432 user=postgres dbname=$DB
 [pgbouncer]
@@ -103,54 +158,112 @@ listen_addr = 127.0.0.1
 listen_port = $BPORT
 unix_socket_dir =
 auth_type = trust
-auth_file = $WORK/userlist.txt
-pool_mode = session
+auth_file = $B/userlist.txt
+pool_mode = transaction
+default_pool_size = $POOL
 max_client_conn = 200
-default_pool_size = 20
-logfile = $WORK/pgbouncer.log
-pidfile = $WORK/pgbouncer.pid
+logfile = $B/pgbouncer.log
+pidfile = $B/pgbouncer.pid
 INI
-# pgbouncer refuses to run as root: drop to the postgres user when we are root.
 BOUNCER_USER=()
 if [[ $(id -u) == 0 ]]; then
-  chmod 755 "$WORK"; touch "$WORK/pgbouncer.log"; chown postgres "$WORK/pgbouncer.log"
-  chmod 644 "$WORK/pgbouncer.ini" "$WORK/userlist.txt"; chmod 777 "$WORK"
-  BOUNCER_USER=(-u postgres)
+  chown -R "$BOUNCER_RUN_AS" "$B"
+  BOUNCER_USER=(-u "$BOUNCER_RUN_AS")
 fi
-pgbouncer "${BOUNCER_USER[@]}" "$WORK/pgbouncer.ini" >/dev/null 2>&1 &
-BOUNCER_PID=$!
-wait_port "$BPORT" "$WORK/pgbouncer.log"
+pgbouncer "${BOUNCER_USER[@]}" "$B/pgbouncer.ini" >"$WORK/pgbouncer.out" 2>&1 &
+PIDS+=("$!")
+wait_port "$BPORT" "$WORK/pgbouncer.out"
+got=$(timeout 30 psql -X -tA -h 127.0.0.1 -p "$BPORT" -U postgres -d "$DB" -c 'select 1' 2>&1) ||
+  { echo "$got" >&2; die "cannot connect through pgbouncer"; }
 
 # --- runs ------------------------------------------------------------------------------
-run() { # name port user password mode clients
+mkdir -p "$WORK/log"
+run() { # name port user password mode clients -> "tps p50_ms p99_ms" (or "- - -" on failure)
   local name=$1 port=$2 user=$3 pw=$4 mode=$5 c=$6
-  local prefix="$WORK/log.$name.$mode.$c"
+  local prefix="$WORK/log/$name.$mode.c$c"
   local jobs=$(( c < 2 ? 1 : 2 ))
-  local out
-  out=$(PGPASSWORD=$pw pgbench -n -S -M "$mode" -c "$c" -j "$jobs" -T "$DURATION" -h 127.0.0.1 -p "$port" -U "$user" \
-        --log --log-prefix="$prefix" "$DB" 2>&1) || { echo "$name $mode c=$c failed: $out" >&2; echo "0 0 0"; return; }
+  local out rc=0
+  out=$(PGPASSWORD=$pw timeout $((DURATION + 60)) pgbench -n -S -M "$mode" -c "$c" -j "$jobs" -T "$DURATION" \
+        -h 127.0.0.1 -p "$port" -U "$user" --log --log-prefix="$prefix" "$DB" 2>&1) || rc=$?
+  printf '%s\n' "$out" >"$prefix.out"
   local tps
   tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | tail -1)
-  # per-transaction log: field 3 is the latency in microseconds
-  cat "$prefix".* | awk '{print $3}' | sort -n >"$prefix.sorted"
-  local n p50 p99
-  n=$(wc -l <"$prefix.sorted")
-  p50=$(awk -v n="$n" 'NR==int(n*0.50)+1{printf "%.3f", $1/1000; exit}' "$prefix.sorted")
-  p99=$(awk -v n="$n" 'NR==int(n*0.99)+1{printf "%.3f", $1/1000; exit}' "$prefix.sorted")
-  echo "$tps $p50 $p99"
+  if [[ $rc != 0 || -z $tps ]] || grep -q 'aborted' <<<"$out"; then
+    local why
+    why=$(grep -m1 -iE 'error|aborted|fatal' <<<"$out" || true)
+    [[ $rc == 124 ]] && why="timed out after $((DURATION + 60)) s (a statement held by policy?)"
+    # pgbouncer before 1.21 (max_prepared_statements) cannot keep protocol-level prepared
+    # statements in transaction pooling: with more clients than luck, a client's P_0 lands
+    # on a server connection where another client already prepared it, or not at all.
+    [[ $name == pgbouncer && $mode == prepared ]] &&
+      why="$why [pgbouncer transaction pooling does not track protocol-level prepared statements before 1.21]"
+    rm -f "$prefix".[0-9]*
+    echo "$name -M $mode -c $c failed (exit $rc): ${why:-see $prefix.out}" >&2
+    echo "$name -M $mode -c $c: ${why:-exit $rc}" >>"$WORK/failures"
+    echo "- - -"; return
+  fi
+  # per-transaction log: field 3 is the transaction's latency in microseconds
+  cat "$prefix".[0-9]* | awk '{print $3}' | sort -n >"$prefix.sorted"
+  awk -v tps="$tps" '{ v[NR] = $1 } END {
+      if (NR == 0) { print tps, "-", "-"; exit }
+      printf "%.0f %.3f %.3f\n", tps, v[int(NR*0.50)+1]/1000, v[int(NR*0.99)+1]/1000 }' "$prefix.sorted"
+  rm -f "$prefix".[0-9]* "$prefix.sorted"
 }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "-" || b == "-" || b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
+delta_us() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "-" || b == "-") print "-"; else printf "%+.0f", (a-b)*1000 }'; }
 
-printf '%-10s %-9s %3s %11s %8s %9s %9s\n' target mode c tps ratio p50_ms p99_ms
-for mode in simple prepared; do
-  for c in 1 10; do
+echo "warming up PostgreSQL (3 s select-only, direct)..." >&2
+pgbench -n -S -c 2 -j 2 -T 3 -h 127.0.0.1 -p 5432 -U postgres "$DB" >/dev/null 2>&1 || true
+
+RSS_BEFORE=$(rss_kb "$WARDEN_PID" VmRSS)
+echo "# benches/pg/run.sh — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), load average $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "# $(pgbench --version), $(pgbouncer --version 2>/dev/null | head -1), $("$WARDEN_BIN" --version)"
+echo "# pgbench -n -S -M <mode> -c <c> -j <1|2> -T $DURATION, scale $SCALE; pgbouncer pool_mode=transaction default_pool_size=$POOL;"
+echo "# warden: target labels env=production, policies $(basename "$POLICIES"), SCRAM login, sled audit log"
+echo
+printf '%-10s %-9s %3s %9s %9s %9s\n' target mode c tps p50_ms p99_ms
+SUMMARY=()
+for mode in $MODES; do
+  for c in $CLIENTS; do
     read -r dtps dp50 dp99 < <(run direct 5432 postgres "" "$mode" "$c")
-    printf '%-10s %-9s %3s %11.0f %8s %9s %9s\n' direct "$mode" "$c" "$dtps" "1.00" "$dp50" "$dp99"
-    for target in warden pgbouncer; do
-      if [[ $target == warden ]]; then port=$WPORT user=bench pw=$PW; else port=$BPORT user=postgres pw=""; fi
-      read -r tps p50 p99 < <(run "$target" "$port" "$user" "$pw" "$mode" "$c")
-      ratio=$(awk -v a="$tps" -v b="$dtps" 'BEGIN{ if (b>0) printf "%.2f", a/b; else print "n/a" }')
-      printf '%-10s %-9s %3s %11.0f %8s %9s %9s\n' "$target" "$mode" "$c" "$tps" "$ratio" "$p50" "$p99"
-    done
+    printf '%-10s %-9s %3s %9s %9s %9s\n' direct "$mode" "$c" "$dtps" "$dp50" "$dp99"
+    read -r btps bp50 bp99 < <(run pgbouncer "$BPORT" postgres "" "$mode" "$c")
+    printf '%-10s %-9s %3s %9s %9s %9s\n' pgbouncer "$mode" "$c" "$btps" "$bp50" "$bp99"
+    read -r wtps wp50 wp99 < <(run warden "$WPORT" bench "$PW" "$mode" "$c")
+    printf '%-10s %-9s %3s %9s %9s %9s\n' warden "$mode" "$c" "$wtps" "$wp50" "$wp99"
+    SUMMARY+=("$(printf '%-9s %3s %9s %9s %9s %9s %9s %11s %11s' "$mode" "$c" "$dtps" "$btps" "$wtps" \
+      "$(ratio "$wtps" "$btps")" "$(ratio "$wtps" "$dtps")" "$(delta_us "$wp50" "$dp50")" "$(delta_us "$bp50" "$dp50")")")
   done
 done
-psql -X -q -p 5432 -d postgres -c "DROP DATABASE IF EXISTS $DB WITH (FORCE)"
+RSS_AFTER=$(rss_kb "$WARDEN_PID" VmRSS)
+RSS_PEAK=$(rss_kb "$WARDEN_PID" VmHWM)
+
+echo
+printf '%-9s %3s %9s %9s %9s %9s %9s %11s %11s\n' mode c direct pgbouncer warden w/pgb w/direct w_p50+us b_p50+us
+for line in "${SUMMARY[@]}"; do echo "$line"; done
+echo "(tps; w/pgb, w/direct: warden tps ratios; w_p50+us, b_p50+us: p50 added over direct by warden / pgbouncer, µs)"
+echo
+echo "warden RSS: before $(mib "$RSS_BEFORE") MiB, after $(mib "$RSS_AFTER") MiB, peak (VmHWM) $(mib "$RSS_PEAK") MiB"
+if [[ -s $WORK/failures ]]; then
+  echo
+  echo "failed runs ('-' above):"
+  sed 's/^/  /' "$WORK/failures"
+fi
+
+# Stop Warden (sled locks the store) and verify the audit chain it wrote during the runs.
+stop_pid "$WARDEN_PID"
+echo
+W_TX=$(cat "$WORK"/log/warden.*.out | sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' |
+  awk '{ n += $1 } END { print n + 0 }')
+if VERIFY=$("$WARDEN_BIN" audit verify --path "$WORK/warden/audit" --key "$WORK/warden/audit.key.pub" 2>&1); then
+  RECORDS=$(sed -n 's/^ok: \([0-9]*\) records.*/\1/p' <<<"$VERIFY")
+  echo "audit log: verified (chain + signed checkpoints), $RECORDS records for $W_TX pgbench transactions through Warden" \
+       "($(awk -v r="$RECORDS" -v t="$W_TX" 'BEGIN{ if (t > 0) printf "%.2f", r/t; else print "-" }') per transaction)"
+else
+  echo "audit log: VERIFY FAILED: $VERIFY"
+fi
+if grep -qiE 'error|panic' "$WORK/warden/warden.log"; then
+  echo
+  echo "warden log (errors):"
+  grep -iE 'error|panic' "$WORK/warden/warden.log" | head -n 10 | sed 's/^/  /'
+fi
