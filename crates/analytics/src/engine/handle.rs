@@ -37,7 +37,7 @@ fn touch_user<'a>(
     day: i64,
     keep_days: i64,
 ) -> Option<&'a mut UserState> {
-    if users.get(name).is_none() {
+    if !users.contains_key(name) {
         let mut u = UserState::new(now, day);
         u.last_active = departed.remove(name).unwrap_or(0);
         users.insert(name.into(), u);
@@ -61,7 +61,7 @@ fn address(map: &mut FastMap<IpAddr, AddressState>, ip: IpAddr) -> &mut AddressS
 }
 
 fn role<'a>(map: &'a mut FastMap<Box<str>, RoleState>, name: &str) -> Option<&'a mut RoleState> {
-    if map.get(name).is_none() {
+    if !map.contains_key(name) {
         map.insert(name.into(), RoleState::default());
     }
     map.get_mut(name)

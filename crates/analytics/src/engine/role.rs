@@ -76,7 +76,7 @@ impl RoleState {
     /// Pool a member's closed day.
     pub fn add_day(&mut self, member: &str, d: &DaySummary) {
         if d.starts != 0 {
-            if self.member_starts.get(member).is_none() {
+            if !self.member_starts.contains_key(member) {
                 self.member_starts.insert(member.into(), [0; 24]);
             }
             if let Some(counts) = self.member_starts.get_mut(member) {
