@@ -7,6 +7,7 @@
 //! size, baselines are per-day rings, and idle state is swept every hour of event time.
 //! It never decides anything for the gateway and never feeds its own alerts back in.
 
+mod actions;
 pub mod address;
 pub mod clock;
 pub mod dedup;
