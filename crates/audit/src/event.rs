@@ -25,7 +25,14 @@ pub enum EventKind {
     SessionEnded,
     SessionRecording,
     Notification,
+    /// Reserved (never written by this version); kept so older records still read.
     Alert,
+    /// A behaviour-analytics detector raised an alert (`alert` holds it).
+    AlertRaised,
+    /// Someone acknowledged an alert (`actor`: who; `alert.reason`: why).
+    AlertAcknowledged,
+    /// Someone resolved an alert, lifting its lock (`actor`: who; `alert.reason`: why).
+    AlertResolved,
 }
 
 /// The verdict as recorded: decision and rule names.
@@ -46,6 +53,36 @@ pub struct ApprovalRef {
     pub id: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub approvers: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// An analytics alert as recorded: what was raised, about whom, and (for an
+/// acknowledgement or resolution) the reason given.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AlertRef {
+    /// Stable id (`al-<seq of the alert_raised record>` once raised).
+    pub id: String,
+    pub detector: String,
+    pub severity: String,
+    /// The user the alert is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// The client IP the alert is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_addr: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub explanation: Option<String>,
+    /// Seqs of the records that triggered it.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub evidence: Vec<u64>,
+    /// Logins of the user (or from the address) are refused until this Unix time.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_until: Option<i64>,
+    /// `user` or `address`: what the lock applies to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lock_subject: Option<String>,
+    /// Why it was acknowledged or resolved.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
 }
@@ -87,6 +124,9 @@ pub struct Event {
     pub approval: Option<ApprovalRef>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outcome: Option<Outcome>,
+    /// The alert, on `alert_*` records.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertRef>,
     /// Free-form detail (auth failure reason, reload error, recording hash, ...).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub detail: Option<String>,
@@ -105,6 +145,7 @@ impl Event {
             verdict: None,
             approval: None,
             outcome: None,
+            alert: None,
             detail: None,
         }
     }

@@ -39,7 +39,7 @@ mod writer;
 pub use checkpoint::Checkpoint;
 pub use config::AuditConfig;
 pub use error::AuditError;
-pub use event::{ApprovalRef, Event, EventKind, Outcome, VerdictSummary};
+pub use event::{AlertRef, ApprovalRef, Event, EventKind, Outcome, VerdictSummary};
 pub use log::{AuditLog, Durability};
 pub use query::{Page, Query};
 pub use reader::AuditReader;

@@ -19,8 +19,8 @@ use http::HeaderMap;
 use sha2::{Digest, Sha256};
 use warden_inspect::Actor;
 
-use warden_gate::auth::LoginThrottle;
-use warden_gate::auth::{AuthFailure, UserDirectory};
+use warden_gate::auth::UserDirectory;
+use warden_gate::auth::{LoginThrottle, Throttled};
 
 /// How long a successful Basic check is remembered.
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -135,10 +135,14 @@ pub async fn authenticate(
                 client.map(|c| c.to_string()).unwrap_or_default()
             );
             if let Err(t) = throttle.check(&who, client) {
-                return Err(throttled(None, t.retry_after));
+                return Err(throttled(None, &t));
             }
             match users.by_token(&token) {
-                Some(u) => Ok(u.actor()),
+                // The token names its user: that user may be locked by an alert.
+                Some(u) => match throttle.check(&u.name, client) {
+                    Ok(()) => Ok(u.actor()),
+                    Err(t) => Err(throttled(Some(u.name.clone()), &t)),
+                },
                 None => {
                     let delay = throttle.failure(&who, client);
                     let mut r = refuse(None, "unknown bearer token");
@@ -149,7 +153,7 @@ pub async fn authenticate(
         }
         Offered::Basic(name, password) => {
             if let Err(t) = throttle.check(&name, client) {
-                return Err(throttled(Some(name), t.retry_after));
+                return Err(throttled(Some(name), &t));
             }
             let key = BasicCache::key(&name, &password);
             if let Some(cached) = cache.get(&key) {
@@ -176,14 +180,11 @@ pub async fn authenticate(
     }
 }
 
-fn throttled(user: Option<String>, retry_after: Duration) -> AuthRefusal {
-    let f = AuthFailure::Throttled {
-        retry_after_secs: retry_after.as_secs().max(1),
-    };
+fn throttled(user: Option<String>, t: &Throttled) -> AuthRefusal {
     AuthRefusal {
         user,
-        message: f.to_string(),
-        audit_reason: f.audit_reason(true),
+        message: t.message(),
+        audit_reason: t.audit_reason(),
         delay: Duration::ZERO,
     }
 }

@@ -77,11 +77,8 @@ pub async fn login(
 ) -> Result<Actor, LoginFailure> {
     if let Err(t) = throttle.check(name, ip) {
         return Err(LoginFailure {
-            audit_reason: format!("throttled ({}s)", t.retry_after.as_secs()),
-            client: PgError::Auth(format!(
-                "too many failed logins; retry in {}s",
-                t.retry_after.as_secs().max(1)
-            )),
+            audit_reason: t.audit_reason(),
+            client: PgError::Auth(t.message()),
         });
     }
     let result = match users.scram_verifier(name).cloned() {

@@ -268,8 +268,7 @@ impl russh::server::Handler for Conn {
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
         let ip = Some(self.peer.ip());
         if let Err(t) = self.ctx.throttle.check(user, ip) {
-            self.failed(user, format!("throttled ({}s)", t.retry_after.as_secs()))
-                .await;
+            self.failed(user, t.audit_reason()).await;
             return Ok(reject());
         }
         match self.ctx.users.authenticate(user, password).await {
@@ -305,8 +304,7 @@ impl russh::server::Handler for Conn {
     async fn auth_publickey(&mut self, user: &str, key: &PublicKey) -> Result<Auth, Self::Error> {
         let ip = Some(self.peer.ip());
         if let Err(t) = self.ctx.throttle.check(user, ip) {
-            self.failed(user, format!("throttled ({}s)", t.retry_after.as_secs()))
-                .await;
+            self.failed(user, t.audit_reason()).await;
             return Ok(reject());
         }
         if !self.key_authorized(user, key) {

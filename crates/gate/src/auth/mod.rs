@@ -16,6 +16,6 @@ pub mod password;
 pub mod throttle;
 
 pub use directory::{AuthFailure, UserDirectory};
-pub use throttle::{LoginThrottle, ThrottleConfig, Throttled};
+pub use throttle::{LockNotice, LoginLocks, LoginThrottle, ThrottleConfig, Throttled};
 pub use warden_config::scram::{self, ScramVerifier};
 pub use warden_config::users::{normalize_ssh_key, token_hash, User};

@@ -5,10 +5,14 @@
 //! delay. Front-ends call [`LoginThrottle::check`] before verifying a secret, then
 //! [`LoginThrottle::failure`] or [`LoginThrottle::success`], and audit `AuthFailed`
 //! with the reason. Must never grow without bound: old entries are pruned.
+//!
+//! Behaviour analytics can lock a user or an address for a while (a detector's `lock`):
+//! the app installs its [`LoginLocks`] once, and [`LoginThrottle::check`] refuses those
+//! logins too, on every front-end and the console, with the alert named.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 /// Throttle limits.
@@ -33,9 +37,45 @@ impl Default for ThrottleConfig {
 }
 
 /// The caller is locked out for `retry_after`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Throttled {
     pub retry_after: Duration,
+    /// Set when an alert's lock refused the login: which alert, and how to lift it.
+    pub locked_by: Option<String>,
+}
+
+impl Throttled {
+    /// What the client is told.
+    pub fn message(&self) -> String {
+        let secs = self.retry_after.as_secs().max(1);
+        match &self.locked_by {
+            Some(why) => format!("login refused: {why}; retry in {secs}s"),
+            None => format!("too many failed logins; retry in {secs}s"),
+        }
+    }
+
+    /// What the audit record says.
+    pub fn audit_reason(&self) -> String {
+        let secs = self.retry_after.as_secs();
+        match &self.locked_by {
+            Some(why) => format!("locked ({secs}s): {why}"),
+            None => format!("throttled ({secs}s)"),
+        }
+    }
+}
+
+/// A lock in force on a user or an address (from an alert).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockNotice {
+    pub retry_after: Duration,
+    /// Names the alert and how to lift it.
+    pub reason: String,
+}
+
+/// Locks raised by behaviour analytics, consulted before every login.
+pub trait LoginLocks: Send + Sync + std::fmt::Debug {
+    /// The lock on `user` or on `ip` in force now, if any (the longest one).
+    fn locked(&self, user: &str, ip: Option<IpAddr>) -> Option<LockNotice>;
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -56,6 +96,7 @@ struct Entry {
 pub struct LoginThrottle {
     config: ThrottleConfig,
     entries: Mutex<HashMap<Key, Entry>>,
+    locks: OnceLock<Arc<dyn LoginLocks>>,
 }
 
 const PRUNE_AT: usize = 10_000;
@@ -71,7 +112,13 @@ impl LoginThrottle {
         LoginThrottle {
             config,
             entries: Mutex::new(HashMap::new()),
+            locks: OnceLock::new(),
         }
+    }
+
+    /// Install the analytics locks (once; later calls are ignored).
+    pub fn set_locks(&self, locks: Arc<dyn LoginLocks>) {
+        let _ = self.locks.set(locks);
     }
 
     fn keys(user: &str, ip: Option<IpAddr>) -> impl Iterator<Item = Key> {
@@ -83,8 +130,15 @@ impl LoginThrottle {
         self.entries.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Refuse when the user or the IP is locked out.
+    /// Refuse when the user or the IP is locked out (by an alert's lock or by too many
+    /// failures).
     pub fn check(&self, user: &str, ip: Option<IpAddr>) -> Result<(), Throttled> {
+        if let Some(notice) = self.locks.get().and_then(|l| l.locked(user, ip)) {
+            return Err(Throttled {
+                retry_after: notice.retry_after,
+                locked_by: Some(notice.reason),
+            });
+        }
         let now = Instant::now();
         let map = self.lock();
         let mut worst: Option<Duration> = None;
@@ -97,7 +151,10 @@ impl LoginThrottle {
             }
         }
         match worst {
-            Some(retry_after) => Err(Throttled { retry_after }),
+            Some(retry_after) => Err(Throttled {
+                retry_after,
+                locked_by: None,
+            }),
             None => Ok(()),
         }
     }
@@ -151,6 +208,42 @@ mod tests {
             lockout: Duration::from_millis(200),
             delay_step: Duration::from_millis(10),
         })
+    }
+
+    /// Locks mallory and anyone from 10.9.9.9, as an alert's lock would.
+    #[derive(Debug)]
+    struct AlertLocks;
+
+    impl LoginLocks for AlertLocks {
+        fn locked(&self, user: &str, ip: Option<IpAddr>) -> Option<LockNotice> {
+            let by_ip = ip == Some("10.9.9.9".parse().expect("ip"));
+            (user == "mallory" || by_ip).then(|| LockNotice {
+                retry_after: Duration::from_secs(900),
+                reason: "alert al-1 (failed-login-burst) locks this login".into(),
+            })
+        }
+    }
+
+    #[test]
+    fn an_alert_lock_refuses_the_login_and_says_which_alert() {
+        let t = quick();
+        assert!(t.check("mallory", None).is_ok(), "no locks installed yet");
+        t.set_locks(std::sync::Arc::new(AlertLocks));
+        let err = t.check("mallory", None).expect_err("locked by the alert");
+        assert_eq!(err.retry_after, Duration::from_secs(900));
+        assert!(err.message().contains("al-1"), "{}", err.message());
+        assert!(err.message().contains("retry in 900s"), "{}", err.message());
+        assert!(err.audit_reason().starts_with("locked (900s)"));
+        let ip: IpAddr = "10.9.9.9".parse().expect("ip");
+        assert!(t.check("alice", Some(ip)).is_err(), "address lock");
+        assert!(t.check("alice", None).is_ok(), "others still log in");
+        // Plain throttling still reads as before.
+        for _ in 0..3 {
+            t.failure("bob", None);
+        }
+        let err = t.check("bob", None).expect_err("throttled");
+        assert!(err.locked_by.is_none());
+        assert!(err.message().starts_with("too many failed logins"));
     }
 
     #[test]
