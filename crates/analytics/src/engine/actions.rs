@@ -1,0 +1,172 @@
+//! The per-action detectors: what an `action_decided` (volume, denials, repetition) and
+//! an `action_completed` (rows, bytes, failures) add to a user's windows, and the
+//! detectors that judge them.
+//!
+//! Called by `handle` after the user's state is current; never builds an explanation
+//! for a suppressed subject.
+
+use std::net::IpAddr;
+
+use super::dedup::{self, Dedup};
+use super::handle::ask;
+use super::metric::Metric;
+use super::user::UserState;
+use crate::classify::fingerprint;
+use crate::detect::{denials, errors, repetition, volume, Draft};
+use crate::observation::{Decision, Observation};
+use crate::settings::{Detector, Tuning};
+
+/// What the per-action detectors share.
+pub(super) struct ActionCx<'a> {
+    pub(super) name: &'a str,
+    pub(super) trusted: bool,
+    pub(super) warm: bool,
+    pub(super) at: (Option<IpAddr>, Option<&'a str>),
+    /// The first trusted role of the user and its member-day peaks (90th percentile).
+    pub(super) role_q90: Option<(Box<str>, [f64; super::metric::METRICS])>,
+}
+
+pub(super) fn decided(
+    tuning: &Tuning,
+    dedup: &mut Dedup,
+    u: &mut UserState,
+    o: &Observation<'_>,
+    cx: &ActionCx<'_>,
+    now: i64,
+    out: &mut Vec<Draft>,
+) {
+    let name = cx.name;
+    let wv = tuning.detector(Detector::UnusualVolume).window.nanos();
+    u.count(Metric::Actions, now, 1.0, wv);
+    u.volume.push(now, o.seq);
+    if matches!(o.decision, Decision::Deny | Decision::Hold) {
+        let t = tuning.detector(Detector::DenialStorm);
+        let count = u.count_event(Metric::Denials, now, o.seq, t.window.nanos());
+        let usual = cx.trusted.then(|| u.cached.max[Metric::Denials.index()]);
+        let key = dedup::key(Detector::DenialStorm, &[name]);
+        let u: &UserState = u;
+        ask(tuning, dedup, out, Detector::DenialStorm, key, now, || {
+            denials::check(t, name, u, count, usual, cx.at, now)
+        });
+    }
+    if o.fingerprint != 0 {
+        let t = tuning.detector(Detector::RapidRepetition);
+        let w = t.window.nanos();
+        let rep = u.repeat(o.fingerprint, now);
+        rep.rate.add(now, 1.0, w);
+        rep.evidence.push(now, o.seq);
+        let count = rep
+            .evidence
+            .count_since(now - w)
+            .map_or_else(|| rep.rate.value(now, w), |n| n as f64);
+        let evidence = (count >= t.threshold).then(|| rep.evidence.since(now - w));
+        u.peak(Metric::Repeat, count);
+        let usual = if cx.trusted {
+            Some((2.0 * u.cached.max[Metric::Repeat.index()], String::new()))
+        } else {
+            cx.role_q90
+                .as_ref()
+                .map(|(r, q)| (3.0 * q[Metric::Repeat.index()], format!(" in role {r}")))
+        };
+        if let (true, Some(evidence)) = (cx.warm, evidence) {
+            let key = dedup::key(Detector::RapidRepetition, &[name]);
+            let text = o
+                .raw
+                .as_deref()
+                .map_or_else(String::new, |r| fingerprint::normalised(r, 120));
+            let c = repetition::Context {
+                name,
+                count,
+                usual,
+                text,
+                evidence,
+                at: cx.at,
+            };
+            ask(
+                tuning,
+                dedup,
+                out,
+                Detector::RapidRepetition,
+                key,
+                now,
+                || repetition::check(t, c),
+            );
+        }
+    }
+    check_volume(tuning, dedup, u, cx, now, out);
+}
+
+pub(super) fn completed(
+    tuning: &Tuning,
+    dedup: &mut Dedup,
+    u: &mut UserState,
+    o: &Observation<'_>,
+    cx: &ActionCx<'_>,
+    now: i64,
+    out: &mut Vec<Draft>,
+) {
+    if matches!(o.decision, Decision::Deny | Decision::Hold) {
+        return;
+    }
+    let name = cx.name;
+    let te = tuning.detector(Detector::ErrorSpike);
+    let we = te.window.nanos();
+    let done = u.count(Metric::Completed, now, 1.0, we);
+    u.today.completed += 1;
+    let wv = tuning.detector(Detector::UnusualVolume).window.nanos();
+    if o.rows > 0 || o.bytes > 0 {
+        u.count(Metric::Rows, now, o.rows as f64, wv);
+        u.count(Metric::Bytes, now, o.bytes as f64, wv);
+        u.volume.push(now, o.seq);
+    }
+    if o.failed {
+        u.today.errors += 1;
+        let errors = u.count_event(Metric::Errors, now, o.seq, we);
+        if cx.warm && errors >= te.threshold {
+            let usual = cx.trusted.then(|| errors::Usual {
+                peak: u.cached.max[Metric::Errors.index()],
+                share: u.cached.error_share,
+            });
+            let key = dedup::key(Detector::ErrorSpike, &[name]);
+            let u: &UserState = u;
+            ask(tuning, dedup, out, Detector::ErrorSpike, key, now, || {
+                errors::check(te, name, u, (errors, done), usual, cx.at, now)
+            });
+        }
+    }
+    check_volume(tuning, dedup, u, cx, now, out);
+}
+
+fn check_volume(
+    tuning: &Tuning,
+    dedup: &mut Dedup,
+    u: &UserState,
+    cx: &ActionCx<'_>,
+    now: i64,
+    out: &mut Vec<Draft>,
+) {
+    let t = tuning.detector(Detector::UnusualVolume);
+    let w = t.window.nanos();
+    let metrics = [Metric::Actions, Metric::Rows, Metric::Bytes];
+    let values = metrics.map(|m| u.rates[m.index()].value(now, w));
+    if !cx.warm || values.iter().zip(volume::FLOORS).all(|(v, f)| *v < f) {
+        return;
+    }
+    let usual = if cx.trusted {
+        volume::Usual::Own(metrics.map(|m| (u.cached.q90[m.index()], u.cached.max[m.index()])))
+    } else if let Some((r, q)) = &cx.role_q90 {
+        volume::Usual::Role(r, metrics.map(|m| q[m.index()]))
+    } else {
+        return;
+    };
+    let key = dedup::key(Detector::UnusualVolume, &[cx.name]);
+    ask(
+        tuning,
+        dedup,
+        out,
+        Detector::UnusualVolume,
+        key,
+        now,
+        || volume::check(t, cx.name, u, values, usual, cx.at, now),
+    );
+}
