@@ -38,6 +38,9 @@ enum Command {
     /// Verify, export and tail the audit log.
     #[command(subcommand)]
     Audit(cli::audit::AuditCommand),
+    /// Behaviour analytics: replay exported events through the detectors.
+    #[command(subcommand)]
+    Analytics(cli::analytics::AnalyticsCommand),
     /// List and decide held actions through the HTTP API.
     #[command(subcommand)]
     Approvals(cli::approvals::ApprovalsCommand),
@@ -63,6 +66,7 @@ fn main() -> ExitCode {
         Command::Check(args) => cli::check::run(args),
         Command::Policy(cmd) => cli::policy::run(cmd),
         Command::Audit(cmd) => cli::audit::run(cmd),
+        Command::Analytics(cmd) => cli::analytics::run(cmd),
         Command::Approvals(cmd) => cli::approvals::run(cmd),
         Command::HashPassword(args) => cli::hash_password::run(args),
     }

@@ -2,6 +2,7 @@
 //! (mapped in one place, [`exit`]); none of them holds logic that belongs in a library
 //! crate.
 
+pub mod analytics;
 pub mod approvals;
 pub mod audit;
 pub mod check;
