@@ -117,6 +117,7 @@ async fn approvals_cli_lists_shows_and_decides() {
         secure_cookies: false,
         notifications: vec![],
         targets: vec![],
+        alerts: None,
         counters: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -10,6 +10,10 @@
 //!   every problem at once.
 //! * [`replay`] — JSON lines in the export format through the same engine.
 //!
+//! The live `warden_audit::Record` API ([`Engine::observe`], `learn`, `restore`) is behind
+//! the `audit` feature, so that a configuration reader can use [`Settings`] without the
+//! audit log's runtime.
+//!
 //! This crate is pure: no tokio, no sockets, no storage, no wall clock. It never
 //! decides anything for the gateway (a `lock` on an alert is a request the gateway may
 //! honour) and never reads its own alerts back as input. See `docs/analytics.md`.
@@ -21,6 +25,7 @@ pub mod classify;
 pub mod detect;
 pub mod engine;
 pub mod observation;
+#[cfg(feature = "audit")]
 pub mod record;
 pub mod replay;
 pub mod settings;

@@ -226,3 +226,11 @@ mod tests {
         assert!(!status_failed("SELECT 3", false));
     }
 }
+
+/// Statement kinds that can change privileges (or might, when classified loosely).
+pub fn sql_kind_may_change_privileges(k: &str) -> bool {
+    matches!(
+        k,
+        "grant" | "revoke" | "role" | "create" | "alter" | "drop" | "other" | "set"
+    )
+}

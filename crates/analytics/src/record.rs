@@ -11,6 +11,7 @@ use warden_inspect::Facts;
 
 use crate::classify::privilege::{self, Hints};
 use crate::classify::{fingerprint, Family};
+use crate::observation::sql_kind_may_change_privileges;
 use crate::observation::{parse_ip, status_failed, Decision, Kind, Observation};
 
 fn kind(k: EventKind) -> Kind {
@@ -22,14 +23,6 @@ fn kind(k: EventKind) -> Kind {
         EventKind::PolicyReloaded => Kind::Reloaded,
         _ => Kind::Other,
     }
-}
-
-/// Statement kinds that can change privileges (or might, when classified loosely).
-pub fn sql_kind_may_change_privileges(k: &str) -> bool {
-    matches!(
-        k,
-        "grant" | "revoke" | "role" | "create" | "alter" | "drop" | "other" | "set"
-    )
 }
 
 /// The observation of one record.

@@ -2,6 +2,8 @@
 //!
 //! The composition root: the one crate that knows every part and wires them.
 //!
+//! * [`alerts`] — behaviour analytics live: the runner on the audit feed, the alert
+//!   book (console, login locks).
 //! * [`stores`] — open the audit log and the approvals store (the embedded backend).
 //! * [`registry`] — `Protocol → Frontend`, the only place naming every front-end.
 //! * [`runtime`] — stores → Gate → bind every target → front-ends → policy reloader;
@@ -17,6 +19,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod demo;
 pub mod gateway;
 pub mod registry;

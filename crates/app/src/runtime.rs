@@ -23,6 +23,7 @@ use warden_gate::Gate;
 use warden_inspect::Protocol;
 use warden_policy::{PolicySet, PolicyStore, SqlCache};
 
+use crate::alerts::{runner, AlertBook};
 use crate::registry;
 use crate::reload::PolicyReloader;
 use crate::stores::{self, StoreError};
@@ -43,6 +44,8 @@ pub enum StartError {
         addr: SocketAddr,
         source: std::io::Error,
     },
+    #[error("analytics: {0}")]
+    Analytics(String),
     #[error("target {target}: protocol {protocol} is not supported yet")]
     Unsupported { target: String, protocol: Protocol },
 }
@@ -81,6 +84,9 @@ pub struct Running {
     pub policies: PolicyStore,
     pub users: Arc<UserDirectory>,
     pub throttle: Arc<LoginThrottle>,
+    /// Behaviour-analytics alerts (`None` when `analytics.enabled` is false).
+    pub alerts: Option<Arc<AlertBook>>,
+    analytics_task: Option<JoinHandle<()>>,
     pub targets: Vec<RunningTarget>,
     pub reloader: PolicyReloader,
     pub shutdown: CancellationToken,
@@ -162,6 +168,11 @@ async fn start_on(
     );
     let users = Arc::new(UserDirectory::new(config.users.iter().cloned()));
     let throttle = Arc::new(LoginThrottle::default());
+    let (alerts, analytics_task) =
+        match start_analytics(config, &audit, &throttle, shutdown.child_token())? {
+            Some((book, task)) => (Some(book), Some(task)),
+            None => (None, None),
+        };
 
     // Bind everything before starting anything, so a busy port fails the whole start.
     let mut bound = Vec::new();
@@ -213,6 +224,8 @@ async fn start_on(
         policies,
         users,
         throttle,
+        alerts,
+        analytics_task,
         targets,
         reloader,
         shutdown,
@@ -220,6 +233,24 @@ async fn start_on(
         reload_task,
         frontends,
     })
+}
+
+/// The alert book and its runner on the audit feed; the book locks logins through the
+/// throttle.
+fn start_analytics(
+    config: &Config,
+    audit: &AuditLog,
+    throttle: &LoginThrottle,
+    stop: CancellationToken,
+) -> Result<Option<(Arc<AlertBook>, JoinHandle<()>)>, StartError> {
+    if !config.analytics.enabled {
+        return Ok(None);
+    }
+    let book = Arc::new(AlertBook::default());
+    throttle.set_locks(Arc::clone(&book) as Arc<dyn warden_gate::auth::LoginLocks>);
+    let task = runner::spawn(audit.clone(), Arc::clone(&book), &config.analytics, stop)
+        .map_err(StartError::Analytics)?;
+    Ok(Some((book, task)))
 }
 
 impl std::fmt::Debug for Running {
@@ -252,6 +283,10 @@ impl Running {
         }
         self.frontends.abort_all();
         self.reload_task.abort();
+        if let Some(task) = self.analytics_task.take() {
+            // Cancelled with the shutdown token; it lets go of the audit log when it ends.
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
         let audit = self.audit.clone();
         match tokio::task::spawn_blocking(move || audit.shutdown()).await {
             Ok(Ok(())) => {}

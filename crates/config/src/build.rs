@@ -45,6 +45,10 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
     let targets = build_targets(raw.targets, &web, &resolve, &mut d);
     let notifications = build_notifications(raw.notifications, &mut d);
     let shutdown_grace = shutdown_grace(raw.shutdown_grace.as_deref(), &mut d);
+    let analytics = raw.analytics.unwrap_or_default();
+    for problem in analytics.validate() {
+        d.push(&problem.path, problem.message);
+    }
     if !d.is_empty() {
         let mut errors = d.into_errors();
         errors.0.sort_by_key(|x| (x.line, x.column));
@@ -61,6 +65,7 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
         notifications,
         data_dir: resolve(raw.data_dir.as_deref().unwrap_or("data")),
         shutdown_grace,
+        analytics,
     })
 }
 
@@ -75,6 +80,7 @@ struct Sections {
     users: Vec<(usize, RawUser)>,
     targets: Vec<(usize, RawTarget)>,
     notifications: Vec<(usize, RawNotification)>,
+    analytics: Option<warden_analytics::Settings>,
 }
 
 impl Sections {
@@ -116,6 +122,7 @@ impl Sections {
                 &[],
                 d,
             ),
+            analytics: take("analytics").and_then(|v| item(v, "analytics", d)),
         }
     }
 }

@@ -147,6 +147,8 @@ pub struct Config {
     pub data_dir: PathBuf,
     /// How long `serve` waits for open connections on shutdown.
     pub shutdown_grace: Duration,
+    /// `analytics:` — behaviour baselines, detectors and their locks (docs/analytics.md).
+    pub analytics: warden_analytics::Settings,
 }
 
 /// One configuration mistake (the diagnostic type policy files use too).

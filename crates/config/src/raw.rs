@@ -28,6 +28,8 @@ pub struct RawConfig {
     pub data_dir: Option<String>,
     #[serde(default)]
     pub shutdown_grace: Option<String>,
+    #[serde(default)]
+    pub analytics: Option<warden_analytics::Settings>,
 }
 
 impl RawConfig {
@@ -40,6 +42,7 @@ impl RawConfig {
         "notifications",
         "data_dir",
         "shutdown_grace",
+        "analytics",
     ];
 }
 

@@ -169,3 +169,29 @@ fn missing_ssh_files_are_reported_with_their_key() {
     assert!(errs.contains("ssh.upstream_key_file"), "{errs}");
     assert!(errs.contains("no such file: /nonexistent/key"), "{errs}");
 }
+
+#[test]
+fn analytics_settings_are_read_and_every_mistake_is_placed() {
+    let ok = parse(
+        "analytics:\n  time_zone: \"+01:00\"\n  detectors:\n    failed-login-burst: { threshold: 6, window: 5m, lock: 15m }\n",
+    )
+    .expect("valid analytics section");
+    assert_eq!(ok.analytics.time_zone, "+01:00");
+    assert!(ok.analytics.detectors.contains_key("failed-login-burst"));
+    assert!(
+        parse("{}").expect("valid").analytics.enabled,
+        "on by default"
+    );
+
+    let text = "analytics:\n  baseline: forever\n  detectors:\n    off-hours: { window: soon }\n    failed-login-bust: { threshold: 3 }\n";
+    let all = parse(text).expect_err("invalid").to_string();
+    assert!(all.contains("warden.yaml:2:3: analytics.baseline"), "{all}");
+    assert!(
+        all.contains("warden.yaml:4:18: analytics.detectors.off-hours.window"),
+        "{all}"
+    );
+    assert!(
+        all.contains("warden.yaml:5:5: analytics.detectors.failed-login-bust"),
+        "{all}"
+    );
+}

@@ -90,7 +90,11 @@ pub struct DecisionBody {
 /// Cookie sessions must send the CSRF header on API POSTs whatever the content type
 /// (the extractor lets urlencoded bodies through for the HTML forms, which carry the
 /// token in a field; the API has no such field). Basic auth needs no token.
-fn decision_body(who: &Authed, headers: &HeaderMap, body: &[u8]) -> Result<DecisionBody, WebError> {
+pub(crate) fn decision_body(
+    who: &Authed,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<DecisionBody, WebError> {
     who.check_csrf(headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()))?;
     if body.iter().all(|b| b.is_ascii_whitespace()) {
         return Ok(DecisionBody::default());
@@ -100,7 +104,7 @@ fn decision_body(who: &Authed, headers: &HeaderMap, body: &[u8]) -> Result<Decis
     })
 }
 
-fn clean_reason(r: Option<String>) -> Option<String> {
+pub(crate) fn clean_reason(r: Option<String>) -> Option<String> {
     r.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 

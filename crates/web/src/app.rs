@@ -34,6 +34,9 @@ pub struct WebState {
     /// The targets this gateway serves, shown on the Targets page (with the SSH host
     /// key fingerprint users compare on first connect).
     pub targets: Vec<WebTarget>,
+    /// Behaviour-analytics alerts (list, acknowledge, resolve); `None` when analytics is
+    /// off.
+    pub alerts: Option<Arc<dyn crate::alerts::AlertDesk>>,
     /// Counters of other components (the Gate's decisions) for `/metrics`.
     pub counters: Option<crate::metrics::CounterSource>,
 }
@@ -156,6 +159,13 @@ impl App {
     /// Ends long-lived streams (server-sent events).
     pub fn begin_shutdown(&self) {
         self.inner.shutdown.send_replace(true);
+    }
+
+    /// Completes once shutdown began: background tasks end then and let go of the
+    /// stores (an in-process restart can open them again).
+    pub async fn stopped(&self) {
+        let mut rx = self.shutdown_signal();
+        let _ = rx.wait_for(|stopping| *stopping).await;
     }
 
     pub fn shutdown_signal(&self) -> tokio::sync::watch::Receiver<bool> {

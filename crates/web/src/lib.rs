@@ -15,6 +15,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod api;
 pub mod app;
 pub mod audit_query;
@@ -35,6 +36,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tokio::sync::broadcast::error::RecvError;
 
+pub use alerts::{AlertDesk, AlertDeskError};
 pub use app::{App, WebState, WebTarget};
 pub use error::WebError;
 pub use metrics::{CounterFamily, CounterSource};
@@ -64,6 +66,7 @@ pub fn router_with(state: WebState, retry: RetryPolicy) -> Router {
 fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
     let app = App::new(state);
     webhook::spawn_notifier(app.clone(), retry);
+    webhook::spawn_alert_notifier(app.clone(), retry);
     spawn_dry_run_counter(app.clone());
     let router = Router::new()
         .route("/", get(|| async { Redirect::to("/inbox") }))
@@ -91,6 +94,9 @@ fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
         .route("/api/v1/approvals/{id}", get(api::get_approval))
         .route("/api/v1/approvals/{id}/approve", post(api::approve))
         .route("/api/v1/approvals/{id}/deny", post(api::deny))
+        .route("/api/v1/alerts", get(alerts::list))
+        .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
+        .route("/api/v1/alerts/{id}/resolve", post(alerts::resolve))
         .route("/api/v1/audit", get(api::audit))
         .route("/api/v1/audit/verify", get(api::audit_verify))
         .route("/api/v1/targets", get(api::targets))
@@ -122,7 +128,11 @@ fn spawn_dry_run_counter(app: App) {
     let mut rx = app.state().audit.subscribe();
     tokio::spawn(async move {
         loop {
-            match rx.recv().await {
+            let received = tokio::select! {
+                _ = app.stopped() => return,
+                r = rx.recv() => r,
+            };
+            match received {
                 Ok(record) => {
                     if let Some(v) = &record.event.verdict {
                         if !v.dry_run.is_empty() {

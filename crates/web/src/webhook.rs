@@ -135,7 +135,11 @@ pub fn spawn_notifier(app: App, retry: RetryPolicy) {
     let mut rx = app.state().approvals.subscribe();
     tokio::spawn(async move {
         loop {
-            let req = match rx.recv().await {
+            let received = tokio::select! {
+                _ = app.stopped() => return,
+                r = rx.recv() => r,
+            };
+            let req = match received {
                 Ok(req) => req,
                 Err(RecvError::Lagged(n)) => {
                     tracing::warn!(
@@ -166,6 +170,64 @@ pub fn spawn_notifier(app: App, retry: RetryPolicy) {
                 tokio::spawn(async move {
                     if let Err(error) = deliver(&client, &url, &text, retry).await {
                         notification_failed(&app, &url, &kind, &id, error).await;
+                    }
+                });
+            }
+        }
+    });
+}
+
+/// Spawns the alert notifier: reads the audit feed and posts every `alert_raised`
+/// record to the webhooks subscribed to `alert` (Slack-compatible `{"text": ...}`).
+pub fn spawn_alert_notifier(app: App, retry: RetryPolicy) {
+    let hooks: Vec<String> = app
+        .state()
+        .notifications
+        .iter()
+        .filter(|h| h.on.iter().any(|o| o == "alert"))
+        .map(|h| h.url.clone())
+        .collect();
+    if hooks.is_empty() {
+        return;
+    }
+    let client = reqwest::Client::new();
+    let mut rx = app.state().audit.subscribe();
+    tokio::spawn(async move {
+        loop {
+            let received = tokio::select! {
+                _ = app.stopped() => return,
+                r = rx.recv() => r,
+            };
+            let rec = match received {
+                Ok(rec) => rec,
+                Err(RecvError::Lagged(n)) => {
+                    tracing::warn!(missed = n, "alert notifier lagged behind the audit feed");
+                    continue;
+                }
+                Err(RecvError::Closed) => return,
+            };
+            let (EventKind::AlertRaised, Some(alert)) = (rec.event.kind, &rec.event.alert) else {
+                continue;
+            };
+            let text = format!(
+                "Warden alert {} [{}] {}: {} {}/api/v1/alerts?status=open",
+                alert.id,
+                alert.severity,
+                alert.detector,
+                alert.explanation.as_deref().unwrap_or(""),
+                app.public_url()
+            );
+            for url in &hooks {
+                let (app, client, url, text, id) = (
+                    app.clone(),
+                    client.clone(),
+                    url.clone(),
+                    text.clone(),
+                    alert.id.clone(),
+                );
+                tokio::spawn(async move {
+                    if let Err(error) = deliver(&client, &url, &text, retry).await {
+                        notification_failed(&app, &url, "alert", &id, error).await;
                     }
                 });
             }

@@ -22,11 +22,13 @@ use fxhash::FastMap;
 use std::net::IpAddr;
 
 use time::OffsetDateTime;
+#[cfg(feature = "audit")]
 use warden_audit::Record;
 
 use crate::alert::{Alert, Lock};
 use crate::detect::Draft;
 use crate::observation::Observation;
+#[cfg(feature = "audit")]
 use crate::record::observe_record;
 use crate::settings::span::{DAY, HOUR};
 use crate::settings::{Settings, SettingsError, Tuning};
@@ -87,6 +89,7 @@ impl Engine {
         &self.tuning
     }
 
+    #[cfg(feature = "audit")]
     /// Judge one live record. Records at or below [`Engine::judged_through`] were judged
     /// already (before a restart, or by [`Engine::learn`]) and are skipped.
     pub fn observe(&mut self, record: &Record) -> Vec<Alert> {
@@ -97,6 +100,7 @@ impl Engine {
         self.observe_view(&observe_record(record))
     }
 
+    #[cfg(feature = "audit")]
     /// Learn from one historical record silently: baselines and suppression state are
     /// updated exactly as [`Engine::observe`] would, but no alert comes out.
     pub fn learn(&mut self, record: &Record) {
@@ -107,6 +111,7 @@ impl Engine {
         self.learn_view(&observe_record(record));
     }
 
+    #[cfg(feature = "audit")]
     /// Rebuild state from `history` (for example the last baseline window of the chain,
     /// in seq order): records up to `silent_through` are learned silently, later ones
     /// are judged and their alerts returned. A restart that passes the seq it had

@@ -4,7 +4,7 @@
 //!
 //! Unknown fields and unknown event kinds are ignored; a line that is not JSON, has no
 //! time or no event kind is an error naming what is missing. Must stay equivalent to
-//! `record::observe_record` for the same event.
+//! `record::observe_record` (feature `audit`) for the same event.
 
 use std::borrow::Cow;
 
@@ -15,8 +15,8 @@ use super::lenient::{ActorView, Lax, Num, Text, VerdictView};
 use super::time::parse_rfc3339;
 use crate::classify::privilege::{self, Hints};
 use crate::classify::{fingerprint, Family};
+use crate::observation::sql_kind_may_change_privileges;
 use crate::observation::{parse_ip, status_failed, Decision, Kind, Observation};
-use crate::record::sql_kind_may_change_privileges;
 
 /// Either shape of a line: an export line (`event` set) or a bare event (its fields
 /// at the top level). Listed field by field (no `flatten`, which would buffer).
