@@ -203,6 +203,14 @@ pub fn status_failed(status: &str, http_like: bool) -> bool {
             || s.get(..5).is_some_and(|p| p.eq_ignore_ascii_case("error")))
 }
 
+/// Statement kinds that can change privileges (or might, when classified loosely).
+pub fn sql_kind_may_change_privileges(k: &str) -> bool {
+    matches!(
+        k,
+        "grant" | "revoke" | "role" | "create" | "alter" | "drop" | "other" | "set"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,12 +233,4 @@ mod tests {
         assert!(status_failed("ERROR", false));
         assert!(!status_failed("SELECT 3", false));
     }
-}
-
-/// Statement kinds that can change privileges (or might, when classified loosely).
-pub fn sql_kind_may_change_privileges(k: &str) -> bool {
-    matches!(
-        k,
-        "grant" | "revoke" | "role" | "create" | "alter" | "drop" | "other" | "set"
-    )
 }

@@ -235,6 +235,9 @@ async fn start_on(
     })
 }
 
+/// The alert book and the task of its runner.
+type Analytics = (Arc<AlertBook>, JoinHandle<()>);
+
 /// The alert book and its runner on the audit feed; the book locks logins through the
 /// throttle.
 fn start_analytics(
@@ -242,7 +245,7 @@ fn start_analytics(
     audit: &AuditLog,
     throttle: &LoginThrottle,
     stop: CancellationToken,
-) -> Result<Option<(Arc<AlertBook>, JoinHandle<()>)>, StartError> {
+) -> Result<Option<Analytics>, StartError> {
     if !config.analytics.enabled {
         return Ok(None);
     }

@@ -194,6 +194,21 @@ analytics:
     assert_ne!(code, Some(0), "a locked user logged in");
     assert!(err.contains(&format!("locked by alert {id}")), "{err}");
 
+    // The console's Alerts page shows it, with its numbers and evidence links.
+    let page = client
+        .get(format!("{console}/alerts?status=open"))
+        .basic_auth("sec", Some(SEC_PW))
+        .send()
+        .await
+        .expect("GET /alerts");
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.expect("page");
+    assert!(
+        html.contains(&id) && html.contains("3 failed logins"),
+        "{html}"
+    );
+    assert!(html.contains("/audit?after="), "evidence not linked");
+
     // The console refuses her too (one throttle, one lock for every entry point).
     let locked = client
         .get(format!("{console}/api/v1/approvals"))

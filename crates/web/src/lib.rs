@@ -81,6 +81,8 @@ fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
         .route("/audit/verify", post(pages::audit::verify))
         .route("/policies", get(pages::policies::show))
         .route("/targets", get(pages::targets::show))
+        .route("/alerts", get(pages::alerts::show))
+        .route("/alerts/{id}/decide", post(pages::alerts::decide))
         .route("/events", get(sse::events))
         .route(
             "/static/console.css",

@@ -16,6 +16,7 @@ pub enum Nav {
     Audit,
     Policies,
     Targets,
+    Alerts,
     None,
 }
 
@@ -44,6 +45,8 @@ pub fn page(title: &str, who: Option<&Authed>, nav: Nav, body: Markup) -> Markup
                             a href="/policies" aria-current=[current(Nav::Policies)] { "Policies" }
                             " "
                             a href="/targets" aria-current=[current(Nav::Targets)] { "Targets" }
+                            " "
+                            a href="/alerts" aria-current=[current(Nav::Alerts)] { "Alerts" }
                         }
                         form.inline method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(who.csrf());
