@@ -55,6 +55,7 @@ fn action(raw: &str) -> Action {
             name: "alice".into(),
             roles: vec!["developer".into()],
             client_addr: None,
+            alerts: Vec::new(),
         },
         target: TargetRef {
             name: "prod-db".into(),

@@ -39,6 +39,7 @@ fn event(i: u64) -> Event {
         name: if i.is_multiple_of(2) { "alice" } else { "bob" }.into(),
         roles: vec![],
         client_addr: None,
+        alerts: Vec::new(),
     });
     ev.target = Some("prod-db".into());
     ev.verdict = Some(VerdictSummary {

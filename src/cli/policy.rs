@@ -195,6 +195,7 @@ fn explain(a: ExplainArgs) -> ExitCode {
             name: a.user.clone(),
             roles: a.roles.clone(),
             client_addr: None,
+            alerts: Vec::new(),
         },
         payload,
     };

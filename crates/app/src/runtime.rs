@@ -168,9 +168,12 @@ async fn start_on(
     );
     let users = Arc::new(UserDirectory::new(config.users.iter().cloned()));
     let throttle = Arc::new(LoginThrottle::default());
-    let (alerts, analytics_task) =
+    let (alerts, analytics_task): (Option<Arc<AlertBook>>, _) =
         match start_analytics(config, &audit, &throttle, shutdown.child_token())? {
-            Some((book, task)) => (Some(book), Some(task)),
+            Some((book, task)) => {
+                gate.set_alerts(Arc::clone(&book) as Arc<dyn warden_gate::OpenAlerts>);
+                (Some(book), Some(task))
+            }
             None => (None, None),
         };
 

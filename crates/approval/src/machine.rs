@@ -255,6 +255,7 @@ mod tests {
             name: name.into(),
             roles: roles.iter().map(|r| r.to_string()).collect(),
             client_addr: None,
+            alerts: Vec::new(),
         }
     }
 

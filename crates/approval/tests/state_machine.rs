@@ -38,6 +38,7 @@ fn actor(name: &str, roles: &[&str]) -> Actor {
         name: name.into(),
         roles: roles.iter().map(|r| r.to_string()).collect(),
         client_addr: None,
+        alerts: Vec::new(),
     }
 }
 

@@ -41,6 +41,7 @@ impl User {
             name: self.name.clone(),
             roles: self.roles.clone(),
             client_addr: None,
+            alerts: Vec::new(),
         }
     }
 }

@@ -94,6 +94,7 @@ pub async fn handle(
                 name: r.user.clone().unwrap_or_default(),
                 roles: Vec::new(),
                 client_addr: Some(conn.peer.to_string()),
+                alerts: Vec::new(),
             });
             ev.detail = Some(format!("http: {}", r.audit_reason));
             let _ = shared.ctx.gate.record(ev, Durability::Queued).await;
@@ -281,6 +282,7 @@ async fn refuse_before_policy(
         name: String::new(),
         roles: Vec::new(),
         client_addr: Some(conn.peer.to_string()),
+        alerts: Vec::new(),
     });
     let mut ev = event(shared, conn, EventKind::ActionDecided);
     ev.actor = Some(actor.clone());

@@ -177,6 +177,7 @@ impl Conn<'_> {
             name: user.to_owned(),
             roles: vec![],
             client_addr: Some(self.peer.to_string()),
+            alerts: Vec::new(),
         };
         let detail = format!("tls={} database={database}", startup.tls);
         let ev = ctx.session_event(

@@ -263,6 +263,7 @@ async fn client_disconnect_while_held_withdraws_and_never_runs() {
         name: "bob".into(),
         roles: vec!["dba".into()],
         client_addr: None,
+        alerts: Vec::new(),
     };
     assert!(
         h.gate

@@ -148,6 +148,7 @@ impl Conn {
             name: user.to_owned(),
             roles: vec![],
             client_addr: Some(self.peer.to_string()),
+            alerts: Vec::new(),
         }
     }
 

@@ -62,6 +62,14 @@ struct Inner {
     approvals: Approvals,
     sql_cache: Arc<SqlCache>,
     stats: stats::Counters,
+    alerts: std::sync::OnceLock<Arc<dyn OpenAlerts>>,
+}
+
+/// What the Gate asks behaviour analytics before it evaluates an action: the detectors
+/// of the actor's open alerts (policies match on them with `when.user.alerts`). The one
+/// narrow view of analytics the Gate has; analytics never calls the Gate.
+pub trait OpenAlerts: Send + Sync {
+    fn open_detectors(&self, user: &str) -> Vec<String>;
 }
 
 /// The decision point every front-end shares. Cheap to clone.
@@ -110,8 +118,14 @@ impl Gate {
                 approvals,
                 sql_cache,
                 stats: stats::Counters::default(),
+                alerts: std::sync::OnceLock::new(),
             }),
         }
+    }
+
+    /// Install the analytics view (once; later calls are ignored).
+    pub fn set_alerts(&self, alerts: Arc<dyn OpenAlerts>) {
+        let _ = self.inner.alerts.set(alerts);
     }
 
     /// Inspect SQL text, cached by (dialect, text): repeated statements skip parsing.
@@ -149,7 +163,10 @@ impl Gate {
     }
 
     /// Decide on one action: evaluate, audit, and allow, deny or hold it.
-    pub async fn decide(&self, action: Action) -> Admission {
+    pub async fn decide(&self, mut action: Action) -> Admission {
+        if let Some(alerts) = self.inner.alerts.get() {
+            action.user.alerts = alerts.open_detectors(&action.user.name);
+        }
         let verdict = self.inner.policies.current().evaluate(&action);
         let durability = if needs_durable_record(&action, &verdict) {
             Durability::Durable

@@ -25,6 +25,6 @@ mod gate;
 pub use frontend::{Frontend, FrontendContext};
 pub use gate::{
     action_event, needs_durable_record, verdict_summary, Admission, Gate, GateError, GateStats,
-    Held, HoldOutcome, Refusal, RefusalKind, Ticket,
+    Held, HoldOutcome, OpenAlerts, Refusal, RefusalKind, Ticket,
 };
 pub use tokio_util::sync::CancellationToken;

@@ -64,6 +64,10 @@ pub struct Actor {
     /// Client address as seen by Warden (`ip:port`), when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub client_addr: Option<String>,
+    /// Detectors of the user's open behaviour-analytics alerts at decision time (filled
+    /// by the Gate; policies can match on them with `when.user.alerts`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub alerts: Vec<String>,
 }
 
 /// The configured target an action is aimed at.

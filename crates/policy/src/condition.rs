@@ -39,6 +39,9 @@ pub struct TargetCond {
 pub struct UserCond {
     pub names: Option<Patterns>,
     pub roles: Vec<String>,
+    /// Detectors of open alerts, one of which the user must have (`*`: any open alert);
+    /// `None` when the rule does not ask.
+    pub alerts: Option<Vec<String>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -202,6 +205,13 @@ impl UserCond {
     fn matches(&self, action: &Action) -> bool {
         if let Some(names) = &self.names {
             if !names.is_match(&action.user.name) {
+                return false;
+            }
+        }
+        if let Some(wanted) = &self.alerts {
+            let open = &action.user.alerts;
+            let any = wanted.iter().any(|w| w == "*") && !open.is_empty();
+            if !any && !open.iter().any(|a| wanted.contains(a)) {
                 return false;
             }
         }

@@ -221,6 +221,7 @@ mod tests {
                     name: "u".into(),
                     roles: user_roles.into_iter().map(|r| ROLES[r].to_string()).collect(),
                     client_addr: None,
+                    alerts: Vec::new(),
                 },
                 target: TargetRef { name: "t".into(), labels: BTreeMap::new() },
                 session: None,
@@ -238,6 +239,7 @@ mod tests {
                 user: Some(UserCond {
                     names: None,
                     roles: rule_roles.into_iter().map(|r| ROLES[r].to_string()).collect(),
+                    alerts: None,
                 }),
                 ..Condition::default()
             };

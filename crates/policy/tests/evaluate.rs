@@ -406,3 +406,63 @@ rules:
     assert_eq!(s.evaluate(&sql(vec![cte])).decision, Decision::Hold);
     assert_eq!(s.evaluate(&unparsed_sql()).decision, Decision::Hold);
 }
+
+const UNDER_ALERT: &str = r#"
+version: 1
+rules:
+  - name: writes-under-alert-need-review
+    when:
+      user: { alerts: [unusual-volume, privilege-change] }
+      sql: { statements: [insert, update, delete, grant] }
+    action: hold
+    approval: { approvers: { roles: [security] }, timeout: 1h }
+  - name: anything-under-any-alert-is-watched
+    when:
+      user: { alerts: ["*"] }
+    action: deny
+    mode: dry_run
+"#;
+
+#[test]
+fn user_alerts_match_the_open_alerts_the_gate_filled_in() {
+    let s = set(UNDER_ALERT);
+    let write = || sql(vec![stmt(Update, &["accounts"], false)]);
+    let calm = s.evaluate(&write());
+    assert_eq!(calm.decision, Decision::Allow, "no open alert");
+    assert!(calm.dry_run.is_empty());
+
+    let mut flagged = write();
+    flagged.user.alerts = vec!["privilege-change".into()];
+    let v = s.evaluate(&flagged);
+    assert_eq!(v.decision, Decision::Hold);
+    assert_eq!(v.rule, "writes-under-alert-need-review");
+    assert_eq!(v.dry_run.len(), 1, "the * rule matches any open alert");
+
+    let mut other = write();
+    other.user.alerts = vec!["off-hours".into()];
+    let v = s.evaluate(&other);
+    assert_eq!(
+        v.decision,
+        Decision::Allow,
+        "an alert the rule does not name"
+    );
+    assert_eq!(v.dry_run.len(), 1);
+
+    let mut read = sql(vec![stmt(Select, &["accounts"], false)]);
+    read.user.alerts = vec!["privilege-change".into()];
+    assert_eq!(
+        s.evaluate(&read).decision,
+        Decision::Allow,
+        "reads still run"
+    );
+}
+
+#[test]
+fn a_misspelt_alert_detector_is_an_error_with_a_suggestion() {
+    let bad = "version: 1\nrules:\n  - name: r\n    when: { user: { alerts: [privilege-chnage] } }\n    action: deny\n";
+    let err = PolicySet::from_sources(&[("p.yaml".into(), bad.into())])
+        .expect_err("invalid")
+        .to_string();
+    assert!(err.contains(".when.user.alerts"), "{err}");
+    assert!(err.contains("did you mean `privilege-change`"), "{err}");
+}

@@ -173,6 +173,7 @@ impl WebUserRef {
             name: self.name.clone(),
             roles: self.roles.clone(),
             client_addr: None,
+            alerts: Vec::new(),
         }
     }
 }

@@ -298,6 +298,7 @@ async fn audit_query_and_verify_need_the_viewer_role() {
                 name: "bob".into(),
                 roles: vec!["dba".into()],
                 client_addr: None,
+                alerts: Vec::new(),
             },
             None,
         )

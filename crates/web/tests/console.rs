@@ -482,6 +482,7 @@ async fn webhooks_retry_and_report_failures() {
                 name: "bob".into(),
                 roles: vec!["dba".into()],
                 client_addr: None,
+                alerts: Vec::new(),
             },
             Some("no".into()),
         )

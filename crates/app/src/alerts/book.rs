@@ -12,6 +12,7 @@ use serde::Serialize;
 use time::OffsetDateTime;
 use warden_audit::{EventKind, Record};
 use warden_gate::auth::{LockNotice, LoginLocks};
+use warden_gate::OpenAlerts;
 
 /// The most alerts kept; the oldest resolved ones go first.
 const CAPACITY: usize = 10_000;
@@ -161,6 +162,12 @@ fn evict(alerts: &mut BTreeMap<String, AlertEntry>) {
         .map(|e| e.id.clone());
     if let Some(id) = victim {
         alerts.remove(&id);
+    }
+}
+
+impl OpenAlerts for AlertBook {
+    fn open_detectors(&self, user: &str) -> Vec<String> {
+        AlertBook::open_detectors(self, user)
     }
 }
 

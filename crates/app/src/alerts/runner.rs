@@ -174,6 +174,7 @@ pub fn raised_event(a: &Alert) -> Event {
         name: name.clone(),
         roles: Vec::new(),
         client_addr: a.client_addr.clone(),
+        alerts: Vec::new(),
     });
     ev.target = a.target.clone();
     ev.detail = Some(a.explanation.clone());

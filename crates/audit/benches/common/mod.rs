@@ -9,6 +9,7 @@ pub fn event(i: u64) -> Event {
         name: format!("user{}", i % 50),
         roles: vec!["dev".into(), "oncall".into()],
         client_addr: Some("10.1.2.3:54321".into()),
+        alerts: Vec::new(),
     };
     ev.actor = Some(actor.clone());
     ev.target = Some(format!("db{}", i % 7));

@@ -138,6 +138,7 @@ fn actor() -> impl Strategy<Value = Actor> {
             name,
             roles,
             client_addr,
+            alerts: Vec::new(),
         },
     )
 }

@@ -23,6 +23,7 @@ pub fn decided(i: u64, user: &str, target: &str, decision: &str) -> Event {
         name: user.to_string(),
         roles: vec!["dev".into()],
         client_addr: Some("10.0.0.7:51234".into()),
+        alerts: Vec::new(),
     };
     ev.actor = Some(actor.clone());
     ev.target = Some(target.to_string());

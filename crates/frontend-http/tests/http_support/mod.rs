@@ -274,6 +274,7 @@ pub fn actor(name: &str, roles: &[&str]) -> Actor {
         name: name.to_string(),
         roles: roles.iter().map(|r| r.to_string()).collect(),
         client_addr: None,
+        alerts: Vec::new(),
     }
 }
 

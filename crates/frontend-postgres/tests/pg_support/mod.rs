@@ -227,6 +227,7 @@ impl Harness {
             name: "bob".into(),
             roles: vec!["dba".into()],
             client_addr: None,
+            alerts: Vec::new(),
         };
         self.gate
             .approvals()
@@ -240,6 +241,7 @@ impl Harness {
             name: "bob".into(),
             roles: vec!["dba".into()],
             client_addr: None,
+            alerts: Vec::new(),
         };
         self.gate
             .approvals()

@@ -317,6 +317,7 @@ pub fn ops() -> Actor {
         name: "olga".into(),
         roles: vec!["ops".into()],
         client_addr: None,
+        alerts: Vec::new(),
     }
 }
 

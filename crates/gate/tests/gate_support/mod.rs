@@ -75,6 +75,7 @@ pub fn alice() -> Actor {
         name: "alice".into(),
         roles: vec!["developer".into()],
         client_addr: Some("127.0.0.1:50000".into()),
+        alerts: Vec::new(),
     }
 }
 
@@ -83,6 +84,7 @@ pub fn bob_dba() -> Actor {
         name: "bob".into(),
         roles: vec!["dba".into()],
         client_addr: None,
+        alerts: Vec::new(),
     }
 }
 

@@ -50,6 +50,7 @@ pub fn action(facts: Arc<SqlFacts>) -> Action {
             name: "alice".into(),
             roles: vec!["developer".into()],
             client_addr: None,
+            alerts: Vec::new(),
         },
         target: TargetRef {
             name: "prod-db".into(),

@@ -147,11 +147,32 @@ fn target(r: &mut Reader, node: &Node, path: &str) -> Option<TargetCond> {
     Some(TargetCond { names, labels })
 }
 
+/// What `when.user.alerts` may name: any open alert (`*`), or a detector.
+const ALERT_WORDS: &[&str] = &[
+    "*",
+    "failed-login-burst",
+    "password-spray",
+    "first-access",
+    "off-hours",
+    "unusual-volume",
+    "privilege-change",
+    "denial-storm",
+    "error-spike",
+    "dormant-account",
+    "rapid-repetition",
+    "new-source",
+    "config-drift",
+];
+
 fn user(r: &mut Reader, node: &Node, path: &str) -> Option<UserCond> {
-    let f = r.fields(node, path, &["names", "roles"])?;
+    let f = r.fields(node, path, &["names", "roles", "alerts"])?;
+    let alerts = f
+        .get("alerts")
+        .map(|n| word_list(r, Some(n), &join(path, "alerts"), ALERT_WORDS));
     Some(UserCond {
         names: glob_key(r, f.get("names"), &join(path, "names"), false),
         roles: plain_list(r, f.get("roles"), &join(path, "roles")),
+        alerts,
     })
 }
 

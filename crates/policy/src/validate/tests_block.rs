@@ -239,7 +239,7 @@ fn target(r: &mut Reader, node: &Node, path: &str) -> Option<TargetRef> {
 }
 
 fn user(r: &mut Reader, node: &Node, path: &str) -> Option<Actor> {
-    let f = r.fields(node, path, &["name", "roles"])?;
+    let f = r.fields(node, path, &["name", "roles", "alerts"])?;
     let name = f
         .get("name")
         .and_then(|n| r.string(n, &join(path, "name")))
@@ -249,9 +249,16 @@ fn user(r: &mut Reader, node: &Node, path: &str) -> Option<Actor> {
         .and_then(|n| r.strings(n, &join(path, "roles")))
         .map(|l| l.into_iter().map(|x| x.0).collect())
         .unwrap_or_default();
+    // The detectors of the user's open alerts, as the Gate fills them in.
+    let alerts = f
+        .get("alerts")
+        .and_then(|n| r.strings(n, &join(path, "alerts")))
+        .map(|l| l.into_iter().map(|x| x.0).collect())
+        .unwrap_or_default();
     Some(Actor {
         name,
         roles,
         client_addr: None,
+        alerts,
     })
 }

@@ -36,6 +36,7 @@ pub fn action(protocol: Protocol, facts: Facts) -> Action {
             name: "alice".into(),
             roles: vec!["developer".into()],
             client_addr: None,
+            alerts: Vec::new(),
         },
         target: TargetRef {
             name: "prod-db".into(),

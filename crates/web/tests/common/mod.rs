@@ -156,6 +156,7 @@ pub fn action(user: &str, raw: &str) -> Action {
             name: user.into(),
             roles: vec!["developer".into()],
             client_addr: Some("127.0.0.1:5555".into()),
+            alerts: Vec::new(),
         },
         target: TargetRef {
             name: "prod-db".into(),
