@@ -66,21 +66,46 @@ async fn webhook_receiver() -> (SocketAddr, mpsc::UnboundedReceiver<String>) {
 
 /// psql through the gateway; (exit code, stderr).
 fn psql(port: u16, password: &str) -> (Option<i32>, String) {
+    psql_in(port, "postgres", password, "SELECT 1")
+}
+
+/// `sql` through the gateway as alice in database `db`; (exit code, stderr).
+fn psql_in(port: u16, db: &str, password: &str, sql: &str) -> (Option<i32>, String) {
+    let conninfo = format!(
+        "host=127.0.0.1 port={port} user=alice dbname={db} sslmode=disable connect_timeout=10"
+    );
     let out = Command::new("psql")
-        .args([
-            "-X",
-            "-w",
-            &format!("host=127.0.0.1 port={port} user=alice dbname=postgres sslmode=disable connect_timeout=10"),
-            "-c",
-            "SELECT 1",
-        ])
+        .args(["-X", "-w", "-v", "ON_ERROR_STOP=1", &conninfo, "-c", sql])
         .env("PGPASSWORD", password)
         .output()
         .expect("run psql");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    (out.status.code(), err)
+}
+
+/// `sql` straight to the machine's PostgreSQL as postgres; stdout.
+fn admin(db: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args([
+            "-X",
+            "-At",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "postgres",
+            "-d",
+            db,
+            "-c",
+            sql,
+        ])
+        .output()
+        .expect("run psql");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
 async fn alerts(client: &reqwest::Client, console: &str) -> serde_json::Value {
@@ -319,4 +344,124 @@ analytics:
     .expect("join");
     assert_eq!(raised, 1, "an alert was raised again after the restart");
     gateway.stop().await.expect("clean stop");
+}
+
+const PREVENTION: &str = r#"version: 1
+rules:
+  - name: writes-under-alert-need-security
+    when:
+      protocol: postgres
+      user: { alerts: [privilege-change] }
+      sql: { statements: [insert, update, delete] }
+    action: hold
+    message: open behaviour alert; writes need a security review
+    approval: { approvers: { roles: [security] }, timeout: 10m, wait: false }
+"#;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_grant_raises_privilege_change_and_the_users_writes_are_held_until_it_is_resolved() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = format!("warden_alerts_{}", std::process::id());
+    admin("postgres", &format!("DROP DATABASE IF EXISTS {db}"));
+    admin("postgres", &format!("CREATE DATABASE {db}"));
+    admin(&db, "CREATE TABLE notes (id int)");
+    std::fs::write(dir.path().join("policy.yaml"), PREVENTION).expect("policy");
+    let yaml = format!(
+        r#"web: {{ listen: 127.0.0.1:0 }}
+audit: {{ path: ./audit }}
+data_dir: ./data
+policies: [./policy.yaml]
+users:
+  - name: alice
+    roles: [developer]
+    password_hash: "{alice_hash}"
+    scram_sha256: "{alice_scram}"
+  - name: sec
+    roles: [security]
+    password_hash: "{sec_hash}"
+targets:
+  - name: app-db
+    protocol: postgres
+    listen: 127.0.0.1:0
+    upstream: 127.0.0.1:5432
+    upstream_user: postgres
+"#,
+        alice_hash = hash_password(ALICE_PW).expect("hash"),
+        alice_scram = ScramVerifier::generate(ALICE_PW).to_text(),
+        sec_hash = hash_password(SEC_PW).expect("hash"),
+    );
+    let config = Config::parse(&yaml, "warden.yaml", dir.path()).expect("valid config");
+    let set = PolicySet::load(&config.policies).expect("policy");
+    let gateway = warden_app::gateway::start(&config, set, None)
+        .await
+        .expect("gateway starts");
+    let console = format!("http://{}", gateway.started.console);
+    let port = gateway.started.targets[0].2.port();
+    let client = reqwest::Client::new();
+    let run = |sql: &'static str| {
+        let db = db.clone();
+        tokio::task::spawn_blocking(move || psql_in(port, &db, ALICE_PW, sql))
+    };
+
+    let (code, err) = run("INSERT INTO notes VALUES (1)").await.expect("join");
+    assert_eq!(code, Some(0), "a write before any alert: {err}");
+    let (code, err) = run("GRANT SELECT ON notes TO PUBLIC").await.expect("join");
+    assert_eq!(code, Some(0), "the grant itself is allowed here: {err}");
+
+    let started = Instant::now();
+    let alert = loop {
+        let v: serde_json::Value = client
+            .get(format!(
+                "{console}/api/v1/alerts?detector=privilege-change&user=alice"
+            ))
+            .basic_auth("sec", Some(SEC_PW))
+            .send()
+            .await
+            .expect("GET alerts")
+            .json()
+            .await
+            .expect("JSON");
+        if let Some(a) = v["alerts"].as_array().and_then(|a| a.first()).cloned() {
+            break a;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "no privilege-change alert: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    let id = alert["id"].as_str().expect("id").to_string();
+    assert!(
+        alert["explanation"]
+            .as_str()
+            .unwrap_or("")
+            .contains("alice"),
+        "{alert}"
+    );
+
+    let (code, err) = run("INSERT INTO notes VALUES (2)").await.expect("join");
+    assert_ne!(code, Some(0), "a write under the alert ran");
+    assert!(
+        err.contains("writes-under-alert-need-security") || err.contains("approval"),
+        "{err}"
+    );
+    assert_eq!(
+        admin(&db, "SELECT count(*) FROM notes"),
+        "1",
+        "the held write reached the database"
+    );
+
+    let resolved = client
+        .post(format!("{console}/api/v1/alerts/{id}/resolve"))
+        .basic_auth("sec", Some(SEC_PW))
+        .json(&serde_json::json!({ "reason": "grant was part of ticket OPS-12" }))
+        .send()
+        .await
+        .expect("POST resolve");
+    assert_eq!(resolved.status(), 200);
+    let (code, err) = run("INSERT INTO notes VALUES (2)").await.expect("join");
+    assert_eq!(code, Some(0), "the write after the resolve: {err}");
+    assert_eq!(admin(&db, "SELECT count(*) FROM notes"), "2");
+    gateway.stop().await.expect("clean stop");
+    admin("postgres", &format!("DROP DATABASE IF EXISTS {db}"));
 }
