@@ -108,25 +108,10 @@ fn admin(db: &str, sql: &str) -> String {
     String::from_utf8_lossy(&out.stdout).trim().to_string()
 }
 
-async fn alerts(client: &reqwest::Client, console: &str) -> serde_json::Value {
-    client
-        .get(format!(
-            "{console}/api/v1/alerts?detector=failed-login-burst&user=alice"
-        ))
-        .basic_auth("sec", Some(SEC_PW))
-        .send()
-        .await
-        .expect("GET alerts")
-        .json()
-        .await
-        .expect("alerts JSON")
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_psql_login_burst_raises_an_alert_whose_lock_refuses_logins_until_resolved() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let (hook, mut hooked) = webhook_receiver().await;
-    let yaml = format!(
+/// A gateway in front of the machine's PostgreSQL with alice (developer, password and
+/// SCRAM), sec (security) and bob (developer, sec's password); `extra` adds top-level keys.
+fn gateway_yaml(extra: &str) -> String {
+    format!(
         r#"web: {{ listen: 127.0.0.1:0 }}
 audit: {{ path: ./audit }}
 data_dir: ./data
@@ -147,17 +132,41 @@ targets:
     listen: 127.0.0.1:0
     upstream: 127.0.0.1:5432
     upstream_user: postgres
-notifications:
+{extra}"#,
+        alice_hash = hash_password(ALICE_PW).expect("hash"),
+        alice_scram = ScramVerifier::generate(ALICE_PW).to_text(),
+        sec_hash = hash_password(SEC_PW).expect("hash"),
+    )
+}
+
+async fn alerts(client: &reqwest::Client, console: &str) -> serde_json::Value {
+    client
+        .get(format!(
+            "{console}/api/v1/alerts?detector=failed-login-burst&user=alice"
+        ))
+        .basic_auth("sec", Some(SEC_PW))
+        .send()
+        .await
+        .expect("GET alerts")
+        .json()
+        .await
+        .expect("alerts JSON")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_psql_login_burst_raises_an_alert_whose_lock_refuses_logins_until_resolved() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (hook, mut hooked) = webhook_receiver().await;
+    let extra = format!(
+        r#"notifications:
   - webhook: http://{hook}/hooks/alerts
     on: [alert]
 analytics:
   detectors:
     failed-login-burst: {{ threshold: 3, window: 10m, lock: 15m }}
-"#,
-        alice_hash = hash_password(ALICE_PW).expect("hash"),
-        alice_scram = ScramVerifier::generate(ALICE_PW).to_text(),
-        sec_hash = hash_password(SEC_PW).expect("hash"),
+"#
     );
+    let yaml = gateway_yaml(&extra);
     let config = Config::parse(&yaml, "warden.yaml", dir.path()).expect("valid config");
     let gateway = warden_app::gateway::start(&config, PolicySet::empty(), None)
         .await
@@ -366,30 +375,7 @@ async fn a_grant_raises_privilege_change_and_the_users_writes_are_held_until_it_
     admin("postgres", &format!("CREATE DATABASE {db}"));
     admin(&db, "CREATE TABLE notes (id int)");
     std::fs::write(dir.path().join("policy.yaml"), PREVENTION).expect("policy");
-    let yaml = format!(
-        r#"web: {{ listen: 127.0.0.1:0 }}
-audit: {{ path: ./audit }}
-data_dir: ./data
-policies: [./policy.yaml]
-users:
-  - name: alice
-    roles: [developer]
-    password_hash: "{alice_hash}"
-    scram_sha256: "{alice_scram}"
-  - name: sec
-    roles: [security]
-    password_hash: "{sec_hash}"
-targets:
-  - name: app-db
-    protocol: postgres
-    listen: 127.0.0.1:0
-    upstream: 127.0.0.1:5432
-    upstream_user: postgres
-"#,
-        alice_hash = hash_password(ALICE_PW).expect("hash"),
-        alice_scram = ScramVerifier::generate(ALICE_PW).to_text(),
-        sec_hash = hash_password(SEC_PW).expect("hash"),
-    );
+    let yaml = gateway_yaml("policies: [./policy.yaml]\n");
     let config = Config::parse(&yaml, "warden.yaml", dir.path()).expect("valid config");
     let set = PolicySet::load(&config.policies).expect("policy");
     let gateway = warden_app::gateway::start(&config, set, None)
