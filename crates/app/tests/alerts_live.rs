@@ -139,10 +139,11 @@ targets:
     )
 }
 
-async fn alerts(client: &reqwest::Client, console: &str) -> serde_json::Value {
+/// `GET /api/v1/alerts` as the security user: alice's alerts of one detector.
+async fn alerts(client: &reqwest::Client, console: &str, detector: &str) -> serde_json::Value {
     client
         .get(format!(
-            "{console}/api/v1/alerts?detector=failed-login-burst&user=alice"
+            "{console}/api/v1/alerts?detector={detector}&user=alice"
         ))
         .basic_auth("sec", Some(SEC_PW))
         .send()
@@ -188,7 +189,7 @@ analytics:
     }
     let after_burst = Instant::now();
     let alert = loop {
-        let v = alerts(&client, &console).await;
+        let v = alerts(&client, &console, "failed-login-burst").await;
         if let Some(a) = v["alerts"].as_array().and_then(|a| a.first()).cloned() {
             break a;
         }
@@ -325,7 +326,7 @@ analytics:
     let console = format!("http://{}", gateway.started.console);
     let deadline = Instant::now() + Duration::from_secs(10);
     let after = loop {
-        let v = alerts(&client, &console).await;
+        let v = alerts(&client, &console, "failed-login-burst").await;
         let list = v["alerts"].as_array().cloned().unwrap_or_default();
         if !list.is_empty() || Instant::now() > deadline {
             break list;
@@ -396,17 +397,7 @@ async fn a_grant_raises_privilege_change_and_the_users_writes_are_held_until_it_
 
     let started = Instant::now();
     let alert = loop {
-        let v: serde_json::Value = client
-            .get(format!(
-                "{console}/api/v1/alerts?detector=privilege-change&user=alice"
-            ))
-            .basic_auth("sec", Some(SEC_PW))
-            .send()
-            .await
-            .expect("GET alerts")
-            .json()
-            .await
-            .expect("JSON");
+        let v = alerts(&client, &console, "privilege-change").await;
         if let Some(a) = v["alerts"].as_array().and_then(|a| a.first()).cloned() {
             break a;
         }

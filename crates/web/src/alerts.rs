@@ -79,22 +79,12 @@ fn desk(app: &App) -> Result<&dyn AlertDesk, WebError> {
         .ok_or_else(|| WebError::NotFound("behaviour analytics (off in this gateway)".into()))
 }
 
-fn may_read(who: &Authed) -> bool {
-    ["admin", "security", "viewer"]
-        .iter()
-        .any(|r| who.user.has_role(r))
-}
-
-fn may_decide(who: &Authed) -> bool {
-    who.user.has_role("admin") || who.user.has_role("security")
-}
-
 pub async fn list(
     State(app): State<App>,
     who: Authed,
     Query(params): Query<AlertParams>,
 ) -> Result<impl IntoResponse, WebError> {
-    if !may_read(&who) {
+    if !who.user.can_read_alerts() {
         return Err(WebError::Forbidden(
             "reading alerts needs the admin, security or viewer role".into(),
         ));
@@ -128,7 +118,7 @@ async fn decide(
     resolve: bool,
 ) -> Result<Json<serde_json::Value>, WebError> {
     let body = decision_body(&who, &headers, &body)?;
-    if !may_decide(&who) {
+    if !who.user.can_decide_alerts() {
         return Err(WebError::Forbidden(
             "acknowledging and resolving alerts needs the admin or security role".into(),
         ));

@@ -168,6 +168,16 @@ impl WebUserRef {
         self.has_role("viewer") || self.has_role("admin")
     }
 
+    /// Behaviour-analytics alerts: reading them.
+    pub fn can_read_alerts(&self) -> bool {
+        self.can_read_audit() || self.has_role("security")
+    }
+
+    /// Behaviour-analytics alerts: acknowledging and resolving them.
+    pub fn can_decide_alerts(&self) -> bool {
+        self.has_role("admin") || self.has_role("security")
+    }
+
     pub fn actor(&self) -> Actor {
         Actor {
             name: self.name.clone(),

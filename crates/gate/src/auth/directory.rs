@@ -22,8 +22,6 @@ pub enum AuthFailure {
     /// The user exists but has no credential of the kind offered.
     #[error("no credential of this kind is configured for the user")]
     NoCredential,
-    #[error("too many failed logins; retry in {retry_after_secs}s")]
-    Throttled { retry_after_secs: u64 },
 }
 
 impl AuthFailure {
@@ -34,9 +32,6 @@ impl AuthFailure {
             AuthFailure::BadCredentials if user_known => "wrong password".into(),
             AuthFailure::BadCredentials => "unknown user".into(),
             AuthFailure::NoCredential => "no credential configured".into(),
-            AuthFailure::Throttled { retry_after_secs } => {
-                format!("throttled ({retry_after_secs}s)")
-            }
         }
     }
 }

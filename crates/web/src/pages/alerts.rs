@@ -16,6 +16,7 @@ use serde::Deserialize;
 
 use super::layout::{error_page, html_page, page, Nav};
 use super::{percent_encode, PageUser};
+use crate::api::clean_reason;
 use crate::app::App;
 use crate::error::WebError;
 
@@ -35,10 +36,7 @@ pub async fn show(
     PageUser(who): PageUser,
     Query(params): Query<AlertsParams>,
 ) -> Response {
-    let may_read = ["admin", "security", "viewer"]
-        .iter()
-        .any(|r| who.user.has_role(r));
-    if !may_read {
+    if !who.user.can_read_alerts() {
         return error_page(&WebError::Forbidden(format!(
             "{} needs role admin, security or viewer to see alerts",
             who.user.name
@@ -54,7 +52,7 @@ pub async fn show(
         .as_deref()
         .filter(|s| !s.is_empty() && *s != "all");
     let alerts = desk.list(status, None, None);
-    let may_decide = who.user.has_role("admin") || who.user.has_role("security");
+    let may_decide = who.user.can_decide_alerts();
     let mut first_open = true;
     let body = html! {
         h1 { "Alerts" }
@@ -133,7 +131,7 @@ pub async fn decide(
     if let Err(e) = who.check_csrf(form.csrf.as_deref()) {
         return error_page(&e);
     }
-    if !(who.user.has_role("admin") || who.user.has_role("security")) {
+    if !who.user.can_decide_alerts() {
         return error_page(&WebError::Forbidden(
             "acknowledging and resolving alerts needs the admin or security role".into(),
         ));
@@ -146,13 +144,9 @@ pub async fn decide(
         "resolve" => true,
         other => return error_page(&WebError::BadRequest(format!("unknown decision `{other}`"))),
     };
-    let reason = form
-        .reason
-        .map(|r| r.trim().to_string())
-        .unwrap_or_default();
-    if reason.is_empty() {
+    let Some(reason) = clean_reason(form.reason) else {
         return Redirect::to("/alerts?error=a%20reason%20is%20required").into_response();
-    }
+    };
     let target = match desk
         .decide(id.clone(), resolve, who.user.actor(), reason)
         .await
