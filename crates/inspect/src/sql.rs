@@ -12,8 +12,11 @@ mod classify;
 mod fallback;
 mod functions;
 mod objects;
+mod shape;
 mod tokens;
 mod walk;
+
+pub use shape::literal_shape;
 
 /// Which SQL dialect to parse with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]

@@ -1,30 +1,54 @@
-//! A bounded cache of SQL inspection results keyed by (dialect, statement text), so a
-//! statement a client repeats (ORMs, pollers, prepared statements) is parsed once.
+//! A bounded cache of SQL inspection results, so a statement a client repeats (ORMs,
+//! pollers, prepared statements, the same query with other literal values) is parsed
+//! once.
 //!
-//! Facts depend only on the text and dialect, never on the user or target, so sharing
-//! them is safe. The cache must never grow without bound: each shard is cleared when it
-//! reaches its share of the capacity (a simple, O(1)-amortised eviction that cannot be
-//! steered into unbounded memory by a client sending endless distinct statements).
+//! Keys: the statement's *literal shape* (`warden_inspect::sql::literal_shape`: numbers
+//! and plain strings replaced by placeholders) when it has one, else the exact text; the
+//! two live in separate maps so a text can never be mistaken for a shape. Under a shape
+//! only facts that parsed are stored (a parse error message may quote a literal). Facts
+//! depend only on the text and dialect, never on the user or target, so sharing them is
+//! safe; policies still evaluate every action with its own raw text. The cache must never
+//! grow without bound: each shard is cleared when it reaches its share of the capacity
+//! (a simple, O(1)-amortised eviction that cannot be steered into unbounded memory by a
+//! client sending endless distinct statements).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use warden_inspect::sql::{self, Dialect, SqlFacts};
+use warden_inspect::sql::{self, literal_shape, Dialect, SqlFacts};
 
 const SHARDS: usize = 16;
 
+type Map = HashMap<Box<str>, Arc<SqlFacts>>;
+
+/// What a cache entry is keyed by.
+#[derive(Clone, Copy)]
+enum KeyKind {
+    Text,
+    Shape,
+}
+
 #[derive(Default)]
 struct Shard {
-    postgres: HashMap<Box<str>, Arc<SqlFacts>>,
-    mysql: HashMap<Box<str>, Arc<SqlFacts>>,
+    /// Indexed by [`Shard::slot`]: (dialect, key kind).
+    maps: [Map; 4],
 }
 
 impl Shard {
-    fn map(&mut self, d: Dialect) -> &mut HashMap<Box<str>, Arc<SqlFacts>> {
-        match d {
-            Dialect::Postgres => &mut self.postgres,
-            Dialect::Mysql => &mut self.mysql,
-        }
+    fn slot(d: Dialect, k: KeyKind) -> usize {
+        let d = match d {
+            Dialect::Postgres => 0,
+            Dialect::Mysql => 1,
+        };
+        d * 2 + k as usize
+    }
+
+    fn map(&mut self, d: Dialect, k: KeyKind) -> &mut Map {
+        &mut self.maps[Shard::slot(d, k)]
+    }
+
+    fn len(&self) -> usize {
+        self.maps.iter().map(HashMap::len).sum()
     }
 }
 
@@ -58,29 +82,37 @@ impl SqlCache {
         }
     }
 
-    /// Inspect `text`, or return the facts from a previous identical call.
+    /// Inspect `text`, or return the facts from a previous call with the same text or
+    /// the same literal shape.
     pub fn inspect(&self, text: &str, dialect: Dialect) -> Arc<SqlFacts> {
         if text.len() > self.max_text {
             return Arc::new(sql::inspect(text, dialect));
         }
-        let idx = shard_of(text);
+        let shape = literal_shape(text);
+        let (key, kind) = match &shape {
+            Some(s) => (s.as_str(), KeyKind::Shape),
+            None => (text, KeyKind::Text),
+        };
+        let idx = shard_of(key);
         let Some(shard) = self.shards.get(idx) else {
             return Arc::new(sql::inspect(text, dialect));
         };
         {
             let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
-            if let Some(facts) = guard.map(dialect).get(text) {
+            if let Some(facts) = guard.map(dialect, kind).get(key) {
                 return Arc::clone(facts);
             }
         }
         // Parse outside the lock: parsing is the slow part.
         let facts = Arc::new(sql::inspect(text, dialect));
-        let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
-        if guard.postgres.len() + guard.mysql.len() >= self.per_shard {
-            guard.postgres.clear();
-            guard.mysql.clear();
+        if matches!(kind, KeyKind::Shape) && facts.unparsed {
+            return facts;
         }
-        guard.map(dialect).insert(text.into(), Arc::clone(&facts));
+        let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
+        if guard.len() >= self.per_shard {
+            guard.maps.iter_mut().for_each(HashMap::clear);
+        }
+        guard.map(dialect, kind).insert(key.into(), Arc::clone(&facts));
         facts
     }
 
@@ -88,10 +120,7 @@ impl SqlCache {
     pub fn len(&self) -> usize {
         self.shards
             .iter()
-            .map(|s| {
-                let g = s.lock().unwrap_or_else(|e| e.into_inner());
-                g.postgres.len() + g.mysql.len()
-            })
+            .map(|s| s.lock().unwrap_or_else(|e| e.into_inner()).len())
             .sum()
     }
 
@@ -130,10 +159,26 @@ mod tests {
     }
 
     #[test]
+    fn literal_values_share_one_entry_and_texts_never_meet_shapes() {
+        let cache = SqlCache::new(100);
+        let a = cache.inspect("DELETE FROM t WHERE id = 1", Dialect::Postgres);
+        let b = cache.inspect("DELETE FROM t WHERE id = 2", Dialect::Postgres);
+        assert!(Arc::ptr_eq(&a, &b));
+        // A text that looks like a shape is inspected as itself.
+        let c = cache.inspect("DELETE FROM t WHERE id = ?n", Dialect::Postgres);
+        assert!(!Arc::ptr_eq(&a, &c));
+        assert!(!a.unparsed);
+        // Unparsed texts are not stored under their shape.
+        cache.inspect("SELEC 1", Dialect::Postgres);
+        assert!(cache.inspect("SELEC 2", Dialect::Postgres).unparsed);
+        assert_eq!(cache.len(), 2);
+    }
+
+    #[test]
     fn stays_bounded() {
         let cache = SqlCache::new(64);
         for i in 0..10_000 {
-            cache.inspect(&format!("SELECT {i}"), Dialect::Postgres);
+            cache.inspect(&format!("SELECT c{i}"), Dialect::Postgres);
         }
         assert!(cache.len() <= 64, "{}", cache.len());
     }

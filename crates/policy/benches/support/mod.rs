@@ -14,8 +14,13 @@ pub const STATEMENT: &str =
 
 /// 200 rules in the shapes real policies use, across all protocols.
 pub fn policy_200() -> PolicySet {
+    policy_of(200)
+}
+
+/// `n` rules in the shapes real policies use, across all protocols (five shapes in turn).
+pub fn policy_of(n: usize) -> PolicySet {
     let mut y = String::from("version: 1\nrules:\n");
-    for i in 0..200 {
+    for i in 0..n {
         let rule = match i % 5 {
             0 => format!(
                 "  - name: r{i}\n    when: {{ protocol: postgres, target: {{ labels: {{ env: production }} }}, sql: {{ statements: [drop, truncate] }} }}\n    unless: {{ user: {{ roles: [migrator{i}] }} }}\n    action: deny\n"
