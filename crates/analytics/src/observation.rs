@@ -15,7 +15,8 @@ pub enum Kind {
     AuthFailed,
     /// A login that succeeded (`authenticated`).
     Authenticated,
-    /// An action and its verdict (`action_decided`).
+    /// An action and its verdict (`action_decided`). A read-only allow's record also
+    /// carries its outcome ([`Observation::outcome`]): it counts as both.
     ActionDecided,
     /// What an allowed action did (`action_completed`).
     ActionCompleted,
@@ -105,6 +106,9 @@ pub struct Observation<'a> {
     pub bytes: u64,
     /// The action failed (`action_completed` with an error or a failing status).
     pub failed: bool,
+    /// The record carries an outcome (every `action_completed`, and the one
+    /// `action_decided` record of a read-only allow).
+    pub outcome: bool,
     /// Hash of the normalised action text (literals replaced) and target; 0 when none.
     pub fingerprint: u64,
     /// The raw action text (statement, request line, command), when there is one.
@@ -130,6 +134,7 @@ impl<'a> Observation<'a> {
             rows: 0,
             bytes: 0,
             failed: false,
+            outcome: false,
             fingerprint: 0,
             raw: None,
             privilege: None,
@@ -161,6 +166,7 @@ impl<'a> Observation<'a> {
             rows: self.rows,
             bytes: self.bytes,
             failed: self.failed,
+            outcome: self.outcome,
             fingerprint: self.fingerprint,
             raw: self.raw.map(cut),
             privilege: self.privilege,

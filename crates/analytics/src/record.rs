@@ -55,6 +55,7 @@ pub fn observe_record(r: &Record) -> Observation<'_> {
         o.decision = Decision::from_name(&v.decision);
     }
     if let Some(out) = &ev.outcome {
+        o.outcome = true;
         o.rows = out.rows.unwrap_or(0);
         o.bytes = out.bytes.unwrap_or(0);
         o.failed = out.error.as_deref().is_some_and(|e| !e.is_empty())

@@ -251,6 +251,18 @@ impl AuditLog {
         }
     }
 
+    /// `Ok` while appends can be accepted: no write or sync has failed and the writer is
+    /// running. For callers that decide now and append later (the record of a read-only
+    /// action written with its outcome): on `Err` they must fail closed as for a failed
+    /// append.
+    pub fn check_writable(&self) -> Result<(), AuditError> {
+        let s = lock(&self.inner().submit);
+        if let Some(msg) = lock(&self.inner().shared.failed).clone() {
+            return Err(AuditError::Failed(msg));
+        }
+        s.tx.as_ref().map(|_| ()).ok_or(AuditError::Closed)
+    }
+
     /// [`AuditLog::append`] for threads outside an async runtime (blocks the thread;
     /// never call it from async code).
     pub fn append_blocking(&self, ev: Event, d: Durability) -> Result<u64, AuditError> {

@@ -64,7 +64,11 @@ async fn allowed_get_is_forwarded_with_the_targets_credential() {
     assert_eq!(up.hits(), 1);
     let audit = w.audit_json().await;
     let text = serde_json::to_string(&audit).expect("json");
-    assert!(text.contains("action_completed"), "{text}");
+    // A read-only allow: one `action_decided` record that carries the outcome.
+    assert!(
+        text.contains("action_decided") && text.contains("\"status\":\"200\""),
+        "{text}"
+    );
     assert!(!text.contains(ALICE_TOKEN) && !text.contains(UPSTREAM_TOKEN));
 }
 

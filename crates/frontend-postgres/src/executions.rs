@@ -1,8 +1,10 @@
 //! Outcomes of Executes: the first Execute after a Parse completes the statement's Gate
-//! ticket; every later Execute of the same prepared statement gets its own
-//! `ActionCompleted` record that references the decision (`decided at #N`), written with
-//! the same durability the Gate chose for the decision (durable for anything that can
-//! write or was not understood, queued for read-only allows).
+//! ticket; every later Execute of the same prepared statement gets its own record,
+//! written with the same durability the Gate chose for the decision: an
+//! `ActionCompleted` that references the decision (`decided at #N`) for anything that
+//! can write or was not understood (durable), and for a read-only allow — whose decision
+//! the Gate records together with its first outcome — a self-contained `ActionDecided`
+//! carrying the verdict and that execution's outcome (queued).
 //!
 //! A statement that ran because a person approved it is **single-use**: the approval
 //! covers one execution, so a later Execute of the same prepared statement is refused
@@ -25,7 +27,9 @@ use warden_gate::{action_event, needs_durable_record, Gate, Ticket};
 pub struct Repeat {
     gate: Gate,
     action: Action,
-    decided_seq: u64,
+    /// `None`: the decision was recorded with the first outcome (a read-only allow).
+    decided_seq: Option<u64>,
+    verdict: VerdictSummary,
     approval_id: Option<String>,
     durability: Durability,
     /// Executions so far (the first one is the ticket's).
@@ -43,6 +47,7 @@ impl Repeat {
             gate: gate.clone(),
             action: ticket.action().clone(),
             decided_seq: ticket.decided_seq(),
+            verdict: warden_gate::verdict_summary(ticket.verdict()),
             approval_id: ticket.approval_id().map(str::to_owned),
             durability,
             count: AtomicU64::new(1),
@@ -70,8 +75,8 @@ impl Repeat {
             message: Some(message.clone()),
         });
         ev.detail = Some(format!(
-            "decided at #{}; execution {execution} refused: an approval is single-use",
-            self.decided_seq
+            "{}execution {execution} refused: an approval is single-use",
+            self.decided_at()
         ));
         ev.approval = Some(ApprovalRef {
             id: id.to_owned(),
@@ -88,12 +93,27 @@ impl Repeat {
         self.count.fetch_add(1, Ordering::Relaxed) + 1
     }
 
+    /// `decided at #N; ` when the decision has its own record, else nothing.
+    fn decided_at(&self) -> String {
+        self.decided_seq
+            .map(|seq| format!("decided at #{seq}; "))
+            .unwrap_or_default()
+    }
+
     async fn record(self: Arc<Self>, execution: u64, outcome: Outcome) {
-        let mut ev = action_event(EventKind::ActionCompleted, &self.action);
+        let mut ev = match self.decided_seq {
+            Some(_) => action_event(EventKind::ActionCompleted, &self.action),
+            None => {
+                let mut ev = action_event(EventKind::ActionDecided, &self.action);
+                ev.verdict = Some(self.verdict.clone());
+                ev.action = Some(self.action.clone());
+                ev
+            }
+        };
         ev.outcome = Some(outcome);
         ev.detail = Some(format!(
-            "decided at #{}; execution {execution} of the prepared statement",
-            self.decided_seq
+            "{}execution {execution} of the prepared statement",
+            self.decided_at()
         ));
         if let Some(id) = &self.approval_id {
             ev.approval = Some(ApprovalRef {

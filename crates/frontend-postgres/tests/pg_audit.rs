@@ -55,11 +55,26 @@ async fn connection_decisions_and_outcomes_are_audited() {
     ] {
         assert!(kinds.contains(&k), "{k:?} missing from {kinds:?}");
     }
+    // Writes get an `ActionCompleted` after their durable decision; read-only allows one
+    // `ActionDecided` that carries the outcome.
     let completed = |pred: &dyn Fn(&warden_audit::Outcome) -> bool| {
         recs.iter().any(|r| {
-            r.event.kind == EventKind::ActionCompleted && r.event.outcome.as_ref().is_some_and(pred)
+            matches!(
+                r.event.kind,
+                EventKind::ActionCompleted | EventKind::ActionDecided
+            ) && r.event.outcome.as_ref().is_some_and(pred)
         })
     };
+    let select_records = recs
+        .iter()
+        .filter(|r| {
+            r.event
+                .action
+                .as_ref()
+                .is_some_and(|a| a.raw.starts_with("SELECT * FROM nonexistent"))
+        })
+        .count();
+    assert_eq!(select_records, 1, "a read-only allow is one record");
     assert!(
         completed(&|o| o.status.as_deref() == Some("INSERT 0 7") && o.rows == Some(7)),
         "extended outcome"

@@ -21,8 +21,11 @@
 //! ```
 //!
 //! Lifecycle of one action: evaluate against the current policy snapshot → append
-//! `ActionDecided` (durable when the action can write, is denied/held, hit a dry-run
-//! rule, or could not be understood; queued for read-only allows) → allow / deny / hold.
+//! `ActionDecided` durably (the action can write, is denied/held, hit a dry-run rule, or
+//! could not be understood) → allow / deny / hold; the ticket's completion appends
+//! `ActionCompleted`. A read-only allow, whose decision record would only be queued, is
+//! recorded once instead: one `ActionDecided` record carrying the outcome, queued when
+//! the ticket completes (or is dropped), after the log's health was checked at decision.
 //! A hold becomes an approval request; in retry mode (`approval: { wait: false }`) the
 //! client is refused with the approval id and the identical request re-sent after
 //! approval runs once.
@@ -92,6 +95,14 @@ pub fn verdict_summary(v: &Verdict) -> VerdictSummary {
         dry_run: v.dry_run.iter().map(|h| h.rule.clone()).collect(),
         message: Some(v.message.clone()),
     }
+}
+
+/// The `ActionDecided` event of `action` and its verdict.
+fn decided_event(action: &Action, verdict: &Verdict) -> Event {
+    let mut ev = action_event(EventKind::ActionDecided, action);
+    ev.verdict = Some(verdict_summary(verdict));
+    ev.action = Some(action.clone());
+    ev
 }
 
 /// An event about `action` with actor, target, protocol and session filled in.
@@ -168,15 +179,11 @@ impl Gate {
             action.user.alerts = alerts.open_detectors(&action.user.name);
         }
         let verdict = self.inner.policies.current().evaluate(&action);
-        let durability = if needs_durable_record(&action, &verdict) {
-            Durability::Durable
-        } else {
-            Durability::Queued
-        };
-        let mut ev = action_event(EventKind::ActionDecided, &action);
-        ev.verdict = Some(verdict_summary(&verdict));
-        ev.action = Some(action.clone());
-        let decided_seq = match self.inner.audit.append(ev, durability).await {
+        if !needs_durable_record(&action, &verdict) {
+            return self.allow_read(action, verdict);
+        }
+        let ev = decided_event(&action, &verdict);
+        let decided_seq = match self.inner.audit.append(ev, Durability::Durable).await {
             Ok(seq) => seq,
             Err(e) => {
                 tracing::error!(error = %e, target = %action.target.name, "audit append failed; refusing the action");
@@ -192,7 +199,7 @@ impl Gate {
                     action,
                     verdict,
                     None,
-                    decided_seq,
+                    Some(decided_seq),
                 ))
             }
             Decision::Deny => {
@@ -203,6 +210,19 @@ impl Gate {
         }
     }
 
+    /// A read-only allow (its record would only be queued): one record, written when the
+    /// action completes (or its ticket is dropped), carries decision and outcome. The
+    /// log's health is checked now, so a failed log still refuses (fail closed).
+    fn allow_read(&self, action: Action, verdict: Verdict) -> Admission {
+        if let Err(e) = self.inner.audit.check_writable() {
+            tracing::error!(error = %e, target = %action.target.name, "audit log unavailable; refusing the action");
+            self.inner.stats.audit_failure();
+            return Admission::Deny(Refusal::audit_unavailable(&verdict));
+        }
+        self.inner.stats.allowed();
+        Admission::Allow(Ticket::new(self.clone(), action, verdict, None, None))
+    }
+
     async fn hold(&self, action: Action, verdict: Verdict, decided_seq: u64) -> Admission {
         let retry_mode = verdict.approval.as_ref().is_some_and(|s| !s.wait);
         let approvals = &self.inner.approvals;
@@ -211,7 +231,7 @@ impl Gate {
                 Ok(Some(req)) => {
                     self.inner.stats.hold_approved();
                     let id = Some(req.id.clone());
-                    let ticket = Ticket::new(self.clone(), action, verdict, id, decided_seq);
+                    let ticket = Ticket::new(self.clone(), action, verdict, id, Some(decided_seq));
                     return Admission::Allow(ticket.with_approvers(req.approvers()));
                 }
                 Ok(None) => {}

@@ -37,6 +37,7 @@ async fn allow_audits_decision_and_outcome() {
                 ..Outcome::default()
             })
             .await;
+        // A read-only allow is recorded once, with its outcome, when it completes.
         let decided = records(&s.audit, EventKind::ActionDecided, 1).await;
         assert_eq!(decided.len(), 1);
         let v = decided[0].event.verdict.as_ref().expect("verdict");
@@ -46,21 +47,12 @@ async fn allow_audits_decision_and_outcome() {
             Some("alice")
         );
         assert_eq!(decided[0].event.target.as_deref(), Some("prod-db"));
-        let done = records(&s.audit, EventKind::ActionCompleted, 1).await;
-        assert_eq!(
-            done[0]
-                .event
-                .outcome
-                .as_ref()
-                .and_then(|o| o.status.as_deref()),
-            Some("SELECT 1")
-        );
-        assert!(done[0]
-            .event
-            .outcome
-            .as_ref()
-            .and_then(|o| o.duration_ms)
-            .is_some());
+        let outcome = decided[0].event.outcome.as_ref().expect("outcome");
+        assert_eq!(outcome.status.as_deref(), Some("SELECT 1"));
+        assert!(outcome.duration_ms.is_some());
+        assert!(records(&s.audit, EventKind::ActionCompleted, 0)
+            .await
+            .is_empty());
         assert_eq!(s.gate.stats().allowed, 1);
         assert_eq!(s.gate.stats().completed, 1);
     })
@@ -153,7 +145,7 @@ async fn abandoned_ticket_is_still_recorded() {
             panic!("allowed");
         };
         drop(ticket);
-        let done = records(&s.audit, EventKind::ActionCompleted, 1).await;
+        let done = records(&s.audit, EventKind::ActionDecided, 1).await;
         assert_eq!(done.len(), 1, "a dropped ticket records an unknown outcome");
         assert!(done[0]
             .event

@@ -381,7 +381,12 @@ impl Engine {
             role_q90,
         };
         match o.kind {
-            Kind::ActionDecided => actions::decided(tuning, dedup, u, o, &cx, now, out),
+            Kind::ActionDecided => {
+                actions::decided(tuning, dedup, u, o, &cx, now, out);
+                if o.outcome {
+                    actions::completed(tuning, dedup, u, o, &cx, now, out);
+                }
+            }
             Kind::ActionCompleted => actions::completed(tuning, dedup, u, o, &cx, now, out),
             _ => {}
         }

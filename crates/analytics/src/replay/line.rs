@@ -256,6 +256,7 @@ fn finish_outcome(o: &mut Observation<'_>, outcome: Option<OutcomeView<'_>>, fam
     let Some(out) = outcome else {
         return;
     };
+    o.outcome = true;
     o.rows = out.rows.u64().unwrap_or(0);
     o.bytes = out.bytes.u64().unwrap_or(0);
     o.failed = out

@@ -122,7 +122,9 @@ struct TicketState {
     verdict: Verdict,
     approval_id: Option<String>,
     approvers: Vec<String>,
-    decided_seq: u64,
+    /// The `ActionDecided` record, or `None` when the decision is recorded together with
+    /// the outcome (a read-only allow whose record would only have been queued anyway).
+    decided_seq: Option<u64>,
     started: Instant,
     done: bool,
 }
@@ -133,7 +135,7 @@ impl Ticket {
         action: Action,
         verdict: Verdict,
         approval_id: Option<String>,
-        decided_seq: u64,
+        decided_seq: Option<u64>,
     ) -> Ticket {
         Ticket {
             inner: Box::new(TicketState {
@@ -168,8 +170,9 @@ impl Ticket {
         self.inner.approval_id.as_deref()
     }
 
-    /// Sequence number of the `ActionDecided` record.
-    pub fn decided_seq(&self) -> u64 {
+    /// Sequence number of the `ActionDecided` record; `None` when the decision is
+    /// recorded with the outcome, in one record written at completion.
+    pub fn decided_seq(&self) -> Option<u64> {
         self.inner.decided_seq
     }
 
@@ -178,9 +181,15 @@ impl Ticket {
             outcome.duration_ms =
                 Some(u64::try_from(self.inner.started.elapsed().as_millis()).unwrap_or(u64::MAX));
         }
-        let mut ev = action_event(EventKind::ActionCompleted, &self.inner.action);
+        let mut ev = match self.inner.decided_seq {
+            Some(seq) => {
+                let mut ev = action_event(EventKind::ActionCompleted, &self.inner.action);
+                ev.detail = Some(format!("decided at #{seq}"));
+                ev
+            }
+            None => super::decided_event(&self.inner.action, &self.inner.verdict),
+        };
         ev.outcome = Some(outcome);
-        ev.detail = Some(format!("decided at #{}", self.inner.decided_seq));
         if let Some(id) = &self.inner.approval_id {
             ev.approval = Some(approval_ref(id, std::mem::take(&mut self.inner.approvers)));
         }
@@ -307,7 +316,7 @@ impl Held {
                             action,
                             verdict.clone(),
                             Some(id.clone()),
-                            decided_seq,
+                            Some(decided_seq),
                         );
                         ticket.inner.approvers = approvers;
                         HoldOutcome::Approved(ticket)
