@@ -23,6 +23,8 @@
 #                                    (default: `cargo build --release -p warden`, honouring
 #                                    CARGO_TARGET_DIR)
 #        KEEP=1   keep the work directory (configs, logs, wrk outputs)
+#        PERF=1   also `perf record` Warden during its wrk runs and print the top entries of
+#                 each profile (needs linux-perf; software cpu-clock events suffice)
 # Needs: nginx, wrk, curl, python3, sha256sum; cargo unless WARDEN_BIN is set.
 # Only loopback addresses are used.
 set -euo pipefail
@@ -283,8 +285,14 @@ print(f"{rps:.0f} {p50:.3f} {p99:.3f} {errs}")
 EOF
 }
 wrk_run() { # name port threads conns -> "rps p50 p99 errors"
-  local name=$1 port=$2 t=$3 c=$4
+  local name=$1 port=$2 t=$3 c=$4 perf_pid=
+  if [[ -n ${PERF:-} && $name == warden ]]; then
+    perf record -q -F 999 -g -p "$WARDEN_PID" -o "$WORK/perf.t$t.c$c.data" -- sleep "$DURATION" \
+      >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   wrk -t"$t" -c"$c" -d"$DURATION"s --latency -H "$AUTH" "http://127.0.0.1:$port$URL_PATH" >"$WORK/$name.t$t.c$c.txt"
+  [[ -n $perf_pid ]] && wait "$perf_pid" 2>/dev/null
   parse_wrk "$WORK/$name.t$t.c$c.txt"
 }
 warm() { # name port
@@ -347,6 +355,16 @@ printf '  %-52s %7s MiB\n' "after closing them" "$(mib "$RSS_IDLE_CLOSED")"
 printf '  %-52s %7s MiB\n' "under load (max sampled during the -c$CONNS run)" "$(mib "$RSS_LOAD")"
 printf '  %-52s %7s MiB\n' "after all runs" "$(mib "$RSS_AFTER")"
 printf '  %-52s %7s MiB\n' "peak (VmHWM)" "$(mib "$RSS_PEAK")"
+
+if [[ -n ${PERF:-} ]]; then
+  for f in "$WORK"/perf.*.data; do
+    [[ -e $f ]] || continue
+    echo
+    echo "perf top entries (self time, warden process): $(basename "$f" .data)"
+    perf report -i "$f" --no-children --sort symbol --stdio -g none 2>/dev/null |
+      grep -E '^ +[0-9]' | head -n 25 | cut -c1-110 | sed 's/^/  /' || true
+  done
+fi
 
 # Stop Warden (sled locks the store) and verify the audit chain it wrote during the runs.
 stop_pid "$WARDEN_PID"

@@ -23,6 +23,8 @@
 #                                    CARGO_TARGET_DIR)
 #        POLICIES=policies/postgres-production.yaml   policy file or folder for Warden
 #        KEEP=1   keep the work directory (configs, logs, pgbench logs) instead of deleting it
+#        PERF=1   also `perf record` Warden during each of its runs and print the top entries
+#                 of each profile (needs linux-perf; software cpu-clock events suffice)
 # Needs: PostgreSQL on 127.0.0.1:5432 (user postgres, trust), psql, pgbench, pgbouncer,
 #        python3; cargo unless WARDEN_BIN is set. Only loopback addresses are used.
 set -euo pipefail
@@ -182,10 +184,16 @@ run() { # name port user password mode clients -> "tps p50_ms p99_ms" (or "- - -
   local name=$1 port=$2 user=$3 pw=$4 mode=$5 c=$6
   local prefix="$WORK/log/$name.$mode.c$c"
   local jobs=$(( c < 2 ? 1 : 2 ))
-  local out rc=0
+  local out rc=0 perf_pid=
+  if [[ -n ${PERF:-} && $name == warden ]]; then
+    perf record -q -F 999 -g -p "$WARDEN_PID" -o "$WORK/perf.$mode.c$c.data" -- sleep "$DURATION" \
+      >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   out=$(PGPASSWORD=$pw timeout $((DURATION + 60)) pgbench -n -S -M "$mode" -c "$c" -j "$jobs" -T "$DURATION" \
         -h 127.0.0.1 -p "$port" -U "$user" --log --log-prefix="$prefix" "$DB" 2>&1) || rc=$?
   printf '%s\n' "$out" >"$prefix.out"
+  [[ -n $perf_pid ]] && wait "$perf_pid" 2>/dev/null
   local tps
   tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | tail -1)
   if [[ $rc != 0 || -z $tps ]] || grep -q 'aborted' <<<"$out"; then
@@ -248,6 +256,16 @@ if [[ -s $WORK/failures ]]; then
   echo
   echo "failed runs ('-' above):"
   sed 's/^/  /' "$WORK/failures"
+fi
+
+if [[ -n ${PERF:-} ]]; then
+  for f in "$WORK"/perf.*.data; do
+    [[ -e $f ]] || continue
+    echo
+    echo "perf top entries (self time, warden process): $(basename "$f" .data)"
+    perf report -i "$f" --no-children --sort symbol --stdio -g none 2>/dev/null |
+      grep -E '^ +[0-9]' | head -n 25 | cut -c1-110 | sed 's/^/  /' || true
+  done
 fi
 
 # Stop Warden (sled locks the store) and verify the audit chain it wrote during the runs.
