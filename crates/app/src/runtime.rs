@@ -23,7 +23,7 @@ use warden_gate::Gate;
 use warden_inspect::Protocol;
 use warden_policy::{PolicySet, PolicyStore, SqlCache};
 
-use crate::alerts::{runner, AlertBook};
+use crate::alerts::{runner, AlertBook, Baselines};
 use crate::registry;
 use crate::reload::PolicyReloader;
 use crate::stores::{self, StoreError};
@@ -86,6 +86,8 @@ pub struct Running {
     pub throttle: Arc<LoginThrottle>,
     /// Behaviour-analytics alerts (`None` when `analytics.enabled` is false).
     pub alerts: Option<Arc<AlertBook>>,
+    /// The live analytics engine's per-user view (`None` when analytics is off).
+    pub baselines: Option<Arc<Baselines>>,
     analytics_task: Option<JoinHandle<()>>,
     pub targets: Vec<RunningTarget>,
     pub reloader: PolicyReloader,
@@ -168,13 +170,13 @@ async fn start_on(
     );
     let users = Arc::new(UserDirectory::new(config.users.iter().cloned()));
     let throttle = Arc::new(LoginThrottle::default());
-    let (alerts, analytics_task): (Option<Arc<AlertBook>>, _) =
+    let (alerts, baselines, analytics_task) =
         match start_analytics(config, &audit, &throttle, shutdown.child_token())? {
-            Some((book, task)) => {
-                gate.set_alerts(Arc::clone(&book) as Arc<dyn warden_gate::OpenAlerts>);
-                (Some(book), Some(task))
+            Some(a) => {
+                gate.set_alerts(Arc::clone(&a.book) as Arc<dyn warden_gate::OpenAlerts>);
+                (Some(a.book), Some(a.baselines), Some(a.task))
             }
-            None => (None, None),
+            None => (None, None, None),
         };
 
     // Bind everything before starting anything, so a busy port fails the whole start.
@@ -228,6 +230,7 @@ async fn start_on(
         users,
         throttle,
         alerts,
+        baselines,
         analytics_task,
         targets,
         reloader,
@@ -238,8 +241,12 @@ async fn start_on(
     })
 }
 
-/// The alert book and the task of its runner.
-type Analytics = (Arc<AlertBook>, JoinHandle<()>);
+/// The alert book, the runner's engine view and the runner's task.
+struct Analytics {
+    book: Arc<AlertBook>,
+    baselines: Arc<Baselines>,
+    task: JoinHandle<()>,
+}
 
 /// The alert book and its runner on the audit feed; the book locks logins through the
 /// throttle.
@@ -254,9 +261,14 @@ fn start_analytics(
     }
     let book = Arc::new(AlertBook::default());
     throttle.set_locks(Arc::clone(&book) as Arc<dyn warden_gate::auth::LoginLocks>);
-    let task = runner::spawn(audit.clone(), Arc::clone(&book), &config.analytics, stop)
-        .map_err(StartError::Analytics)?;
-    Ok(Some((book, task)))
+    let (task, baselines) =
+        runner::spawn(audit.clone(), Arc::clone(&book), &config.analytics, stop)
+            .map_err(StartError::Analytics)?;
+    Ok(Some(Analytics {
+        book,
+        baselines,
+        task,
+    }))
 }
 
 impl std::fmt::Debug for Running {
