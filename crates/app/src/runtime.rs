@@ -1,6 +1,6 @@
 //! The gateway process minus the console: open the audit log and the approvals store,
 //! build the Gate, bind every target's listener, start its protocol front-end and the
-//! policy reloader; on shutdown stop accepting, drain connections with a deadline and
+//! reloaders (policies; warden.yaml's users); on shutdown stop accepting, drain connections with a deadline and
 //! seal the audit log with a final checkpoint.
 //!
 //! `warden serve` and `warden demo` call [`start`] and add the web console on top.
@@ -24,6 +24,7 @@ use warden_inspect::Protocol;
 use warden_policy::{PolicySet, PolicyStore, SqlCache};
 
 use crate::alerts::{runner, AlertBook, Baselines};
+use crate::config_reload::ConfigReloader;
 use crate::registry;
 use crate::reload::PolicyReloader;
 use crate::stores::{self, StoreError};
@@ -91,9 +92,13 @@ pub struct Running {
     analytics_task: Option<JoinHandle<()>>,
     pub targets: Vec<RunningTarget>,
     pub reloader: PolicyReloader,
+    /// warden.yaml's users, reloaded live (`None` when the config was not read from a
+    /// file).
+    pub config_reloader: Option<ConfigReloader>,
     pub shutdown: CancellationToken,
     grace: Duration,
     reload_task: JoinHandle<()>,
+    config_reload_task: Option<JoinHandle<()>>,
     frontends: JoinSet<FrontendExit>,
 }
 
@@ -222,6 +227,10 @@ async fn start_on(
     }
     let reloader = PolicyReloader::new(config.policies.clone(), policies.clone(), audit.clone());
     let reload_task = reloader.clone().spawn(shutdown.child_token());
+    let config_reloader = ConfigReloader::new(config, Arc::clone(&users), audit.clone());
+    let config_reload_task = config_reloader
+        .clone()
+        .map(|r| r.spawn(shutdown.child_token()));
     Ok(Running {
         gate,
         audit,
@@ -234,9 +243,11 @@ async fn start_on(
         analytics_task,
         targets,
         reloader,
+        config_reloader,
         shutdown,
         grace: config.shutdown_grace,
         reload_task,
+        config_reload_task,
         frontends,
     })
 }
@@ -301,6 +312,9 @@ impl Running {
         }
         self.frontends.abort_all();
         self.reload_task.abort();
+        if let Some(task) = &self.config_reload_task {
+            task.abort();
+        }
         if let Some(task) = self.analytics_task.take() {
             // Cancelled with the shutdown token; it lets go of the audit log when it ends.
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
