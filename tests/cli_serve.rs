@@ -263,6 +263,61 @@ fn serve_runs_console_reloads_on_sighup_and_stops_cleanly() {
 }
 
 #[test]
+fn serve_reloads_users_on_sighup() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let port = free_port();
+    let hash = warden_gate::auth::password::hash_password("newbie-pw").expect("hash");
+    let user = |name: &str| {
+        format!("  - name: {name}\n    roles: [viewer]\n    password_hash: \"{hash}\"\n")
+    };
+    let cfg = write_config(dir.path(), port, &format!("users:\n{}", user("old")));
+    let server = Server::start(&["serve", "--config", cfg.to_str().expect("utf8")]);
+    server.wait_stdout("console listening on", Duration::from_secs(30));
+    let targets = format!("http://127.0.0.1:{port}/api/v1/targets");
+    let (code, _) = curl(&["-u", "newbie:newbie-pw", &targets]);
+    assert_eq!(code, "401", "newbie before the reload");
+
+    let text = std::fs::read_to_string(&cfg)
+        .expect("read")
+        .replace(&user("old"), &user("newbie"));
+    let aside = dir.path().join("warden.yaml.new");
+    std::fs::write(&aside, text).expect("write");
+    std::fs::rename(&aside, &cfg).expect("rename");
+    server.signal("-HUP");
+    server.wait_stderr("configuration reloaded", Duration::from_secs(10));
+    let (code, body) = curl(&["-u", "newbie:newbie-pw", &targets]);
+    assert_eq!(code, "200", "newbie after the reload: {body}");
+    let (code, _) = curl(&["-u", "old:newbie-pw", &targets]);
+    assert_eq!(code, "401", "old after his removal");
+
+    let (code, out) = server.terminate();
+    assert_eq!(code, Some(0), "{out:?}");
+    let log = warden_audit::AuditLog::open(warden_audit::AuditConfig::new(
+        dir.path().join("data/audit"),
+    ))
+    .expect("reopen");
+    let page = log
+        .query(&warden_audit::Query {
+            limit: 100,
+            ..Default::default()
+        })
+        .expect("query");
+    let details: Vec<String> = page
+        .records
+        .iter()
+        .filter(|r| r.event.kind == warden_audit::EventKind::ConfigReloaded)
+        .filter_map(|r| r.event.detail.clone())
+        .collect();
+    assert!(
+        details
+            .iter()
+            .any(|d| d == "users added: newbie; users removed: old"),
+        "{details:?}"
+    );
+    log.shutdown().expect("close");
+}
+
+#[test]
 fn serve_refuses_a_busy_port() {
     let dir = tempfile::tempdir().expect("tempdir");
     let busy = TcpListener::bind("127.0.0.1:0").expect("bind");

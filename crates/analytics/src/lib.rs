@@ -32,7 +32,7 @@ pub mod settings;
 pub mod stats;
 
 pub use alert::{Alert, Lock, LockSubject, Severity};
-pub use engine::{Engine, EngineStats, UserBaseline};
+pub use engine::{DayVolume, Engine, EngineStats, UserBaseline, UsualAddress, UsualTarget};
 pub use observation::{Decision, Kind, Observation};
 pub use replay::{ReplayError, ReplayOptions, ReplayStats};
 pub use settings::{Detector, DetectorSettings, Settings, SettingsError, SettingsProblem, Tuning};

@@ -20,7 +20,7 @@ fn kind(k: EventKind) -> Kind {
         EventKind::Authenticated => Kind::Authenticated,
         EventKind::ActionDecided => Kind::ActionDecided,
         EventKind::ActionCompleted => Kind::ActionCompleted,
-        EventKind::PolicyReloaded => Kind::Reloaded,
+        EventKind::PolicyReloaded | EventKind::ConfigReloaded => Kind::Reloaded,
         _ => Kind::Other,
     }
 }

@@ -221,12 +221,17 @@ fn web_state(config: &Config, running: &Running) -> WebState {
             .iter()
             .map(|t| web_target(config, t))
             .collect(),
-        alerts: running.alerts.as_ref().map(|book| {
-            Arc::new(crate::alerts::Desk {
-                book: Arc::clone(book),
-                audit: running.audit.clone(),
-            }) as Arc<dyn warden_web::AlertDesk>
-        }),
+        alerts: running
+            .alerts
+            .as_ref()
+            .zip(running.baselines.as_ref())
+            .map(|(book, baselines)| {
+                Arc::new(crate::alerts::Desk {
+                    book: Arc::clone(book),
+                    baselines: Arc::clone(baselines),
+                    audit: running.audit.clone(),
+                }) as Arc<dyn warden_web::AlertDesk>
+            }),
         counters: Some(gate_counters(running.gate.clone())),
         notifications: config
             .notifications

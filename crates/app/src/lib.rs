@@ -6,11 +6,13 @@
 //!   book (console, login locks).
 //! * [`stores`] — open the audit log and the approvals store (the embedded backend).
 //! * [`registry`] — `Protocol → Frontend`, the only place naming every front-end.
-//! * [`runtime`] — stores → Gate → bind every target → front-ends → policy reloader;
+//! * [`runtime`] — stores → Gate → bind every target → front-ends → reloaders;
 //!   drain and seal on stop.
 //! * [`gateway`] — the runtime plus the web console (HTTP or HTTPS, [`web_tls`]), run
 //!   until a signal; what `warden serve` and `warden demo` run and what tests start.
 //! * [`reload`] — policy hot reload (file watch + SIGHUP).
+//! * [`config_reload`] — warden.yaml hot reload of Warden's users (file watch + SIGHUP);
+//!   other sections are reported as needing a restart.
 //! * [`demo`] and [`sample_api`] — `warden demo`'s generated setup and embedded upstream.
 //!
 //! Must never start a front-end before the audit log is open, never let a front-end
@@ -20,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod alerts;
+pub mod config_reload;
 pub mod demo;
 pub mod gateway;
 pub mod registry;

@@ -12,11 +12,13 @@ use std::time::Duration;
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
+
+use crate::signals::{hangup_stream, next_hup};
 use warden_audit::{AuditLog, Durability, Event, EventKind};
 use warden_policy::{PolicyErrors, PolicySet, PolicyStore};
 
 /// How long to wait for a burst of file events to settle before reloading.
-const DEBOUNCE: Duration = Duration::from_millis(250);
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// What a reload did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -216,34 +218,4 @@ fn panic_diagnostic(msg: &str) -> warden_policy::Diagnostic {
         message: format!("policy loading failed: {msg}"),
         suggestion: None,
     }
-}
-
-#[cfg(unix)]
-type Hangup = Option<tokio::signal::unix::Signal>;
-#[cfg(not(unix))]
-type Hangup = Option<()>;
-
-#[cfg(unix)]
-fn hangup_stream() -> Hangup {
-    tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok()
-}
-#[cfg(not(unix))]
-fn hangup_stream() -> Hangup {
-    None
-}
-
-#[cfg(unix)]
-async fn next_hup(h: &mut Hangup) {
-    match h {
-        Some(s) => {
-            if s.recv().await.is_none() {
-                std::future::pending::<()>().await
-            }
-        }
-        None => std::future::pending::<()>().await,
-    }
-}
-#[cfg(not(unix))]
-async fn next_hup(_h: &mut Hangup) {
-    std::future::pending::<()>().await
 }

@@ -1,6 +1,6 @@
 //! The gateway process minus the console: open the audit log and the approvals store,
 //! build the Gate, bind every target's listener, start its protocol front-end and the
-//! policy reloader; on shutdown stop accepting, drain connections with a deadline and
+//! reloaders (policies; warden.yaml's users); on shutdown stop accepting, drain connections with a deadline and
 //! seal the audit log with a final checkpoint.
 //!
 //! `warden serve` and `warden demo` call [`start`] and add the web console on top.
@@ -23,7 +23,8 @@ use warden_gate::Gate;
 use warden_inspect::Protocol;
 use warden_policy::{PolicySet, PolicyStore, SqlCache};
 
-use crate::alerts::{runner, AlertBook};
+use crate::alerts::{runner, AlertBook, Baselines};
+use crate::config_reload::ConfigReloader;
 use crate::registry;
 use crate::reload::PolicyReloader;
 use crate::stores::{self, StoreError};
@@ -86,12 +87,18 @@ pub struct Running {
     pub throttle: Arc<LoginThrottle>,
     /// Behaviour-analytics alerts (`None` when `analytics.enabled` is false).
     pub alerts: Option<Arc<AlertBook>>,
+    /// The live analytics engine's per-user view (`None` when analytics is off).
+    pub baselines: Option<Arc<Baselines>>,
     analytics_task: Option<JoinHandle<()>>,
     pub targets: Vec<RunningTarget>,
     pub reloader: PolicyReloader,
+    /// warden.yaml's users, reloaded live (`None` when the config was not read from a
+    /// file).
+    pub config_reloader: Option<ConfigReloader>,
     pub shutdown: CancellationToken,
     grace: Duration,
     reload_task: JoinHandle<()>,
+    config_reload_task: Option<JoinHandle<()>>,
     frontends: JoinSet<FrontendExit>,
 }
 
@@ -168,13 +175,13 @@ async fn start_on(
     );
     let users = Arc::new(UserDirectory::new(config.users.iter().cloned()));
     let throttle = Arc::new(LoginThrottle::default());
-    let (alerts, analytics_task): (Option<Arc<AlertBook>>, _) =
+    let (alerts, baselines, analytics_task) =
         match start_analytics(config, &audit, &throttle, shutdown.child_token())? {
-            Some((book, task)) => {
-                gate.set_alerts(Arc::clone(&book) as Arc<dyn warden_gate::OpenAlerts>);
-                (Some(book), Some(task))
+            Some(a) => {
+                gate.set_alerts(Arc::clone(&a.book) as Arc<dyn warden_gate::OpenAlerts>);
+                (Some(a.book), Some(a.baselines), Some(a.task))
             }
-            None => (None, None),
+            None => (None, None, None),
         };
 
     // Bind everything before starting anything, so a busy port fails the whole start.
@@ -220,6 +227,10 @@ async fn start_on(
     }
     let reloader = PolicyReloader::new(config.policies.clone(), policies.clone(), audit.clone());
     let reload_task = reloader.clone().spawn(shutdown.child_token());
+    let config_reloader = ConfigReloader::new(config, Arc::clone(&users), audit.clone());
+    let config_reload_task = config_reloader
+        .clone()
+        .map(|r| r.spawn(shutdown.child_token()));
     Ok(Running {
         gate,
         audit,
@@ -228,18 +239,25 @@ async fn start_on(
         users,
         throttle,
         alerts,
+        baselines,
         analytics_task,
         targets,
         reloader,
+        config_reloader,
         shutdown,
         grace: config.shutdown_grace,
         reload_task,
+        config_reload_task,
         frontends,
     })
 }
 
-/// The alert book and the task of its runner.
-type Analytics = (Arc<AlertBook>, JoinHandle<()>);
+/// The alert book, the runner's engine view and the runner's task.
+struct Analytics {
+    book: Arc<AlertBook>,
+    baselines: Arc<Baselines>,
+    task: JoinHandle<()>,
+}
 
 /// The alert book and its runner on the audit feed; the book locks logins through the
 /// throttle.
@@ -254,9 +272,14 @@ fn start_analytics(
     }
     let book = Arc::new(AlertBook::default());
     throttle.set_locks(Arc::clone(&book) as Arc<dyn warden_gate::auth::LoginLocks>);
-    let task = runner::spawn(audit.clone(), Arc::clone(&book), &config.analytics, stop)
-        .map_err(StartError::Analytics)?;
-    Ok(Some((book, task)))
+    let (task, baselines) =
+        runner::spawn(audit.clone(), Arc::clone(&book), &config.analytics, stop)
+            .map_err(StartError::Analytics)?;
+    Ok(Some(Analytics {
+        book,
+        baselines,
+        task,
+    }))
 }
 
 impl std::fmt::Debug for Running {
@@ -289,6 +312,9 @@ impl Running {
         }
         self.frontends.abort_all();
         self.reload_task.abort();
+        if let Some(task) = &self.config_reload_task {
+            task.abort();
+        }
         if let Some(task) = self.analytics_task.take() {
             // Cancelled with the shutdown token; it lets go of the audit log when it ends.
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;

@@ -21,6 +21,13 @@ pub enum EventKind {
     ApprovalExecuted,
     PolicyReloaded,
     PolicyReloadFailed,
+    /// warden.yaml was re-read at run time and its users swapped in. `detail` names what
+    /// changed (`users added: a, b; users removed: c; roles changed: d; credentials
+    /// changed: e; restart needed for: targets`), names only, never a secret.
+    ConfigReloaded,
+    /// warden.yaml was re-read but is invalid: the running configuration stays;
+    /// `detail` holds the diagnostics.
+    ConfigReloadFailed,
     SessionStarted,
     SessionEnded,
     SessionRecording,

@@ -39,15 +39,17 @@ pub struct AuthRefusal {
     pub delay: Duration,
 }
 
-/// Remembers successful Basic logins by a hash of (name, password).
+/// Remembers successful Basic logins by a hash of (name, password, the user directory's
+/// generation): a config reload that changes a password or removes a user forgets them.
 #[derive(Debug, Default)]
 pub struct BasicCache {
     entries: Mutex<HashMap<[u8; 32], (String, Instant)>>,
 }
 
 impl BasicCache {
-    fn key(name: &str, password: &str) -> [u8; 32] {
+    fn key(name: &str, password: &str, generation: u64) -> [u8; 32] {
         let mut h = Sha256::new();
+        h.update(generation.to_be_bytes());
         h.update(name.as_bytes());
         h.update([0u8]);
         h.update(password.as_bytes());
@@ -155,7 +157,7 @@ pub async fn authenticate(
             if let Err(t) = throttle.check(&name, client) {
                 return Err(throttled(Some(name), &t));
             }
-            let key = BasicCache::key(&name, &password);
+            let key = BasicCache::key(&name, &password, users.generation());
             if let Some(cached) = cache.get(&key) {
                 if let Some(u) = users.user(&cached) {
                     return Ok(u.actor());

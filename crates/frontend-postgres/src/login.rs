@@ -81,7 +81,7 @@ pub async fn login(
             client: PgError::Auth(t.message()),
         });
     }
-    let result = match users.scram_verifier(name).cloned() {
+    let result = match users.scram_verifier(name) {
         Some(verifier) => scram_exchange(reader, verifier)
             .await
             .map(|()| users.user(name).map(|u| u.actor())),

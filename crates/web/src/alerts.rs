@@ -12,6 +12,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use futures::future::BoxFuture;
 use serde::Deserialize;
+use warden_analytics::UserBaseline;
 use warden_inspect::Actor;
 
 use crate::api::{clean_reason, decision_body};
@@ -30,6 +31,12 @@ pub trait AlertDesk: Send + Sync {
         user: Option<&str>,
         detector: Option<&str>,
     ) -> Vec<serde_json::Value>;
+
+    /// A user's behaviour baseline from the live analytics engine (`None`: no activity
+    /// in the baseline window, or no engine).
+    fn baseline(&self, _user: &str) -> Option<UserBaseline> {
+        None
+    }
 
     /// Acknowledge (`resolve == false`) or resolve an alert, recorded in the audit
     /// chain before it returns; the alert as it now stands.
@@ -72,7 +79,7 @@ pub struct AlertParams {
     pub detector: Option<String>,
 }
 
-fn desk(app: &App) -> Result<&dyn AlertDesk, WebError> {
+pub(crate) fn desk(app: &App) -> Result<&dyn AlertDesk, WebError> {
     app.state()
         .alerts
         .as_deref()

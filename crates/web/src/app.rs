@@ -118,7 +118,8 @@ impl App {
         &self.inner.auth
     }
 
-    pub fn user(&self, name: &str) -> Option<&User> {
+    /// The user as the directory holds them now (a config reload may swap them).
+    pub fn user(&self, name: &str) -> Option<Arc<User>> {
         self.inner.state.users.user(name)
     }
 

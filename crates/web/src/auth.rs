@@ -104,12 +104,12 @@ pub(crate) async fn verify_password(
     if throttle.check(name, None).is_err() {
         return Err(WebError::Throttled);
     }
-    let cache_key = app.user(name).map(|user| basic_cache_key(user, password));
+    let cache_key = app.user(name).map(|user| basic_cache_key(&user, password));
     if let Some(key) = &cache_key {
         if let Some(at) = lock(&app.auth().basic_ok).get(key) {
             if at.elapsed() < BASIC_CACHE_TTL {
                 if let Some(user) = app.user(name) {
-                    return Ok(WebUserRef::from(user));
+                    return Ok(WebUserRef::from(user.as_ref()));
                 }
             }
         }
@@ -259,7 +259,7 @@ pub(crate) async fn authenticate(parts: &Parts, app: &App) -> Result<Authed, Web
     let session = app.auth().session(token).ok_or(WebError::Unauthorized)?;
     let user = app.user(&session.user).ok_or(WebError::Unauthorized)?;
     let authed = Authed {
-        user: WebUserRef::from(user),
+        user: WebUserRef::from(user.as_ref()),
         via: Via::Session { csrf: session.csrf },
     };
     if parts.method != Method::GET && parts.method != Method::HEAD {

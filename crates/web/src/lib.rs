@@ -6,6 +6,7 @@
 //!
 //! * `auth` — users, Basic auth, session cookies, CSRF, login throttling.
 //! * `api` — `/api/v1/...`; `pages` — the HTML console; `sse` — `/events`.
+//! * `alerts` — behaviour-analytics alerts; `profile` — a user's baseline and alerts.
 //! * `webhook` — notifications; `metrics` — Prometheus text; `client` — the API
 //!   client behind `warden approvals`.
 //!
@@ -25,6 +26,7 @@ pub mod error;
 pub mod highlight;
 pub mod metrics;
 pub mod pages;
+pub mod profile;
 pub mod sse;
 pub mod webhook;
 
@@ -83,6 +85,7 @@ fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
         .route("/targets", get(pages::targets::show))
         .route("/alerts", get(pages::alerts::show))
         .route("/alerts/{id}/decide", post(pages::alerts::decide))
+        .route("/users/{name}", get(pages::user::show))
         .route("/events", get(sse::events))
         .route(
             "/static/console.css",
@@ -99,6 +102,7 @@ fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
         .route("/api/v1/alerts", get(alerts::list))
         .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
         .route("/api/v1/alerts/{id}/resolve", post(alerts::resolve))
+        .route("/api/v1/users/{name}/profile", get(profile::api))
         .route("/api/v1/audit", get(api::audit))
         .route("/api/v1/audit/verify", get(api::audit_verify))
         .route("/api/v1/targets", get(api::targets))

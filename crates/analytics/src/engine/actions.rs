@@ -38,6 +38,10 @@ pub(super) fn decided(
     let name = cx.name;
     let wv = tuning.detector(Detector::UnusualVolume).window.nanos();
     u.count(Metric::Actions, now, 1.0, wv);
+    u.today.actions += 1;
+    if let Some(n) = cx.at.1.and_then(|t| u.target_uses.get_mut(t)) {
+        *n += 1;
+    }
     u.volume.push(now, o.seq);
     if matches!(o.decision, Decision::Deny | Decision::Hold) {
         let t = tuning.detector(Detector::DenialStorm);

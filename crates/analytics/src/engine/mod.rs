@@ -37,7 +37,7 @@ use dedup::Dedup;
 use role::RoleState;
 use user::UserState;
 
-pub use view::{EngineStats, UserBaseline};
+pub use view::{DayVolume, EngineStats, UserBaseline, UsualAddress, UsualTarget};
 
 /// How long an evicted user's last activity is remembered (for `dormant-account`).
 const DEPARTED_FOR: i64 = 400 * DAY;

@@ -28,6 +28,8 @@ pub struct DaySummary {
     pub peaks: [f64; METRICS],
     pub errors: u64,
     pub completed: u64,
+    /// Actions decided that day (the console's volume trend).
+    pub actions: u64,
     /// Bit h set: active (a login or an action) during local hour h.
     pub hours: u32,
     /// Bit h set: started being active during local hour h after a quiet spell.
@@ -68,6 +70,9 @@ pub struct UserState {
     pub roles: Vec<Box<str>>,
     /// Target -> last use.
     pub targets: FastMap<Box<str>, i64>,
+    /// Target -> actions decided on it while it is in `targets` (the console shows it;
+    /// no detector reads it). Same keys as `targets`, so bounded the same way.
+    pub target_uses: FastMap<Box<str>, u64>,
     /// Address -> last successful use.
     pub addresses: FastMap<IpAddr, i64>,
     pub rates: [Rate; METRICS],
@@ -176,8 +181,12 @@ impl UserState {
             *t = now;
             return;
         }
-        evict_oldest(&mut self.targets);
+        if evict_oldest(&mut self.targets) {
+            let targets = &self.targets;
+            self.target_uses.retain(|k, _| targets.contains_key(k));
+        }
         self.targets.insert(target.into(), now);
+        self.target_uses.insert(target.into(), 0);
     }
 
     pub fn use_address(&mut self, ip: IpAddr, now: i64) {
@@ -185,7 +194,7 @@ impl UserState {
             *t = now;
             return;
         }
-        evict_oldest(&mut self.addresses);
+        let _ = evict_oldest(&mut self.addresses);
         self.addresses.insert(ip, now);
     }
 
@@ -226,6 +235,8 @@ impl UserState {
     /// Forget targets and addresses not used since `since`, and idle repeats.
     pub fn forget_before(&mut self, since: i64, repeat_since: i64) {
         self.targets.retain(|_, t| *t >= since);
+        let targets = &self.targets;
+        self.target_uses.retain(|k, _| targets.contains_key(k));
         self.addresses.retain(|_, t| *t >= since);
         self.repeats.retain(|r| r.last >= repeat_since);
         for e in [
@@ -242,9 +253,10 @@ impl UserState {
     }
 }
 
-fn evict_oldest<K: Clone + Ord + std::hash::Hash + Eq>(map: &mut FastMap<K, i64>) {
+/// Make room for one more entry; true when an entry went.
+fn evict_oldest<K: Clone + Ord + std::hash::Hash + Eq>(map: &mut FastMap<K, i64>) -> bool {
     if map.len() < MAX_PER_USER {
-        return;
+        return false;
     }
     // Deterministic: oldest use first, then the smallest key.
     if let Some(k) = map
@@ -253,7 +265,9 @@ fn evict_oldest<K: Clone + Ord + std::hash::Hash + Eq>(map: &mut FastMap<K, i64>
         .map(|(k, _)| k.clone())
     {
         map.remove(&k);
+        return true;
     }
+    false
 }
 
 /// Robust statistics of the baseline days.
@@ -330,6 +344,8 @@ mod tests {
         }
         assert_eq!(u.targets.len(), MAX_PER_USER);
         assert!(!u.targets.contains_key("t0"));
+        assert_eq!(u.target_uses.len(), MAX_PER_USER);
+        assert!(!u.target_uses.contains_key("t0"));
         for i in 0..100u64 {
             u.repeat(i + 1, i as i64);
         }

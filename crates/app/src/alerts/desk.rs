@@ -1,23 +1,30 @@
 //! The console's view of the alert book ([`warden_web::AlertDesk`]): list, and
 //! acknowledge / resolve, each recorded durably in the chain and applied to the book
-//! from the record written.
+//! from the record written; and a user's baseline from the live engine.
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use warden_analytics::UserBaseline;
 use warden_audit::{AlertRef, AuditLog, Durability, Event, EventKind};
 use warden_inspect::Actor;
 use warden_web::{AlertDesk, AlertDeskError};
 
+use super::baselines::Baselines;
 use super::book::AlertBook;
 
-/// The book plus the audit log decisions are recorded in.
+/// The book, the live engine's baselines, and the audit log decisions are recorded in.
 pub struct Desk {
     pub book: Arc<AlertBook>,
+    pub baselines: Arc<Baselines>,
     pub audit: AuditLog,
 }
 
 impl AlertDesk for Desk {
+    fn baseline(&self, user: &str) -> Option<UserBaseline> {
+        self.baselines.user(user)
+    }
+
     fn list(
         &self,
         status: Option<&str>,

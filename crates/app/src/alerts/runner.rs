@@ -6,7 +6,8 @@
 //! already judged raises again), then judges what the feed brings until `stop`. A gap
 //! in the feed (the task fell behind the broadcast buffer) is filled from the store by
 //! seq. Must never block an append: it only reads the feed and makes queued appends of
-//! its own.
+//! its own. The engine sits in [`Baselines`] so that the console can read a user's
+//! baseline between two records.
 
 use std::sync::Arc;
 
@@ -19,19 +20,23 @@ use warden_analytics::{Alert, Engine, LockSubject, Settings};
 use warden_audit::{AlertRef, AuditLog, Durability, Event, EventKind, Query, Record};
 use warden_inspect::Actor;
 
+use super::baselines::Baselines;
 use super::book::AlertBook;
 
 /// Start the runner (on the current tokio runtime); it ends when `stop` is cancelled.
-/// `Err` when the settings do not compile (config validation should have caught that).
+/// Returns its task and the engine's shared view for the console. `Err` when the
+/// settings do not compile (config validation should have caught that).
 pub fn spawn(
     audit: AuditLog,
     book: Arc<AlertBook>,
     settings: &Settings,
     stop: CancellationToken,
-) -> Result<JoinHandle<()>, String> {
+) -> Result<(JoinHandle<()>, Arc<Baselines>), String> {
     let engine = Engine::new(settings).map_err(|e| e.to_string())?;
+    let baselines = Arc::new(Baselines::new(engine));
     let feed = audit.subscribe();
-    Ok(tokio::spawn(async move {
+    let engine = Arc::clone(&baselines);
+    let task = tokio::spawn(async move {
         let restored = tokio::task::spawn_blocking(move || {
             let mut runner = Runner {
                 audit,
@@ -47,13 +52,14 @@ pub fn spawn(
             return;
         };
         runner.live(feed, last, stop).await;
-    }))
+    });
+    Ok((task, baselines))
 }
 
 struct Runner {
     audit: AuditLog,
     book: Arc<AlertBook>,
-    engine: Engine,
+    engine: Arc<Baselines>,
 }
 
 impl Runner {
@@ -88,7 +94,7 @@ impl Runner {
     /// Learn the baseline window silently; returns the head seq it learned through.
     fn restore(&mut self) -> u64 {
         let (head, _) = self.audit.head();
-        let window = self.engine.tuning().baseline.nanos();
+        let window = self.engine.window_nanos();
         let since = OffsetDateTime::now_utc() - time::Duration::nanoseconds(window);
         let before = Query {
             until: Some(since),
@@ -143,7 +149,8 @@ impl Runner {
         ) {
             return;
         }
-        for alert in self.engine.observe(rec) {
+        let raised = self.engine.observe(rec);
+        for alert in raised {
             let ev = raised_event(&alert);
             if let Err(e) = self.audit.append(ev, Durability::Queued).await {
                 tracing::error!(error = %e, detector = %alert.detector, "analytics: cannot record an alert");

@@ -1,7 +1,8 @@
 //! The Alerts page: behaviour-analytics alerts, open ones first, each with its severity,
 //! the explanation naming its numbers, the evidence linked to the audit records, and
 //! acknowledge / resolve forms (admin or security, a reason required; the buttons have
-//! access keys: Alt+A acknowledge, Alt+R resolve on the first open alert).
+//! access keys: Alt+A acknowledge, Alt+R resolve on the first open alert). User names
+//! link to their per-user page (`/users/{name}`).
 //!
 //! Shows what the gateway's alert book holds; decisions go through the same
 //! [`AlertDesk`](crate::alerts::AlertDesk) as the API and are recorded in the chain.
@@ -15,7 +16,7 @@ use maud::html;
 use serde::Deserialize;
 
 use super::layout::{error_page, html_page, page, Nav};
-use super::{percent_encode, PageUser};
+use super::{percent_encode, percent_encode_segment, PageUser};
 use crate::api::clean_reason;
 use crate::app::App;
 use crate::error::WebError;
@@ -82,7 +83,9 @@ pub async fn show(
                 p { (text(a, "explanation")) }
                 p.muted {
                     code { (id) } " · raised " (text(a, "raised_at"))
-                    @if let Some(u) = a["user"].as_str() { " · user " b { (u) } }
+                    @if let Some(u) = a["user"].as_str() {
+                        " · user " a href={ "/users/" (percent_encode_segment(u)) } { b { (u) } }
+                    }
                     @if let Some(c) = a["client_addr"].as_str() { " · from " code { (c) } }
                     @if let Some(t) = a["target"].as_str() { " · target " (t) }
                     @if let Some(by) = a["resolved_by"].as_str() { " · resolved by " (by) }

@@ -5,12 +5,14 @@
 
 pub mod alerts;
 pub mod audit;
+pub mod charts;
 pub mod inbox;
 pub mod layout;
 pub mod login;
 pub mod policies;
 pub mod request;
 pub mod targets;
+pub mod user;
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
@@ -42,6 +44,12 @@ impl FromRequestParts<App> for PageUser {
             Err(e) => Err(layout::error_page(&e).into_response()),
         }
     }
+}
+
+/// Percent-encoding for one path segment (a user name in `/users/{name}`): like
+/// [`percent_encode`], but `/` is encoded too.
+pub fn percent_encode_segment(s: &str) -> String {
+    percent_encode(s).replace('/', "%2F")
 }
 
 /// Minimal percent-encoding for a query value.
