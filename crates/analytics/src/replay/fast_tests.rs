@@ -9,6 +9,7 @@ use serde_json::{json, Value};
 
 use super::fast;
 use super::line::{parse, parse_serde};
+use super::scan::string_stop;
 
 /// An export line as `warden audit export` writes it.
 fn export_line() -> String {
@@ -175,6 +176,16 @@ fn a_line() -> impl Strategy<Value = String> {
 
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
+
+    #[test]
+    fn string_stop_finds_the_first_quote_backslash_or_control(
+        bytes in prop::collection::vec(prop_oneof![
+            8 => 0x20u8..0xff, 1 => Just(b'"'), 1 => Just(b'\\'), 1 => 0u8..0x20,
+        ], 0..40),
+    ) {
+        let naive = bytes.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        prop_assert_eq!(string_stop(&bytes), naive);
+    }
 
     #[test]
     fn fast_reader_equals_serde_on_generated_lines(line in a_line()) {

@@ -239,25 +239,31 @@ impl<'a> Cursor<'a> {
 }
 
 /// Where a run of plain string bytes stops: the first `"`, `\\` or control character.
-fn string_stop(rest: &[u8]) -> Option<usize> {
-    let ends_run = |c: u8| c == b'"' || c == b'\\' || c < 0x20;
-    // Keys and most values are short: a plain loop beats memchr's set-up there.
-    let head = rest.len().min(16);
-    if let Some(i) = rest[..head].iter().position(|&c| ends_run(c)) {
-        return Some(i);
+/// Eight bytes at a time (SWAR): most strings are short keys and values, where
+/// a vector search's set-up costs more than the search.
+pub(super) fn string_stop(rest: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGHS: u64 = 0x8080_8080_8080_8080;
+    // High bit of each byte that is below `n` times ONES's byte; exact for the lowest
+    // such byte (a borrow only spills upwards from a true hit).
+    let below = |x: u64, n: u64| x.wrapping_sub(n) & !x & HIGHS;
+    let mut at = 0;
+    while let Some(chunk) = rest.get(at..at + 8) {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let x = u64::from_le_bytes(word);
+        let hits = below(x ^ (ONES * u64::from(b'"')), ONES)
+            | below(x ^ (ONES * u64::from(b'\\')), ONES)
+            | below(x, ONES * 0x20);
+        if hits != 0 {
+            return Some(at + (hits.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
     }
-    let found = head + memchr::memchr2(b'"', b'\\', &rest[head..])?;
-    // No early exit, so that this compiles to a vector loop.
-    let control = rest[head..found]
+    rest[at..]
         .iter()
-        .fold(false, |any, &c| any | (c < 0x20));
-    if control {
-        return rest[head..found]
-            .iter()
-            .position(|&c| c < 0x20)
-            .map(|i| head + i);
-    }
-    Some(found)
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+        .map(|i| at + i)
 }
 
 /// Remembers which keys of one object were seen, so that a repeated one (an error for
