@@ -14,14 +14,18 @@ pub struct Context<'a> {
     pub name: &'a str,
     pub count: f64,
     /// The baseline's limit (twice the user's busiest window, or three times the
-    /// role's 90th percentile), and where it comes from.
-    pub usual: Option<(f64, String)>,
-    pub text: String,
-    pub evidence: Vec<u64>,
+    /// role's 90th percentile), and the role it comes from (none: the user's own).
+    pub usual: Option<(f64, Option<&'a str>)>,
     pub at: (Option<IpAddr>, Option<&'a str>),
 }
 
-pub fn check(t: &DetectorTuning, c: Context<'_>) -> Option<Draft> {
+/// `details` gives the normalised action text and the evidence; it is called only
+/// when the alert fires (a job repeating all night is asked on every record).
+pub fn check(
+    t: &DetectorTuning,
+    c: Context<'_>,
+    details: impl FnOnce() -> (String, Vec<u64>),
+) -> Option<Draft> {
     let threshold = c
         .usual
         .as_ref()
@@ -29,21 +33,23 @@ pub fn check(t: &DetectorTuning, c: Context<'_>) -> Option<Draft> {
     if c.count < threshold {
         return None;
     }
+    let (text, evidence) = details();
     let w = span(t.window.nanos());
     let on = c.at.1.map(|t| format!(" on {t}")).unwrap_or_default();
     let baseline = match &c.usual {
-        Some((q, basis)) => format!("usual{basis}: far below {} in {w}", num(*q)),
+        Some((q, Some(role))) => format!("usual in role {role}: far below {} in {w}", num(*q)),
+        Some((q, None)) => format!("usual: far below {} in {w}", num(*q)),
         None => "no baseline yet".to_string(),
     };
     let explanation = format!(
         "{}: the same action {} times in {w}{on}: `{}`; {baseline} (threshold {})",
         c.name,
         num(c.count),
-        c.text,
+        text,
         num(threshold)
     );
     Some(
-        Draft::new(Detector::RapidRepetition, explanation, c.evidence)
+        Draft::new(Detector::RapidRepetition, explanation, evidence)
             .user(c.name)
             .ip(c.at.0)
             .target(c.at.1),

@@ -23,7 +23,7 @@ pub(super) struct ActionCx<'a> {
     pub(super) warm: bool,
     pub(super) at: (Option<IpAddr>, Option<&'a str>),
     /// The first trusted role of the user and its member-day peaks (90th percentile).
-    pub(super) role_q90: Option<(Box<str>, [f64; super::metric::METRICS])>,
+    pub(super) role_q90: Option<(&'a str, [f64; super::metric::METRICS])>,
 }
 
 pub(super) fn decided(
@@ -63,29 +63,17 @@ pub(super) fn decided(
             .evidence
             .count_since(now - w)
             .map_or_else(|| rep.rate.value(now, w), |n| n as f64);
-        let evidence = (count >= t.threshold).then(|| rep.evidence.since(now - w));
         u.peak(Metric::Repeat, count);
-        let usual = if cx.trusted {
-            Some((2.0 * u.cached.max[Metric::Repeat.index()], String::new()))
-        } else {
-            cx.role_q90
-                .as_ref()
-                .map(|(r, q)| (3.0 * q[Metric::Repeat.index()], format!(" in role {r}")))
-        };
-        if let (true, Some(evidence)) = (cx.warm, evidence) {
-            let key = dedup::key(Detector::RapidRepetition, &[name]);
-            let text = o
-                .raw
-                .as_deref()
-                .map_or_else(String::new, |r| fingerprint::normalised(r, 120));
-            let c = repetition::Context {
-                name,
-                count,
-                usual,
-                text,
-                evidence,
-                at: cx.at,
+        if cx.warm && count >= t.threshold {
+            let usual = if cx.trusted {
+                Some((2.0 * u.cached.max[Metric::Repeat.index()], None))
+            } else {
+                cx.role_q90
+                    .as_ref()
+                    .map(|(r, q)| (3.0 * q[Metric::Repeat.index()], Some(*r)))
             };
+            let key = dedup::key(Detector::RapidRepetition, &[name]);
+            let u: &UserState = u;
             ask(
                 tuning,
                 dedup,
@@ -93,7 +81,21 @@ pub(super) fn decided(
                 Detector::RapidRepetition,
                 key,
                 now,
-                || repetition::check(t, c),
+                || {
+                    let c = repetition::Context {
+                        name,
+                        count,
+                        usual,
+                        at: cx.at,
+                    };
+                    repetition::check(t, c, || {
+                        let text = o
+                            .raw
+                            .as_deref()
+                            .map_or_else(String::new, |r| fingerprint::normalised(r, 120));
+                        (text, u.repeat_evidence(o.fingerprint, now - w))
+                    })
+                },
             );
         }
     }

@@ -369,9 +369,9 @@ impl Engine {
         let roles_view: &FastMap<Box<str>, RoleState> = roles;
         let role_q90 = u.roles.iter().find_map(|r| {
             roles_view
-                .get(r)
-                .filter(|s| s.trusted())
-                .map(|s| (r.clone(), s.cached.q90))
+                .get_key_value(r)
+                .filter(|(_, s)| s.trusted())
+                .map(|(r, s)| (&**r, s.cached.q90))
         });
         let cx = actions::ActionCx {
             name,

@@ -232,6 +232,14 @@ impl UserState {
         r
     }
 
+    /// The evidence of the repeated action `fingerprint` no older than `since`.
+    pub fn repeat_evidence(&self, fingerprint: u64, since: i64) -> Vec<u64> {
+        self.repeats
+            .iter()
+            .find(|r| r.fingerprint == fingerprint)
+            .map_or_else(Vec::new, |r| r.evidence.since(since))
+    }
+
     /// Forget targets and addresses not used since `since`, and idle repeats.
     pub fn forget_before(&mut self, since: i64, repeat_since: i64) {
         self.targets.retain(|_, t| *t >= since);

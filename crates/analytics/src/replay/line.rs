@@ -1,132 +1,45 @@
 //! One JSON line of a replay file — an export line (`{"seq","time","time_ns",...,
 //! "event":{...}}`, chain fields optional) or a bare event with a `time` — read into
-//! slim borrowed structs holding only what analytics needs, then an [`Observation`].
+//! the slim borrowed structs of [`shape`](super::shape), then an [`Observation`].
 //!
-//! Unknown fields and unknown event kinds are ignored; a line that is not JSON, has no
-//! time or no event kind is an error naming what is missing. Must stay equivalent to
-//! `record::observe_record` (feature `audit`) for the same event.
+//! Two readers fill those structs: the fast scanner ([`fast`](super::fast)) for the
+//! export shape `warden audit export` writes, and serde ([`parse_serde`], the reference)
+//! for everything the scanner declines. Unknown fields and unknown event kinds are
+//! ignored; a line that is not JSON, has no time or no event kind is an error naming
+//! what is missing. Must stay equivalent to `record::observe_record` (feature `audit`)
+//! for the same event, and the fast path must never change a result.
 
 use std::borrow::Cow;
 
-use serde::Deserialize;
-use serde_json::value::RawValue;
-
-use super::lenient::{ActorView, Lax, Num, Text, VerdictView};
+use super::fast;
+use super::lenient::Text;
+use super::shape::{Ev, Line, OutcomeView};
 use super::time::parse_rfc3339;
 use crate::classify::privilege::{self, Hints};
 use crate::classify::{fingerprint, Family};
 use crate::observation::sql_kind_may_change_privileges;
 use crate::observation::{parse_ip, status_failed, Decision, Kind, Observation};
 
-/// Either shape of a line: an export line (`event` set) or a bare event (its fields
-/// at the top level). Listed field by field (no `flatten`, which would buffer).
-#[derive(Deserialize)]
-struct Line<'a> {
-    #[serde(default)]
-    seq: Num,
-    #[serde(borrow, default)]
-    time: Text<'a>,
-    #[serde(default)]
-    time_ns: Num,
-    #[serde(borrow, default)]
-    event: Lax<Ev<'a>>,
-    #[serde(borrow, default)]
-    kind: Text<'a>,
-    #[serde(borrow, default)]
-    actor: Option<ActorView<'a>>,
-    #[serde(borrow, default)]
-    target: Text<'a>,
-    #[serde(borrow, default)]
-    protocol: Text<'a>,
-    #[serde(borrow, default)]
-    action: Lax<ActionView<'a>>,
-    #[serde(borrow, default)]
-    verdict: Option<VerdictView<'a>>,
-    #[serde(borrow, default)]
-    outcome: Lax<OutcomeView<'a>>,
-    #[serde(borrow, default)]
-    detail: Text<'a>,
-}
-
-#[derive(Deserialize)]
-struct Ev<'a> {
-    #[serde(borrow, default)]
-    kind: Text<'a>,
-    #[serde(borrow, default)]
-    actor: Option<ActorView<'a>>,
-    #[serde(borrow, default)]
-    target: Text<'a>,
-    #[serde(borrow, default)]
-    protocol: Text<'a>,
-    #[serde(borrow, default)]
-    action: Lax<ActionView<'a>>,
-    #[serde(borrow, default)]
-    verdict: Option<VerdictView<'a>>,
-    #[serde(borrow, default)]
-    outcome: Lax<OutcomeView<'a>>,
-    #[serde(borrow, default)]
-    detail: Text<'a>,
-}
-
-#[derive(Deserialize)]
-struct ActionView<'a> {
-    #[serde(borrow, default)]
-    protocol: Text<'a>,
-    // Usually a copy of the event's actor and target: kept unparsed (just scanned) and
-    // read only when the event lacks its own.
-    #[serde(borrow, default)]
-    user: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    target: Option<&'a RawValue>,
-    #[serde(borrow, default)]
-    raw: Text<'a>,
-    #[serde(borrow, default)]
-    facts: Lax<FactsView<'a>>,
-}
-
-#[derive(Deserialize)]
-struct FactsView<'a> {
-    #[serde(borrow, default)]
-    kind: Text<'a>,
-    #[serde(borrow, default)]
-    statements: Lax<Vec<StatementView<'a>>>,
-    unparsed: Option<bool>,
-    #[serde(borrow, default)]
-    kube: Lax<KubeView<'a>>,
-}
-
-#[derive(Deserialize)]
-struct StatementView<'a> {
-    #[serde(borrow, default)]
-    kind: Text<'a>,
-}
-
-#[derive(Deserialize)]
-struct KubeView<'a> {
-    #[serde(borrow, default)]
-    verb: Text<'a>,
-    #[serde(borrow, default)]
-    resource: Text<'a>,
-    unparsed: Option<bool>,
-}
-
-#[derive(Deserialize)]
-struct OutcomeView<'a> {
-    #[serde(borrow, default)]
-    status: Text<'a>,
-    #[serde(default)]
-    rows: Num,
-    #[serde(default)]
-    bytes: Num,
-    #[serde(borrow, default)]
-    error: Text<'a>,
-}
-
 /// Parse one non-blank line; `line_no` is its evidence id when it has no `seq`.
 pub fn parse(text: &[u8], line_no: u64) -> Result<Observation<'_>, String> {
-    // Validate once, then parse as `str` (no second UTF-8 check per string).
+    // Validate once, then read as `str` (no second UTF-8 check per string).
+    let text = std::str::from_utf8(text).map_err(|e| format!("not UTF-8: {e}"))?;
+    let line = match fast::scan(text) {
+        Some(line) => line,
+        None => serde_json::from_str(text).map_err(|e| e.to_string())?,
+    };
+    observe(line, line_no)
+}
+
+/// [`parse`] through serde only: the reference the fast scanner must agree with.
+pub fn parse_serde(text: &[u8], line_no: u64) -> Result<Observation<'_>, String> {
     let text = std::str::from_utf8(text).map_err(|e| format!("not UTF-8: {e}"))?;
     let line: Line<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    observe(line, line_no)
+}
+
+/// What a line's fields mean, as an observation.
+fn observe(line: Line<'_>, line_no: u64) -> Result<Observation<'_>, String> {
     let time = match (line.time_ns.0, line.time.as_str()) {
         (Some(ns), _) => ns as i64,
         (None, Some(t)) => parse_time(t).ok_or_else(|| format!("`time` is not RFC 3339: {t}"))?,
@@ -158,7 +71,7 @@ pub fn parse(text: &[u8], line_no: u64) -> Result<Observation<'_>, String> {
         Some(a) => {
             let actor = match ev.actor {
                 Some(actor) => Some(actor),
-                None => a.user.and_then(|raw| serde_json::from_str(raw.get()).ok()),
+                None => a.user.and_then(|raw| serde_json::from_str(raw.0).ok()),
             };
             (actor, Some((a.protocol, a.target, a.raw, a.facts.0)))
         }
@@ -186,7 +99,7 @@ pub fn parse(text: &[u8], line_no: u64) -> Result<Observation<'_>, String> {
     };
     if o.target.is_none() {
         o.target = a_target
-            .and_then(|raw| serde_json::from_str::<Text<'_>>(raw.get()).ok())
+            .and_then(|raw| serde_json::from_str::<Text<'_>>(raw.0).ok())
             .and_then(Text::into_cow);
     }
     if protocol.is_none() {

@@ -9,9 +9,14 @@
 //! with an error naming its line number. Never reads the wall clock or anything but
 //! `input`.
 
+mod fast;
+#[cfg(test)]
+mod fast_tests;
 pub mod lenient;
 pub mod line;
 pub mod reorder;
+mod scan;
+pub mod shape;
 pub mod time;
 
 use std::io::{BufRead, Write};
