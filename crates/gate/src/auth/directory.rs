@@ -10,6 +10,7 @@ use std::sync::{Arc, OnceLock};
 
 use warden_config::scram::{constant_time_eq, ScramVerifier};
 use warden_config::users::{normalize_ssh_key, token_hash, User};
+use warden_config::MysqlNativeVerifier;
 
 use super::password;
 
@@ -122,6 +123,11 @@ impl UserDirectory {
         self.users.get(name)?.scram.as_ref()
     }
 
+    /// The user's `mysql_native_password` verifier (SHA1(SHA1(password))), if configured.
+    pub fn mysql_native_verifier(&self, name: &str) -> Option<&MysqlNativeVerifier> {
+        self.users.get(name)?.mysql_native.as_ref()
+    }
+
     /// The user owning a bearer token (compared as SHA-256, in constant time per hash).
     pub fn by_token(&self, token: &str) -> Option<&User> {
         let presented = token_hash(token);
@@ -155,6 +161,7 @@ mod tests {
             roles: vec!["developer".into()],
             password_hash: Some(password::hash_password("wonderland").expect("hash")),
             scram: Some(ScramVerifier::generate("wonderland")),
+            mysql_native: None,
             ssh_authorized_keys: vec![normalize_ssh_key(
                 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey alice@laptop",
             )
@@ -166,6 +173,7 @@ mod tests {
             roles: vec![],
             password_hash: None,
             scram: None,
+            mysql_native: None,
             ssh_authorized_keys: vec![],
             token_hashes: vec![token_hash("tok-robot")],
         };
