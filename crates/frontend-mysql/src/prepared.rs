@@ -35,13 +35,15 @@ pub enum Execution {
 /// Who receives the outcome of one execute.
 pub enum Completion {
     Ticket(Box<Ticket>),
-    Again {
-        gate: Gate,
-        action: Action,
-        detail: String,
-        approval_id: Option<String>,
-        durability: Durability,
-    },
+    Again(Box<LaterExecution>),
+}
+
+/// A later execution of an allowed statement: what its own outcome record needs.
+pub struct LaterExecution {
+    gate: Gate,
+    action: Action,
+    detail: String,
+    durability: Durability,
 }
 
 impl Completion {
@@ -51,20 +53,16 @@ impl Completion {
             Completion::Ticket(t) => {
                 tokio::spawn((*t).completed(outcome));
             }
-            Completion::Again {
-                gate,
-                action,
-                detail,
-                approval_id,
-                durability,
-            } => {
+            Completion::Again(later) => {
+                let LaterExecution {
+                    gate,
+                    action,
+                    detail,
+                    durability,
+                } = *later;
                 let mut ev = action_event(EventKind::ActionCompleted, &action);
                 ev.outcome = Some(outcome);
                 ev.detail = Some(detail);
-                ev.approval = approval_id.map(|id| ApprovalRef {
-                    id,
-                    ..ApprovalRef::default()
-                });
                 tokio::spawn(async move {
                     if let Err(e) = gate.record(ev, durability).await {
                         tracing::error!(error = %e, "could not audit the outcome of an execute");
@@ -148,16 +146,17 @@ impl PreparedStatements {
             }
             return Some(Execution::Refuse(message));
         }
-        Some(Execution::Run(Completion::Again {
-            gate: gate.clone(),
-            action: p.action.clone(),
-            detail: format!(
-                "decided at #{}; execution {} of the prepared statement",
-                p.decided_seq, p.executions
-            ),
-            approval_id: None,
-            durability: p.durability,
-        }))
+        Some(Execution::Run(Completion::Again(Box::new(
+            LaterExecution {
+                gate: gate.clone(),
+                action: p.action.clone(),
+                detail: format!(
+                    "decided at #{}; execution {} of the prepared statement",
+                    p.decided_seq, p.executions
+                ),
+                durability: p.durability,
+            },
+        ))))
     }
 }
 
