@@ -45,7 +45,18 @@ fn front_ends_depend_on_no_other_front_end_nor_web_nor_app() {
         .keys()
         .filter(|n| n.starts_with("warden-frontend-"))
         .collect();
-    assert!(front_ends.len() >= 3, "{front_ends:?}");
+    for expected in [
+        "warden-frontend-postgres",
+        "warden-frontend-mysql",
+        "warden-frontend-http",
+        "warden-frontend-ssh",
+    ] {
+        assert!(deps.contains_key(expected), "{expected} is missing");
+        assert!(
+            deps["warden-app"].iter().any(|d| d == expected),
+            "the app's registry does not name {expected}"
+        );
+    }
     for fe in front_ends {
         for d in &deps[fe] {
             assert!(

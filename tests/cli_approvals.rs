@@ -29,6 +29,7 @@ fn user(name: &str, role: &str) -> User {
         roles: vec![role.into()],
         password_hash: Some(hash(PW)),
         scram: None,
+        mysql_native: None,
         ssh_authorized_keys: Vec::new(),
         token_hashes: Vec::new(),
     }

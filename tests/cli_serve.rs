@@ -406,7 +406,7 @@ fn hash_password_prints_argon2id_and_scram() {
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
-    assert_eq!(lines.len(), 2, "{text}");
+    assert_eq!(lines.len(), 3, "{text}");
     assert!(warden_gate::auth::password::verify_password(
         lines[0],
         "correct horse"
@@ -419,6 +419,12 @@ fn hash_password_prints_argon2id_and_scram() {
     assert_eq!(
         scram,
         warden_gate::auth::ScramVerifier::derive("correct horse", &scram.salt, scram.iterations)
+    );
+    assert_eq!(
+        warden_config::MysqlNativeVerifier::parse(lines[2]),
+        Some(warden_config::MysqlNativeVerifier::generate(
+            "correct horse"
+        ))
     );
     assert!(!text.contains("correct horse"));
 

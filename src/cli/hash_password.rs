@@ -1,6 +1,8 @@
 //! `warden hash-password`: read a password on stdin (no echo on a terminal) and print
 //! the argon2id PHC string (for `password_hash`) and, on a second line, the
-//! SCRAM-SHA-256 verifier (for `scram_sha256`, used by PostgreSQL SASL logins).
+//! SCRAM-SHA-256 verifier (for `scram_sha256`, used by PostgreSQL SASL logins) and, on a
+//! third line, the `mysql_native_password` verifier (for `mysql_native_password`, used by
+//! MySQL/MariaDB logins).
 //!
 //! Must never print or log the password itself.
 
@@ -8,6 +10,7 @@ use std::io::{BufRead, IsTerminal, Write};
 use std::process::{Command, ExitCode, Stdio};
 
 use clap::Args;
+use warden_config::MysqlNativeVerifier;
 use warden_gate::auth::{password, ScramVerifier};
 
 use super::exit::Failure;
@@ -78,5 +81,6 @@ pub fn run(_args: HashPasswordArgs) -> ExitCode {
     let scram = ScramVerifier::generate(pw);
     println!("{phc}");
     println!("{}", scram.to_text());
+    println!("{}", MysqlNativeVerifier::generate(pw).to_text());
     ExitCode::SUCCESS
 }

@@ -12,6 +12,7 @@ use warden_inspect::Protocol;
 pub fn frontends() -> Vec<Arc<dyn Frontend>> {
     vec![
         Arc::new(warden_frontend_postgres::PostgresFrontend),
+        Arc::new(warden_frontend_mysql::MysqlFrontend),
         Arc::new(warden_frontend_http::HttpFrontend),
         Arc::new(warden_frontend_ssh::SshFrontend),
     ]

@@ -253,6 +253,16 @@ fn build_users(raw: Vec<(usize, RawUser)>, d: &mut Diags) -> Vec<User> {
             }
             v
         });
+        let mysql_native = u.mysql_native_password.as_deref().and_then(|s| {
+            let v = MysqlNativeVerifier::parse(s);
+            if v.is_none() {
+                d.push(
+                    &child(&p, "mysql_native_password"),
+                    "not a mysql_native_password verifier (`*` and 40 hex digits); use the third line of `warden hash-password`",
+                );
+            }
+            v
+        });
         let mut keys = Vec::new();
         for (j, k) in u.ssh_authorized_keys.iter().enumerate() {
             match normalize_ssh_key(k) {
@@ -278,6 +288,7 @@ fn build_users(raw: Vec<(usize, RawUser)>, d: &mut Diags) -> Vec<User> {
             roles: u.roles,
             password_hash: u.password_hash,
             scram,
+            mysql_native,
             ssh_authorized_keys: keys,
             token_hashes,
         });

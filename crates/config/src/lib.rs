@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod build;
+pub mod mysql_native;
 pub mod options;
 mod protocols;
 pub mod raw;
@@ -30,7 +31,8 @@ use std::time::Duration;
 
 use warden_inspect::{Protocol, TargetRef};
 
-pub use options::{HttpOptions, PostgresOptions, SshOptions};
+pub use mysql_native::MysqlNativeVerifier;
+pub use options::{HttpOptions, MysqlOptions, PostgresOptions, SshOptions};
 pub use protocols::protocol_supported;
 pub use scram::ScramVerifier;
 pub use users::User;
@@ -107,6 +109,7 @@ pub struct TargetConfig {
     /// Concurrent client connections accepted (further ones are refused).
     pub max_connections: usize,
     pub postgres: PostgresOptions,
+    pub mysql: MysqlOptions,
     pub http: HttpOptions,
     pub ssh: SshOptions,
 }

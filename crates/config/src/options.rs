@@ -1,4 +1,4 @@
-//! Each protocol's target options (`targets[].postgres`, `.http`, `.ssh` in warden.yaml)
+//! Each protocol's target options (`targets[].postgres`, `.mysql`, `.http`, `.ssh` in warden.yaml)
 //! as plain data with their defaults. The front-ends read them; this module must never
 //! hold behaviour beyond defaults and unit conversions.
 
@@ -33,6 +33,42 @@ impl Default for PostgresOptions {
 }
 
 impl PostgresOptions {
+    pub fn connect_timeout(&self) -> Duration {
+        Duration::from_secs(self.connect_timeout_secs.max(1))
+    }
+
+    pub fn startup_timeout(&self) -> Duration {
+        Duration::from_secs(self.startup_timeout_secs.max(1))
+    }
+}
+
+/// MySQL/MariaDB-specific target options (`targets[].mysql` in warden.yaml).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MysqlOptions {
+    /// Largest command a client may send (bytes, after joining 16 MiB continuation
+    /// packets). Larger ones get ERR 1153 and the connection is closed.
+    pub max_packet_bytes: usize,
+    /// Seconds to connect and log in upstream.
+    pub connect_timeout_secs: u64,
+    /// Seconds a client has to finish the handshake and authentication.
+    pub startup_timeout_secs: u64,
+    /// Always connect to this upstream database, whatever the client asks for.
+    pub database: Option<String>,
+}
+
+impl Default for MysqlOptions {
+    fn default() -> Self {
+        MysqlOptions {
+            max_packet_bytes: 64 * 1024 * 1024,
+            connect_timeout_secs: 10,
+            startup_timeout_secs: 30,
+            database: None,
+        }
+    }
+}
+
+impl MysqlOptions {
     pub fn connect_timeout(&self) -> Duration {
         Duration::from_secs(self.connect_timeout_secs.max(1))
     }

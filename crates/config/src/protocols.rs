@@ -7,7 +7,10 @@ use warden_inspect::Protocol;
 /// Whether a target may use `protocol` (a front-end for it exists).
 pub fn protocol_supported(protocol: Protocol) -> bool {
     match protocol {
-        Protocol::Postgres | Protocol::Http | Protocol::Kubernetes | Protocol::Ssh => true,
-        Protocol::Mysql => false,
+        Protocol::Postgres
+        | Protocol::Mysql
+        | Protocol::Http
+        | Protocol::Kubernetes
+        | Protocol::Ssh => true,
     }
 }

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use crate::options::{HttpOptions, PostgresOptions, SshOptions};
+use crate::options::{HttpOptions, MysqlOptions, PostgresOptions, SshOptions};
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -115,6 +115,8 @@ pub struct RawUser {
     #[serde(default)]
     pub scram_sha256: Option<String>,
     #[serde(default)]
+    pub mysql_native_password: Option<String>,
+    #[serde(default)]
     pub ssh_authorized_keys: Vec<String>,
     #[serde(default)]
     pub tokens: Vec<String>,
@@ -126,6 +128,7 @@ impl RawUser {
         "roles",
         "password_hash",
         "scram_sha256",
+        "mysql_native_password",
         "ssh_authorized_keys",
         "tokens",
     ];
@@ -155,6 +158,8 @@ pub struct RawTarget {
     #[serde(default)]
     pub postgres: Option<PostgresOptions>,
     #[serde(default)]
+    pub mysql: Option<MysqlOptions>,
+    #[serde(default)]
     pub http: Option<HttpOptions>,
     #[serde(default)]
     pub ssh: Option<SshOptions>,
@@ -174,6 +179,7 @@ impl RawTarget {
         "upstream_tls",
         "max_connections",
         "postgres",
+        "mysql",
         "http",
         "ssh",
     ];

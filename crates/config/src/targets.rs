@@ -76,6 +76,7 @@ pub(super) fn build_targets(
             upstream_tls,
             max_connections,
             postgres: t.postgres.unwrap_or_default(),
+            mysql: t.mysql.unwrap_or_default(),
             http: t.http.unwrap_or_default(),
             ssh,
         }));

@@ -128,14 +128,16 @@ fn durations() {
 }
 
 #[test]
-fn unsupported_protocol_and_port_zero() {
-    let text = "targets:\n  - { name: m, protocol: mysql, listen: 127.0.0.1:0, upstream: h:3306 }\n  - { name: h, protocol: http, listen: 127.0.0.1:0, upstream: http://h }\n";
-    let all = parse(text).expect_err("mysql unsupported").to_string();
-    assert!(
-        all.contains("warden.yaml:2:16: targets[0].protocol: protocol mysql is not supported yet"),
-        "{all}"
-    );
-    assert!(!all.contains("already used"), "port 0 never clashes: {all}");
+fn mysql_targets_and_port_zero() {
+    let text = "targets:\n  - { name: m, protocol: mysql, listen: 127.0.0.1:0, upstream: h:3306, mysql: { max_packet_bytes: 1024 } }\n  - { name: h, protocol: http, listen: 127.0.0.1:0, upstream: http://h }\nusers:\n  - { name: al, mysql_native_password: '*14E65567ABDB5135D0CFD9A70B3032C179A49EE7' }\n";
+    let cfg = Config::parse(text, "warden.yaml", Path::new(".")).expect("mysql is supported");
+    let m = cfg.target("m").expect("target");
+    assert_eq!(m.protocol, warden_inspect::Protocol::Mysql);
+    assert_eq!(m.mysql.max_packet_bytes, 1024);
+    assert!(cfg.users[0].mysql_native.is_some());
+    let bad = "users:\n  - { name: al, mysql_native_password: 'secret' }\n";
+    let all = parse(bad).expect_err("not a verifier").to_string();
+    assert!(all.contains("users[0].mysql_native_password"), "{all}");
 }
 
 #[test]

@@ -8,6 +8,7 @@ use argon2::password_hash::PasswordHash;
 use sha2::{Digest, Sha256};
 use warden_inspect::Actor;
 
+use crate::mysql_native::MysqlNativeVerifier;
 use crate::scram::ScramVerifier;
 
 /// One Warden user, as configured.
@@ -19,6 +20,8 @@ pub struct User {
     pub password_hash: Option<String>,
     /// SCRAM-SHA-256 verifier for PostgreSQL SASL logins.
     pub scram: Option<ScramVerifier>,
+    /// SHA1(SHA1(password)) for MySQL `mysql_native_password` logins.
+    pub mysql_native: Option<MysqlNativeVerifier>,
     /// OpenSSH public keys, normalised to `type base64` (comment dropped).
     pub ssh_authorized_keys: Vec<String>,
     /// SHA-256 of each bearer token the user may present.

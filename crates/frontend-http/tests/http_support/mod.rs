@@ -264,6 +264,7 @@ fn user(name: &str, roles: &[&str], token: &str) -> User {
             warden_gate::auth::password::hash_password(&format!("pw-of-{name}")).expect("hash"),
         ),
         scram: None,
+        mysql_native: None,
         ssh_authorized_keys: Vec::new(),
         token_hashes: vec![warden_gate::auth::token_hash(token)],
     }
@@ -314,6 +315,7 @@ impl Warden {
             upstream_tls: s.upstream_tls,
             max_connections: 256,
             postgres: PostgresOptions::default(),
+            mysql: Default::default(),
             http: s.http,
             ssh: SshOptions::default(),
         };

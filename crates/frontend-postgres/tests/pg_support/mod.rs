@@ -81,6 +81,7 @@ fn user(name: &str, role: &str, pw: &str, scram: bool) -> User {
         roles: vec![role.into()],
         password_hash: warden_gate::auth::password::hash_password(pw).ok(),
         scram: scram.then(|| ScramVerifier::generate(pw)),
+        mysql_native: None,
         ssh_authorized_keys: vec![],
         token_hashes: vec![],
     }
@@ -142,6 +143,7 @@ pub async fn start_with(setup: Setup) -> Harness {
         upstream_tls: setup.upstream_tls,
         max_connections: 64,
         postgres: setup.options,
+        mysql: Default::default(),
         http: Default::default(),
         ssh: Default::default(),
     };

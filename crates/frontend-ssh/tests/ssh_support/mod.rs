@@ -224,6 +224,7 @@ pub async fn start_with(opts: Options) -> Harness {
         upstream_tls: None,
         max_connections: 64,
         postgres: Default::default(),
+        mysql: Default::default(),
         http: Default::default(),
         ssh: SshOptions {
             host_key_fingerprint: match opts.known_hosts {
@@ -253,6 +254,7 @@ pub async fn start_with(opts: Options) -> Harness {
             roles: vec!["developer".into()],
             password_hash: warden_gate::auth::password::hash_password(ALICE_PW).ok(),
             scram: None,
+            mysql_native: None,
             ssh_authorized_keys: warden_gate::auth::normalize_ssh_key(&alice_pub)
                 .into_iter()
                 .collect(),
@@ -263,6 +265,7 @@ pub async fn start_with(opts: Options) -> Harness {
             roles: vec!["ops".into()],
             password_hash: None,
             scram: None,
+            mysql_native: None,
             ssh_authorized_keys: vec![],
             token_hashes: vec![],
         },

@@ -16,6 +16,7 @@ use std::sync::{Arc, OnceLock, RwLock};
 
 use warden_config::scram::{constant_time_eq, ScramVerifier};
 use warden_config::users::{normalize_ssh_key, token_hash, User};
+use warden_config::MysqlNativeVerifier;
 
 use super::password;
 
@@ -152,6 +153,11 @@ impl UserDirectory {
         self.snapshot().get(name)?.scram.clone()
     }
 
+    /// The user's `mysql_native_password` verifier (SHA1(SHA1(password))), if configured.
+    pub fn mysql_native_verifier(&self, name: &str) -> Option<&MysqlNativeVerifier> {
+        self.users.get(name)?.mysql_native.as_ref()
+    }
+
     /// The user owning a bearer token (compared as SHA-256, in constant time per hash).
     pub fn by_token(&self, token: &str) -> Option<Arc<User>> {
         let presented = token_hash(token);
@@ -185,6 +191,7 @@ mod tests {
             roles: vec!["developer".into()],
             password_hash: Some(password::hash_password("wonderland").expect("hash")),
             scram: Some(ScramVerifier::generate("wonderland")),
+            mysql_native: None,
             ssh_authorized_keys: vec![normalize_ssh_key(
                 "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIKey alice@laptop",
             )
@@ -196,6 +203,7 @@ mod tests {
             roles: vec![],
             password_hash: None,
             scram: None,
+            mysql_native: None,
             ssh_authorized_keys: vec![],
             token_hashes: vec![token_hash("tok-robot")],
         };

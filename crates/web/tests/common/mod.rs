@@ -53,6 +53,7 @@ fn user(name: &str, roles: &[&str]) -> User {
         roles: roles.iter().map(|r| r.to_string()).collect(),
         password_hash: Some(hash(PASSWORD)),
         scram: None,
+        mysql_native: None,
         ssh_authorized_keys: Vec::new(),
         token_hashes: Vec::new(),
     }

@@ -1,0 +1,282 @@
+//! One client connection end to end: greeting, the client's login, the initial
+//! database (decided as `USE`), Warden's own login upstream, then the session. The
+//! connection and authentication events are audited here.
+//!
+//! Every failure ends only this connection (with an ERR packet when the client can
+//! still read one); nothing here may panic on client input.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU32, Ordering};
+
+use tokio::net::TcpStream;
+use warden_audit::{Durability, EventKind};
+use warden_gate::frontend::FrontendContext;
+use warden_inspect::Actor;
+
+use super::decision::{Decided, SessionInfo};
+use super::errors::MyError;
+use super::handshake::{self, HandshakeResponse};
+use super::lexing;
+use super::login;
+use super::packet::{self, PacketReader};
+use super::session::Session;
+use super::upstream::{self, SessionParams, UpstreamSpec};
+use super::wire::{ok_payload, STATUS_AUTOCOMMIT};
+use super::MysqlOptions;
+
+/// Largest packet a client may send before it has logged in.
+const HANDSHAKE_PACKET_LIMIT: usize = 64 * 1024;
+
+/// Per-listener state shared by all connections.
+pub struct Shared {
+    pub upstream: UpstreamSpec,
+    pub options: MysqlOptions,
+    next_connection_id: AtomicU32,
+}
+
+impl Shared {
+    pub fn new(ctx: &FrontendContext) -> Shared {
+        let target = &ctx.target;
+        let options = target.mysql.clone();
+        Shared {
+            upstream: UpstreamSpec {
+                addr: target.upstream.clone(),
+                user: target
+                    .upstream_user
+                    .clone()
+                    .unwrap_or_else(|| "root".into()),
+                password: target
+                    .upstream_password
+                    .as_ref()
+                    .map(|s| s.expose().to_owned()),
+                connect_timeout: options.connect_timeout(),
+            },
+            options,
+            next_connection_id: AtomicU32::new(1),
+        }
+    }
+}
+
+fn session_id() -> String {
+    hex::encode(rand::random::<[u8; 8]>())
+}
+
+/// Handles one accepted connection; never returns an error (it is logged and audited).
+pub async fn handle(
+    tcp: TcpStream,
+    peer: SocketAddr,
+    ctx: FrontendContext,
+    shared: std::sync::Arc<Shared>,
+) {
+    let _ = tcp.set_nodelay(true);
+    let session_id = session_id();
+    let conn = Conn {
+        peer,
+        ctx: &ctx,
+        shared: &shared,
+        session_id: &session_id,
+    };
+    let mut client = PacketReader::new(tcp, HANDSHAKE_PACKET_LIMIT);
+    let opened =
+        tokio::time::timeout(shared.options.startup_timeout(), conn.open(&mut client)).await;
+    let opened = match opened {
+        Ok(Ok(Some(o))) => o,
+        Ok(Ok(None)) => return,
+        Ok(Err((e, seq))) => {
+            tracing::debug!(%peer, error = %e, "mysql connection refused");
+            let _ = packet::send(client.get_mut(), seq, &e.err_packet().payload()).await;
+            conn.closed().await;
+            return;
+        }
+        Err(_) => {
+            let e = MyError::Timeout("handshake and login");
+            let _ = packet::send(client.get_mut(), 2, &e.err_packet().payload()).await;
+            conn.closed().await;
+            return;
+        }
+    };
+    client.set_max(shared.options.max_packet_bytes);
+    let upstream_reader = opened.upstream;
+    let mut session = Session::new(&opened.info, client, upstream_reader);
+    if let Err(e) = session.run().await {
+        tracing::debug!(%peer, session = %session_id, error = %e, "session ended with error");
+        if !matches!(e, MyError::Io(_)) {
+            session.fatal(&e.err_packet()).await;
+        }
+    }
+    conn.closed().await;
+}
+
+/// What a successful opening hands to the session.
+struct Opened {
+    info: SessionInfo,
+    upstream: PacketReader<TcpStream>,
+}
+
+/// An error and the sequence id its ERR packet must carry.
+type Refused = (MyError, u8);
+
+struct Conn<'a> {
+    peer: SocketAddr,
+    ctx: &'a FrontendContext,
+    shared: &'a Shared,
+    session_id: &'a str,
+}
+
+impl Conn<'_> {
+    async fn closed(&self) {
+        let ev = self
+            .ctx
+            .session_event(EventKind::ConnectionClosed, self.session_id, None, None);
+        self.ctx.record(ev, Durability::Queued).await;
+    }
+
+    fn audit_unavailable() -> MyError {
+        MyError::Unsupported("Warden cannot write its audit log".into())
+    }
+
+    /// Greeting, login, initial database, upstream login, OK. `None` when the client
+    /// left before saying anything.
+    async fn open(&self, client: &mut PacketReader<TcpStream>) -> Result<Option<Opened>, Refused> {
+        let id = self
+            .shared
+            .next_connection_id
+            .fetch_add(1, Ordering::Relaxed);
+        let challenge = handshake::challenge();
+        packet::send(client.get_mut(), 0, &handshake::greeting(id, &challenge))
+            .await
+            .map_err(|e| (e, 1))?;
+        let Some(first) = client.read_packet(1).await.map_err(|e| (e, 2))? else {
+            return Ok(None);
+        };
+        let response = handshake::parse_response(&first.payload).map_err(|e| (e, 2))?;
+        let actor = self.admit(client, &response, &challenge).await?;
+        let (actor, seq) = actor;
+        let mut info = SessionInfo {
+            gate: self.ctx.gate.clone(),
+            actor,
+            target: self.ctx.target.target_ref(),
+            session_id: self.session_id.to_owned(),
+            shutdown: self.ctx.shutdown.clone(),
+            backslash_literal: false,
+        };
+        let database = match &self.shared.options.database {
+            Some(forced) => Some(forced.clone()),
+            None => self.initial_database(&info, client, &response, seq).await?,
+        };
+        let params = SessionParams {
+            client_capabilities: response.capabilities,
+            collation: response.collation,
+            database: database.as_deref(),
+        };
+        let mut up = upstream::connect(&self.shared.upstream, params)
+            .await
+            .map_err(|e| {
+                tracing::warn!(target = %self.ctx.target.name, error = %e, "upstream login failed");
+                (e, seq)
+            })?;
+        let mode = upstream::sql_mode(&mut up).await.map_err(|e| (e, seq))?;
+        info.backslash_literal =
+            mode.contains("NO_BACKSLASH_ESCAPES") || mode.contains("ANSI_QUOTES");
+        packet::send(client.get_mut(), seq, &ok_payload(STATUS_AUTOCOMMIT))
+            .await
+            .map_err(|e| (e, seq))?;
+        Ok(Some(Opened {
+            info,
+            upstream: up.reader,
+        }))
+    }
+
+    /// Audits the connection, logs the client in and audits the result.
+    async fn admit(
+        &self,
+        client: &mut PacketReader<TcpStream>,
+        response: &HandshakeResponse,
+        challenge: &[u8; 20],
+    ) -> Result<(Actor, u8), Refused> {
+        let ctx = self.ctx;
+        let opened = Actor {
+            name: response.user.clone(),
+            roles: vec![],
+            client_addr: Some(self.peer.to_string()),
+            alerts: Vec::new(),
+        };
+        let detail = format!("database={}", response.database.as_deref().unwrap_or("-"));
+        let ev = ctx.session_event(
+            EventKind::ConnectionOpened,
+            self.session_id,
+            Some(opened.clone()),
+            Some(detail),
+        );
+        if !ctx.record(ev, Durability::Queued).await {
+            return Err((Self::audit_unavailable(), 2));
+        }
+        if lexing::unsafe_collation(response.collation) {
+            return Err((
+                MyError::Unsupported(
+                    "this connection character set (big5, sjis, gbk, cp932, gb18030, ...) cannot be inspected safely; use utf8mb4".into(),
+                ),
+                2,
+            ));
+        }
+        let result = login::login(
+            client,
+            response,
+            challenge,
+            2,
+            &ctx.users,
+            &ctx.throttle,
+            Some(self.peer.ip()),
+        )
+        .await;
+        let (mut actor, seq) = match result {
+            Ok(ok) => ok,
+            Err(failure) => {
+                let ev = ctx.session_event(
+                    EventKind::AuthFailed,
+                    self.session_id,
+                    Some(opened),
+                    Some(failure.audit_reason.clone()),
+                );
+                ctx.record(ev, Durability::Durable).await;
+                return Err((failure.client, failure.seq));
+            }
+        };
+        actor.client_addr = Some(self.peer.to_string());
+        let ev = ctx.session_event(
+            EventKind::Authenticated,
+            self.session_id,
+            Some(actor.clone()),
+            Some("mysql_native_password".into()),
+        );
+        if !ctx.record(ev, Durability::Queued).await {
+            return Err((Self::audit_unavailable(), seq));
+        }
+        Ok((actor, seq))
+    }
+
+    /// The database the client asked for at login, decided as `USE`; a refusal ends
+    /// the connection with the refusal's ERR.
+    async fn initial_database(
+        &self,
+        info: &SessionInfo,
+        client: &mut PacketReader<TcpStream>,
+        response: &HandshakeResponse,
+        seq: u8,
+    ) -> Result<Option<String>, Refused> {
+        let Some(db) = response.database.clone() else {
+            return Ok(None);
+        };
+        let sql = format!("USE `{}`", db.replace('`', "``"));
+        match info.decide(&sql, client).await.map_err(|e| (e, seq))? {
+            Decided::Forward(ticket) => {
+                tokio::spawn((*ticket).completed(warden_audit::Outcome {
+                    status: Some("OK (at login)".into()),
+                    ..Default::default()
+                }));
+                Ok(Some(db))
+            }
+            Decided::Refuse(err) => Err((MyError::Refused(err), seq)),
+        }
+    }
+}

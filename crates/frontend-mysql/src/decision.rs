@@ -1,0 +1,164 @@
+//! Asking the Gate about one SQL text, and the ERR packets its refusals become.
+//!
+//! Before the Gate, [`lexing`](super::lexing) may refuse text the server could read
+//! differently from the inspector; such refusals are audited as `action_decided`
+//! denials like the Gate's own. A hold waits for its approval (the client simply waits:
+//! MySQL has no notices), watching the client so that a disconnect withdraws it.
+//!
+//! Must never return [`Decided::Forward`] without a Gate ticket for exactly this text.
+
+use tokio::io::AsyncRead;
+use warden_audit::{Durability, EventKind, VerdictSummary};
+use warden_gate::{
+    action_event, Admission, CancellationToken, Gate, HoldOutcome, Refusal, RefusalKind, Ticket,
+};
+use warden_inspect::sql::Dialect;
+use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
+
+use super::errors::MyError;
+use super::lexing;
+use super::packet::PacketReader;
+use super::wire::ErrPacket;
+
+/// How much a client may send while one of its statements is held (read only to
+/// notice a disconnect).
+const HOLD_READ_CAP: usize = 1 << 20;
+
+/// Who is talking to which target, for every Action of the session.
+pub struct SessionInfo {
+    pub gate: Gate,
+    pub actor: Actor,
+    pub target: TargetRef,
+    pub session_id: String,
+    pub shutdown: CancellationToken,
+    /// The upstream session reads backslashes literally (`NO_BACKSLASH_ESCAPES` or
+    /// `ANSI_QUOTES` in its `sql_mode`).
+    pub backslash_literal: bool,
+}
+
+/// The Gate's answer, ready for the wire.
+pub enum Decided {
+    Forward(Box<Ticket>),
+    Refuse(ErrPacket),
+}
+
+/// The ERR packet for a refusal: 1227 / 42000 for denials (the rule's message and
+/// name), 1317 / 70100 when a hold expired or was withdrawn, 1290 / HY000 when the audit
+/// log cannot write, 1105 / HY000 for internal errors.
+pub fn refusal_packet(r: &Refusal) -> ErrPacket {
+    let rule = if r.rule.is_empty() {
+        "-"
+    } else {
+        r.rule.as_str()
+    };
+    let approval = r.approval_id.as_deref().unwrap_or("-");
+    match r.kind {
+        RefusalKind::Denied => {
+            ErrPacket::new(1227, "42000", format!("{} (Warden rule \"{rule}\")", r.message))
+        }
+        RefusalKind::RetryLater => ErrPacket::new(
+            1227,
+            "42000",
+            format!(
+                "statement needs approval {approval} (Warden rule \"{rule}\"); re-send it once approved: {}",
+                r.url.as_deref().unwrap_or("")
+            ),
+        ),
+        RefusalKind::Expired => ErrPacket::new(
+            1317,
+            "70100",
+            format!("approval {approval} expired: statement not run (Warden rule \"{rule}\")"),
+        ),
+        RefusalKind::Withdrawn => ErrPacket::new(
+            1317,
+            "70100",
+            format!("approval {approval} was withdrawn: statement not run"),
+        ),
+        RefusalKind::AuditUnavailable => ErrPacket::new(
+            1290,
+            "HY000",
+            "Warden cannot write its audit log; statement refused (fail closed)",
+        ),
+        RefusalKind::Internal => {
+            ErrPacket::new(1105, "HY000", format!("Warden internal error: {}", r.message))
+        }
+    }
+}
+
+impl SessionInfo {
+    pub fn action(&self, raw: &str, facts: Facts) -> Action {
+        Action {
+            protocol: Protocol::Mysql,
+            user: self.actor.clone(),
+            target: self.target.clone(),
+            session: Some(self.session_id.clone()),
+            raw: raw.to_owned(),
+            facts,
+        }
+    }
+
+    /// Audits (durably) that Warden refused `raw` itself, and returns the ERR 1227.
+    pub async fn refuse_audited(&self, raw: &str, facts: Facts, reason: &str) -> ErrPacket {
+        let action = self.action(raw, facts);
+        let mut ev = action_event(EventKind::ActionDecided, &action);
+        ev.verdict = Some(VerdictSummary {
+            decision: "deny".into(),
+            rules: Vec::new(),
+            dry_run: Vec::new(),
+            message: Some(reason.to_owned()),
+        });
+        ev.action = Some(action);
+        if let Err(e) = self.gate.record(ev, Durability::Durable).await {
+            tracing::error!(error = %e, "could not audit a refusal");
+        }
+        ErrPacket::new(1227, "42000", format!("Warden: {reason}"))
+    }
+
+    /// Decides `sql`; a hold waits here (watching `client` for a disconnect).
+    pub async fn decide<S: AsyncRead + Unpin>(
+        &self,
+        sql: &str,
+        client: &mut PacketReader<S>,
+    ) -> Result<Decided, MyError> {
+        let facts = self.gate.sql_facts(sql, Dialect::Mysql);
+        if let Some(reason) = lexing::refusal(sql) {
+            let err = self.refuse_audited(sql, Facts::Sql(facts), &reason).await;
+            return Ok(Decided::Refuse(err));
+        }
+        if self.backslash_literal {
+            if let Some(other) = lexing::backslash_literal_reading(sql) {
+                if *self.gate.sql_facts(&other, Dialect::Mysql) != *facts {
+                    let reason = "the server reads backslashes in this statement literally (sql_mode NO_BACKSLASH_ESCAPES or ANSI_QUOTES), which changes its meaning; statement refused";
+                    let err = self.refuse_audited(sql, Facts::Sql(facts), reason).await;
+                    return Ok(Decided::Refuse(err));
+                }
+            }
+        }
+        let admission = self.gate.decide(self.action(sql, Facts::Sql(facts))).await;
+        let held = match admission {
+            Admission::Allow(ticket) => return Ok(Decided::Forward(Box::new(ticket))),
+            Admission::Deny(refusal) => return Ok(Decided::Refuse(refusal_packet(&refusal))),
+            Admission::Hold(held) => held,
+        };
+        tracing::info!(approval = %held.id, url = %held.url, session = %self.session_id, "statement held for approval");
+        let wait = held.wait();
+        tokio::pin!(wait);
+        loop {
+            tokio::select! {
+                outcome = &mut wait => {
+                    return Ok(match outcome {
+                        HoldOutcome::Approved(ticket) => Decided::Forward(Box::new(ticket)),
+                        HoldOutcome::Refused(refusal) => Decided::Refuse(refusal_packet(&refusal)),
+                    });
+                }
+                read = client.fill_more(HOLD_READ_CAP) => match read {
+                    Ok(0) | Err(_) => return Err(MyError::Malformed("client disconnected while a statement was held".into())),
+                    Ok(_) => {}
+                },
+                _ = self.shutdown.cancelled() => {
+                    return Err(MyError::Timeout("shutdown while a statement was held"));
+                }
+            }
+        }
+    }
+}

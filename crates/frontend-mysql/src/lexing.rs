@@ -1,0 +1,151 @@
+//! Checks on statement text made before inspection, for the ways the server could read
+//! a statement differently from Warden's inspector. Each is deliberately coarse: it
+//! looks at every word of the text (inside comments and strings too), so it can refuse
+//! an innocent statement but cannot be hidden from by quoting or `/*! */` comments.
+//!
+//! * `LOAD DATA LOCAL` / `LOAD XML LOCAL`: refused (the upstream is never offered
+//!   `CLIENT_LOCAL_FILES` either, so this is defence in depth).
+//! * Multi-byte character sets whose second byte can be `\` or `'` (big5, sjis, gbk,
+//!   cp932, gb18030, ...): switching to one (`SET NAMES`, `SET CHARACTER SET`,
+//!   `character_set_client = ...`, also from a variable) is refused, and so is a client
+//!   handshake announcing one ([`unsafe_collation`]).
+//! * `sql_mode`: changing it is refused (`NO_BACKSLASH_ESCAPES` and `ANSI_QUOTES`, also
+//!   inside `ANSI`, `ORACLE`, ..., change where a quoted string ends). When the upstream
+//!   session already runs with one of them, [`backslash_literal_reading`] gives a
+//!   statement as the server reads it, and a statement whose two readings differ is
+//!   refused.
+//!
+//! Must never rewrite what is forwarded: these only decide whether text may be decided.
+
+/// Character sets where a multi-byte character may end in `0x5c` (`\`) or similar.
+const UNSAFE_CHARSETS: &[&str] = &[
+    "BIG5", "SJIS", "GBK", "CP932", "GB18030", "EUCJPMS", "UJIS", "GB2312",
+];
+
+/// Collation ids of those character sets (as a client announces in its handshake).
+const UNSAFE_COLLATIONS: &[u8] = &[
+    1, 84, // big5
+    13, 88, // sjis
+    28, 87, // gbk
+    95, 96, // cp932
+    97, 98, // eucjpms
+    12, 91, // ujis
+    24, 86, // gb2312
+    248, 249, 250, // gb18030
+];
+
+/// Whether a handshake collation id belongs to an unsafe multi-byte character set.
+pub fn unsafe_collation(id: u8) -> bool {
+    UNSAFE_COLLATIONS.contains(&id)
+}
+
+/// Every word of `sql`, upper-cased, with whether it was preceded by `@`.
+fn words(sql: &str) -> Vec<(String, bool)> {
+    let mut out = Vec::new();
+    let mut current = String::new();
+    let mut at = false;
+    let mut prev = ' ';
+    for c in sql.chars() {
+        if c.is_ascii_alphanumeric() || c == '_' || c == '$' {
+            if current.is_empty() {
+                at = prev == '@';
+            }
+            current.push(c.to_ascii_uppercase());
+        } else if !current.is_empty() {
+            out.push((std::mem::take(&mut current), at));
+        }
+        prev = c;
+    }
+    if !current.is_empty() {
+        out.push((current, at));
+    }
+    out
+}
+
+/// Why Warden refuses to decide `sql` at all, if it does.
+pub fn refusal(sql: &str) -> Option<String> {
+    let w = words(sql);
+    let has = |word: &str| w.iter().any(|(x, _)| x == word);
+    let load = w.iter().position(|(x, _)| x == "LOAD");
+    if let Some(i) = load {
+        if w[i..].iter().any(|(x, _)| x == "LOCAL") {
+            return Some(
+                "LOAD ... LOCAL (reading a file from the client) is not allowed through Warden"
+                    .into(),
+            );
+        }
+    }
+    for (i, (word, _)) in w.iter().enumerate() {
+        let sets_charset = match word.as_str() {
+            "NAMES" | "CHARSET" => i > 0 && w[i - 1].0 == "SET",
+            "CHARACTER" => {
+                i > 0 && w[i - 1].0 == "SET" && w.get(i + 1).is_some_and(|n| n.0 == "SET")
+            }
+            "CHARACTER_SET_CLIENT" | "CHARACTER_SET_CONNECTION" => true,
+            _ => false,
+        };
+        if !sets_charset {
+            continue;
+        }
+        let skip = usize::from(word == "CHARACTER") + 1;
+        let value = w.get(i + skip);
+        let unsafe_value = match value {
+            Some((v, from_variable)) => *from_variable || UNSAFE_CHARSETS.contains(&v.as_str()),
+            None => false,
+        };
+        if unsafe_value {
+            return Some(
+                "switching the connection to a multi-byte character set Warden cannot inspect safely (big5, sjis, gbk, cp932, gb18030, ...) or to one from a variable is not allowed".into(),
+            );
+        }
+    }
+    if has("SQL_MODE") && has("SET") {
+        return Some("changing sql_mode through Warden is not allowed (it changes how statements are read); set it for the upstream account instead".into());
+    }
+    None
+}
+
+/// `sql` as the server reads it when a backslash is an ordinary character inside quotes
+/// (`NO_BACKSLASH_ESCAPES`, or `"` under `ANSI_QUOTES`), written for the default
+/// reading: every `\` doubled. `None` when there is no backslash (both readings agree).
+pub fn backslash_literal_reading(sql: &str) -> Option<String> {
+    sql.contains('\\').then(|| sql.replace('\\', "\\\\"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn load_local_is_refused_however_written() {
+        assert!(refusal("LOAD DATA LOCAL INFILE '/etc/passwd' INTO TABLE t").is_some());
+        assert!(refusal("load data /*!local*/ infile 'x' into table t").is_some());
+        assert!(refusal("SELECT 1; LOAD XML LOCAL INFILE 'x' INTO TABLE t").is_some());
+        assert!(refusal("LOAD DATA INFILE '/tmp/x' INTO TABLE t").is_none());
+        assert!(refusal("SELECT local FROM t").is_none());
+    }
+
+    #[test]
+    fn unsafe_charset_switches_are_refused() {
+        assert!(refusal("SET NAMES gbk").is_some());
+        assert!(refusal("/*!40101 SET NAMES sjis */").is_some());
+        assert!(refusal("SET CHARACTER SET big5").is_some());
+        assert!(refusal("SET character_set_client = @x").is_some());
+        assert!(refusal("SET @@session.character_set_client = 'cp932'").is_some());
+        assert!(refusal("SET NAMES utf8mb4").is_none());
+        assert!(refusal("SELECT names FROM gbk").is_none());
+        assert!(refusal("SET sql_mode = 'NO_BACKSLASH_ESCAPES'").is_some());
+        assert!(refusal("SET @@session.sql_mode = CONCAT(@@sql_mode, ',ANSI')").is_some());
+        assert!(refusal("SELECT @@sql_mode").is_none());
+        assert!(unsafe_collation(28) && !unsafe_collation(45));
+    }
+
+    #[test]
+    fn backslash_reading() {
+        assert_eq!(backslash_literal_reading("SELECT 1"), None);
+        assert_eq!(
+            backslash_literal_reading(r"SELECT 'a\'").as_deref(),
+            Some(r"SELECT 'a\\'")
+        );
+    }
+}

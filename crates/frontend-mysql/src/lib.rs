@@ -1,0 +1,64 @@
+//! MySQL / MariaDB front-end: the `mariadb`/`mysql` clients and MySQL drivers connect to
+//! Warden as their Warden user (`mysql_native_password`); Warden logs in upstream with
+//! the target's credentials and decides every statement through the Gate before the
+//! database sees it.
+//!
+//! Layout: [`packet`] framing, limits, sequence ids · [`wire`] constants and the small
+//! encodings (ERR/OK, length-encoded integers) · [`handshake`] the v10 greeting and the
+//! client's HandshakeResponse41 · [`login`] client authentication · [`upstream`]
+//! Warden's own login upstream · [`lexing`] text checks made before inspection (things
+//! the server would read differently from the inspector) · [`command`] one client
+//! command → what to do with it · [`decision`] the Gate's answers as ERR packets, holds ·
+//! [`session`] the command loop with decisions ·
+//! [`relay`] upstream responses back to the client with outcomes · [`prepared`]
+//! prepared statements bound to their decisions · [`connection`] one connection end to
+//! end. See `docs/mysql.md`.
+//!
+//! Must never forward a statement before its verdict, never forward refused text, never
+//! show upstream credentials to clients, never offer `CLIENT_LOCAL_FILES`, and never let
+//! one malformed connection affect another (each connection is its own task; errors
+//! close only that connection).
+//!
+//! This crate depends on the Gate, the config and inspection only: it never depends on
+//! another front-end, the console or the app, never builds a Gate and never opens a store.
+
+#![forbid(unsafe_code)]
+
+pub mod command;
+pub mod connection;
+pub mod decision;
+pub mod errors;
+pub mod handshake;
+pub mod lexing;
+pub mod login;
+pub mod packet;
+pub mod prepared;
+pub mod relay;
+pub mod session;
+pub mod upstream;
+pub mod wire;
+
+use std::sync::Arc;
+
+use warden_gate::FrontendContext;
+use warden_inspect::Protocol;
+
+pub use errors::MyError;
+pub use warden_config::MysqlOptions;
+
+/// Serves one mysql target on `listener` until `ctx.shutdown` fires (connection cap and
+/// draining come from [`warden_gate::frontend::accept_loop`]).
+pub async fn serve(listener: tokio::net::TcpListener, ctx: FrontendContext) -> std::io::Result<()> {
+    let shared = Arc::new(connection::Shared::new(&ctx));
+    warden_gate::frontend::accept_loop(listener, ctx, move |tcp, peer, ctx| {
+        connection::handle(tcp, peer, ctx, Arc::clone(&shared))
+    })
+    .await
+}
+
+warden_gate::frontend!(
+    /// The MySQL / MariaDB front-end, as the app's registry holds it.
+    MysqlFrontend,
+    [Protocol::Mysql],
+    serve
+);

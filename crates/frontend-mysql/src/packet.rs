@@ -1,0 +1,251 @@
+//! Packet framing: a 3-byte little-endian length and a sequence id, payloads of
+//! 0xFFFFFF bytes continued by the next packet (16 MiB continuation), reassembled here
+//! up to a configured maximum.
+//!
+//! The length word is checked against the limit before any body is read, and every
+//! sequence id is checked. Must never allocate more than the limit for a client
+//! packet, and never accept a packet whose sequence id is not the expected one.
+
+use bytes::{Buf, Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+
+use super::errors::MyError;
+
+/// Largest payload of one physical packet; a payload this long continues in the next.
+pub const MAX_CHUNK: usize = 0x00ff_ffff;
+
+/// One logical packet: the payload (continuations joined) and the sequence id of its
+/// last physical packet.
+#[derive(Debug)]
+pub struct Packet {
+    pub last_seq: u8,
+    pub payload: Bytes,
+}
+
+/// Reads packets from one side, with the read-ahead kept between calls.
+pub struct PacketReader<R> {
+    io: R,
+    buf: BytesMut,
+    max: usize,
+}
+
+impl<R: AsyncRead + Unpin> PacketReader<R> {
+    pub fn new(io: R, max: usize) -> PacketReader<R> {
+        PacketReader {
+            io,
+            buf: BytesMut::with_capacity(8 * 1024),
+            max,
+        }
+    }
+
+    pub fn set_max(&mut self, max: usize) {
+        self.max = max;
+    }
+
+    pub fn get_mut(&mut self) -> &mut R {
+        &mut self.io
+    }
+
+    /// Bytes read from the socket but not yet returned as packets.
+    pub fn buffered(&self) -> usize {
+        self.buf.len()
+    }
+
+    /// Reads until `n` bytes are buffered; `false` on a clean end of stream before any
+    /// byte of what was wanted.
+    async fn fill(&mut self, n: usize) -> Result<bool, MyError> {
+        while self.buf.len() < n {
+            let start = self.buf.len();
+            if self.io.read_buf(&mut self.buf).await? == 0 {
+                if start == 0 {
+                    return Ok(false);
+                }
+                return Err(MyError::Malformed(
+                    "connection closed inside a packet".into(),
+                ));
+            }
+        }
+        Ok(true)
+    }
+
+    /// Reads more from the socket (at most `cap` buffered): used while a statement is
+    /// held, only to notice a disconnect. Returns the bytes read (0 at end of stream).
+    pub async fn fill_more(&mut self, cap: usize) -> Result<usize, MyError> {
+        if self.buf.len() >= cap {
+            std::future::pending::<()>().await;
+        }
+        Ok(self.io.read_buf(&mut self.buf).await?)
+    }
+
+    /// Next physical packet: `(sequence id, payload)`, `None` at a clean end of stream.
+    /// The payload may be up to [`MAX_CHUNK`]; `limit` bounds it further.
+    pub async fn read_physical(&mut self, limit: usize) -> Result<Option<(u8, Bytes)>, MyError> {
+        if !self.fill(4).await? {
+            return Ok(None);
+        }
+        let len = usize::from(self.buf[0])
+            | usize::from(self.buf[1]) << 8
+            | usize::from(self.buf[2]) << 16;
+        let seq = self.buf[3];
+        if len > limit {
+            return Err(MyError::TooLarge { len, max: limit });
+        }
+        if !self.fill(4 + len).await? {
+            return Err(MyError::Malformed(
+                "connection closed inside a packet".into(),
+            ));
+        }
+        self.buf.advance(4);
+        Ok(Some((seq, self.buf.split_to(len).freeze())))
+    }
+
+    /// Next logical packet, whose first physical packet must carry `expected_seq`.
+    /// `None` at a clean end of stream before it starts.
+    pub async fn read_packet(&mut self, expected_seq: u8) -> Result<Option<Packet>, MyError> {
+        let mut expected = expected_seq;
+        let mut joined: Option<BytesMut> = None;
+        loop {
+            let so_far = joined.as_ref().map_or(0, BytesMut::len);
+            let limit = self.max.saturating_sub(so_far).min(MAX_CHUNK);
+            let Some((seq, chunk)) = self.read_physical_bounded(limit, so_far).await? else {
+                if joined.is_some() {
+                    return Err(MyError::Malformed(
+                        "connection closed inside a packet".into(),
+                    ));
+                }
+                return Ok(None);
+            };
+            if seq != expected {
+                return Err(MyError::OutOfOrder { expected, got: seq });
+            }
+            let more = chunk.len() == MAX_CHUNK;
+            let payload = match joined.take() {
+                None if !more => {
+                    return Ok(Some(Packet {
+                        last_seq: seq,
+                        payload: chunk,
+                    }))
+                }
+                None => BytesMut::from(&chunk[..]),
+                Some(mut j) => {
+                    j.extend_from_slice(&chunk);
+                    j
+                }
+            };
+            if !more {
+                return Ok(Some(Packet {
+                    last_seq: seq,
+                    payload: payload.freeze(),
+                }));
+            }
+            joined = Some(payload);
+            expected = expected.wrapping_add(1);
+        }
+    }
+
+    /// [`read_physical`](Self::read_physical), reporting a too-large packet with the
+    /// total size so far.
+    async fn read_physical_bounded(
+        &mut self,
+        limit: usize,
+        so_far: usize,
+    ) -> Result<Option<(u8, Bytes)>, MyError> {
+        match self.read_physical(limit).await {
+            Err(MyError::TooLarge { len, .. }) => Err(MyError::TooLarge {
+                len: so_far + len,
+                max: self.max,
+            }),
+            other => other,
+        }
+    }
+}
+
+/// Appends `payload` as packets starting at `seq` (split at 16 MiB, with the empty
+/// packet that ends a payload of an exact multiple); returns the next sequence id.
+pub fn encode(out: &mut BytesMut, seq: u8, payload: &[u8]) -> u8 {
+    let mut seq = seq;
+    let mut rest = payload;
+    loop {
+        let n = rest.len().min(MAX_CHUNK);
+        let len = n as u32;
+        out.extend_from_slice(&[len as u8, (len >> 8) as u8, (len >> 16) as u8, seq]);
+        out.extend_from_slice(&rest[..n]);
+        seq = seq.wrapping_add(1);
+        rest = &rest[n..];
+        if n < MAX_CHUNK {
+            return seq;
+        }
+    }
+}
+
+/// Writes one logical packet and flushes; returns the next sequence id.
+pub async fn send<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    seq: u8,
+    payload: &[u8],
+) -> Result<u8, MyError> {
+    let mut out = BytesMut::with_capacity(payload.len() + 4);
+    let next = encode(&mut out, seq, payload);
+    io.write_all(&out).await?;
+    io.flush().await?;
+    Ok(next)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn read_all(bytes: Vec<u8>, max: usize) -> Result<Option<Packet>, MyError> {
+        let mut r = PacketReader::new(&bytes[..], max);
+        r.read_packet(0).await
+    }
+
+    #[tokio::test]
+    async fn continuation_packets_are_joined_and_bounded() {
+        let payload = vec![7u8; MAX_CHUNK + 10];
+        let mut out = BytesMut::new();
+        assert_eq!(encode(&mut out, 0, &payload), 2);
+        let p = read_all(out.to_vec(), 32 << 20)
+            .await
+            .expect("ok")
+            .expect("packet");
+        assert_eq!(p.payload.len(), MAX_CHUNK + 10);
+        assert_eq!(p.last_seq, 1);
+        let e = read_all(out.to_vec(), MAX_CHUNK + 5)
+            .await
+            .expect_err("too large");
+        assert!(matches!(e, MyError::TooLarge { .. }), "{e}");
+        // an exact multiple ends with an empty packet
+        let mut out = BytesMut::new();
+        assert_eq!(encode(&mut out, 0, &vec![1u8; MAX_CHUNK]), 2);
+        let p = read_all(out.to_vec(), 32 << 20)
+            .await
+            .expect("ok")
+            .expect("packet");
+        assert_eq!(p.payload.len(), MAX_CHUNK);
+    }
+
+    #[tokio::test]
+    async fn bad_sequence_and_truncation_are_errors() {
+        let e = read_all(vec![1, 0, 0, 5, 3], 1024).await.expect_err("seq");
+        assert!(
+            matches!(
+                e,
+                MyError::OutOfOrder {
+                    expected: 0,
+                    got: 5
+                }
+            ),
+            "{e}"
+        );
+        let e = read_all(vec![9, 0, 0, 0, 3], 1024)
+            .await
+            .expect_err("short");
+        assert!(matches!(e, MyError::Malformed(_)), "{e}");
+        let e = read_all(vec![0xff, 0xff, 0x0f, 0], 1024)
+            .await
+            .expect_err("big");
+        assert!(matches!(e, MyError::TooLarge { .. }), "{e}");
+        assert!(read_all(vec![], 1024).await.expect("eof").is_none());
+    }
+}

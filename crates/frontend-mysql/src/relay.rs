@@ -1,0 +1,272 @@
+//! Upstream → client: the response to one forwarded command, relayed packet by packet
+//! (payloads unchanged, 16 MiB continuations streamed, never reassembled), while its
+//! framing is followed to know where the response ends and what its outcome was.
+//!
+//! Responses are read with classic EOF packets (Warden never negotiates
+//! `CLIENT_DEPRECATE_EOF`). An upstream asking for a local file (`0xFB`, `LOAD DATA
+//! LOCAL`) is answered with an empty file and the request is never shown to the client;
+//! the sequence ids the client sees are shifted so that its view stays consistent.
+//!
+//! Must never forward a packet whose sequence id is not the expected one, and never
+//! send the upstream a byte of a client file.
+
+use bytes::{Bytes, BytesMut};
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use warden_audit::Outcome;
+
+use super::errors::MyError;
+use super::packet::{PacketReader, MAX_CHUNK};
+use super::wire::{Body, STATUS_MORE_RESULTS};
+
+/// Flush to the client once this much is buffered.
+const FLUSH_AT: usize = 64 * 1024;
+
+/// What kind of response the forwarded command gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// OK, ERR or result sets (COM_QUERY, COM_STMT_EXECUTE), possibly several.
+    Results,
+    /// COM_STMT_PREPARE: OK with the statement id and its definitions, or ERR.
+    Prepare,
+    /// One packet (COM_PING, COM_INIT_DB, COM_STMT_RESET, ...).
+    One,
+}
+
+/// What a relayed response amounted to.
+#[derive(Debug, Default)]
+pub struct Relayed {
+    pub outcome: Outcome,
+    /// COM_STMT_PREPARE: the upstream's statement id.
+    pub statement_id: Option<u32>,
+}
+
+struct Pipe<'a, U, C> {
+    up: &'a mut PacketReader<U>,
+    client: &'a mut C,
+    out: BytesMut,
+    up_seq: u8,
+    /// Packets the client must not count (a local-file request and Warden's answer).
+    shift: u8,
+    bytes: u64,
+}
+
+impl<U: AsyncRead + AsyncWrite + Unpin, C: AsyncWrite + Unpin> Pipe<'_, U, C> {
+    /// The first physical packet of the next response packet, not yet forwarded.
+    async fn read_first(&mut self) -> Result<Bytes, MyError> {
+        let (_, payload) = self.read_physical().await?;
+        if payload.is_empty() {
+            return Err(MyError::Upstream("empty response packet".into()));
+        }
+        Ok(payload)
+    }
+
+    async fn read_physical(&mut self) -> Result<(u8, Bytes), MyError> {
+        let (seq, payload) = self
+            .up
+            .read_physical(MAX_CHUNK)
+            .await?
+            .ok_or_else(|| MyError::Upstream("the database closed the connection".into()))?;
+        if seq != self.up_seq {
+            return Err(MyError::Upstream(format!(
+                "packets out of order (expected {}, got {seq})",
+                self.up_seq
+            )));
+        }
+        self.up_seq = self.up_seq.wrapping_add(1);
+        Ok((seq, payload))
+    }
+
+    async fn push(&mut self, seq: u8, payload: &[u8]) -> Result<(), MyError> {
+        let len = payload.len() as u32;
+        let client_seq = seq.wrapping_sub(self.shift);
+        self.out
+            .extend_from_slice(&[len as u8, (len >> 8) as u8, (len >> 16) as u8, client_seq]);
+        self.out.extend_from_slice(payload);
+        self.bytes += payload.len() as u64;
+        if self.out.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Forwards `first` (already read) and any continuation packets after it.
+    async fn forward(&mut self, first: &Bytes) -> Result<(), MyError> {
+        self.push(self.up_seq.wrapping_sub(1), first).await?;
+        let mut more = first.len() == MAX_CHUNK;
+        while more {
+            let (seq, chunk) = self.read_physical().await?;
+            more = chunk.len() == MAX_CHUNK;
+            self.push(seq, &chunk).await?;
+        }
+        Ok(())
+    }
+
+    async fn next_forwarded(&mut self) -> Result<Bytes, MyError> {
+        let first = self.read_first().await?;
+        self.forward(&first).await?;
+        Ok(first)
+    }
+
+    async fn flush(&mut self) -> Result<(), MyError> {
+        if !self.out.is_empty() {
+            self.client.write_all(&self.out).await?;
+            self.out.clear();
+        }
+        self.client.flush().await?;
+        Ok(())
+    }
+
+    /// Answers a local-file request with an empty file (one empty packet).
+    async fn refuse_local_file(&mut self) -> Result<(), MyError> {
+        let seq = self.up_seq;
+        self.up.get_mut().write_all(&[0, 0, 0, seq]).await?;
+        self.up.get_mut().flush().await?;
+        self.up_seq = self.up_seq.wrapping_add(1);
+        self.shift = self.shift.wrapping_add(2);
+        Ok(())
+    }
+}
+
+fn err_text(payload: &[u8]) -> String {
+    let mut b = Body::new(payload.get(1..).unwrap_or_default());
+    let code = b.u16().unwrap_or(0);
+    let rest = b.rest();
+    let message = rest
+        .strip_prefix(b"#")
+        .map_or(rest, |r| r.get(5..).unwrap_or_default());
+    format!("{code}: {}", String::from_utf8_lossy(message))
+}
+
+fn is_eof(p: &[u8]) -> bool {
+    p.first() == Some(&0xfe) && p.len() < 9
+}
+
+/// Relays the response to a command forwarded with sequence id 0.
+pub async fn relay<U, C>(
+    up: &mut PacketReader<U>,
+    client: &mut C,
+    expect: Expect,
+) -> Result<Relayed, MyError>
+where
+    U: AsyncRead + AsyncWrite + Unpin,
+    C: AsyncWrite + Unpin,
+{
+    let mut pipe = Pipe {
+        up,
+        client,
+        out: BytesMut::with_capacity(FLUSH_AT),
+        up_seq: 1,
+        shift: 0,
+        bytes: 0,
+    };
+    let mut relayed = Relayed::default();
+    match expect {
+        Expect::One => {
+            let p = pipe.next_forwarded().await?;
+            if p[0] == 0xff {
+                relayed.outcome.error = Some(err_text(&p));
+            } else {
+                relayed.outcome.status = Some("OK".into());
+            }
+        }
+        Expect::Prepare => prepare(&mut pipe, &mut relayed).await?,
+        Expect::Results => results(&mut pipe, &mut relayed.outcome).await?,
+    }
+    relayed.outcome.bytes = Some(pipe.bytes);
+    pipe.flush().await?;
+    Ok(relayed)
+}
+
+async fn prepare<U, C>(pipe: &mut Pipe<'_, U, C>, relayed: &mut Relayed) -> Result<(), MyError>
+where
+    U: AsyncRead + AsyncWrite + Unpin,
+    C: AsyncWrite + Unpin,
+{
+    let first = pipe.next_forwarded().await?;
+    if first[0] == 0xff {
+        relayed.outcome.error = Some(err_text(&first));
+        return Ok(());
+    }
+    let mut b = Body::new(&first[1..]);
+    let id = b.u32().map_err(|e| MyError::Upstream(e.to_string()))?;
+    let columns = b.u16().map_err(|e| MyError::Upstream(e.to_string()))?;
+    let params = b.u16().map_err(|e| MyError::Upstream(e.to_string()))?;
+    for count in [params, columns] {
+        if count == 0 {
+            continue;
+        }
+        for _ in 0..=count {
+            pipe.next_forwarded().await?;
+        }
+    }
+    relayed.statement_id = Some(id);
+    relayed.outcome.status = Some("PREPARED".into());
+    Ok(())
+}
+
+async fn results<U, C>(pipe: &mut Pipe<'_, U, C>, outcome: &mut Outcome) -> Result<(), MyError>
+where
+    U: AsyncRead + AsyncWrite + Unpin,
+    C: AsyncWrite + Unpin,
+{
+    let mut rows = 0u64;
+    loop {
+        let first = pipe.read_first().await?;
+        match first[0] {
+            0xfb if first.len() < MAX_CHUNK => {
+                pipe.refuse_local_file().await?;
+                outcome.error =
+                    Some("the database asked for a local file; Warden sent none".into());
+                continue;
+            }
+            0x00 => {
+                pipe.forward(&first).await?;
+                let mut b = Body::new(&first[1..]);
+                let affected = b.lenenc().unwrap_or(0);
+                b.lenenc().ok();
+                let status = b.u16().unwrap_or(0);
+                rows += affected;
+                outcome.status = Some(format!("OK {affected}"));
+                if status & STATUS_MORE_RESULTS == 0 {
+                    break;
+                }
+            }
+            0xff => {
+                pipe.forward(&first).await?;
+                outcome.error = Some(err_text(&first));
+                break;
+            }
+            _ => {
+                pipe.forward(&first).await?;
+                let columns = Body::new(&first)
+                    .lenenc()
+                    .map_err(|e| MyError::Upstream(e.to_string()))?;
+                for _ in 0..=columns {
+                    pipe.next_forwarded().await?;
+                }
+                let mut set_rows = 0u64;
+                let end = loop {
+                    let p = pipe.next_forwarded().await?;
+                    if is_eof(&p) || p[0] == 0xff {
+                        break p;
+                    }
+                    set_rows += 1;
+                };
+                rows += set_rows;
+                outcome.status = Some(format!("SELECT {set_rows}"));
+                if end[0] == 0xff {
+                    outcome.error = Some(err_text(&end));
+                    break;
+                }
+                let status = Body::new(end.get(3..).unwrap_or_default())
+                    .u16()
+                    .unwrap_or(0);
+                if status & STATUS_MORE_RESULTS == 0 {
+                    break;
+                }
+            }
+        }
+    }
+    outcome.rows = Some(rows);
+    Ok(())
+}

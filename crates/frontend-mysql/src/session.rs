@@ -1,0 +1,207 @@
+//! The command loop of one logged-in session: each client command is read whole
+//! (bounded), classified, decided when it carries SQL, then forwarded and its response
+//! relayed — or answered with an ERR while the session stays usable.
+//!
+//! * COM_QUERY: the whole text (every statement of a multi-statement string, executable
+//!   comments expanded by the inspector) is one Action and one decision, as in the
+//!   PostgreSQL front-end; any denied statement refuses the whole text.
+//! * COM_STMT_PREPARE is decided on its text; only allowed statements reach the
+//!   upstream, and only their ids may be executed ([`prepared`](super::prepared)).
+//! * COM_INIT_DB is decided as `USE \`db\``.
+//!
+//! Must never forward a statement before its verdict, never forward refused text, and
+//! never forward an execute, reset or long-data packet for an id Warden did not allow.
+
+use bytes::BytesMut;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use warden_audit::Outcome;
+use warden_inspect::Facts;
+
+use super::command::{self, Command};
+use super::decision::{Decided, SessionInfo};
+use super::errors::MyError;
+use super::packet::{self, Packet, PacketReader};
+use super::prepared::{abandon, Completion, Execution, PreparedStatements};
+use super::relay::{self, Expect};
+use super::wire::ErrPacket;
+
+/// One session: the client and upstream connections and the prepared statements.
+pub struct Session<'a, C, U> {
+    pub info: &'a SessionInfo,
+    pub client: PacketReader<C>,
+    pub upstream: PacketReader<U>,
+    statements: PreparedStatements,
+}
+
+impl<'a, C, U> Session<'a, C, U>
+where
+    C: AsyncRead + AsyncWrite + Unpin,
+    U: AsyncRead + AsyncWrite + Unpin,
+{
+    pub fn new(info: &'a SessionInfo, client: PacketReader<C>, upstream: PacketReader<U>) -> Self {
+        Session {
+            info,
+            client,
+            upstream,
+            statements: PreparedStatements::default(),
+        }
+    }
+
+    /// Runs until the client quits or disconnects; an error ends only this session.
+    pub async fn run(&mut self) -> Result<(), MyError> {
+        let result = self.pump().await;
+        self.statements.clear();
+        result
+    }
+
+    async fn pump(&mut self) -> Result<(), MyError> {
+        loop {
+            let packet = tokio::select! {
+                p = self.client.read_packet(0) => p?,
+                _ = self.info.shutdown.cancelled() => {
+                    let err = ErrPacket::new(1053, "08S01", "Warden is shutting down");
+                    let _ = packet::send(self.client.get_mut(), 1, &err.payload()).await;
+                    return Ok(());
+                }
+            };
+            let Some(packet) = packet else { return Ok(()) };
+            let reply_seq = packet.last_seq.wrapping_add(1);
+            match command::classify(&packet.payload)? {
+                Command::Quit => {
+                    self.forward(&packet).await?;
+                    return Ok(());
+                }
+                Command::Query(sql) => self.decided(&packet, &sql, Expect::Results).await?,
+                Command::Prepare(sql) => self.decided(&packet, &sql, Expect::Prepare).await?,
+                Command::InitDb(db) => {
+                    let sql = format!("USE `{}`", db.replace('`', "``"));
+                    self.decided(&packet, &sql, Expect::One).await?;
+                }
+                Command::Execute { id, cursor } => self.execute(&packet, id, cursor).await?,
+                Command::LongData { id } => {
+                    if self.statements.contains(id) {
+                        self.forward(&packet).await?;
+                    }
+                }
+                Command::Close { id } => {
+                    self.statements.close(id);
+                    self.forward(&packet).await?;
+                }
+                Command::Reset { id } => {
+                    if self.statements.contains(id) {
+                        self.forward(&packet).await?;
+                        self.relay(Expect::One).await?;
+                    } else {
+                        self.unknown_statement(id, reply_seq).await?;
+                    }
+                }
+                Command::PassOne(_) => {
+                    self.forward(&packet).await?;
+                    self.relay(Expect::One).await?;
+                }
+                Command::ResetConnection => {
+                    self.statements.clear();
+                    self.forward(&packet).await?;
+                    self.relay(Expect::One).await?;
+                }
+                Command::Refused { name, why } => {
+                    let err = self.info.refuse_audited(name, Facts::None, &why).await;
+                    self.reply_err(reply_seq, &err).await?;
+                }
+            }
+        }
+    }
+
+    /// Forwards one client packet (re-framed from sequence id 0).
+    async fn forward(&mut self, packet: &Packet) -> Result<(), MyError> {
+        packet::send(self.upstream.get_mut(), 0, &packet.payload).await?;
+        Ok(())
+    }
+
+    async fn relay(&mut self, expect: Expect) -> Result<relay::Relayed, MyError> {
+        relay::relay(&mut self.upstream, self.client.get_mut(), expect).await
+    }
+
+    async fn reply_err(&mut self, seq: u8, err: &ErrPacket) -> Result<(), MyError> {
+        packet::send(self.client.get_mut(), seq, &err.payload()).await?;
+        Ok(())
+    }
+
+    /// A command carrying SQL: decided, then forwarded and relayed, or refused.
+    async fn decided(&mut self, packet: &Packet, sql: &str, expect: Expect) -> Result<(), MyError> {
+        let reply_seq = packet.last_seq.wrapping_add(1);
+        let ticket = match self.info.decide(sql, &mut self.client).await? {
+            Decided::Forward(ticket) => ticket,
+            Decided::Refuse(err) => return self.reply_err(reply_seq, &err).await,
+        };
+        self.forward(packet).await?;
+        let relayed = match self.relay(expect).await {
+            Ok(r) => r,
+            Err(e) => {
+                abandon(Some(ticket));
+                return Err(e);
+            }
+        };
+        match relayed.statement_id {
+            Some(id) if expect == Expect::Prepare => self.statements.insert(id, ticket),
+            _ => Completion::Ticket(ticket).finish(relayed.outcome),
+        }
+        Ok(())
+    }
+
+    async fn execute(&mut self, packet: &Packet, id: u32, cursor: bool) -> Result<(), MyError> {
+        let reply_seq = packet.last_seq.wrapping_add(1);
+        if cursor {
+            let why = "COM_STMT_EXECUTE with a cursor is not supported by Warden yet";
+            let err = self
+                .info
+                .refuse_audited("COM_STMT_EXECUTE", Facts::None, why)
+                .await;
+            return self.reply_err(reply_seq, &err).await;
+        }
+        match self.statements.execute(&self.info.gate, id).await {
+            None => self.unknown_statement(id, reply_seq).await,
+            Some(Execution::Refuse(message)) => {
+                self.reply_err(reply_seq, &ErrPacket::new(1227, "42000", message))
+                    .await
+            }
+            Some(Execution::Run(completion)) => {
+                self.forward(packet).await?;
+                match self.relay(Expect::Results).await {
+                    Ok(relayed) => {
+                        completion.finish(relayed.outcome);
+                        Ok(())
+                    }
+                    Err(e) => {
+                        completion.finish(Outcome {
+                            error: Some(e.to_string()),
+                            ..Outcome::default()
+                        });
+                        Err(e)
+                    }
+                }
+            }
+        }
+    }
+
+    /// ERR 1243 for a statement id Warden never allowed (audited).
+    async fn unknown_statement(&mut self, id: u32, seq: u8) -> Result<(), MyError> {
+        let why = format!(
+            "unknown prepared statement id {id}: only statements Warden decided may be executed"
+        );
+        self.info
+            .refuse_audited("COM_STMT_EXECUTE", Facts::None, &why)
+            .await;
+        let err = ErrPacket::new(1243, "HY000", format!("Warden: {why}"));
+        self.reply_err(seq, &err).await
+    }
+
+    /// Best-effort ERR to the client before the connection closes.
+    pub async fn fatal(&mut self, err: &ErrPacket) {
+        let mut out = BytesMut::new();
+        packet::encode(&mut out, 1, &err.payload());
+        let io = self.client.get_mut();
+        let _ = io.write_all(&out).await;
+        let _ = io.flush().await;
+    }
+}

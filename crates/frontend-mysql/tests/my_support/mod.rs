@@ -1,0 +1,269 @@
+//! Test harness for the MySQL front-end: a real Gate (the shipped `mysql-production`
+//! policy pack, sled audit log, approvals) in a temp dir, the front-end on 127.0.0.1:0
+//! in front of the machine's MariaDB (127.0.0.1:3306, root, no password). Each harness
+//! makes its own database and upstream account (`warden_my_<hex>`), both dropped
+//! afterwards; Warden logs in upstream as that account with its password.
+#![allow(dead_code)]
+
+pub mod raw;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::process::Command;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tempfile::TempDir;
+use warden_approval::{ApprovalRequest, ApprovalState};
+use warden_audit::AuditConfig;
+use warden_config::{MysqlNativeVerifier, MysqlOptions, Secret, TargetConfig};
+use warden_gate::auth::{LoginThrottle, ThrottleConfig, User, UserDirectory};
+use warden_gate::{CancellationToken, FrontendContext, Gate};
+use warden_inspect::{Actor, Protocol};
+use warden_policy::{PolicySet, PolicyStore, SqlCache};
+
+pub const UPSTREAM: &str = "127.0.0.1:3306";
+pub const ALICE_PW: &str = "alice-secret-1";
+
+fn user(name: &str, role: &str, pw: &str) -> User {
+    User {
+        name: name.into(),
+        roles: vec![role.into()],
+        password_hash: None,
+        scram: None,
+        mysql_native: Some(MysqlNativeVerifier::generate(pw)),
+        ssh_authorized_keys: vec![],
+        token_hashes: vec![],
+    }
+}
+
+/// Runs SQL as MariaDB's root directly (setup and checks); panics on failure.
+pub fn admin(sql: &str) -> String {
+    let out = Command::new("mariadb")
+        .args([
+            "-h",
+            "127.0.0.1",
+            "-P",
+            "3306",
+            "-u",
+            "root",
+            "-N",
+            "-B",
+            "-e",
+            sql,
+        ])
+        .output()
+        .expect("run mariadb");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+pub struct Harness {
+    pub addr: SocketAddr,
+    pub gate: Gate,
+    pub db: String,
+    pub upstream_user: String,
+    pub shutdown: CancellationToken,
+    pub dir: TempDir,
+}
+
+pub async fn start() -> Harness {
+    start_with(MysqlOptions::default()).await
+}
+
+pub async fn start_with(options: MysqlOptions) -> Harness {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let name = format!("warden_my_{}", hex::encode(rand::random::<[u8; 5]>()));
+    let upstream_password = format!("pw-{}", hex::encode(rand::random::<[u8; 8]>()));
+    admin(&format!(
+        "CREATE DATABASE {name}; CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{upstream_password}'; \
+         GRANT ALL ON {name}.* TO '{name}'@'127.0.0.1'"
+    ));
+
+    let stores = warden_app::stores::open_in(
+        dir.path(),
+        AuditConfig::new(dir.path().join("audit")),
+        "http://warden.test",
+    )
+    .expect("stores");
+    let pack = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../policies/mysql-production.yaml"
+    ))
+    .expect("policy pack");
+    let set = PolicySet::from_sources(&[("mysql-production.yaml".into(), pack)]).expect("policy");
+    let gate = Gate::new(
+        PolicyStore::new(set),
+        stores.audit,
+        stores.approvals,
+        Arc::new(SqlCache::new(1024)),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    let target = TargetConfig {
+        name: "shop-db".into(),
+        protocol: Protocol::Mysql,
+        listen: addr,
+        upstream: UPSTREAM.into(),
+        labels: BTreeMap::from([("env".to_string(), "production".to_string())]),
+        upstream_user: Some(name.clone()),
+        upstream_password: Some(Secret::new(upstream_password)),
+        tls: None,
+        upstream_tls: None,
+        max_connections: 64,
+        postgres: Default::default(),
+        mysql: options,
+        http: Default::default(),
+        ssh: Default::default(),
+    };
+    let users = UserDirectory::new([
+        user("alice", "developer", ALICE_PW),
+        user("bob", "dba", "bob-secret-2"),
+    ]);
+    let shutdown = CancellationToken::new();
+    let ctx = FrontendContext::new(
+        Arc::new(target),
+        gate.clone(),
+        Arc::new(users),
+        Arc::new(LoginThrottle::new(ThrottleConfig::default())),
+        shutdown.clone(),
+        dir.path().to_path_buf(),
+    );
+    tokio::spawn(warden_app::registry::serve(listener, ctx));
+    Harness {
+        addr,
+        gate,
+        db: name.clone(),
+        upstream_user: name,
+        shutdown,
+        dir,
+    }
+}
+
+impl Harness {
+    /// Runs SQL directly on the test database as root (checks).
+    pub fn direct(&self, sql: &str) -> String {
+        admin(&format!("USE {}; {sql}", self.db))
+    }
+
+    /// The `mariadb` CLI through Warden as alice, `sql` on stdin, `--force` so that one
+    /// error does not stop the script; returns (success, stdout, stderr).
+    pub async fn cli(&self, extra: &[&str], sql: &str) -> (bool, String, String) {
+        self.cli_as("alice", ALICE_PW, extra, sql).await
+    }
+
+    pub async fn cli_as(
+        &self,
+        user: &str,
+        pw: &str,
+        extra: &[&str],
+        sql: &str,
+    ) -> (bool, String, String) {
+        use tokio::io::AsyncWriteExt;
+        let mut cmd = tokio::process::Command::new("mariadb");
+        cmd.args([
+            "-h",
+            "127.0.0.1",
+            "-P",
+            &self.addr.port().to_string(),
+            "-u",
+            user,
+        ])
+        .arg(format!("-p{pw}"))
+        .args(["--skip-ssl", "--force", "-N", "-B", "--connect-timeout=10"])
+        .args(extra)
+        .arg(&self.db)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true);
+        let mut child = cmd.spawn().expect("mariadb");
+        if let Some(mut stdin) = child.stdin.take() {
+            stdin.write_all(sql.as_bytes()).await.expect("stdin");
+        }
+        let out = tokio::time::timeout(Duration::from_secs(60), child.wait_with_output())
+            .await
+            .expect("mariadb timed out")
+            .expect("mariadb output");
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    }
+
+    /// A raw protocol client logged in as alice.
+    pub async fn raw(&self) -> raw::RawClient {
+        raw::RawClient::login(self.addr, "alice", ALICE_PW, Some(&self.db))
+            .await
+            .expect("raw login")
+    }
+
+    /// Waits until a pending approval exists and returns it.
+    pub async fn pending(&self) -> ApprovalRequest {
+        for _ in 0..400 {
+            if let Some(r) = self
+                .gate
+                .approvals()
+                .list(Some(ApprovalState::Pending))
+                .into_iter()
+                .next()
+            {
+                return r;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("no pending approval appeared");
+    }
+
+    fn dba() -> Actor {
+        Actor {
+            name: "bob".into(),
+            roles: vec!["dba".into()],
+            client_addr: None,
+            alerts: Vec::new(),
+        }
+    }
+
+    pub async fn approve(&self, id: &str) {
+        self.gate
+            .approvals()
+            .approve(id, &Self::dba(), Some("ok".into()))
+            .await
+            .expect("approve");
+    }
+
+    pub async fn deny(&self, id: &str) {
+        self.gate
+            .approvals()
+            .deny(id, &Self::dba(), Some("no".into()))
+            .await
+            .expect("deny");
+    }
+}
+
+impl Drop for Harness {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+        let _ = Command::new("mariadb")
+            .args(["-h", "127.0.0.1", "-u", "root", "-e"])
+            .arg(format!(
+                "DROP DATABASE IF EXISTS {0}; DROP USER IF EXISTS '{0}'@'127.0.0.1'",
+                self.db
+            ))
+            .output();
+    }
+}
+
+/// Bounds a test step in time.
+pub async fn within<F: std::future::Future>(secs: u64, f: F) -> F::Output {
+    tokio::time::timeout(Duration::from_secs(secs), f)
+        .await
+        .expect("step timed out")
+}
