@@ -1,8 +1,10 @@
 //! Prepared statements bound to their decisions: COM_STMT_PREPARE is decided on its
 //! text; the statement id the upstream returns is remembered with the Gate's ticket.
-//! The first COM_STMT_EXECUTE completes that ticket; each later one gets its own
-//! `action_completed` record referencing the decision (`decided at #N; execution K`),
-//! with the durability the Gate chose for it. A statement that ran because a person
+//! The first COM_STMT_EXECUTE completes that ticket; each later one gets its own record,
+//! with the durability the Gate chose for it: an `action_completed` referencing the
+//! decision (`decided at #N; execution K`), or — for a read-only allow, whose decision
+//! the Gate records together with its first outcome — a self-contained `action_decided`
+//! with the verdict and that execution's outcome. A statement that ran because a person
 //! approved it is single-use: a later execute is refused and audited as refused.
 //!
 //! Must never let an execute of an id Warden did not see prepared (and allowed) reach
@@ -18,10 +20,21 @@ use warden_inspect::Action;
 struct Prepared {
     ticket: Option<Box<Ticket>>,
     action: Action,
-    decided_seq: u64,
+    /// `None`: the decision is recorded with the first outcome (a read-only allow).
+    decided_seq: Option<u64>,
+    verdict: VerdictSummary,
     approval_id: Option<String>,
     durability: Durability,
     executions: u64,
+}
+
+impl Prepared {
+    /// `decided at #N; ` when the decision has its own record, else nothing.
+    fn decided_at(&self) -> String {
+        self.decided_seq
+            .map(|seq| format!("decided at #{seq}; "))
+            .unwrap_or_default()
+    }
 }
 
 /// What to do with one COM_STMT_EXECUTE.
@@ -42,6 +55,8 @@ pub enum Completion {
 pub struct LaterExecution {
     gate: Gate,
     action: Action,
+    /// Set when the record must carry the verdict itself (no separate decision record).
+    verdict: Option<VerdictSummary>,
     detail: String,
     durability: Durability,
 }
@@ -57,10 +72,19 @@ impl Completion {
                 let LaterExecution {
                     gate,
                     action,
+                    verdict,
                     detail,
                     durability,
                 } = *later;
-                let mut ev = action_event(EventKind::ActionCompleted, &action);
+                let mut ev = match verdict {
+                    None => action_event(EventKind::ActionCompleted, &action),
+                    Some(v) => {
+                        let mut ev = action_event(EventKind::ActionDecided, &action);
+                        ev.verdict = Some(v);
+                        ev.action = Some(action);
+                        ev
+                    }
+                };
                 ev.outcome = Some(outcome);
                 ev.detail = Some(detail);
                 tokio::spawn(async move {
@@ -89,6 +113,7 @@ impl PreparedStatements {
         let prepared = Prepared {
             action: ticket.action().clone(),
             decided_seq: ticket.decided_seq(),
+            verdict: warden_gate::verdict_summary(ticket.verdict()),
             approval_id: ticket.approval_id().map(str::to_owned),
             durability,
             ticket: Some(ticket),
@@ -134,8 +159,9 @@ impl PreparedStatements {
                 message: Some(message.clone()),
             });
             ev.detail = Some(format!(
-                "decided at #{}; execution {} refused: an approval is single-use",
-                p.decided_seq, p.executions
+                "{}execution {} refused: an approval is single-use",
+                p.decided_at(),
+                p.executions
             ));
             ev.approval = Some(ApprovalRef {
                 id: approval.clone(),
@@ -150,9 +176,11 @@ impl PreparedStatements {
             LaterExecution {
                 gate: gate.clone(),
                 action: p.action.clone(),
+                verdict: p.decided_seq.is_none().then(|| p.verdict.clone()),
                 detail: format!(
-                    "decided at #{}; execution {} of the prepared statement",
-                    p.decided_seq, p.executions
+                    "{}execution {} of the prepared statement",
+                    p.decided_at(),
+                    p.executions
                 ),
                 durability: p.durability,
             },

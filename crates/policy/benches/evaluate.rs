@@ -77,14 +77,17 @@ fn bench_rules(c: &mut Criterion, rules: usize) {
         &cache.inspect(&literal_statement(1), Dialect::Postgres)
     ));
     let mut i = 0u64;
-    c.bench_function(&format!("{rules} rules/inspect+evaluate/shape-cached"), |b| {
-        b.iter(|| {
-            i += 1;
-            let text = literal_statement(i);
-            let facts = cache.inspect(black_box(&text), Dialect::Postgres);
-            black_box(set.evaluate(&action(facts)))
-        })
-    });
+    c.bench_function(
+        &format!("{rules} rules/inspect+evaluate/shape-cached"),
+        |b| {
+            b.iter(|| {
+                i += 1;
+                let text = literal_statement(i);
+                let facts = cache.inspect(black_box(&text), Dialect::Postgres);
+                black_box(set.evaluate(&action(facts)))
+            })
+        },
+    );
 
     let prepared = action(first);
     c.bench_function(&format!("{rules} rules/evaluate-only"), |b| {

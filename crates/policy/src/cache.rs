@@ -112,7 +112,9 @@ impl SqlCache {
         if guard.len() >= self.per_shard {
             guard.maps.iter_mut().for_each(HashMap::clear);
         }
-        guard.map(dialect, kind).insert(key.into(), Arc::clone(&facts));
+        guard
+            .map(dialect, kind)
+            .insert(key.into(), Arc::clone(&facts));
         facts
     }
 
