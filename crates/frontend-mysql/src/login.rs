@@ -80,7 +80,7 @@ pub async fn login<S: AsyncRead + AsyncWrite + Unpin>(
         .await
         .map_err(|e| LoginFailure::protocol(e, next_seq.wrapping_add(2)))?;
     let stored = users.mysql_native_verifier(name);
-    let verifier = stored.unwrap_or_else(|| dummy_verifier());
+    let verifier = stored.as_ref().unwrap_or_else(|| dummy_verifier());
     let matches = verifier.verify(challenge, &reply) && stored.is_some();
     let user = users.user(name);
     match user {

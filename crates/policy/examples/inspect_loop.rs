@@ -15,13 +15,13 @@ use warden_policy::SqlCache;
 #[path = "../benches/support/mod.rs"]
 mod support;
 
-use support::{action, policy_200, STATEMENT};
+use support::{action, policy_of, STATEMENT};
 
 fn main() {
     let mut args = std::env::args().skip(1);
     let mode = args.next().unwrap_or_else(|| "uncached".into());
     let n: usize = args.next().and_then(|s| s.parse().ok()).unwrap_or(1000);
-    let set = policy_200();
+    let set = policy_of(200);
     let cache = SqlCache::new(10_000);
     cache.inspect(STATEMENT, Dialect::Postgres);
     let prepared = action(Arc::new(sql::inspect(STATEMENT, Dialect::Postgres)));

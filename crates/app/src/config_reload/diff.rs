@@ -61,6 +61,7 @@ fn sorted(v: &[String]) -> Vec<&str> {
 fn same_credentials(a: &User, b: &User) -> bool {
     a.password_hash == b.password_hash
         && a.scram == b.scram
+        && a.mysql_native == b.mysql_native
         && a.ssh_authorized_keys == b.ssh_authorized_keys
         && a.token_hashes == b.token_hashes
 }
@@ -129,6 +130,7 @@ mod tests {
             roles: roles.iter().map(|r| r.to_string()).collect(),
             password_hash: Some(hash.into()),
             scram: None,
+            mysql_native: None,
             ssh_authorized_keys: vec![],
             token_hashes: vec![],
         }

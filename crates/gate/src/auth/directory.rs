@@ -154,8 +154,8 @@ impl UserDirectory {
     }
 
     /// The user's `mysql_native_password` verifier (SHA1(SHA1(password))), if configured.
-    pub fn mysql_native_verifier(&self, name: &str) -> Option<&MysqlNativeVerifier> {
-        self.users.get(name)?.mysql_native.as_ref()
+    pub fn mysql_native_verifier(&self, name: &str) -> Option<MysqlNativeVerifier> {
+        self.snapshot().get(name)?.mysql_native.clone()
     }
 
     /// The user owning a bearer token (compared as SHA-256, in constant time per hash).
@@ -273,6 +273,7 @@ mod tests {
             roles: vec!["dba".into()],
             password_hash: None,
             scram: None,
+            mysql_native: None,
             ssh_authorized_keys: vec![],
             token_hashes: vec![token_hash("tok-carol")],
         };

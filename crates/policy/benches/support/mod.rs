@@ -12,11 +12,6 @@ use warden_policy::PolicySet;
 pub const STATEMENT: &str =
     "UPDATE public.orders SET status = 'shipped', updated_at = now() WHERE id = $1 AND tenant_id = $2";
 
-/// 200 rules in the shapes real policies use, across all protocols.
-pub fn policy_200() -> PolicySet {
-    policy_of(200)
-}
-
 /// `n` rules in the shapes real policies use, across all protocols (five shapes in turn).
 pub fn policy_of(n: usize) -> PolicySet {
     let mut y = String::from("version: 1\nrules:\n");
