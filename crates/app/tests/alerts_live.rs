@@ -4,7 +4,6 @@
 //! alert named, audited; resolving the alert through the API lifts the lock.
 
 use std::net::SocketAddr;
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -12,6 +11,9 @@ use tokio::sync::mpsc;
 use warden_config::{Config, ScramVerifier};
 use warden_gate::auth::password::hash_password;
 use warden_policy::PolicySet;
+
+mod live_support;
+use live_support::{admin, psql_as};
 
 const ALICE_PW: &str = "alice-right-password";
 const SEC_PW: &str = "security-password";
@@ -71,41 +73,7 @@ fn psql(port: u16, password: &str) -> (Option<i32>, String) {
 
 /// `sql` through the gateway as alice in database `db`; (exit code, stderr).
 fn psql_in(port: u16, db: &str, password: &str, sql: &str) -> (Option<i32>, String) {
-    let conninfo = format!(
-        "host=127.0.0.1 port={port} user=alice dbname={db} sslmode=disable connect_timeout=10"
-    );
-    let out = Command::new("psql")
-        .args(["-X", "-w", "-v", "ON_ERROR_STOP=1", &conninfo, "-c", sql])
-        .env("PGPASSWORD", password)
-        .output()
-        .expect("run psql");
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    (out.status.code(), err)
-}
-
-/// `sql` straight to the machine's PostgreSQL as postgres; stdout.
-fn admin(db: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args([
-            "-X",
-            "-At",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "postgres",
-            "-d",
-            db,
-            "-c",
-            sql,
-        ])
-        .output()
-        .expect("run psql");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
+    psql_as(port, "alice", db, password, sql)
 }
 
 /// A gateway in front of the machine's PostgreSQL with alice (developer, password and

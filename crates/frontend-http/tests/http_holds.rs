@@ -102,10 +102,10 @@ async fn the_outcome_of_a_forwarded_request_is_audited() {
     let completed = within(10, async {
         loop {
             let records = w.audit_json().await;
-            if let Some(r) = records
-                .into_iter()
-                .find(|r| r.to_string().contains("action_completed"))
-            {
+            // A read-only allow: its one `action_decided` record carries the outcome.
+            if let Some(r) = records.into_iter().find(|r| {
+                r["event"]["kind"] == "action_decided" && !r["event"]["outcome"].is_null()
+            }) {
                 return r;
             }
             tokio::time::sleep(Duration::from_millis(50)).await;

@@ -135,7 +135,7 @@ mod tests {
         let mut cells = vec![0u32; 168];
         cells[2 * 24 + 14] = 3;
         let svg = heatmap(&cells, "UTC").into_string();
-        assert_eq!(svg.matches("<rect class=\"heat-").count(), 168);
+        assert_eq!(svg.matches(" data-cell=").count(), 168, "one cell per hour");
         assert!(
             svg.contains("data-cell=\"wed-14\" data-days=\"3\""),
             "{svg}"

@@ -1,0 +1,155 @@
+//! Shared by the CLI end-to-end tests: the real `warden` binary, free ports, a running
+//! `warden serve` with its output read line by line, curl, and a config writer.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::TcpListener;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_warden");
+
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Kills the child on drop so a failing test never leaves a server behind.
+pub struct Server {
+    pub child: Child,
+    pub stdout: mpsc::Receiver<String>,
+    pub stderr: mpsc::Receiver<String>,
+}
+
+impl Server {
+    pub fn start(args: &[&str]) -> Server {
+        let mut child = Command::new(BIN)
+            .args(args)
+            .env("WARDEN_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn warden");
+        let stdout = lines(child.stdout.take().expect("stdout"));
+        let stderr = lines(child.stderr.take().expect("stderr"));
+        Server {
+            child,
+            stdout,
+            stderr,
+        }
+    }
+
+    /// Wait (bounded) for a stdout line containing `needle`; return it.
+    pub fn wait_stdout(&self, needle: &str, within: Duration) -> String {
+        wait_line(&self.stdout, needle, within).unwrap_or_else(|seen| {
+            let err: Vec<String> = self.stderr.try_iter().collect();
+            panic!("no stdout line with {needle:?}; saw {seen:?}; stderr {err:?}")
+        })
+    }
+
+    pub fn wait_stderr(&self, needle: &str, within: Duration) -> String {
+        wait_line(&self.stderr, needle, within)
+            .unwrap_or_else(|seen| panic!("no stderr line with {needle:?}; saw {seen:?}"))
+    }
+
+    pub fn signal(&self, sig: &str) {
+        let ok = Command::new("kill")
+            .args([sig, &self.child.id().to_string()])
+            .status()
+            .expect("kill");
+        assert!(ok.success());
+    }
+
+    /// SIGTERM, then the exit code (bounded).
+    pub fn terminate(mut self) -> (Option<i32>, Vec<String>) {
+        self.signal("-TERM");
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                let out: Vec<String> = self.stdout.try_iter().collect();
+                return (status.code(), out);
+            }
+            assert!(
+                Instant::now() < deadline,
+                "warden did not stop after SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+pub fn lines(r: impl std::io::Read + Send + 'static) -> mpsc::Receiver<String> {
+    let (tx, rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(r).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                return;
+            }
+        }
+    });
+    rx
+}
+
+pub fn wait_line(
+    rx: &mpsc::Receiver<String>,
+    needle: &str,
+    within: Duration,
+) -> Result<String, Vec<String>> {
+    let deadline = Instant::now() + within;
+    let mut seen = Vec::new();
+    while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+        match rx.recv_timeout(left) {
+            Ok(line) if line.contains(needle) => return Ok(line),
+            Ok(line) => seen.push(line),
+            Err(_) => break,
+        }
+    }
+    Err(seen)
+}
+
+/// `curl` status code and body.
+pub fn curl(args: &[&str]) -> (String, String) {
+    let out = Command::new("curl")
+        .args(["-s", "--max-time", "10", "-w", "\n%{http_code}"])
+        .args(args)
+        .output()
+        .expect("curl");
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let (body, code) = text.rsplit_once('\n').unwrap_or(("", &text));
+    (code.to_string(), body.to_string())
+}
+
+pub fn run(args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(BIN).args(args).output().expect("run warden");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).to_string(),
+        String::from_utf8_lossy(&out.stderr).to_string(),
+    )
+}
+
+pub const POLICY: &str = "version: 1\nrules:\n  - name: no-drop\n    when: { sql: { statements: [drop] } }\n    action: deny\n";
+
+pub fn write_config(dir: &Path, web_port: u16, extra: &str) -> std::path::PathBuf {
+    std::fs::create_dir_all(dir.join("policies")).expect("mkdir");
+    std::fs::write(dir.join("policies/main.yaml"), POLICY).expect("policy");
+    let cfg = format!(
+        "web:\n  listen: 127.0.0.1:{web_port}\naudit:\n  path: ./data/audit\npolicies: [./policies]\nshutdown_grace: 2s\n{extra}"
+    );
+    let path = dir.join("warden.yaml");
+    std::fs::write(&path, cfg).expect("config");
+    path
+}
