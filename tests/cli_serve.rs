@@ -5,6 +5,7 @@ mod cli_support;
 
 use std::io::Write;
 use std::net::TcpListener;
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
