@@ -7,18 +7,14 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, Mutex};
 use tokio_util::sync::CancellationToken;
 
-use crate::signals::{hangup_stream, next_hup};
+use crate::signals::reload_on_events;
 use warden_audit::{AuditLog, Durability, Event, EventKind};
 use warden_policy::{PolicyErrors, PolicySet, PolicyStore};
-
-/// How long to wait for a burst of file events to settle before reloading.
-pub(crate) const DEBOUNCE: Duration = Duration::from_millis(250);
 
 /// What a reload did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -155,7 +151,7 @@ impl PolicyReloader {
     }
 
     async fn run(self, shutdown: CancellationToken) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+        let (tx, rx) = mpsc::unbounded_channel::<()>();
         let _watcher = match self.watch(tx) {
             Ok(w) => Some(w),
             Err(e) => {
@@ -163,24 +159,7 @@ impl PolicyReloader {
                 None
             }
         };
-        let mut hup = hangup_stream();
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = next_hup(&mut hup) => {
-                    self.reload(true).await;
-                }
-                got = rx.recv() => {
-                    if got.is_none() {
-                        return;
-                    }
-                    // Debounce: editors write in several steps.
-                    tokio::time::sleep(DEBOUNCE).await;
-                    while rx.try_recv().is_ok() {}
-                    self.reload(false).await;
-                }
-            }
-        }
+        reload_on_events(rx, shutdown, |forced| self.reload(forced)).await;
     }
 
     fn watch(&self, tx: mpsc::UnboundedSender<()>) -> notify::Result<notify::RecommendedWatcher> {

@@ -1,5 +1,45 @@
 //! SIGINT / SIGTERM → one future that completes on the first of them; SIGHUP as a
-//! stream for the reloaders (policies, warden.yaml), each of which listens on its own.
+//! stream for the reloaders (policies, warden.yaml), each of which listens on its own
+//! through [`reload_on_events`].
+
+use std::future::Future;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// How long to wait for a burst of file events to settle before reloading.
+pub(crate) const DEBOUNCE: Duration = Duration::from_millis(250);
+
+/// The reloaders' loop until `shutdown`: `reload(true)` on SIGHUP (forced), and
+/// `reload(false)` once a burst of file events on `files` has settled for [`DEBOUNCE`]
+/// (editors write in several steps). Ends when the file watcher's sender is gone.
+pub(crate) async fn reload_on_events<F, Fut>(
+    mut files: mpsc::UnboundedReceiver<()>,
+    shutdown: CancellationToken,
+    mut reload: F,
+) where
+    F: FnMut(bool) -> Fut,
+    Fut: Future,
+{
+    let mut hup = hangup_stream();
+    loop {
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = next_hup(&mut hup) => {
+                reload(true).await;
+            }
+            got = files.recv() => {
+                if got.is_none() {
+                    return;
+                }
+                tokio::time::sleep(DEBOUNCE).await;
+                while files.try_recv().is_ok() {}
+                reload(false).await;
+            }
+        }
+    }
+}
 
 pub async fn terminated() {
     #[cfg(unix)]

@@ -25,8 +25,7 @@ use warden_audit::{AuditLog, Durability, Event, EventKind};
 use warden_config::{Config, User};
 use warden_gate::auth::UserDirectory;
 
-use crate::reload::DEBOUNCE;
-use crate::signals::{hangup_stream, next_hup};
+use crate::signals::reload_on_events;
 
 /// What a config reload did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,7 +164,7 @@ impl ConfigReloader {
     }
 
     async fn run(self, shutdown: CancellationToken) {
-        let (tx, mut rx) = mpsc::unbounded_channel::<()>();
+        let (tx, rx) = mpsc::unbounded_channel::<()>();
         let _watcher = match self.watch(tx) {
             Ok(w) => Some(w),
             Err(e) => {
@@ -173,23 +172,7 @@ impl ConfigReloader {
                 None
             }
         };
-        let mut hup = hangup_stream();
-        loop {
-            tokio::select! {
-                _ = shutdown.cancelled() => return,
-                _ = next_hup(&mut hup) => {
-                    self.reload(true).await;
-                }
-                got = rx.recv() => {
-                    if got.is_none() {
-                        return;
-                    }
-                    tokio::time::sleep(DEBOUNCE).await;
-                    while rx.try_recv().is_ok() {}
-                    self.reload(false).await;
-                }
-            }
-        }
+        reload_on_events(rx, shutdown, |forced| self.reload(forced)).await;
     }
 
     /// Watch the file's folder (editors replace a file by renaming over it) for events
