@@ -143,7 +143,9 @@ where
             }
         };
         match relayed.statement_id {
-            Some(id) if expect == Expect::Prepare => self.statements.insert(id, ticket),
+            Some(id) if expect == Expect::Prepare => {
+                self.statements.insert(&self.info.gate, id, ticket)
+            }
             _ => Completion::Ticket(ticket).finish(relayed.outcome),
         }
         Ok(())
@@ -159,7 +161,7 @@ where
                 .await;
             return self.reply_err(reply_seq, &err).await;
         }
-        match self.statements.execute(&self.info.gate, id).await {
+        match self.statements.execute(id).await {
             None => self.unknown_statement(id, reply_seq).await,
             Some(Execution::Refuse(message)) => {
                 self.reply_err(reply_seq, &ErrPacket::new(1227, "42000", message))

@@ -21,10 +21,12 @@
 pub mod auth;
 pub mod frontend;
 mod gate;
+mod repeat;
 
 pub use frontend::{Frontend, FrontendContext};
 pub use gate::{
     action_event, needs_durable_record, verdict_summary, Admission, Gate, GateError, GateStats,
     Held, HoldOutcome, OpenAlerts, Refusal, RefusalKind, Ticket,
 };
+pub use repeat::Repeat;
 pub use tokio_util::sync::CancellationToken;
