@@ -44,6 +44,10 @@ enum Command {
     /// List and decide held actions through the HTTP API.
     #[command(subcommand)]
     Approvals(cli::approvals::ApprovalsCommand),
+    /// Reports over the audit log: `report access` (attempts by role, privilege creep,
+    /// sensitive actions by human accounts).
+    #[command(subcommand)]
+    Report(cli::report::ReportCommand),
     /// Read a password on stdin, print an argon2id PHC string (plus SCRAM verifier).
     HashPassword(cli::hash_password::HashPasswordArgs),
 }
@@ -68,6 +72,7 @@ fn main() -> ExitCode {
         Command::Audit(cmd) => cli::audit::run(cmd),
         Command::Analytics(cmd) => cli::analytics::run(cmd),
         Command::Approvals(cmd) => cli::approvals::run(cmd),
+        Command::Report(cmd) => cli::report::run(cmd),
         Command::HashPassword(args) => cli::hash_password::run(args),
     }
 }

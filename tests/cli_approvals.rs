@@ -32,6 +32,7 @@ fn user(name: &str, role: &str) -> User {
         mysql_native: None,
         ssh_authorized_keys: Vec::new(),
         token_hashes: Vec::new(),
+        service: false,
     }
 }
 

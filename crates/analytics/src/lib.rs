@@ -20,6 +20,8 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "audit")]
+pub mod access;
 pub mod alert;
 pub mod classify;
 pub mod detect;

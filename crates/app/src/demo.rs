@@ -192,7 +192,7 @@ fn tour(started: &Started, users: &[DemoUser], dir: &Path) {
     );
     println!("  users:    alice / {alice} (developer)   bob / {bob} (approver, dba)   admin / {} (admin)", pw("admin"));
     println!(
-        "  console:  http://{}   log in as bob to approve",
+        "  console:  http://{}   bob approves held actions; admin also sees the audit log, policies, alerts and the access report",
         started.console
     );
     for (name, proto, addr) in &started.targets {

@@ -34,6 +34,7 @@ mod records;
 pub mod redact;
 mod store;
 pub mod verify;
+mod window;
 mod writer;
 
 pub use checkpoint::Checkpoint;

@@ -325,6 +325,17 @@ impl AuditLog {
         crate::export::export(self.caught_up(), q, out)
     }
 
+    /// Call `f` with every record whose time is in `[since, until)`, oldest first;
+    /// how many there were. Blocking: call it off the async runtime's workers.
+    pub fn walk_window(
+        &self,
+        since: Option<time::OffsetDateTime>,
+        until: Option<time::OffsetDateTime>,
+        f: impl FnMut(&Record),
+    ) -> Result<u64, AuditError> {
+        crate::window::walk_window(self.caught_up(), since, until, f)
+    }
+
     /// One record by sequence number.
     pub fn get(&self, seq: u64) -> Result<Option<Record>, AuditError> {
         records::with_record(self.caught_up(), seq, Record::from_stored)

@@ -37,6 +37,17 @@ impl AuditReader {
         crate::records::with_record(&self.db, seq, Record::from_stored)
     }
 
+    /// Call `f` with every record whose time is in `[since, until)`, oldest first;
+    /// how many there were.
+    pub fn walk_window(
+        &self,
+        since: Option<time::OffsetDateTime>,
+        until: Option<time::OffsetDateTime>,
+        f: impl FnMut(&Record),
+    ) -> Result<u64, AuditError> {
+        crate::window::walk_window(&self.db, since, until, f)
+    }
+
     /// Export matching records with sequence `>= from` as JSON lines, oldest first.
     pub fn export_from(
         &self,

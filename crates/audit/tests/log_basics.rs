@@ -269,3 +269,56 @@ fn verify_of_a_live_log_under_load_reports_no_false_problems() {
     assert!(r.ok, "{r:?}");
     assert_eq!(r.records, 6000);
 }
+
+#[test]
+fn walk_window_gives_every_record_of_a_time_window_oldest_first() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = AuditLog::open(common::config(dir.path())).expect("open");
+    for i in 1..=40u64 {
+        log.append_blocking(
+            common::decided(i, "alice", "prod-db", "allow"),
+            Durability::Queued,
+        )
+        .expect("append");
+        if i == 20 {
+            std::thread::sleep(Duration::from_millis(30));
+        }
+    }
+    log.checkpoint_now().expect("checkpoint");
+    let t21 = log.get(21).expect("get").expect("21").time;
+    let t31 = log.get(31).expect("get").expect("31").time;
+    let mut seen = Vec::new();
+    let n = log
+        .walk_window(Some(t21), None, |r| seen.push(r.seq))
+        .expect("walk");
+    assert_eq!(n, 20);
+    assert_eq!(
+        seen.first(),
+        Some(&21),
+        "the window starts at its first record"
+    );
+    assert_eq!(seen.last(), Some(&40));
+    assert!(
+        seen.windows(2).all(|w| w[0] + 1 == w[1]),
+        "oldest first, no gaps"
+    );
+    let mut bounded = Vec::new();
+    log.walk_window(Some(t21), Some(t31), |r| bounded.push(r.seq))
+        .expect("walk");
+    let expected: Vec<u64> = (1..=40)
+        .filter(|&s| {
+            let t = log.get(s).expect("get").expect("record").time;
+            t >= t21 && t < t31
+        })
+        .collect();
+    assert_eq!(bounded, expected, "exactly the records in [since, until)");
+    assert_eq!(bounded.first(), Some(&21));
+    assert!(!bounded.contains(&31), "until is exclusive");
+    let all = log.walk_window(None, None, |_| {}).expect("walk");
+    assert_eq!(all, 40);
+    let future = time::OffsetDateTime::now_utc() + time::Duration::hours(1);
+    assert_eq!(
+        log.walk_window(Some(future), None, |_| {}).expect("walk"),
+        0
+    );
+}

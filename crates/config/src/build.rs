@@ -291,6 +291,7 @@ fn build_users(raw: Vec<(usize, RawUser)>, d: &mut Diags) -> Vec<User> {
             mysql_native,
             ssh_authorized_keys: keys,
             token_hashes,
+            service: u.service,
         });
     }
     users

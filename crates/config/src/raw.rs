@@ -120,6 +120,8 @@ pub struct RawUser {
     pub ssh_authorized_keys: Vec<String>,
     #[serde(default)]
     pub tokens: Vec<String>,
+    #[serde(default)]
+    pub service: bool,
 }
 
 impl RawUser {
@@ -131,6 +133,7 @@ impl RawUser {
         "mysql_native_password",
         "ssh_authorized_keys",
         "tokens",
+        "service",
     ];
 }
 

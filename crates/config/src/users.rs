@@ -26,6 +26,9 @@ pub struct User {
     pub ssh_authorized_keys: Vec<String>,
     /// SHA-256 of each bearer token the user may present.
     pub token_hashes: Vec<[u8; 32]>,
+    /// A service account (a program, not a person): `service: true` in `users:`. The
+    /// access report lists sensitive actions done by accounts *without* this flag.
+    pub service: bool,
 }
 
 impl std::fmt::Debug for User {
@@ -33,6 +36,7 @@ impl std::fmt::Debug for User {
         f.debug_struct("User")
             .field("name", &self.name)
             .field("roles", &self.roles)
+            .field("service", &self.service)
             .finish_non_exhaustive()
     }
 }

@@ -165,6 +165,8 @@ mod tests {
                 description: None,
                 message: None,
                 approval: None,
+                sensitive: false,
+                roles: Vec::new(),
             },
             when,
             unless: None,

@@ -21,6 +21,14 @@ pub struct RuleInfo {
     /// For `hold` rules: who approves (the default spec when the rule gives none).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub approval: Option<ApprovalSpec>,
+    /// `sensitive: true`: the access report lists what this rule decided for human
+    /// (non-service) accounts.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
+    /// The roles the rule's `when.user.roles` names: a user holding one of them *used*
+    /// it when this rule decided their action (access report, privilege creep).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub roles: Vec<String>,
 }
 
 /// One compiled rule: it matches when `when` holds and `unless` does not.

@@ -34,7 +34,7 @@ rules:
     let e = errors(&[("p.yaml", text)]);
     let lines: Vec<String> = e.iter().map(|d| d.to_string()).collect();
     assert!(
-        lines.contains(&"p.yaml:4:5: rules[0].whn: unknown key; expected one of: name, description, when, unless, action, approval, message, mode (did you mean `when`?)".to_string()),
+        lines.contains(&"p.yaml:4:5: rules[0].whn: unknown key; expected one of: name, description, when, unless, action, approval, message, mode, sensitive (did you mean `when`?)".to_string()),
         "{lines:#?}"
     );
     let stmt = e
@@ -193,4 +193,22 @@ tests:
     assert!(keys.iter().any(|k| k.ends_with("ssh.to")), "{keys:#?}");
     let to = e.iter().find(|d| d.key.ends_with("ssh.to")).expect("to");
     assert!(to.message.contains("host:port"), "{}", to.message);
+}
+
+#[test]
+fn sensitive_is_a_boolean_and_rules_name_their_roles() {
+    let bad =
+        "version: 1\nrules:\n  - name: a\n    when: {}\n    action: deny\n    sensitive: maybe\n";
+    let e = errors(&[("p.yaml", bad)]);
+    assert!(
+        e.iter()
+            .any(|d| d.key == "rules[0](a).sensitive" && d.line == 6),
+        "{e:#?}"
+    );
+    let good = "version: 1\nrules:\n  - name: a\n    when: { user: { roles: [dba, ops] } }\n    action: deny\n    sensitive: true\n  - name: b\n    when: {}\n    action: allow\n";
+    let set = PolicySet::from_sources(&[("p.yaml".into(), good.into())]).expect("valid");
+    let rules: Vec<_> = set.rules().collect();
+    assert!(rules[0].sensitive);
+    assert_eq!(rules[0].roles, vec!["dba".to_string(), "ops".to_string()]);
+    assert!(!rules[1].sensitive && rules[1].roles.is_empty());
 }

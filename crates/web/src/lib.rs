@@ -16,6 +16,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod access;
 pub mod alerts;
 pub mod api;
 pub mod app;
@@ -86,6 +87,7 @@ fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
         .route("/alerts", get(pages::alerts::show))
         .route("/alerts/{id}/decide", post(pages::alerts::decide))
         .route("/users/{name}", get(pages::user::show))
+        .route("/reports/access", get(pages::access::show))
         .route("/events", get(sse::events))
         .route(
             "/static/console.css",
@@ -103,6 +105,7 @@ fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
         .route("/api/v1/alerts/{id}/acknowledge", post(alerts::acknowledge))
         .route("/api/v1/alerts/{id}/resolve", post(alerts::resolve))
         .route("/api/v1/users/{name}/profile", get(profile::api))
+        .route("/api/v1/reports/access", get(access::api))
         .route("/api/v1/audit", get(api::audit))
         .route("/api/v1/audit/verify", get(api::audit_verify))
         .route("/api/v1/targets", get(api::targets))

@@ -133,6 +133,7 @@ mod tests {
             mysql_native: None,
             ssh_authorized_keys: vec![],
             token_hashes: vec![],
+            service: false,
         }
     }
 

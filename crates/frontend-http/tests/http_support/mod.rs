@@ -267,6 +267,7 @@ fn user(name: &str, roles: &[&str], token: &str) -> User {
         mysql_native: None,
         ssh_authorized_keys: Vec::new(),
         token_hashes: vec![warden_gate::auth::token_hash(token)],
+        service: false,
     }
 }
 

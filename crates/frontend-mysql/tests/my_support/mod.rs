@@ -34,6 +34,7 @@ fn user(name: &str, role: &str, pw: &str) -> User {
         mysql_native: Some(MysqlNativeVerifier::generate(pw)),
         ssh_authorized_keys: vec![],
         token_hashes: vec![],
+        service: false,
     }
 }
 

@@ -84,6 +84,7 @@ fn user(name: &str, role: &str, pw: &str, scram: bool) -> User {
         mysql_native: None,
         ssh_authorized_keys: vec![],
         token_hashes: vec![],
+        service: false,
     }
 }
 

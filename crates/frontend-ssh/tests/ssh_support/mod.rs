@@ -259,6 +259,7 @@ pub async fn start_with(opts: Options) -> Harness {
                 .into_iter()
                 .collect(),
             token_hashes: vec![],
+            service: false,
         },
         User {
             name: "olga".into(),
@@ -268,6 +269,7 @@ pub async fn start_with(opts: Options) -> Harness {
             mysql_native: None,
             ssh_authorized_keys: vec![],
             token_hashes: vec![],
+            service: false,
         },
     ]);
     let shutdown = CancellationToken::new();

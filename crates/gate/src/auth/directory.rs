@@ -197,6 +197,7 @@ mod tests {
             )
             .expect("key")],
             token_hashes: vec![token_hash("tok-alice")],
+            service: false,
         };
         let robot = User {
             name: "robot".into(),
@@ -206,6 +207,7 @@ mod tests {
             mysql_native: None,
             ssh_authorized_keys: vec![],
             token_hashes: vec![token_hash("tok-robot")],
+            service: false,
         };
         UserDirectory::new([alice, robot])
     }
@@ -276,6 +278,7 @@ mod tests {
             mysql_native: None,
             ssh_authorized_keys: vec![],
             token_hashes: vec![token_hash("tok-carol")],
+            service: false,
         };
         let before = d.user("alice").expect("alice");
         d.replace([carol]);

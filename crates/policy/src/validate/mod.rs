@@ -8,6 +8,7 @@ mod condition;
 mod reader;
 mod tests_block;
 
+use crate::condition::Condition;
 use crate::rule::{default_approval, Defaults, Rule, RuleInfo};
 use crate::test_spec::PolicyTest;
 use crate::verdict::{ApprovalSpec, Decision, Mode};
@@ -25,6 +26,7 @@ const RULE_KEYS: &[&str] = &[
     "approval",
     "message",
     "mode",
+    "sensitive",
 ];
 const DECISIONS: &[&str] = &["allow", "deny", "hold"];
 
@@ -163,6 +165,10 @@ fn rule(r: &mut Reader, node: &Node, path: &str, file: &str) -> Option<Rule> {
     let message = f
         .get("message")
         .and_then(|n| r.string(n, &join(path, "message")));
+    let sensitive = f
+        .get("sensitive")
+        .and_then(|n| r.boolean(n, &join(path, "sensitive")))
+        .unwrap_or(false);
     let approval = match f.get("approval") {
         Some(n) => {
             if action.is_some_and(|a| a != Decision::Hold) {
@@ -181,6 +187,12 @@ fn rule(r: &mut Reader, node: &Node, path: &str, file: &str) -> Option<Rule> {
     }
     let action = action?;
     let approval = (action == Decision::Hold).then(|| approval.unwrap_or_else(default_approval));
+    let when: Condition = when?;
+    let roles = when
+        .user
+        .as_ref()
+        .map(|u| u.roles.clone())
+        .unwrap_or_default();
     Some(Rule {
         info: RuleInfo {
             name: name?,
@@ -192,8 +204,10 @@ fn rule(r: &mut Reader, node: &Node, path: &str, file: &str) -> Option<Rule> {
             description,
             message,
             approval,
+            sensitive,
+            roles,
         },
-        when: when?,
+        when,
         unless,
     })
 }

@@ -54,6 +54,7 @@ pub async fn show(
         .filter(|s| !s.is_empty() && *s != "all");
     let alerts = desk.list(status, None, None);
     let may_decide = who.user.can_decide_alerts();
+    let may_audit = who.user.can_read_audit();
     let mut first_open = true;
     let body = html! {
         h1 { "Alerts" }
@@ -96,7 +97,11 @@ pub async fn show(
                     "evidence: "
                     @for seq in a["evidence"].as_array().into_iter().flatten() {
                         @let n = seq.as_u64().unwrap_or(0);
-                        a href={ "/audit?after=" (n + 1) } { "#" (n) } " "
+                        @if may_audit {
+                            a href={ "/audit?after=" (n + 1) } { "#" (n) } " "
+                        } @else {
+                            "#" (n) " "
+                        }
                     }
                 }
                 @if open && may_decide {

@@ -17,6 +17,7 @@ pub enum Nav {
     Policies,
     Targets,
     Alerts,
+    Access,
     None,
 }
 
@@ -37,16 +38,23 @@ pub fn page(title: &str, who: Option<&Authed>, nav: Nav, body: Markup) -> Markup
                 header.top {
                     span.brand { "Warden" }
                     @if let Some(who) = who {
+                        // Only the pages this user may open are linked.
                         nav aria-label="Main" {
                             a href="/inbox" aria-current=[current(Nav::Inbox)] { "Approvals" }
-                            " "
-                            a href="/audit" aria-current=[current(Nav::Audit)] { "Audit" }
-                            " "
-                            a href="/policies" aria-current=[current(Nav::Policies)] { "Policies" }
-                            " "
-                            a href="/targets" aria-current=[current(Nav::Targets)] { "Targets" }
-                            " "
-                            a href="/alerts" aria-current=[current(Nav::Alerts)] { "Alerts" }
+                            @if who.user.can_read_audit() {
+                                " "
+                                a href="/audit" aria-current=[current(Nav::Audit)] { "Audit" }
+                                " "
+                                a href="/policies" aria-current=[current(Nav::Policies)] { "Policies" }
+                                " "
+                                a href="/targets" aria-current=[current(Nav::Targets)] { "Targets" }
+                            }
+                            @if who.user.can_read_alerts() {
+                                " "
+                                a href="/alerts" aria-current=[current(Nav::Alerts)] { "Alerts" }
+                                " "
+                                a href="/reports/access" aria-current=[current(Nav::Access)] { "Access" }
+                            }
                         }
                         form.inline method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(who.csrf());

@@ -3,6 +3,7 @@
 //! Pages never render a held statement truncated, and every form they render carries
 //! the session's CSRF token.
 
+pub mod access;
 pub mod alerts;
 pub mod audit;
 pub mod charts;

@@ -117,7 +117,9 @@ pub fn fragment_markup(who: &Authed, req: &ApprovalRequest) -> Markup {
         section.card {
             h3 { "Story" }
             (timeline(req))
-            p { a href=(format!("/audit?q={}", percent_encode(&req.id))) { "Audit records for this request" } }
+            @if who.user.can_read_audit() {
+                p { a href=(format!("/audit?q={}", percent_encode(&req.id))) { "Audit records for this request" } }
+            }
         }
     }
 }

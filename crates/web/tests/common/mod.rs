@@ -56,6 +56,7 @@ fn user(name: &str, roles: &[&str]) -> User {
         mysql_native: None,
         ssh_authorized_keys: Vec::new(),
         token_hashes: Vec::new(),
+        service: false,
     }
 }
 
