@@ -213,7 +213,10 @@ analytics:
     // Evidence is listed by seq; a security user may not open the audit log, so the
     // seqs are not links for them.
     assert!(html.contains("evidence: #"), "evidence listed");
-    assert!(!html.contains("/audit?after="), "no link to a page sec may not open");
+    assert!(
+        !html.contains("/audit?after="),
+        "no link to a page sec may not open"
+    );
 
     // The console refuses her too (one throttle, one lock for every entry point).
     let locked = client

@@ -18,8 +18,12 @@ mod interpreters;
 mod lexer;
 mod options;
 mod parser;
+mod place;
 mod remote;
 mod wrappers;
+mod writes;
+
+pub use writes::output_target;
 
 use serde::{Deserialize, Serialize};
 
@@ -52,6 +56,11 @@ pub struct ShellCommand {
     /// Wrappers this command runs under, outermost first (`["sudo", "bash -c"]`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub via: Vec<String>,
+    /// Paths the command writes (redirection targets and what well-known programs
+    /// create, change or remove through their arguments), absolute or `~/…`, with `.`
+    /// and `..` resolved and a preceding `cd` applied.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub writes: Vec<String>,
 }
 
 impl ShellCommand {

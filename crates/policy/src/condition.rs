@@ -85,6 +85,9 @@ pub struct SshCond {
     pub args: Vec<ArgPattern>,
     /// Globs over the targets of output redirections (`> /etc/hosts`, `>>`, `&>`).
     pub redirects: Option<Patterns>,
+    /// Globs over the paths a command writes (redirections and what well-known
+    /// programs write through their arguments; see `ShellCommand::writes`).
+    pub writes: Option<Patterns>,
     pub interactive: Option<bool>,
     pub subsystems: Vec<String>,
     pub forwarding: Option<bool>,
@@ -352,10 +355,15 @@ impl SshCond {
                 return false;
             }
         }
-        if self.programs.is_none() && self.args.is_empty() && self.redirects.is_none() {
+        if self.programs.is_none()
+            && self.args.is_empty()
+            && self.redirects.is_none()
+            && self.writes.is_none()
+        {
             return true;
         }
-        // `programs`, `args` and `redirects` must hold for one and the same command.
+        // `programs`, `args`, `redirects` and `writes` must hold for one and the same
+        // command.
         s.commands.iter().any(|cmd| {
             let program_ok = self
                 .programs
@@ -367,23 +375,20 @@ impl SshCond {
                     .filter_map(|r| output_target(r))
                     .any(|t| g.is_match(t))
             });
+            let writes_ok = self
+                .writes
+                .as_ref()
+                .is_none_or(|g| cmd.writes.iter().any(|w| g.is_match(w)));
             program_ok
                 && redirect_ok
+                && writes_ok
                 && (self.args.is_empty() || self.args.iter().any(|a| a.matches(cmd)))
         })
     }
 }
 
-/// The file an output redirection writes to (`>/etc/hosts`, `2>> log`, `&>out`), or
-/// `None` for input redirections, here-documents and fd duplications (`2>&1`).
-pub fn output_target(redirect: &str) -> Option<&str> {
-    let r = redirect.trim_start_matches(|c: char| c.is_ascii_digit());
-    let rest = ["&>>", "&>", ">>", ">|", ">"]
-        .iter()
-        .find_map(|op| r.strip_prefix(op))?;
-    let target = rest.trim_start();
-    (!target.is_empty() && !target.starts_with('&')).then_some(target)
-}
+/// The file an output redirection writes to (shared with the shell inspector).
+pub use warden_inspect::shell::output_target;
 
 #[cfg(test)]
 mod tests {

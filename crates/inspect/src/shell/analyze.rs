@@ -9,6 +9,7 @@ use super::interpreters::SHELLS;
 use super::lexer::{tokenize, Word};
 use super::parser::{parse, SimpleCommand};
 use super::wrappers::{effects, Effect, DANGEROUS_VARIABLES};
+use super::writes::{self, Cwd};
 use super::ShellCommand;
 
 /// How many levels of `sh -c`, substitutions and wrappers are followed.
@@ -24,6 +25,8 @@ pub(crate) struct Analysis {
     pub opaque: bool,
     pub unparsed: bool,
     pub notes: Vec<String>,
+    /// Where relative paths start for the next command (`cd` moves it).
+    cwd: Cwd,
 }
 
 impl Analysis {
@@ -186,11 +189,31 @@ impl Analysis {
         }
         let program = basename(&first.text).to_string();
         self.dynamic_arguments(&program, &words[1..]);
+        let written = match writes::writes(&self.cwd, &program, &argv[1..], &ctx.redirects) {
+            Ok(w) => w,
+            Err(path) => {
+                self.opaque(format!(
+                    "{program} writes `{path}`, which cannot be placed (relative to an unknown directory, or above the login directory)"
+                ));
+                Vec::new()
+            }
+        };
+        if matches!(program.as_str(), "cd" | "pushd") {
+            self.cwd = if words[1..]
+                .iter()
+                .any(|w| w.dynamic || w.unknowable || w.glob)
+            {
+                Cwd::Unknown
+            } else {
+                writes::cd(&self.cwd, &argv[1..])
+            };
+        }
         self.commands.push(ShellCommand {
             argv,
             program: program.clone(),
             redirects: ctx.redirects.clone(),
             via: ctx.via.clone(),
+            writes: written,
         });
         for effect in effects(&program, words) {
             match effect {

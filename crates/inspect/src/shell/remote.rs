@@ -1,6 +1,6 @@
 //! Programs that run a command somewhere else (`ssh host CMD`, `kubectl exec POD -- CMD`,
 //! `docker exec CTR CMD`) or run code passed in an option (`nc -e`, `socat EXEC:`,
-//! `tar --to-command`, `rsync -e`, `vim -c`, `at`). The remote command is inspected as
+//! `tar --to-command`, `rsync -e`, `vim -c`, `make --eval`, `gdb -ex`, `less +CMD`, `at`). The remote command is inspected as
 //! if run here; code hidden in an option is opaque. Never reports such a program as a
 //! plain one when it can run arbitrary commands.
 
@@ -45,6 +45,16 @@ pub(crate) fn remote<'w>(program: &str, words: &'w [Word]) -> Option<Vec<Effect<
                 w.text == "-c" || w.text.starts_with('+') || w.text == "--cmd" || w.text == "-S"
             });
             opaque_if(runs, "the editor runs commands given on its command line")
+        }
+        "make" | "gmake" | "bmake" => code_option(program, words, &["--eval", "-E"]),
+        "gdb" | "cgdb" | "gdb-multiarch" => code_option(
+            program,
+            words,
+            &["-ex", "-iex", "--eval-command", "--init-eval-command"],
+        ),
+        "less" | "more" | "most" => {
+            let runs = words.iter().skip(1).any(|w| w.text.starts_with('+'));
+            opaque_if(runs, "the pager runs commands given on its command line")
         }
         "at" | "batch" => vec![Effect::Opaque(format!(
             "{program} schedules commands read from its input"
