@@ -10,4 +10,5 @@ pub mod demo;
 pub mod exit;
 pub mod hash_password;
 pub mod policy;
+pub mod policy_propose;
 pub mod serve;
