@@ -1,8 +1,8 @@
 //! Upstream drift, live against the machine's PostgreSQL: a gateway polls its postgres
 //! target's catalogs every second. `ALTER TABLE` straight against PostgreSQL (around
 //! Warden) raises a `config-drift` alert naming the table and the column within one
-//! interval, shown by the alerts API and the /alerts page; the same kind of change made
-//! with psql through the gateway raises none. A target whose upstream cannot be reached
+//! interval, shown by the alerts API and the /alerts page; so do a new role and a grant;
+//! the same kinds of change made with psql through the gateway raise none. A target whose upstream cannot be reached
 //! is audited once as `drift_poll_failed` and the gateway keeps serving.
 
 mod live_support;
@@ -97,9 +97,58 @@ async fn drift_alerts(client: &reqwest::Client, console: &str) -> Vec<serde_json
     v["alerts"].as_array().cloned().unwrap_or_default()
 }
 
+/// Wait (bounded) for a config-drift alert whose explanation contains `needle` (other
+/// tests on this PostgreSQL create roles too, so alerts are matched by content).
+async fn wait_alert(client: &reqwest::Client, console: &str, needle: &str) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let found = drift_alerts(client, console).await.into_iter().find(|a| {
+            a["explanation"]
+                .as_str()
+                .is_some_and(|e| e.contains(needle))
+        });
+        if let Some(a) = found {
+            return a;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no config-drift alert naming {needle:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `sql` through the gateway as alice; wait for the poll that sees its one change.
+async fn through_warden(audit: &AuditLog, port: u16, db: &str, sql: &str) {
+    let head = audit.head().0;
+    let (db, sql) = (db.to_string(), sql.to_string());
+    let (code, err) = tokio::task::spawn_blocking(move || psql_as(port, "alice", &db, PW, &sql))
+        .await
+        .expect("join");
+    assert_eq!(code, Some(0), "psql through Warden: {err}");
+    let seen = wait_record(
+        audit,
+        EventKind::UpstreamFingerprinted,
+        head,
+        "1 changes made through Warden",
+    )
+    .await;
+    assert!(seen.seq > head);
+}
+
+async fn mentioned(client: &reqwest::Client, console: &str, needle: &str) -> bool {
+    drift_alerts(client, console).await.iter().any(|a| {
+        a["explanation"]
+            .as_str()
+            .is_some_and(|e| e.contains(needle))
+    })
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn alter_table_around_warden_alerts_and_through_warden_does_not() {
+async fn changes_around_warden_alert_and_the_same_changes_through_warden_do_not() {
     let db = scratch_db("drift_up");
+    let role = format!("drift_reader_{}", std::process::id());
+    admin("postgres", &format!("DROP ROLE IF EXISTS {role}"));
     // scratch_db made `notes (id int)`; orders is the table changed below.
     admin(&db, "CREATE TABLE orders (id int primary key, qty int)");
     let dir = tempfile::tempdir().expect("tempdir");
@@ -128,15 +177,7 @@ async fn alter_table_around_warden_alerts_and_through_warden_does_not() {
     // Around Warden: straight to PostgreSQL.
     let altered = Instant::now();
     admin(&db, "ALTER TABLE orders ADD COLUMN discount numeric");
-    let mut found = Vec::new();
-    while found.is_empty() {
-        assert!(
-            altered.elapsed() < Duration::from_secs(10),
-            "no config-drift alert within 10 s"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-        found = drift_alerts(&client, &console).await;
-    }
+    let alert = wait_alert(&client, &console, "column discount").await;
     let latency = altered.elapsed();
     println!(
         "config-drift alert {} ms after the ALTER TABLE (interval 1 s)",
@@ -146,15 +187,12 @@ async fn alter_table_around_warden_alerts_and_through_warden_does_not() {
         latency < Duration::from_millis(2500),
         "{latency:?}: more than one interval"
     );
-    let explanation = found[0]["explanation"]
-        .as_str()
-        .unwrap_or_default()
-        .to_string();
+    let explanation = alert["explanation"].as_str().unwrap_or_default();
     assert!(
         explanation.contains("table public.orders: column discount added (numeric)"),
         "{explanation}"
     );
-    assert_eq!(found[0]["target"], "shop-db");
+    assert_eq!(alert["target"], "shop-db");
     let page = client
         .get(format!("{console}/alerts"))
         .basic_auth("sec", Some(PW))
@@ -164,45 +202,38 @@ async fn alter_table_around_warden_alerts_and_through_warden_does_not() {
         .text()
         .await
         .expect("page");
-    assert!(page.contains("config-drift"), "the alerts page lists it");
+    assert!(
+        page.contains("table public.orders: column discount added (numeric)"),
+        "the alerts page shows the change"
+    );
 
-    // Through Warden: the same kind of change with psql through the gateway.
-    let head = audit.head().0;
-    let (db2, port2) = (db.clone(), port);
-    let (code, err) = tokio::task::spawn_blocking(move || {
-        psql_as(
-            port2,
-            "alice",
-            &db2,
-            PW,
-            "ALTER TABLE orders ADD COLUMN note text",
-        )
-    })
-    .await
-    .expect("join");
-    assert_eq!(code, Some(0), "psql through Warden: {err}");
-    let seen = wait_record(
-        &audit,
-        EventKind::UpstreamFingerprinted,
-        head,
-        "1 changes made through Warden, 0 around it",
-    )
-    .await;
-    assert!(seen.seq > head);
-    // A few more polls: still the one alert, none naming the new column.
+    // A role and a grant around Warden: both named.
+    admin(
+        &db,
+        &format!("CREATE ROLE {role}; GRANT SELECT ON orders TO {role}"),
+    );
+    let alert = wait_alert(&client, &console, &format!("SELECT granted to {role}")).await;
+    let explanation = alert["explanation"].as_str().unwrap_or_default();
+    assert!(
+        explanation.contains(&format!("role {role} added")),
+        "{explanation}"
+    );
+
+    // Through Warden: the same kinds of change with psql through the gateway.
+    through_warden(&audit, port, &db, "ALTER TABLE orders ADD COLUMN note text").await;
+    let grant = format!("GRANT INSERT ON orders TO {role}");
+    through_warden(&audit, port, &db, &grant).await;
+    // A few more polls: no alert names either change.
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let after = drift_alerts(&client, &console).await;
-    assert_eq!(after.len(), 1, "{after:?}");
-    assert!(!after[0]["explanation"]
-        .as_str()
-        .unwrap_or_default()
-        .contains("column note"));
+    assert!(!mentioned(&client, &console, "column note").await);
+    assert!(!mentioned(&client, &console, &format!("INSERT granted to {role}")).await);
 
     gateway.stop().await.expect("clean stop");
     admin(
         "postgres",
         &format!("DROP DATABASE IF EXISTS {db} WITH (FORCE)"),
     );
+    admin("postgres", &format!("DROP ROLE IF EXISTS {role}"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
