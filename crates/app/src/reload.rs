@@ -271,20 +271,20 @@ impl PolicyReloader {
     }
 
     /// Watch the policy paths and SIGHUP until `shutdown`; reload on changes.
+    /// The watch is in place when this returns (an edit right after start is seen).
     pub fn spawn(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move { self.run(shutdown).await })
-    }
-
-    async fn run(self, shutdown: CancellationToken) {
         let (tx, rx) = mpsc::unbounded_channel::<()>();
-        let _watcher = match self.watch(tx) {
+        let watcher = match self.watch(tx) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot watch policy files; reload with SIGHUP");
                 None
             }
         };
-        reload_on_events(rx, shutdown, |forced| self.reload(forced)).await;
+        tokio::spawn(async move {
+            let _watcher = watcher;
+            reload_on_events(rx, shutdown, |forced| self.reload(forced)).await;
+        })
     }
 
     fn watch(&self, tx: mpsc::UnboundedSender<()>) -> notify::Result<notify::RecommendedWatcher> {

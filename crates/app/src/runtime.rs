@@ -235,6 +235,7 @@ async fn start_on(
     let reload_task = reloader.clone().spawn(shutdown.child_token());
     let config_reloader = ConfigReloader::new(config, Arc::clone(&users), audit.clone())
         .map(|r| r.with_ledger(files.clone()));
+    files.compare_with_last_run(&audit).await;
     files.record(&audit).await;
     let drift_tasks = crate::drift::upstream::spawn_all(&config.targets, &audit, &shutdown);
     let config_reload_task = config_reloader

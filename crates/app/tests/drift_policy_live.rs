@@ -30,6 +30,7 @@ struct Setup {
     _dir: tempfile::TempDir,
     policy: std::path::PathBuf,
     work: std::path::PathBuf,
+    config: Config,
     gateway: warden_app::Gateway,
     console: String,
     client: reqwest::Client,
@@ -59,6 +60,7 @@ async fn setup(mode: &str) -> Setup {
         _dir: dir,
         policy,
         work,
+        config,
         gateway,
         console,
         client: reqwest::Client::new(),
@@ -264,5 +266,42 @@ async fn require_review_refuses_an_edit_and_applies_an_approved_proposal_without
     assert_eq!(resp.status().as_u16(), 400);
     let msg = resp.text().await.unwrap_or_default();
     assert!(msg.contains("whn"), "{msg}");
+    s.gateway.stop().await.expect("clean stop");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_edit_made_while_warden_was_stopped_is_reported_at_the_next_start() {
+    let mut s = setup("alert").await;
+    // A restart with the same files raises nothing.
+    s.gateway.stop().await.expect("clean stop");
+    let set = PolicySet::load(&s.config.policies).expect("policies");
+    s.gateway = warden_app::gateway::start(&s.config, set, None)
+        .await
+        .expect("restart");
+    s.console = format!("http://{}", s.gateway.started.console);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(drift_alerts(&s).await.is_empty());
+
+    s.gateway.stop().await.expect("clean stop");
+    std::fs::write(&s.policy, TWO).expect("write");
+    let set = PolicySet::load(&s.config.policies).expect("policies");
+    s.gateway = warden_app::gateway::start(&s.config, set, None)
+        .await
+        .expect("restart");
+    s.console = format!("http://{}", s.gateway.started.console);
+    let found = wait_alerts(&s, 1).await;
+    let text = found[0]["explanation"].as_str().unwrap_or_default();
+    assert!(
+        text.contains("1 policy file(s) changed while Warden was stopped"),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!(
+            "({} → {})",
+            hex(ONE.as_bytes()),
+            hex(TWO.as_bytes())
+        )),
+        "{text}"
+    );
     s.gateway.stop().await.expect("clean stop");
 }

@@ -181,20 +181,20 @@ impl ConfigReloader {
     }
 
     /// Watch the file and SIGHUP until `shutdown`; reload on changes.
+    /// The watch is in place when this returns (an edit right after start is seen).
     pub fn spawn(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move { self.run(shutdown).await })
-    }
-
-    async fn run(self, shutdown: CancellationToken) {
         let (tx, rx) = mpsc::unbounded_channel::<()>();
-        let _watcher = match self.watch(tx) {
+        let watcher = match self.watch(tx) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot watch warden.yaml; reload it with SIGHUP");
                 None
             }
         };
-        reload_on_events(rx, shutdown, |forced| self.reload(forced)).await;
+        tokio::spawn(async move {
+            let _watcher = watcher;
+            reload_on_events(rx, shutdown, |forced| self.reload(forced)).await;
+        })
     }
 
     /// Watch the file's folder (editors replace a file by renaming over it) for events
