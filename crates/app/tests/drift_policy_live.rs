@@ -207,6 +207,23 @@ async fn require_review_refuses_an_edit_and_applies_an_approved_proposal_without
     );
     assert_eq!(proposal["approver_roles"], serde_json::json!(["admin"]));
 
+    // The inbox's request page shows the diff to the approver.
+    let page = s
+        .client
+        .get(format!("{}/approvals/{id}", s.console))
+        .basic_auth("bob", Some(PW))
+        .send()
+        .await
+        .expect("GET request page")
+        .text()
+        .await
+        .expect("page");
+    assert!(page.contains("+  - name: no-truncate"), "{page}");
+    assert!(
+        page.contains("block truncate and grant"),
+        "the reason is shown"
+    );
+
     let own = s
         .client
         .post(format!("{}/api/v1/approvals/{id}/approve", s.console))
