@@ -95,11 +95,13 @@ impl DriftPoller {
     /// Read, compare, attribute, record, alert.
     pub async fn poll(&mut self) -> PollOutcome {
         let started = OffsetDateTime::now_utc();
+        let clock = std::time::Instant::now();
         let bound = self.target.postgres.connect_timeout() * 4;
         let read = match tokio::time::timeout(bound, catalog::read(&self.target)).await {
             Ok(r) => r,
             Err(_) => Err(format!("no answer within {}s", bound.as_secs())),
         };
+        let took = clock.elapsed().as_millis();
         let fp = match read {
             Ok(fp) => fp,
             Err(e) => return self.failed(e).await,
@@ -109,7 +111,8 @@ impl DriftPoller {
             self.failing = false;
         }
         let Some((old, since)) = self.last.take() else {
-            self.record(&fp, "baseline").await;
+            self.record(&fp, &format!("read in {took} ms; baseline"))
+                .await;
             self.last = Some((fp, started));
             return PollOutcome::Baseline;
         };
@@ -138,7 +141,7 @@ impl DriftPoller {
         self.record(
             &fp,
             &format!(
-                "{} changes made through Warden, {} around it",
+                "read in {took} ms; {} changes made through Warden, {} around it",
                 through_warden.len(),
                 around_warden.len()
             ),
