@@ -33,6 +33,7 @@ pub const TARGET: &str = "warden-policies";
 const DIFF_LIMIT: usize = 64 * 1024;
 
 /// Takes proposals for one gateway.
+#[derive(Clone)]
 pub struct ProposalDesk {
     pub reloader: PolicyReloader,
     pub approvals: Approvals,
@@ -310,13 +311,7 @@ impl PolicyProposals for ProposalDesk {
         files: Vec<ProposedFile>,
         reason: Option<String>,
     ) -> BoxFuture<'static, Result<serde_json::Value, ProposalError>> {
-        let desk = ProposalDesk {
-            reloader: self.reloader.clone(),
-            approvals: self.approvals.clone(),
-            audit: self.audit.clone(),
-            review: self.review.clone(),
-            shutdown: self.shutdown.clone(),
-        };
+        let desk = self.clone();
         Box::pin(async move { desk.take(by, files, reason).await })
     }
 }

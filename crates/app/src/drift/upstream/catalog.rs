@@ -11,6 +11,7 @@ use std::collections::BTreeMap;
 
 use bytes::BytesMut;
 use sha2::{Digest, Sha256};
+use tokio::io::AsyncWriteExt;
 use warden_config::TargetConfig;
 use warden_frontend_postgres::codec::{self, Body};
 use warden_frontend_postgres::upstream::{self, Upstream, UpstreamSpec};
@@ -181,7 +182,6 @@ pub fn database(target: &TargetConfig) -> String {
 
 /// Run one simple query; every row's columns as text (NULL as empty).
 async fn rows(up: &mut Upstream, sql: &str) -> Result<Vec<Vec<String>>, String> {
-    use tokio::io::AsyncWriteExt;
     let mut out = BytesMut::new();
     codec::query(&mut out, sql);
     let io = up.reader.get_mut();
@@ -249,9 +249,7 @@ pub async fn read(target: &TargetConfig) -> Result<Fingerprint, String> {
         }
     }
     rows(&mut up, "COMMIT").await?;
-    let mut end = BytesMut::new();
-    end.extend_from_slice(&[b'X', 0, 0, 0, 4]);
-    use tokio::io::AsyncWriteExt;
-    let _ = up.reader.get_mut().write_all(&end).await;
+    // Terminate, politely; the connection closes either way when `up` is dropped.
+    let _ = up.reader.get_mut().write_all(&[b'X', 0, 0, 0, 4]).await;
     Ok(fp)
 }
