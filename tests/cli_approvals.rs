@@ -121,6 +121,7 @@ async fn approvals_cli_lists_shows_and_decides() {
         notifications: vec![],
         targets: vec![],
         alerts: None,
+        proposals: None,
         counters: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -61,7 +61,7 @@ pub enum ApprovalsCommand {
 }
 
 /// Reads the password from `WARDEN_PASSWORD`, else prompts on the terminal without echo.
-fn password() -> Result<String, String> {
+pub(super) fn password() -> Result<String, String> {
     if let Ok(p) = std::env::var("WARDEN_PASSWORD") {
         return Ok(p);
     }

@@ -10,5 +10,6 @@ pub mod demo;
 pub mod exit;
 pub mod hash_password;
 pub mod policy;
+pub mod policy_propose;
 pub mod report;
 pub mod serve;

@@ -1,5 +1,6 @@
-//! `warden policy check|test|explain`: validate policy files, run their embedded tests,
-//! and show which rules match one action and why.
+//! `warden policy check|test|explain|propose`: validate policy files, run their embedded
+//! tests, show which rules match one action and why, and (in `policy_propose`) send a
+//! change to the running gateway for review.
 //!
 //! Exit codes: 0 success; 1 a policy test failed; 2 bad usage or an invalid policy
 //! (every diagnostic printed as `file:line:col: key: message`). All policy logic lives in
@@ -24,6 +25,9 @@ pub enum PolicyCommand {
     Test(PathsArgs),
     /// Show the facts of one action, every rule that matches it, and the verdict.
     Explain(ExplainArgs),
+    /// Send new policy file contents to the running gateway for review; applied once
+    /// approved (see `policy_review:` in warden.yaml).
+    Propose(super::policy_propose::ProposeArgs),
 }
 
 #[derive(Debug, Args)]
@@ -88,6 +92,7 @@ pub fn run(cmd: PolicyCommand) -> ExitCode {
         PolicyCommand::Check(a) => check(&a.paths),
         PolicyCommand::Test(a) => test(&a.paths),
         PolicyCommand::Explain(a) => explain(a),
+        PolicyCommand::Propose(a) => super::policy_propose::run(a),
     }
 }
 

@@ -233,6 +233,15 @@ fn web_state(config: &Config, running: &Running) -> WebState {
                 }) as Arc<dyn warden_web::AlertDesk>
             }),
         counters: Some(gate_counters(running.gate.clone())),
+        proposals: Some(crate::drift::proposals::desk(
+            crate::drift::proposals::ProposalDesk {
+                reloader: running.reloader.clone(),
+                approvals: running.approvals.clone(),
+                audit: running.audit.clone(),
+                review: config.policy_review.clone(),
+                shutdown: running.shutdown.child_token(),
+            },
+        )),
         notifications: config
             .notifications
             .iter()

@@ -13,6 +13,8 @@
 //! * [`reload`] — policy hot reload (file watch + SIGHUP).
 //! * [`config_reload`] — warden.yaml hot reload of Warden's users (file watch + SIGHUP);
 //!   other sections are reported as needing a restart.
+//! * [`drift`] — configuration drift: hashes of the files in force, `config-drift`
+//!   alerts for unreviewed policy edits.
 //! * [`demo`] and [`sample_api`] — `warden demo`'s generated setup and embedded upstream.
 //!
 //! Must never start a front-end before the audit log is open, never let a front-end
@@ -24,6 +26,7 @@
 pub mod alerts;
 pub mod config_reload;
 pub mod demo;
+pub mod drift;
 pub mod gateway;
 pub mod registry;
 pub mod reload;

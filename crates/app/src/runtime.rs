@@ -1,7 +1,8 @@
 //! The gateway process minus the console: open the audit log and the approvals store,
-//! build the Gate, bind every target's listener, start its protocol front-end and the
-//! reloaders (policies; warden.yaml's users); on shutdown stop accepting, drain connections with a deadline and
-//! seal the audit log with a final checkpoint.
+//! build the Gate, bind every target's listener, start its protocol front-end, the
+//! reloaders (policies; warden.yaml's users) and the upstream drift pollers; on shutdown
+//! stop accepting, drain connections with a deadline and seal the audit log with a final
+//! checkpoint.
 //!
 //! `warden serve` and `warden demo` call [`start`] and add the web console on top.
 //! Must never start a front-end before the audit log is open, and never report a clean
@@ -25,6 +26,7 @@ use warden_policy::{PolicySet, PolicyStore, SqlCache};
 
 use crate::alerts::{runner, AlertBook, Baselines};
 use crate::config_reload::ConfigReloader;
+use crate::drift::ledger::FilesInForce;
 use crate::registry;
 use crate::reload::PolicyReloader;
 use crate::stores::{self, StoreError};
@@ -99,6 +101,7 @@ pub struct Running {
     grace: Duration,
     reload_task: JoinHandle<()>,
     config_reload_task: Option<JoinHandle<()>>,
+    drift_tasks: Vec<JoinHandle<()>>,
     frontends: JoinSet<FrontendExit>,
 }
 
@@ -225,9 +228,16 @@ async fn start_on(
             ctx,
         });
     }
-    let reloader = PolicyReloader::new(config.policies.clone(), policies.clone(), audit.clone());
+    let files = FilesInForce::default();
+    let reloader = PolicyReloader::new(config.policies.clone(), policies.clone(), audit.clone())
+        .with_mode(config.policy_changes)
+        .with_ledger(files.clone());
     let reload_task = reloader.clone().spawn(shutdown.child_token());
-    let config_reloader = ConfigReloader::new(config, Arc::clone(&users), audit.clone());
+    let config_reloader = ConfigReloader::new(config, Arc::clone(&users), audit.clone())
+        .map(|r| r.with_ledger(files.clone()));
+    files.compare_with_last_run(&audit).await;
+    files.record(&audit).await;
+    let drift_tasks = crate::drift::upstream::spawn_all(&config.targets, &audit, &shutdown);
     let config_reload_task = config_reloader
         .clone()
         .map(|r| r.spawn(shutdown.child_token()));
@@ -248,6 +258,7 @@ async fn start_on(
         grace: config.shutdown_grace,
         reload_task,
         config_reload_task,
+        drift_tasks,
         frontends,
     })
 }
@@ -312,6 +323,9 @@ impl Running {
         }
         self.frontends.abort_all();
         self.reload_task.abort();
+        for task in &self.drift_tasks {
+            task.abort();
+        }
         if let Some(task) = &self.config_reload_task {
             task.abort();
         }

@@ -40,6 +40,26 @@ pub enum EventKind {
     AlertAcknowledged,
     /// Someone resolved an alert, lifting its lock (`actor`: who; `alert.reason`: why).
     AlertResolved,
+    /// The policy files and warden.yaml in force, at start and after every policy or
+    /// warden.yaml reload: `detail` holds one line per file, `<sha256 hex>  <path>`.
+    FilesLoaded,
+    /// A postgres target's upstream schema and privileges were fingerprinted (the first
+    /// poll, and every poll that found a change): `detail` counts what was seen and
+    /// gives the fingerprint's SHA-256.
+    UpstreamFingerprinted,
+    /// A drift poll could not connect or read the catalogs (`detail`: why); recorded when
+    /// a target's poller starts failing, not at every failed poll.
+    DriftPollFailed,
+    /// `warden policy propose`: a new policy set waits for review (`approval.id`: the
+    /// proposal; `detail`: the files' hashes and the diff).
+    PolicyProposed,
+    /// An approved proposal was written to the policy files and is in force (`detail`:
+    /// rules in force, approvers). Its approvals are the `approval_*` records of the
+    /// same id.
+    PolicyProposalApplied,
+    /// A proposal ended without being applied: denied, expired, withdrawn, or approved
+    /// but not applicable (`detail` says which and why).
+    PolicyProposalRejected,
 }
 
 /// The verdict as recorded: decision and rule names.

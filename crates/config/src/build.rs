@@ -49,6 +49,8 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
     for problem in analytics.validate() {
         d.push(&problem.path, problem.message);
     }
+    let policy_changes = policy_changes(raw.policy_changes.as_deref(), &mut d);
+    let policy_review = policy_review(raw.policy_review.unwrap_or_default(), &mut d);
     if !d.is_empty() {
         let mut errors = d.into_errors();
         errors.0.sort_by_key(|x| (x.line, x.column));
@@ -66,6 +68,8 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
         data_dir: resolve(raw.data_dir.as_deref().unwrap_or("data")),
         shutdown_grace,
         analytics,
+        policy_changes,
+        policy_review,
     })
 }
 
@@ -81,6 +85,8 @@ struct Sections {
     targets: Vec<(usize, RawTarget)>,
     notifications: Vec<(usize, RawNotification)>,
     analytics: Option<warden_analytics::Settings>,
+    policy_changes: Option<String>,
+    policy_review: Option<crate::drift::PolicyReview>,
 }
 
 impl Sections {
@@ -123,8 +129,45 @@ impl Sections {
                 d,
             ),
             analytics: take("analytics").and_then(|v| item(v, "analytics", d)),
+            policy_changes: take("policy_changes").and_then(|v| item(v, "policy_changes", d)),
+            policy_review: take("policy_review").and_then(|mut v| {
+                check_keys(&mut v, "policy_review", crate::drift::PolicyReview::KEYS, d);
+                item(v, "policy_review", d)
+            }),
         }
     }
+}
+
+/// `policy_changes:` — `alert` (default) or `require_review`.
+fn policy_changes(raw: Option<&str>, d: &mut Diags) -> PolicyChanges {
+    let Some(word) = raw else {
+        return PolicyChanges::default();
+    };
+    PolicyChanges::parse(word).unwrap_or_else(|| {
+        d.push_with(
+            "policy_changes",
+            format!(
+                "unknown value `{word}` (one of: {})",
+                PolicyChanges::WORDS.join(", ")
+            ),
+            suggest(word, PolicyChanges::WORDS),
+        );
+        PolicyChanges::default()
+    })
+}
+
+/// `policy_review:` — at least one approver role; at least one approval.
+fn policy_review(review: PolicyReview, d: &mut Diags) -> PolicyReview {
+    if review.approvers.is_empty() {
+        d.push("policy_review.approvers", "name at least one role");
+    }
+    if review.required == 0 {
+        d.push("policy_review.required", "must be at least 1");
+    }
+    if review.expires_after.is_zero() {
+        d.push("policy_review.expires_after", "must be longer than 0s");
+    }
+    review
 }
 
 /// How long `serve` waits for open connections on shutdown (default 10 s).

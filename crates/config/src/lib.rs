@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod build;
+pub mod drift;
 pub mod mysql_native;
 pub mod options;
 mod protocols;
@@ -31,6 +32,7 @@ use std::time::Duration;
 
 use warden_inspect::{Protocol, TargetRef};
 
+pub use drift::{DriftOptions, PolicyChanges, PolicyReview};
 pub use mysql_native::MysqlNativeVerifier;
 pub use options::{HttpOptions, MysqlOptions, PostgresOptions, SshOptions};
 pub use protocols::protocol_supported;
@@ -152,6 +154,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// `analytics:` — behaviour baselines, detectors and their locks (docs/analytics.md).
     pub analytics: warden_analytics::Settings,
+    /// `policy_changes:` — what an unreviewed policy edit on disk does.
+    pub policy_changes: PolicyChanges,
+    /// `policy_review:` — who approves `warden policy propose`.
+    pub policy_review: PolicyReview,
 }
 
 /// One configuration mistake (the diagnostic type policy files use too).

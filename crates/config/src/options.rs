@@ -19,6 +19,8 @@ pub struct PostgresOptions {
     pub startup_timeout_secs: u64,
     /// Always connect to this upstream database, whatever the client asks for.
     pub database: Option<String>,
+    /// The periodic upstream schema and privilege fingerprint (config-drift alerts).
+    pub drift: crate::drift::DriftOptions,
 }
 
 impl Default for PostgresOptions {
@@ -28,6 +30,7 @@ impl Default for PostgresOptions {
             connect_timeout_secs: 10,
             startup_timeout_secs: 30,
             database: None,
+            drift: crate::drift::DriftOptions::default(),
         }
     }
 }

@@ -30,6 +30,10 @@ pub struct RawConfig {
     pub shutdown_grace: Option<String>,
     #[serde(default)]
     pub analytics: Option<warden_analytics::Settings>,
+    #[serde(default)]
+    pub policy_changes: Option<String>,
+    #[serde(default)]
+    pub policy_review: Option<crate::drift::PolicyReview>,
 }
 
 impl RawConfig {
@@ -43,6 +47,8 @@ impl RawConfig {
         "data_dir",
         "shutdown_grace",
         "analytics",
+        "policy_changes",
+        "policy_review",
     ];
 }
 

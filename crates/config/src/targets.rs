@@ -63,6 +63,8 @@ pub(super) fn build_targets(
         let (Some(protocol), Some(listen)) = (protocol, listen) else {
             continue;
         };
+        let postgres = t.postgres.unwrap_or_default();
+        check_drift(&postgres.drift, protocol, &p, d);
         let ssh = build_ssh(t.ssh.unwrap_or_default(), &child(&p, "ssh"), resolve, d);
         out.push(Arc::new(TargetConfig {
             name: t.name,
@@ -75,13 +77,27 @@ pub(super) fn build_targets(
             tls,
             upstream_tls,
             max_connections,
-            postgres: t.postgres.unwrap_or_default(),
+            postgres,
             mysql: t.mysql.unwrap_or_default(),
             http: t.http.unwrap_or_default(),
             ssh,
         }));
     }
     out
+}
+
+/// `postgres.drift`: only postgres targets are fingerprinted; at least a second apart.
+fn check_drift(drift: &crate::DriftOptions, protocol: Protocol, p: &str, d: &mut Diags) {
+    let key = child(p, "postgres.drift");
+    if drift.enabled && protocol != Protocol::Postgres {
+        d.push(
+            &child(&key, "enabled"),
+            format!("drift polling reads PostgreSQL catalogs; target protocol is {protocol}"),
+        );
+    }
+    if drift.interval < std::time::Duration::from_secs(1) {
+        d.push(&child(&key, "interval"), "must be at least 1s");
+    }
 }
 
 /// Letters, digits, `-`, `_`, `.`; unique.

@@ -39,6 +39,8 @@ pub struct WebState {
     pub alerts: Option<Arc<dyn crate::alerts::AlertDesk>>,
     /// Counters of other components (the Gate's decisions) for `/metrics`.
     pub counters: Option<crate::metrics::CounterSource>,
+    /// Takes `warden policy propose` (`None`: proposals are refused).
+    pub proposals: Option<Arc<dyn crate::proposals::PolicyProposals>>,
 }
 
 /// One served target, as the console shows it.

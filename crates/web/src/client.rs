@@ -1,4 +1,5 @@
-//! A small client for the JSON API, used by `warden approvals ...`.
+//! A small client for the JSON API, used by `warden approvals ...` and `warden policy
+//! propose`.
 //!
 //! It never prints or logs the password; errors carry the server's JSON message.
 
@@ -98,6 +99,21 @@ impl ApiClient {
             self.http
                 .post(url)
                 .json(&serde_json::json!({ "reason": reason })),
+        )
+        .await
+    }
+
+    /// `POST /api/v1/policies/proposals`: put `files` (path, whole text) up for review.
+    pub async fn propose(
+        &self,
+        files: &[crate::proposals::ProposedFile],
+        reason: Option<&str>,
+    ) -> Result<Value, ClientError> {
+        let url = format!("{}/api/v1/policies/proposals", self.base);
+        self.send(
+            self.http
+                .post(url)
+                .json(&serde_json::json!({ "files": files, "reason": reason })),
         )
         .await
     }

@@ -7,6 +7,8 @@
 //! * `auth` — users, Basic auth, session cookies, CSRF, login throttling.
 //! * `api` — `/api/v1/...`; `pages` — the HTML console; `sse` — `/events`.
 //! * `alerts` — behaviour-analytics alerts; `profile` — a user's baseline and alerts.
+//! * `proposals` — `warden policy propose` (a reviewed policy change) handed to the
+//!   gateway.
 //! * `webhook` — notifications; `metrics` — Prometheus text; `client` — the API
 //!   client behind `warden approvals`.
 //!
@@ -28,6 +30,7 @@ pub mod highlight;
 pub mod metrics;
 pub mod pages;
 pub mod profile;
+pub mod proposals;
 pub mod sse;
 pub mod webhook;
 
@@ -43,6 +46,7 @@ pub use alerts::{AlertDesk, AlertDeskError};
 pub use app::{App, WebState, WebTarget};
 pub use error::WebError;
 pub use metrics::{CounterFamily, CounterSource};
+pub use proposals::{PolicyProposals, ProposalError, ProposedFile};
 pub use webhook::{RetryPolicy, WebhookConfig};
 
 fn asset(content_type: &'static str, body: &'static str) -> impl IntoResponse {
@@ -109,6 +113,7 @@ fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
         .route("/api/v1/audit", get(api::audit))
         .route("/api/v1/audit/verify", get(api::audit_verify))
         .route("/api/v1/targets", get(api::targets))
+        .route("/api/v1/policies/proposals", post(proposals::propose))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(api::healthz))
         .layer(axum::middleware::map_response(security_headers))

@@ -8,6 +8,9 @@
 //! * Other sections changed → they are *not* applied; the record and the log name them
 //!   (`restart needed for: targets, web`).
 //! * Invalid → nothing changes; audited `config_reload_failed` with every diagnostic.
+//! * Every reload that read a valid file is followed by a `files_loaded` record: the
+//!   SHA-256 of warden.yaml and of every policy file in force (a shared
+//!   [`FilesInForce`] ledger).
 //!
 //! A restart with changed users is not compared with the users before it (the audit
 //! chain holds no user list to compare against); only run-time reloads are reported.
@@ -25,6 +28,7 @@ use warden_audit::{AuditLog, Durability, Event, EventKind};
 use warden_config::{Config, User};
 use warden_gate::auth::UserDirectory;
 
+use crate::drift::ledger::FilesInForce;
 use crate::signals::reload_on_events;
 
 /// What a config reload did.
@@ -53,6 +57,7 @@ pub struct ConfigReloader {
     users: Arc<UserDirectory>,
     audit: AuditLog,
     state: Arc<Mutex<InForce>>,
+    files: FilesInForce,
 }
 
 impl std::fmt::Debug for ConfigReloader {
@@ -90,7 +95,20 @@ impl ConfigReloader {
             users,
             audit,
             state: Arc::new(Mutex::new(state)),
+            files: FilesInForce::default(),
         })
+    }
+
+    /// Share the `files_loaded` ledger with the policy reloader; records warden.yaml's
+    /// hash as read at start.
+    pub fn with_ledger(mut self, files: FilesInForce) -> ConfigReloader {
+        if let Ok(state) = self.state.try_lock() {
+            if let Some(fp) = &state.fingerprint {
+                files.set_config_hash(&self.file, fp);
+            }
+        }
+        self.files = files;
+        self
     }
 
     /// Re-read the file now. `force` (SIGHUP) reloads and audits even when the bytes
@@ -132,6 +150,10 @@ impl ConfigReloader {
         let mut ev = Event::new(EventKind::ConfigReloaded);
         ev.detail = Some(detail.clone());
         self.audit_event(ev).await;
+        if let Some(fp) = &fp {
+            self.files.set_config_hash(&self.file, fp);
+        }
+        self.files.record(&self.audit).await;
         ConfigReloadOutcome::Reloaded { detail }
     }
 
@@ -159,20 +181,20 @@ impl ConfigReloader {
     }
 
     /// Watch the file and SIGHUP until `shutdown`; reload on changes.
+    /// The watch is in place when this returns (an edit right after start is seen).
     pub fn spawn(self, shutdown: CancellationToken) -> tokio::task::JoinHandle<()> {
-        tokio::spawn(async move { self.run(shutdown).await })
-    }
-
-    async fn run(self, shutdown: CancellationToken) {
         let (tx, rx) = mpsc::unbounded_channel::<()>();
-        let _watcher = match self.watch(tx) {
+        let watcher = match self.watch(tx) {
             Ok(w) => Some(w),
             Err(e) => {
                 tracing::warn!(error = %e, "cannot watch warden.yaml; reload it with SIGHUP");
                 None
             }
         };
-        reload_on_events(rx, shutdown, |forced| self.reload(forced)).await;
+        tokio::spawn(async move {
+            let _watcher = watcher;
+            reload_on_events(rx, shutdown, |forced| self.reload(forced)).await;
+        })
     }
 
     /// Watch the file's folder (editors replace a file by renaming over it) for events

@@ -81,7 +81,11 @@ pub async fn show(
                     span.severity { (text(a, "severity")) } " "
                     (text(a, "detector")) " — " (text(a, "status"))
                 }
-                p { (text(a, "explanation")) }
+                @let explanation = text(a, "explanation");
+                @let (summary, more) = explanation.split_once('\n').unwrap_or((explanation, ""));
+                p { (summary) }
+                // A config-drift alert's diff or change list, one line each.
+                @if !more.is_empty() { pre.code { (more) } }
                 p.muted {
                     code { (id) } " · raised " (text(a, "raised_at"))
                     @if let Some(u) = a["user"].as_str() {
