@@ -17,6 +17,7 @@ pub enum Nav {
     Policies,
     Targets,
     Alerts,
+    Insights,
     None,
 }
 
@@ -47,6 +48,10 @@ pub fn page(title: &str, who: Option<&Authed>, nav: Nav, body: Markup) -> Markup
                             a href="/targets" aria-current=[current(Nav::Targets)] { "Targets" }
                             " "
                             a href="/alerts" aria-current=[current(Nav::Alerts)] { "Alerts" }
+                            @if who.user.can_read_alerts() {
+                                " "
+                                a href="/insights" aria-current=[current(Nav::Insights)] { "Insights" }
+                            }
                         }
                         form.inline method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(who.csrf());
