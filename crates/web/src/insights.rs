@@ -139,13 +139,20 @@ pub(crate) fn require_reader(who: &WebUserRef) -> Result<(), WebError> {
     )))
 }
 
-/// The report for a request, read from the live aggregates.
-pub(crate) fn load(app: &App, params: &InsightParams) -> Result<Report, WebError> {
+/// The report for a request, read from the live aggregates on the blocking pool (a
+/// report over a large log takes milliseconds of CPU: not on an async worker).
+pub(crate) async fn load(app: &App, params: &InsightParams) -> Result<Report, WebError> {
     let filter = filter(params, OffsetDateTime::now_utc())?;
-    desk(app)?
-        .insights(&filter)
-        .ok_or_else(|| WebError::NotFound("insights (off in this gateway)".into()))?
-        .map_err(|e| WebError::BadRequest(e.to_string()))
+    desk(app)?;
+    let app = app.clone();
+    tokio::task::spawn_blocking(move || {
+        desk(&app)?
+            .insights(&filter)
+            .ok_or_else(|| WebError::NotFound("insights (off in this gateway)".into()))?
+            .map_err(|e| WebError::BadRequest(e.to_string()))
+    })
+    .await
+    .map_err(|e| WebError::Internal(e.to_string()))?
 }
 
 fn chart_name(name: &str) -> Result<&'static str, WebError> {
@@ -182,7 +189,7 @@ pub async fn api_all(
     Query(params): Query<InsightParams>,
 ) -> Result<impl IntoResponse, WebError> {
     require_reader(&who.user)?;
-    Ok(Json(load(&app, &params)?))
+    Ok(Json(load(&app, &params).await?))
 }
 
 /// `GET /api/v1/insights/{chart}`.
@@ -194,7 +201,7 @@ pub async fn api_chart(
 ) -> Result<impl IntoResponse, WebError> {
     require_reader(&who.user)?;
     let chart = chart_name(&chart)?;
-    Ok(Json(chart_json(&load(&app, &params)?, chart)))
+    Ok(Json(chart_json(&load(&app, &params).await?, chart)))
 }
 
 /// `GET /insights/{chart}.csv`.
@@ -211,7 +218,7 @@ pub async fn csv(
         )));
     };
     let chart = chart_name(name)?;
-    let body = insights_csv::chart(&load(&app, &params)?, chart);
+    let body = insights_csv::chart(&load(&app, &params).await?, chart);
     let disposition = format!("attachment; filename=\"insights-{chart}.csv\"");
     Ok((
         [

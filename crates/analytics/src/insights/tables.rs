@@ -8,7 +8,7 @@
 
 use std::collections::VecDeque;
 
-use super::facts::{is_lockout, Feature, InsightFacts, Kind};
+use super::facts::{is_lockout, InsightFacts, Kind};
 use super::intern::Names;
 use super::{
     DECISIONS_KEPT, ERROR_CLASSES, FEATURE_NAMES, METHODS, PENDING_APPROVALS, RETAIN_DAYS,
@@ -169,7 +169,7 @@ impl Insights {
                     let id = self.features.id(name);
                     *self
                         .usage
-                        .entry((day, dims, feature_index(*feature), id))
+                        .entry((day, dims, feature.index(), id))
                         .or_default() += 1;
                 }
                 self.failed(day, dims, f);
@@ -301,10 +301,6 @@ impl Insights {
             self.waits.pop_front();
         }
     }
-}
-
-fn feature_index(f: Feature) -> u8 {
-    f.index()
 }
 
 /// A failed login's reason without its changing parts (`locked (900s): …` → `locked`),

@@ -30,7 +30,7 @@ pub async fn show(
     if let Err(e) = require_reader(&who.user) {
         return error_page(&e);
     }
-    let report = match load(&app, &params) {
+    let report = match load(&app, &params).await {
         Ok(r) => r,
         Err(e) => return error_page(&e),
     };
