@@ -26,6 +26,7 @@ pub mod alert;
 pub mod classify;
 pub mod detect;
 pub mod engine;
+pub mod insights;
 pub mod observation;
 #[cfg(feature = "audit")]
 pub mod record;

@@ -12,6 +12,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use futures::future::BoxFuture;
 use serde::Deserialize;
+use warden_analytics::insights::{Filter, FilterError, Report};
 use warden_analytics::UserBaseline;
 use warden_inspect::Actor;
 
@@ -35,6 +36,12 @@ pub trait AlertDesk: Send + Sync {
     /// A user's behaviour baseline from the live analytics engine (`None`: no activity
     /// in the baseline window, or no engine).
     fn baseline(&self, _user: &str) -> Option<UserBaseline> {
+        None
+    }
+
+    /// Every insights chart for `filter` from the live aggregator (`None`: no
+    /// aggregator in this gateway; `Err`: a filter it cannot answer).
+    fn insights(&self, _filter: &Filter) -> Option<Result<Report, FilterError>> {
         None
     }
 

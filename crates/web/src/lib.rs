@@ -6,7 +6,9 @@
 //!
 //! * `auth` — users, Basic auth, session cookies, CSRF, login throttling.
 //! * `api` — `/api/v1/...`; `pages` — the HTML console; `sse` — `/events`.
-//! * `alerts` — behaviour-analytics alerts; `profile` — a user's baseline and alerts.
+//! * `alerts` — behaviour-analytics alerts; `profile` — a user's baseline and alerts;
+//!   `insights` (+ `insights_csv`) — the insights charts' API and CSV downloads;
+//!   `access` — the role-based access report.
 //! * `proposals` — `warden policy propose` (a reviewed policy change) handed to the
 //!   gateway.
 //! * `webhook` — notifications; `metrics` — Prometheus text; `client` — the API
@@ -27,6 +29,8 @@ pub mod auth;
 pub mod client;
 pub mod error;
 pub mod highlight;
+pub mod insights;
+pub mod insights_csv;
 pub mod metrics;
 pub mod pages;
 pub mod profile;
@@ -92,6 +96,8 @@ fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
         .route("/alerts/{id}/decide", post(pages::alerts::decide))
         .route("/users/{name}", get(pages::user::show))
         .route("/reports/access", get(pages::access::show))
+        .route("/insights", get(pages::insights::show))
+        .route("/insights/{file}", get(insights::csv))
         .route("/events", get(sse::events))
         .route(
             "/static/console.css",
@@ -110,6 +116,8 @@ fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
         .route("/api/v1/alerts/{id}/resolve", post(alerts::resolve))
         .route("/api/v1/users/{name}/profile", get(profile::api))
         .route("/api/v1/reports/access", get(access::api))
+        .route("/api/v1/insights", get(insights::api_all))
+        .route("/api/v1/insights/{chart}", get(insights::api_chart))
         .route("/api/v1/audit", get(api::audit))
         .route("/api/v1/audit/verify", get(api::audit_verify))
         .route("/api/v1/targets", get(api::targets))

@@ -1,6 +1,7 @@
-//! The live engine, shared between the runner (the only writer) and the console (per-user
-//! profile pages): a `Mutex<Engine>` locked briefly, once per record judged and once per
-//! profile read.
+//! The live engine and the insights aggregator, shared between the runner (the only
+//! writer) and the console (per-user profile pages, insights pages): a `Mutex<Engine>`
+//! and a `Mutex<Insights>`, each locked briefly, once per record and once per read (an
+//! insights report is an owned copy built under the lock, rendered after it).
 //!
 //! Why a lock and not a published snapshot: the console reads one user at a time, rarely,
 //! while the runner changes state on every record. Copying every user's baseline after
@@ -16,19 +17,23 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+use warden_analytics::insights::{self, Filter, FilterError, Insights, Report};
 use warden_analytics::{Alert, Engine, UserBaseline};
 use warden_audit::Record;
 
-/// The runner's engine behind a short-held lock.
+/// The runner's engine and insights, each behind a short-held lock.
 #[derive(Debug)]
 pub struct Baselines {
     engine: Mutex<Engine>,
+    insights: Mutex<Insights>,
 }
 
 impl Baselines {
     pub fn new(engine: Engine) -> Baselines {
+        let insights = Insights::new(engine.tuning().utc_offset);
         Baselines {
             engine: Mutex::new(engine),
+            insights: Mutex::new(insights),
         }
     }
 
@@ -36,14 +41,27 @@ impl Baselines {
         self.engine.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Judge one live record (the runner).
-    pub(super) fn observe(&self, rec: &Record) -> Vec<Alert> {
-        self.engine().observe(rec)
+    fn insights(&self) -> MutexGuard<'_, Insights> {
+        self.insights.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Learn one historical record silently (the runner's restore).
+    /// Judge one live record (the runner) and count it in the insights.
+    pub(super) fn observe(&self, rec: &Record) -> Vec<Alert> {
+        let alerts = self.engine().observe(rec);
+        self.insights().observe(&insights::facts_of(rec));
+        alerts
+    }
+
+    /// Learn one historical record silently (the runner's restore) and count it in the
+    /// insights.
     pub(super) fn learn(&self, rec: &Record) {
         self.engine().learn(rec);
+        self.insights().observe(&insights::facts_of(rec));
+    }
+
+    /// Every insights chart for `filter` (an owned copy; the lock is released on return).
+    pub fn report(&self, filter: &Filter) -> Result<Report, FilterError> {
+        self.insights().report(filter)
     }
 
     /// The history a baseline covers (Unix ns).

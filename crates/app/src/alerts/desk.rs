@@ -1,10 +1,11 @@
 //! The console's view of the alert book ([`warden_web::AlertDesk`]): list, and
 //! acknowledge / resolve, each recorded durably in the chain and applied to the book
-//! from the record written; and a user's baseline from the live engine.
+//! from the record written; a user's baseline from the live engine; the insights charts.
 
 use std::sync::Arc;
 
 use futures::future::BoxFuture;
+use warden_analytics::insights::{Filter, FilterError, Report};
 use warden_analytics::UserBaseline;
 use warden_audit::{AlertRef, AuditLog, Durability, Event, EventKind};
 use warden_inspect::Actor;
@@ -23,6 +24,10 @@ pub struct Desk {
 impl AlertDesk for Desk {
     fn baseline(&self, user: &str) -> Option<UserBaseline> {
         self.baselines.user(user)
+    }
+
+    fn insights(&self, filter: &Filter) -> Option<Result<Report, FilterError>> {
+        Some(self.baselines.report(filter))
     }
 
     fn list(

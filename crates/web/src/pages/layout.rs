@@ -18,6 +18,7 @@ pub enum Nav {
     Targets,
     Alerts,
     Access,
+    Insights,
     None,
 }
 
@@ -54,6 +55,8 @@ pub fn page(title: &str, who: Option<&Authed>, nav: Nav, body: Markup) -> Markup
                                 a href="/alerts" aria-current=[current(Nav::Alerts)] { "Alerts" }
                                 " "
                                 a href="/reports/access" aria-current=[current(Nav::Access)] { "Access" }
+                                " "
+                                a href="/insights" aria-current=[current(Nav::Insights)] { "Insights" }
                             }
                         }
                         form.inline method="post" action="/logout" {

@@ -8,6 +8,8 @@ pub mod alerts;
 pub mod audit;
 pub mod charts;
 pub mod inbox;
+pub mod insights;
+pub mod insights_charts;
 pub mod layout;
 pub mod login;
 pub mod policies;
