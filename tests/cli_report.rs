@@ -8,26 +8,8 @@ use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cli_support::{curl, free_port, run, write_config, Server};
+use cli_support::{curl, free_port, psql_admin, run, write_config, Database, Server};
 use serde_json::Value;
-
-struct Database(String);
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-qAtc"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0))
-            .output();
-    }
-}
-
-fn psql_admin(db: &str, sql: &str) -> bool {
-    Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qAtc", sql])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
 
 /// One psql statement through the gateway as `user`; whether psql succeeded.
 fn psql_as(addr: &str, db: &str, user: &str, pw: &str, sql: &str) -> bool {

@@ -6,26 +6,7 @@ mod cli_support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cli_support::{curl, free_port, write_config, Server};
-
-/// Drops the test database on the way out.
-struct Database(String);
-
-impl Drop for Database {
-    fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .args(["-h", "127.0.0.1", "-U", "postgres", "-qAtc"])
-            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0))
-            .output();
-    }
-}
-
-fn psql_admin(db: &str, sql: &str) -> bool {
-    Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qAtc", sql])
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
+use cli_support::{curl, free_port, psql_admin, write_config, Database, Server};
 
 /// The whole stack through `warden serve`: psql sends an unbounded DELETE through a
 /// postgres target, it is held, bob approves it through the JSON API, psql gets DELETE 3.

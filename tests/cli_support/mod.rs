@@ -153,3 +153,23 @@ pub fn write_config(dir: &Path, web_port: u16, extra: &str) -> std::path::PathBu
     std::fs::write(&path, cfg).expect("config");
     path
 }
+
+/// A throwaway PostgreSQL database, dropped (with its connections) on the way out.
+pub struct Database(pub String);
+
+impl Drop for Database {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args(["-h", "127.0.0.1", "-U", "postgres", "-qAtc"])
+            .arg(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0))
+            .output();
+    }
+}
+
+/// Run `sql` in `db` as the PostgreSQL superuser, directly (not through Warden).
+pub fn psql_admin(db: &str, sql: &str) -> bool {
+    Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qAtc", sql])
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
