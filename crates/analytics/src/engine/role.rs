@@ -140,8 +140,9 @@ impl RoleState {
 
     /// Whether starting work around `hour` is a practice of the role (an on-call rota):
     /// other members — at least 2, and a fifth of them — have each started work within
-    /// 2 hours of it on at least 2 days; or the role works nights (see `routine_at`). (A one-off, such as an intruder's night, or a few
-    /// of them in one role, does not make a practice.)
+    /// 2 hours of it on at least 2 days; or the role works nights (see `routine_at`).
+    /// (A one-off, such as an intruder's night, or a few of them in one role, does not
+    /// make a practice.)
     pub fn practice_at(&self, hour: usize, member: &str, deep_night: u32) -> bool {
         self.each_member_practice(hour, member) || self.routine_at(member, deep_night)
     }
@@ -170,6 +171,7 @@ impl RoleState {
         who.len() >= 2 && nights >= 2 && nights * 5 >= self.hours.len()
     }
 
+    /// Enough other members each started work near `hour` on 2+ days.
     fn each_member_practice(&self, hour: usize, member: &str) -> bool {
         let others = self.members.len().saturating_sub(1);
         let needed = 2usize.max(others.div_ceil(5));
