@@ -68,9 +68,12 @@ def score(labels, alerts, slack):
         side = any(d in l.get("also", []) and subject_matches(l, a) and in_window(l, a, slack)
                    for l in labels)
         rows[d]["side" if side else "fp"] += 1
+        if not side:
+            rows[d].setdefault("fp_alerts", []).append(a)
     for i, l in enumerate(labels):
         if i not in matched:
             rows[l["detector"]]["fn"] += 1
+            rows[l["detector"]].setdefault("fn_labels", []).append(l)
     return rows
 
 
@@ -87,7 +90,7 @@ def main():
     ap.add_argument("alerts")
     ap.add_argument("--slack-minutes", type=float, default=15)
     ap.add_argument("--markdown", action="store_true")
-    ap.add_argument("--show-fp", action="store_true", help="print the false positives")
+    ap.add_argument("--show-fp", action="store_true", help="print the false positives and the missed labels (to stderr)")
     args = ap.parse_args()
     labels, alerts = read_jsonl(args.labels), read_jsonl(args.alerts)
     rows = score(labels, alerts, args.slack_minutes * 60)
@@ -114,11 +117,11 @@ def main():
         for l in [head] + lines:
             print("  ".join(str(x).ljust(w) for x, w in zip(l, widths)))
     if args.show_fp:
-        for a in alerts:
-            d = a["detector"]
-            if not any(l["detector"] == d and subject_matches(l, a) and in_window(l, a, args.slack_minutes * 60)
-                       for l in labels):
-                print("FP?", json.dumps(a), file=sys.stderr)
+        for r in rows.values():
+            for a in r.get("fp_alerts", []):
+                print("FP", json.dumps(a), file=sys.stderr)
+            for l in r.get("fn_labels", []):
+                print("FN", json.dumps(l), file=sys.stderr)
 
 
 if __name__ == "__main__":

@@ -185,6 +185,48 @@ impl<'a> Observation<'a> {
 
 /// The IP of `ip:port`, `[v6]:port`, or a bare IP.
 pub fn parse_ip(addr: &str) -> Option<IpAddr> {
+    // `a.b.c.d:port`, the usual shape: one colon, so not IPv6 (which has two or more)
+    // and not bracketed; the same answer as the general path below, without first
+    // failing to read the whole text as an address.
+    let b = addr.as_bytes();
+    if let Some(colon) = b.iter().position(|c| *c == b':') {
+        if !b[colon + 1..].contains(&b':') && b.first() != Some(&b'[') {
+            return ipv4(&b[..colon]).map(IpAddr::V4);
+        }
+    }
+    parse_ip_general(addr)
+}
+
+/// Dotted-quad IPv4 as the standard library reads it (four decimal octets up to 255,
+/// no leading zeros), without its general parser.
+fn ipv4(text: &[u8]) -> Option<std::net::Ipv4Addr> {
+    let mut octets = [0u8; 4];
+    let mut n = 0;
+    let mut start = 0;
+    for end in 0..=text.len() {
+        if end < text.len() && text[end] != b'.' {
+            continue;
+        }
+        let part = &text[start..end];
+        if n == 4 || part.is_empty() || part.len() > 3 || (part.len() > 1 && part[0] == b'0') {
+            return None;
+        }
+        let mut v: u32 = 0;
+        for c in part {
+            if !c.is_ascii_digit() {
+                return None;
+            }
+            v = v * 10 + u32::from(c - b'0');
+        }
+        octets[n] = u8::try_from(v).ok()?;
+        n += 1;
+        start = end + 1;
+    }
+    (n == 4).then(|| std::net::Ipv4Addr::from(octets))
+}
+
+/// Any client address shape: an IP, `ip:port`, `[v6]:port`.
+fn parse_ip_general(addr: &str) -> Option<IpAddr> {
     if let Ok(ip) = addr.parse::<IpAddr>() {
         return Some(ip);
     }
@@ -228,6 +270,23 @@ mod tests {
         assert_eq!(parse_ip("[::1]:22"), "::1".parse().ok());
         assert_eq!(parse_ip("::1"), "::1".parse().ok());
         assert_eq!(parse_ip("nonsense"), None);
+    }
+
+    proptest::proptest! {
+        /// The `ip:port` shortcut answers exactly what the general reader does.
+        #[test]
+        fn ip_shortcut_agrees(addr in "[0-9a-f:.\\[\\] ]{0,24}") {
+            proptest::prop_assert_eq!(parse_ip(&addr), parse_ip_general(&addr));
+        }
+
+        #[test]
+        fn ip_shortcut_agrees_on_addresses(a: u8, b: u8, c: u8, d: u8, port in proptest::option::of(0u32..70000), tail in "[:.0-9]{0,3}") {
+            let addr = match port {
+                Some(p) => format!("{a}.{b}.{c}.{d}:{p}{tail}"),
+                None => format!("{a}.{b}.{c}.{d}{tail}"),
+            };
+            proptest::prop_assert_eq!(parse_ip(&addr), parse_ip_general(&addr));
+        }
     }
 
     #[test]

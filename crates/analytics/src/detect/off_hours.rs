@@ -5,8 +5,9 @@
 //! of the user's active days with activity within 2 hours of this hour (weights 1, 1/2,
 //! 1/4) is below the threshold (default 0.02) — with up to 25 active days, one earlier
 //! day active within an hour makes an hour usual — and the hour is rare for each of the user's
-//! roles too (an on-call rota makes nights usual for the role). Without a trusted
-//! baseline: the role's pooled hours, else the configured working hours.
+//! roles too. Never when one of the user's roles works nights (an on-call rota,
+//! `RoleState::practice_at`), trusted baseline or not. Without a trusted baseline: the
+//! role's pooled hours, else the configured working hours.
 
 use std::net::IpAddr;
 

@@ -289,18 +289,22 @@ impl Engine {
                 .roles
                 .iter()
                 .filter_map(|r| roles.get(r).filter(|s| s.trusted()).map(|s| (r, s)));
-            let basis = if trusted {
-                // Rare for the user, and not a practice of any of their roles (an
-                // on-call rota).
+            // Never news when it is a practice of one of their roles (an on-call
+            // rota), whatever the user's own history.
+            let rota = u.roles.iter().any(|r| {
+                roles
+                    .get(r)
+                    .is_some_and(|s| s.practice_at(local.hour, name, tuning.deep_night_hours()))
+            });
+            let basis = if rota {
+                None
+            } else if trusted {
+                // Rare for the user, and for each of their roles.
                 let usual_for_role = u.roles.iter().any(|r| {
                     roles.get(r).is_some_and(|s| {
-                        s.practice_at(local.hour, name)
-                            || (s.trusted()
-                                && hour_share(
-                                    &s.cached.hour_days,
-                                    s.cached.member_days,
-                                    local.hour,
-                                ) >= t.threshold)
+                        s.trusted()
+                            && hour_share(&s.cached.hour_days, s.cached.member_days, local.hour)
+                                >= t.threshold
                     })
                 });
                 (!usual_for_role).then_some(off_hours::Basis::User {

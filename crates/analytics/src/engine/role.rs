@@ -26,6 +26,9 @@ pub struct RoleState {
     /// Member -> days on which they started work in each local hour (after a quiet
     /// spell; saturating).
     member_starts: FastMap<Box<str>, [u8; 24]>,
+    /// Local day -> (member, hours in which they started work after a quiet spell),
+    /// for the baseline's days: how often the role starts work at an hour.
+    start_days: BTreeMap<i64, Vec<(Box<str>, u32)>>,
     /// Members' closed days (day, peaks).
     pooled: VecDeque<(i64, [f64; METRICS])>,
     pub cached: RoleCached,
@@ -86,6 +89,10 @@ impl RoleState {
                     }
                 }
             }
+            self.start_days
+                .entry(d.day)
+                .or_default()
+                .push((member.into(), d.starts));
         }
         if d.hours != 0 {
             let (row, active) = self.hours.entry(d.day).or_insert(([0; 24], 0));
@@ -106,6 +113,7 @@ impl RoleState {
     pub fn refresh(&mut self, today: i64, keep_days: i64, since: i64) {
         let first = today - keep_days;
         self.hours.retain(|day, _| *day > first);
+        self.start_days.retain(|day, _| *day > first);
         while self.pooled.front().is_some_and(|(d, _)| *d <= first) {
             self.pooled.pop_front();
         }
@@ -132,9 +140,39 @@ impl RoleState {
 
     /// Whether starting work around `hour` is a practice of the role (an on-call rota):
     /// other members — at least 2, and a fifth of them — have each started work within
-    /// 2 hours of it on at least 2 days. (A one-off, such as an intruder's night, does
-    /// not make a practice.)
-    pub fn practice_at(&self, hour: usize, member: &str) -> bool {
+    /// 2 hours of it on at least 2 days; or the role works nights (see `routine_at`).
+    /// (A one-off, such as an intruder's night, or a few of them in one role, does not
+    /// make a practice.)
+    pub fn practice_at(&self, hour: usize, member: &str, deep_night: u32) -> bool {
+        self.each_member_practice(hour, member) || self.routine_at(member, deep_night)
+    }
+
+    /// The role works nights (an on-call rota): on at least a fifth of the baseline's
+    /// days with any member active (and at least 2 days), another member started work
+    /// in the deep night (`deep_night`: the bits of the hours at least 3 hours clear of
+    /// the configured working hours), and at least 2 different members did. Late
+    /// evenings and early birds of a day shift are not deep night; an intruder's night
+    /// or a few of them are far below a fifth of the days.
+    fn routine_at(&self, member: &str, deep_night: u32) -> bool {
+        let mut nights = 0usize;
+        let mut who: Vec<&str> = Vec::new();
+        for starts in self.start_days.values() {
+            let mut any = false;
+            for (m, bits) in starts {
+                if &**m != member && bits & deep_night != 0 {
+                    any = true;
+                    if who.len() < 2 && !who.contains(&&**m) {
+                        who.push(m);
+                    }
+                }
+            }
+            nights += usize::from(any);
+        }
+        who.len() >= 2 && nights >= 2 && nights * 5 >= self.hours.len()
+    }
+
+    /// Enough other members each started work near `hour` on 2+ days.
+    fn each_member_practice(&self, hour: usize, member: &str) -> bool {
         let others = self.members.len().saturating_sub(1);
         let needed = 2usize.max(others.div_ceil(5));
         let active = self

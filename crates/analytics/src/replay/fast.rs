@@ -18,88 +18,153 @@ use super::shape::{
 };
 
 /// The fields of one line, or `None` when serde must read it.
+#[cfg(test)]
 pub fn scan(line_text: &str) -> Option<Line<'_>> {
-    let mut c = Cursor::new(line_text);
     let mut line = Line::default();
+    scan_into(line_text, &mut line).map(|()| line)
+}
+
+/// Fill `line` (a default one) with the fields of one line; `None` when serde must
+/// read it (what was filled is then meaningless). Fields are written where they live,
+/// so the large line structs are never moved.
+pub fn scan_into<'a>(line_text: &'a str, line: &mut Line<'a>) -> Option<()> {
+    let mut c = Cursor::new(line_text);
     let mut seen = SeenKeys::default();
-    let mut top = Ev::default();
-    c.object(|c, key| match key {
-        "seq" => seen.first(0).and_then(|()| num(c)).map(|v| line.seq = v),
-        "time" => seen.first(1).and_then(|()| text(c)).map(|v| line.time = v),
-        "time_ns" => seen
-            .first(2)
-            .and_then(|()| num(c))
-            .map(|v| line.time_ns = v),
-        "event" => {
+    let Line {
+        seq,
+        time,
+        time_ns,
+        event,
+        kind,
+        actor,
+        target,
+        protocol,
+        action,
+        verdict,
+        outcome,
+        detail,
+    } = line;
+    // A bare event's fields sit at the top level.
+    let mut top = EvFields {
+        kind,
+        actor,
+        target,
+        protocol,
+        action,
+        verdict,
+        outcome,
+        detail,
+    };
+    c.object_keyed(&LINE_KEYS, |c, i| match i {
+        0 => seen.first(0).and_then(|()| num(c)).map(|v| *seq = v),
+        1 => seen.first(1).and_then(|()| text(c)).map(|v| *time = v),
+        2 => seen.first(2).and_then(|()| num(c)).map(|v| *time_ns = v),
+        5 => {
             seen.first(3)?;
             if c.null() {
                 return Some(());
             }
-            line.event = Lax(Some(event(c)?));
-            Some(())
+            let ev = event.0.insert(Ev::default());
+            event_object(c, ev)
         }
-        _ => event_field(c, key, &mut top, &mut seen, 4),
+        i if i >= LINE_OWN_KEYS && i < LINE_KEYS.len() => {
+            event_field(c, i - LINE_OWN_KEYS, &mut top, &mut seen, 4)
+        }
+        _ => c.skip_value(),
     })?;
-    if !c.at_end() {
-        return None;
-    }
-    line.kind = top.kind;
-    line.actor = top.actor;
-    line.target = top.target;
-    line.protocol = top.protocol;
-    line.action = top.action;
-    line.verdict = top.verdict;
-    line.outcome = top.outcome;
-    line.detail = top.detail;
-    Some(line)
+    c.at_end().then_some(())
 }
 
-fn event<'a>(c: &mut Cursor<'a>) -> Option<Ev<'a>> {
-    let mut ev = Ev::default();
+/// Where the fields of an event go: an `Ev`, or the top level of a bare event's line.
+struct EvFields<'r, 'a> {
+    kind: &'r mut Text<'a>,
+    actor: &'r mut Option<ActorView<'a>>,
+    target: &'r mut Text<'a>,
+    protocol: &'r mut Text<'a>,
+    action: &'r mut Lax<ActionView<'a>>,
+    verdict: &'r mut Option<VerdictView<'a>>,
+    outcome: &'r mut Lax<OutcomeView<'a>>,
+    detail: &'r mut Text<'a>,
+}
+
+fn event_object<'a>(c: &mut Cursor<'a>, ev: &mut Ev<'a>) -> Option<()> {
+    let Ev {
+        kind,
+        actor,
+        target,
+        protocol,
+        action,
+        verdict,
+        outcome,
+        detail,
+    } = ev;
+    let mut fields = EvFields {
+        kind,
+        actor,
+        target,
+        protocol,
+        action,
+        verdict,
+        outcome,
+        detail,
+    };
     let mut seen = SeenKeys::default();
-    c.object(|c, key| event_field(c, key, &mut ev, &mut seen, 0))?;
-    Some(ev)
+    c.object_keyed(&EVENT_KEYS, |c, i| {
+        event_field(c, i, &mut fields, &mut seen, 0)
+    })
 }
 
-/// One key of an event (at the top level of a bare event, or inside `event`); keys
-/// numbered from `bit` in `seen`.
+/// Keys of an export line before its event's (an index past them is `EVENT_KEYS`'),
+/// in the order `warden audit export` writes them.
+const LINE_OWN_KEYS: usize = 6;
+const LINE_KEYS: [&str; LINE_OWN_KEYS + EVENT_KEYS.len()] = [
+    "seq",
+    "time",
+    "time_ns",
+    "prev_hash",
+    "hash",
+    "event", // the line's own
+    "kind",
+    "actor",
+    "target",
+    "protocol",
+    "session",
+    "action",
+    "verdict",
+    "approval",
+    "outcome",
+    "alert",
+    "detail",
+];
+/// Keys of an event, in the order the audit log writes them.
+const EVENT_KEYS: [&str; 11] = [
+    "kind", "actor", "target", "protocol", "session", "action", "verdict", "approval", "outcome",
+    "alert", "detail",
+];
+
+/// The value of an event's key number `i` of `EVENT_KEYS` (at the top level of a bare
+/// event, or inside `event`), seen keys numbered from `bit`; other keys are skipped.
 fn event_field<'a>(
     c: &mut Cursor<'a>,
-    key: &str,
-    ev: &mut Ev<'a>,
+    i: usize,
+    ev: &mut EvFields<'_, 'a>,
     seen: &mut SeenKeys,
     bit: u32,
 ) -> Option<()> {
-    match key {
-        "kind" => seen.first(bit).and_then(|()| text(c)).map(|v| ev.kind = v),
-        "actor" => seen
-            .first(bit + 1)
-            .and_then(|()| actor(c))
-            .map(|v| ev.actor = v),
-        "target" => seen
-            .first(bit + 2)
-            .and_then(|()| text(c))
-            .map(|v| ev.target = v),
-        "protocol" => seen
-            .first(bit + 3)
-            .and_then(|()| text(c))
-            .map(|v| ev.protocol = v),
-        "action" => seen
-            .first(bit + 4)
-            .and_then(|()| action(c))
-            .map(|v| ev.action = v),
-        "verdict" => seen
-            .first(bit + 5)
+    let first = |seen: &mut SeenKeys| seen.first(bit + i as u32);
+    match i {
+        0 => first(seen).and_then(|()| text(c)).map(|v| *ev.kind = v),
+        1 => first(seen).and_then(|()| actor(c)).map(|v| *ev.actor = v),
+        2 => first(seen).and_then(|()| text(c)).map(|v| *ev.target = v),
+        3 => first(seen).and_then(|()| text(c)).map(|v| *ev.protocol = v),
+        5 => first(seen).and_then(|()| action(c)).map(|v| *ev.action = v),
+        6 => first(seen)
             .and_then(|()| verdict(c))
-            .map(|v| ev.verdict = v),
-        "outcome" => seen
-            .first(bit + 6)
+            .map(|v| *ev.verdict = v),
+        8 => first(seen)
             .and_then(|()| outcome(c))
-            .map(|v| ev.outcome = v),
-        "detail" => seen
-            .first(bit + 7)
-            .and_then(|()| text(c))
-            .map(|v| ev.detail = v),
+            .map(|v| *ev.outcome = v),
+        10 => first(seen).and_then(|()| text(c)).map(|v| *ev.detail = v),
         _ => c.skip_value(),
     }
 }
@@ -115,9 +180,9 @@ fn text<'a>(c: &mut Cursor<'a>) -> Option<Text<'a>> {
 /// A whole number or `null`, as serde hands it to [`Num`].
 fn num(c: &mut Cursor<'_>) -> Option<Num> {
     if c.null() {
-        return Some(Num(None));
+        return Some(Num::None);
     }
-    c.unsigned().map(|v| Num(Some(v as f64)))
+    c.unsigned().map(Num::Whole)
 }
 
 /// `{...}` for a struct-typed field, `null` for none; anything else goes to serde.
@@ -138,10 +203,10 @@ fn actor<'a>(c: &mut Cursor<'a>) -> Option<Option<ActorView<'a>>> {
     object_or_null(c, |c| {
         let mut a = ActorView::default();
         let mut seen = SeenKeys::default();
-        c.object(|c, key| match key {
-            "name" => seen.first(0).and_then(|()| text(c)).map(|v| a.name = v),
-            "roles" => seen.first(1).and_then(|()| roles(c)).map(|v| a.roles = v),
-            "client_addr" => seen
+        c.object_keyed(&["name", "roles", "client_addr"], |c, i| match i {
+            0 => seen.first(0).and_then(|()| text(c)).map(|v| a.name = v),
+            1 => seen.first(1).and_then(|()| roles(c)).map(|v| a.roles = v),
+            2 => seen
                 .first(2)
                 .and_then(|()| text(c))
                 .map(|v| a.client_addr = v),
@@ -156,10 +221,15 @@ fn roles<'a>(c: &mut Cursor<'a>) -> Option<Roles<'a>> {
     if c.null() {
         return Some(Roles::default());
     }
+    // One allocation of a small list up front (not grown from empty), none for `[]`.
     let mut names = Vec::new();
     c.array(|c| {
-        let Text(name) = text(c)?;
-        names.extend(name);
+        if let Text(Some(name)) = text(c)? {
+            if names.capacity() == 0 {
+                names.reserve_exact(4);
+            }
+            names.push(name);
+        }
         Some(())
     })?;
     Some(Roles(names))
@@ -169,8 +239,8 @@ fn verdict<'a>(c: &mut Cursor<'a>) -> Option<Option<VerdictView<'a>>> {
     object_or_null(c, |c| {
         let mut v = VerdictView::default();
         let mut seen = SeenKeys::default();
-        c.object(|c, key| match key {
-            "decision" => seen.first(0).and_then(|()| text(c)).map(|t| v.decision = t),
+        c.object_keyed(&["decision"], |c, i| match i {
+            0 => seen.first(0).and_then(|()| text(c)).map(|t| v.decision = t),
             _ => c.skip_value(),
         })?;
         Some(v)
@@ -189,15 +259,16 @@ fn action<'a>(c: &mut Cursor<'a>) -> Option<Lax<ActionView<'a>>> {
     let a = object_or_null(c, |c| {
         let mut a = ActionView::default();
         let mut seen = SeenKeys::default();
-        c.object(|c, key| match key {
-            "protocol" => seen.first(0).and_then(|()| text(c)).map(|v| a.protocol = v),
-            "user" => seen.first(1).and_then(|()| raw_json(c)).map(|v| a.user = v),
-            "target" => seen
+        let keys = ["protocol", "user", "target", "session", "raw", "facts"];
+        c.object_keyed(&keys, |c, i| match i {
+            0 => seen.first(0).and_then(|()| text(c)).map(|v| a.protocol = v),
+            1 => seen.first(1).and_then(|()| raw_json(c)).map(|v| a.user = v),
+            2 => seen
                 .first(2)
                 .and_then(|()| raw_json(c))
                 .map(|v| a.target = v),
-            "raw" => seen.first(3).and_then(|()| text(c)).map(|v| a.raw = v),
-            "facts" => seen.first(4).and_then(|()| facts(c)).map(|v| a.facts = v),
+            4 => seen.first(3).and_then(|()| text(c)).map(|v| a.raw = v),
+            5 => seen.first(4).and_then(|()| facts(c)).map(|v| a.facts = v),
             _ => c.skip_value(),
         })?;
         Some(a)
@@ -209,17 +280,18 @@ fn facts<'a>(c: &mut Cursor<'a>) -> Option<Lax<FactsView<'a>>> {
     let f = object_or_null(c, |c| {
         let mut f = FactsView::default();
         let mut seen = SeenKeys::default();
-        c.object(|c, key| match key {
-            "kind" => seen.first(0).and_then(|()| text(c)).map(|v| f.kind = v),
-            "statements" => seen
+        let keys = ["kind", "statements", "unparsed", "http", "kube"];
+        c.object_keyed(&keys, |c, i| match i {
+            0 => seen.first(0).and_then(|()| text(c)).map(|v| f.kind = v),
+            1 => seen
                 .first(1)
                 .and_then(|()| statements(c))
                 .map(|v| f.statements = v),
-            "unparsed" => seen
+            2 => seen
                 .first(2)
                 .and_then(|()| c.bool_or_null())
                 .map(|v| f.unparsed = v),
-            "kube" => seen.first(3).and_then(|()| kube(c)).map(|v| f.kube = v),
+            4 => seen.first(3).and_then(|()| kube(c)).map(|v| f.kube = v),
             _ => c.skip_value(),
         })?;
         Some(f)
@@ -232,15 +304,15 @@ fn statements<'a>(c: &mut Cursor<'a>) -> Option<Lax<Vec<StatementView<'a>>>> {
     if c.null() {
         return Some(Lax(None));
     }
-    let mut list = Vec::new();
+    let mut list = Vec::with_capacity(2);
     c.array(|c| {
         if c.peek()? != b'{' {
             return None;
         }
         let mut s = StatementView::default();
         let mut seen = SeenKeys::default();
-        c.object(|c, key| match key {
-            "kind" => seen.first(0).and_then(|()| text(c)).map(|v| s.kind = v),
+        c.object_keyed(&["kind"], |c, i| match i {
+            0 => seen.first(0).and_then(|()| text(c)).map(|v| s.kind = v),
             _ => c.skip_value(),
         })?;
         list.push(s);
@@ -253,10 +325,19 @@ fn kube<'a>(c: &mut Cursor<'a>) -> Option<Lax<KubeView<'a>>> {
     let k = object_or_null(c, |c| {
         let mut k = KubeView::default();
         let mut seen = SeenKeys::default();
-        c.object(|c, key| match key {
-            "verb" => seen.first(0).and_then(|()| text(c)).map(|v| k.verb = v),
-            "resource" => seen.first(1).and_then(|()| text(c)).map(|v| k.resource = v),
-            "unparsed" => seen
+        let keys = [
+            "verb",
+            "group",
+            "version",
+            "resource",
+            "namespace",
+            "non_resource",
+            "unparsed",
+        ];
+        c.object_keyed(&keys, |c, i| match i {
+            0 => seen.first(0).and_then(|()| text(c)).map(|v| k.verb = v),
+            3 => seen.first(1).and_then(|()| text(c)).map(|v| k.resource = v),
+            6 => seen
                 .first(2)
                 .and_then(|()| c.bool_or_null())
                 .map(|v| k.unparsed = v),
@@ -271,11 +352,11 @@ fn outcome<'a>(c: &mut Cursor<'a>) -> Option<Lax<OutcomeView<'a>>> {
     let o = object_or_null(c, |c| {
         let mut o = OutcomeView::default();
         let mut seen = SeenKeys::default();
-        c.object(|c, key| match key {
-            "status" => seen.first(0).and_then(|()| text(c)).map(|v| o.status = v),
-            "rows" => seen.first(1).and_then(|()| num(c)).map(|v| o.rows = v),
-            "bytes" => seen.first(2).and_then(|()| num(c)).map(|v| o.bytes = v),
-            "error" => seen.first(3).and_then(|()| text(c)).map(|v| o.error = v),
+        c.object_keyed(&["status", "rows", "bytes", "error"], |c, i| match i {
+            0 => seen.first(0).and_then(|()| text(c)).map(|v| o.status = v),
+            1 => seen.first(1).and_then(|()| num(c)).map(|v| o.rows = v),
+            2 => seen.first(2).and_then(|()| num(c)).map(|v| o.bytes = v),
+            3 => seen.first(3).and_then(|()| text(c)).map(|v| o.error = v),
             _ => c.skip_value(),
         })?;
         Some(o)

@@ -50,6 +50,31 @@ fn reads_the_export_shape_itself() {
 }
 
 #[test]
+fn event_time_in_nanoseconds_is_exact() {
+    // 2^60 + 1: an f64 would round it to a multiple of 256.
+    let ns = (1u64 << 60) + 1;
+    for line in [
+        format!(r#"{{"seq":1,"time_ns":{ns},"event":{{"kind":"auth_failed"}}}}"#),
+        format!(r#"{{"seq":1,"time_ns":"{ns}","event":{{"kind":"auth_failed"}}}}"#),
+    ] {
+        same(&line);
+        assert_eq!(parse(line.as_bytes(), 1).unwrap().time, ns as i64, "{line}");
+    }
+}
+
+#[test]
+fn keys_out_of_the_export_order_read_the_same() {
+    let line = r#"{"event":{"detail":"d","outcome":{"bytes":5,"status":"SELECT 1","rows":1},"protocol":"postgres","target":"w","actor":{"client_addr":"10.0.0.1:5","roles":["a"],"name":"r"},"kind":"action_completed"},"time_ns":7,"seq":2}"#;
+    assert!(fast::scan(line).is_some());
+    same(line);
+    let o = parse(line.as_bytes(), 1).unwrap();
+    assert_eq!(
+        (o.user.as_deref(), o.rows, o.bytes, o.seq),
+        (Some("r"), 1, 5, 2)
+    );
+}
+
+#[test]
 fn declines_what_serde_must_judge() {
     for line in [
         r#"{"seq":1,"time_ns":5,"event":{"kind":"auth_failed","actor":{"name":"a\"b"}}}"#,

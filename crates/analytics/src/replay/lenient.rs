@@ -82,13 +82,32 @@ impl<'de: 'a, 'a> Deserialize<'de> for Text<'a> {
     }
 }
 
-/// A whole number from a JSON number or a numeric string (`null`: none).
+/// A whole number from a JSON number or a numeric string (`null`: none). Whole
+/// numbers are kept exactly (a `time_ns` does not fit an `f64`'s 53 bits).
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
-pub struct Num(pub Option<f64>);
+pub enum Num {
+    #[default]
+    None,
+    Whole(u64),
+    Float(f64),
+}
 
 impl Num {
     pub fn u64(self) -> Option<u64> {
-        self.0.filter(|v| *v >= 0.0).map(|v| v as u64)
+        match self {
+            Num::Whole(v) => Some(v),
+            Num::Float(v) if v >= 0.0 => Some(v as u64),
+            _ => None,
+        }
+    }
+
+    /// As a signed number (saturating, as a float converts).
+    pub fn i64(self) -> Option<i64> {
+        match self {
+            Num::Whole(v) => Some(i64::try_from(v).unwrap_or(i64::MAX)),
+            Num::Float(v) => Some(v as i64),
+            Num::None => None,
+        }
     }
 }
 
@@ -101,25 +120,29 @@ impl<'de> Visitor<'de> for NumVisitor {
         f.write_str("a number")
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<Num, E> {
-        Ok(Num(Some(v as f64)))
+        Ok(Num::Whole(v))
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<Num, E> {
-        Ok(Num(Some(v as f64)))
+        Ok(u64::try_from(v).map_or(Num::Float(v as f64), Num::Whole))
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<Num, E> {
-        Ok(Num(Some(v)))
+        Ok(Num::Float(v))
     }
     fn visit_str<E: de::Error>(self, v: &str) -> Result<Num, E> {
-        Ok(Num(v.trim().parse::<f64>().ok()))
+        let v = v.trim();
+        Ok(match v.parse::<u64>() {
+            Ok(whole) => Num::Whole(whole),
+            Err(_) => v.parse::<f64>().map_or(Num::None, Num::Float),
+        })
     }
     fn visit_bool<E: de::Error>(self, _: bool) -> Result<Num, E> {
-        Ok(Num(None))
+        Ok(Num::None)
     }
     fn visit_unit<E: de::Error>(self) -> Result<Num, E> {
-        Ok(Num(None))
+        Ok(Num::None)
     }
     fn visit_none<E: de::Error>(self) -> Result<Num, E> {
-        Ok(Num(None))
+        Ok(Num::None)
     }
     fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Num, D::Error> {
         d.deserialize_any(NumVisitor)
@@ -129,11 +152,11 @@ impl<'de> Visitor<'de> for NumVisitor {
             .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
             .is_some()
         {}
-        Ok(Num(None))
+        Ok(Num::None)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Num, A::Error> {
         while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(Num(None))
+        Ok(Num::None)
     }
 }
 

@@ -10,6 +10,7 @@
 //! for the same event, and the fast path must never change a result.
 
 use std::borrow::Cow;
+use std::mem::take;
 
 use super::fast;
 use super::lenient::Text;
@@ -24,39 +25,44 @@ use crate::observation::{parse_ip, status_failed, Decision, Kind, Observation};
 pub fn parse(text: &[u8], line_no: u64) -> Result<Observation<'_>, String> {
     // Validate once, then read as `str` (no second UTF-8 check per string).
     let text = std::str::from_utf8(text).map_err(|e| format!("not UTF-8: {e}"))?;
-    let line = match fast::scan(text) {
-        Some(line) => line,
-        None => serde_json::from_str(text).map_err(|e| e.to_string())?,
-    };
-    observe(line, line_no)
+    let mut line = Line::default();
+    if fast::scan_into(text, &mut line).is_none() {
+        line = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    }
+    observe(&mut line, line_no)
 }
 
 /// [`parse`] through serde only: the reference the fast scanner must agree with.
 pub fn parse_serde(text: &[u8], line_no: u64) -> Result<Observation<'_>, String> {
     let text = std::str::from_utf8(text).map_err(|e| format!("not UTF-8: {e}"))?;
-    let line: Line<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    observe(line, line_no)
+    let mut line: Line<'_> = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    observe(&mut line, line_no)
 }
 
-/// What a line's fields mean, as an observation.
-fn observe(line: Line<'_>, line_no: u64) -> Result<Observation<'_>, String> {
-    let time = match (line.time_ns.0, line.time.as_str()) {
-        (Some(ns), _) => ns as i64,
+/// What a line's fields mean, as an observation (the line's fields are taken out of it,
+/// not moved as a whole).
+fn observe<'a>(line: &mut Line<'a>, line_no: u64) -> Result<Observation<'a>, String> {
+    let time = match (line.time_ns.i64(), line.time.as_str()) {
+        (Some(ns), _) => ns,
         (None, Some(t)) => parse_time(t).ok_or_else(|| format!("`time` is not RFC 3339: {t}"))?,
         (None, None) => return Err("no `time` (or `time_ns`)".into()),
     };
-    let ev = match line.event.0 {
+    let mut bare;
+    let ev = match line.event.0.as_mut() {
         Some(ev) => ev,
-        None => Ev {
-            kind: line.kind,
-            actor: line.actor,
-            target: line.target,
-            protocol: line.protocol,
-            action: line.action,
-            verdict: line.verdict,
-            outcome: line.outcome,
-            detail: line.detail,
-        },
+        None => {
+            bare = Ev {
+                kind: take(&mut line.kind),
+                actor: line.actor.take(),
+                target: take(&mut line.target),
+                protocol: take(&mut line.protocol),
+                action: take(&mut line.action),
+                verdict: line.verdict.take(),
+                outcome: take(&mut line.outcome),
+                detail: take(&mut line.detail),
+            };
+            &mut bare
+        }
     };
     let kind = ev
         .kind
@@ -67,49 +73,50 @@ fn observe(line: Line<'_>, line_no: u64) -> Result<Observation<'_>, String> {
     if kind == Kind::Other {
         return Ok(o);
     }
-    let (actor, action) = match ev.action.0 {
-        Some(a) => {
-            let actor = match ev.actor {
-                Some(actor) => Some(actor),
-                None => a.user.and_then(|raw| serde_json::from_str(raw.0).ok()),
-            };
-            (actor, Some((a.protocol, a.target, a.raw, a.facts.0)))
-        }
-        None => (ev.actor, None),
+    let action = ev.action.0.as_mut();
+    let actor = match ev.actor.take() {
+        Some(actor) => Some(actor),
+        None => action
+            .as_ref()
+            .and_then(|a| a.user)
+            .and_then(|raw| serde_json::from_str(raw.0).ok()),
     };
     if let Some(a) = actor {
         o.user = a.name.into_cow();
         o.roles = a.roles.0;
         o.ip = a.client_addr.as_str().and_then(parse_ip);
     }
-    o.target = ev.target.into_cow();
-    let mut protocol = ev.protocol.into_cow();
-    if let Some(v) = ev.verdict {
+    o.target = take(&mut ev.target).into_cow();
+    let mut protocol = take(&mut ev.protocol).into_cow();
+    if let Some(v) = &ev.verdict {
         o.decision = v
             .decision
             .as_str()
             .map_or(Decision::Unknown, Decision::from_name);
     }
     if kind == Kind::Reloaded {
-        o.detail = ev.detail.into_cow();
+        o.detail = take(&mut ev.detail).into_cow();
     }
-    let Some((a_protocol, a_target, raw, facts)) = action else {
-        finish_outcome(&mut o, ev.outcome.0, family(protocol.as_deref()));
+    let Some(a) = action else {
+        finish_outcome(&mut o, ev.outcome.0.as_ref(), family(protocol.as_deref()));
         return Ok(o);
     };
     if o.target.is_none() {
-        o.target = a_target
+        o.target = a
+            .target
             .and_then(|raw| serde_json::from_str::<Text<'_>>(raw.0).ok())
             .and_then(Text::into_cow);
     }
     if protocol.is_none() {
-        protocol = a_protocol.into_cow();
+        protocol = take(&mut a.protocol).into_cow();
     }
     let family = family(protocol.as_deref());
-    finish_outcome(&mut o, ev.outcome.0, family);
+    finish_outcome(&mut o, ev.outcome.0.as_ref(), family);
+    let raw = take(&mut a.raw);
+    let facts = a.facts.0.as_ref();
     let raw = raw.into_cow().unwrap_or(Cow::Borrowed(""));
     let mut hints = Hints::default();
-    if let Some(f) = &facts {
+    if let Some(f) = facts {
         match f.kind.as_str() {
             Some("sql") => {
                 let statements = f.statements.0.as_deref().unwrap_or(&[]);
@@ -165,7 +172,7 @@ fn family(protocol: Option<&str>) -> Family {
     protocol.map_or(Family::Unknown, Family::from_protocol)
 }
 
-fn finish_outcome(o: &mut Observation<'_>, outcome: Option<OutcomeView<'_>>, family: Family) {
+fn finish_outcome(o: &mut Observation<'_>, outcome: Option<&OutcomeView<'_>>, family: Family) {
     let Some(out) = outcome else {
         return;
     };

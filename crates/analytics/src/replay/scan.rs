@@ -29,6 +29,12 @@ impl<'a> Cursor<'a> {
     /// The next byte that is not JSON whitespace (not consumed).
     pub fn peek(&mut self) -> Option<u8> {
         let b = self.bytes();
+        // JSON whitespace is below `!`; an export has none between tokens.
+        if let Some(&c) = b.get(self.at) {
+            if c > b' ' {
+                return Some(c);
+            }
+        }
         while let Some(&c) = b.get(self.at) {
             if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
                 return Some(c);
@@ -94,12 +100,17 @@ impl<'a> Cursor<'a> {
         self.peek()?;
         let b = self.bytes();
         let start = self.at;
-        let mut v: u64 = 0;
-        while let Some(&c) = b.get(self.at).filter(|c| c.is_ascii_digit()) {
-            v = v.checked_mul(10)?.checked_add(u64::from(c - b'0'))?;
-            self.at += 1;
-        }
-        let digits = self.at - start;
+        let digits = b[start..].iter().take_while(|c| c.is_ascii_digit()).count();
+        self.at += digits;
+        let text = &b[start..self.at];
+        // Nineteen digits always fit a u64; more are checked.
+        let v = if digits <= 19 {
+            text.iter().fold(0u64, |v, c| v * 10 + u64::from(c - b'0'))
+        } else {
+            text.iter().try_fold(0u64, |v, c| {
+                v.checked_mul(10)?.checked_add(u64::from(c - b'0'))
+            })?
+        };
         if digits == 0 || (digits > 1 && b[start] == b'0') {
             return None;
         }
@@ -218,6 +229,62 @@ impl<'a> Cursor<'a> {
         }
     }
 
+    /// Walk an object whose keys usually come in the order of `keys` (the order the
+    /// export writes them): `each` gets the index in `keys` of every key, or
+    /// `keys.len()` for any other one, and must consume its value. The key expected
+    /// next (the one after the last found) is compared where it lies, without reading
+    /// it as a string first; any other key is read (plain keys only) and looked up.
+    #[inline]
+    pub fn object_keyed(
+        &mut self,
+        keys: &[&str],
+        mut each: impl FnMut(&mut Self, usize) -> Option<()>,
+    ) -> Option<()> {
+        self.eat(b'{')?;
+        if self.eat(b'}').is_some() {
+            return Some(());
+        }
+        let mut next = 0;
+        loop {
+            let index = match keys.get(next).filter(|k| self.quoted_here(k)) {
+                Some(k) => {
+                    self.at += k.len() + 2;
+                    next
+                }
+                None => {
+                    let key = self.plain_string()?;
+                    let key = key.as_bytes();
+                    keys.iter()
+                        .position(|k| short_eq(k.as_bytes(), key))
+                        .unwrap_or(keys.len())
+                }
+            };
+            next = index + 1;
+            self.eat(b':')?;
+            each(self, index)?;
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// The next token is the string `"key"`, exactly (after whitespace).
+    #[inline]
+    fn quoted_here(&mut self, key: &str) -> bool {
+        if self.peek() != Some(b'"') {
+            return false;
+        }
+        let b = self.bytes();
+        let start = self.at + 1;
+        let end = start + key.len();
+        b.get(end) == Some(&b'"') && short_eq(&b[start..end], key.as_bytes())
+    }
+
     /// Walk an array: `each` must consume one element per call.
     pub fn array(&mut self, mut each: impl FnMut(&mut Self) -> Option<()>) -> Option<()> {
         self.eat(b'[')?;
@@ -235,6 +302,32 @@ impl<'a> Cursor<'a> {
                 _ => return None,
             }
         }
+    }
+}
+
+/// `a == b` for short keys, without a call to `memcmp`: two overlapping words (or
+/// half-words) from each end.
+#[inline]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    let word = |s: &[u8], at: usize| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(&s[at..at + 8]);
+        u64::from_le_bytes(w)
+    };
+    let half = |s: &[u8], at: usize| {
+        let mut w = [0u8; 4];
+        w.copy_from_slice(&s[at..at + 4]);
+        u32::from_le_bytes(w)
+    };
+    match n {
+        0..=3 => a == b,
+        4..=8 => half(a, 0) == half(b, 0) && half(a, n - 4) == half(b, n - 4),
+        9..=16 => word(a, 0) == word(b, 0) && word(a, n - 8) == word(b, n - 8),
+        _ => a == b,
     }
 }
 

@@ -72,6 +72,23 @@ impl Tuning {
     pub fn is_working_time(&self, day: usize, minute_of_day: u32) -> bool {
         self.work_days[day % 7] && minute_of_day >= self.work_start && minute_of_day < self.work_end
     }
+
+    /// Bits of the local hours that lie wholly at least 3 hours away from the working
+    /// hours' daily span (07:00–20:00: 23:00–04:00).
+    pub fn deep_night_hours(&self) -> u32 {
+        let (start, end) = (self.work_start, self.work_end);
+        (0u32..24)
+            .filter(|h| {
+                let (from, to) = (h * 60, h * 60 + 60);
+                let outside = to <= start || from >= end;
+                // Minutes from the hour's end on to the next start, and from the last
+                // end on to the hour (around midnight).
+                let to_start = (start + 1440 - to) % 1440;
+                let from_end = (from + 1440 - end) % 1440;
+                outside && to_start >= 180 && from_end >= 180
+            })
+            .fold(0, |bits, h| bits | 1 << h)
+    }
 }
 
 impl Default for Tuning {
@@ -321,6 +338,16 @@ mod tests {
         assert_eq!(t.baseline, Span::days(28));
         assert!(t.detector(Detector::OffHours).on);
         assert_eq!(t, Tuning::default());
+    }
+
+    #[test]
+    fn deep_night_is_three_hours_clear_of_working_hours() {
+        let t = Settings::default().compile().unwrap();
+        let hours: Vec<u32> = (0..24)
+            .filter(|h| t.deep_night_hours() & 1 << h != 0)
+            .collect();
+        // 07:00–20:00: 23:00 to 04:00.
+        assert_eq!(hours, [0, 1, 2, 3, 23]);
     }
 
     #[test]
