@@ -181,13 +181,21 @@ async fn a_users_actions_show_in_their_profile_and_page() {
         "{alerts_page}"
     );
 
-    // A name with markup is escaped on its page.
-    let eve = client
-        .get(format!("{console}/users/%3Ci%3Eeve%3C%2Fi%3E"))
-        .basic_auth("sec", Some(SEC_PW))
-        .send()
-        .await
-        .expect("GET eve");
+    // A name with markup is escaped on its page (the runner reads the feed in batches:
+    // wait until it judged eve's failed login too).
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let eve = loop {
+        let r = client
+            .get(format!("{console}/users/%3Ci%3Eeve%3C%2Fi%3E"))
+            .basic_auth("sec", Some(SEC_PW))
+            .send()
+            .await
+            .expect("GET eve");
+        if r.status() == 200 || Instant::now() > deadline {
+            break r;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
     assert_eq!(eve.status(), 200);
     let eve = eve.text().await.expect("html");
     assert!(

@@ -6,14 +6,18 @@
 //! already judged raises again), then judges what the feed brings until `stop`. A gap
 //! in the feed (the task fell behind the broadcast buffer) is filled from the store by
 //! seq. Must never block an append: it only reads the feed and makes queued appends of
-//! its own. The engine sits in [`Baselines`] so that the console can read a user's
+//! its own. It drains the feed every [`DRAIN_EVERY`] instead of waking for each record:
+//! a busy gateway then wakes it ten times a second, not once per statement (each wake-up
+//! is a thread hand-off on the connections' own cores), and alerts still come well
+//! inside a second (benches/analytics/live_overhead.sh measures the difference). The engine sits in [`Baselines`] so that the console can read a user's
 //! baseline between two records.
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
-use tokio::sync::broadcast::error::RecvError;
+use tokio::sync::broadcast::error::TryRecvError;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use warden_analytics::{Alert, Engine, LockSubject, Settings};
@@ -22,6 +26,9 @@ use warden_inspect::Actor;
 
 use super::baselines::Baselines;
 use super::book::AlertBook;
+
+/// How often the runner reads what the feed gathered.
+pub const DRAIN_EVERY: Duration = Duration::from_millis(100);
 
 /// Start the runner (on the current tokio runtime); it ends when `stop` is cancelled.
 /// Returns its task and the engine's shared view for the console. `Err` when the
@@ -69,24 +76,31 @@ impl Runner {
         mut last: u64,
         stop: CancellationToken,
     ) {
+        let mut tick = tokio::time::interval(DRAIN_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            let received = tokio::select! {
+            tokio::select! {
                 _ = stop.cancelled() => return,
-                r = feed.recv() => r,
-            };
-            match received {
-                Ok(rec) => {
-                    if rec.seq <= last {
-                        continue;
+                _ = tick.tick() => {}
+            }
+            loop {
+                match feed.try_recv() {
+                    Ok(rec) => {
+                        if rec.seq <= last {
+                            continue;
+                        }
+                        if rec.seq > last + 1 {
+                            self.catch_up(last + 1, rec.seq - 1).await;
+                        }
+                        self.judge(&rec).await;
+                        last = rec.seq;
                     }
-                    if rec.seq > last + 1 {
-                        self.catch_up(last + 1, rec.seq - 1).await;
-                    }
-                    self.judge(&rec).await;
-                    last = rec.seq;
+                    // Fell behind the buffer: the next record's seq shows the gap, which
+                    // is read back from the store.
+                    Err(TryRecvError::Lagged(_)) => continue,
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Closed) => return,
                 }
-                Err(RecvError::Lagged(_)) => continue,
-                Err(RecvError::Closed) => return,
             }
         }
     }
