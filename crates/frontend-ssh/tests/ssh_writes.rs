@@ -91,3 +91,52 @@ async fn writes_into_a_protected_folder_are_refused_however_they_are_spelled() {
     );
     let _ = std::fs::remove_dir_all(&protected);
 }
+
+/// `rsync -e ssh` through Warden: the server side's `rsync --server … DEST` line is read
+/// as a transfer writing under DEST, so it runs by default and a `writes` rule on DEST
+/// refuses it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rsync_over_ssh_runs_and_a_writes_rule_decides_it() {
+    let protected =
+        std::env::temp_dir().join(format!("warden-rsync-protected-{}", std::process::id()));
+    std::fs::create_dir_all(&protected).expect("protected");
+    let h = start_with(Options {
+        policy: Some(policy(&protected.display().to_string())),
+        ..Options::default()
+    })
+    .await;
+    let src = h.work.join("src");
+    std::fs::create_dir_all(&src).expect("src");
+    std::fs::write(src.join("a.txt"), "payload\n").expect("a");
+    let rsh = format!(
+        "ssh -F /dev/null -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o BatchMode=yes -o IdentitiesOnly=yes -o LogLevel=ERROR -i {} -p {}",
+        h.alice_key.display(),
+        h.addr.port()
+    );
+    let rsync = |dest: String| {
+        let rsh = rsh.clone();
+        let src = format!("{}/", src.display());
+        async move {
+            tokio::process::Command::new("rsync")
+                .args(["-a", "-e", &rsh, &src, &dest])
+                .output()
+                .await
+                .expect("rsync")
+        }
+    };
+    let dest = h.work.join("dest");
+    let out = rsync(format!("alice@127.0.0.1:{}/", dest.display())).await;
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read_to_string(dest.join("a.txt")).expect("copied"),
+        "payload\n"
+    );
+    let out = rsync(format!("alice@127.0.0.1:{}/", protected.display())).await;
+    assert!(!out.status.success(), "rsync into the protected folder ran");
+    assert!(!protected.join("a.txt").exists());
+    let _ = std::fs::remove_dir_all(&protected);
+}
