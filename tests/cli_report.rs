@@ -6,9 +6,11 @@ mod cli_support;
 
 use std::collections::BTreeMap;
 use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use cli_support::{curl, free_port, psql_admin, run, write_config, Database, Server};
+use cli_support::{
+    approve, curl, free_port, run, test_database, wait_pending_approval, write_config, Server,
+};
 use serde_json::Value;
 
 /// One psql statement through the gateway as `user`; whether psql succeeded.
@@ -84,20 +86,12 @@ fn count_export(export: &str, roles_of: &BTreeMap<&str, Vec<&str>>) -> BTreeMap<
 
 #[test]
 fn access_report_matches_an_independent_count_of_the_export() {
-    if !psql_admin("postgres", "SELECT 1") {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "PostgreSQL is required in CI"
-        );
-        eprintln!("SKIP: no PostgreSQL on 127.0.0.1:5432");
+    let Some(db) = test_database(
+        "warden_report",
+        "CREATE TABLE t(id int); INSERT INTO t VALUES (1),(2)",
+    ) else {
         return;
-    }
-    let db = Database(format!("warden_report_{}", std::process::id()));
-    assert!(psql_admin("postgres", &format!("CREATE DATABASE {}", db.0)));
-    assert!(psql_admin(
-        &db.0,
-        "CREATE TABLE t(id int); INSERT INTO t VALUES (1),(2)"
-    ));
+    };
 
     let dir = tempfile::tempdir().expect("tempdir");
     let pw = |u: &str| format!("{u}-pw-7");
@@ -169,30 +163,8 @@ fn access_report_matches_an_independent_count_of_the_export() {
         .expect("psql");
     let api = format!("http://127.0.0.1:{port}/api/v1/approvals");
     let bob = format!("bob:{}", pw("bob"));
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let id = loop {
-        let (_, body) = curl(&["-u", &bob, &format!("{api}?state=pending")]);
-        if let Some(id) = serde_json::from_str::<Value>(&body)
-            .ok()
-            .and_then(|v| v["approvals"][0]["id"].as_str().map(String::from))
-        {
-            break id;
-        }
-        assert!(Instant::now() < deadline, "no pending approval: {body}");
-        std::thread::sleep(Duration::from_millis(200));
-    };
-    let (code, body) = curl(&[
-        "-u",
-        &bob,
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "-d",
-        "{\"reason\":\"ok\"}",
-        &format!("{api}/{id}/approve"),
-    ]);
-    assert_eq!(code, "200", "{body}");
+    let id = wait_pending_approval(&api, &bob);
+    approve(&api, &bob, &id, "ok");
     assert!(
         held.wait().expect("psql").success(),
         "the approved DELETE ran"

@@ -6,27 +6,20 @@ mod cli_support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cli_support::{curl, free_port, psql_admin, write_config, Database, Server};
+use cli_support::{
+    approve, free_port, psql_admin, test_database, wait_pending_approval, write_config, Server,
+};
 
 /// The whole stack through `warden serve`: psql sends an unbounded DELETE through a
 /// postgres target, it is held, bob approves it through the JSON API, psql gets DELETE 3.
 #[test]
 fn serve_holds_a_psql_delete_until_approved_through_the_api() {
-    if !psql_admin("postgres", "SELECT 1") {
-        // CI starts PostgreSQL, so there a missing server is a failure, not a skip.
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "PostgreSQL on 127.0.0.1:5432 is required in CI"
-        );
-        eprintln!("SKIP: no PostgreSQL on 127.0.0.1:5432");
+    let Some(db) = test_database(
+        "warden_t6",
+        "CREATE TABLE accounts(id int); INSERT INTO accounts VALUES (1),(2),(3)",
+    ) else {
         return;
-    }
-    let db = Database(format!("warden_t6_{}", std::process::id()));
-    assert!(psql_admin("postgres", &format!("CREATE DATABASE {}", db.0)));
-    assert!(psql_admin(
-        &db.0,
-        "CREATE TABLE accounts(id int); INSERT INTO accounts VALUES (1),(2),(3)"
-    ));
+    };
 
     let dir = tempfile::tempdir().expect("tempdir");
     let (alice_pw, bob_pw) = ("alice-secret-1", "bob-secret-2");
@@ -65,37 +58,12 @@ fn serve_holds_a_psql_delete_until_approved_through_the_api() {
     // The hold appears in the API; bob approves it.
     let api = format!("http://127.0.0.1:{port}/api/v1/approvals");
     let bob = format!("bob:{bob_pw}");
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let id = loop {
-        let (code, body) = curl(&["-u", &bob, &format!("{api}?state=pending")]);
-        if code == "200" {
-            let v: serde_json::Value = serde_json::from_str(&body).expect("json");
-            if let Some(id) = v["approvals"][0]["id"].as_str() {
-                break id.to_string();
-            }
-        }
-        assert!(
-            Instant::now() < deadline,
-            "no pending approval appeared: {code} {body}"
-        );
-        std::thread::sleep(Duration::from_millis(200));
-    };
+    let id = wait_pending_approval(&api, &bob);
     assert!(
         psql_admin(&db.0, "SELECT 1 FROM accounts HAVING count(*) = 3"),
         "nothing ran before approval"
     );
-    let (code, body) = curl(&[
-        "-u",
-        &bob,
-        "-X",
-        "POST",
-        "-H",
-        "content-type: application/json",
-        "-d",
-        "{\"reason\":\"cleanup approved\"}",
-        &format!("{api}/{id}/approve"),
-    ]);
-    assert_eq!(code, "200", "{body}");
+    approve(&api, &bob, &id, "cleanup approved");
 
     let out = client.wait(Duration::from_secs(30));
     assert!(

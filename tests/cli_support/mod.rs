@@ -173,3 +173,58 @@ pub fn psql_admin(db: &str, sql: &str) -> bool {
         .output()
         .is_ok_and(|o| o.status.success())
 }
+
+/// A fresh database `{prefix}_{pid}` set up with `setup_sql`, or `None` (a skip, said on
+/// stderr) when no PostgreSQL answers outside CI. CI starts PostgreSQL, so there a
+/// missing server is a failure, not a skip.
+pub fn test_database(prefix: &str, setup_sql: &str) -> Option<Database> {
+    if !psql_admin("postgres", "SELECT 1") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "PostgreSQL on 127.0.0.1:5432 is required in CI"
+        );
+        eprintln!("SKIP: no PostgreSQL on 127.0.0.1:5432");
+        return None;
+    }
+    let db = Database(format!("{prefix}_{}", std::process::id()));
+    assert!(psql_admin("postgres", &format!("CREATE DATABASE {}", db.0)));
+    assert!(psql_admin(&db.0, setup_sql), "setup of {}", db.0);
+    Some(db)
+}
+
+/// The id of the first pending approval request at `api` (`…/api/v1/approvals`), asked
+/// as `cred` (`user:password`); fails after 30 s.
+pub fn wait_pending_approval(api: &str, cred: &str) -> String {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (code, body) = curl(&["-u", cred, &format!("{api}?state=pending")]);
+        if code == "200" {
+            let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+            if let Some(id) = v["approvals"][0]["id"].as_str() {
+                return id.to_string();
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no pending approval appeared: {code} {body}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// Approve request `id` at `api` as `cred` with `reason`; asserts a 200.
+pub fn approve(api: &str, cred: &str, id: &str, reason: &str) {
+    let body = serde_json::json!({ "reason": reason }).to_string();
+    let (code, answer) = curl(&[
+        "-u",
+        cred,
+        "-X",
+        "POST",
+        "-H",
+        "content-type: application/json",
+        "-d",
+        &body,
+        &format!("{api}/{id}/approve"),
+    ]);
+    assert_eq!(code, "200", "{answer}");
+}
