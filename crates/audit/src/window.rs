@@ -9,12 +9,13 @@
 use time::OffsetDateTime;
 
 use crate::error::AuditError;
-use crate::record::Record;
+use crate::record::{time_from_ns, Record};
 use crate::records;
 
-/// The time of record `seq`, if the store holds it.
+/// The time of record `seq`, if the store holds it (read from the stored header: the
+/// event is not decoded).
 fn time_of(db: &sled::Db, seq: u64) -> Result<Option<OffsetDateTime>, AuditError> {
-    records::with_record(db, seq, |r| Record::from_stored(r).map(|rec| rec.time))
+    records::with_record(db, seq, |r| Ok(time_from_ns(r.time_ns)))
 }
 
 /// The first sequence number whose record is at or after `since` (`last + 1` if none).
@@ -48,13 +49,14 @@ pub(crate) fn walk_window(
     };
     let mut seen = 0u64;
     records::walk(db, lo, last, false, |_, stored| {
-        let rec = Record::from_stored(stored)?;
-        if until.is_some_and(|u| rec.time >= u) {
+        // Bounds are checked on the stored time; only records inside are decoded.
+        let time = time_from_ns(stored.time_ns);
+        if until.is_some_and(|u| time >= u) {
             return Ok(true);
         }
-        if since.is_none_or(|s| rec.time >= s) {
+        if since.is_none_or(|s| time >= s) {
             seen += 1;
-            f(&rec);
+            f(&Record::from_stored(stored)?);
         }
         Ok(false)
     })?;
