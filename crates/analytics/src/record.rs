@@ -7,7 +7,7 @@ use std::borrow::Cow;
 
 use warden_audit::{EventKind, Record};
 use warden_inspect::sql::StatementKind;
-use warden_inspect::Facts;
+use warden_inspect::{Action, Facts};
 
 use crate::classify::privilege::{self, Hints};
 use crate::classify::{fingerprint, Family};
@@ -23,6 +23,40 @@ fn kind(k: EventKind) -> Kind {
         EventKind::PolicyReloaded | EventKind::ConfigReloaded => Kind::Reloaded,
         _ => Kind::Other,
     }
+}
+
+/// The family of the record's protocol (its event's, else its action's).
+fn family_of(r: &Record) -> Family {
+    r.event
+        .protocol
+        .or_else(|| r.event.action.as_ref().map(|a| a.protocol))
+        .map_or(Family::Unknown, |p| Family::from_protocol(p.as_str()))
+}
+
+/// The privilege change an action makes, by the `privilege-change` classification.
+fn action_privilege(family: Family, a: &Action) -> Option<Cow<'static, str>> {
+    let mut hints = Hints::default();
+    match &a.facts {
+        Facts::Sql(s) => {
+            hints.sql_harmless = !s.unparsed
+                && !s.statements.is_empty()
+                && !s.statements.iter().any(|st| {
+                    sql_kind_may_change_privileges(st.kind.name()) || st.kind == StatementKind::Role
+                });
+        }
+        Facts::Kubernetes { kube, .. } if !kube.unparsed => {
+            hints.kube = Some((kube.verb.as_str(), kube.resource.as_str()));
+        }
+        _ => {}
+    }
+    privilege::classify(family, &a.raw, hints)
+}
+
+/// The privilege change a record's action makes, if any (what `observe_record` puts in
+/// [`Observation::privilege`], without building the rest of the observation).
+pub fn record_privilege(r: &Record) -> Option<Cow<'static, str>> {
+    let a = r.event.action.as_ref()?;
+    action_privilege(family_of(r), a)
 }
 
 /// The observation of one record.
@@ -47,10 +81,7 @@ pub fn observe_record(r: &Record) -> Observation<'_> {
         .as_deref()
         .or_else(|| ev.action.as_ref().map(|a| a.target.name.as_str()))
         .map(Cow::Borrowed);
-    let family = ev
-        .protocol
-        .or_else(|| ev.action.as_ref().map(|a| a.protocol))
-        .map_or(Family::Unknown, |p| Family::from_protocol(p.as_str()));
+    let family = family_of(r);
     if let Some(v) = &ev.verdict {
         o.decision = Decision::from_name(&v.decision);
     }
@@ -68,22 +99,7 @@ pub fn observe_record(r: &Record) -> Observation<'_> {
         o.detail = ev.detail.as_deref().map(Cow::Borrowed);
     }
     if let Some(a) = &ev.action {
-        let mut hints = Hints::default();
-        match &a.facts {
-            Facts::Sql(s) => {
-                hints.sql_harmless = !s.unparsed
-                    && !s.statements.is_empty()
-                    && !s.statements.iter().any(|st| {
-                        sql_kind_may_change_privileges(st.kind.name())
-                            || st.kind == StatementKind::Role
-                    });
-            }
-            Facts::Kubernetes { kube, .. } if !kube.unparsed => {
-                hints.kube = Some((kube.verb.as_str(), kube.resource.as_str()));
-            }
-            _ => {}
-        }
-        o.privilege = privilege::classify(family, &a.raw, hints);
+        o.privilege = action_privilege(family, a);
         if o.kind == Kind::ActionDecided && !a.raw.is_empty() {
             o.fingerprint = fingerprint::fingerprint(&a.raw, o.target.as_deref().unwrap_or(""));
         }

@@ -143,16 +143,16 @@ impl AccessReport {
             .into_iter()
             .map(|role| {
                 let h = holders.get(role).cloned().unwrap_or_default();
+                let tally = t.by_role.get(role);
                 RoleRow {
                     role: role.to_string(),
                     active_holders: h.iter().filter(|u| is_active(u)).cloned().collect(),
                     holders: h,
-                    counts: t.by_role.get(role).copied().unwrap_or_default(),
-                    targets: t
-                        .by_role_target
-                        .iter()
-                        .filter(|((r, _), _)| r == role)
-                        .map(|((_, target), c)| TargetRow {
+                    counts: tally.map(|x| x.all).unwrap_or_default(),
+                    targets: tally
+                        .into_iter()
+                        .flat_map(|x| &x.targets)
+                        .map(|(target, c)| TargetRow {
                             target: target.clone(),
                             counts: *c,
                         })
@@ -165,15 +165,26 @@ impl AccessReport {
         for a in &inputs.accounts {
             let mut roles = Vec::new();
             for role in &a.roles {
-                let used = t.used.get(&(a.name.clone(), role.clone()));
-                let uses = used.map_or(0, |u| u.0);
+                let used = t
+                    .used
+                    .get(a.name.as_str())
+                    .and_then(|m| m.get(role.as_str()));
+                let uses = used.map_or(0, |u| u.uses);
+                // `approval` first, then `rule NAME` by rule name.
+                let via = used
+                    .map(|u| {
+                        u.approval
+                            .then(|| "approval".to_string())
+                            .into_iter()
+                            .chain(u.rules.iter().map(|r| format!("rule {r}")))
+                            .collect()
+                    })
+                    .unwrap_or_default();
                 roles.push(RoleUse {
                     role: role.clone(),
                     used: uses > 0,
                     uses,
-                    via: used
-                        .map(|u| u.1.iter().cloned().collect())
-                        .unwrap_or_default(),
+                    via,
                 });
                 if uses > 0 {
                     continue;
