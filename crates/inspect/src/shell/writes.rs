@@ -115,7 +115,6 @@ const ACCOUNT_TOOLS: [&str; 12] = [
 /// Paths (as written) that `program` writes through its arguments `args`; `"."` means
 /// "files in the current directory".
 fn written<'a>(program: &str, args: &'a [String]) -> Vec<&'a str> {
-    let owned = |v: &[&'static str]| v.iter().map(|s| -> &'a str { s }).collect::<Vec<_>>();
     match program {
         "tee" | "sponge" | "rm" | "rmdir" | "unlink" | "mkfifo" => parse(args, "", &[])
             .operands
@@ -142,8 +141,9 @@ fn written<'a>(program: &str, args: &'a [String]) -> Vec<&'a str> {
         }
         "mv" => {
             let p = parse(args, "St", &["suffix", "target-directory"]);
-            let mut out = p.operands.clone();
-            out.extend(p.value(&["t", "target-directory"]));
+            let target = p.value(&["t", "target-directory"]);
+            let mut out = p.operands;
+            out.extend(target);
             out
         }
         "install" => {
@@ -305,7 +305,7 @@ fn written<'a>(program: &str, args: &'a [String]) -> Vec<&'a str> {
                 )
             });
             if changes {
-                owned(&["/etc/systemd/system"])
+                vec!["/etc/systemd/system"]
             } else {
                 Vec::new()
             }
@@ -316,7 +316,7 @@ fn written<'a>(program: &str, args: &'a [String]) -> Vec<&'a str> {
             .map(String::as_str)
             .collect(),
         p if ACCOUNT_TOOLS.contains(&p) => {
-            owned(&["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow"])
+            vec!["/etc/passwd", "/etc/shadow", "/etc/group", "/etc/gshadow"]
         }
         _ => Vec::new(),
     }
