@@ -11,7 +11,9 @@
 # For every protocol mode (simple, prepared, extended) and client count (1, 10) it runs
 # `pgbench -n -S` against the three, then prints TPS, p50/p99 latency (computed from
 # pgbench's per-transaction --log files), the ratios warden/pgbouncer and warden/direct,
-# the p50 Warden adds over direct, and the RSS of the warden process (VmRSS from
+# the p50 Warden adds over direct, the CPU time and context switches per transaction of
+# the warden and pgbouncer processes (their ratio is the cost ratio, which other load on a
+# shared machine hardly moves, unlike tps), and the RSS of the warden process (VmRSS from
 # /proc/PID/status) before and after the runs plus its peak (VmHWM). Finally it stops Warden
 # and verifies the audit chain it wrote (`warden audit verify`): records per transaction.
 #
@@ -173,18 +175,26 @@ if [[ $(id -u) == 0 ]]; then
   BOUNCER_USER=(-u "$BOUNCER_RUN_AS")
 fi
 pgbouncer "${BOUNCER_USER[@]}" "$B/pgbouncer.ini" >"$WORK/pgbouncer.out" 2>&1 &
-PIDS+=("$!")
+BOUNCER_PID=$!; PIDS+=("$BOUNCER_PID")
 wait_port "$BPORT" "$WORK/pgbouncer.out"
 got=$(timeout 30 psql -X -tA -h 127.0.0.1 -p "$BPORT" -U postgres -d "$DB" -c 'select 1' 2>&1) ||
   { echo "$got" >&2; die "cannot connect through pgbouncer"; }
 
 # --- runs ------------------------------------------------------------------------------
 mkdir -p "$WORK/log"
-run() { # name port user password mode clients -> "tps p50_ms p99_ms" (or "- - -" on failure)
+# CPU time (user + system, all threads, clock ticks) and context switches (voluntary +
+# involuntary, summed over live threads) of a process: what it costs per transaction,
+# a measure the other load on a shared machine hardly moves (unlike tps).
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }'; }
+TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+run() { # name port user password mode clients -> "tps p50_ms p99_ms cpu_us/tx cs/tx" ("-" on failure)
   local name=$1 port=$2 user=$3 pw=$4 mode=$5 c=$6
   local prefix="$WORK/log/$name.$mode.c$c"
   local jobs=$(( c < 2 ? 1 : 2 ))
-  local out rc=0 perf_pid=
+  local out rc=0 perf_pid= pid= t0=0 s0=0
+  case $name in warden) pid=$WARDEN_PID ;; pgbouncer) pid=$BOUNCER_PID ;; esac
+  [[ -n $pid ]] && { t0=$(cpu_ticks "$pid"); s0=$(ctx_switches "$pid"); }
   if [[ -n ${PERF:-} && $name == warden ]]; then
     perf record -q -F 999 -g -p "$WARDEN_PID" -o "$WORK/perf.$mode.c$c.data" -- sleep "$DURATION" \
       >/dev/null 2>&1 &
@@ -194,6 +204,14 @@ run() { # name port user password mode clients -> "tps p50_ms p99_ms" (or "- - -
         -h 127.0.0.1 -p "$port" -U "$user" --log --log-prefix="$prefix" "$DB" 2>&1) || rc=$?
   printf '%s\n' "$out" >"$prefix.out"
   [[ -n $perf_pid ]] && wait "$perf_pid" 2>/dev/null
+  local cost="- -"
+  if [[ -n $pid ]]; then
+    local t1 s1 n
+    t1=$(cpu_ticks "$pid"); s1=$(ctx_switches "$pid")
+    n=$(sed -n 's/^number of transactions actually processed: \([0-9]*\).*/\1/p' <<<"$out")
+    cost=$(awk -v t=$((t1 - t0)) -v s=$((s1 - s0)) -v n="${n:-0}" -v us="$TICK_US" \
+      'BEGIN { if (n > 0) printf "%.1f %.2f", t * us / n, s / n; else print "- -" }')
+  fi
   local tps
   tps=$(sed -n 's/^tps = \([0-9.]*\).*/\1/p' <<<"$out" | tail -1)
   if [[ $rc != 0 || -z $tps ]] || grep -q 'aborted' <<<"$out"; then
@@ -208,13 +226,13 @@ run() { # name port user password mode clients -> "tps p50_ms p99_ms" (or "- - -
     rm -f "$prefix".[0-9]*
     echo "$name -M $mode -c $c failed (exit $rc): ${why:-see $prefix.out}" >&2
     echo "$name -M $mode -c $c: ${why:-exit $rc}" >>"$WORK/failures"
-    echo "- - -"; return
+    echo "- - - - -"; return
   fi
   # per-transaction log: field 3 is the transaction's latency in microseconds
   cat "$prefix".[0-9]* | awk '{print $3}' | sort -n >"$prefix.sorted"
-  awk -v tps="$tps" '{ v[NR] = $1 } END {
-      if (NR == 0) { print tps, "-", "-"; exit }
-      printf "%.0f %.3f %.3f\n", tps, v[int(NR*0.50)+1]/1000, v[int(NR*0.99)+1]/1000 }' "$prefix.sorted"
+  awk -v tps="$tps" -v cost="$cost" '{ v[NR] = $1 } END {
+      if (NR == 0) { print tps, "-", "-", cost; exit }
+      printf "%.0f %.3f %.3f %s\n", tps, v[int(NR*0.50)+1]/1000, v[int(NR*0.99)+1]/1000, cost }' "$prefix.sorted"
   rm -f "$prefix".[0-9]* "$prefix.sorted"
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "-" || b == "-" || b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
@@ -229,18 +247,21 @@ echo "# $(pgbench --version), $(pgbouncer --version 2>/dev/null | head -1), $("$
 echo "# pgbench -n -S -M <mode> -c <c> -j <1|2> -T $DURATION, scale $SCALE; pgbouncer pool_mode=transaction default_pool_size=$POOL;"
 echo "# warden: target labels env=production, policies $(basename "$POLICIES"), SCRAM login, sled audit log"
 echo
-printf '%-10s %-9s %3s %9s %9s %9s\n' target mode c tps p50_ms p99_ms
+ROW='%-10s %-9s %3s %9s %9s %9s %10s %7s\n'
+printf "$ROW" target mode c tps p50_ms p99_ms cpu_us/tx cs/tx
 SUMMARY=()
+COST=()
 for mode in $MODES; do
   for c in $CLIENTS; do
-    read -r dtps dp50 dp99 < <(run direct 5432 postgres "" "$mode" "$c")
-    printf '%-10s %-9s %3s %9s %9s %9s\n' direct "$mode" "$c" "$dtps" "$dp50" "$dp99"
-    read -r btps bp50 bp99 < <(run pgbouncer "$BPORT" postgres "" "$mode" "$c")
-    printf '%-10s %-9s %3s %9s %9s %9s\n' pgbouncer "$mode" "$c" "$btps" "$bp50" "$bp99"
-    read -r wtps wp50 wp99 < <(run warden "$WPORT" bench "$PW" "$mode" "$c")
-    printf '%-10s %-9s %3s %9s %9s %9s\n' warden "$mode" "$c" "$wtps" "$wp50" "$wp99"
+    read -r dtps dp50 dp99 _ _ < <(run direct 5432 postgres "" "$mode" "$c")
+    printf "$ROW" direct "$mode" "$c" "$dtps" "$dp50" "$dp99" - -
+    read -r btps bp50 bp99 bcpu bcs < <(run pgbouncer "$BPORT" postgres "" "$mode" "$c")
+    printf "$ROW" pgbouncer "$mode" "$c" "$btps" "$bp50" "$bp99" "$bcpu" "$bcs"
+    read -r wtps wp50 wp99 wcpu wcs < <(run warden "$WPORT" bench "$PW" "$mode" "$c")
+    printf "$ROW" warden "$mode" "$c" "$wtps" "$wp50" "$wp99" "$wcpu" "$wcs"
     SUMMARY+=("$(printf '%-9s %3s %9s %9s %9s %9s %9s %11s %11s' "$mode" "$c" "$dtps" "$btps" "$wtps" \
       "$(ratio "$wtps" "$btps")" "$(ratio "$wtps" "$dtps")" "$(delta_us "$wp50" "$dp50")" "$(delta_us "$bp50" "$dp50")")")
+    COST+=("$(printf '%-9s %3s %11s %11s %9s %9s %9s' "$mode" "$c" "$wcpu" "$bcpu" "$(ratio "$wcpu" "$bcpu")" "$wcs" "$bcs")")
   done
 done
 RSS_AFTER=$(rss_kb "$WARDEN_PID" VmRSS)
@@ -250,6 +271,11 @@ echo
 printf '%-9s %3s %9s %9s %9s %9s %9s %11s %11s\n' mode c direct pgbouncer warden w/pgb w/direct w_p50+us b_p50+us
 for line in "${SUMMARY[@]}"; do echo "$line"; done
 echo "(tps; w/pgb, w/direct: warden tps ratios; w_p50+us, b_p50+us: p50 added over direct by warden / pgbouncer, µs)"
+echo
+printf '%-9s %3s %11s %11s %9s %9s %9s\n' mode c w_cpu_us b_cpu_us w/b_cpu w_cs b_cs
+for line in "${COST[@]}"; do echo "$line"; done
+echo "(CPU µs and context switches per transaction of the warden / pgbouncer process; w/b_cpu: warden's CPU per"
+echo " transaction over pgbouncer's — the cost ratio, which other load on the machine hardly moves)"
 echo
 echo "warden RSS: before $(mib "$RSS_BEFORE") MiB, after $(mib "$RSS_AFTER") MiB, peak (VmHWM) $(mib "$RSS_PEAK") MiB"
 if [[ -s $WORK/failures ]]; then

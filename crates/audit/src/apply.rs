@@ -23,7 +23,12 @@ use crate::writer::{IndexValues, Shared};
 /// Most ops written by one `apply_batch`.
 const MAX_MERGE: usize = 256;
 /// Pause after each sled batch (see [`run`]); readers wait at most about this long.
-const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
+/// Every sled batch costs more than its records: sled seals and writes its IO buffer
+/// before and after each one, handing each write to its thread pool, which wakes all
+/// seven of its threads (`notify_all`). At 2 ms that was about 1 context switch per
+/// statement on a busy gateway (perf: the `sled-io-*` threads were a quarter of
+/// Warden's samples under pgbench); at 10 ms a fifth of it.
+const LINGER: std::time::Duration = std::time::Duration::from_millis(10);
 /// Most ops waiting for the applier; the writer then waits (back-pressure, so memory
 /// stays bounded when sled cannot keep up).
 const MAX_QUEUED: usize = 64;

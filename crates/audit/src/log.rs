@@ -5,7 +5,7 @@
 //! once. This module must never hand out a sequence number for a request that did not
 //! reach the writer, and never let an append through after the writer failed.
 
-use std::sync::mpsc::{self, Sender};
+use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
@@ -19,6 +19,7 @@ use crate::durable::SyncThread;
 use crate::error::AuditError;
 use crate::event::Event;
 use crate::flusher::Flusher;
+use crate::inbox::Inbox;
 use crate::journal::{self, Journal};
 use crate::layout;
 use crate::progress::Progress;
@@ -28,7 +29,9 @@ use crate::records;
 use crate::redact::redact;
 use crate::store::{self, Syncer};
 use crate::verify::{self, VerifyReport};
-use crate::writer::{self, lock, AppendReq, Head, IndexValues, Reply, Req, Shared, Writer};
+use crate::writer::{
+    self, lock, AppendReq, Head, InboxGuard, IndexValues, Reply, Req, Shared, Writer,
+};
 
 /// Most appends waiting for the writer at once; callers beyond it wait for a slot.
 const MAX_PENDING: usize = 65_536;
@@ -46,6 +49,15 @@ pub enum Durability {
     /// Returns at once with the record's sequence number; the record is written within
     /// `queued_window` (default 50 ms). A crash inside that window loses it.
     Queued,
+}
+
+/// What [`AuditLog::try_append_queued`] did.
+#[derive(Debug)]
+pub enum TryAppend {
+    /// Submitted (its sequence number), or refused by the log (fail closed).
+    Done(Result<u64, AuditError>),
+    /// The log is at its in-flight limit: await [`AuditLog::append`] with this event.
+    Full(Box<Event>),
 }
 
 /// An event made ready for the writer by [`AuditLog::prepare`].
@@ -72,7 +84,8 @@ enum Backend {
 
 struct Submit {
     next_seq: u64,
-    tx: Option<Sender<Req>>,
+    /// The writer's inbox; `None` once the log is shut down.
+    tx: Option<Arc<Inbox>>,
 }
 
 struct Inner {
@@ -166,7 +179,7 @@ impl AuditLog {
             failed: Mutex::new(None),
             last_checkpoint: Mutex::new(Some(last_cp.clone())),
         });
-        let (tx, rx) = mpsc::channel();
+        let tx = Arc::new(Inbox::default());
         let (feed, _) = broadcast::channel(FEED_CAPACITY);
         let syncer = Arc::new(Mutex::new(syncer));
         let sync = {
@@ -197,7 +210,7 @@ impl AuditLog {
             progress: progress.clone(),
             flusher,
             op: 0,
-            rx,
+            inbox: InboxGuard(tx.clone()),
             shared: shared.clone(),
             feed: feed.clone(),
             key,
@@ -249,6 +262,21 @@ impl AuditLog {
                 rx.await.map_err(|_| AuditError::Closed)?
             }
         }
+    }
+
+    /// A [`Durability::Queued`] append that never waits, for callers that must not
+    /// yield (a relay finishing a statement's record between two messages): when the
+    /// log has room it submits at once and returns the append's result; when as many
+    /// appends as the log admits are already in flight, the event is handed back
+    /// ([`TryAppend::Full`]) and the caller awaits [`AuditLog::append`] with it.
+    pub fn try_append_queued(&self, ev: Event) -> TryAppend {
+        let Ok(permit) = self.inner().permits.clone().try_acquire_owned() else {
+            return TryAppend::Full(Box::new(ev));
+        };
+        TryAppend::Done(
+            self.prepare(ev)
+                .and_then(|prepared| self.submit(prepared, permit, None)),
+        )
     }
 
     /// `Ok` while appends can be accepted: no write or sync has failed and the writer is
@@ -309,8 +337,7 @@ impl AuditLog {
             index,
             reply,
             _permit: permit,
-        })))
-        .map_err(|_| AuditError::Closed)?;
+        })))?;
         s.next_seq += 1;
         Ok(seq)
     }
@@ -381,9 +408,7 @@ impl AuditLog {
         {
             let s = lock(&self.inner().submit);
             let sender = s.tx.as_ref().ok_or(AuditError::Closed)?;
-            sender
-                .send(Req::Checkpoint(Reply::Blocking(tx)))
-                .map_err(|_| AuditError::Closed)?;
+            sender.send(Req::Checkpoint(Reply::Blocking(tx)))?;
         }
         rx.recv().map_err(|_| AuditError::Closed)?
     }

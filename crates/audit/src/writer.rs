@@ -11,7 +11,6 @@
 //! error: it must never leave a gap in the chain or acknowledge a record that is not
 //! durable.
 
-use std::sync::mpsc::{Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Instant;
 
@@ -25,6 +24,7 @@ use crate::durable::SyncThread;
 use crate::error::AuditError;
 use crate::event::Event;
 use crate::flusher::Flusher;
+use crate::inbox::{Inbox, GATHER};
 use crate::journal::{self, Journal};
 use crate::layout::{self, IndexKind, StoredRecord};
 use crate::progress::Progress;
@@ -33,14 +33,11 @@ use crate::store::Syncer;
 
 /// Most requests written in one batch.
 const MAX_BATCH: usize = 8192;
-/// After a batch smaller than [`LINGER_BELOW`], the writer lets the next one gather this
-/// long before it looks again. Callers then rarely have to wake it up (a futex wake and
-/// a context switch per append were a large part of the cost), and batches grow, which
-/// sled's per-batch costs reward; a request arriving meanwhile waits at most this much
-/// longer. Durable callers lose little: their answer waits for the sync thread anyway,
-/// and one sync covers every batch written before it starts.
-const LINGER: std::time::Duration = std::time::Duration::from_micros(100);
-/// Batches at least this large mean a backlog: the writer goes on at once.
+/// After a batch smaller than this, the writer lets queued appends gather for
+/// [`GATHER`] before it looks again (see `inbox.rs`): callers then rarely have to wake
+/// it (a futex wake and a context switch per append were a large part of the cost), and
+/// batches grow, which sled's per-batch costs reward. Requests someone waits for end the
+/// gathering at once. Batches at least this large mean a backlog: no gathering.
 const LINGER_BELOW: usize = 1024;
 
 /// Where an answer goes: an awaiting task or a blocked thread.
@@ -160,6 +157,23 @@ impl Shared {
     }
 }
 
+/// The writer's end of the inbox: closes it when the writer stops, however it stops,
+/// so that later appends fail instead of waiting for a writer that is gone.
+pub(crate) struct InboxGuard(pub Arc<Inbox>);
+
+impl std::ops::Deref for InboxGuard {
+    type Target = Inbox;
+    fn deref(&self) -> &Inbox {
+        &self.0
+    }
+}
+
+impl Drop for InboxGuard {
+    fn drop(&mut self) {
+        self.0.close();
+    }
+}
+
 pub(crate) fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     // A panic while holding one of these locks cannot leave the data half-updated
     // (each is a single assignment), so poisoning is safe to ignore.
@@ -176,7 +190,7 @@ pub(crate) struct Writer {
     pub flusher: Flusher,
     /// The number of the last op handed to the applier.
     pub op: u64,
-    pub rx: Receiver<Req>,
+    pub inbox: InboxGuard,
     pub shared: Arc<Shared>,
     pub feed: broadcast::Sender<Record>,
     pub key: SigningKey,
@@ -191,36 +205,19 @@ pub(crate) struct Writer {
 
 impl Writer {
     pub fn run(mut self) {
+        let mut gather_until = None;
         loop {
-            let first = match self.next_deadline() {
-                Some(d) => self
-                    .rx
-                    .recv_timeout(d.saturating_duration_since(Instant::now())),
-                None => self.rx.recv().map_err(|_| RecvTimeoutError::Disconnected),
-            };
-            match first {
-                Ok(req) => {
-                    let mut batch = vec![req];
-                    while batch.len() < MAX_BATCH {
-                        match self.rx.try_recv() {
-                            Ok(r) => batch.push(r),
-                            Err(_) => break,
-                        }
-                    }
-                    let small = batch.len() < LINGER_BELOW;
-                    if self.handle(batch) {
-                        return;
-                    }
-                    if small {
-                        std::thread::sleep(LINGER);
-                    }
-                }
-                Err(RecvTimeoutError::Timeout) => {}
-                Err(RecvTimeoutError::Disconnected) => {
-                    if let Err(e) = self.finish() {
-                        tracing::error!("audit log: final checkpoint failed: {e}");
-                    }
+            let batch = self
+                .inbox
+                .next_batch(gather_until, self.next_deadline(), MAX_BATCH);
+            gather_until = None;
+            if !batch.is_empty() {
+                let small = batch.len() < LINGER_BELOW;
+                if self.handle(batch) {
                     return;
+                }
+                if small {
+                    gather_until = Some(Instant::now() + GATHER);
                 }
             }
             self.housekeeping();

@@ -330,3 +330,64 @@ fn walk_window_gives_every_record_of_a_time_window_oldest_first() {
         0
     );
 }
+
+#[test]
+fn queued_appends_that_never_wait_join_the_chain_in_order() {
+    use warden_audit::TryAppend;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = common::config(dir.path());
+    let log = AuditLog::open(cfg.clone()).expect("open");
+    let mut seqs = Vec::new();
+    for i in 0..50 {
+        let ev = common::decided(i, "alice", "prod-db", "allow");
+        match log.try_append_queued(ev) {
+            TryAppend::Done(r) => seqs.push(r.expect("append accepted")),
+            TryAppend::Full(_) => panic!("an idle log is never full"),
+        }
+    }
+    assert_eq!(seqs, (1..=50).collect::<Vec<u64>>());
+    // A durable append behind them is answered once all of them are written, in order.
+    let last = log
+        .append_blocking(
+            common::decided(99, "bob", "prod-db", "deny"),
+            Durability::Durable,
+        )
+        .expect("durable append");
+    assert_eq!(last, 51);
+    for seq in 1..=51 {
+        assert!(log.get(seq).expect("get").is_some(), "record {seq} missing");
+    }
+    log.shutdown().expect("shutdown");
+    assert!(matches!(
+        log.try_append_queued(Event::new(EventKind::Alert)),
+        TryAppend::Done(Err(_))
+    ));
+    drop(log);
+    let report = warden_audit::verify_dir(&cfg.path, None).expect("verify");
+    assert!(report.ok, "{report:?}");
+    assert_eq!(report.records, 51);
+}
+
+#[test]
+fn a_lone_queued_append_is_written_without_anyone_waking_the_writer_again() {
+    use warden_audit::TryAppend;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = AuditLog::open(common::config(dir.path())).expect("open");
+    // The writer gathers after each batch; a record arriving then must still be written
+    // when the gathering ends, not wait for the next request.
+    for i in 0..3 {
+        let TryAppend::Done(Ok(seq)) =
+            log.try_append_queued(common::decided(i, "alice", "prod-db", "allow"))
+        else {
+            panic!("append refused");
+        };
+        let deadline = std::time::Instant::now() + Duration::from_secs(5);
+        while log.get(seq).expect("get").is_none() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "queued record {seq} never written"
+            );
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}

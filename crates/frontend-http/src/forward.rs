@@ -115,7 +115,7 @@ pub async fn run(shared: &Shared, ticket: Ticket, req: Admitted) -> Response<Pro
             error,
             ..Default::default()
         };
-        tokio::spawn(async move { ticket.completed(outcome).await });
+        ticket.complete(outcome);
     });
     let body = Counted::new(body.map_err(Into::into).boxed(), on_done);
     Response::from_parts(parts, body.boxed())

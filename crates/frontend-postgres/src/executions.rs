@@ -23,15 +23,11 @@ pub enum Outcomes {
 }
 
 impl Outcomes {
-    /// Records `outcome` (in the background; the relay never waits for the audit log).
+    /// Records `outcome` without waiting: the relay never waits for the audit log.
     pub fn finish(self, outcome: Outcome) {
         match self {
-            Outcomes::Ticket(t) => {
-                tokio::spawn((*t).completed(outcome));
-            }
-            Outcomes::Again(r, n) => {
-                tokio::spawn(r.record(n, outcome));
-            }
+            Outcomes::Ticket(t) => t.complete(outcome),
+            Outcomes::Again(r, n) => r.record_now(n, outcome),
             Outcomes::Nobody => {}
         }
     }

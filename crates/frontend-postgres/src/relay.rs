@@ -121,7 +121,7 @@ pub fn tag_rows(tag: &str) -> Option<u64> {
 
 fn finish(ticket: Option<Box<Ticket>>, outcome: Outcome) {
     if let Some(ticket) = ticket {
-        tokio::spawn((*ticket).completed(outcome));
+        ticket.complete(outcome);
     }
 }
 

@@ -43,7 +43,9 @@ mod stats;
 use std::sync::Arc;
 
 use warden_approval::{ApprovalRequest, ApprovalState, Approvals};
-use warden_audit::{ApprovalRef, AuditLog, Durability, Event, EventKind, VerdictSummary};
+use warden_audit::{
+    ApprovalRef, AuditLog, Durability, Event, EventKind, TryAppend, VerdictSummary,
+};
 use warden_inspect::sql::{Dialect, SqlFacts};
 use warden_inspect::Action;
 use warden_policy::{Decision, PolicyStore, SqlCache, Verdict};
@@ -171,6 +173,30 @@ impl Gate {
                 Err(GateError::Audit(e))
             }
         }
+    }
+
+    /// Appends `ev` without waiting for it (see [`Ticket::complete`]); a failure is
+    /// counted and logged with `what`.
+    pub(crate) fn append_detached(&self, ev: Event, d: Durability, what: &'static str) {
+        let ev = match d {
+            Durability::Queued => match self.inner.audit.try_append_queued(ev) {
+                TryAppend::Done(Ok(_)) => return,
+                TryAppend::Done(Err(e)) => {
+                    self.inner.stats.audit_failure();
+                    tracing::error!(error = %e, "{what}");
+                    return;
+                }
+                TryAppend::Full(ev) => *ev,
+            },
+            Durability::Durable => ev,
+        };
+        let gate = self.clone();
+        tokio::spawn(async move {
+            if let Err(e) = gate.inner.audit.append(ev, d).await {
+                gate.inner.stats.audit_failure();
+                tracing::error!(error = %e, "{what}");
+            }
+        });
     }
 
     /// Decide on one action: evaluate, audit, and allow, deny or hold it.

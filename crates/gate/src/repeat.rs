@@ -99,8 +99,26 @@ impl Repeat {
             .unwrap_or_default()
     }
 
+    /// Records the outcome of execution `execution` (2, 3, ...) without waiting (see
+    /// [`Ticket::complete`]). Needs a tokio runtime.
+    pub fn record_now(&self, execution: u64, outcome: Outcome) {
+        let ev = self.execution_event(execution, outcome);
+        self.gate.append_detached(
+            ev,
+            self.durability,
+            "could not audit the outcome of a later execution",
+        );
+    }
+
     /// Records the outcome of execution `execution` (2, 3, ...).
     pub async fn record(self: Arc<Self>, execution: u64, outcome: Outcome) {
+        let ev = self.execution_event(execution, outcome);
+        if let Err(e) = self.gate.record(ev, self.durability).await {
+            tracing::error!(error = %e, "could not audit the outcome of a later execution");
+        }
+    }
+
+    fn execution_event(&self, execution: u64, outcome: Outcome) -> warden_audit::Event {
         let mut ev = match self.decided_seq {
             Some(_) => action_event(EventKind::ActionCompleted, &self.action),
             None => {
@@ -121,8 +139,6 @@ impl Repeat {
                 ..ApprovalRef::default()
             });
         }
-        if let Err(e) = self.gate.record(ev, self.durability).await {
-            tracing::error!(error = %e, "could not audit the outcome of a later execution");
-        }
+        ev
     }
 }

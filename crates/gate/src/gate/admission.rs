@@ -213,6 +213,20 @@ impl Ticket {
     }
 }
 
+impl Ticket {
+    /// [`Ticket::completed`] for callers that must not wait (a relay between two
+    /// messages): a queued record is submitted at once, without a task of its own; a
+    /// durable one, or a queued one while the log is at its in-flight limit, is appended
+    /// by a spawned task. Needs a tokio runtime.
+    pub fn complete(mut self, outcome: Outcome) {
+        self.inner.done = true;
+        let (ev, d) = self.completion_event(outcome);
+        let gate = self.inner.gate.clone();
+        gate.inner.stats.completed();
+        gate.append_detached(ev, d, "could not audit an action's outcome");
+    }
+}
+
 impl Drop for Ticket {
     fn drop(&mut self) {
         if self.inner.done {
