@@ -337,6 +337,9 @@ impl Running {
             // Cancelled with the shutdown token; it lets go of the audit log when it ends.
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
+        // Fleet mode: end this replica's lease now (nothing waits on it any more), so a
+        // restart under the same id does not wait for it. A no-op embedded.
+        self.approvals.leave_fleet().await;
         let audit = self.audit.clone();
         match tokio::task::spawn_blocking(move || audit.shutdown()).await {
             Ok(Ok(())) => {}

@@ -119,6 +119,17 @@ impl Approvals {
         Ok(approvals)
     }
 
+    /// Fleet mode: ends this replica's lease (graceful stop, after the front-ends are
+    /// drained). Its remaining waiting requests are then withdrawn by the others. A
+    /// no-op on an embedded store.
+    pub async fn leave_fleet(&self) {
+        if let Store::Fleet(f) = &self.inner.store {
+            if let Err(e) = f.fleet.leave().await {
+                tracing::warn!(error = %e, "could not end this replica's fleet lease; it runs out by itself");
+            }
+        }
+    }
+
     /// `open` on an embedded store of its own at `path` (created if missing).
     pub fn open_path(
         path: &std::path::Path,

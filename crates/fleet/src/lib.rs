@@ -135,7 +135,7 @@ impl Fleet {
             pg.password(pw);
         }
         pg.connect_timeout(opts.connect_timeout);
-        pg.application_name(&format!("warden {}", opts.replica_id));
+        pg.application_name(format!("warden {}", opts.replica_id));
         pg.keepalives(true);
         pg.keepalives_idle(Duration::from_secs(10));
         let fleet = Fleet {

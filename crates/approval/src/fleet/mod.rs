@@ -44,6 +44,8 @@ pub(crate) struct FleetStore {
     claimed: Mutex<HashSet<String>>,
     /// Outcomes (id, outcome, detail) that could not be written yet.
     unrecorded: Mutex<Vec<(String, String, Option<String>)>>,
+    /// Withdrawals (id, reason) that could not be written yet.
+    withdraw_later: Mutex<Vec<(String, String)>>,
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -89,6 +91,7 @@ impl FleetStore {
             cache: Mutex::new(HashMap::new()),
             claimed: Mutex::new(HashSet::new()),
             unrecorded: Mutex::new(Vec::new()),
+            withdraw_later: Mutex::new(Vec::new()),
         }
     }
 
@@ -216,6 +219,10 @@ impl FleetStore {
         lock(&self.claimed)
     }
 
+    pub(crate) fn withdraw_later(&self) -> std::sync::MutexGuard<'_, Vec<(String, String)>> {
+        lock(&self.withdraw_later)
+    }
+
     pub(crate) fn unrecorded(
         &self,
     ) -> std::sync::MutexGuard<'_, Vec<(String, String, Option<String>)>> {
@@ -231,12 +238,21 @@ pub(crate) async fn transition(
     op: Op,
 ) -> Result<ApprovalRequest, ApprovalError> {
     let limit = f.fleet.options().connect_timeout * 2;
-    let (_, req) = match tokio::time::timeout(limit, transition_tx(ap, f, id, &op)).await {
-        Ok(r) => r?,
-        Err(_) => {
-            return Err(ApprovalError::Unavailable(format!(
-                "no answer within {limit:?}"
-            )))
+    let res = match tokio::time::timeout(limit, transition_tx(ap, f, id, &op)).await {
+        Ok(r) => r,
+        Err(_) => Err(ApprovalError::Unavailable(format!(
+            "no answer within {limit:?}"
+        ))),
+    };
+    let (_, req) = match res {
+        Ok(done) => done,
+        Err(e) => {
+            if let (Op::Withdraw { reason }, ApprovalError::Unavailable(_)) = (&op, &e) {
+                // The client is gone but the database did not hear it: retried at each
+                // poll, so that the request cannot be approved and left unexecuted.
+                f.withdraw_later().push((id.to_string(), reason.clone()));
+            }
+            return Err(e);
         }
     };
     if matches!(op, Op::Execute) {

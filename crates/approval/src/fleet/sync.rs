@@ -87,6 +87,7 @@ pub(crate) async fn start(ap: &Approvals, f: Arc<FleetStore>) -> Result<(), Appr
                     Ok(t) => {
                         since = t;
                         if signal.is_none() {
+                            retry_withdrawals(&ap, &store).await;
                             sweep(&ap, &store).await;
                             record_pending_outcomes(&store).await;
                         }
@@ -218,6 +219,17 @@ async fn sweep_once(ap: &Approvals, f: &FleetStore) -> Result<(), ApprovalError>
         tracing::warn!(id, replica = %by, "approved action's outcome is unknown: its replica died while running it");
     }
     Ok(())
+}
+
+/// Withdrawals the database did not get (a client went away during an outage).
+async fn retry_withdrawals(ap: &Approvals, f: &FleetStore) {
+    let pending: Vec<(String, String)> = f.withdraw_later().drain(..).collect();
+    for (id, reason) in pending {
+        // A failure for lack of the database queues it again (in `transition`).
+        if let Err(e) = ap.transition(&id, Op::Withdraw { reason }).await {
+            tracing::debug!(id, error = %e, "withdrawal retry");
+        }
+    }
 }
 
 /// Outcomes not yet written (the database was unreachable when they happened).
