@@ -295,3 +295,66 @@ async fn an_approve_and_a_deny_at_once_decide_once() {
         );
     }
 }
+
+/// Median of `v` in milliseconds.
+fn median_ms(mut v: Vec<Duration>) -> f64 {
+    v.sort();
+    v[v.len() / 2].as_secs_f64() * 1000.0
+}
+
+/// Not a benchmark (debug build, shared machine): the order of magnitude of a hold's
+/// steps on the fleet backend next to the embedded one, printed with `--nocapture`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hold_step_latencies_fleet_and_embedded() {
+    let Some(db) = Db::create("timing") else {
+        return;
+    };
+    let (a, b) = (replica(&db.0, "a").await, replica(&db.0, "b").await);
+    let dir = tempfile::tempdir().expect("tempdir");
+    let audit = AuditLog::open(AuditConfig::new(dir.path().join("audit"))).expect("audit");
+    let embedded = Approvals::open_path(&dir.path().join("approvals"), audit, "http://x".into())
+        .expect("embedded");
+    for (name, owner, decider) in [
+        ("embedded", &embedded, &embedded),
+        ("fleet", &a.approvals, &b.approvals),
+    ] {
+        let (mut req, mut dec, mut wake, mut exec) = (vec![], vec![], vec![], vec![]);
+        for i in 0..30 {
+            let t = std::time::Instant::now();
+            let held = owner
+                .request(
+                    &action(&format!("DELETE FROM {name}{i}")),
+                    &verdict(1, true),
+                    false,
+                )
+                .await
+                .expect("request");
+            req.push(t.elapsed());
+            let id = held.id.clone();
+            let (woke_tx, woke_rx) = tokio::sync::oneshot::channel();
+            tokio::spawn(async move {
+                let r = held.wait().await;
+                let _ = woke_tx.send((std::time::Instant::now(), r));
+            });
+            let t = std::time::Instant::now();
+            decider
+                .approve(&id, &actor("bob", &["dba"]), None)
+                .await
+                .expect("approve");
+            dec.push(t.elapsed());
+            let (woke_at, r) = woke_rx.await.expect("woken");
+            assert!(matches!(r, Resolution::Approved { .. }));
+            wake.push(woke_at - t);
+            let t = std::time::Instant::now();
+            owner.mark_executed(&id).await.expect("execute");
+            exec.push(t.elapsed());
+        }
+        eprintln!(
+            "{name}: median request {:.2} ms, approve {:.2} ms, approve-to-waiter-woken {:.2} ms, execute {:.2} ms",
+            median_ms(req),
+            median_ms(dec),
+            median_ms(wake),
+            median_ms(exec)
+        );
+    }
+}
