@@ -9,7 +9,7 @@ mod cli_support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cli_support::{curl, free_port, test_database, wait_pending_approval, Database, Server};
+use cli_support::{curl, free_port, run, test_database, wait_pending_approval, Database, Server};
 
 const PW: &str = "fleet-test-pw-1";
 
@@ -29,6 +29,8 @@ fn query(db: &str, sql: &str) -> String {
 
 struct Replica {
     server: Server,
+    /// The replica's audit store (`audit.path`).
+    audit: std::path::PathBuf,
     api: String,
     pg: String,
 }
@@ -56,6 +58,7 @@ fleet:\n  url: postgresql://postgres@127.0.0.1:5432/{fleet_db}?sslmode=disable\n
     let line = server.wait_stdout("target db (postgres) listening on", Duration::from_secs(60));
     Replica {
         server,
+        audit: dir.join("data/audit"),
         api: format!("http://127.0.0.1:{port}/api/v1/approvals"),
         pg: line.rsplit(' ').next().expect("addr").to_string(),
     }
@@ -266,10 +269,32 @@ fn a_delete_held_on_a_is_approved_on_b_runs_once_on_a_and_one_decision_wins() {
         "executed|a|completed",
     );
 
+    // Each replica's own chain verifies and holds the steps it performed.
+    let mut kinds = Vec::new();
     for r in [a, b, c] {
         let (code, _) = r.server.terminate();
         assert_eq!(code, Some(0));
+        let path = r.audit.to_str().expect("utf8");
+        let (code, out, err) = run(&["audit", "verify", "--path", path]);
+        assert_eq!(code, Some(0), "{out}{err}");
+        let (_, export, _) = run(&["audit", "export", "--path", path, "--q", &id]);
+        let mut seen: Vec<String> = export
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter_map(|v| v["event"]["kind"].as_str().map(str::to_string))
+            .collect();
+        seen.dedup();
+        kinds.push(seen);
     }
+    let has = |i: usize, k: &str| kinds[i].iter().any(|x| x == k);
+    assert!(
+        has(0, "approval_requested") && has(0, "approval_executed"),
+        "A: {:?}",
+        kinds[0]
+    );
+    assert!(!has(0, "approval_approved"), "A: {:?}", kinds[0]);
+    assert!(has(1, "approval_approved"), "B: {:?}", kinds[1]);
+    assert!(!has(1, "approval_executed"), "B: {:?}", kinds[1]);
 }
 
 #[test]
