@@ -55,6 +55,10 @@ struct Replica {
 }
 
 async fn replica(db: &str, id: &str) -> Replica {
+    replica_polling(db, id, Duration::from_millis(500)).await
+}
+
+async fn replica_polling(db: &str, id: &str, poll: Duration) -> Replica {
     let dir = tempfile::tempdir().expect("tempdir");
     let audit = AuditLog::open(AuditConfig::new(dir.path().join("audit"))).expect("audit");
     let fleet = Fleet::join(FleetOptions {
@@ -63,7 +67,7 @@ async fn replica(db: &str, id: &str) -> Replica {
         replica_id: id.into(),
         heartbeat: Duration::from_millis(500),
         lease: Duration::from_secs(2),
-        poll: Duration::from_millis(500),
+        poll,
         connect_timeout: Duration::from_secs(5),
         pool_size: 4,
     })
@@ -357,4 +361,59 @@ async fn hold_step_latencies_fleet_and_embedded() {
             median_ms(exec)
         );
     }
+}
+
+/// A notification sent while the owner's LISTEN connection was down is not lost: the
+/// re-query after the reconnect wakes the waiter (the poll backstop is set to a minute
+/// here, so only the reconnect can do it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_decision_missed_while_listen_was_down_is_caught_up_on_reconnect() {
+    let Some(db) = Db::create("relisten") else {
+        return;
+    };
+    let minute = Duration::from_secs(60);
+    let (a, b) = (
+        replica_polling(&db.0, "a", minute).await,
+        replica_polling(&db.0, "b", minute).await,
+    );
+    let held = a
+        .approvals
+        .request(&action("DELETE FROM l"), &verdict(1, true), false)
+        .await
+        .expect("request");
+    let id = held.id.clone();
+    let mut waiting = tokio::spawn(held.wait());
+    sees(&b, &id, ApprovalState::Pending).await;
+
+    // No new connections; A's LISTEN connection is cut (B keeps its pooled ones).
+    psql(
+        "postgres",
+        &format!(
+            "ALTER DATABASE {0} ALLOW_CONNECTIONS false;
+             SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = '{0}' AND application_name = 'warden a' AND query LIKE 'LISTEN%'",
+            db.0
+        ),
+    )
+    .expect("cut");
+    b.approvals
+        .approve(&id, &actor("bob", &["dba"]), None)
+        .await
+        .expect("approve");
+    assert!(
+        tokio::time::timeout(Duration::from_secs(1), &mut waiting)
+            .await
+            .is_err(),
+        "nothing can have told A yet"
+    );
+    psql(
+        "postgres",
+        &format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", db.0),
+    )
+    .expect("reopen");
+    let res = tokio::time::timeout(Duration::from_secs(10), waiting)
+        .await
+        .expect("woken after the reconnect")
+        .expect("task");
+    assert!(matches!(res, Resolution::Approved { .. }), "{res:?}");
 }
