@@ -162,13 +162,17 @@ async fn start_on(
 ) -> Result<Running, StartError> {
     let approvals_path = config.data_dir.join("approvals");
     let (a, url) = (audit.clone(), config.web.public_url.clone());
-    let approvals =
-        tokio::task::spawn_blocking(move || stores::open_approvals(&approvals_path, a, url))
-            .await
-            .map_err(|e| StoreError::Approvals {
-                path: config.data_dir.join("approvals").display().to_string(),
-                message: e.to_string(),
-            })??;
+    let approvals = match &config.fleet {
+        Some(fleet) => stores::open_fleet_approvals(fleet, a, url).await?,
+        None => {
+            tokio::task::spawn_blocking(move || stores::open_approvals(&approvals_path, a, url))
+                .await
+                .map_err(|e| StoreError::Approvals {
+                    path: config.data_dir.join("approvals").display().to_string(),
+                    message: e.to_string(),
+                })??
+        }
+    };
     let policies = PolicyStore::new(set);
     let gate = Gate::new(
         policies.clone(),
@@ -333,6 +337,9 @@ impl Running {
             // Cancelled with the shutdown token; it lets go of the audit log when it ends.
             let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
         }
+        // Fleet mode: end this replica's lease now (nothing waits on it any more), so a
+        // restart under the same id does not wait for it. A no-op embedded.
+        self.approvals.leave_fleet().await;
         let audit = self.audit.clone();
         match tokio::task::spawn_blocking(move || audit.shutdown()).await {
             Ok(Ok(())) => {}

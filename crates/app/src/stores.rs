@@ -1,6 +1,7 @@
 //! Opening the stores: the audit log and the approvals store, each behind its handle.
 //! This is the one place (with the audit and approval crates themselves) that knows the
-//! embedded backend; the Gate, the front-ends and the console get handles.
+//! embedded backend and the fleet database (`fleet:`, docs/fleet.md); the Gate, the
+//! front-ends and the console get handles.
 //!
 //! Must never hand out an approvals store whose audit log is not open.
 
@@ -16,6 +17,8 @@ pub enum StoreError {
     Audit { path: String, source: AuditError },
     #[error("approvals store at {path}: {message}")]
     Approvals { path: String, message: String },
+    #[error("fleet: {0}")]
+    Fleet(String),
 }
 
 /// The two stores a gateway runs on.
@@ -51,4 +54,32 @@ pub fn open_in(dir: &Path, audit: AuditConfig, public_url: &str) -> Result<Store
     let audit = open_audit(audit)?;
     let approvals = open_approvals(&dir.join("approvals"), audit.clone(), public_url.into())?;
     Ok(Stores { audit, approvals })
+}
+
+/// Joins the fleet of `cfg` (migrations, this replica's lease, its heartbeat) and opens
+/// the shared approvals on it. Fails when the database cannot be reached: a replica
+/// configured for a fleet never falls back to a store of its own.
+pub async fn open_fleet_approvals(
+    cfg: &warden_config::FleetConfig,
+    audit: AuditLog,
+    public_url: String,
+) -> Result<Approvals, StoreError> {
+    let opts = warden_fleet::FleetOptions {
+        url: cfg.url.clone(),
+        password: cfg.password.as_ref().map(|s| s.expose().to_string()),
+        replica_id: cfg.replica_id.clone(),
+        heartbeat: cfg.heartbeat,
+        lease: cfg.lease,
+        poll: cfg.poll,
+        connect_timeout: cfg.connect_timeout,
+        pool_size: cfg.pool_size,
+    };
+    let fleet = warden_fleet::Fleet::join(opts)
+        .await
+        .map_err(|e| StoreError::Fleet(e.to_string()))?;
+    fleet.spawn_heartbeat();
+    tracing::info!(replica = %cfg.replica_id, "joined the fleet; approvals are shared");
+    Approvals::open_fleet(fleet, audit, public_url)
+        .await
+        .map_err(|e| StoreError::Fleet(e.to_string()))
 }

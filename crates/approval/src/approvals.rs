@@ -36,7 +36,7 @@ pub struct Approvals {
 
 pub(crate) struct Inner {
     store: Store,
-    audit: AuditLog,
+    pub(crate) audit: AuditLog,
     public_url: String,
     stripes: Vec<tokio::sync::Mutex<()>>,
     /// One watch per request some front-end is waiting on.
@@ -61,24 +61,22 @@ impl Approvals {
     /// (wait mode, pending or approved-but-unexecuted) are withdrawn and audited: after
     /// a restart nobody is waiting for them, so they must never run. Retry-mode
     /// requests survive (the client re-sends); those past their expiry are expired.
+    ///
+    /// The fleet backend opens with [`Approvals::open_fleet`] instead.
     pub fn open(
         backend: ApprovalBackend,
         audit: AuditLog,
         public_url: String,
     ) -> Result<Approvals, ApprovalError> {
-        let (feed, _) = broadcast::channel(FEED_CAPACITY);
-        let approvals = Approvals {
-            inner: Arc::new(Inner {
-                store: Store::open(backend)?,
-                audit,
-                public_url: public_url.trim_end_matches('/').to_string(),
-                stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
-                waiters: Mutex::new(HashMap::new()),
-                retry_ready: Mutex::new(HashSet::new()),
-                feed,
-                stats: Stats::new(),
-            }),
+        let store = match backend {
+            ApprovalBackend::Sled(db) => Store::open_sled(db)?,
+            ApprovalBackend::Fleet(_) => {
+                return Err(ApprovalError::Internal(
+                    "the fleet backend opens with Approvals::open_fleet".into(),
+                ))
+            }
         };
+        let approvals = Approvals::with_store(store, audit, public_url);
         // Run the recovery on a plain thread: it blocks on audit appends, which must
         // not happen on an async worker.
         let this = approvals.clone();
@@ -89,6 +87,47 @@ impl Approvals {
             approvals.schedule_expiry(req);
         }
         Ok(approvals)
+    }
+
+    fn with_store(store: Store, audit: AuditLog, public_url: String) -> Approvals {
+        let (feed, _) = broadcast::channel(FEED_CAPACITY);
+        Approvals {
+            inner: Arc::new(Inner {
+                store,
+                audit,
+                public_url: public_url.trim_end_matches('/').to_string(),
+                stripes: (0..STRIPES).map(|_| tokio::sync::Mutex::new(())).collect(),
+                waiters: Mutex::new(HashMap::new()),
+                retry_ready: Mutex::new(HashSet::new()),
+                feed,
+                stats: Stats::new(),
+            }),
+        }
+    }
+
+    /// Opens the approvals of a fleet (docs/fleet.md): loads the shared table, withdraws
+    /// the waiting requests of dead replicas (a restarted replica's previous process
+    /// included), and starts following the others' changes. Needs a tokio runtime.
+    pub async fn open_fleet(
+        fleet: warden_fleet::Fleet,
+        audit: AuditLog,
+        public_url: String,
+    ) -> Result<Approvals, ApprovalError> {
+        let store = Arc::new(crate::fleet::FleetStore::new(fleet));
+        let approvals = Approvals::with_store(Store::Fleet(Arc::clone(&store)), audit, public_url);
+        crate::fleet::start(&approvals, store).await?;
+        Ok(approvals)
+    }
+
+    /// Fleet mode: ends this replica's lease (graceful stop, after the front-ends are
+    /// drained). Its remaining waiting requests are then withdrawn by the others. A
+    /// no-op on an embedded store.
+    pub async fn leave_fleet(&self) {
+        if let Store::Fleet(f) = &self.inner.store {
+            if let Err(e) = f.fleet.leave().await {
+                tracing::warn!(error = %e, "could not end this replica's fleet lease; it runs out by itself");
+            }
+        }
     }
 
     /// `open` on an embedded store of its own at `path` (created if missing).
@@ -169,6 +208,7 @@ impl Approvals {
             executed_at: None,
             retry_mode,
             ended_reason: None,
+            fleet: None,
         };
         // Register the waiter first so a decision can never slip in unseen.
         let (tx, rx) = watch::channel(None);
@@ -182,6 +222,18 @@ impl Approvals {
         .await;
         if let Err(e) = created {
             lock(&self.inner.waiters).remove(&req.id);
+            if matches!(e, ApprovalError::Unavailable(_)) {
+                // The requested record is in the chain: say it never became a request.
+                let mut gone = req.clone();
+                gone.state = ApprovalState::Withdrawn;
+                gone.ended_reason = Some(e.to_string());
+                let _ = self
+                    .append(machine::machine_event(
+                        &gone,
+                        warden_audit::EventKind::ApprovalWithdrawn,
+                    ))
+                    .await;
+            }
             return Err(e);
         }
         self.inner
@@ -338,7 +390,7 @@ impl Approvals {
 
     /// One timer task per live request: sleeps until the deadline, then expires it.
     /// Holds only a weak handle so a dropped `Approvals` is not kept alive by timers.
-    fn schedule_expiry(&self, req: &ApprovalRequest) {
+    pub(crate) fn schedule_expiry(&self, req: &ApprovalRequest) {
         let Ok(handle) = tokio::runtime::Handle::try_current() else {
             return; // no runtime: expiry is enforced lazily on the next access
         };
@@ -361,7 +413,7 @@ impl Approvals {
         &self.inner.stripes[h % STRIPES]
     }
 
-    async fn append(&self, ev: Event) -> Result<(), ApprovalError> {
+    pub(crate) async fn append(&self, ev: Event) -> Result<(), ApprovalError> {
         let started = Instant::now();
         let res = self.inner.audit.append(ev, Durability::Durable).await;
         self.inner.stats.audit_append.observe(started.elapsed());
@@ -379,6 +431,9 @@ impl Approvals {
         id: &str,
         op: Op,
     ) -> Result<ApprovalRequest, ApprovalError> {
+        if let Store::Fleet(f) = &self.inner.store {
+            return crate::fleet::transition(self, f, id, op).await;
+        }
         let _guard = self.stripe(id).lock().await;
         let mut req = self
             .inner
@@ -404,6 +459,13 @@ impl Approvals {
         id: &str,
         op: Op,
     ) -> Result<ApprovalRequest, ApprovalError> {
+        if let Store::Fleet(_) = &self.inner.store {
+            // Only a `Held` dropped outside any runtime gets here: the request then
+            // expires, or is withdrawn when this replica's lease ends.
+            return Err(ApprovalError::Internal(
+                "fleet transitions need a runtime".into(),
+            ));
+        }
         let _guard = self.stripe(id).blocking_lock();
         let mut req = self
             .inner
@@ -431,7 +493,7 @@ impl Approvals {
     }
 
     /// After a stored transition: stats, waiter, retry index, live feed.
-    fn finish(&self, before: ApprovalState, req: &ApprovalRequest) {
+    pub(crate) fn finish(&self, before: ApprovalState, req: &ApprovalRequest) {
         let stats = &self.inner.stats;
         stats.entered(before, req.state);
         if before == ApprovalState::Pending && req.state != ApprovalState::Pending {

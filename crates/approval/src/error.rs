@@ -31,6 +31,8 @@ pub enum ApprovalError {
     Store(#[from] sled::Error),
     #[error("internal error: {0}")]
     Internal(String),
+    #[error("the shared approvals database is unavailable ({0}); actions needing an approval are refused until it is back")]
+    Unavailable(String),
     #[error("approval store record is corrupt: {0}")]
     Corrupt(#[from] serde_json::Error),
 }
@@ -50,6 +52,7 @@ impl ApprovalError {
             ApprovalError::Audit(_) => "audit_unavailable",
             ApprovalError::Store(_) => "store",
             ApprovalError::Internal(_) => "internal",
+            ApprovalError::Unavailable(_) => "store_unavailable",
             ApprovalError::Corrupt(_) => "corrupt",
         }
     }

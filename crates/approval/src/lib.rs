@@ -10,6 +10,8 @@
 //! * `approvals` — the shared handle: locking, audit, persistence, timers, live feed.
 //! * `held` — what a waiting front-end holds; dropping it withdraws the request.
 //! * `store` — sled persistence; `stats` — counters for `/metrics`.
+//! * `fleet` — the shared PostgreSQL store of fleet mode (docs/fleet.md): conditional
+//!   transitions, a LISTEN/NOTIFY-fed read cache, the sweeper of dead replicas' requests.
 //!
 //! This crate must never let a requester approve their own request, never count one
 //! person twice, never hand out an approval more than once, and never execute a request
@@ -19,6 +21,7 @@
 
 mod approvals;
 mod error;
+mod fleet;
 mod held;
 mod machine;
 mod request;
@@ -29,6 +32,8 @@ pub use approvals::Approvals;
 pub use error::ApprovalError;
 pub use held::Held;
 pub use machine::entitled;
-pub use request::{describe_approvers, ApprovalRequest, ApprovalState, Decided, Resolution};
+pub use request::{
+    describe_approvers, ApprovalRequest, ApprovalState, Decided, FleetInfo, Resolution,
+};
 pub use stats::{HistogramSnapshot, StatsSnapshot, APPEND_BUCKETS, DECISION_BUCKETS};
 pub use store::ApprovalBackend;

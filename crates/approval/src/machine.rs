@@ -215,7 +215,7 @@ fn decision_event(
     ev
 }
 
-fn machine_event(req: &ApprovalRequest, kind: EventKind) -> Event {
+pub(crate) fn machine_event(req: &ApprovalRequest, kind: EventKind) -> Event {
     let mut ev = base_event(req, kind);
     ev.actor = Some(req.action.user.clone());
     ev.approval = Some(ApprovalRef {

@@ -108,6 +108,24 @@ pub struct ApprovalRequest {
     /// Why it was withdrawn or expired, when the machine ended it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub ended_reason: Option<String>,
+    /// Fleet mode only: which replica holds the client, who ran it and how it went.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fleet: Option<FleetInfo>,
+}
+
+/// Where a request lives in a fleet (docs/fleet.md); absent on an embedded store.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FleetInfo {
+    /// The replica the request was made on (where a waiting client is connected).
+    pub owner: String,
+    /// The replica that claimed the approved action to run it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_by: Option<String>,
+    /// `running`, `completed`, `failed`, or `unknown` (its replica died while running it).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome_detail: Option<String>,
 }
 
 impl ApprovalRequest {

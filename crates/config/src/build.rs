@@ -51,6 +51,9 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
     }
     let policy_changes = policy_changes(raw.policy_changes.as_deref(), &mut d);
     let policy_review = policy_review(raw.policy_review.unwrap_or_default(), &mut d);
+    let fleet = raw
+        .fleet
+        .map(|f| crate::fleet::build_fleet(f, &resolve, &mut d));
     if !d.is_empty() {
         let mut errors = d.into_errors();
         errors.0.sort_by_key(|x| (x.line, x.column));
@@ -70,6 +73,7 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
         analytics,
         policy_changes,
         policy_review,
+        fleet,
     })
 }
 
@@ -87,6 +91,7 @@ struct Sections {
     analytics: Option<warden_analytics::Settings>,
     policy_changes: Option<String>,
     policy_review: Option<crate::drift::PolicyReview>,
+    fleet: Option<crate::fleet::RawFleet>,
 }
 
 impl Sections {
@@ -133,6 +138,10 @@ impl Sections {
             policy_review: take("policy_review").and_then(|mut v| {
                 check_keys(&mut v, "policy_review", crate::drift::PolicyReview::KEYS, d);
                 item(v, "policy_review", d)
+            }),
+            fleet: take("fleet").and_then(|mut v| {
+                check_keys(&mut v, "fleet", crate::fleet::RawFleet::KEYS, d);
+                item(v, "fleet", d)
             }),
         }
     }

@@ -14,6 +14,7 @@
 
 mod build;
 pub mod drift;
+pub mod fleet;
 pub mod mysql_native;
 pub mod options;
 mod protocols;
@@ -33,6 +34,7 @@ use std::time::Duration;
 use warden_inspect::{Protocol, TargetRef};
 
 pub use drift::{DriftOptions, PolicyChanges, PolicyReview};
+pub use fleet::FleetConfig;
 pub use mysql_native::MysqlNativeVerifier;
 pub use options::{HttpOptions, MysqlOptions, PostgresOptions, SshOptions};
 pub use protocols::protocol_supported;
@@ -158,6 +160,9 @@ pub struct Config {
     pub policy_changes: PolicyChanges,
     /// `policy_review:` — who approves `warden policy propose`.
     pub policy_review: PolicyReview,
+    /// `fleet:` — approvals shared with other replicas in PostgreSQL (docs/fleet.md);
+    /// `None`: embedded on sled.
+    pub fleet: Option<FleetConfig>,
 }
 
 /// One configuration mistake (the diagnostic type policy files use too).

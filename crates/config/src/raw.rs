@@ -34,6 +34,8 @@ pub struct RawConfig {
     pub policy_changes: Option<String>,
     #[serde(default)]
     pub policy_review: Option<crate::drift::PolicyReview>,
+    #[serde(default)]
+    pub fleet: Option<crate::fleet::RawFleet>,
 }
 
 impl RawConfig {
@@ -49,6 +51,7 @@ impl RawConfig {
         "analytics",
         "policy_changes",
         "policy_review",
+        "fleet",
     ];
 }
 

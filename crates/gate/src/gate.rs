@@ -292,6 +292,9 @@ impl Gate {
         if matches!(e, warden_approval::ApprovalError::Audit(_)) {
             self.inner.stats.audit_failure();
             Refusal::audit_unavailable(verdict)
+        } else if matches!(e, warden_approval::ApprovalError::Unavailable(_)) {
+            // Fleet mode: say why (the message names the database, never a password).
+            Refusal::internal(verdict, &e.to_string())
         } else {
             Refusal::internal(verdict, "the approval request could not be created")
         }

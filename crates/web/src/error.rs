@@ -48,7 +48,9 @@ impl WebError {
                 | ApprovalError::AlreadyExecuted(_) => StatusCode::CONFLICT,
                 ApprovalError::Expired(_) => StatusCode::GONE,
                 ApprovalError::NoSpec => StatusCode::BAD_REQUEST,
-                ApprovalError::Audit(_) => StatusCode::SERVICE_UNAVAILABLE,
+                ApprovalError::Audit(_) | ApprovalError::Unavailable(_) => {
+                    StatusCode::SERVICE_UNAVAILABLE
+                }
                 ApprovalError::Store(_)
                 | ApprovalError::Corrupt(_)
                 | ApprovalError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
