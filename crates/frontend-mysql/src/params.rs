@@ -53,8 +53,11 @@ impl LongData {
 pub struct ParamState {
     /// Number of parameters (from the upstream's COM_STMT_PREPARE answer).
     pub count: u16,
-    /// Types from the last execute that sent them (`new_params_bound_flag`).
+    /// Types of the last execute the upstream received that sent them
+    /// (`new_params_bound_flag`): what the server reads a later execute with.
     types: Option<Vec<(u8, u8)>>,
+    /// Types of the execute being decided, kept once it is forwarded.
+    sent_types: Option<Vec<(u8, u8)>>,
     /// Long data per parameter since the last execute.
     pub long: Vec<Option<LongData>>,
 }
@@ -64,6 +67,7 @@ impl ParamState {
         ParamState {
             count,
             types: None,
+            sent_types: None,
             long: Vec::new(),
         }
     }
@@ -92,7 +96,9 @@ impl ParamState {
             return Ok(Vec::new());
         }
         let nulls = b.bytes(n.div_ceil(8))?;
-        let types = if b.u8()? == 1 {
+        self.sent_types = None;
+        let new_types = b.u8()? == 1;
+        let types = if new_types {
             let mut t = Vec::with_capacity(n);
             for _ in 0..n {
                 t.push((b.u8()?, b.u8()?));
@@ -113,8 +119,19 @@ impl ParamState {
                 shown.push(value(&mut b, *ty, flags & 0x80 != 0)?);
             }
         }
-        self.types = Some(types);
+        if new_types {
+            self.sent_types = Some(types);
+        }
         Ok(shown)
+    }
+
+    /// The execute just read was forwarded: the server now reads later executes with
+    /// its types and has forgotten the long data.
+    pub fn executed(&mut self) {
+        if let Some(t) = self.sent_types.take() {
+            self.types = Some(t);
+        }
+        self.long.clear();
     }
 }
 
@@ -363,6 +380,10 @@ mod tests {
         p.push(200);
         let v = st.read(&execute(&p)).expect("read");
         assert_eq!(v, ["-7", "'it''s'", "NULL", "1.5", "200"]);
+        // until that execute was forwarded, the server has no types for the next one
+        assert!(st.read(&execute(&[0, 0])).is_err());
+        st.read(&execute(&p)).expect("read");
+        st.executed();
         // the next execute may omit the types
         let mut p = vec![0, 0];
         p.extend_from_slice(&3i64.to_le_bytes());

@@ -230,9 +230,8 @@ where
             Decided::Refuse(err) => return self.reply_err(reply_seq, &err).await,
         };
         self.forward(packet).await?;
-        // the server forgets long data once a statement has executed
         if let Some(stmt) = self.statements.get_mut(id) {
-            stmt.params.long.clear();
+            stmt.params.executed();
         }
         match self.relay(Expect::Results).await {
             Ok(relayed) => {
