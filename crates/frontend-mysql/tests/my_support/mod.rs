@@ -77,6 +77,11 @@ pub async fn start() -> Harness {
 }
 
 pub async fn start_with(options: MysqlOptions) -> Harness {
+    start_with_policy(options, None).await
+}
+
+/// A harness whose Gate has `extra` (a policy file's text) next to the shipped pack.
+pub async fn start_with_policy(options: MysqlOptions, extra: Option<&str>) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let name = format!("warden_my_{}", hex::encode(rand::random::<[u8; 5]>()));
     let upstream_password = format!("pw-{}", hex::encode(rand::random::<[u8; 8]>()));
@@ -96,7 +101,11 @@ pub async fn start_with(options: MysqlOptions) -> Harness {
         "/../../policies/mysql-production.yaml"
     ))
     .expect("policy pack");
-    let set = PolicySet::from_sources(&[("mysql-production.yaml".into(), pack)]).expect("policy");
+    let mut sources = vec![("mysql-production.yaml".to_string(), pack)];
+    if let Some(extra) = extra {
+        sources.push(("extra.yaml".to_string(), extra.to_owned()));
+    }
+    let set = PolicySet::from_sources(&sources).expect("policy");
     let gate = Gate::new(
         PolicyStore::new(set),
         stores.audit,
