@@ -1,7 +1,8 @@
 //! `warden demo`: a zero-setup tour. Everything lives in a fresh temporary folder:
 //! generated users (credentials printed), the shipped policy packs when found plus a
 //! demo policy, the console, an embedded sample HTTP API with an http target in front
-//! of it, and a postgres target in front of 127.0.0.1:5432 when that port answers.
+//! of it, a postgres target in front of 127.0.0.1:5432 and a mysql target in front of
+//! 127.0.0.1:3306 (upstream user root) when those ports answer.
 //!
 //! [`prepare`] writes the folder and the config, starts the sample API and binds the
 //! console; the CLI loads the config like any other and runs the gateway with
@@ -19,6 +20,7 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
+use warden_config::MysqlNativeVerifier;
 use warden_gate::auth::password::hash_password;
 use warden_gate::auth::ScramVerifier;
 use warden_policy::PolicySet;
@@ -71,9 +73,16 @@ fn shipped_policies() -> Option<PathBuf> {
         .and_then(|p| p.canonicalize().ok())
 }
 
-fn postgres_answers() -> bool {
-    let addr = SocketAddr::from(([127, 0, 0, 1], 5432));
+fn answers(port: u16) -> bool {
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
     TcpStream::connect_timeout(&addr, Duration::from_millis(300)).is_ok()
+}
+
+/// Which optional database targets the demo adds (their ports answered).
+#[derive(Clone, Copy)]
+struct Databases {
+    postgres: bool,
+    mysql: bool,
 }
 
 fn yaml_str(s: &str) -> String {
@@ -86,7 +95,7 @@ fn write_config(
     sample: SocketAddr,
     users: &[DemoUser],
     policies: &[PathBuf],
-    with_postgres: bool,
+    databases: Databases,
 ) -> std::io::Result<PathBuf> {
     let mut y = String::new();
     let _ = writeln!(
@@ -125,16 +134,26 @@ fn write_config(
             yaml_str(&hash),
             yaml_str(&scram)
         );
+        if databases.mysql {
+            let native = MysqlNativeVerifier::generate(&u.password).to_text();
+            let _ = writeln!(y, "    mysql_native_password: {}", yaml_str(&native));
+        }
     }
     let _ = writeln!(y, "targets:");
     let _ = writeln!(
         y,
         "  - name: sample-api\n    protocol: http\n    listen: 127.0.0.1:0\n    upstream: http://{sample}\n    labels: {{ env: demo }}"
     );
-    if with_postgres {
+    if databases.postgres {
         let _ = writeln!(
             y,
             "  - name: demo-db\n    protocol: postgres\n    listen: 127.0.0.1:0\n    upstream: 127.0.0.1:5432\n    labels: {{ env: production }}\n    upstream_user: postgres"
+        );
+    }
+    if databases.mysql {
+        let _ = writeln!(
+            y,
+            "  - name: demo-mysql\n    protocol: mysql\n    listen: 127.0.0.1:0\n    upstream: 127.0.0.1:3306\n    labels: {{ env: production }}\n    upstream_user: root"
         );
     }
     let path = dir.join("warden.yaml");
@@ -212,6 +231,15 @@ fn tour(started: &Started, users: &[DemoUser], dir: &Path) {
                 );
                 println!("    then try: SELECT 1;  DROP TABLE demo;  (the shipped production pack denies DROP)");
             }
+            "mysql" => {
+                println!("  {name} ({proto}) on {addr}, in front of 127.0.0.1:3306:");
+                println!(
+                    "    mariadb --skip-ssl -h {} -P {} -u alice -p{alice}",
+                    addr.ip(),
+                    addr.port()
+                );
+                println!("    then try: SELECT 1;  DROP TABLE demo.t;  (the shipped mysql-production pack denies DROP)");
+            }
             _ => println!("  {name} ({proto}) on {addr}"),
         }
     }
@@ -265,16 +293,12 @@ pub async fn prepare(dir: &Path, port: u16) -> Result<Demo, DemoError> {
         eprintln!("warning: the shipped policies did not load; using the demo policy only");
         policies = vec![demo_policy];
     }
-    let with_postgres = postgres_answers();
-    let config = write_config(
-        dir,
-        console_addr,
-        sample_addr,
-        &users,
-        &policies,
-        with_postgres,
-    )
-    .map_err(|e| DemoError(format!("cannot write the demo config: {e}")))?;
+    let databases = Databases {
+        postgres: answers(5432),
+        mysql: answers(3306),
+    };
+    let config = write_config(dir, console_addr, sample_addr, &users, &policies, databases)
+        .map_err(|e| DemoError(format!("cannot write the demo config: {e}")))?;
     Ok(Demo {
         dir: dir.to_path_buf(),
         config,

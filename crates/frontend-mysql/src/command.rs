@@ -23,9 +23,10 @@ pub enum Command {
         id: u32,
         cursor: bool,
     },
-    /// COM_STMT_SEND_LONG_DATA (no response).
+    /// COM_STMT_SEND_LONG_DATA for parameter `param` (no response).
     LongData {
         id: u32,
+        param: u16,
     },
     /// COM_STMT_CLOSE (no response).
     Close {
@@ -75,7 +76,10 @@ pub fn classify(payload: &[u8]) -> Result<Command, MyError> {
                 cursor: flags & 0x07 != 0,
             }
         }
-        com::STMT_SEND_LONG_DATA => Command::LongData { id: b.u32()? },
+        com::STMT_SEND_LONG_DATA => Command::LongData {
+            id: b.u32()?,
+            param: b.u16()?,
+        },
         com::STMT_CLOSE => Command::Close { id: b.u32()? },
         com::STMT_RESET => Command::Reset { id: b.u32()? },
         com::PING => Command::PassOne("COM_PING"),

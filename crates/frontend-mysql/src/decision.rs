@@ -5,14 +5,18 @@
 //! denials like the Gate's own. A hold waits for its approval (the client simply waits:
 //! MySQL has no notices), watching the client so that a disconnect withdraws it.
 //!
-//! Must never return [`Decided::Forward`] without a Gate ticket for exactly this text.
+//! Must never return [`Decided::Forward`] without a Gate ticket for exactly this text
+//! (for an execute: this text with these bound values).
+
+use std::sync::Arc;
 
 use tokio::io::AsyncRead;
 use warden_audit::{Durability, EventKind, VerdictSummary};
 use warden_gate::{
-    action_event, Admission, CancellationToken, Gate, HoldOutcome, Refusal, RefusalKind, Ticket,
+    action_event, verdict_summary, Admission, CancellationToken, Gate, HoldOutcome, Refusal,
+    RefusalKind, Ticket,
 };
-use warden_inspect::sql::Dialect;
+use warden_inspect::sql::{Dialect, SqlFacts};
 use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
 
 use super::errors::MyError;
@@ -114,27 +118,83 @@ impl SessionInfo {
         ErrPacket::new(1227, "42000", format!("Warden: {reason}"))
     }
 
+    /// Checks made before the Gate ([`lexing`]), and the inspected facts of `sql`;
+    /// a refusal is already audited.
+    pub async fn precheck(&self, sql: &str) -> Result<Arc<SqlFacts>, ErrPacket> {
+        let facts = self.gate.sql_facts(sql, Dialect::Mysql);
+        if let Some(reason) = lexing::refusal(sql) {
+            return Err(self.refuse_audited(sql, Facts::Sql(facts), &reason).await);
+        }
+        if self.backslash_literal {
+            if let Some(other) = lexing::backslash_literal_reading(sql) {
+                if *self.gate.sql_facts(&other, Dialect::Mysql) != *facts {
+                    let reason = "the server reads backslashes in this statement literally (sql_mode NO_BACKSLASH_ESCAPES or ANSI_QUOTES), which changes its meaning; statement refused";
+                    return Err(self.refuse_audited(sql, Facts::Sql(facts), reason).await);
+                }
+            }
+        }
+        Ok(facts)
+    }
+
     /// Decides `sql`; a hold waits here (watching `client` for a disconnect).
     pub async fn decide<S: AsyncRead + Unpin>(
         &self,
         sql: &str,
         client: &mut PacketReader<S>,
     ) -> Result<Decided, MyError> {
-        let facts = self.gate.sql_facts(sql, Dialect::Mysql);
-        if let Some(reason) = lexing::refusal(sql) {
-            let err = self.refuse_audited(sql, Facts::Sql(facts), &reason).await;
-            return Ok(Decided::Refuse(err));
+        match self.precheck(sql).await {
+            Ok(facts) => {
+                self.admit(self.action(sql, Facts::Sql(facts)), client)
+                    .await
+            }
+            Err(err) => Ok(Decided::Refuse(err)),
         }
-        if self.backslash_literal {
-            if let Some(other) = lexing::backslash_literal_reading(sql) {
-                if *self.gate.sql_facts(&other, Dialect::Mysql) != *facts {
-                    let reason = "the server reads backslashes in this statement literally (sql_mode NO_BACKSLASH_ESCAPES or ANSI_QUOTES), which changes its meaning; statement refused";
-                    let err = self.refuse_audited(sql, Facts::Sql(facts), reason).await;
-                    return Ok(Decided::Refuse(err));
-                }
+    }
+
+    /// Whether the policies would hold `action` (evaluated only: nothing is recorded
+    /// and no approval is requested).
+    pub fn would_hold(&self, action: &Action) -> bool {
+        let verdict = self.gate.policies().current().evaluate(action);
+        verdict_summary(&verdict).decision == "hold"
+    }
+
+    /// Records that a COM_STMT_PREPARE whose executions need approval was prepared
+    /// without one: preparing runs nothing, and every execute is decided (and held)
+    /// with its bound values.
+    pub async fn prepared_for_later(&self, action: &Action) -> Result<(), ErrPacket> {
+        let mut ev = action_event(EventKind::ActionDecided, action);
+        ev.verdict = Some(VerdictSummary {
+            decision: "allow".into(),
+            rules: Vec::new(),
+            dry_run: Vec::new(),
+            message: Some("prepared only: each execution is decided with its bound values".into()),
+        });
+        ev.detail = Some(
+            "COM_STMT_PREPARE of a statement the policies hold: the hold applies to each COM_STMT_EXECUTE"
+                .into(),
+        );
+        ev.action = Some(action.clone());
+        match self.gate.record(ev, Durability::Durable).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                tracing::error!(error = %e, "could not audit a prepare");
+                Err(ErrPacket::new(
+                    1290,
+                    "HY000",
+                    "Warden cannot write its audit log; statement refused (fail closed)",
+                ))
             }
         }
-        let admission = self.gate.decide(self.action(sql, Facts::Sql(facts))).await;
+    }
+
+    /// Asks the Gate about `action`; a hold waits here (watching `client` for a
+    /// disconnect).
+    pub async fn admit<S: AsyncRead + Unpin>(
+        &self,
+        action: Action,
+        client: &mut PacketReader<S>,
+    ) -> Result<Decided, MyError> {
+        let admission = self.gate.decide(action).await;
         let held = match admission {
             Admission::Allow(ticket) => return Ok(Decided::Forward(Box::new(ticket))),
             Admission::Deny(refusal) => return Ok(Decided::Refuse(refusal_packet(&refusal))),

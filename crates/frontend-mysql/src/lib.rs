@@ -11,7 +11,8 @@
 //! command → what to do with it · [`decision`] the Gate's answers as ERR packets, holds ·
 //! [`session`] the command loop with decisions ·
 //! [`relay`] upstream responses back to the client with outcomes · [`prepared`]
-//! prepared statements bound to their decisions · [`connection`] one connection end to
+//! prepared statements, each execute decided with its bound values · [`params`] the
+//! bound values of an execute, shown as SQL literals · [`connection`] one connection end to
 //! end. See `docs/mysql.md`.
 //!
 //! Must never forward a statement before its verdict, never forward refused text, never
@@ -32,6 +33,7 @@ pub mod handshake;
 pub mod lexing;
 pub mod login;
 pub mod packet;
+pub mod params;
 pub mod prepared;
 pub mod relay;
 pub mod session;

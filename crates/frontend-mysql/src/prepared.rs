@@ -1,9 +1,10 @@
-//! Prepared statements bound to their decisions: COM_STMT_PREPARE is decided on its
-//! text; the statement id the upstream returns is remembered with the Gate's ticket.
-//! The first COM_STMT_EXECUTE completes that ticket; each later one is recorded through
-//! the gate's [`Repeat`] (its own record, with the durability the Gate chose for the
-//! decision). A statement that ran because a person approved it is single-use: a later
-//! execute is refused and audited as refused.
+//! Prepared statements: COM_STMT_PREPARE is decided on its text (a denial never reaches
+//! the upstream); the statement id the upstream returns is remembered with the text,
+//! its inspected facts and its parameter state. Every COM_STMT_EXECUTE is then decided
+//! again as its own Action — the text with the execute's bound values written in
+//! ([`params`](super::params)), the facts of the prepared text — so each execution has
+//! its own decision and outcome records, the approvers of a held execution see the
+//! values it will run with, and an approval covers exactly that one execute packet.
 //!
 //! Must never let an execute of an id Warden did not see prepared (and allowed) reach
 //! the upstream, and never let an approval cover more than one execution.
@@ -12,41 +13,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use warden_audit::Outcome;
-use warden_gate::{Gate, Repeat, Ticket};
+use warden_gate::Ticket;
+use warden_inspect::sql::SqlFacts;
 
-/// One allowed prepared statement.
-struct Prepared {
-    ticket: Option<Box<Ticket>>,
-    again: Arc<Repeat>,
-}
+use super::params::ParamState;
 
-/// What to do with one COM_STMT_EXECUTE.
-pub enum Execution {
-    /// Forward it; report the outcome to this.
-    Run(Completion),
-    /// Refuse it with this message (already audited).
-    Refuse(String),
-}
-
-/// Who receives the outcome of one execute.
-pub enum Completion {
-    Ticket(Box<Ticket>),
-    /// A later execution of an allowed statement, numbered.
-    Again(Arc<Repeat>, u64),
-}
-
-impl Completion {
-    /// Records `outcome` in the background (the session never waits for the log).
-    pub fn finish(self, outcome: Outcome) {
-        match self {
-            Completion::Ticket(t) => {
-                tokio::spawn((*t).completed(outcome));
-            }
-            Completion::Again(r, n) => {
-                tokio::spawn(r.record(n, outcome));
-            }
-        }
-    }
+/// One prepared statement Warden let through.
+pub struct Prepared {
+    pub sql: Arc<str>,
+    pub facts: Arc<SqlFacts>,
+    pub params: ParamState,
 }
 
 /// The session's prepared statements, by upstream statement id.
@@ -56,52 +32,42 @@ pub struct PreparedStatements {
 }
 
 impl PreparedStatements {
-    pub fn insert(&mut self, gate: &Gate, id: u32, ticket: Box<Ticket>) {
-        let prepared = Prepared {
-            again: Arc::new(Repeat::from_ticket(gate, &ticket)),
-            ticket: Some(ticket),
-        };
-        if let Some(old) = self.by_id.insert(id, prepared) {
-            abandon(old.ticket);
-        }
+    pub fn insert(&mut self, id: u32, prepared: Prepared) {
+        self.by_id.insert(id, prepared);
     }
 
     pub fn contains(&self, id: u32) -> bool {
         self.by_id.contains_key(&id)
     }
 
+    pub fn get_mut(&mut self, id: u32) -> Option<&mut Prepared> {
+        self.by_id.get_mut(&id)
+    }
+
     pub fn close(&mut self, id: u32) {
-        if let Some(p) = self.by_id.remove(&id) {
-            abandon(p.ticket);
-        }
+        self.by_id.remove(&id);
     }
 
     pub fn clear(&mut self) {
-        for (_, p) in self.by_id.drain() {
-            abandon(p.ticket);
-        }
-    }
-
-    /// The execution of statement `id`, or `None` when Warden never allowed such an id.
-    pub async fn execute(&mut self, id: u32) -> Option<Execution> {
-        let p = self.by_id.get_mut(&id)?;
-        if let Some(t) = p.ticket.take() {
-            return Some(Execution::Run(Completion::Ticket(t)));
-        }
-        let n = p.again.next_execution();
-        if p.again.approval_id().is_some() {
-            return Some(Execution::Refuse(p.again.refuse_reuse(n).await));
-        }
-        Some(Execution::Run(Completion::Again(Arc::clone(&p.again), n)))
+        self.by_id.clear();
     }
 }
 
-/// Records that an allowed statement was never executed.
+/// Records the outcome on `ticket` in the background (the session never waits for the
+/// log).
+pub fn finish(ticket: Ticket, outcome: Outcome) {
+    tokio::spawn(ticket.completed(outcome));
+}
+
+/// Records that an allowed statement never ran.
 pub fn abandon(ticket: Option<Box<Ticket>>) {
     if let Some(t) = ticket {
-        tokio::spawn((*t).completed(Outcome {
-            error: Some("not executed".into()),
-            ..Outcome::default()
-        }));
+        finish(
+            *t,
+            Outcome {
+                error: Some("not executed".into()),
+                ..Outcome::default()
+            },
+        );
     }
 }

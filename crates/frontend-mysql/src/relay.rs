@@ -38,6 +38,8 @@ pub struct Relayed {
     pub outcome: Outcome,
     /// COM_STMT_PREPARE: the upstream's statement id.
     pub statement_id: Option<u32>,
+    /// COM_STMT_PREPARE: how many parameters the statement has.
+    pub params: u16,
 }
 
 struct Pipe<'a, U, C> {
@@ -200,6 +202,7 @@ where
         }
     }
     relayed.statement_id = Some(id);
+    relayed.params = params;
     relayed.outcome.status = Some("PREPARED".into());
     Ok(())
 }

@@ -6,7 +6,12 @@
 //!   comments expanded by the inspector) is one Action and one decision, as in the
 //!   PostgreSQL front-end; any denied statement refuses the whole text.
 //! * COM_STMT_PREPARE is decided on its text; only allowed statements reach the
-//!   upstream, and only their ids may be executed ([`prepared`](super::prepared)).
+//!   upstream, and only their ids may be executed ([`prepared`](super::prepared)). A
+//!   statement the policies would hold is prepared without an approval (preparing runs
+//!   nothing); the hold applies to each execute.
+//! * COM_STMT_EXECUTE is decided as its own Action: the prepared text with the bound
+//!   values written in ([`params`](super::params)) and the prepared text's facts; on
+//!   approval exactly the execute packet the approvers saw is forwarded, once.
 //! * COM_INIT_DB is decided as `USE \`db\``.
 //!
 //! Must never forward a statement before its verdict, never forward refused text, and
@@ -21,7 +26,8 @@ use super::command::{self, Command};
 use super::decision::{Decided, SessionInfo};
 use super::errors::MyError;
 use super::packet::{self, Packet, PacketReader};
-use super::prepared::{abandon, Completion, Execution, PreparedStatements};
+use super::params::{self as bound, ParamState};
+use super::prepared::{abandon, finish, Prepared, PreparedStatements};
 use super::relay::{self, Expect};
 use super::wire::ErrPacket;
 
@@ -72,14 +78,16 @@ where
                     return Ok(());
                 }
                 Command::Query(sql) => self.decided(&packet, &sql, Expect::Results).await?,
-                Command::Prepare(sql) => self.decided(&packet, &sql, Expect::Prepare).await?,
+                Command::Prepare(sql) => self.prepare(&packet, &sql).await?,
                 Command::InitDb(db) => {
                     let sql = format!("USE `{}`", db.replace('`', "``"));
                     self.decided(&packet, &sql, Expect::One).await?;
                 }
                 Command::Execute { id, cursor } => self.execute(&packet, id, cursor).await?,
-                Command::LongData { id } => {
-                    if self.statements.contains(id) {
+                Command::LongData { id, param } => {
+                    if let Some(stmt) = self.statements.get_mut(id) {
+                        stmt.params
+                            .long_data(param, packet.payload.get(7..).unwrap_or_default());
                         self.forward(&packet).await?;
                     }
                 }
@@ -88,7 +96,8 @@ where
                     self.forward(&packet).await?;
                 }
                 Command::Reset { id } => {
-                    if self.statements.contains(id) {
+                    if let Some(stmt) = self.statements.get_mut(id) {
+                        stmt.params.long.clear();
                         self.forward(&packet).await?;
                         self.relay(Expect::One).await?;
                     } else {
@@ -142,11 +151,48 @@ where
                 return Err(e);
             }
         };
-        match relayed.statement_id {
-            Some(id) if expect == Expect::Prepare => {
-                self.statements.insert(&self.info.gate, id, ticket)
+        finish(*ticket, relayed.outcome);
+        Ok(())
+    }
+
+    /// COM_STMT_PREPARE: decided on its text, except that a statement the policies
+    /// would hold is prepared without asking (its executes are held, with their values).
+    async fn prepare(&mut self, packet: &Packet, sql: &str) -> Result<(), MyError> {
+        let reply_seq = packet.last_seq.wrapping_add(1);
+        let facts = match self.info.precheck(sql).await {
+            Ok(facts) => facts,
+            Err(err) => return self.reply_err(reply_seq, &err).await,
+        };
+        let action = self.info.action(sql, Facts::Sql(facts.clone()));
+        let ticket = if self.info.would_hold(&action) {
+            if let Err(err) = self.info.prepared_for_later(&action).await {
+                return self.reply_err(reply_seq, &err).await;
             }
-            _ => Completion::Ticket(ticket).finish(relayed.outcome),
+            None
+        } else {
+            match self.info.admit(action, &mut self.client).await? {
+                Decided::Forward(ticket) => Some(ticket),
+                Decided::Refuse(err) => return self.reply_err(reply_seq, &err).await,
+            }
+        };
+        self.forward(packet).await?;
+        let relayed = match self.relay(Expect::Prepare).await {
+            Ok(r) => r,
+            Err(e) => {
+                abandon(ticket);
+                return Err(e);
+            }
+        };
+        if let Some(id) = relayed.statement_id {
+            let prepared = Prepared {
+                sql: sql.into(),
+                facts,
+                params: ParamState::new(relayed.params),
+            };
+            self.statements.insert(id, prepared);
+        }
+        if let Some(ticket) = ticket {
+            finish(*ticket, relayed.outcome);
         }
         Ok(())
     }
@@ -161,27 +207,44 @@ where
                 .await;
             return self.reply_err(reply_seq, &err).await;
         }
-        match self.statements.execute(id).await {
-            None => self.unknown_statement(id, reply_seq).await,
-            Some(Execution::Refuse(message)) => {
-                self.reply_err(reply_seq, &ErrPacket::new(1227, "42000", message))
-                    .await
+        let Some(stmt) = self.statements.get_mut(id) else {
+            return self.unknown_statement(id, reply_seq).await;
+        };
+        let values = stmt.params.read(&packet.payload);
+        let (sql, facts) = (stmt.sql.clone(), stmt.facts.clone());
+        let values = match values {
+            Ok(v) => v,
+            Err(e) => {
+                let why = format!("the bound values of this execute cannot be read ({e})");
+                let err = self
+                    .info
+                    .refuse_audited(&sql, Facts::Sql(facts), &why)
+                    .await;
+                return self.reply_err(reply_seq, &err).await;
             }
-            Some(Execution::Run(completion)) => {
-                self.forward(packet).await?;
-                match self.relay(Expect::Results).await {
-                    Ok(relayed) => {
-                        completion.finish(relayed.outcome);
-                        Ok(())
-                    }
-                    Err(e) => {
-                        completion.finish(Outcome {
-                            error: Some(e.to_string()),
-                            ..Outcome::default()
-                        });
-                        Err(e)
-                    }
-                }
+        };
+        let raw = bound::with_values(&sql, &values);
+        let action = self.info.action(&raw, Facts::Sql(facts));
+        let ticket = match self.info.admit(action, &mut self.client).await? {
+            Decided::Forward(ticket) => ticket,
+            Decided::Refuse(err) => return self.reply_err(reply_seq, &err).await,
+        };
+        self.forward(packet).await?;
+        if let Some(stmt) = self.statements.get_mut(id) {
+            stmt.params.executed();
+        }
+        match self.relay(Expect::Results).await {
+            Ok(relayed) => {
+                finish(*ticket, relayed.outcome);
+                Ok(())
+            }
+            Err(e) => {
+                let outcome = Outcome {
+                    error: Some(e.to_string()),
+                    ..Outcome::default()
+                };
+                finish(*ticket, outcome);
+                Err(e)
             }
         }
     }

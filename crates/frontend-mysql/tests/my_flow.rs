@@ -125,22 +125,31 @@ async fn prepared_statements_are_decided_at_prepare_and_bound_to_it() {
         Some(1243)
     );
 
-    // held at prepare, approved, executed once; a second execute is refused
-    let prepare = async { c.prepare("DELETE FROM t").await.expect("reply") };
+    // a statement the pack holds is prepared without an approval (preparing runs
+    // nothing); each execute is held, and an approval covers that one execute
+    let id = within(30, c.prepare("DELETE FROM t"))
+        .await
+        .expect("reply")
+        .expect("prepared without waiting");
+    assert_eq!(count(&h), "3", "nothing runs at prepare");
+    let execute = async { c.execute(id).await.expect("reply") };
     let approve = async {
         let req = h.pending().await;
+        assert_eq!(req.action.raw, "DELETE FROM t");
         h.approve(&req.id).await;
     };
-    let (prepared, ()) = within(60, async { tokio::join!(prepare, approve) }).await;
-    let id = prepared.expect("approved prepare");
-    assert_eq!(count(&h), "3", "nothing runs at prepare");
-    assert_eq!(
-        c.execute(id).await.expect("reply"),
-        Reply::Ok { affected: 3 }
-    );
+    let (reply, ()) = within(60, async { tokio::join!(execute, approve) }).await;
+    assert_eq!(reply, Reply::Ok { affected: 3 });
+    assert_eq!(count(&h), "0");
     h.direct("INSERT INTO t VALUES (9,'z')");
-    assert_eq!(c.execute(id).await.expect("reply").err_code(), Some(1227));
-    assert_eq!(count(&h), "1");
+    let execute = async { c.execute(id).await.expect("reply") };
+    let deny = async {
+        let req = h.pending().await;
+        h.deny(&req.id).await;
+    };
+    let (reply, ()) = within(60, async { tokio::join!(execute, deny) }).await;
+    assert_eq!(reply.err_code(), Some(1227));
+    assert_eq!(count(&h), "1", "the approval covered one execute");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

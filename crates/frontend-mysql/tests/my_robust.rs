@@ -93,3 +93,34 @@ async fn a_malformed_command_is_a_clean_error() {
         Reply::Rows(vec![b"\x012".to_vec()])
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_handshake_response_after_login_is_refused_and_audited() {
+    let h = start().await;
+    setup(&h);
+    let mut c = h.raw().await;
+    // a HandshakeResponse41 (capabilities, max packet, collation, user, auth) sent again
+    // as if it were a command; its first byte, 0x0f (LONG_PASSWORD | FOUND_ROWS |
+    // LONG_FLAG | CONNECT_WITH_DB, as the mariadb client sends), is COM_TIME: refused
+    let caps: u32 = 0x0f | 1 << 9 | 1 << 15 | 1 << 19;
+    let mut p = caps.to_le_bytes().to_vec();
+    p.extend_from_slice(&(1u32 << 24).to_le_bytes());
+    p.push(45);
+    p.extend_from_slice(&[0u8; 23]);
+    p.extend_from_slice(b"bob\0\x00mysql_native_password\0");
+    let r = within(10, c.command(&p)).await.expect("reply");
+    assert_eq!(r.err_code(), Some(1227), "{r:?}");
+    // the session goes on as alice, and the refusal is audited
+    assert_eq!(
+        c.query("SELECT COUNT(*) FROM t").await.expect("reply"),
+        Reply::Rows(vec![b"\x012".to_vec()])
+    );
+    let refused = h.audit_records("is not supported by Warden").await;
+    assert!(
+        refused
+            .iter()
+            .any(|e| e.actor.as_ref().is_some_and(|a| a.name == "alice")),
+        "{refused:?}"
+    );
+    assert_eq!(h.direct("SELECT COUNT(*) FROM t"), "2");
+}

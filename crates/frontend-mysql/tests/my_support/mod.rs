@@ -77,6 +77,11 @@ pub async fn start() -> Harness {
 }
 
 pub async fn start_with(options: MysqlOptions) -> Harness {
+    start_with_policy(options, None).await
+}
+
+/// A harness whose Gate has `extra` (a policy file's text) next to the shipped pack.
+pub async fn start_with_policy(options: MysqlOptions, extra: Option<&str>) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let name = format!("warden_my_{}", hex::encode(rand::random::<[u8; 5]>()));
     let upstream_password = format!("pw-{}", hex::encode(rand::random::<[u8; 8]>()));
@@ -96,7 +101,11 @@ pub async fn start_with(options: MysqlOptions) -> Harness {
         "/../../policies/mysql-production.yaml"
     ))
     .expect("policy pack");
-    let set = PolicySet::from_sources(&[("mysql-production.yaml".into(), pack)]).expect("policy");
+    let mut sources = vec![("mysql-production.yaml".to_string(), pack)];
+    if let Some(extra) = extra {
+        sources.push(("extra.yaml".to_string(), extra.to_owned()));
+    }
+    let set = PolicySet::from_sources(&sources).expect("policy");
     let gate = Gate::new(
         PolicyStore::new(set),
         stores.audit,
@@ -206,6 +215,123 @@ impl Harness {
             .expect("raw login")
     }
 
+    /// mysql_async connection options for `user` through Warden (TCP, the harness's
+    /// database).
+    pub fn driver_opts(&self, user: &str, pw: &str) -> mysql_async::Opts {
+        mysql_async::OptsBuilder::default()
+            .ip_or_hostname("127.0.0.1")
+            .tcp_port(self.addr.port())
+            .user(Some(user))
+            .pass(Some(pw))
+            .db_name(Some(self.db.clone()))
+            .prefer_socket(false)
+            .into()
+    }
+
+    /// A mysql_async connection through Warden as alice.
+    pub async fn driver(&self) -> mysql_async::Conn {
+        within(
+            30,
+            mysql_async::Conn::new(self.driver_opts("alice", ALICE_PW)),
+        )
+        .await
+        .expect("mysql_async connects through Warden")
+    }
+
+    /// Audit records whose event JSON contains `text` (case-insensitive), newest
+    /// first; waits up to 5 s for at least one (queued records are written in the
+    /// background).
+    pub async fn audit_records(&self, text: &str) -> Vec<warden_audit::Event> {
+        for _ in 0..100 {
+            let page = self
+                .gate
+                .audit()
+                .query(&warden_audit::Query {
+                    since: None,
+                    until: None,
+                    user: None,
+                    target: None,
+                    verdict: None,
+                    text: Some(text.to_owned()),
+                    after: None,
+                    limit: 100,
+                })
+                .expect("audit query");
+            if !page.records.is_empty() {
+                return page.records.into_iter().map(|r| r.event).collect();
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        Vec::new()
+    }
+
+    /// The record with an outcome among those containing `text` (waits up to 5 s).
+    pub async fn outcome_record(&self, text: &str) -> Option<warden_audit::Event> {
+        for _ in 0..50 {
+            let found = self
+                .audit_records(text)
+                .await
+                .into_iter()
+                .find(|e| e.outcome.is_some());
+            if found.is_some() {
+                return found;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        None
+    }
+
+    /// No audit record contains `text` (after the queued ones had time to land).
+    pub async fn audit_lacks(&self, text: &str) -> bool {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.gate
+            .audit()
+            .query(&warden_audit::Query {
+                since: None,
+                until: None,
+                user: None,
+                target: None,
+                verdict: None,
+                text: Some(text.to_owned()),
+                after: None,
+                limit: 1,
+            })
+            .expect("audit query")
+            .records
+            .is_empty()
+    }
+
+    /// Runs `statements` through Warden with Python's PyMySQL (one connection, multi-
+    /// statements on), one answer line per statement: `OK <rows>` or `ERR <code>`.
+    pub async fn pymysql(&self, statements: &[&str]) -> Vec<String> {
+        let script = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/my_support/pymysql_client.py"
+        );
+        let out = tokio::process::Command::new("python3")
+            .arg(script)
+            .arg(self.addr.port().to_string())
+            .arg("alice")
+            .arg(ALICE_PW)
+            .arg(&self.db)
+            .args(statements)
+            .kill_on_drop(true)
+            .output();
+        let out = tokio::time::timeout(Duration::from_secs(60), out)
+            .await
+            .expect("pymysql timed out")
+            .expect("run python3");
+        assert!(
+            out.status.success(),
+            "pymysql client failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+
     /// Waits until a pending approval exists and returns it.
     pub async fn pending(&self) -> ApprovalRequest {
         for _ in 0..400 {
@@ -227,6 +353,31 @@ impl Harness {
         Actor {
             name: "bob".into(),
             roles: vec!["dba".into()],
+            client_addr: None,
+            alerts: Vec::new(),
+        }
+    }
+
+    /// Denies every pending approval, forever (run it next to statements that may be
+    /// held and must not run).
+    pub async fn deny_every_hold(&self) {
+        loop {
+            for r in self.gate.approvals().list(Some(ApprovalState::Pending)) {
+                let _ = self
+                    .gate
+                    .approvals()
+                    .deny(&r.id, &Self::any_approver(), Some("no".into()))
+                    .await;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+    }
+
+    /// An approver for every rule of the pack and the built-in defaults.
+    fn any_approver() -> Actor {
+        Actor {
+            name: "carol".into(),
+            roles: vec!["dba".into(), "admin".into(), "security".into()],
             client_addr: None,
             alerts: Vec::new(),
         }
