@@ -270,10 +270,10 @@ impl Conn<'_> {
         let sql = format!("USE `{}`", db.replace('`', "``"));
         match info.decide(&sql, client).await.map_err(|e| (e, seq))? {
             Decided::Forward(ticket) => {
-                tokio::spawn((*ticket).completed(warden_audit::Outcome {
+                ticket.complete(warden_audit::Outcome {
                     status: Some("OK (at login)".into()),
                     ..Default::default()
-                }));
+                });
                 Ok(Some(db))
             }
             Decided::Refuse(err) => Err((MyError::Refused(err), seq)),
