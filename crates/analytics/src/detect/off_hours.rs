@@ -160,9 +160,7 @@ mod tests {
         // of 1.5/70 = 2.1% at 00:00 — usual by share alone, so every member's night at
         // 00:00-01:00 went unreported.
         let mut hours = [0u32; 24];
-        for h in 7..17 {
-            hours[h] = 70;
-        }
+        hours[7..17].fill(70);
         hours[0] = 1;
         hours[1] = 1;
         assert!(hour_share(&hours, 70, 0) >= 0.02);

@@ -313,9 +313,7 @@ mod tests {
         // and night pages: its day is 14..=23 UTC, its deep night 03..=10 UTC — not the
         // configured 23:00-04:00, which is its evening.
         let mut hour_days = [0u32; 24];
-        for h in 14..24 {
-            hour_days[h] = 90;
-        }
+        hour_days[14..24].fill(90);
         hour_days[0] = 6; // late evenings
         hour_days[8] = 3; // pages
         let day = working_day_hours(&hour_days, 100);
