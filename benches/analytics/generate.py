@@ -12,16 +12,16 @@ Deterministic: the same arguments write byte-identical files. Python 3 stdlib on
 import argparse
 import datetime
 import json
+import math
 import os
 import random
 
 from workload import ROLES, TARGETS, Emitter, ordinary_action, sql_facts, ssh_facts
 import incidents
+from profiles import PROFILES
 
 DAY = 86400
 START = datetime.datetime(2026, 1, 5, tzinfo=datetime.timezone.utc)  # a Monday
-ROLE_MIX = ["developer"] * 12 + ["analyst"] * 6 + ["sre"] * 5 + ["dba"] * 3 + ["support"] * 6 + \
-    ["finance"] * 4
 NAMES = ["alice", "bob", "carol", "dave", "erin", "frank", "grace", "heidi", "ivan", "judy",
          "ken", "laura", "mike", "nina", "oscar", "peggy", "quinn", "rupert", "sybil", "trent",
          "ursula", "victor", "wendy", "xavier", "yara", "zane"]
@@ -29,10 +29,11 @@ ERRORS = ['syntax error at or near "FROM"', 'relation "tmp_report" does not exis
           "canceling statement due to statement timeout", 'column "regoin" does not exist']
 
 
-def make_users(rng, count, dormant):
+def make_users(rng, count, dormant, prof):
     users = []
+    mix = prof["role_mix"]
     for i in range(count):
-        role = ROLE_MIX[i % len(ROLE_MIX)]
+        role = mix[i % len(mix)]
         spec = ROLES[role]
         name = NAMES[i % len(NAMES)] + ("" if i < len(NAMES) else str(i // len(NAMES) + 1))
         targets = list(spec["targets"])
@@ -51,19 +52,22 @@ def make_users(rng, count, dormant):
             "start": rng.uniform(*spec["start"]), "length": rng.uniform(*spec["length"]),
             "rate": rng.uniform(*spec["rate"]), "rows": spec["rows"] * rng.uniform(0.5, 2.0),
             "desk": "10.1.%d.%d" % (team, 10 + i),
-            "vpn": ["10.8.0.%d" % rng.randint(2, 250) for _ in range(4)] if rng.random() < 0.3 else [],
-            "shared_exit": rng.random() < 0.4,
-            "vacation": None, "dormant": False, "new_target": None,
+            "vpn": ["10.8.0.%d" % rng.randint(2, 250) for _ in range(4)] if rng.random() < prof["vpn_share"] else [],
+            "shared_exit": rng.random() < prof["shared_exit"],
+            "vacation": None, "dormant": False, "new_target": None, "late_shift": False,
         }
+        if prof["late_shift"] and role == "support" and rng.random() < prof["late_shift"]:
+            u["late_shift"] = True  # 14:00-22:00
+            u["start"] = rng.uniform(13.5, 14.5)
         users.append(u)
     for u in rng.sample(users, dormant):
         u["dormant"] = True
     humans = [u for u in users if not u["dormant"]]
-    for u in rng.sample(humans, max(1, len(humans) // 4)):
+    for u in rng.sample(humans, max(1, int(len(humans) * prof["vacation_share"]))):
         first = rng.randint(7, 38)
         u["vacation"] = (first, first + rng.randint(5, 12))
     rng.choice(humans)["vacation"] = (12, 34)  # a 22-day leave: not dormancy
-    for u in rng.sample(humans, 4):
+    for u in rng.sample(humans, prof["new_targets"]):
         # A legitimate new target: one that peers in the same role use.
         count = {}
         for p in users:
@@ -93,29 +97,31 @@ def user_targets(u, day):
     return targets, weights
 
 
-def bursts(rng, em, u, t0, t1, target, ip, session, role_rows):
+def bursts(rng, em, u, t0, t1, target, ip, session, role_rows, prof):
     """Ordinary work between t0 and t1: bursts of actions separated by idle gaps."""
     t = t0 + rng.uniform(5, 120)
+    p_cluster, c_lo, c_hi = prof["error_cluster"]
+    p_error, p_deny = prof["action_error"], prof["action_error"] + prof["deny_rate"]
     while t < t1:
         n = rng.randint(2, max(3, int(12 * u["rate"])))
-        cluster = rng.randint(3, 6) if rng.random() < 0.01 else 0
+        cluster = rng.randint(c_lo, c_hi) if rng.random() < p_cluster else 0
         for _ in range(n):
             if t >= t1:
                 break
             raw, facts, rows, nbytes = ordinary_action(rng, target, role_rows)
             decision, error = "allow", None
             r = rng.random()
-            if cluster > 0 or r < 0.03:
+            if cluster > 0 or r < p_error:
                 cluster -= 1
                 error = rng.choice(ERRORS)
-            elif r < 0.035 and u["role"] == "developer":
+            elif r < p_deny and u["role"] in ("developer", "qa"):
                 decision = "deny"
             em.action(t, u, ip, target, session, raw, facts, decision, rows, nbytes, error)
             t += rng.uniform(4, 90)
         t += rng.uniform(5, 40) * 60
 
 
-def work_day(rng, em, u, day, users_by_role, sre_on_call):
+def work_day(rng, em, u, day, users_by_role, sre_on_call, prof):
     weekday = day % 7
     base = day * DAY
     if u["dormant"] and day > 9:
@@ -126,22 +132,31 @@ def work_day(rng, em, u, day, users_by_role, sre_on_call):
         h = rng.uniform(0.2, 5.5)
         target = rng.choice(["k8s-prod", "bastion-prod"])
         session, t = em.login(base + h * 3600, u, u["desk"], target)
-        bursts(rng, em, u, t, t + rng.uniform(600, 2400), target, u["desk"], session, u["rows"])
+        bursts(rng, em, u, t, t + rng.uniform(600, 2400), target, u["desk"], session, u["rows"], prof)
+    late_p, late_lo, late_hi = prof["late_night"]
+    evening = None
     if weekday >= 5:
-        if rng.random() > 0.05:
+        if rng.random() > prof["weekend_work"]:
             return
         start, end = 11 + rng.uniform(0, 3), None
         end = start + rng.uniform(1.5, 3.5)
     else:
-        if rng.random() > 0.92:
+        if rng.random() > prof["weekday_work"]:
             return
         start = u["start"] + rng.gauss(0, 0.3)
+        if prof["early_start"] and rng.random() < prof["early_start"] and not u["late_shift"]:
+            start -= rng.uniform(1.0, 2.0)  # an early start
         end = start + u["length"] + rng.gauss(0, 0.4)
-        if rng.random() < 0.03 and u["role"] != "sre":
-            end += rng.uniform(1.5, 3.5)  # a legitimate late night, continuing the day
-    lunch = 12 + rng.uniform(0, 1)
+        if rng.random() < late_p and u["role"] != "sre":
+            end += rng.uniform(late_lo, late_hi)  # a legitimate late night, continuing the day
+        elif prof["evening_return"] and not u["late_shift"] and rng.random() < prof["evening_return"]:
+            evening = end + rng.uniform(2.0, 3.0)  # back in the evening after a break
+    lunch = (12 if not u["late_shift"] else 18) + rng.uniform(0, 1)
     blocks = [(start, lunch), (lunch + rng.uniform(0.5, 1.0), end)] if end > lunch + 1.5 else [(start, end)]
     targets, weights = user_targets(u, day)
+    if evening is not None:
+        blocks.append((evening, evening + rng.uniform(0.5, 1.5)))
+    typo2, typo1, typo_max = prof["login_typo"]
     for (a, b) in blocks:
         if b - a < 0.25:
             continue
@@ -149,14 +164,14 @@ def work_day(rng, em, u, day, users_by_role, sre_on_call):
         ip = session_ip(rng, u)
         failures = 0
         r = rng.random()
-        if r < 0.01:
-            failures = rng.randint(2, 3)
-        elif r < 0.05:
+        if r < typo2:
+            failures = rng.randint(2, typo_max)
+        elif r < typo1:
             failures = 1
         session, t = em.login(base + a * 3600, u, ip, target, failures=failures)
         if u["role"] == "dba" and weekday == 2 and a > 12 and target == "app-db-prod":
             migration(rng, em, u, t + 600, ip, session)
-        bursts(rng, em, u, t, base + b * 3600, target, ip, session, u["rows"])
+        bursts(rng, em, u, t, base + b * 3600, target, ip, session, u["rows"], prof)
         em.close(base + b * 3600 + 30, u, ip, target, session)
 
 
@@ -193,7 +208,7 @@ def service_accounts(rng, em, day):
 
 
 def fmt_time(t):
-    whole = int(t)
+    whole = math.floor(t)
     micros = int(round((t - whole) * 1e6))
     if micros >= 1000000:
         whole, micros = whole + 1, 0
@@ -204,29 +219,38 @@ def fmt_time(t):
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--users", type=int, default=48)
+    ap.add_argument("--profile", choices=sorted(PROFILES), default="default",
+                    help="shape of the workload (see profiles.py)")
+    ap.add_argument("--utc-offset", type=float, default=None,
+                    help="people's local time zone, hours east of UTC (default: the profile's, by seed)")
+    ap.add_argument("--users", type=int, default=None, help="default: the profile's (48 by default)")
     ap.add_argument("--weeks", type=int, default=7)
     ap.add_argument("--per-detector", type=int, default=6, help="incidents of each detector's kind")
     ap.add_argument("--incidents-from", type=int, default=21, help="first day incidents may happen")
     ap.add_argument("--no-incidents", action="store_true")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
+    prof = PROFILES[args.profile]
+    offsets = prof["utc_offsets"]
+    offset = args.utc_offset if args.utc_offset is not None else offsets[args.seed % len(offsets)]
+    shift = offset * 3600  # local time - UTC
     rng = random.Random(args.seed)
     days = args.weeks * 7
-    users = make_users(rng, args.users, 0 if args.no_incidents else args.per_detector)
+    users = make_users(rng, args.users or prof["users"], 0 if args.no_incidents else args.per_detector, prof)
     by_role = {}
     for u in users:
         by_role.setdefault(u["role"], []).append(u)
     plan = [] if args.no_incidents else incidents.plan(rng, users, days, args.per_detector,
-                                                       args.incidents_from)
+                                                       args.incidents_from, prof)
     os.makedirs(args.out, exist_ok=True)
     labels = {}
     seq = 0
     prev = "0" * 64
+    carry = []  # events after midnight of the day that made them: written with the next day
     with open(os.path.join(args.out, "events.jsonl"), "w") as out:
         for day in range(days):
-            events = []
-            order = [0]
+            events, carry = carry, []
+            order = [len(events)]
 
             def emit(t, ev, tag):
                 order[0] += 1
@@ -239,15 +263,19 @@ def main():
             # A daily on-call rota: every SRE has nights in their baseline.
             on_call = sres[day % len(sres)]["name"] if sres else None
             for u in users:
-                work_day(drng, em, u, day, by_role, u["name"] == on_call)
+                work_day(drng, em, u, day, by_role, u["name"] == on_call, prof)
             service_accounts(drng, em, day)
             for inc in plan:
                 if inc["day"] == day:
-                    incidents.inject(random.Random("%d-inc-%s" % (args.seed, inc["id"])), em, inc, day * DAY)
+                    incidents.inject(random.Random("%d-inc-%s" % (args.seed, inc["id"])), em, inc, day * DAY,
+                                     prof)
             events.sort(key=lambda e: (e[0], e[1]))
+            if day + 1 < days:
+                carry = [(t, -1, ev, tag) for (t, _, ev, tag) in events if t >= (day + 1) * DAY]
+                events = [e for e in events if e[0] < (day + 1) * DAY]
             for (t, _, ev, tag) in events:
                 seq += 1
-                text, ns = fmt_time(t)
+                text, ns = fmt_time(t - shift)
                 h = "%064x" % drng.getrandbits(256)
                 out.write(json.dumps({"seq": seq, "time": text, "time_ns": ns, "prev_hash": prev,
                                       "hash": h, "event": ev}, separators=(",", ":")))
@@ -267,10 +295,11 @@ def main():
                 out.write(json.dumps({
                     "id": inc["id"], "detector": det, "user": inc.get("user"),
                     "client_addr": inc.get("client_addr"), "target": inc.get("target"),
-                    "start": fmt_time(got["start"])[0], "end": fmt_time(got["end"])[0],
+                    "start": fmt_time(got["start"] - shift)[0], "end": fmt_time(got["end"] - shift)[0],
                     "evidence": got["seqs"], "also": inc.get("also", []),
                 }, separators=(",", ":")) + "\n")
-    print("wrote %d records, %d incidents to %s" % (seq, len(labels), args.out))
+    print("wrote %d records, %d incidents to %s (profile %s, UTC%+g)" % (seq, len(labels), args.out,
+                                                                         args.profile, offset))
 
 
 if __name__ == "__main__":

@@ -19,7 +19,7 @@ FAKE_NAMES = ["admin", "root", "test", "oracle", "postgres", "guest", "backup", 
               "support1", "dbadmin", "sa", "operator", "info", "webmaster"]
 
 
-def plan(rng, users, days, per_detector, first_day):
+def plan(rng, users, days, per_detector, first_day, prof):
     humans = [u for u in users if not u["dormant"]]
     busy = set()  # (user, day) with an incident already
     out = []
@@ -27,7 +27,8 @@ def plan(rng, users, days, per_detector, first_day):
     for det in DETECTORS:
         pool = [u for u in users if u["dormant"]] if det == "dormant-account" else list(humans)
         if det == "off-hours":
-            pool = [u for u in pool if u["role"] != "sre"]
+            # On-call SREs and late-shift workers have nights in their own baseline.
+            pool = [u for u in pool if u["role"] != "sre" and not u["late_shift"]]
         rng.shuffle(pool)
         made = 0
         for u in pool:
@@ -54,7 +55,7 @@ def plan(rng, users, days, per_detector, first_day):
                 inc["user"] = None
                 inc["client_addr"] = "198.18.%d.%d" % (n // 250, n % 250 + 2)
                 others = [h["name"] for h in humans]
-                inc["victims"] = rng.sample(others, rng.randint(5, 14))
+                inc["victims"] = rng.sample(others, rng.randint(*prof["spray"][1]))
             elif det == "new-source":
                 inc["client_addr"] = "198.51.100.%d" % (n % 250 + 2)
             elif det == "first-access":
@@ -75,21 +76,21 @@ def sql_target(u):
     return next((t for t in u["targets"] if TARGETS[t][0] in ("postgres", "mysql")), None)
 
 
-def inject(rng, em, inc, base):
+def inject(rng, em, inc, base, prof):
     det, u, tag = inc["kind"], inc["u"], inc["id"]
     ip = inc.get("client_addr") or u["desk"]
     main = u["targets"][0]
     if det == "failed-login-burst":
         t = base + rng.uniform(0.2, 23.5) * 3600
-        n, span = rng.randint(6, 14), rng.uniform(30, 300)
+        n, span = rng.randint(*prof["burst"][0]), rng.uniform(*prof["burst"][1])
         target = rng.choice(u["targets"])
         for i in range(n):
             em.failed_login(t + i * span / n, u["name"], ip, target, tag)
     elif det == "password-spray":
         t = base + rng.uniform(0.2, 23.0) * 3600
-        names = rng.sample(FAKE_NAMES, rng.randint(3, 8)) + inc["victims"]
+        names = rng.sample(FAKE_NAMES, rng.randint(*prof["spray"][0])) + inc["victims"]
         rng.shuffle(names)
-        span = rng.uniform(180, 1500)
+        span = rng.uniform(*prof["spray"][2])
         target = rng.choice(["api-internal", "bastion-prod", "app-db-prod"])
         k = 0
         for name in names:
@@ -97,7 +98,7 @@ def inject(rng, em, inc, base):
                 em.failed_login(t + k * span / (2 * len(names)), name, ip, target, tag)
                 k += 1
     elif det == "off-hours":
-        t = base + rng.uniform(0.5, 4.5) * 3600
+        t = base + rng.uniform(*prof["off_hours"]) * 3600
         session, t = em.login(t, u, u["desk"], main, tag)
         for _ in range(rng.randint(3, 15)):
             raw, facts, rows, nbytes = ordinary_action(rng, main, u["rows"])
@@ -112,33 +113,33 @@ def inject(rng, em, inc, base):
             em.action(t, u, ip, target, session, raw, facts, rows=rows, nbytes=nbytes, tag=tag)
             t += rng.uniform(20, 200)
     elif det == "unusual-volume":
-        volume(rng, em, u, tag, base)
+        volume(rng, em, u, tag, base, prof)
     elif det == "privilege-change":
         privilege(rng, em, u, tag, base)
     elif det == "denial-storm":
-        denials(rng, em, u, tag, base)
+        denials(rng, em, u, tag, base, prof)
     elif det == "error-spike":
-        errors(rng, em, u, tag, base)
+        errors(rng, em, u, tag, base, prof)
     elif det == "rapid-repetition":
-        repetition(rng, em, u, tag, base)
+        repetition(rng, em, u, tag, base, prof)
 
 
-def volume(rng, em, u, tag, base):
+def volume(rng, em, u, tag, base, prof):
     target = sql_target(u)
     t = working_time(rng, u, base)
     if target and rng.random() < 0.6:
         session, t = em.login(t, u, u["desk"], target, tag)
-        for _ in range(rng.randint(4, 12)):
+        for _ in range(rng.randint(*prof["volume_rows"][0])):
             table = rng.choice(TABLES[target])
-            rows = rng.randint(200000, 1000000)
+            rows = rng.randint(*prof["volume_rows"][1])
             em.action(t, u, u["desk"], target, session, "SELECT * FROM %s" % table,
                       sql_facts("select", [table]), rows=rows, nbytes=rows * rng.randint(150, 400), tag=tag)
             t += rng.uniform(60, 240)
         return
     target = rng.choice(u["targets"])
     session, t = em.login(t, u, u["desk"], target, tag)
-    n = rng.randint(400, 900)
-    span = rng.uniform(1800, 2700)
+    n = rng.randint(*prof["volume_actions"][0])
+    span = rng.uniform(*prof["volume_actions"][1])
     for i in range(n):
         raw, facts, rows, nbytes = ordinary_action(rng, target, u["rows"])
         em.action(t + i * span / n, u, u["desk"], target, session, raw, facts, rows=rows, nbytes=nbytes, tag=tag)
@@ -194,11 +195,11 @@ DANGEROUS = ["DROP TABLE {t}", "TRUNCATE {t}", "DELETE FROM {t}", "COPY {t} TO P
              "UPDATE {t} SET status = 'void'", "DROP SCHEMA public CASCADE", "ALTER TABLE {t} DROP COLUMN id"]
 
 
-def denials(rng, em, u, tag, base):
+def denials(rng, em, u, tag, base, prof):
     t = working_time(rng, u, base)
     target = sql_target(u) or u["targets"][0]
     session, t = em.login(t, u, u["desk"], target, tag)
-    n, span = rng.randint(10, 30), rng.uniform(240, 600)
+    n, span = rng.randint(*prof["denials"][0]), rng.uniform(*prof["denials"][1])
     for i in range(n):
         if TARGETS[target][0] in ("postgres", "mysql"):
             raw = rng.choice(DANGEROUS).format(t=rng.choice(TABLES[target]), n=rng.randint(1, 999))
@@ -211,27 +212,36 @@ def denials(rng, em, u, tag, base):
         em.action(t + i * span / n, u, u["desk"], target, session, raw, facts, decision="deny", tag=tag)
 
 
-def errors(rng, em, u, tag, base):
+def errors(rng, em, u, tag, base, prof):
     t = working_time(rng, u, base)
     target = rng.choice(u["targets"])
     session, t = em.login(t, u, u["desk"], target, tag)
-    n, span, share = rng.randint(20, 40), rng.uniform(300, 720), rng.uniform(0.6, 0.9)
+    (lo, hi), span_range, share_range = prof["errors"][0], prof["errors"][1], prof["errors"][2]
+    n, span, share = rng.randint(lo, hi), rng.uniform(*span_range), rng.uniform(*share_range)
+    # At least `errors_min` fail (the detector's floor): the first ones, when the draw is short.
+    fail = None
+    if prof["errors_min"]:
+        fail = [rng.random() < share for _ in range(n)]
+        for i in range(n):
+            if sum(fail) >= prof["errors_min"]:
+                break
+            fail[i] = True
     for i in range(n):
         raw, facts, rows, nbytes = ordinary_action(rng, target, u["rows"])
         err = None
-        if rng.random() < share:
+        if (rng.random() < share) if fail is None else fail[i]:
             err = rng.choice(['permission denied for table salaries', 'column "passwd" does not exist',
                               'relation "pg_shadow_copy" does not exist', "403 Forbidden", "command not found"])
         em.action(t + i * span / n, u, u["desk"], target, session, raw, facts, rows=rows, nbytes=nbytes,
                   error=err, tag=tag)
 
 
-def repetition(rng, em, u, tag, base):
+def repetition(rng, em, u, tag, base, prof):
     t = working_time(rng, u, base)
     target = rng.choice(u["targets"])
     session, t = em.login(t, u, u["desk"], target, tag)
-    n = rng.randint(50, 150)
-    span = n / rng.uniform(1.0, 2.5)
+    n = rng.randint(*prof["repetition"][0])
+    span = n / rng.uniform(*prof["repetition"][1])
     proto = TARGETS[target][0]
     for i in range(n):
         k = rng.randint(1, 10 ** 6)

@@ -37,6 +37,9 @@ ROLES = {
                     start=(7.0, 9.0), length=(7.5, 8.5), rate=(0.5, 1.2), rows=5),
     "finance": dict(targets={"payroll-db": 4, "reporting-db": 3, "billing-db": 2},
                     start=(8.0, 9.5), length=(7.0, 8.5), rate=(0.2, 0.6), rows=300),
+    # Only in the `alt` profile (profiles.py).
+    "qa": dict(targets={"app-db-staging": 4, "k8s-staging": 3, "api-internal": 3, "bastion-staging": 2},
+               start=(7.0, 10.0), length=(7.0, 9.0), rate=(0.5, 1.4), rows=100),
 }
 
 TABLES = {

@@ -1,12 +1,12 @@
 //! `failed-login-burst`: many failed logins for one user name in a short window.
 //!
-//! Fires when the window's count reaches the threshold (default 5 in 10m), or twice the
-//! user's busiest window of the baseline when that is higher. Never looks at successful
-//! logins.
+//! Fires when the window's count reaches the threshold (default 5 in 10m), or, when
+//! higher, twice a busy day's busiest window of the user's baseline and more than its
+//! busiest ([`super::adaptive`]). Never looks at successful logins.
 
 use std::net::IpAddr;
 
-use super::{adaptive, num, span, Draft};
+use super::{adaptive, span, Busy, Draft};
 use crate::engine::metric::Metric;
 use crate::engine::user::UserState;
 use crate::settings::{Detector, DetectorTuning};
@@ -19,7 +19,11 @@ pub fn check(
     trusted: bool,
     now: i64,
 ) -> Option<Draft> {
-    let usual = trusted.then(|| u.cached.max[Metric::Fails.index()]);
+    let m = Metric::Fails.index();
+    let usual = trusted.then(|| Busy {
+        q90: u.cached.q90[m],
+        max: u.cached.max[m],
+    });
     let threshold = adaptive(t.threshold, usual);
     if count < threshold {
         return None;
@@ -39,18 +43,14 @@ pub fn check(
         many => format!(" from {} addresses", many.len()),
     };
     let baseline = match usual {
-        Some(q) => format!(
-            "usual: at most {} in {} on 9 days of 10",
-            num(q),
-            span(t.window.nanos())
-        ),
+        Some(b) => format!("usual: {}", b.describe(&span(t.window.nanos()))),
         None => "no baseline yet".to_string(),
     };
     let explanation = format!(
         "{name}: {} failed logins in {}{from}; {baseline} (threshold {})",
-        num(count),
+        super::num(count),
         span(t.window.nanos()),
-        num(threshold)
+        super::num(threshold)
     );
     let ip = (sources.len() == 1).then(|| sources[0]);
     Some(

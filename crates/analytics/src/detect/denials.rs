@@ -1,12 +1,13 @@
 //! `denial-storm`: many denied or held actions by one user in a short window — someone
 //! probing the guard rails.
 //!
-//! Fires at the threshold (default 8 in 10m) or twice the user's busiest window of the
-//! baseline when that is higher (people whose work is routinely held for approval).
+//! Fires at the threshold (default 8 in 10m) or, when higher, twice a busy day's busiest
+//! window of the user's baseline and more than its busiest ([`super::adaptive`]: people
+//! whose work is routinely held for approval).
 
 use std::net::IpAddr;
 
-use super::{adaptive, num, span, Draft};
+use super::{adaptive, num, span, Busy, Draft};
 use crate::engine::user::UserState;
 use crate::settings::{Detector, DetectorTuning};
 
@@ -15,7 +16,7 @@ pub fn check(
     name: &str,
     u: &UserState,
     count: f64,
-    usual: Option<f64>,
+    usual: Option<Busy>,
     at: (Option<IpAddr>, Option<&str>),
     now: i64,
 ) -> Option<Draft> {
@@ -25,7 +26,7 @@ pub fn check(
     }
     let w = span(t.window.nanos());
     let baseline = match usual {
-        Some(q) => format!("usual: at most {} in {w} (busiest in the baseline)", num(q)),
+        Some(b) => format!("usual: {}", b.describe(&w)),
         None => "no baseline yet".to_string(),
     };
     let explanation = format!(

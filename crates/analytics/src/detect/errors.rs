@@ -1,19 +1,20 @@
 //! `error-spike`: a user's actions failing far more than usual.
 //!
 //! Fires when, within the window (default 15m), the failed actions reach the threshold
-//! (default 10, or twice the user's busiest window of the baseline when higher) and their share of
-//! completed actions is at least 30% and three times the user's usual share.
+//! (default 10, or when higher twice a busy day's busiest window of the user's baseline
+//! and more than its busiest: [`super::adaptive`]) and their share of completed actions
+//! is at least 30% and three times the user's usual share.
 
 use std::net::IpAddr;
 
-use super::{adaptive, num, pct, span, Draft};
+use super::{adaptive, num, pct, span, Busy, Draft};
 use crate::engine::user::UserState;
 use crate::settings::{Detector, DetectorTuning};
 
 /// The user's (or role's) usual failure numbers.
 pub struct Usual {
-    /// Failures in the busiest window of the baseline.
-    pub peak: f64,
+    /// Failures in a busy day's busiest window and in the baseline's busiest.
+    pub peak: Busy,
     /// Failed share of completed actions.
     pub share: f64,
 }
@@ -41,9 +42,9 @@ pub fn check(
     let w = span(t.window.nanos());
     let baseline = match &usual {
         Some(us) => format!(
-            "usual: {} of actions fail, at most {} in {w}",
+            "usual: {} of actions fail, {}",
             pct(us.share),
-            num(us.peak)
+            us.peak.describe(&w)
         ),
         None => "no baseline yet".to_string(),
     };

@@ -1,7 +1,8 @@
 //! `first-access`: a user on a target they have not used in the baseline window (only
 //! once their habits are known: twice `min_history` and 5 active days), unless the
-//! target is usual for their role (used by `threshold` of the other members, default a
-//! tenth, at least one).
+//! target is usual for their role (used regularly — on occasions at least a day apart —
+//! by `threshold` of the other members, default a tenth, at least one). A peer's single
+//! visit does not count: it may itself have been someone's first access.
 //!
 //! A target nobody used before still counts: new infrastructure is worth a look.
 
@@ -32,7 +33,7 @@ pub fn check(c: Context<'_>) -> Option<Draft> {
         String::new()
     } else {
         format!(
-            "; {} of its peers in role {} used it (usual for the role from {})",
+            "; {} of its peers in role {} use it regularly (usual for the role from {})",
             c.peers, c.roles, c.peers_needed
         )
     };

@@ -60,11 +60,39 @@ impl Draft {
     }
 }
 
-/// A count threshold that follows the subject's own baseline: the configured floor, or
-/// twice the busiest window of the baseline when that is higher ("far above what this
-/// user has done in the last weeks").
-pub fn adaptive(floor: f64, busiest: Option<f64>) -> f64 {
-    busiest.map_or(floor, |b| floor.max(2.0 * b))
+/// A subject's usual busiest windows of one quantity over the baseline's active days.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Busy {
+    /// A busy day's busiest window: the 90th percentile of the daily peaks.
+    pub q90: f64,
+    /// The busiest window of the whole baseline.
+    pub max: f64,
+}
+
+impl Busy {
+    /// `at most 3 in 10m on 9 days of 10, 4 once`.
+    pub fn describe(&self, window: &str) -> String {
+        if self.max > self.q90 {
+            format!(
+                "at most {} in {window} on 9 days of 10, {} at the busiest",
+                num(self.q90),
+                num(self.max)
+            )
+        } else {
+            format!("at most {} in {window}", num(self.q90))
+        }
+    }
+}
+
+/// A count threshold that follows the subject's own baseline: the configured floor,
+/// twice a busy day's busiest window (90th percentile of daily peaks: "far above what
+/// this user usually does"), and above the baseline's busiest window (never news for a
+/// count the user already reached in the last weeks), whichever is highest.
+///
+/// The 90th percentile, not the maximum, is doubled: one odd day in the baseline (a
+/// user who mistyped a password four times once) must not double the bar for weeks.
+pub fn adaptive(floor: f64, busy: Option<Busy>) -> f64 {
+    busy.map_or(floor, |b| floor.max(2.0 * b.q90).max(b.max + 1.0))
 }
 
 /// `7`, `7.5`, `1.2k`, `3.4M`.
@@ -111,8 +139,21 @@ mod tests {
         assert_eq!(num(12_345.0), "12.3k");
         assert_eq!(num(3_400_000.0), "3.4M");
         assert_eq!(pct(0.123), "12%");
-        assert_eq!(adaptive(5.0, Some(1.0)), 5.0);
-        assert_eq!(adaptive(5.0, Some(4.0)), 8.0);
+        let busy = |q90, max| Some(Busy { q90, max });
+        assert_eq!(adaptive(5.0, busy(1.0, 1.0)), 5.0);
+        assert_eq!(adaptive(5.0, busy(4.0, 4.0)), 8.0);
         assert_eq!(adaptive(5.0, None), 5.0);
+        assert_eq!(adaptive(5.0, busy(1.0, 7.0)), 8.0);
+    }
+
+    #[test]
+    fn one_odd_day_does_not_double_the_threshold() {
+        // Four mistyped passwords on two days of the baseline, at most one on nine days
+        // of ten: 7 failures in the window are news (twice the busiest, 8, was not).
+        let typos = Some(Busy { q90: 1.0, max: 4.0 });
+        assert_eq!(adaptive(5.0, typos), 5.0);
+        assert!(7.0 >= adaptive(5.0, typos));
+        // A routine of 3 on busy days still doubles: 6.
+        assert_eq!(adaptive(5.0, Some(Busy { q90: 3.0, max: 4.0 })), 6.0);
     }
 }

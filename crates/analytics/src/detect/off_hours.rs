@@ -5,7 +5,8 @@
 //! of the user's active days with activity within 2 hours of this hour (weights 1, 1/2,
 //! 1/4) is below the threshold (default 0.02) — with up to 25 active days, one earlier
 //! day active within an hour makes an hour usual — and the hour is rare for each of the user's
-//! roles too. Never when one of the user's roles works nights (an on-call rota,
+//! roles too ([`usual_for_role`]: the same share of member-days, and at least 2 of them
+//! — one member's single night, an intruder's included, is not the role's habit). Never when one of the user's roles works nights (an on-call rota,
 //! `RoleState::practice_at`), trusted baseline or not. Without a trusted baseline: the
 //! role's pooled hours, else the configured working hours.
 
@@ -60,6 +61,9 @@ pub fn check(
             hour_days,
             days,
         } => {
+            if usual_for_role(hour_days, days, c.local.hour, t.threshold) {
+                return None;
+            }
             let r = rare(t, hour_days, days, c.local, "member-days")?;
             format!("{r} in role {role} (no trusted baseline of their own yet)")
         }
@@ -108,6 +112,23 @@ fn rare(
     ))
 }
 
+/// Whether `hour` is usual for a role: the weighted share of its member-days active
+/// within 2 hours ([`hour_share`]) reaches `threshold`, and some hour within 2 hours
+/// of it was active on at least 2 member-days. In a role of a few members one night
+/// alone reaches a 2% share; it is one member's night, not the role's habit.
+pub fn usual_for_role(
+    hour_days: &[u32; 24],
+    member_days: u32,
+    hour: usize,
+    threshold: f64,
+) -> bool {
+    let most = (0..5)
+        .map(|d| hour_days[(hour + 22 + d) % 24])
+        .max()
+        .unwrap_or(0);
+    most >= 2 && hour_share(hour_days, member_days, hour) >= threshold
+}
+
 /// `08–18`: from the first to the last hour active on at least a fifth of the days.
 fn usual_hours(hour_days: &[u32; 24], days: u32) -> String {
     let busy: Vec<usize> = (0..24)
@@ -126,4 +147,28 @@ fn offset_name(seconds: i64) -> String {
     let sign = if seconds < 0 { '-' } else { '+' };
     let s = seconds.abs();
     format!("UTC{sign}{:02}:{:02}", s / 3600, (s % 3600) / 60)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_members_night_is_not_the_roles_habit() {
+        // A support role of 70 member-days working 07-17; one member (an intruder on
+        // their account, say) was active at 00:00 and 01:00 one night: a weighted share
+        // of 1.5/70 = 2.1% at 00:00 — usual by share alone, so every member's night at
+        // 00:00-01:00 went unreported.
+        let mut hours = [0u32; 24];
+        hours[7..17].fill(70);
+        hours[0] = 1;
+        hours[1] = 1;
+        assert!(hour_share(&hours, 70, 0) >= 0.02);
+        assert!(!usual_for_role(&hours, 70, 0, 0.02));
+        // Two member-days at 00:00 are a habit of the role.
+        hours[0] = 2;
+        assert!(usual_for_role(&hours, 70, 0, 0.02));
+        // Day hours stay usual.
+        assert!(usual_for_role(&hours, 70, 9, 0.02));
+    }
 }

@@ -1,8 +1,9 @@
 //! `rapid-repetition`: the same normalised action (literals replaced) many times in a
 //! short window — enumeration, scraping, a runaway script.
 //!
-//! Fires at the threshold (default 30 in 1m) or twice the user's busiest window of the
-//! baseline when that is higher (programs repeat by nature); without a trusted
+//! Fires at the threshold (default 30 in 1m) or, when higher, twice a busy day's
+//! busiest window of the user's baseline and more than its busiest
+//! ([`super::adaptive`]: programs repeat by nature); without a trusted
 //! baseline of their own, three times the role's usual (90th percentile).
 
 use std::net::IpAddr;
@@ -13,8 +14,9 @@ use crate::settings::{Detector, DetectorTuning};
 pub struct Context<'a> {
     pub name: &'a str,
     pub count: f64,
-    /// The baseline's limit (twice the user's busiest window, or three times the
-    /// role's 90th percentile), and the role it comes from (none: the user's own).
+    /// The baseline's limit (the user's adaptive threshold without the floor, or three
+    /// times the role's 90th percentile), and the role it comes from (none: the user's
+    /// own).
     pub usual: Option<(f64, Option<&'a str>)>,
     pub at: (Option<IpAddr>, Option<&'a str>),
 }

@@ -12,7 +12,7 @@ use super::handle::ask;
 use super::metric::Metric;
 use super::user::UserState;
 use crate::classify::fingerprint;
-use crate::detect::{denials, errors, repetition, volume, Draft};
+use crate::detect::{denials, errors, repetition, volume, Busy, Draft};
 use crate::observation::{Decision, Observation};
 use crate::settings::{Detector, Tuning};
 
@@ -20,6 +20,8 @@ use crate::settings::{Detector, Tuning};
 pub(super) struct ActionCx<'a> {
     pub(super) name: &'a str,
     pub(super) trusted: bool,
+    /// Seen while the engine learned, own baseline not trusted yet (`handle`).
+    pub(super) learning: bool,
     pub(super) warm: bool,
     pub(super) at: (Option<IpAddr>, Option<&'a str>),
     /// The first trusted role of the user and its member-day peaks (90th percentile).
@@ -46,7 +48,7 @@ pub(super) fn decided(
     if matches!(o.decision, Decision::Deny | Decision::Hold) {
         let t = tuning.detector(Detector::DenialStorm);
         let count = u.count_event(Metric::Denials, now, o.seq, t.window.nanos());
-        let usual = cx.trusted.then(|| u.cached.max[Metric::Denials.index()]);
+        let usual = cx.trusted.then(|| busy(u, Metric::Denials));
         let key = dedup::key(Detector::DenialStorm, &[name]);
         let u: &UserState = u;
         ask(tuning, dedup, out, Detector::DenialStorm, key, now, || {
@@ -66,7 +68,10 @@ pub(super) fn decided(
         u.peak(Metric::Repeat, count);
         if cx.warm && count >= t.threshold {
             let usual = if cx.trusted {
-                Some((2.0 * u.cached.max[Metric::Repeat.index()], None))
+                Some((
+                    crate::detect::adaptive(0.0, Some(busy(u, Metric::Repeat))),
+                    None,
+                ))
             } else {
                 cx.role_q90
                     .as_ref()
@@ -74,6 +79,9 @@ pub(super) fn decided(
             };
             let key = dedup::key(Detector::RapidRepetition, &[name]);
             let u: &UserState = u;
+            // Nothing to compare with but the floor, for a user the engine has been
+            // learning since its start: wait for their own baseline.
+            let judged = usual.is_some() || !cx.learning;
             ask(
                 tuning,
                 dedup,
@@ -82,6 +90,9 @@ pub(super) fn decided(
                 key,
                 now,
                 || {
+                    if !judged {
+                        return None;
+                    }
                     let c = repetition::Context {
                         name,
                         count,
@@ -130,7 +141,7 @@ pub(super) fn completed(
         let errors = u.count_event(Metric::Errors, now, o.seq, we);
         if cx.warm && errors >= te.threshold {
             let usual = cx.trusted.then(|| errors::Usual {
-                peak: u.cached.max[Metric::Errors.index()],
+                peak: busy(u, Metric::Errors),
                 share: u.cached.error_share,
             });
             let key = dedup::key(Detector::ErrorSpike, &[name]);
@@ -141,6 +152,14 @@ pub(super) fn completed(
         }
     }
     check_volume(tuning, dedup, u, cx, now, out);
+}
+
+/// The user's busy-day and busiest windows of `m` in the baseline.
+fn busy(u: &UserState, m: Metric) -> Busy {
+    Busy {
+        q90: u.cached.q90[m.index()],
+        max: u.cached.max[m.index()],
+    }
 }
 
 fn check_volume(

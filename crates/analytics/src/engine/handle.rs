@@ -13,7 +13,7 @@ use super::clock::{self, Local};
 use super::dedup::{self, Dedup};
 use super::metric::Metric;
 use super::role::RoleState;
-use super::user::{hour_share, UserState};
+use super::user::UserState;
 use super::Engine;
 use crate::classify::reload;
 use crate::detect::{burst, dormant, first_access, new_source, off_hours, privilege, spray, Draft};
@@ -192,6 +192,7 @@ impl Engine {
         let now = self.now;
         let local = self.local();
         let warm = self.warm();
+        let warm_at = self.warm_at();
         let keep_days = self.tuning.baseline.nanos() / DAY;
         let min_history = self.tuning.min_history.nanos();
         let since = now - self.tuning.baseline.nanos();
@@ -216,6 +217,12 @@ impl Engine {
             u.roles = o.roles.iter().map(|r| Box::<str>::from(&**r)).collect();
         }
         let trusted = u.trusted(now, min_history);
+        // Seen while the engine learned (a replay's first days, a fresh deployment) but
+        // not trusted yet, because the user's whole days started later than the
+        // engine's: not a newcomer, so not judged against the newcomer fallbacks (the
+        // configured working hours, the bare floor of rapid-repetition) — only against
+        // a trusted role, until their own baseline is trusted.
+        let learning = !trusted && u.first_seen < warm_at;
         let habits = u.knows_habits(now, min_history);
         let target = o.target();
         let login_like = matches!(o.kind, Kind::Authenticated | Kind::ActionDecided);
@@ -257,6 +264,9 @@ impl Engine {
             u.use_address(ip, now);
             address(addresses, ip).succeed(name, now);
         }
+        // This use of the target was reported as a first access: it does not make the
+        // target usual for the user's roles (`RoleState::peers_on`).
+        let mut news = false;
         if let Some(tg) = target {
             let fresh = u.targets.get(tg).is_none_or(|t| *t < since);
             if login_like && warm && habits && fresh {
@@ -275,9 +285,11 @@ impl Engine {
                     roles: role_names,
                     baseline: tuning.baseline.to_string(),
                 };
+                let before = out.len();
                 ask(tuning, dedup, out, Detector::FirstAccess, key, now, || {
                     first_access::check(c)
                 });
+                news = out.len() > before;
             }
             u.use_target(tg, now);
         }
@@ -303,8 +315,12 @@ impl Engine {
                 let usual_for_role = u.roles.iter().any(|r| {
                     roles.get(r).is_some_and(|s| {
                         s.trusted()
-                            && hour_share(&s.cached.hour_days, s.cached.member_days, local.hour)
-                                >= t.threshold
+                            && off_hours::usual_for_role(
+                                &s.cached.hour_days,
+                                s.cached.member_days,
+                                local.hour,
+                                t.threshold,
+                            )
                     })
                 });
                 (!usual_for_role).then_some(off_hours::Basis::User {
@@ -317,6 +333,8 @@ impl Engine {
                     hour_days: &s.cached.hour_days,
                     days: s.cached.member_days,
                 })
+            } else if learning {
+                None
             } else {
                 Some(off_hours::Basis::WorkingHours)
             };
@@ -366,7 +384,7 @@ impl Engine {
             if let Some(role) = role(roles, r) {
                 role.touch(name, now);
                 if let Some(tg) = target {
-                    role.use_target(tg, name, now);
+                    role.use_target(tg, name, now, news);
                 }
             }
         }
@@ -380,6 +398,7 @@ impl Engine {
         let cx = actions::ActionCx {
             name,
             trusted,
+            learning,
             warm,
             at,
             role_q90,

@@ -180,8 +180,16 @@ impl Engine {
     /// The engine has seen enough history to judge against baselines (whole days, as
     /// for users).
     fn warm(&self) -> bool {
-        self.now.div_euclid(DAY) - self.started.div_euclid(DAY)
-            >= self.tuning.min_history.nanos().div_euclid(DAY).max(1)
+        self.now >= self.warm_at()
+    }
+
+    /// When the engine is warm: `min_history` whole days after the day of its first
+    /// record. A user first seen before then is part of the history it learned from,
+    /// not a newcomer (see `handle`: such a user is not judged against the newcomer
+    /// fallbacks while their own baseline is not trusted yet).
+    fn warm_at(&self) -> i64 {
+        let days = self.tuning.min_history.nanos().div_euclid(DAY).max(1);
+        (self.started.div_euclid(DAY) + days) * DAY
     }
 
     /// Forget idle state; refresh role statistics once a day.

@@ -9,18 +9,27 @@ use std::collections::{BTreeMap, VecDeque};
 
 use super::metric::METRICS;
 use super::user::DaySummary;
+use crate::settings::span::DAY;
 use crate::stats::robust::quantile;
 
 /// Most member-days pooled per role.
 const MAX_POOLED: usize = 2048;
+/// An hour is part of the role's working day when members were active in it on at
+/// least this share of the role's active member-days (its core hours: shoulders of
+/// early starts and long days stay out, so they do not eat into the deep night).
+const DAY_HOUR_SHARE: f64 = 0.25;
+/// Deep night: hours at least this many hour-bins away from every working-day hour
+/// (4 bins: the hour ends at least 3 hours before the day starts and begins at least 3
+/// hours after it ends, as `Tuning::deep_night_hours` for the configured hours).
+const DEEP_NIGHT_CLEARANCE: usize = 4;
 
 /// One role.
 #[derive(Debug, Clone, Default)]
 pub struct RoleState {
     /// Member -> last activity.
     pub members: FastMap<Box<str>, i64>,
-    /// Target -> member -> last use.
-    pub targets: FastMap<Box<str>, FastMap<Box<str>, i64>>,
+    /// Target -> member -> use while in the baseline window.
+    pub targets: FastMap<Box<str>, FastMap<Box<str>, TargetUse>>,
     /// Local day -> (member-days active in each hour, active member-days).
     hours: BTreeMap<i64, ([u32; 24], u32)>,
     /// Member -> days on which they started work in each local hour (after a quiet
@@ -34,6 +43,15 @@ pub struct RoleState {
     pub cached: RoleCached,
 }
 
+/// A member's use of a target.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TargetUse {
+    pub first: i64,
+    pub last: i64,
+    /// The member's first use was news for the role (`first-access` fired).
+    pub news: bool,
+}
+
 /// Role statistics, recomputed once a day.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct RoleCached {
@@ -41,6 +59,9 @@ pub struct RoleCached {
     pub member_days: u32,
     pub hour_days: [u32; 24],
     pub q90: [f64; METRICS],
+    /// The role's own deep night (bits of local hours), from its working-day hours;
+    /// `None` until the role is trusted (then the configured working hours decide).
+    pub deep_night: Option<u32>,
 }
 
 impl RoleState {
@@ -53,25 +74,38 @@ impl RoleState {
         }
     }
 
-    pub fn use_target(&mut self, target: &str, member: &str, now: i64) {
+    /// Record `member` using `target` at `now`; `news`: this first use was reported as a
+    /// first access (kept for the member's later uses).
+    pub fn use_target(&mut self, target: &str, member: &str, now: i64, news: bool) {
         let users = match self.targets.get_mut(target) {
             Some(u) => u,
             None => self.targets.entry(target.into()).or_default(),
         };
         match users.get_mut(member) {
-            Some(t) => *t = now,
+            Some(t) => t.last = now,
             None => {
-                users.insert(member.into(), now);
+                let first = TargetUse {
+                    first: now,
+                    last: now,
+                    news,
+                };
+                users.insert(member.into(), first);
             }
         }
     }
 
-    /// Members other than `member` who used `target` since `since`.
+    /// Members other than `member` who used `target` since `since` — as an ordinary
+    /// use, or, when their first use was itself reported as a first access, again on
+    /// another day (a day or more later). A peer's reported visit alone — an intruder's
+    /// session, someone else's first access — does not make a target usual for the
+    /// role.
     pub fn peers_on(&self, target: &str, member: &str, since: i64) -> usize {
         self.targets.get(target).map_or(0, |users| {
             users
                 .iter()
-                .filter(|(u, t)| &***u != member && **t >= since)
+                .filter(|(u, t)| {
+                    &***u != member && t.last >= since && (!t.news || t.last - t.first >= DAY)
+                })
                 .count()
         })
     }
@@ -121,7 +155,7 @@ impl RoleState {
         let members = &self.members;
         self.member_starts.retain(|m, _| members.contains_key(m));
         for users in self.targets.values_mut() {
-            users.retain(|_, t| *t >= since);
+            users.retain(|_, t| t.last >= since);
         }
         self.targets.retain(|_, users| !users.is_empty());
         let mut c = RoleCached::default();
@@ -135,6 +169,9 @@ impl RoleState {
             let v: Vec<f64> = self.pooled.iter().map(|(_, p)| p[m]).collect();
             c.q90[m] = quantile(&v, 0.9);
         }
+        if c.member_days >= TRUSTED_MEMBER_DAYS {
+            c.deep_night = Some(deep_night(working_day_hours(&c.hour_days, c.member_days)));
+        }
         self.cached = c;
     }
 
@@ -142,17 +179,19 @@ impl RoleState {
     /// other members — at least 2, and a fifth of them — have each started work within
     /// 2 hours of it on at least 2 days; or the role works nights (see `routine_at`).
     /// (A one-off, such as an intruder's night, or a few of them in one role, does not
-    /// make a practice.)
-    pub fn practice_at(&self, hour: usize, member: &str, deep_night: u32) -> bool {
+    /// make a practice.) `configured_night` is the deep night of the configured
+    /// working hours, used until the role's own day is known.
+    pub fn practice_at(&self, hour: usize, member: &str, configured_night: u32) -> bool {
+        let deep_night = self.cached.deep_night.unwrap_or(configured_night);
         self.each_member_practice(hour, member) || self.routine_at(member, deep_night)
     }
 
     /// The role works nights (an on-call rota): on at least a fifth of the baseline's
     /// days with any member active (and at least 2 days), another member started work
     /// in the deep night (`deep_night`: the bits of the hours at least 3 hours clear of
-    /// the configured working hours), and at least 2 different members did. Late
-    /// evenings and early birds of a day shift are not deep night; an intruder's night
-    /// or a few of them are far below a fifth of the days.
+    /// the role's working day — see [`deep_night`]), and at least 2 different members
+    /// did. Late evenings and early birds of a day shift are not deep night; an
+    /// intruder's night or a few of them are far below a fifth of the days.
     fn routine_at(&self, member: &str, deep_night: u32) -> bool {
         let mut nights = 0usize;
         let mut who: Vec<&str> = Vec::new();
@@ -192,6 +231,126 @@ impl RoleState {
 
     /// Trusted as a fallback: enough member-days pooled.
     pub fn trusted(&self) -> bool {
-        self.cached.member_days >= 10
+        self.cached.member_days >= TRUSTED_MEMBER_DAYS
+    }
+}
+
+/// Member-days a role needs before its pooled statistics are trusted.
+const TRUSTED_MEMBER_DAYS: u32 = 10;
+
+/// The bits of the hours of a role's working day: active on at least a tenth of its
+/// member-days. Counted in the engine's time zone from what members did, so a team in
+/// another time zone than the configured one (or on a late shift) has its own day.
+pub fn working_day_hours(hour_days: &[u32; 24], member_days: u32) -> u32 {
+    let floor = DAY_HOUR_SHARE * f64::from(member_days.max(1));
+    (0..24)
+        .filter(|h| f64::from(hour_days[*h]) >= floor)
+        .fold(0, |bits, h| bits | 1 << h)
+}
+
+/// The deep night around a working day (`day`: bits of its hours): the hours at least
+/// 4 hour-bins from every working hour, on either side of midnight. A day spread over
+/// most of the clock (two shifts) has little or no deep night; no working hours at all,
+/// none (nothing to be clear of).
+pub fn deep_night(day: u32) -> u32 {
+    if day == 0 {
+        return 0;
+    }
+    (0..24usize)
+        .filter(|h| {
+            (0..24usize).all(|d| {
+                let dist = h.abs_diff(d).min(24 - h.abs_diff(d));
+                day & (1 << d) == 0 || dist >= DEEP_NIGHT_CLEARANCE
+            })
+        })
+        .fold(0, |bits, h| bits | 1 << h)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bits(hours: impl IntoIterator<Item = usize>) -> u32 {
+        hours.into_iter().fold(0, |b, h| b | 1 << h)
+    }
+
+    fn hours_of(b: u32) -> Vec<usize> {
+        (0..24).filter(|h| b & (1 << h) != 0).collect()
+    }
+
+    #[test]
+    fn a_peers_reported_visit_does_not_make_a_target_usual() {
+        let mut role = RoleState::default();
+        // bob's one session on bastion, reported as his first access (an intruder's
+        // visit, say).
+        role.use_target("bastion", "bob", 10 * DAY, true);
+        role.use_target("bastion", "bob", 10 * DAY + 3_600_000_000_000, false);
+        // dave's one ordinary use of billing; carol's reported first use of reports,
+        // and her use of it a week later.
+        role.use_target("billing", "dave", 3 * DAY, false);
+        role.use_target("reports", "carol", 3 * DAY, true);
+        role.use_target("reports", "carol", 10 * DAY, false);
+        assert_eq!(role.peers_on("bastion", "erin", 0), 0);
+        assert_eq!(role.peers_on("billing", "erin", 0), 1);
+        assert_eq!(role.peers_on("reports", "erin", 0), 1);
+        assert_eq!(role.peers_on("reports", "carol", 0), 0);
+        // Forgotten once not used within the baseline window.
+        role.refresh(40, 28, 12 * DAY);
+        assert_eq!(role.peers_on("reports", "erin", 0), 0);
+    }
+
+    #[test]
+    fn deep_night_of_the_configured_day_matches_the_settings() {
+        // 07:00-20:00 as hour bins 7..=19: 23:00 to 04:00, as Tuning::deep_night_hours.
+        assert_eq!(hours_of(deep_night(bits(7..20))), [0, 1, 2, 3, 23]);
+        assert_eq!(deep_night(0), 0);
+        assert_eq!(deep_night(bits(0..24)), 0);
+    }
+
+    #[test]
+    fn a_team_in_another_time_zone_has_its_own_deep_night() {
+        // A team working 08:00-18:00 at UTC-6 (14:00-24:00 UTC) plus a few late evenings
+        // and night pages: its day is 14..=23 UTC, its deep night 03..=10 UTC — not the
+        // configured 23:00-04:00, which is its evening.
+        let mut hour_days = [0u32; 24];
+        hour_days[14..24].fill(90);
+        hour_days[0] = 6; // late evenings
+        hour_days[8] = 3; // pages
+        let day = working_day_hours(&hour_days, 100);
+        assert_eq!(hours_of(day), (14..24).collect::<Vec<_>>());
+        assert_eq!(hours_of(deep_night(day)), (3..11).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_role_judges_night_starts_against_its_own_day() {
+        // Ten members work 14:00-24:00 UTC; two of them, on two days in five, come
+        // back at 01:00 UTC after a break (their evening, inside the configured deep
+        // night 23-04).
+        let mut role = RoleState::default();
+        let configured = bits([23, 0, 1, 2, 3]);
+        for day in 0..20i64 {
+            for m in ["a", "b", "c", "d", "e", "f", "g", "h", "i", "j"] {
+                let mut d = DaySummary {
+                    day,
+                    hours: bits(14..24),
+                    starts: bits([14]),
+                    ..DaySummary::default()
+                };
+                if (m == "a" && day % 5 == 0) || (m == "b" && day % 5 == 2) {
+                    d.starts |= bits([1]);
+                    d.hours |= bits([1]);
+                }
+                role.touch(m, day * crate::settings::span::DAY);
+                role.add_day(m, &d);
+            }
+        }
+        // Before refresh: only the configured night is known; 01:00 starts look like
+        // an on-call rota there.
+        assert!(role.routine_at("z", configured));
+        role.refresh(19, 28, 0);
+        assert_eq!(role.cached.deep_night, Some(bits(3..11)));
+        // With its own day known, the role does not work nights: a member's start at
+        // 07:00 UTC (01:00 local) stays news for the off-hours detector.
+        assert!(!role.practice_at(7, "z", configured));
     }
 }

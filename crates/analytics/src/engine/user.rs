@@ -87,6 +87,9 @@ pub struct UserState {
     pub today: DaySummary,
     pub days: VecDeque<DaySummary>,
     pub cached: Cached,
+    /// Active days ever closed for this user (saturating; the baseline ring forgets,
+    /// this does not): how settled their habits are.
+    pub days_seen: u32,
 }
 
 impl UserState {
@@ -117,6 +120,9 @@ impl UserState {
             },
         );
         let kept = closed.hours != 0 || closed.peaks.iter().any(|p| *p > 0.0);
+        if closed.hours != 0 {
+            self.days_seen = self.days_seen.saturating_add(1);
+        }
         if kept {
             self.days.push_back(closed);
         }
@@ -170,9 +176,13 @@ impl UserState {
     }
 
     /// Trusted for the sets a user draws on (targets, addresses), which take longer to
-    /// settle than hours and volumes: twice `min_history`, and at least 5 active days.
+    /// settle than hours and volumes: twice `min_history`, and at least 5 active days
+    /// since first seen (the sets keep what was used within the baseline window,
+    /// whatever the ring of days holds: a user back from a three-week leave, with 3
+    /// active days left in the window, still has settled habits), 3 of them in the
+    /// baseline window (`trusted`).
     pub fn knows_habits(&self, now: i64, min_history: i64) -> bool {
-        self.trusted(now, 2 * min_history) && self.cached.active_days >= 5
+        self.trusted(now, 2 * min_history) && self.days_seen >= 5
     }
 
     /// Remember `target` used at `now` (capped: the least recently used goes).
@@ -342,6 +352,42 @@ mod tests {
         assert!(hour_share(&u.cached.hour_days, 27, 10) > 0.9);
         assert!(hour_share(&u.cached.hour_days, 27, 12) > 0.2);
         assert_eq!(hour_share(&u.cached.hour_days, 27, 3), 0.0);
+    }
+
+    #[test]
+    fn habits_stay_known_after_a_long_leave() {
+        const D: i64 = DAY;
+        let mut u = UserState::new(0, 0);
+        // Active on days 0..=20, then on leave until day 42.
+        for day in 0..=20 {
+            u.roll_day(day, 28);
+            u.today.hours |= 1 << 10;
+        }
+        u.roll_day(42, 28);
+        // Three active days (18, 19, 20) left in the 28-day ring.
+        assert_eq!(u.cached.active_days, 6);
+        u.roll_day(46, 28);
+        assert_eq!(u.cached.active_days, 2);
+        assert!(!u.knows_habits(46 * D, 7 * D));
+        let mut back = UserState::new(0, 0);
+        for day in 0..=20 {
+            back.roll_day(day, 28);
+            back.today.hours |= 1 << 10;
+        }
+        back.roll_day(45, 28);
+        assert_eq!(back.cached.active_days, 3);
+        assert_eq!(back.days_seen, 21);
+        // Used to need 5 active days in the ring.
+        assert!(back.knows_habits(45 * D, 7 * D));
+        // A newcomer with 4 active days does not.
+        let mut new = UserState::new(0, 0);
+        for day in 0..4 {
+            new.roll_day(day, 28);
+            new.today.hours |= 1 << 10;
+        }
+        new.roll_day(20, 28);
+        assert_eq!(new.cached.active_days, 4);
+        assert!(!new.knows_habits(20 * D, 7 * D));
     }
 
     #[test]
