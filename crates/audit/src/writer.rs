@@ -1,7 +1,8 @@
 //! The single writer: assigns times and hashes, group-commits appends, signs checkpoints.
 //!
 //! Runs on its own OS thread (so it works with or without a tokio runtime). Requests
-//! arrive in sequence order over one channel; every request found waiting is chained,
+//! arrive in sequence order through the inbox (inbox.rs, which wakes the writer only
+//! when it must look now); every request found waiting is chained,
 //! hashed, packed into chunks (layout.rs) and written as one journal frame (journal.rs),
 //! then handed to the applier (apply.rs), which writes it to sled as one atomic batch.
 //! The batch's *durable* callers go to the sync thread (durable.rs), which answers them

@@ -229,6 +229,8 @@ pub async fn relay<R: AsyncRead + Unpin>(
     let mut up = BufReader::with_capacity(CHUNK, upstream);
     let mut header = [0u8; 5];
     let mut chunk = vec![0u8; CHUNK];
+    // Bodies of inspected messages, read into one buffer kept for the session.
+    let mut body = Vec::with_capacity(256);
     loop {
         match up.read_exact(&mut header).await {
             Ok(_) => {}
@@ -243,7 +245,8 @@ pub async fn relay<R: AsyncRead + Unpin>(
         let body_len = len - 4;
         let inspect = matches!(tag, b'C' | b'E' | b'Z' | b'S' | b's') && body_len <= INSPECT_LIMIT;
         if inspect {
-            let mut body = vec![0u8; body_len];
+            body.clear();
+            body.resize(body_len, 0);
             up.read_exact(&mut body).await?;
             let replacement = handle(&tracker, &nonce, tag, &body);
             let mut out = client.lock().await;

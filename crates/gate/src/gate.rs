@@ -101,9 +101,15 @@ pub fn verdict_summary(v: &Verdict) -> VerdictSummary {
 
 /// The `ActionDecided` event of `action` and its verdict.
 fn decided_event(action: &Action, verdict: &Verdict) -> Event {
-    let mut ev = action_event(EventKind::ActionDecided, action);
+    decided_event_owned(action.clone(), verdict)
+}
+
+/// [`decided_event`] taking the action (no copy of it: the statement text, the actor's
+/// roles and the target's labels are moved into the record).
+fn decided_event_owned(action: Action, verdict: &Verdict) -> Event {
+    let mut ev = action_event(EventKind::ActionDecided, &action);
     ev.verdict = Some(verdict_summary(verdict));
-    ev.action = Some(action.clone());
+    ev.action = Some(action);
     ev
 }
 

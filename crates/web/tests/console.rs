@@ -499,3 +499,52 @@ async fn webhooks_retry_and_report_failures() {
     assert!(got.lock().unwrap_or_else(|p| p.into_inner())[1].contains("DENIED"));
     c.stop().await;
 }
+
+/// Dry-run hits are counted from the audit feed (drained in batches, not per record)
+/// and shown on the Policies page.
+#[tokio::test]
+async fn dry_run_hits_from_the_audit_feed_reach_the_policies_page() {
+    let c = start(vec![]).await;
+    let vera = login(&c.base, "vera").await;
+    for i in 0..3 {
+        let mut ev = warden_audit::Event::new(warden_audit::EventKind::ActionDecided);
+        ev.verdict = Some(warden_audit::VerdictSummary {
+            decision: "allow".into(),
+            rules: Vec::new(),
+            dry_run: vec!["watch-selects".into()],
+            message: None,
+        });
+        ev.detail = Some(format!("select {i}"));
+        c.audit
+            .append(ev, warden_audit::Durability::Queued)
+            .await
+            .expect("append");
+    }
+    let http = client();
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let page = http
+            .get(format!("{}/policies", c.base))
+            .header("cookie", &vera.cookie)
+            .send()
+            .await
+            .expect("policies")
+            .text()
+            .await
+            .expect("html");
+        let row = page
+            .split("<tr>")
+            .find(|r| r.contains("watch-selects"))
+            .expect("the dry-run rule is listed")
+            .to_owned();
+        if row.contains("<td>3</td>") {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "3 dry-run hits never shown: {row}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    c.stop().await;
+}

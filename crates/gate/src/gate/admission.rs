@@ -176,28 +176,44 @@ impl Ticket {
         self.inner.decided_seq
     }
 
+    /// The action, leaving an empty one behind: for the ticket's last record only.
+    fn take_action(&mut self) -> Action {
+        let empty = Action {
+            protocol: self.inner.action.protocol,
+            user: Default::default(),
+            target: Default::default(),
+            session: None,
+            raw: String::new(),
+            facts: warden_inspect::Facts::None,
+        };
+        std::mem::replace(&mut self.inner.action, empty)
+    }
+
+    /// The outcome record; the last use of the ticket's action (it may be taken).
     fn completion_event(&mut self, mut outcome: Outcome) -> (warden_audit::Event, Durability) {
         if outcome.duration_ms.is_none() {
             outcome.duration_ms =
                 Some(u64::try_from(self.inner.started.elapsed().as_millis()).unwrap_or(u64::MAX));
-        }
-        let mut ev = match self.inner.decided_seq {
-            Some(seq) => {
-                let mut ev = action_event(EventKind::ActionCompleted, &self.inner.action);
-                ev.detail = Some(format!("decided at #{seq}"));
-                ev
-            }
-            None => super::decided_event(&self.inner.action, &self.inner.verdict),
-        };
-        ev.outcome = Some(outcome);
-        if let Some(id) = &self.inner.approval_id {
-            ev.approval = Some(approval_ref(id, std::mem::take(&mut self.inner.approvers)));
         }
         let d = if needs_durable_record(&self.inner.action, &self.inner.verdict) {
             Durability::Durable
         } else {
             Durability::Queued
         };
+        let mut ev = match self.inner.decided_seq {
+            Some(seq) => {
+                let mut ev = action_event(EventKind::ActionCompleted, &self.inner.action);
+                ev.detail = Some(format!("decided at #{seq}"));
+                ev
+            }
+            // The ticket ends here (every caller consumes it): the record takes the
+            // action instead of a copy of it.
+            None => super::decided_event_owned(self.take_action(), &self.inner.verdict),
+        };
+        ev.outcome = Some(outcome);
+        if let Some(id) = &self.inner.approval_id {
+            ev.approval = Some(approval_ref(id, std::mem::take(&mut self.inner.approvers)));
+        }
         (ev, d)
     }
 
