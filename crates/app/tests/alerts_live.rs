@@ -288,7 +288,7 @@ analytics:
             && r.event
                 .detail
                 .as_deref()
-                .is_some_and(|d| d.starts_with("locked ("))),
+                .is_some_and(|d| d.starts_with("method=scram-sha-256; locked ("))),
         "the locked login is not audited"
     );
     gateway.stop().await.expect("clean stop");

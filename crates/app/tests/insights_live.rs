@@ -278,7 +278,7 @@ async fn real_traffic_shows_in_the_insights_charts_csv_and_page() {
     assert_eq!(named(&sqlstate["targets"], "app-db"), 1);
     assert_eq!(named(&sqlstate["users"], "erin"), 1);
     assert_eq!(class("HTTP 404").expect("HTTP 404")["count"], 1);
-    // Logins: four psql logins, one wrong password (HTTP Basic logins are not recorded).
+    // Logins: four psql logins (SCRAM), one wrong password.
     let auth = report["auth"].as_array().expect("auth");
     let pg = |k: &str| {
         auth.iter()
@@ -288,7 +288,9 @@ async fn real_traffic_shows_in_the_insights_charts_csv_and_page() {
     };
     assert_eq!((pg("successes"), pg("failures")), (4, 1), "{auth:?}");
     assert!(
-        auth.iter().any(|a| a["method"] == "wrong password"),
+        auth.iter().any(|a| a["front_end"] == "postgres"
+            && a["method"] == "scram-sha-256"
+            && a["reasons"][0]["name"] == "wrong password"),
         "{auth:?}"
     );
     // The approval: requested by erin, approved by bob after about a second.

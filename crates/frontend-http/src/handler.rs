@@ -23,6 +23,7 @@ use super::kube_status::{respond, Answer, Detail};
 use super::smuggling::{ViolationKind, ViolationSlot};
 use super::upstream::Upstream;
 use super::{forward, request, HttpOptions};
+use warden_gate::auth;
 use warden_gate::frontend::FrontendContext;
 use warden_gate::{Admission, HoldOutcome, Refusal, RefusalKind};
 
@@ -50,6 +51,8 @@ pub struct Conn {
     pub session: String,
     pub slot: ViolationSlot,
     pub next_index: AtomicU64,
+    /// Successful logins already audited on this connection.
+    pub logins: identity::LoginsSeen,
 }
 
 /// A request that passed the checks, waiting for (or holding) its verdict.
@@ -84,19 +87,24 @@ pub async fn handle(
     )
     .await
     {
-        Ok(mut a) => {
+        Ok((mut a, method)) => {
             a.client_addr = Some(conn.peer.to_string());
+            if conn.logins.first(&a.name, method) {
+                let mut ev = event(&shared, &conn, EventKind::Authenticated);
+                ev.actor = Some(a.clone());
+                ev.detail = Some(auth::success_detail(method));
+                let _ = shared.ctx.gate.record(ev, Durability::Queued).await;
+            }
             a
         }
         Err(r) => {
             let mut ev = event(&shared, &conn, EventKind::AuthFailed);
-            ev.actor = Some(Actor {
-                name: r.user.clone().unwrap_or_default(),
-                roles: Vec::new(),
-                client_addr: Some(conn.peer.to_string()),
-                alerts: Vec::new(),
-            });
-            ev.detail = Some(format!("http: {}", r.audit_reason));
+            ev.actor = Some(auth::attempt_actor(
+                &shared.ctx.users,
+                r.user.as_deref().unwrap_or_default(),
+                Some(conn.peer.to_string()),
+            ));
+            ev.detail = Some(auth::failure_detail(r.method, &r.audit_reason));
             let _ = shared.ctx.gate.record(ev, Durability::Queued).await;
             if !r.delay.is_zero() {
                 tokio::time::sleep(r.delay).await;

@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use warden_inspect::Actor;
 
 use warden_gate::auth::UserDirectory;
-use warden_gate::auth::{LoginThrottle, Throttled};
+use warden_gate::auth::{LoginMethod, LoginThrottle, Throttled};
 
 /// How long a successful Basic check is remembered.
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -37,6 +37,36 @@ pub struct AuthRefusal {
     pub audit_reason: String,
     /// Wait this long before answering (throttle back-off).
     pub delay: Duration,
+    /// The credential offered: token, basic, or none.
+    pub method: LoginMethod,
+}
+
+/// The logins a connection has already audited, by user and method: a successful
+/// login is recorded once per connection (the first request that authenticates as that
+/// user with that method), not per request — every request re-checks its credential,
+/// and an audit record per request would be a second record on the hot path.
+#[derive(Debug, Default)]
+pub struct LoginsSeen {
+    seen: Mutex<Vec<(String, LoginMethod)>>,
+}
+
+/// Distinct (user, method) pairs remembered per connection; past it, the oldest goes
+/// (a connection cycling through more identities than this records them again).
+const LOGINS_SEEN_MAX: usize = 8;
+
+impl LoginsSeen {
+    /// `true` the first time this connection authenticates `user` with `method`.
+    pub fn first(&self, user: &str, method: LoginMethod) -> bool {
+        let mut seen = self.seen.lock().unwrap_or_else(|p| p.into_inner());
+        if seen.iter().any(|(u, m)| *m == method && u == user) {
+            return false;
+        }
+        if seen.len() >= LOGINS_SEEN_MAX {
+            seen.remove(0);
+        }
+        seen.push((user.to_owned(), method));
+        true
+    }
 }
 
 /// Remembers successful Basic logins by a hash of (name, password, the user directory's
@@ -110,74 +140,107 @@ fn offered(headers: &HeaderMap) -> Result<Option<Offered>, &'static str> {
     Err("unsupported Authorization scheme (use Bearer or Basic)")
 }
 
-/// Authenticates the request's `Authorization` header against the directory.
+/// Authenticates the request's `Authorization` header against the directory; on
+/// success, the actor and the method (token or basic).
 pub async fn authenticate(
     users: &Arc<UserDirectory>,
     throttle: &LoginThrottle,
     cache: &BasicCache,
     headers: &HeaderMap,
     client: Option<IpAddr>,
-) -> Result<Actor, AuthRefusal> {
-    let refuse = |user: Option<String>, audit_reason: &str| AuthRefusal {
+) -> Result<(Actor, LoginMethod), AuthRefusal> {
+    let offered = match offered(headers) {
+        Ok(Some(o)) => o,
+        Ok(None) => return Err(refuse(None, LoginMethod::None, "no credentials")),
+        Err(why) => return Err(refuse(None, LoginMethod::None, why)),
+    };
+    match offered {
+        Offered::Bearer(token) => bearer(users, throttle, &token, client)
+            .map(|a| (a, LoginMethod::Token))
+            .map_err(|r| r.with_method(LoginMethod::Token)),
+        Offered::Basic(name, password) => basic(users, throttle, cache, name, password, client)
+            .await
+            .map(|a| (a, LoginMethod::Basic))
+            .map_err(|r| r.with_method(LoginMethod::Basic)),
+    }
+}
+
+fn refuse(user: Option<String>, method: LoginMethod, audit_reason: &str) -> AuthRefusal {
+    AuthRefusal {
         user,
         message: "authentication required: send a Warden bearer token or Basic credentials".into(),
         audit_reason: audit_reason.to_string(),
         delay: Duration::ZERO,
-    };
-    let offered = match offered(headers) {
-        Ok(Some(o)) => o,
-        Ok(None) => return Err(refuse(None, "no credentials")),
-        Err(why) => return Err(refuse(None, why)),
-    };
-    match offered {
-        Offered::Bearer(token) => {
-            // Tokens are not attributable to a user until they match: throttle by IP.
-            let who = format!(
-                "bearer-token@{}",
-                client.map(|c| c.to_string()).unwrap_or_default()
-            );
-            if let Err(t) = throttle.check(&who, client) {
-                return Err(throttled(None, &t));
-            }
-            match users.by_token(&token) {
-                // The token names its user: that user may be locked by an alert.
-                Some(u) => match throttle.check(&u.name, client) {
-                    Ok(()) => Ok(u.actor()),
-                    Err(t) => Err(throttled(Some(u.name.clone()), &t)),
-                },
-                None => {
-                    let delay = throttle.failure(&who, client);
-                    let mut r = refuse(None, "unknown bearer token");
-                    r.delay = delay;
-                    Err(r)
-                }
-            }
+        method,
+    }
+}
+
+impl AuthRefusal {
+    fn with_method(mut self, method: LoginMethod) -> AuthRefusal {
+        self.method = method;
+        self
+    }
+}
+
+fn bearer(
+    users: &UserDirectory,
+    throttle: &LoginThrottle,
+    token: &str,
+    client: Option<IpAddr>,
+) -> Result<Actor, AuthRefusal> {
+    // Tokens are not attributable to a user until they match: throttle by IP.
+    let who = format!(
+        "bearer-token@{}",
+        client.map(|c| c.to_string()).unwrap_or_default()
+    );
+    if let Err(t) = throttle.check(&who, client) {
+        return Err(throttled(None, &t));
+    }
+    match users.by_token(token) {
+        // The token names its user: that user may be locked by an alert.
+        Some(u) => match throttle.check(&u.name, client) {
+            Ok(()) => Ok(u.actor()),
+            Err(t) => Err(throttled(Some(u.name.clone()), &t)),
+        },
+        None => {
+            let delay = throttle.failure(&who, client);
+            let mut r = refuse(None, LoginMethod::Token, "unknown bearer token");
+            r.delay = delay;
+            Err(r)
         }
-        Offered::Basic(name, password) => {
-            if let Err(t) = throttle.check(&name, client) {
-                return Err(throttled(Some(name), &t));
-            }
-            let key = BasicCache::key(&name, &password, users.generation());
-            if let Some(cached) = cache.get(&key) {
-                if let Some(u) = users.user(&cached) {
-                    return Ok(u.actor());
-                }
-            }
-            match users.authenticate(&name, &password).await {
-                Ok(u) => {
-                    throttle.success(&name);
-                    cache.put(key, u.name.clone());
-                    Ok(u.actor())
-                }
-                Err(e) => {
-                    let known = users.user(&name).is_some();
-                    let delay = throttle.failure(&name, client);
-                    let mut r = refuse(Some(name), &e.audit_reason(known));
-                    r.message = e.to_string();
-                    r.delay = delay;
-                    Err(r)
-                }
-            }
+    }
+}
+
+async fn basic(
+    users: &Arc<UserDirectory>,
+    throttle: &LoginThrottle,
+    cache: &BasicCache,
+    name: String,
+    password: String,
+    client: Option<IpAddr>,
+) -> Result<Actor, AuthRefusal> {
+    if let Err(t) = throttle.check(&name, client) {
+        return Err(throttled(Some(name), &t));
+    }
+    let key = BasicCache::key(&name, &password, users.generation());
+    if let Some(cached) = cache.get(&key) {
+        if let Some(u) = users.user(&cached) {
+            return Ok(u.actor());
+        }
+    }
+    match users.authenticate(&name, &password).await {
+        Ok(u) => {
+            throttle.success(&name);
+            cache.put(key, u.name.clone());
+            Ok(u.actor())
+        }
+        Err(e) => {
+            let known = users.user(&name).is_some();
+            let delay = throttle.failure(&name, client);
+            let mut r = refuse(Some(name), LoginMethod::Basic, &e.audit_reason(known));
+            r.message = e.to_string();
+            r.delay = delay;
+            Err(r)
         }
     }
 }
@@ -188,6 +251,7 @@ fn throttled(user: Option<String>, t: &Throttled) -> AuthRefusal {
         message: t.message(),
         audit_reason: t.audit_reason(),
         delay: Duration::ZERO,
+        method: LoginMethod::None,
     }
 }
 

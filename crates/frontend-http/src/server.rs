@@ -89,6 +89,7 @@ where
         session: uuid::Uuid::new_v4().to_string(),
         slot,
         next_index: AtomicU64::new(0),
+        logins: Default::default(),
     });
     let svc_shared = shared.clone();
     let svc = service_fn(move |req| {

@@ -106,6 +106,89 @@ async fn missing_or_wrong_credentials_get_401_and_are_audited() {
     );
 }
 
+/// Login records: method and outcome; a success once per connection, not per request.
+#[tokio::test]
+async fn logins_are_audited_with_their_method_once_per_connection() {
+    let (_up, w) = setup().await;
+    // One keep-alive client: three requests, one connection, one `authenticated`.
+    let c = client();
+    for _ in 0..3 {
+        let r = within(
+            10,
+            c.get(w.url("/v1/users")).bearer_auth(ALICE_TOKEN).send(),
+        )
+        .await
+        .expect("send");
+        assert_eq!(r.status().as_u16(), 200);
+    }
+    let r = within(
+        20,
+        client()
+            .get(w.url("/v1/users"))
+            .basic_auth("bob", Some("pw-of-bob"))
+            .send(),
+    )
+    .await
+    .expect("send");
+    assert_eq!(r.status().as_u16(), 200);
+    let r = within(
+        20,
+        client()
+            .get(w.url("/v1/users"))
+            .basic_auth("alice", Some("wrong"))
+            .send(),
+    )
+    .await
+    .expect("send");
+    assert_eq!(r.status().as_u16(), 401);
+    let r = within(10, client().get(w.url("/v1/users")).send())
+        .await
+        .expect("send");
+    assert_eq!(r.status().as_u16(), 401);
+    let audit = w.audit_json().await;
+    let of = |kind: &str| -> Vec<&Value> {
+        audit
+            .iter()
+            .filter(|r| r["event"]["kind"] == kind)
+            .collect()
+    };
+    let ok = of("authenticated");
+    let detail = |r: &&Value| r["event"]["detail"].as_str().unwrap_or("").to_string();
+    let name = |r: &&Value| {
+        r["event"]["actor"]["name"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    };
+    let roles = |r: &&Value| r["event"]["actor"]["roles"].clone();
+    let tokens: Vec<_> = ok.iter().filter(|r| detail(r) == "method=token").collect();
+    assert_eq!(tokens.len(), 1, "one per connection: {ok:?}");
+    assert_eq!(name(tokens[0]), "alice");
+    assert_eq!(roles(tokens[0]), serde_json::json!(["developer"]));
+    assert_eq!(tokens[0]["event"]["protocol"], "http");
+    let basic: Vec<_> = ok.iter().filter(|r| detail(r) == "method=basic").collect();
+    assert_eq!(basic.len(), 1, "{ok:?}");
+    assert_eq!(name(basic[0]), "bob");
+    assert_eq!(roles(basic[0]), serde_json::json!(["admin", "sre"]));
+    let failed = of("auth_failed");
+    let wrong = failed
+        .iter()
+        .find(|r| detail(r) == "method=basic; wrong password")
+        .unwrap_or_else(|| panic!("{failed:?}"));
+    assert_eq!(name(wrong), "alice");
+    assert_eq!(
+        roles(wrong),
+        serde_json::json!(["developer"]),
+        "the account tried"
+    );
+    assert!(
+        failed
+            .iter()
+            .any(|r| detail(r) == "method=none; no credentials"),
+        "{failed:?}"
+    );
+}
+
 #[tokio::test]
 async fn denied_delete_gets_403_naming_the_rule_and_never_reaches_upstream() {
     let (up, w) = setup().await;

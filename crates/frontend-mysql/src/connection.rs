@@ -10,6 +10,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 use tokio::net::TcpStream;
 use warden_audit::{Durability, EventKind};
+use warden_gate::auth;
 use warden_gate::frontend::FrontendContext;
 use warden_inspect::Actor;
 
@@ -205,7 +206,7 @@ impl Conn<'_> {
         let ev = ctx.session_event(
             EventKind::ConnectionOpened,
             self.session_id,
-            Some(opened.clone()),
+            Some(opened),
             Some(detail),
         );
         if !ctx.record(ev, Durability::Queued).await {
@@ -232,11 +233,16 @@ impl Conn<'_> {
         let (mut actor, seq) = match result {
             Ok(ok) => ok,
             Err(failure) => {
+                let who =
+                    auth::attempt_actor(&ctx.users, &response.user, Some(self.peer.to_string()));
                 let ev = ctx.session_event(
                     EventKind::AuthFailed,
                     self.session_id,
-                    Some(opened),
-                    Some(failure.audit_reason.clone()),
+                    Some(who),
+                    Some(auth::failure_detail(
+                        auth::LoginMethod::MysqlNative,
+                        &failure.audit_reason,
+                    )),
                 );
                 ctx.record(ev, Durability::Durable).await;
                 return Err((failure.client, failure.seq));
@@ -247,7 +253,7 @@ impl Conn<'_> {
             EventKind::Authenticated,
             self.session_id,
             Some(actor.clone()),
-            Some("mysql_native_password".into()),
+            Some(auth::success_detail(auth::LoginMethod::MysqlNative)),
         );
         if !ctx.record(ev, Durability::Queued).await {
             return Err((Self::audit_unavailable(), seq));

@@ -31,6 +31,31 @@ async fn reads_work_through_the_cli_and_the_upstream_account_stays_hidden() {
     assert!(out.contains(&h.upstream_user), "{out}");
     let (ok, _, err) = h.cli_as("alice", "wrong", &[], "SELECT 1;\n").await;
     assert!(!ok && err.contains("1045"), "{err}");
+    // Both logins are audited with their method; the failure with the account's roles.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let page = h
+        .gate
+        .audit()
+        .query(&warden_audit::Query::default())
+        .expect("audit query");
+    let login = |kind: warden_audit::EventKind, detail: &str| {
+        page.records.iter().any(|r| {
+            r.event.kind == kind
+                && r.event.detail.as_deref() == Some(detail)
+                && r.event
+                    .actor
+                    .as_ref()
+                    .is_some_and(|a| a.name == "alice" && a.roles == ["developer"])
+        })
+    };
+    assert!(login(
+        warden_audit::EventKind::Authenticated,
+        "method=mysql_native_password"
+    ));
+    assert!(login(
+        warden_audit::EventKind::AuthFailed,
+        "method=mysql_native_password; wrong password"
+    ));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

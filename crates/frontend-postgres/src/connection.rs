@@ -26,6 +26,7 @@ use super::session::{self, Session, SessionInfo};
 use super::startup::{self, Opening};
 use super::upstream::{self, BoxIo, Upstream, UpstreamSpec};
 use super::{tls, PostgresOptions};
+use warden_gate::auth;
 use warden_gate::frontend::FrontendContext;
 
 /// Startup parameters passed through to the upstream. Everything else (notably
@@ -183,7 +184,7 @@ impl Conn<'_> {
         let ev = ctx.session_event(
             EventKind::ConnectionOpened,
             self.session_id,
-            Some(opened.clone()),
+            Some(opened),
             Some(detail),
         );
         if !ctx.record(ev, Durability::Queued).await {
@@ -198,14 +199,15 @@ impl Conn<'_> {
             send_fatal(startup.reader.get_mut(), report).await;
             return None;
         }
-        let mut actor = match self.login(startup, user).await {
-            Ok(actor) => actor,
+        let (mut actor, method) = match self.login(startup, user).await {
+            Ok(ok) => ok,
             Err(failure) => {
+                let who = auth::attempt_actor(&ctx.users, user, Some(self.peer.to_string()));
                 let ev = ctx.session_event(
                     EventKind::AuthFailed,
                     self.session_id,
-                    Some(opened),
-                    Some(failure.audit_reason.clone()),
+                    Some(who),
+                    Some(auth::failure_detail(failure.method, &failure.audit_reason)),
                 );
                 ctx.record(ev, Durability::Durable).await;
                 send_fatal(startup.reader.get_mut(), failure.client.report()).await;
@@ -217,7 +219,7 @@ impl Conn<'_> {
             EventKind::Authenticated,
             self.session_id,
             Some(actor.clone()),
-            Some("scram-sha-256 or password".into()),
+            Some(auth::success_detail(method)),
         );
         if !ctx.record(ev, Durability::Queued).await {
             send_fatal(startup.reader.get_mut(), audit_unavailable()).await;
@@ -231,8 +233,13 @@ impl Conn<'_> {
         &self,
         startup: &mut startup::Startup,
         user: &str,
-    ) -> Result<Actor, LoginFailure> {
+    ) -> Result<(Actor, auth::LoginMethod), LoginFailure> {
         let ctx = self.ctx;
+        let method = if ctx.users.scram_verifier(user).is_none() && startup.tls {
+            auth::LoginMethod::Password
+        } else {
+            auth::LoginMethod::Scram
+        };
         let login = login::login(
             &mut startup.reader,
             user,
@@ -247,6 +254,7 @@ impl Conn<'_> {
                 Err(LoginFailure {
                     audit_reason: "authentication timed out".into(),
                     client: PgError::Timeout("authentication"),
+                    method,
                 })
             })
     }

@@ -17,7 +17,7 @@ use super::codec::{self, Body, FrameReader};
 use super::errors::PgError;
 use super::scram::{self, ScramServer, MECHANISM};
 use super::upstream::BoxIo;
-use warden_gate::auth::{LoginThrottle, UserDirectory};
+use warden_gate::auth::{LoginMethod, LoginThrottle, UserDirectory};
 
 /// Why a login failed: what the audit record says (never a secret), and what the client
 /// is told.
@@ -25,6 +25,8 @@ use warden_gate::auth::{LoginThrottle, UserDirectory};
 pub struct LoginFailure {
     pub audit_reason: String,
     pub client: PgError,
+    /// The method the login was asked to use (set by [`login`]).
+    pub method: LoginMethod,
 }
 
 impl LoginFailure {
@@ -32,6 +34,7 @@ impl LoginFailure {
         LoginFailure {
             audit_reason: reason.into(),
             client: PgError::Auth("password authentication failed".into()),
+            method: LoginMethod::Scram,
         }
     }
 }
@@ -41,6 +44,7 @@ impl From<PgError> for LoginFailure {
         LoginFailure {
             audit_reason: format!("protocol: {e}"),
             client: e,
+            method: LoginMethod::Scram,
         }
     }
 }
@@ -66,7 +70,9 @@ async fn password_message(reader: &mut FrameReader<BoxIo>) -> Result<Body, PgErr
     Ok(Body::new(frame.body))
 }
 
-/// Authenticates `name`. On success returns the actor (roles from config).
+/// Authenticates `name`. On success returns the actor (roles from config) and the
+/// method used: SCRAM-SHA-256 when the user has a verifier (and for unknown users, who
+/// get the same exchange), else a cleartext password over TLS.
 pub async fn login(
     reader: &mut FrameReader<BoxIo>,
     name: &str,
@@ -74,14 +80,25 @@ pub async fn login(
     users: &Arc<UserDirectory>,
     throttle: &LoginThrottle,
     ip: Option<IpAddr>,
-) -> Result<Actor, LoginFailure> {
+) -> Result<(Actor, LoginMethod), LoginFailure> {
+    let verifier = users.scram_verifier(name);
+    let method = if verifier.is_none() && tls {
+        LoginMethod::Password
+    } else {
+        LoginMethod::Scram
+    };
+    let with_method = |mut f: LoginFailure| {
+        f.method = method;
+        f
+    };
     if let Err(t) = throttle.check(name, ip) {
         return Err(LoginFailure {
             audit_reason: t.audit_reason(),
             client: PgError::Auth(t.message()),
+            method,
         });
     }
-    let result = match users.scram_verifier(name) {
+    let result = match verifier {
         Some(verifier) => scram_exchange(reader, verifier)
             .await
             .map(|()| users.user(name).map(|u| u.actor())),
@@ -100,13 +117,13 @@ pub async fn login(
     match result {
         Ok(Some(actor)) => {
             throttle.success(name);
-            Ok(actor)
+            Ok((actor, method))
         }
-        Ok(None) => Err(LoginFailure::bad("unknown user")),
+        Ok(None) => Err(with_method(LoginFailure::bad("unknown user"))),
         Err(failure) => {
             let delay = throttle.failure(name, ip);
             tokio::time::sleep(delay.min(std::time::Duration::from_secs(5))).await;
-            Err(failure)
+            Err(with_method(failure))
         }
     }
 }
@@ -129,6 +146,7 @@ async fn scram_exchange(
         return Err(LoginFailure {
             audit_reason: format!("unsupported SASL mechanism {mechanism}"),
             client: PgError::Auth("unsupported SASL mechanism".into()),
+            method: LoginMethod::Scram,
         });
     }
     let len = body.i32()?;
@@ -165,6 +183,7 @@ async fn cleartext(
         Err(e) => Err(LoginFailure {
             audit_reason: e.audit_reason(users.user(name).is_some()),
             client: PgError::Auth("password authentication failed".into()),
+            method: LoginMethod::Password,
         }),
     }
 }

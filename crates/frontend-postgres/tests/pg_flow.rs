@@ -311,12 +311,26 @@ async fn bad_password_is_refused_audited_and_throttled() {
         .filter(|r| r.event.kind == warden_audit::EventKind::AuthFailed)
         .collect();
     assert!(failures.len() >= 3, "{}", failures.len());
-    assert!(failures
-        .iter()
-        .any(|r| r.event.detail.as_deref() == Some("wrong password")));
-    assert!(failures
-        .iter()
-        .any(|r| r.event.detail.as_deref() == Some("unknown user")));
+    // Method and reason; the roles of the account that was tried (none: unknown user).
+    let find = |detail: &str| {
+        failures
+            .iter()
+            .find(|r| r.event.detail.as_deref() == Some(detail))
+            .and_then(|r| r.event.actor.clone())
+            .unwrap_or_else(|| panic!("no {detail:?} in {failures:?}"))
+    };
+    let alice = find("method=scram-sha-256; wrong password");
+    assert_eq!(
+        (alice.name.as_str(), alice.roles.clone()),
+        ("alice", vec!["developer".to_string()])
+    );
+    let nobody = find("method=scram-sha-256; unknown user");
+    assert!(nobody.roles.is_empty());
+    assert!(failures.iter().any(|r| r
+        .event
+        .detail
+        .as_deref()
+        .is_some_and(|d| d.starts_with("method=scram-sha-256; throttled ("))));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

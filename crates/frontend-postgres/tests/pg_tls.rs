@@ -87,6 +87,60 @@ async fn psql_verify_full_scram_and_cleartext_over_tls() {
         !ok && err.contains("password authentication failed"),
         "{err}"
     );
+    // ... and a wrong cleartext password over TLS
+    let (ok, _, _) = run(conninfo("carol", "verify-full"), "not-carols").await;
+    assert!(!ok);
+    // The login records say which method: SCRAM or the cleartext password.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let page = h
+        .gate
+        .audit()
+        .query(&warden_audit::Query::default())
+        .expect("audit query");
+    let logins: Vec<(String, String, String, Vec<String>)> = page
+        .records
+        .iter()
+        .filter(|r| {
+            matches!(
+                r.event.kind,
+                warden_audit::EventKind::Authenticated | warden_audit::EventKind::AuthFailed
+            )
+        })
+        .map(|r| {
+            let a = r.event.actor.clone().expect("actor");
+            (
+                format!("{:?}", r.event.kind),
+                a.name,
+                r.event.detail.clone().unwrap_or_default(),
+                a.roles,
+            )
+        })
+        .collect();
+    let has = |kind: &str, user: &str, detail: &str| {
+        logins.iter().any(|(k, u, d, roles)| {
+            k == kind && u == user && d == detail && roles == &["developer".to_string()]
+        })
+    };
+    assert!(
+        has("Authenticated", "alice", "method=scram-sha-256"),
+        "{logins:?}"
+    );
+    assert!(
+        has("Authenticated", "carol", "method=password"),
+        "{logins:?}"
+    );
+    assert!(
+        has(
+            "AuthFailed",
+            "carol",
+            "method=scram-sha-256; no SCRAM verifier configured and connection is not TLS"
+        ),
+        "{logins:?}"
+    );
+    assert!(
+        has("AuthFailed", "carol", "method=password; wrong password"),
+        "{logins:?}"
+    );
     // wrong host name fails verification
     let wrong = format!(
         "host=127.0.0.2 port={port} user=alice dbname={} sslmode=verify-full sslrootcert={ca}",

@@ -26,6 +26,7 @@ use super::forward;
 use super::relay::WindowThrottle;
 use super::remote::RemoteForwards;
 use super::shell::PtySpec;
+use warden_gate::auth::{self, LoginMethod};
 use warden_gate::frontend::FrontendContext;
 use warden_gate::{Admission, Ticket};
 
@@ -143,27 +144,19 @@ struct Conn {
 }
 
 impl Conn {
-    fn attempt_actor(&self, user: &str) -> Actor {
-        Actor {
-            name: user.to_owned(),
-            roles: vec![],
-            client_addr: Some(self.peer.to_string()),
-            alerts: Vec::new(),
-        }
-    }
-
-    async fn failed(&self, user: &str, reason: String) {
+    async fn failed(&self, user: &str, method: LoginMethod, reason: String) {
+        let who = auth::attempt_actor(&self.ctx.users, user, Some(self.peer.to_string()));
         let ev = self.ctx.session_event(
             EventKind::AuthFailed,
             &self.session,
-            Some(self.attempt_actor(user)),
-            Some(reason),
+            Some(who),
+            Some(auth::failure_detail(method, &reason)),
         );
         self.ctx.record(ev, Durability::Durable).await;
     }
 
     /// Audit the login and remember the actor; `false` (refuse) when it cannot be audited.
-    async fn succeeded(&mut self, user: &str, method: &str) -> bool {
+    async fn succeeded(&mut self, user: &str, method: LoginMethod) -> bool {
         let Some(known) = self.ctx.users.user(user) else {
             return false;
         };
@@ -173,7 +166,7 @@ impl Conn {
             EventKind::Authenticated,
             &self.session,
             Some(actor.clone()),
-            Some(format!("method={method}")),
+            Some(auth::success_detail(method)),
         );
         if !self.ctx.record(ev, Durability::Durable).await {
             return false;
@@ -269,12 +262,13 @@ impl russh::server::Handler for Conn {
     async fn auth_password(&mut self, user: &str, password: &str) -> Result<Auth, Self::Error> {
         let ip = Some(self.peer.ip());
         if let Err(t) = self.ctx.throttle.check(user, ip) {
-            self.failed(user, t.audit_reason()).await;
+            self.failed(user, LoginMethod::Password, t.audit_reason())
+                .await;
             return Ok(reject());
         }
         match self.ctx.users.authenticate(user, password).await {
             Ok(_) => {
-                if self.succeeded(user, "password").await {
+                if self.succeeded(user, LoginMethod::Password).await {
                     Ok(Auth::Accept)
                 } else {
                     Ok(reject())
@@ -283,7 +277,8 @@ impl russh::server::Handler for Conn {
             Err(e) => {
                 let known = self.ctx.users.user(user).is_some();
                 let delay = self.ctx.throttle.failure(user, ip);
-                self.failed(user, e.audit_reason(known)).await;
+                self.failed(user, LoginMethod::Password, e.audit_reason(known))
+                    .await;
                 tokio::time::sleep(delay.min(Duration::from_secs(5))).await;
                 Ok(reject())
             }
@@ -305,14 +300,20 @@ impl russh::server::Handler for Conn {
     async fn auth_publickey(&mut self, user: &str, key: &PublicKey) -> Result<Auth, Self::Error> {
         let ip = Some(self.peer.ip());
         if let Err(t) = self.ctx.throttle.check(user, ip) {
-            self.failed(user, t.audit_reason()).await;
+            self.failed(user, LoginMethod::PublicKey, t.audit_reason())
+                .await;
             return Ok(reject());
         }
         if !self.key_authorized(user, key) {
-            self.failed(user, "public key not authorized".into()).await;
+            self.failed(
+                user,
+                LoginMethod::PublicKey,
+                "public key not authorized".into(),
+            )
+            .await;
             return Ok(reject());
         }
-        if self.succeeded(user, "publickey").await {
+        if self.succeeded(user, LoginMethod::PublicKey).await {
             Ok(Auth::Accept)
         } else {
             Ok(reject())

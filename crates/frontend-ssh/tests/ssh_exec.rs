@@ -47,6 +47,7 @@ async fn allowed_exec_streams_and_passes_exit_status() {
         auth[0].event.actor.as_ref().map(|a| &a.name[..]),
         Some("alice")
     );
+    assert_eq!(auth[0].event.detail.as_deref(), Some("method=publickey"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -190,13 +190,33 @@ async fn password_login_exec_and_throttling() {
         .filter_map(|r| r.event.detail.clone())
         .collect();
     assert_eq!(
-        reasons.iter().filter(|r| *r == "wrong password").count(),
+        reasons
+            .iter()
+            .filter(|r| *r == "method=password; wrong password")
+            .count(),
         3,
         "{reasons:?}"
     );
     assert!(
-        reasons.iter().any(|r| r.starts_with("throttled")),
+        reasons
+            .iter()
+            .any(|r| r.starts_with("method=password; throttled")),
         "{reasons:?}"
+    );
+    // The roles of the account that was tried.
+    assert!(
+        failed.iter().all(|r| r
+            .event
+            .actor
+            .as_ref()
+            .is_some_and(|a| a.roles == ["developer"])),
+        "{failed:?}"
+    );
+    let ok = h.records(EventKind::Authenticated, 1).await;
+    assert!(
+        ok.iter()
+            .any(|r| r.event.detail.as_deref() == Some("method=password")),
+        "{ok:?}"
     );
     assert!(reasons.iter().all(|r| !r.contains(ALICE_PW)));
 }

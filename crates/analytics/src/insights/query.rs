@@ -12,8 +12,8 @@ use super::report::{
     Named, Report, Step, UsageList,
 };
 use super::tables::{
-    Dims, Insights, APPROVED, DENIED, EXPIRED, LOGIN_FAILED, LOGIN_LOCKED, LOGIN_OK, PROTOCOLS,
-    WITHDRAWN,
+    Dims, Insights, APPROVED, DENIED, EXPIRED, LOGIN_FAILED, LOGIN_LOCKED, LOGIN_OK, NO_REASON,
+    PROTOCOLS, WITHDRAWN,
 };
 use crate::engine::clock;
 
@@ -337,8 +337,9 @@ impl Insights {
     }
 
     fn auth(&self, m: &Matcher) -> Vec<AuthRow> {
-        let mut rows: BTreeMap<(u8, u32), [u64; 3]> = BTreeMap::new();
-        for ((day, d, method, outcome), count) in &self.logins {
+        type Row = ([u64; 3], BTreeMap<String, u64>);
+        let mut rows: BTreeMap<(u8, u32), Row> = BTreeMap::new();
+        for ((day, d, method, reason, outcome), count) in &self.logins {
             if !m.day(*day) || !m.dims(d) {
                 continue;
             }
@@ -348,10 +349,16 @@ impl Insights {
                 LOGIN_LOCKED => 2,
                 _ => continue,
             };
-            rows.entry((d.protocol, *method)).or_default()[slot] += u64::from(*count);
+            let row = rows.entry((d.protocol, *method)).or_default();
+            row.0[slot] += u64::from(*count);
+            if *reason != NO_REASON {
+                *row.1
+                    .entry(self.methods.name(*reason).to_string())
+                    .or_default() += u64::from(*count);
+            }
         }
         rows.into_iter()
-            .map(|((p, method), c)| AuthRow {
+            .map(|((p, method), (c, reasons))| AuthRow {
                 front_end: PROTOCOLS
                     .get(p as usize)
                     .copied()
@@ -361,6 +368,7 @@ impl Insights {
                 successes: c[0],
                 failures: c[1],
                 lockouts: c[2],
+                reasons: top(reasons, usize::MAX),
             })
             .collect()
     }

@@ -133,15 +133,21 @@ pub struct ErrorClassRow {
     pub users: Vec<Named>,
 }
 
-/// Logins of one front-end by one method (successes) or reason (failures, lockouts).
+/// Logins of one front-end by one method (`scram-sha-256`, `password`, `token`,
+/// `basic`, `publickey`, `mysql_native_password`, `none`; `(not recorded)` for records
+/// written before methods were recorded on failures).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AuthRow {
     pub front_end: String,
-    /// The recorded method of a success, or the reason of a failure.
     pub method: String,
     pub successes: u64,
+    /// Failed logins other than lockouts.
     pub failures: u64,
+    /// Logins refused because the user or address was locked or throttled.
     pub lockouts: u64,
+    /// Why the failures and lockouts were refused (`wrong password`, `locked`,
+    /// `throttled`, …), most first.
+    pub reasons: Vec<Named>,
 }
 
 /// Approval requests and what became of them.

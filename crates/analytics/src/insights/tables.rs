@@ -32,6 +32,8 @@ pub(crate) struct Dims {
 
 /// Login outcomes.
 pub(crate) const LOGIN_OK: u8 = 0;
+/// The reason id of a successful login.
+pub(crate) const NO_REASON: u32 = u32::MAX;
 pub(crate) const LOGIN_FAILED: u8 = 1;
 pub(crate) const LOGIN_LOCKED: u8 = 2;
 
@@ -68,8 +70,9 @@ pub struct Insights {
     pub(crate) usage: FastMap<(u32, Dims, u8, u32), u32>,
     /// (local day, dims, error class) → failed outcomes.
     pub(crate) failures: FastMap<(u32, Dims, u32), u32>,
-    /// (local day, dims, method or reason, outcome) → logins.
-    pub(crate) logins: FastMap<(u32, Dims, u32, u8), u32>,
+    /// (local day, dims, method, reason, outcome) → logins. Method and reason are ids
+    /// in `methods`; a success has the reason [`NO_REASON`].
+    pub(crate) logins: FastMap<(u32, Dims, u32, u32, u8), u32>,
     /// (local day, requester dims) → approval requests.
     pub(crate) requests: FastMap<(u32, Dims), u32>,
     /// (local day, requester dims, decider, outcome) → approval records.
@@ -176,15 +179,22 @@ impl Insights {
             }
             Kind::Completed => self.failed(day, dims, f),
             Kind::LoggedIn => {
-                let method = f.auth_detail.as_deref().unwrap_or("(not recorded)");
+                let (method, _) = login_detail(f.auth_detail.as_deref().unwrap_or(""));
                 let id = self.methods.id(method);
-                *self.logins.entry((day, dims, id, LOGIN_OK)).or_default() += 1;
+                *self
+                    .logins
+                    .entry((day, dims, id, NO_REASON, LOGIN_OK))
+                    .or_default() += 1;
             }
             Kind::LoginFailed => {
-                let reason = f.auth_detail.as_deref().unwrap_or("(not recorded)");
+                let (method, reason) = login_detail(f.auth_detail.as_deref().unwrap_or(""));
                 let (reason, outcome) = failure_reason(reason);
-                let id = self.methods.id(reason);
-                *self.logins.entry((day, dims, id, outcome)).or_default() += 1;
+                let method = self.methods.id(method);
+                let reason = self.methods.id(reason);
+                *self
+                    .logins
+                    .entry((day, dims, method, reason, outcome))
+                    .or_default() += 1;
             }
             Kind::ApprovalRequested => {
                 *self.requests.entry((day, dims)).or_default() += 1;
@@ -303,10 +313,29 @@ impl Insights {
     }
 }
 
+/// The method and the rest of a login record's `detail`: `method=<m>` (success) or
+/// `method=<m>; <reason>` (failure), as every front-end writes them
+/// (docs/audit-format.md, "Login records"). Records written before that (no
+/// `method=`): a success's detail is its method, a failure's detail its reason (the
+/// HTTP front-end prefixed it with `http: `), and the method is `(not recorded)`.
+pub(crate) fn login_detail(detail: &str) -> (&str, &str) {
+    const NOT_RECORDED: &str = "(not recorded)";
+    match detail.strip_prefix("method=") {
+        Some(rest) => match rest.split_once("; ") {
+            Some((m, reason)) => (m, reason),
+            None => (rest, ""),
+        },
+        None if detail.is_empty() => (NOT_RECORDED, NOT_RECORDED),
+        None => (
+            NOT_RECORDED,
+            detail.strip_prefix("http: ").unwrap_or(detail),
+        ),
+    }
+}
+
 /// A failed login's reason without its changing parts (`locked (900s): …` → `locked`),
 /// and whether it was a lockout.
 fn failure_reason(detail: &str) -> (&str, u8) {
-    let detail = detail.strip_prefix("http: ").unwrap_or(detail);
     if is_lockout(detail) {
         let word = if detail.contains("throttled (") {
             "throttled"

@@ -293,13 +293,32 @@ fn logins_by_front_end_method_and_lockouts() {
     };
     i.observe(&login(Kind::LoggedIn, "method=publickey", "ssh"));
     i.observe(&login(Kind::LoggedIn, "method=publickey", "ssh"));
-    i.observe(&login(Kind::LoginFailed, "wrong password", "postgres"));
+    i.observe(&login(Kind::LoggedIn, "method=scram-sha-256", "postgres"));
+    i.observe(&login(Kind::LoggedIn, "method=password", "postgres"));
     i.observe(&login(
         Kind::LoginFailed,
-        "locked (900s): locked by alert al-1",
+        "method=scram-sha-256; wrong password",
         "postgres",
     ));
+    i.observe(&login(
+        Kind::LoginFailed,
+        "method=scram-sha-256; locked (900s): locked by alert al-1",
+        "postgres",
+    ));
+    i.observe(&login(Kind::LoggedIn, "method=token", "http"));
+    i.observe(&login(
+        Kind::LoginFailed,
+        "method=token; unknown bearer token",
+        "http",
+    ));
+    i.observe(&login(
+        Kind::LoginFailed,
+        "method=basic; throttled (300s)",
+        "http",
+    ));
+    // Written before methods were recorded on failures.
     i.observe(&login(Kind::LoginFailed, "http: throttled (300s)", "http"));
+    i.observe(&login(Kind::LoginFailed, "wrong password", "mysql"));
     let r = i.report(&Filter::default()).expect("report");
     let row = |fe: &str, m: &str| {
         r.auth
@@ -307,10 +326,29 @@ fn logins_by_front_end_method_and_lockouts() {
             .find(|a| a.front_end == fe && a.method == m)
             .map(|a| (a.successes, a.failures, a.lockouts))
     };
-    assert_eq!(row("ssh", "method=publickey"), Some((2, 0, 0)));
-    assert_eq!(row("postgres", "wrong password"), Some((0, 1, 0)));
-    assert_eq!(row("postgres", "locked"), Some((0, 0, 1)));
-    assert_eq!(row("http", "throttled"), Some((0, 0, 1)));
+    assert_eq!(row("ssh", "publickey"), Some((2, 0, 0)));
+    assert_eq!(row("postgres", "scram-sha-256"), Some((1, 1, 1)));
+    assert_eq!(row("postgres", "password"), Some((1, 0, 0)));
+    assert_eq!(row("http", "token"), Some((1, 1, 0)));
+    assert_eq!(row("http", "basic"), Some((0, 0, 1)));
+    assert_eq!(row("http", "(not recorded)"), Some((0, 0, 1)));
+    assert_eq!(row("mysql", "(not recorded)"), Some((0, 1, 0)));
+    let reasons = |fe: &str, m: &str| {
+        let a = r.auth.iter().find(|a| a.front_end == fe && a.method == m);
+        a.map(|a| {
+            a.reasons
+                .iter()
+                .map(|n| (n.name.clone(), n.count))
+                .collect::<Vec<_>>()
+        })
+        .unwrap_or_default()
+    };
+    assert_eq!(
+        reasons("postgres", "scram-sha-256"),
+        [("locked".to_string(), 1), ("wrong password".to_string(), 1)]
+    );
+    assert_eq!(reasons("http", "basic"), [("throttled".to_string(), 1)]);
+    assert!(reasons("ssh", "publickey").is_empty());
 }
 
 #[test]

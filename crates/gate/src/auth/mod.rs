@@ -19,3 +19,6 @@ pub use directory::{AuthFailure, UserDirectory};
 pub use throttle::{LockNotice, LoginLocks, LoginThrottle, ThrottleConfig, Throttled};
 pub use warden_config::scram::{self, ScramVerifier};
 pub use warden_config::users::{normalize_ssh_key, token_hash, User};
+
+mod login_record;
+pub use login_record::{attempt_actor, failure_detail, success_detail, LoginMethod};

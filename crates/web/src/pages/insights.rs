@@ -105,7 +105,7 @@ pub fn body(r: &Report, params: &InsightParams) -> Markup {
                     .map(|a| Named { name: format!("{} · {}", a.front_end, a.method), count: a.failures + a.lockouts }).collect();
                 div.insight-grid {
                     div #auth-successes { h3 { "Successes by front-end and method" } (bars(&ok, "okbar", "successful logins")) }
-                    div #auth-failures { h3 { "Failures and lockouts by front-end and reason" } (bars(&failed, "errbar", "failed logins")) }
+                    div #auth-failures { h3 { "Failures and lockouts by front-end and method" } (bars(&failed, "errbar", "failed logins")) }
                 }
                 table.compact {
                     thead { tr { th { "front-end" } th { "method or reason" } th { "ok" } th { "failed" } th { "locked out" } } }
