@@ -11,7 +11,10 @@
 #                     proxy has workers.
 # Two loads: throughput (`wrk -t$THREADS -c$CONNS`) and latency on an idle server
 # (`wrk -t1 -c1`). Prints rps, p50/p99, the ratio warden/nginx-proxy, the p50 each proxy
-# adds over direct at -c1, and Warden's RSS (VmRSS from /proc/PID/status): idle after start,
+# adds over direct at -c1, the CPU time (utime+stime from /proc/PID/stat) and context switches
+# (voluntary + involuntary, summed over /proc/PID/task/*/status) per request of the warden
+# process and of the nginx proxy's worker processes, with their ratio (the cost ratio: other
+# load on a shared machine hardly moves it, unlike rps), and Warden's RSS (VmRSS from /proc/PID/status): idle after start,
 # with $IDLE_CONNS idle keep-alive connections open (each has made one request; measured
 # first, on the fresh process), under load, after the runs, and the peak. Finally it stops
 # Warden and verifies the audit chain it wrote (`warden audit verify`): records per request.
@@ -119,7 +122,8 @@ nginx_conf "$WORK/up" 2 "server { listen 127.0.0.1:$UP; location / { root $WORK/
 nginx_conf "$WORK/px" "$WORKERS" "upstream up { server 127.0.0.1:$UP; keepalive 64; }
   server { listen 127.0.0.1:$NP; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
 nginx -p "$WORK/up" -c "$WORK/up/nginx.conf" -g 'daemon off;' >"$WORK/up/stderr.log" 2>&1 & PIDS+=("$!")
-nginx -p "$WORK/px" -c "$WORK/px/nginx.conf" -g 'daemon off;' >"$WORK/px/stderr.log" 2>&1 & PIDS+=("$!")
+nginx -p "$WORK/px" -c "$WORK/px/nginx.conf" -g 'daemon off;' >"$WORK/px/stderr.log" 2>&1 &
+NGINX_PX_PID=$!; PIDS+=("$NGINX_PX_PID")
 
 # --- Warden ----------------------------------------------------------------------------
 TOKEN=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
@@ -284,8 +288,21 @@ errs = (int(bad.group(1)) if bad else 0) + (sum(map(int, sock.groups())) if sock
 print(f"{rps:.0f} {p50:.3f} {p99:.3f} {errs}")
 EOF
 }
-wrk_run() { # name port threads conns -> "rps p50 p99 errors"
-  local name=$1 port=$2 t=$3 c=$4 perf_pid=
+cpu_ticks() { local p n=0; for p in "$@"; do n=$(( n + $(awk '{ print $14 + $15 }' "/proc/$p/stat") )); done; echo "$n"; }
+ctx_switches() { local p; for p in "$@"; do cat /proc/"$p"/task/*/status 2>/dev/null; done |
+  awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }'; }
+TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+cost_pids() { # name -> the pids whose CPU a run is charged to (none for direct)
+  case $1 in
+    warden) echo "$WARDEN_PID" ;;
+    nginx-proxy) ps -o pid= --ppid "$NGINX_PX_PID" ;;
+  esac
+}
+wrk_run() { # name port threads conns -> "rps p50 p99 errors cpu_us/req cs/req"
+  local name=$1 port=$2 t=$3 c=$4 perf_pid= t0=0 s0=0 pids
+  pids=$(cost_pids "$name")
+  # shellcheck disable=SC2086
+  [[ -n $pids ]] && { t0=$(cpu_ticks $pids); s0=$(ctx_switches $pids); }
   if [[ -n ${PERF:-} && $name == warden ]]; then
     perf record -q -F 999 -g -p "$WARDEN_PID" -o "$WORK/perf.t$t.c$c.data" -- sleep "$DURATION" \
       >/dev/null 2>&1 &
@@ -293,11 +310,20 @@ wrk_run() { # name port threads conns -> "rps p50 p99 errors"
   fi
   wrk -t"$t" -c"$c" -d"$DURATION"s --latency -H "$AUTH" "http://127.0.0.1:$port$URL_PATH" >"$WORK/$name.t$t.c$c.txt"
   [[ -n $perf_pid ]] && wait "$perf_pid" 2>/dev/null
-  parse_wrk "$WORK/$name.t$t.c$c.txt"
+  local cost="- -"
+  if [[ -n $pids ]]; then
+    local t1 s1 n
+    # shellcheck disable=SC2086
+    { t1=$(cpu_ticks $pids); s1=$(ctx_switches $pids); }
+    n=$(sed -n 's/^ *\([0-9]*\) requests in .*/\1/p' "$WORK/$name.t$t.c$c.txt")
+    cost=$(awk -v t=$((t1 - t0)) -v s=$((s1 - s0)) -v n="${n:-0}" -v us="$TICK_US" \
+      'BEGIN { if (n > 0) printf "%.1f %.2f", t * us / n, s / n; else print "- -" }')
+  fi
+  echo "$(parse_wrk "$WORK/$name.t$t.c$c.txt") $cost"
 }
 warm() { # name port
   wrk -t"$THREADS" -c"$CONNS" -d2s -H "$AUTH" "http://127.0.0.1:$2$URL_PATH" >"$WORK/$1.warmup.txt"; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a == "-" || b == "-" || b+0 == 0) print "-"; else printf "%.2f", a/b }'; }
 sample_rss() { # pid outfile: keep the max VmRSS seen until killed
   local max=0 v
   while v=$(rss_kb "$1" VmRSS 2>/dev/null); do
@@ -312,32 +338,34 @@ echo "# GET $URL_PATH ($(stat -c %s "$WORK/www/users.json") bytes); upstream ngi
 echo "# warden TOKIO_WORKER_THREADS=$WORKERS, bearer token, 1 deny rule, sled audit log"
 echo
 echo "throughput: wrk -t$THREADS -c$CONNS -d${DURATION}s --latency (after a 2 s warm-up each)"
-printf '%-12s %9s %9s %9s %7s %10s\n' path rps p50_ms p99_ms errors vs_direct
-warm direct "$UP";  read -r D_RPS D_P50 D_P99 D_ERR < <(wrk_run direct "$UP" "$THREADS" "$CONNS")
-printf '%-12s %9s %9s %9s %7s %10s\n' direct "$D_RPS" "$D_P50" "$D_P99" "$D_ERR" 1.00
-warm nginx-proxy "$NP";  read -r N_RPS N_P50 N_P99 N_ERR < <(wrk_run nginx-proxy "$NP" "$THREADS" "$CONNS")
-printf '%-12s %9s %9s %9s %7s %10s\n' nginx-proxy "$N_RPS" "$N_P50" "$N_P99" "$N_ERR" "$(ratio "$N_RPS" "$D_RPS")"
+ROW='%-12s %9s %9s %9s %7s %10s %11s %8s\n'
+printf "$ROW" path rps p50_ms p99_ms errors vs_direct cpu_us/req cs/req
+warm direct "$UP";  read -r D_RPS D_P50 D_P99 D_ERR D_CPU D_CS < <(wrk_run direct "$UP" "$THREADS" "$CONNS")
+printf "$ROW" direct "$D_RPS" "$D_P50" "$D_P99" "$D_ERR" 1.00 "$D_CPU" "$D_CS"
+warm nginx-proxy "$NP";  read -r N_RPS N_P50 N_P99 N_ERR N_CPU N_CS < <(wrk_run nginx-proxy "$NP" "$THREADS" "$CONNS")
+printf "$ROW" nginx-proxy "$N_RPS" "$N_P50" "$N_P99" "$N_ERR" "$(ratio "$N_RPS" "$D_RPS")" "$N_CPU" "$N_CS"
 warm warden "$GW"
 sample_rss "$WARDEN_PID" "$WORK/rss-load" & SAMPLER=$!; PIDS+=("$SAMPLER")
-read -r W_RPS W_P50 W_P99 W_ERR < <(wrk_run warden "$GW" "$THREADS" "$CONNS")
+read -r W_RPS W_P50 W_P99 W_ERR W_CPU W_CS < <(wrk_run warden "$GW" "$THREADS" "$CONNS")
 stop_pid "$SAMPLER"
 RSS_LOAD=$(cat "$WORK/rss-load" 2>/dev/null || echo 0)
-printf '%-12s %9s %9s %9s %7s %10s\n' warden "$W_RPS" "$W_P50" "$W_P99" "$W_ERR" "$(ratio "$W_RPS" "$D_RPS")"
-echo "warden/nginx-proxy rps: $(ratio "$W_RPS" "$N_RPS")"
+printf "$ROW" warden "$W_RPS" "$W_P50" "$W_P99" "$W_ERR" "$(ratio "$W_RPS" "$D_RPS")" "$W_CPU" "$W_CS"
+echo "warden/nginx-proxy rps: $(ratio "$W_RPS" "$N_RPS"), cpu_us/req: $(ratio "$W_CPU" "$N_CPU"), cs/req: $(ratio "$W_CS" "$N_CS")"
 
 echo
 echo "latency: wrk -t1 -c1 -d${DURATION}s --latency"
-printf '%-12s %9s %9s %9s %7s %14s\n' path rps p50_ms p99_ms errors p50_added_us
-read -r d1_rps d1_p50 d1_p99 d1_err < <(wrk_run direct "$UP" 1 1)
-printf '%-12s %9s %9s %9s %7s %14s\n' direct "$d1_rps" "$d1_p50" "$d1_p99" "$d1_err" 0
+ROW1='%-12s %9s %9s %9s %7s %14s %11s %8s\n'
+printf "$ROW1" path rps p50_ms p99_ms errors p50_added_us cpu_us/req cs/req
+read -r d1_rps d1_p50 d1_p99 d1_err d1_cpu d1_cs < <(wrk_run direct "$UP" 1 1)
+printf "$ROW1" direct "$d1_rps" "$d1_p50" "$d1_p99" "$d1_err" 0 "$d1_cpu" "$d1_cs"
 for name in nginx-proxy warden; do
   port=$NP; [[ $name == warden ]] && port=$GW
-  read -r rps p50 p99 err < <(wrk_run "$name" "$port" 1 1)
-  printf '%-12s %9s %9s %9s %7s %14s\n' "$name" "$rps" "$p50" "$p99" "$err" \
-    "$(awk -v a="$p50" -v b="$d1_p50" 'BEGIN{printf "%+.0f", (a-b)*1000}')"
-  [[ $name == warden ]] && W1_RPS=$rps || N1_RPS=$rps
+  read -r rps p50 p99 err cpu cs < <(wrk_run "$name" "$port" 1 1)
+  printf "$ROW1" "$name" "$rps" "$p50" "$p99" "$err" \
+    "$(awk -v a="$p50" -v b="$d1_p50" 'BEGIN{printf "%+.0f", (a-b)*1000}')" "$cpu" "$cs"
+  if [[ $name == warden ]]; then W1_RPS=$rps W1_CPU=$cpu W1_CS=$cs; else N1_RPS=$rps N1_CPU=$cpu N1_CS=$cs; fi
 done
-echo "warden/nginx-proxy rps at -c1: $(ratio "$W1_RPS" "$N1_RPS")"
+echo "warden/nginx-proxy at -c1: rps $(ratio "$W1_RPS" "$N1_RPS"), cpu_us/req $(ratio "$W1_CPU" "$N1_CPU"), cs/req $(ratio "$W1_CS" "$N1_CS")"
 
 sleep 1
 RSS_AFTER=$(rss_kb "$WARDEN_PID" VmRSS)

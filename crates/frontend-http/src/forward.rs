@@ -27,7 +27,7 @@ pub async fn run(shared: &Shared, ticket: Ticket, req: Admitted) -> Response<Pro
         prefix,
         rest,
         on_upgrade,
-        facts,
+        upstream_target,
         actor,
         started,
     } = req;
@@ -40,7 +40,7 @@ pub async fn run(shared: &Shared, ticket: Ticket, req: Admitted) -> Response<Pro
     if let Some(host) = shared.upstream.host() {
         parts.headers.insert(header::HOST, host);
     }
-    let uri = match shared.upstream.uri(&facts.upstream_target()) {
+    let uri = match shared.upstream.uri(&upstream_target) {
         Ok(u) => u,
         Err(e) => {
             return fail(
@@ -157,25 +157,31 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 
 /// Response headers that belong to the upstream hop only.
 fn strip_response_hop_headers(h: &mut HeaderMap) {
-    let named: Vec<HeaderName> = h
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    for n in named {
-        h.remove(n);
+    if h.contains_key(header::CONNECTION) {
+        let named: Vec<HeaderName> = h
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
+            .collect();
+        for n in named {
+            h.remove(n);
+        }
+        h.remove(header::CONNECTION);
     }
+    // Static names: no parsing of the name per request.
     for n in [
-        "connection",
-        "keep-alive",
-        "proxy-connection",
-        "transfer-encoding",
-        "upgrade",
-        "trailer",
-        "te",
+        &KEEP_ALIVE,
+        &PROXY_CONNECTION,
+        &header::TRANSFER_ENCODING,
+        &header::UPGRADE,
+        &header::TRAILER,
+        &header::TE,
     ] {
         h.remove(n);
     }
 }
+
+static KEEP_ALIVE: HeaderName = HeaderName::from_static("keep-alive");
+static PROXY_CONNECTION: HeaderName = HeaderName::from_static("proxy-connection");

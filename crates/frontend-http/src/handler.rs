@@ -48,6 +48,8 @@ impl Shared {
 /// One client connection.
 pub struct Conn {
     pub peer: SocketAddr,
+    /// `peer` as text (audited on every request; formatted once per connection).
+    pub peer_text: String,
     pub session: String,
     pub slot: ViolationSlot,
     pub next_index: AtomicU64,
@@ -61,7 +63,8 @@ pub struct Admitted {
     pub prefix: Prefix,
     pub rest: Option<Incoming>,
     pub on_upgrade: Option<OnUpgrade>,
-    pub facts: HttpFacts,
+    /// The normalised request-target sent upstream ([`HttpFacts::upstream_target`]).
+    pub upstream_target: String,
     pub actor: Actor,
     pub started: Instant,
 }
@@ -88,7 +91,7 @@ pub async fn handle(
     .await
     {
         Ok((mut a, method)) => {
-            a.client_addr = Some(conn.peer.to_string());
+            a.client_addr = Some(conn.peer_text.clone());
             if conn.logins.first(&a.name, method) {
                 let mut ev = event(&shared, &conn, EventKind::Authenticated);
                 ev.actor = Some(a.clone());
@@ -102,7 +105,7 @@ pub async fn handle(
             ev.actor = Some(auth::attempt_actor(
                 &shared.ctx.users,
                 r.user.as_deref().unwrap_or_default(),
-                Some(conn.peer.to_string()),
+                Some(conn.peer_text.clone()),
             ));
             ev.detail = Some(auth::failure_detail(r.method, &r.audit_reason));
             let _ = shared.ctx.gate.record(ev, Durability::Queued).await;
@@ -154,13 +157,14 @@ async fn admit(
             return refuse_early(&shared, &conn, actor, failure.refused(raw)).await;
         }
     };
+    let upstream_target = facts.upstream_target();
     let action = Action {
         protocol: shared.protocol,
         user: actor.clone(),
         target: shared.target.clone(),
         session: Some(conn.session.clone()),
-        raw: request::action_text(&parts, &facts, &prefix),
-        facts: request::action_facts(&facts, shared.kube),
+        raw: request::action_text(&parts, &facts, &upstream_target, &prefix),
+        facts: request::action_facts(facts, shared.kube),
     };
     let respond_async = identity::wants_async(&parts.headers);
     let rest = (!prefix.complete).then_some(body);
@@ -169,7 +173,7 @@ async fn admit(
         prefix,
         rest,
         on_upgrade,
-        facts,
+        upstream_target,
         actor,
         started,
     };
@@ -289,7 +293,7 @@ async fn refuse_before_policy(
     let actor = actor.unwrap_or_else(|| Actor {
         name: String::new(),
         roles: Vec::new(),
-        client_addr: Some(conn.peer.to_string()),
+        client_addr: Some(conn.peer_text.clone()),
         alerts: Vec::new(),
     });
     let mut ev = event(shared, conn, EventKind::ActionDecided);

@@ -127,7 +127,13 @@ pub async fn read_body_prefix(
 }
 
 /// The audited text of the request (secrets redacted).
-pub fn action_text(parts: &Parts, facts: &HttpFacts, prefix: &Prefix) -> String {
+/// `upstream_target` is `facts.upstream_target()`, computed once by the caller.
+pub fn action_text(
+    parts: &Parts,
+    facts: &HttpFacts,
+    upstream_target: &str,
+    prefix: &Prefix,
+) -> String {
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -136,23 +142,20 @@ pub fn action_text(parts: &Parts, facts: &HttpFacts, prefix: &Prefix) -> String 
     redact::action_text(
         parts.method.as_str(),
         &facts.method,
-        &facts.upstream_target(),
+        upstream_target,
         has_body.then_some((&prefix.bytes, prefix.complete)),
         content_type,
     )
 }
 
 /// The Action's facts: HTTP, plus the Kubernetes reading of the path on kube targets.
-pub fn action_facts(facts: &HttpFacts, kube: bool) -> Facts {
+pub fn action_facts(facts: HttpFacts, kube: bool) -> Facts {
     if kube {
         let kube =
             warden_inspect::kube::inspect(&facts.method, &facts.path, facts.query.as_deref());
-        Facts::Kubernetes {
-            http: facts.clone(),
-            kube,
-        }
+        Facts::Kubernetes { http: facts, kube }
     } else {
-        Facts::Http(facts.clone())
+        Facts::Http(facts)
     }
 }
 

@@ -86,6 +86,7 @@ where
     let guarded = FramingGuard::new(io, shared.opts.max_header_bytes, slot.clone());
     let conn = Arc::new(Conn {
         peer,
+        peer_text: peer.to_string(),
         session: uuid::Uuid::new_v4().to_string(),
         slot,
         next_index: AtomicU64::new(0),

@@ -28,6 +28,8 @@ pub struct Upstream {
     authority: Authority,
     /// `Authorization` value injected on every request (bearer token or Basic).
     credential: Option<HeaderValue>,
+    /// The `Host` header the upstream expects (built once, not per request).
+    host: Option<HeaderValue>,
 }
 
 impl Upstream {
@@ -65,11 +67,13 @@ impl Upstream {
             .pool_idle_timeout(Duration::from_secs(30))
             .build(connector);
         let credential = credential_header(t)?;
+        let host = HeaderValue::from_str(authority.as_str()).ok();
         Ok(Upstream {
             client,
             scheme,
             authority,
             credential,
+            host,
         })
     }
 
@@ -84,7 +88,7 @@ impl Upstream {
 
     /// The `Host` header the upstream expects.
     pub fn host(&self) -> Option<HeaderValue> {
-        HeaderValue::from_str(self.authority.as_str()).ok()
+        self.host.clone()
     }
 
     /// Puts the target's own credential on an outgoing request.
