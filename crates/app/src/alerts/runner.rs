@@ -181,11 +181,14 @@ fn alert_id(a: &Alert) -> String {
     for seq in &a.evidence {
         h.update(seq.to_be_bytes());
     }
-    format!("al-{}", &hex_prefix(&h.finalize()))
+    id_from_digest(&h.finalize())
 }
 
-fn hex_prefix(bytes: &[u8]) -> String {
-    bytes[..6].iter().map(|b| format!("{b:02x}")).collect()
+/// An alert id from a SHA-256 digest of what identifies the alert: `al-` and the
+/// digest's first 6 bytes in hex. Every alert id (analytics, config drift) is made here.
+pub fn id_from_digest(digest: &[u8]) -> String {
+    let hex: String = digest[..6].iter().map(|b| format!("{b:02x}")).collect();
+    format!("al-{hex}")
 }
 
 /// The `alert_raised` record of an alert.

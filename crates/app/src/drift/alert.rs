@@ -8,8 +8,9 @@
 use time::OffsetDateTime;
 use warden_audit::{AlertRef, AuditLog, Durability, Event, EventKind};
 
-use super::files::sha256_hex;
 use super::unified::bounded;
+use crate::alerts::runner::id_from_digest;
+use sha2::{Digest, Sha256};
 
 /// The detector name alerts and webhooks carry.
 pub const DETECTOR: &str = "config-drift";
@@ -31,7 +32,7 @@ pub fn drift_event(target: Option<&str>, summary: &str, body: &str) -> Event {
     ev.target = target.map(str::to_string);
     ev.detail = Some(text.clone());
     ev.alert = Some(AlertRef {
-        id: format!("al-{}", &sha256_hex(seed.as_bytes())[..12]),
+        id: id_from_digest(&Sha256::digest(seed.as_bytes())),
         detector: DETECTOR.to_string(),
         severity: "high".to_string(),
         explanation: Some(text),
