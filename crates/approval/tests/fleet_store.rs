@@ -3,7 +3,9 @@
 //! across replicas, one vote per person, only the owner executes a waiting request,
 //! retry-mode approvals taken once anywhere, a deny/approve race decided once.
 
-use std::process::Command;
+#[path = "../../fleet/tests/support/test_db.rs"]
+mod test_db;
+
 use std::time::Duration;
 
 use warden_approval::{ApprovalError, ApprovalState, Approvals, Resolution};
@@ -12,42 +14,7 @@ use warden_fleet::{Fleet, FleetOptions};
 use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
 use warden_policy::{ApprovalSpec, Decision, Mode, RuleHit, Verdict};
 
-fn psql(db: &str, sql: &str) -> Option<String> {
-    let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qAtc", sql])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-struct Db(String);
-
-impl Db {
-    fn create(tag: &str) -> Option<Db> {
-        if psql("postgres", "SELECT 1").is_none() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "PostgreSQL is required in CI"
-            );
-            eprintln!("SKIP: no PostgreSQL on 127.0.0.1:5432");
-            return None;
-        }
-        let db = Db(format!("warden_fleet_store_{tag}_{}", std::process::id()));
-        psql("postgres", &format!("CREATE DATABASE {}", db.0)).expect("create database");
-        Some(db)
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let _ = psql(
-            "postgres",
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0),
-        );
-    }
-}
+use test_db::{psql, Db};
 
 struct Replica {
     _dir: tempfile::TempDir,
@@ -142,7 +109,9 @@ async fn sees(r: &Replica, id: &str, state: ApprovalState) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn two_of_n_across_replicas_one_vote_per_person_owner_executes_once() {
-    let Some(db) = Db::create("nofm") else { return };
+    let Some(db) = Db::create("fleet_store", "nofm") else {
+        return;
+    };
     let (a, b, c) = (
         replica(&db.0, "a").await,
         replica(&db.0, "b").await,
@@ -213,7 +182,7 @@ async fn two_of_n_across_replicas_one_vote_per_person_owner_executes_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_retry_mode_approval_is_taken_once_on_any_replica() {
-    let Some(db) = Db::create("retry") else {
+    let Some(db) = Db::create("fleet_store", "retry") else {
         return;
     };
     let (a, b, c) = (
@@ -248,7 +217,9 @@ async fn a_retry_mode_approval_is_taken_once_on_any_replica() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_approve_and_a_deny_at_once_decide_once() {
-    let Some(db) = Db::create("race") else { return };
+    let Some(db) = Db::create("fleet_store", "race") else {
+        return;
+    };
     let (a, b, c) = (
         replica(&db.0, "a").await,
         replica(&db.0, "b").await,
@@ -310,7 +281,7 @@ fn median_ms(mut v: Vec<Duration>) -> f64 {
 /// steps on the fleet backend next to the embedded one, printed with `--nocapture`.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hold_step_latencies_fleet_and_embedded() {
-    let Some(db) = Db::create("timing") else {
+    let Some(db) = Db::create("fleet_store", "timing") else {
         return;
     };
     let (a, b) = (replica(&db.0, "a").await, replica(&db.0, "b").await);
@@ -368,7 +339,7 @@ async fn hold_step_latencies_fleet_and_embedded() {
 /// here, so only the reconnect can do it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_decision_missed_while_listen_was_down_is_caught_up_on_reconnect() {
-    let Some(db) = Db::create("relisten") else {
+    let Some(db) = Db::create("fleet_store", "relisten") else {
         return;
     };
     let minute = Duration::from_secs(60);

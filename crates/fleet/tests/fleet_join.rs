@@ -2,48 +2,14 @@
 //! apply the migrations once (advisory lock), a replica id held by a live process is
 //! refused, and a dead process's id is taken over once its lease has run out.
 
-use std::process::Command;
+#[path = "support/test_db.rs"]
+mod test_db;
+
 use std::time::{Duration, Instant};
 
 use warden_fleet::{Fleet, FleetError, FleetOptions, SCHEMA_VERSION};
 
-fn psql(db: &str, sql: &str) -> Option<String> {
-    let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qAtc", sql])
-        .output()
-        .ok()?;
-    out.status
-        .success()
-        .then(|| String::from_utf8_lossy(&out.stdout).trim().to_string())
-}
-
-/// A fresh database, dropped on the way out; `None` (a skip) without PostgreSQL.
-struct Db(String);
-
-impl Db {
-    fn create(tag: &str) -> Option<Db> {
-        if psql("postgres", "SELECT 1").is_none() {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "PostgreSQL is required in CI"
-            );
-            eprintln!("SKIP: no PostgreSQL on 127.0.0.1:5432");
-            return None;
-        }
-        let db = Db(format!("warden_fleet_join_{tag}_{}", std::process::id()));
-        psql("postgres", &format!("CREATE DATABASE {}", db.0)).expect("create database");
-        Some(db)
-    }
-}
-
-impl Drop for Db {
-    fn drop(&mut self) {
-        let _ = psql(
-            "postgres",
-            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.0),
-        );
-    }
-}
+use test_db::{psql, Db};
 
 fn options(db: &str, id: &str) -> FleetOptions {
     FleetOptions {
@@ -60,7 +26,7 @@ fn options(db: &str, id: &str) -> FleetOptions {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_starting_together_migrate_once() {
-    let Some(db) = Db::create("together") else {
+    let Some(db) = Db::create("fleet_join", "together") else {
         return;
     };
     let joins: Vec<_> = (0..6)
@@ -91,7 +57,7 @@ async fn replicas_starting_together_migrate_once() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_live_replica_id_is_refused_and_a_dead_one_taken_over() {
-    let Some(db) = Db::create("lease") else {
+    let Some(db) = Db::create("fleet_join", "lease") else {
         return;
     };
     let live = Fleet::join(options(&db.0, "a")).await.expect("join");
