@@ -78,7 +78,7 @@ pub async fn handle(
     let started = Instant::now();
     let index = conn.next_index.fetch_add(1, Ordering::Relaxed);
     if let Some(v) = conn.slot.for_request(index) {
-        return refuse_framing(&shared, &conn, None, v.kind).await;
+        return Box::pin(refuse_framing(&shared, &conn, None, v.kind)).await;
     }
     let client_ip = Some(conn.peer.ip());
     let actor = match identity::authenticate(
@@ -96,7 +96,7 @@ pub async fn handle(
                 let mut ev = event(&shared, &conn, EventKind::Authenticated);
                 ev.actor = Some(a.clone());
                 ev.detail = Some(auth::success_detail(method));
-                let _ = shared.ctx.gate.record(ev, Durability::Queued).await;
+                let _ = Box::pin(shared.ctx.gate.record(ev, Durability::Queued)).await;
             }
             a
         }
@@ -108,7 +108,7 @@ pub async fn handle(
                 Some(conn.peer_text.clone()),
             ));
             ev.detail = Some(auth::failure_detail(r.method, &r.audit_reason));
-            let _ = shared.ctx.gate.record(ev, Durability::Queued).await;
+            let _ = Box::pin(shared.ctx.gate.record(ev, Durability::Queued)).await;
             if !r.delay.is_zero() {
                 tokio::time::sleep(r.delay).await;
             }
@@ -140,7 +140,7 @@ async fn admit(
 ) -> Response<ProxyBody> {
     let facts = match request::check_head(&req, shared.opts.max_body_bytes) {
         Ok(facts) => facts,
-        Err(r) => return refuse_early(&shared, &conn, actor, r).await,
+        Err(r) => return Box::pin(refuse_early(&shared, &conn, actor, r)).await,
     };
     let on_upgrade = wants_upgrade(req.headers()).then(|| hyper::upgrade::on(&mut req));
     let (parts, mut body) = req.into_parts();
@@ -151,10 +151,10 @@ async fn admit(
         Err(failure) => {
             // A framing violation found while reading explains the failure best.
             if let Some(v) = conn.slot.for_request(index) {
-                return refuse_framing(&shared, &conn, Some(actor), v.kind).await;
+                return Box::pin(refuse_framing(&shared, &conn, Some(actor), v.kind)).await;
             }
             let raw = format!("{} {}", parts.method, facts.upstream_target());
-            return refuse_early(&shared, &conn, actor, failure.refused(raw)).await;
+            return Box::pin(refuse_early(&shared, &conn, actor, failure.refused(raw))).await;
         }
     };
     let upstream_target = facts.upstream_target();
@@ -247,7 +247,9 @@ async fn decide(
             }
             // The client sees a slow request; if it goes away, hyper drops this future
             // and with it `held`, which withdraws the approval request.
-            match held.wait().await {
+            // Boxed (as every rare path here): hyper keeps this future's state for the
+            // whole life of a keep-alive connection, sized by its largest path.
+            match Box::pin(held.wait()).await {
                 HoldOutcome::Approved(ticket) => forward::run(&shared, ticket, req).await,
                 HoldOutcome::Refused(r) => refusal(kube, &r),
             }

@@ -238,7 +238,10 @@ impl Gate {
                 self.inner.stats.denied();
                 Admission::Deny(Refusal::denied(&verdict))
             }
-            Decision::Hold => self.hold(action, verdict, decided_seq).await,
+            // Boxed: the hold path (approval store, fleet database, waits) is most of this
+            // future's size, and every front-end keeps a decide future per session or
+            // request; only held actions pay for the allocation.
+            Decision::Hold => Box::pin(self.hold(action, verdict, decided_seq)).await,
         }
     }
 
