@@ -290,7 +290,8 @@ impl Conn<'_> {
     }
 
     /// Tell the client it is in: AuthenticationOk, the upstream's parameters, a cancel
-    /// key of Warden's own (the upstream's stays here), ReadyForQuery.
+    /// key with the upstream's backend pid and a secret of Warden's own (the upstream's
+    /// secret stays here, see `cancel.rs`), ReadyForQuery.
     async fn greet(
         &self,
         startup: &mut startup::Startup,
