@@ -7,8 +7,10 @@
 //! the client sees 42501/57014 while the upstream transaction state stays exactly what
 //! PostgreSQL would have for a failed statement; (2) CommandComplete/ErrorResponse/
 //! ReadyForQuery complete the Gate tickets with their outcomes (one per Execute, see
-//! `executions.rs`). It also watches ParameterStatus for `standard_conforming_strings`:
-//! the session refuses every statement while the server does not report it `on`.
+//! `executions.rs`). It also watches ParameterStatus for `standard_conforming_strings`
+//! (the session refuses every statement while the server does not report it `on`) and
+//! `search_path`, and counts ReadyForQuery messages for the session's settings barrier
+//! (`settings.rs`).
 //!
 //! Must never buffer a whole result, and never let a marker error reach the client as is.
 
@@ -58,6 +60,12 @@ pub struct Tracker {
     /// `None` until reported. SQL inspection reads strings as with `on`: anything else
     /// and statements are refused (fail closed).
     pub standard_strings: Option<String>,
+    /// The upstream's `search_path` as last reported (PostgreSQL 18 and later report it).
+    pub search_path: Option<String>,
+    /// ReadyForQuery messages relayed so far; `ready_notify` wakes whoever waits for one
+    /// (the session, before deciding behind a settings change: `settings.rs`).
+    pub readies: u64,
+    pub ready_notify: Arc<tokio::sync::Notify>,
 }
 
 /// The setting whose value changes where string literals end.
@@ -85,6 +93,8 @@ impl Tracker {
         };
         if name.eq_ignore_ascii_case(STANDARD_STRINGS.as_bytes()) {
             self.standard_strings = Some(String::from_utf8_lossy(value).into_owned());
+        } else if name.eq_ignore_ascii_case(b"search_path") {
+            self.search_path = Some(String::from_utf8_lossy(value).into_owned());
         }
     }
 }
@@ -186,6 +196,8 @@ impl Tracker {
     }
 
     fn on_ready(&mut self) {
+        self.readies += 1;
+        self.ready_notify.notify_waiters();
         while let Some(sink) = self.sinks.pop_front() {
             match sink {
                 Sink::Query {
