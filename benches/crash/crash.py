@@ -163,10 +163,25 @@ def main():
     for tool in ["psql", "curl"] + (["ssh", "ssh-keygen"] if WITH_SSH else []):
         if shutil.which(tool) is None:
             die(f"{tool} not found")
-    rng = random.Random(SEED)
     work = tempfile.mkdtemp(prefix="warden-crash-")
     db = f"warden_crash_{os.getpid()}"
     load.admin("postgres", f"CREATE DATABASE {db}")
+    ok = False
+    try:
+        ok = run(work, db)
+    finally:
+        # Also on errors and Ctrl-C: the database goes; the work directory stays for a look.
+        load.admin("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
+        if KEEP or not ok:
+            print(f"work directory kept: {work}")
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+    sys.exit(0 if ok else 1)
+
+
+def run(work, db):
+    """One crash test in `work` against database `db`; whether every check passed."""
+    rng = random.Random(SEED)
     load.admin(db, "CREATE TABLE crash_w (id text); CREATE TABLE crash_held (id text)")
     origin = load.Origin()
     ssh = load.Sshd(work) if WITH_SSH else None
@@ -219,13 +234,8 @@ def main():
     print(f"restart to listening: median {ms[len(ms) // 2]:.0f} ms, max {ms[-1]:.0f} ms")
     for line in report.lines:
         print(line)
-    print("RESULT: " + ("PASS" if report.ok else "FAIL"))
-    load.admin("postgres", f"DROP DATABASE IF EXISTS {db} WITH (FORCE)")
-    if KEEP or not report.ok:
-        print(f"work directory kept: {work}")
-    else:
-        shutil.rmtree(work, ignore_errors=True)
-    sys.exit(0 if report.ok else 1)
+    print("RESULT: " + ("PASS" if report.ok else "FAIL"), flush=True)
+    return report.ok
 
 
 if __name__ == "__main__":

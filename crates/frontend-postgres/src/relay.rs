@@ -56,6 +56,10 @@ pub struct Tracker {
     pub sinks: VecDeque<Sink>,
     /// Refusals waiting for their marker's upstream error, by marker id.
     pub refusals: HashMap<u64, Report>,
+    /// Per Query/Sync sent upstream, in order: the highest marker id registered before
+    /// it. At its ReadyForQuery every marker up to there has failed (and been reported)
+    /// or been discarded by the server after an earlier error: its refusal is dropped.
+    pub marker_marks: VecDeque<u64>,
     /// The upstream's `standard_conforming_strings` as last reported (ParameterStatus);
     /// `None` until reported. SQL inspection reads strings as with `on`: anything else
     /// and statements are refused (fail closed).
@@ -198,6 +202,9 @@ impl Tracker {
     fn on_ready(&mut self) {
         self.readies += 1;
         self.ready_notify.notify_waiters();
+        if let Some(mark) = self.marker_marks.pop_front() {
+            self.refusals.retain(|id, _| *id > mark);
+        }
         while let Some(sink) = self.sinks.pop_front() {
             match sink {
                 Sink::Query {
@@ -330,6 +337,19 @@ mod tests {
         assert_eq!(tag_rows("UPDATE 0"), Some(0));
         assert_eq!(tag_rows("CREATE TABLE"), None);
         assert_eq!(tag_rows("BEGIN"), None);
+    }
+
+    #[test]
+    fn refusals_of_discarded_markers_are_dropped_at_ready() {
+        let mut t = Tracker::default();
+        for id in 1..=3 {
+            t.refusals.insert(id, Report::error("42501", "refused"));
+        }
+        // A Sync after markers 1 and 2, then marker 3 in the next pipeline.
+        t.marker_marks.push_back(2);
+        t.on_ready();
+        assert_eq!(t.refusals.keys().copied().collect::<Vec<_>>(), vec![3]);
+        assert_eq!(t.readies, 1);
     }
 
     #[test]

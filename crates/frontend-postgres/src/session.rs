@@ -239,8 +239,8 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
                 }
                 b'S' => {
                     self.push(Sink::Sync);
+                    self.expect_ready();
                     self.forward(&frame).await?;
-                    self.settings.expect_ready();
                     self.settings.synced();
                 }
                 b'D' | b'H' | b'd' | b'c' | b'f' => self.forward(&frame).await?,
@@ -302,9 +302,19 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         let marker = self.marker(report);
         let mut out = BytesMut::new();
         codec::query(&mut out, &marker);
+        self.expect_ready();
         self.upstream.write_all(&out).await?;
-        self.settings.expect_ready();
         Ok(())
+    }
+
+    /// Before a Query or Sync goes upstream: one more ReadyForQuery is owed, and when it
+    /// comes every marker registered so far has been answered or discarded (the relay
+    /// then forgets their refusals, so discarded markers do not pile up).
+    fn expect_ready(&mut self) {
+        self.settings.expect_ready();
+        if let Ok(mut t) = self.tracker.lock() {
+            t.marker_marks.push_back(self.next_marker);
+        }
     }
 
     /// Refuses an Execute: a Parse of the marker under a name no client statement uses
@@ -333,8 +343,8 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
                     rows: 0,
                     error: None,
                 });
+                self.expect_ready();
                 self.forward(&frame).await?;
-                self.settings.expect_ready();
                 let facts = self.facts(&sql);
                 if settings::may_change_strings(&sql, &facts) {
                     self.settings.settle_after_this();
