@@ -483,11 +483,14 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
     }
 
     async fn decide(&mut self, sql: &str) -> Result<Decided, PgError> {
-        if self.settings.unsettled_pipeline {
-            let reason = "a statement earlier in this pipeline may change standard_conforming_strings, which the server reports only at Sync; Warden decides no further statement before it".to_owned();
-            return Ok(self.refuse_unread(sql, reason, PIPELINE_HINT).await);
+        // Without a backslash a statement reads the same whatever the setting.
+        if settings::reads_differently(sql) {
+            if self.settings.unsettled_pipeline {
+                let reason = "a statement earlier in this pipeline may change standard_conforming_strings, which the server reports only at Sync; Warden decides no further statement with a backslash before it".to_owned();
+                return Ok(self.refuse_unread(sql, reason, PIPELINE_HINT).await);
+            }
+            self.settle().await?;
         }
-        self.settle().await?;
         if let Some(reason) = self.strings_unsafe() {
             return Ok(self.refuse_unsafe_strings(sql, reason).await);
         }

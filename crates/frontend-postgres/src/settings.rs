@@ -4,10 +4,12 @@
 //! * `standard_conforming_strings` (where string literals end): the server reports it in a
 //!   ParameterStatus, but only when it answers ReadyForQuery. A statement that may change
 //!   it (it names the setting, calls `set_config`, runs code Warden cannot see: DO, CALL,
-//!   EXECUTE, any opaque or unparsed statement) is therefore a *barrier*: the next Query
-//!   or Parse is decided only after the upstream's ReadyForQuery for it has been relayed.
-//!   In the extended protocol that ReadyForQuery comes only after the client's Sync, so a
-//!   Parse or Query pipelined behind such an Execute before Sync is refused (42501).
+//!   EXECUTE, any opaque or unparsed statement) is therefore a *barrier* for the
+//!   statements the setting could change — those with a backslash (without one, a string
+//!   literal ends in the same place either way): such a Query or Parse is decided only
+//!   after the upstream's ReadyForQuery for the barrier has been relayed. In the extended
+//!   protocol that ReadyForQuery comes only after the client's Sync, so one pipelined
+//!   behind such an Execute before Sync is refused (42501).
 //! * `search_path`: unqualified functions, operators and types resolve to the builtins
 //!   first unless `pg_catalog` is listed after another schema. Once a forwarded statement
 //!   names `search_path` (other than a SET whose new value keeps the builtins first), or
@@ -79,6 +81,12 @@ fn mentions(sql: &str, word: &str) -> bool {
     sql.as_bytes()
         .windows(word.len())
         .any(|w| w.eq_ignore_ascii_case(word.as_bytes()))
+}
+
+/// Whether `sql` may read differently with standard_conforming_strings off: only a
+/// backslash can move where a string literal ends.
+pub fn reads_differently(sql: &str) -> bool {
+    sql.contains('\\')
 }
 
 /// Whether running `sql` may change standard_conforming_strings.
@@ -204,6 +212,13 @@ mod tests {
         assert!(may("SELECT my_function()"));
         assert!(!may("SELECT 1"));
         assert!(!may("INSERT INTO t VALUES (1)"));
+    }
+
+    #[test]
+    fn only_backslashes_read_differently() {
+        assert!(reads_differently(r"SELECT 'a\'' ; DROP TABLE t; --'"));
+        assert!(reads_differently(r"SELECT E'\n'"));
+        assert!(!reads_differently("SELECT 'it''s', $$x$$, \"a b\""));
     }
 
     #[test]

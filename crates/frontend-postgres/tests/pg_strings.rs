@@ -204,6 +204,27 @@ async fn a_parse_pipelined_behind_a_setting_change_before_sync_is_refused() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statements_without_a_backslash_pass_behind_a_setting_change() {
+    let h = start_with(permissive()).await;
+    let mut c = raw::Raw::login(h.addr, "alice", ALICE_PW, &h.db).await;
+    // A batch in the style of a driver: an opaque statement (it may change the
+    // setting), then more Parses before Sync. None has a backslash: they read the same
+    // either way and run.
+    let mut pipeline = Vec::new();
+    for sql in [
+        "SELECT set_config('application_name', 'batch', false)",
+        "SELECT 'x', 1",
+        "SELECT 2",
+    ] {
+        pipeline.extend(raw::parse("", sql));
+        pipeline.extend(raw::bind("", ""));
+        pipeline.extend(raw::execute(""));
+    }
+    pipeline.extend(raw::sync());
+    assert!(errors_until_ready(&mut c, &pipeline, 1).await.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ordinary_pipelines_are_not_held_up() {
     let h = start_with(permissive()).await;
     let mut c = raw::Raw::login(h.addr, "alice", ALICE_PW, &h.db).await;
