@@ -343,6 +343,7 @@ impl Conn<'_> {
         for p in &up.params {
             tracker.on_parameter(&p.body);
         }
+        tracker.search_path = Some(up.search_path.clone());
         let tracker = Arc::new(StdMutex::new(tracker));
         let nonce = random_hex(6);
         let mut relay_task = tokio::spawn(relay::relay(

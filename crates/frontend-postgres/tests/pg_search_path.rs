@@ -121,3 +121,23 @@ async fn set_config_of_the_search_path_counts_too() {
     assert!(message(&e).contains("opaque-on-calls"), "{}", message(&e));
     assert_eq!(calls(&h).await, 0);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_default_that_moves_pg_catalog_down_counts_from_login() {
+    let h = start_with(opaque_denied()).await;
+    with_shadowing_function(&h).await;
+    h.direct()
+        .await
+        .batch_execute(&format!(
+            "ALTER DATABASE {} SET search_path = myschema, public, pg_catalog",
+            h.db
+        ))
+        .await
+        .expect("database default");
+    let c = h.alice().await;
+    let e = within(10, c.batch_execute("SELECT lower('ABC')"))
+        .await
+        .expect_err("opaque from the first statement");
+    assert_eq!(sqlstate(&e).as_deref(), Some("42501"), "{e:?}");
+    assert_eq!(calls(&h).await, 0, "the user function never ran");
+}
