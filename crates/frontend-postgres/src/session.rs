@@ -475,6 +475,12 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
             }
             tokio::select! {
                 _ = &mut notified => {}
+                // Keep reading (kept for later) so that a client writing a long pipeline
+                // before it reads does not stall the answers we are waiting for.
+                read = self.client.fill_more(HOLD_READ_CAP) => match read {
+                    Ok(0) | Err(_) => return Err(PgError::Protocol("client disconnected".into())),
+                    Ok(_) => {}
+                },
                 _ = self.info.shutdown.cancelled() => {
                     return Err(PgError::Protocol("shutdown while waiting for the upstream".into()));
                 }
