@@ -3,8 +3,9 @@
 //!
 //! * Simple Query: the whole (possibly multi-statement) string is one Action.
 //! * Extended protocol: decided at Parse; only Parses that were allowed or approved reach
-//!   the upstream, so only they can be bound and executed there (Bind/Execute of any
-//!   other name fails upstream exactly as in PostgreSQL: the statement does not exist).
+//!   the upstream, so only they can be bound and executed there. An Execute of a portal
+//!   bound to any other name is refused: the statement does not exist upstream, or SQL
+//!   `PREPARE` made it (that decision covered preparing, not running it).
 //!   Results are attributed at Execute: the first Execute completes the statement's
 //!   ticket, every later one gets its own outcome record (`executions.rs`). A statement
 //!   that needed an approval runs once: a later Execute of it is refused (42501).
