@@ -68,12 +68,14 @@ pub async fn run(
     web_listener: Option<TcpListener>,
     on_started: impl FnOnce(&Started),
 ) -> Result<(), RunError> {
+    // Listen for SIGTERM before the front-ends accept anything (see `termination`).
+    let terminated = crate::signals::termination();
     let mut gateway = start(&config, set, web_listener).await?;
     announce(&config, &gateway);
     on_started(&gateway.started);
     tracing::info!("ready");
     let exited = tokio::select! {
-        _ = crate::signals::terminated() => {
+        _ = terminated => {
             tracing::info!("signal received; shutting down");
             None
         }

@@ -1,6 +1,6 @@
-//! SIGINT / SIGTERM → one future that completes on the first of them; SIGHUP as a
-//! stream for the reloaders (policies, warden.yaml), each of which listens on its own
-//! through [`reload_on_events`].
+//! SIGINT / SIGTERM → one future that completes on the first of them (listening from the
+//! moment [`termination`] is called); SIGHUP as a stream for the reloaders (policies,
+//! warden.yaml), each of which listens on its own through [`reload_on_events`].
 
 use std::future::Future;
 use std::time::Duration;
@@ -41,26 +41,28 @@ pub(crate) async fn reload_on_events<F, Fut>(
     }
 }
 
-pub async fn terminated() {
+/// Starts listening for SIGINT/SIGTERM now and returns the future that completes on the
+/// first of them. Call it before anything accepts connections: a signal that arrives
+/// before the handler exists kills the process outright (no drain, no seal).
+pub fn termination() -> std::pin::Pin<Box<dyn Future<Output = ()> + Send>> {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{signal, SignalKind};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
+        if let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) {
+            return Box::pin(async move {
                 tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
                     _ = term.recv() => {}
+                    _ = int.recv() => {}
                 }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
+            });
         }
     }
-    #[cfg(not(unix))]
-    {
+    Box::pin(async {
         let _ = tokio::signal::ctrl_c().await;
-    }
+    })
 }
 
 #[cfg(unix)]

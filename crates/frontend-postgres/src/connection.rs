@@ -290,7 +290,8 @@ impl Conn<'_> {
     }
 
     /// Tell the client it is in: AuthenticationOk, the upstream's parameters, a cancel
-    /// key of Warden's own (the upstream's stays here), ReadyForQuery.
+    /// key with the upstream's backend pid and a secret of Warden's own (the upstream's
+    /// secret stays here, see `cancel.rs`), ReadyForQuery.
     async fn greet(
         &self,
         startup: &mut startup::Startup,
@@ -342,6 +343,7 @@ impl Conn<'_> {
         for p in &up.params {
             tracker.on_parameter(&p.body);
         }
+        tracker.search_path = Some(up.search_path.clone());
         let tracker = Arc::new(StdMutex::new(tracker));
         let nonce = random_hex(6);
         let mut relay_task = tokio::spawn(relay::relay(

@@ -5,7 +5,8 @@
 //! Layout: [`codec`] framing and limits · [`startup`] SSL/GSSENC/cancel/startup ·
 //! [`login`] + [`scram`] client authentication · [`upstream`] Warden's own login ·
 //! [`session`] client → upstream with decisions · [`relay`] upstream → client streaming
-//! and outcomes · [`executions`] an outcome per Execute · [`cancel`] cancel-key mapping · [`tls`] rustls configs ·
+//! and outcomes · [`executions`] an outcome per Execute · [`settings`] settings that
+//! change how statements read · [`cancel`] cancel-key mapping · [`tls`] rustls configs ·
 //! [`connection`] one connection end to end. See `docs/postgres.md`.
 //!
 //! Must never forward a statement before its verdict, never forward refused text, never
@@ -26,6 +27,7 @@ pub mod login;
 pub mod relay;
 pub mod scram;
 pub mod session;
+pub mod settings;
 pub mod startup;
 pub mod tls;
 pub mod upstream;

@@ -7,8 +7,10 @@
 //! the client sees 42501/57014 while the upstream transaction state stays exactly what
 //! PostgreSQL would have for a failed statement; (2) CommandComplete/ErrorResponse/
 //! ReadyForQuery complete the Gate tickets with their outcomes (one per Execute, see
-//! `executions.rs`). It also watches ParameterStatus for `standard_conforming_strings`:
-//! the session refuses every statement while the server does not report it `on`.
+//! `executions.rs`). It also watches ParameterStatus for `standard_conforming_strings`
+//! (the session refuses every statement while the server does not report it `on`) and
+//! `search_path`, and counts ReadyForQuery messages for the session's settings barrier
+//! (`settings.rs`).
 //!
 //! Must never buffer a whole result, and never let a marker error reach the client as is.
 
@@ -54,10 +56,20 @@ pub struct Tracker {
     pub sinks: VecDeque<Sink>,
     /// Refusals waiting for their marker's upstream error, by marker id.
     pub refusals: HashMap<u64, Report>,
+    /// Per Query/Sync sent upstream, in order: the highest marker id registered before
+    /// it. At its ReadyForQuery every marker up to there has failed (and been reported)
+    /// or been discarded by the server after an earlier error: its refusal is dropped.
+    pub marker_marks: VecDeque<u64>,
     /// The upstream's `standard_conforming_strings` as last reported (ParameterStatus);
     /// `None` until reported. SQL inspection reads strings as with `on`: anything else
     /// and statements are refused (fail closed).
     pub standard_strings: Option<String>,
+    /// The upstream's `search_path` as last reported (PostgreSQL 18 and later report it).
+    pub search_path: Option<String>,
+    /// ReadyForQuery messages relayed so far; `ready_notify` wakes whoever waits for one
+    /// (the session, before deciding behind a settings change: `settings.rs`).
+    pub readies: u64,
+    pub ready_notify: Arc<tokio::sync::Notify>,
 }
 
 /// The setting whose value changes where string literals end.
@@ -85,6 +97,8 @@ impl Tracker {
         };
         if name.eq_ignore_ascii_case(STANDARD_STRINGS.as_bytes()) {
             self.standard_strings = Some(String::from_utf8_lossy(value).into_owned());
+        } else if name.eq_ignore_ascii_case(b"search_path") {
+            self.search_path = Some(String::from_utf8_lossy(value).into_owned());
         }
     }
 }
@@ -186,6 +200,11 @@ impl Tracker {
     }
 
     fn on_ready(&mut self) {
+        self.readies += 1;
+        self.ready_notify.notify_waiters();
+        if let Some(mark) = self.marker_marks.pop_front() {
+            self.refusals.retain(|id, _| *id > mark);
+        }
         while let Some(sink) = self.sinks.pop_front() {
             match sink {
                 Sink::Query {
@@ -318,6 +337,19 @@ mod tests {
         assert_eq!(tag_rows("UPDATE 0"), Some(0));
         assert_eq!(tag_rows("CREATE TABLE"), None);
         assert_eq!(tag_rows("BEGIN"), None);
+    }
+
+    #[test]
+    fn refusals_of_discarded_markers_are_dropped_at_ready() {
+        let mut t = Tracker::default();
+        for id in 1..=3 {
+            t.refusals.insert(id, Report::error("42501", "refused"));
+        }
+        // A Sync after markers 1 and 2, then marker 3 in the next pipeline.
+        t.marker_marks.push_back(2);
+        t.on_ready();
+        assert_eq!(t.refusals.keys().copied().collect::<Vec<_>>(), vec![3]);
+        assert_eq!(t.readies, 1);
     }
 
     #[test]

@@ -3,15 +3,19 @@
 //!
 //! * Simple Query: the whole (possibly multi-statement) string is one Action.
 //! * Extended protocol: decided at Parse; only Parses that were allowed or approved reach
-//!   the upstream, so only they can be bound and executed there (Bind/Execute of any
-//!   other name fails upstream exactly as in PostgreSQL: the statement does not exist).
+//!   the upstream, so only they can be bound and executed there. An Execute of a portal
+//!   bound to any other name is refused: the statement does not exist upstream, or SQL
+//!   `PREPARE` made it (that decision covered preparing, not running it).
 //!   Results are attributed at Execute: the first Execute completes the statement's
 //!   ticket, every later one gets its own outcome record (`executions.rs`). A statement
 //!   that needed an approval runs once: a later Execute of it is refused (42501).
 //! * `standard_conforming_strings`: while the upstream does not report it `on`, every
 //!   Query and Parse is refused (42501) before the Gate sees it, and the refusal is
 //!   audited: inspection reads literals as with `on`, so anything else could smuggle
-//!   statements past it (`SELECT 'a\'' ; DROP TABLE t; --'`).
+//!   statements past it (`SELECT 'a\'' ; DROP TABLE t; --'`). Behind a statement that
+//!   may change the setting, the next one is decided only once the upstream has answered
+//!   (`settings.rs`), and unqualified names stop counting as builtins once the session
+//!   moved `search_path`.
 //! * Refusal: instead of the refused text, the upstream gets a *marker* — a statement
 //!   that is a guaranteed syntax error naming a per-session nonce and a counter. PostgreSQL
 //!   then does precisely what it does for any failed statement (aborts the transaction
@@ -32,13 +36,14 @@ use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
 use tokio_util::sync::CancellationToken;
 use warden_audit::{Durability, EventKind, Outcome, VerdictSummary};
-use warden_inspect::sql::Dialect;
+use warden_inspect::sql::{inspect_resolved, Dialect, Resolution, SqlFacts};
 use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
 
 use super::codec::{self, Body, Frame, FrameReader, Report};
 use super::errors::PgError;
-use super::executions::{Outcomes, Repeat};
+use super::executions::{Execution, Outcomes, Prepared};
 use super::relay::{marker_text, ClientOut, SharedTracker, Sink};
+use super::settings::{self, Settings};
 use warden_gate::{action_event, Admission, Gate, HoldOutcome, Refusal, RefusalKind, Ticket};
 
 /// How much a client may send while one of its statements is held (read so that a
@@ -112,41 +117,8 @@ enum Decided {
     Refuse(Report),
 }
 
-/// An allowed prepared statement: its ticket until the first Execute, then what later
-/// Executes need for their own outcome records.
-struct Prepared {
-    ticket: Option<Box<Ticket>>,
-    again: Option<Arc<Repeat>>,
-}
-
-/// What to do with one Execute.
-enum Execution {
-    Run(Outcomes),
-    /// A second execution of an approved statement (approvals are single-use).
-    RefuseReuse(Arc<Repeat>, u64),
-}
-
-impl Prepared {
-    fn new(gate: &Gate, ticket: Option<Box<Ticket>>) -> Prepared {
-        let again = ticket
-            .as_deref()
-            .map(|t| Arc::new(Repeat::from_ticket(gate, t)));
-        Prepared { ticket, again }
-    }
-
-    fn execute(&mut self) -> Execution {
-        if let Some(t) = self.ticket.take() {
-            return Execution::Run(Outcomes::Ticket(t));
-        }
-        match &self.again {
-            Some(r) if r.approval_id().is_some() => {
-                Execution::RefuseReuse(Arc::clone(r), r.next_execution())
-            }
-            Some(r) => Execution::Run(Outcomes::Again(Arc::clone(r), r.next_execution())),
-            None => Execution::Run(Outcomes::Nobody),
-        }
-    }
-}
+const STRINGS_HINT: &str = "Run with standard_conforming_strings = on (the PostgreSQL default); check ALTER ROLE/DATABASE ... SET and postgresql.conf.";
+const PIPELINE_HINT: &str = "Send Sync after a statement that calls functions, set_config, DO, CALL or EXECUTE, then the next statement.";
 
 /// The client → upstream half of a session.
 pub struct Session<'a, R, W> {
@@ -159,6 +131,7 @@ pub struct Session<'a, R, W> {
     next_marker: u64,
     statements: HashMap<String, Prepared>,
     portals: HashMap<String, String>,
+    settings: Settings,
 }
 
 impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
@@ -180,6 +153,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
             next_marker: 0,
             statements: HashMap::new(),
             portals: HashMap::new(),
+            settings: Settings::default(),
         }
     }
 
@@ -214,13 +188,19 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
                 }
                 b'E' => {
                     let portal = Body::new(frame.body.clone()).cstr()?;
-                    let execution = self
-                        .portals
-                        .get(&portal)
-                        .and_then(|s| self.statements.get_mut(s))
-                        .map_or(Execution::Run(Outcomes::Nobody), Prepared::execute);
+                    let statement = self.portals.get(&portal).cloned();
+                    let prepared = statement.as_ref().and_then(|s| self.statements.get_mut(s));
+                    let changes = prepared.as_ref().is_some_and(|p| p.changes_strings);
+                    let execution = match (prepared, statement) {
+                        (Some(p), _) => p.execute(),
+                        (None, Some(name)) => Execution::RefuseUnparsed(name),
+                        // Not bound in this session: a cursor from DECLARE (decided
+                        // there) or no portal at all (fails upstream).
+                        (None, None) => Execution::Run(Outcomes::Nobody),
+                    };
                     match execution {
                         Execution::Run(outcomes) => {
+                            self.settings.unsettled_pipeline |= changes;
                             self.push(Sink::Exec {
                                 outcomes,
                                 started: Instant::now(),
@@ -233,6 +213,14 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
                                 outcomes: Outcomes::Nobody,
                                 started: Instant::now(),
                             });
+                            self.refuse_execute(Report::error("42501", message)).await?;
+                        }
+                        Execution::RefuseUnparsed(name) => {
+                            self.push(Sink::Exec {
+                                outcomes: Outcomes::Nobody,
+                                started: Instant::now(),
+                            });
+                            let message = format!("Warden runs prepared statements only as Parsed in this session; \"{name}\" was not (a statement made with SQL PREPARE runs with SQL EXECUTE, which is decided)");
                             self.refuse_execute(Report::error("42501", message)).await?;
                         }
                     }
@@ -252,7 +240,9 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
                 }
                 b'S' => {
                     self.push(Sink::Sync);
+                    self.expect_ready();
                     self.forward(&frame).await?;
+                    self.settings.synced();
                 }
                 b'D' | b'H' | b'd' | b'c' | b'f' => self.forward(&frame).await?,
                 b'F' => {
@@ -313,8 +303,19 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         let marker = self.marker(report);
         let mut out = BytesMut::new();
         codec::query(&mut out, &marker);
+        self.expect_ready();
         self.upstream.write_all(&out).await?;
         Ok(())
+    }
+
+    /// Before a Query or Sync goes upstream: one more ReadyForQuery is owed, and when it
+    /// comes every marker registered so far has been answered or discarded (the relay
+    /// then forgets their refusals, so discarded markers do not pile up).
+    fn expect_ready(&mut self) {
+        self.settings.expect_ready();
+        if let Ok(mut t) = self.tracker.lock() {
+            t.marker_marks.push_back(self.next_marker);
+        }
     }
 
     /// Refuses an Execute: a Parse of the marker under a name no client statement uses
@@ -343,7 +344,14 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
                     rows: 0,
                     error: None,
                 });
-                self.forward(&frame).await
+                self.expect_ready();
+                self.forward(&frame).await?;
+                let facts = self.facts(&sql);
+                if settings::may_change_strings(&sql, &facts) {
+                    self.settings.settle_after_this();
+                }
+                self.settings.forwarded(&sql, &facts);
+                Ok(())
             }
             Decided::Refuse(report) => {
                 self.push(Sink::Query {
@@ -368,11 +376,18 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         abandon(self.statements.remove(&name).and_then(|p| p.ticket));
         match decided {
             Decided::Forward(ticket) => {
-                let prepared = Prepared::new(&self.info.gate, ticket);
+                let facts = self.facts(&sql);
+                let changes = settings::may_change_strings(&sql, &facts);
+                self.settings.forwarded(&sql, &facts);
+                let prepared = Prepared::new(&self.info.gate, ticket, changes);
                 self.statements.insert(name, prepared);
                 self.forward(&frame).await
             }
             Decided::Refuse(report) => {
+                // Known here (so its Executes are forwarded and fail upstream as they
+                // would for this failed Parse) but never allowed to run.
+                self.statements
+                    .insert(name.clone(), Prepared::new(&self.info.gate, None, false));
                 // Same statement name: PostgreSQL drops the old unnamed statement before
                 // parsing, so the marker leaves upstream state as the real Parse would.
                 let marker = self.marker(report);
@@ -384,8 +399,18 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         }
     }
 
+    /// The facts of `sql` as the server will resolve its names now.
+    fn facts(&self, sql: &str) -> Arc<SqlFacts> {
+        let reported = self.tracker.lock().ok().and_then(|t| t.search_path.clone());
+        match self.settings.resolution(reported.as_deref()) {
+            Resolution::CatalogFirst => self.info.gate.sql_facts(sql, Dialect::Postgres),
+            // Rare (the session moved search_path): not worth a cache of its own.
+            r => Arc::new(inspect_resolved(sql, Dialect::Postgres, r)),
+        }
+    }
+
     fn action(&self, sql: &str) -> Action {
-        let facts = self.info.gate.sql_facts(sql, Dialect::Postgres);
+        let facts = self.facts(sql);
         Action {
             protocol: Protocol::Postgres,
             user: self.info.actor.clone(),
@@ -406,6 +431,12 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
 
     /// Refuses `sql` because of `reason` (see `strings_unsafe`), auditing the refusal.
     async fn refuse_unsafe_strings(&self, sql: &str, reason: String) -> Decided {
+        self.refuse_unread(sql, reason, STRINGS_HINT).await
+    }
+
+    /// Refuses `sql`, which cannot be read safely now because of `reason`, auditing the
+    /// refusal as a deny.
+    async fn refuse_unread(&self, sql: &str, reason: String, hint: &str) -> Decided {
         let action = self.action(sql);
         let mut ev = action_event(EventKind::ActionDecided, &action);
         ev.verdict = Some(VerdictSummary {
@@ -418,14 +449,55 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         if let Err(e) = self.info.gate.record(ev, Durability::Durable).await {
             tracing::error!(error = %e, "could not audit a standard_conforming_strings refusal");
         }
-        Decided::Refuse(
-            Report::error("42501", format!("Warden: {reason}")).with_hint(
-                "Run with standard_conforming_strings = on (the PostgreSQL default); check ALTER ROLE/DATABASE ... SET and postgresql.conf.",
-            ),
-        )
+        Decided::Refuse(Report::error("42501", format!("Warden: {reason}")).with_hint(hint))
+    }
+
+    /// Waits until the upstream has answered every statement that may have changed
+    /// standard_conforming_strings (its ParameterStatus comes before that ReadyForQuery).
+    async fn settle(&mut self) -> Result<(), PgError> {
+        let target = self.settings.settle_at();
+        let readies = |tracker: &SharedTracker| {
+            tracker
+                .lock()
+                .map(|t| (t.readies, Arc::clone(&t.ready_notify)))
+                .map_err(|_| PgError::Protocol("internal state unavailable".into()))
+        };
+        let (seen, notify) = readies(&self.tracker)?;
+        if seen >= target {
+            return Ok(());
+        }
+        self.upstream.flush().await?;
+        loop {
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if readies(&self.tracker)?.0 >= target {
+                return Ok(());
+            }
+            tokio::select! {
+                _ = &mut notified => {}
+                // Keep reading (kept for later) so that a client writing a long pipeline
+                // before it reads does not stall the answers we are waiting for.
+                read = self.client.fill_more(HOLD_READ_CAP) => match read {
+                    Ok(0) | Err(_) => return Err(PgError::Protocol("client disconnected".into())),
+                    Ok(_) => {}
+                },
+                _ = self.info.shutdown.cancelled() => {
+                    return Err(PgError::Protocol("shutdown while waiting for the upstream".into()));
+                }
+            }
+        }
     }
 
     async fn decide(&mut self, sql: &str) -> Result<Decided, PgError> {
+        // Without a backslash a statement reads the same whatever the setting.
+        if settings::reads_differently(sql) {
+            if self.settings.unsettled_pipeline {
+                let reason = "a statement earlier in this pipeline may change standard_conforming_strings, which the server reports only at Sync; Warden decides no further statement with a backslash before it".to_owned();
+                return Ok(self.refuse_unread(sql, reason, PIPELINE_HINT).await);
+            }
+            self.settle().await?;
+        }
         if let Some(reason) = self.strings_unsafe() {
             return Ok(self.refuse_unsafe_strings(sql, reason).await);
         }

@@ -56,6 +56,10 @@ pub struct Upstream {
     pub key: Option<(u32, Vec<u8>)>,
     /// The ReadyForQuery that ended the login.
     pub ready: Frame,
+    /// The session's `search_path` at login (reported by PostgreSQL 18 and later, asked
+    /// with SHOW otherwise): a role or database default may put a schema before
+    /// `pg_catalog` (see `settings.rs`).
+    pub search_path: String,
 }
 
 async fn open(spec: &UpstreamSpec) -> Result<BoxIo, PgError> {
@@ -129,12 +133,23 @@ pub async fn connect(
                 }
                 b'N' => {}
                 b'Z' => {
+                    let reported = params.iter().find_map(|p| {
+                        let mut b = Body::new(p.body.clone());
+                        let name = b.cstr().ok()?;
+                        let value = b.cstr().ok()?;
+                        name.eq_ignore_ascii_case("search_path").then_some(value)
+                    });
+                    let search_path = match reported {
+                        Some(v) => v,
+                        None => show(&mut reader, "search_path").await?,
+                    };
                     return Ok(Upstream {
                         reader,
                         params,
                         key,
                         ready: frame,
-                    })
+                        search_path,
+                    });
                 }
                 b'E' => return Err(upstream_error(&frame.body)),
                 t => {
@@ -149,6 +164,37 @@ pub async fn connect(
     tokio::time::timeout(spec.connect_timeout * 3, login)
         .await
         .map_err(|_| PgError::Timeout("upstream login"))?
+}
+
+/// `SHOW name` on the fresh upstream session, before the client is let in; the answer
+/// ends with a ReadyForQuery like the login's, which stays the one the client gets.
+async fn show(reader: &mut FrameReader<BoxIo>, name: &str) -> Result<String, PgError> {
+    let mut query = format!("SHOW {name}").into_bytes();
+    query.push(0);
+    send(reader, b'Q', &query).await?;
+    let mut value = None;
+    loop {
+        let frame = reader
+            .read_frame()
+            .await?
+            .ok_or_else(|| PgError::Upstream("closed during login".into()))?;
+        match frame.tag {
+            b'D' => {
+                let mut b = Body::new(frame.body.clone());
+                if b.i16()? == 1 {
+                    let len = b.i32()?;
+                    let bytes = b.bytes(usize::try_from(len).unwrap_or(0))?;
+                    value = Some(String::from_utf8_lossy(&bytes).into_owned());
+                }
+            }
+            b'E' => return Err(upstream_error(&frame.body)),
+            b'Z' => {
+                return value
+                    .ok_or_else(|| PgError::Upstream(format!("SHOW {name} returned no value")))
+            }
+            _ => {}
+        }
+    }
 }
 
 async fn send(reader: &mut FrameReader<BoxIo>, tag: u8, body: &[u8]) -> Result<(), PgError> {

@@ -18,6 +18,21 @@ mod walk;
 
 pub use shape::literal_shape;
 
+/// How the server resolves unqualified names of functions, operators and types.
+///
+/// PostgreSQL searches `pg_catalog` first unless `search_path` lists it explicitly after
+/// another schema; then a user function, operator or type in that schema can shadow a
+/// builtin (`lower(x)` may call `myschema.lower`). The front-end knows which applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Resolution {
+    /// Unqualified names resolve to the builtins first (the default `search_path`).
+    #[default]
+    CatalogFirst,
+    /// Another schema may come before `pg_catalog`: no unqualified call is trusted as a
+    /// builtin, and every operator, cast or other non-trivial expression is opaque.
+    UserSchemasFirst,
+}
+
 /// Which SQL dialect to parse with.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -228,6 +243,11 @@ pub struct SqlFacts {
 /// see `fallback`) or, when its kind matters to policy, makes the whole string
 /// `unparsed`. An empty string or one made only of comments has zero statements.
 pub fn inspect(text: &str, dialect: Dialect) -> SqlFacts {
+    inspect_resolved(text, dialect, Resolution::CatalogFirst)
+}
+
+/// [`inspect`] for a session whose name resolution is `resolution` (see [`Resolution`]).
+pub fn inspect_resolved(text: &str, dialect: Dialect, resolution: Resolution) -> SqlFacts {
     let tokens = match tokens::tokenize(text, dialect) {
         Ok(t) => t,
         Err(e) => return unparsed(e),
@@ -239,7 +259,10 @@ pub fn inspect(text: &str, dialect: Dialect) -> SqlFacts {
             continue;
         }
         match parse_one(chunk, dialect) {
-            Ok(statement) => facts.statements.push(statement_facts(&statement, dialect)),
+            Ok(statement) => {
+                let facts_of = statement_facts(&statement, dialect, resolution);
+                facts.statements.push(facts_of)
+            }
             Err(e) => match fallback_for(text, dialect, index) {
                 Some(statement) => facts.statements.push(statement),
                 None => mark_unparsed(&mut facts, e),
@@ -294,9 +317,13 @@ fn parse_one(
 }
 
 /// Facts of one parsed statement: the top-level kind merged with a full walk.
-fn statement_facts(statement: &sqlparser::ast::Statement, dialect: Dialect) -> SqlStatement {
+fn statement_facts(
+    statement: &sqlparser::ast::Statement,
+    dialect: Dialect,
+    resolution: Resolution,
+) -> SqlStatement {
     let base = classify::base(statement, dialect);
-    let found = walk::walk(statement, dialect);
+    let found = walk::walk(statement, dialect, resolution);
     let mut objects = base.objects;
     for o in found.objects {
         if !objects.contains(&o) {

@@ -11,6 +11,8 @@ use tokio::net::TcpStream;
 pub struct Raw {
     pub io: TcpStream,
     buf: BytesMut,
+    /// The BackendKeyData (pid, secret) received at login.
+    pub key: Option<(u32, Vec<u8>)>,
 }
 
 pub fn msg(tag: u8, body: &[u8]) -> Vec<u8> {
@@ -75,6 +77,7 @@ impl Raw {
         Raw {
             io,
             buf: BytesMut::new(),
+            key: None,
         }
     }
 
@@ -114,6 +117,10 @@ impl Raw {
                             .expect("server signature"),
                         other => panic!("auth code {other}"),
                     }
+                }
+                b'K' if body.len() >= 8 => {
+                    let pid = u32::from_be_bytes([body[0], body[1], body[2], body[3]]);
+                    raw.key = Some((pid, body[4..].to_vec()));
                 }
                 b'Z' => return raw,
                 b'E' => panic!("login failed: {}", String::from_utf8_lossy(&body)),

@@ -12,7 +12,7 @@
 
 use sqlparser::ast::ObjectName;
 
-use super::Dialect;
+use super::{Dialect, Resolution};
 
 /// Pure builtins, lower case, sorted (binary search).
 const PURE: &[&str] = &[
@@ -245,10 +245,11 @@ const PURE_TABLE_FUNCTIONS: &[&str] = &[
 
 /// Whether a call to `name` is known to have no side effects. Schema-qualified names
 /// are pure only when the schema is the builtin one (`pg_catalog`).
-pub(crate) fn is_pure(name: &ObjectName, dialect: Dialect) -> bool {
+pub(crate) fn is_pure(name: &ObjectName, dialect: Dialect, resolution: Resolution) -> bool {
     let mut buf = [0u8; MAX_BUILTIN_LEN];
     is_array_constructor(name)
-        || builtin_name(name, dialect, &mut buf).is_some_and(|n| PURE.binary_search(&n).is_ok())
+        || builtin_name(name, dialect, resolution, &mut buf)
+            .is_some_and(|n| PURE.binary_search(&n).is_ok())
 }
 
 /// `ARRAY(SELECT ...)` is a constructor (ARRAY is a reserved word), which sqlparser
@@ -264,22 +265,30 @@ fn is_array_constructor(name: &ObjectName) -> bool {
 }
 
 /// Whether a function used as a table in FROM is a known pure builtin.
-pub(crate) fn is_pure_table_function(name: &ObjectName, dialect: Dialect) -> bool {
+pub(crate) fn is_pure_table_function(
+    name: &ObjectName,
+    dialect: Dialect,
+    resolution: Resolution,
+) -> bool {
     let mut buf = [0u8; MAX_BUILTIN_LEN];
-    builtin_name(name, dialect, &mut buf).is_some_and(|n| PURE_TABLE_FUNCTIONS.contains(&n))
+    builtin_name(name, dialect, resolution, &mut buf)
+        .is_some_and(|n| PURE_TABLE_FUNCTIONS.contains(&n))
 }
 
 /// Longer than any allow-listed name: a longer name is never a builtin.
 const MAX_BUILTIN_LEN: usize = 64;
 
-/// The folded name of a call that may be a builtin (bare, or `pg_catalog.` on
-/// PostgreSQL), written into `buf` without allocating; `None` when it cannot be one.
+/// The folded name of a call that may be a builtin (bare while builtins resolve first,
+/// or `pg_catalog.` on PostgreSQL), written into `buf` without allocating; `None` when
+/// it cannot be one.
 fn builtin_name<'b>(
     name: &ObjectName,
     dialect: Dialect,
+    resolution: Resolution,
     buf: &'b mut [u8; MAX_BUILTIN_LEN],
 ) -> Option<&'b str> {
     match name.0.as_slice() {
+        [_] if resolution == Resolution::UserSchemasFirst => return None,
         [_] => {}
         [schema, _] if dialect == Dialect::Postgres => {
             let schema = schema.as_ident()?;

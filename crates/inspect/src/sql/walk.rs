@@ -12,7 +12,7 @@ use std::ops::ControlFlow;
 
 use sqlparser::ast::{Expr, ObjectName, Query, SetExpr, Statement, TableFactor, Visit, Visitor};
 
-use super::{classify, functions, objects, Dialect, StatementKind};
+use super::{classify, functions, objects, Dialect, Resolution, StatementKind};
 
 /// What the walk found.
 #[derive(Debug, Default)]
@@ -30,6 +30,7 @@ pub(crate) struct Findings {
 
 struct Walker {
     dialect: Dialect,
+    resolution: Resolution,
     depth: usize,
     found: Findings,
     /// Names used as table functions in FROM, which are not database objects either.
@@ -37,9 +38,10 @@ struct Walker {
 }
 
 /// Walk `statement` completely.
-pub(crate) fn walk(statement: &Statement, dialect: Dialect) -> Findings {
+pub(crate) fn walk(statement: &Statement, dialect: Dialect, resolution: Resolution) -> Findings {
     let mut w = Walker {
         dialect,
+        resolution,
         depth: 0,
         found: Findings::default(),
         table_functions: Vec::new(),
@@ -163,7 +165,7 @@ impl Visitor for Walker {
         };
         if let Some(name) = function {
             self.table_functions.push(objects::name(name, self.dialect));
-            if !functions::is_pure_table_function(name, self.dialect) {
+            if !functions::is_pure_table_function(name, self.dialect, self.resolution) {
                 self.found.opaque = true;
             }
         }
@@ -171,10 +173,20 @@ impl Visitor for Walker {
     }
 
     fn pre_visit_expr(&mut self, expr: &Expr) -> ControlFlow<()> {
-        if let Expr::Function(f) = expr {
-            if !functions::is_pure(&f.name, self.dialect) {
+        match expr {
+            Expr::Function(f) if !functions::is_pure(&f.name, self.dialect, self.resolution) => {
                 self.found.opaque = true;
             }
+            Expr::Function(_) => {}
+            // With another schema before pg_catalog, an operator, a cast or a typed
+            // literal may resolve to user code too: only plain names and literals stay
+            // transparent.
+            Expr::Identifier(_)
+            | Expr::CompoundIdentifier(_)
+            | Expr::Value(_)
+            | Expr::Nested(_) => {}
+            _ if self.resolution == Resolution::UserSchemasFirst => self.found.opaque = true,
+            _ => {}
         }
         ControlFlow::Continue(())
     }
