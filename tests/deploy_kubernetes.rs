@@ -216,7 +216,7 @@ fn check_rendering(docs: &[Value]) {
         .as_sequence()
         .expect("volumeClaimTemplates")
         .iter()
-        .map(|t| name(t))
+        .map(name)
         .collect();
     for key in [
         &cfg["audit"]["path"],
