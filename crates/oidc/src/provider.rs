@@ -155,6 +155,24 @@ impl OidcProvider {
         })
     }
 
+    /// The callback carried `error` instead of a code (the person cancelled, the
+    /// provider refused): the state is used up all the same, and the error says why.
+    pub fn fail(&self, state: &str, error: &str, description: Option<&str>) -> OidcError {
+        if let Err(e) = self.pending.take(state, self.settings.login_timeout) {
+            return e;
+        }
+        let clean = |s: &str| {
+            s.chars()
+                .filter(|c| !c.is_control())
+                .take(200)
+                .collect::<String>()
+        };
+        OidcError::Provider(match description {
+            Some(d) => format!("{} ({})", clean(error), clean(d)),
+            None => clean(error),
+        })
+    }
+
     /// Verify an ID token (signature against the provider's keys, fetched again once if
     /// the token names an unknown key; issuer; audience = this client; expiry; `nonce`)
     /// and map it to an [`Identity`].

@@ -9,7 +9,9 @@ mod support;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 
-use support::{callback_params, settings_yaml, sign_in_at_provider, IdP};
+use support::{
+    callback_params, cancel_at_provider, query, settings_yaml, sign_in_at_provider, IdP,
+};
 use warden_oidc::{OidcError, OidcProvider, OidcSettings, TokenRejection};
 
 async fn provider(idp: &IdP, client: &str) -> OidcProvider {
@@ -57,6 +59,22 @@ async fn alice_signs_in_with_pkce_and_gets_the_roles_of_her_groups() {
     assert!(matches!(again, Err(OidcError::UnknownState)), "{again:?}");
     let forged = p.finish("forged-state", &code).await;
     assert!(matches!(forged, Err(OidcError::UnknownState)), "{forged:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_sign_in_cancelled_at_the_provider_uses_up_its_state() {
+    let Some(idp) = IdP::start("k1") else { return };
+    let p = provider(&idp, "warden").await;
+    let start = p.begin().expect("begin");
+    let callback = tokio::task::block_in_place(|| cancel_at_provider(&start.redirect_to));
+    assert_eq!(query(&callback, "state"), start.state);
+    let err = p.fail(&start.state, &query(&callback, "error"), None);
+    assert!(
+        matches!(err, OidcError::Provider(ref e) if e == "access_denied"),
+        "{err:?}"
+    );
+    let again = p.fail(&start.state, "access_denied", None);
+    assert!(matches!(again, OidcError::UnknownState), "{again:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -179,15 +179,54 @@ pub fn sign_in_at_provider(start: &str, user: &str) -> String {
     panic!("the provider never redirected to the callback")
 }
 
+/// Walk to the provider's login page from `start`, then cancel there (`…/abort`); the
+/// callback URL the provider redirects to (with `error=access_denied`).
+pub fn cancel_at_provider(start: &str) -> String {
+    let jar = tempfile::NamedTempFile::new().expect("jar");
+    let jar = jar.path().to_str().expect("utf8").to_string();
+    let hop = |url: &str| -> String {
+        let out = Command::new("curl")
+            .args([
+                "-s",
+                "-o",
+                "/dev/null",
+                "--max-time",
+                "10",
+                "-b",
+                &jar,
+                "-c",
+                &jar,
+                "-w",
+                "%{redirect_url}",
+                url,
+            ])
+            .output()
+            .expect("curl");
+        String::from_utf8_lossy(&out.stdout).to_string()
+    };
+    let interaction = hop(start);
+    assert!(interaction.contains("/interaction/"), "{interaction}");
+    let mut url = hop(&format!("{interaction}/abort"));
+    for _ in 0..5 {
+        if url.starts_with(REDIRECT) {
+            return url;
+        }
+        url = hop(&url);
+    }
+    panic!("the provider never redirected to the callback after the cancel: {url}")
+}
+
 /// The `state` and `code` of a callback URL.
 pub fn callback_params(url: &str) -> (String, String) {
+    (query(url, "state"), query(url, "code"))
+}
+
+/// One query parameter of `url` (panics when absent).
+pub fn query(url: &str, key: &str) -> String {
     let parsed = openidconnect::url::Url::parse(url).expect("callback URL");
-    let get = |k: &str| {
-        parsed
-            .query_pairs()
-            .find(|(n, _)| n == k)
-            .map(|(_, v)| v.to_string())
-            .unwrap_or_else(|| panic!("no {k} in {url}"))
-    };
-    (get("state"), get("code"))
+    parsed
+        .query_pairs()
+        .find(|(n, _)| n == key)
+        .map(|(_, v)| v.to_string())
+        .unwrap_or_else(|| panic!("no {key} in {url}"))
 }
