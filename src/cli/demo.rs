@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use super::exit::{gateway_result, Failure};
-use super::serve::{init_tracing, runtime};
+use super::serve::runtime;
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {
@@ -21,10 +21,10 @@ pub struct DemoArgs {
 }
 
 pub fn run(args: DemoArgs) -> ExitCode {
-    if std::env::var_os("WARDEN_LOG").is_none() {
-        std::env::set_var("WARDEN_LOG", "warn");
+    // The tour is the output that matters: only warnings unless WARDEN_LOG says more.
+    if let Err(code) = super::logging::init("warn") {
+        return code;
     }
-    init_tracing();
     let dir = warden_app::demo::temp_dir();
     if let Err(e) = std::fs::create_dir_all(&dir) {
         eprintln!("error: cannot create {}: {e}", dir.display());

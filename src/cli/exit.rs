@@ -33,7 +33,7 @@ pub fn gateway_result(result: Result<(), warden_app::RunError>) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {e}");
+            super::logging::fatal(&e);
             if e.is_config() {
                 Failure::Invalid.into()
             } else {

@@ -9,6 +9,7 @@ pub mod check;
 pub mod demo;
 pub mod exit;
 pub mod hash_password;
+pub mod logging;
 pub mod policy;
 pub mod policy_propose;
 pub mod report;

@@ -16,16 +16,6 @@ pub struct ServeArgs {
     pub config: PathBuf,
 }
 
-/// Logs on stderr, filtered by `WARDEN_LOG` (default `info`).
-pub fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("WARDEN_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .try_init();
-}
-
 /// The multi-threaded runtime the gateway runs on.
 pub fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
     tokio::runtime::Builder::new_multi_thread()
@@ -38,7 +28,9 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
 }
 
 pub fn run(args: ServeArgs) -> ExitCode {
-    init_tracing();
+    if let Err(code) = super::logging::init("info") {
+        return code;
+    }
     let (config, set) = match super::check::load(&args.config) {
         Ok(x) => x,
         Err(code) => return code,
