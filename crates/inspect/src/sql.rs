@@ -16,7 +16,7 @@ mod shape;
 mod tokens;
 mod walk;
 
-pub use shape::literal_shape;
+pub use shape::{facts_use_literal, literal_shape};
 
 /// How the server resolves unqualified names of functions, operators and types.
 ///

@@ -4,7 +4,7 @@
 //! strings). Checked on a corpus of real statements and on generated token soup.
 
 use proptest::prelude::*;
-use warden_inspect::sql::{inspect, literal_shape, Dialect};
+use warden_inspect::sql::{facts_use_literal, inspect, literal_shape, Dialect};
 
 /// Statements with literals in every position the workloads use. `#N`/`#S` are slots.
 const CORPUS: &[&str] = &[
@@ -101,8 +101,10 @@ fn same_shape_same_facts(a: &str, b: &str, dialect: Dialect) -> Result<(), TestC
         return Ok(());
     }
     let fa = inspect(a, dialect);
-    if fa.unparsed {
-        return Ok(()); // the cache never stores unparsed facts under a shape
+    if fa.unparsed || facts_use_literal(a, &fa) {
+        // The cache never stores these under a shape (unparsed facts; a literal read as a
+        // name, as in `ANALYZE 'orders'`): only under their exact text.
+        return Ok(());
     }
     let fb = inspect(b, dialect);
     prop_assert_eq!(&fa, &fb, "\n  a: {}\n  b: {}", a, b);

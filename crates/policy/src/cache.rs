@@ -15,7 +15,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use warden_inspect::sql::{self, literal_shape, Dialect, SqlFacts};
+use warden_inspect::sql::{self, facts_use_literal, literal_shape, Dialect, SqlFacts};
 
 const SHARDS: usize = 16;
 
@@ -97,17 +97,32 @@ impl SqlCache {
         let Some(shard) = self.shards.get(idx) else {
             return Arc::new(sql::inspect(text, dialect));
         };
+        let text_idx = shard_of(text);
         {
             let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(facts) = guard.map(dialect, kind).get(key) {
                 return Arc::clone(facts);
             }
         }
+        if matches!(kind, KeyKind::Shape) {
+            // A shaped text whose facts named one of its literals is kept by its text.
+            if let Some(shard) = self.shards.get(text_idx) {
+                let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
+                if let Some(facts) = guard.map(dialect, KeyKind::Text).get(text) {
+                    return Arc::clone(facts);
+                }
+            }
+        }
         // Parse outside the lock: parsing is the slow part.
         let facts = Arc::new(sql::inspect(text, dialect));
-        if matches!(kind, KeyKind::Shape) && facts.unparsed {
+        let (key, kind, idx) = match kind {
+            KeyKind::Shape if facts.unparsed => return facts,
+            KeyKind::Shape if facts_use_literal(text, &facts) => (text, KeyKind::Text, text_idx),
+            _ => (key, kind, idx),
+        };
+        let Some(shard) = self.shards.get(idx) else {
             return facts;
-        }
+        };
         let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
         if guard.len() >= self.per_shard {
             guard.maps.iter_mut().for_each(HashMap::clear);
@@ -148,6 +163,19 @@ impl std::fmt::Debug for SqlCache {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_literal_read_as_a_name_is_never_shared_by_shape() {
+        // `ANALYZE 'x'` names table x: the same shape with another string is another table.
+        let cache = SqlCache::new(100);
+        let a = cache.inspect("ANALYZE 'harmless'", Dialect::Postgres);
+        let b = cache.inspect("ANALYZE 'secret'", Dialect::Postgres);
+        assert_eq!(a.statements[0].objects, vec!["harmless".to_string()]);
+        assert_eq!(b.statements[0].objects, vec!["secret".to_string()]);
+        // Still cached by its exact text.
+        let a2 = cache.inspect("ANALYZE 'harmless'", Dialect::Postgres);
+        assert!(Arc::ptr_eq(&a, &a2));
+    }
 
     #[test]
     fn repeated_text_returns_the_same_facts() {

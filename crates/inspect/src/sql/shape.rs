@@ -5,7 +5,9 @@
 //!
 //! Sound only because inspection never lets a plain literal's *value* change the facts
 //! (kinds, objects, WHERE presence, writes, opacity): the one exception, `EXPLAIN
-//! (ANALYZE 'off')`, is excluded by refusing any text that mentions `explain`. To stay
+//! (ANALYZE 'off')`, is excluded by refusing any text that mentions `explain`; where the
+//! parser reads a literal as a name (`ANALYZE 'orders'`), [`facts_use_literal`] tells the
+//! cache to keep those facts under the exact text only. To stay
 //! sound the lexer here is deliberately narrow: it returns `None` — no shape, the caller
 //! falls back to the exact text — for anything it could misread: comments (`--`, `/*`,
 //! MySQL `#`), dollar quotes and parameters (`$`), double quotes and backticks, backslashes
@@ -154,6 +156,53 @@ fn number_end(b: &[u8], from: usize) -> Option<usize> {
     }
 }
 
+/// True when a literal's value shows up in the facts of `text` as an object name (or a
+/// dot-separated part of one, compared case-insensitively): the parser read a literal as
+/// a name (`ANALYZE 'orders'` names the table `orders`), so facts of another text with
+/// the same shape could differ. Callers must then not share these facts under the shape.
+pub fn facts_use_literal(text: &str, facts: &super::SqlFacts) -> bool {
+    let values = literal_values(text);
+    if values.is_empty() {
+        return false;
+    }
+    let names_a_value = |name: &str| {
+        values.iter().any(|v| {
+            name.eq_ignore_ascii_case(v) || name.split('.').any(|p| p.eq_ignore_ascii_case(v))
+        })
+    };
+    facts
+        .statements
+        .iter()
+        .flat_map(|st| st.objects.iter())
+        .any(|o| names_a_value(o))
+}
+
+/// The values of the plain string literals (`''` unescaped) and number literals of a text
+/// that has a literal shape.
+fn literal_values(text: &str) -> Vec<String> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        let prev = if i == 0 { b' ' } else { b[i - 1] };
+        if b[i] == b'\'' {
+            let Some(end) = string_end(b, i + 1) else {
+                break;
+            };
+            let body = text.get(i + 1..end - 1).unwrap_or_default();
+            out.push(body.replace("''", "'"));
+            i = end;
+        } else if b[i].is_ascii_digit() && !ident_byte(prev) {
+            let end = number_end(b, i).unwrap_or(b.len());
+            out.push(text.get(i..end).unwrap_or_default().to_string());
+            i = end.max(i + 1);
+        } else {
+            i += 1;
+        }
+    }
+    out
+}
+
 fn mentions_explain(shaped: &str) -> bool {
     shaped
         .as_bytes()
@@ -179,6 +228,22 @@ mod tests {
             literal_shape("select t1.c2 from t1").as_deref(),
             Some("select t1.c2 from t1")
         );
+    }
+
+    #[test]
+    fn a_literal_read_as_a_name_is_seen() {
+        use crate::sql::{inspect, Dialect};
+        for text in ["ANALYZE ''", "ANALYZE 'off'", "ANALYZE 'Orders'"] {
+            let facts = inspect(text, Dialect::Postgres);
+            assert!(super::facts_use_literal(text, &facts), "{text}: {facts:?}");
+        }
+        for text in [
+            "SELECT * FROM orders WHERE id = 1",
+            "UPDATE t1 SET a = 'x' WHERE id = 2",
+        ] {
+            let facts = inspect(text, Dialect::Postgres);
+            assert!(!super::facts_use_literal(text, &facts), "{text}: {facts:?}");
+        }
     }
 
     #[test]
