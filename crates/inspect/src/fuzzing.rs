@@ -51,7 +51,10 @@ pub fn kube_path(data: &[u8]) {
         return;
     }
     // A resource request always names its resource, and a name never holds a slash.
-    assert!(!kube.resource.is_empty(), "resource request without resource");
+    assert!(
+        !kube.resource.is_empty(),
+        "resource request without resource"
+    );
     for part in [&kube.namespace, &kube.name].into_iter().flatten() {
         assert!(!part.is_empty() && !part.contains('/'), "bad part {part:?}");
     }
