@@ -63,7 +63,11 @@ fn stored_value(v: &[u8]) {
         [one] if plain.first() != Some(&layout::CHUNK_VERSION) => one.encode(),
         _ => layout::encode_chunk(&records),
     };
-    assert_eq!(encoded, plain.as_ref(), "decoded records re-encode differently");
+    assert_eq!(
+        encoded,
+        plain.as_ref(),
+        "decoded records re-encode differently"
+    );
     for r in &records {
         record(r);
     }

@@ -454,7 +454,10 @@ mod tests {
         assert_eq!(scan(&[&h2[..3], &h2[3..]]), (h2.to_vec(), Ok(())));
         let smuggle: &[u8] =
             b"PRI / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
-        assert_eq!(kind(&[smuggle]), Some(ViolationKind::ContentLengthWithTransferEncoding));
+        assert_eq!(
+            kind(&[smuggle]),
+            Some(ViolationKind::ContentLengthWithTransferEncoding)
+        );
         let near: &[u8] = b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n";
         assert_eq!(kind(&[near]), Some(ViolationKind::MalformedHead));
     }

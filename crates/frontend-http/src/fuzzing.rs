@@ -22,9 +22,16 @@ pub fn http_framing(data: &[u8]) {
     assert_eq!(scan(&[a, b]), whole, "split at {at} changed the outcome");
     if input.len() <= 4096 {
         let bytes: Vec<&[u8]> = input.chunks(1).collect();
-        assert_eq!(scan(&bytes), whole, "byte-by-byte reads changed the outcome");
+        assert_eq!(
+            scan(&bytes),
+            whole,
+            "byte-by-byte reads changed the outcome"
+        );
     }
-    assert!(input.starts_with(&whole.0), "released bytes are not the input's prefix");
+    assert!(
+        input.starts_with(&whole.0),
+        "released bytes are not the input's prefix"
+    );
 }
 
 fn scan(reads: &[&[u8]]) -> (Vec<u8>, Option<Violation>) {
