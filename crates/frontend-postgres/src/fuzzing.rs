@@ -100,9 +100,9 @@ async fn messages(reader: &mut FrameReader<&[u8]>) -> Result<(), PgError> {
                 b.rest();
             }
             b'R' => {
-                if b.i32()? == 5 {
-                    b.bytes(4)?;
-                }
+                // AuthenticationMD5Password carries a 4-byte salt.
+                let code = b.i32()?;
+                b.bytes(if code == 5 { 4 } else { 0 })?;
             }
             b'p' => scram = sasl(scram.take(), b)?,
             _ => {}
