@@ -32,7 +32,7 @@ for t in "${targets[@]}"; do
     status=0
     "$bin" "$work/$t" "corpus/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
         -print_final_stats=1 -artifact_prefix="artifacts/$t/" >"$log" 2>&1 || status=$?
-    done_line=$(grep -E '^#[0-9]+ +DONE' "$log" | tail -1 || true)
+    done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)
     execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
     crashes=$(find "artifacts/$t" -type f | wc -l)
     echo "$t: exit=$status execs=${execs:-?} ${done_line:-no DONE line (crash?)} artifacts=$crashes"
