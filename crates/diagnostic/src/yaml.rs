@@ -209,6 +209,24 @@ fn key_pos(lines: &[String], key: &str, marked: Pos) -> Pos {
     }
 }
 
+/// `pos` moved back inside `text`: at the end of a stream whose last line has no line
+/// break the YAML reader reports the line after it, which no editor can show. Lines
+/// are counted as YAML does (CR LF, LF or CR ends one).
+fn within_text(pos: Pos, text: &str) -> Pos {
+    let last = text
+        .split("\r\n")
+        .flat_map(|l| l.split(['\n', '\r']))
+        .enumerate()
+        .last();
+    match last {
+        Some((i, line)) if pos.line > i + 1 => Pos {
+            line: i + 1,
+            column: line.chars().count() + 1,
+        },
+        _ => pos,
+    }
+}
+
 /// Parse one YAML document. `Ok(None)` for an empty file.
 pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
     let mut builder = Builder {
@@ -218,7 +236,7 @@ pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, false) {
         return Err(SyntaxError {
-            pos: pos_of(e.marker()),
+            pos: within_text(pos_of(e.marker()), text),
             message: format!("invalid YAML: {}", e.info()),
         });
     }
@@ -259,6 +277,17 @@ mod tests {
         let err = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.pos.line >= 1, "{err:?}");
         assert!(err.message.starts_with("invalid YAML"));
+    }
+
+    /// Found by fuzzing (`policy_yaml`): an error at the end of a file whose last line
+    /// has no line break was reported on the line after the last.
+    #[test]
+    fn syntax_errors_at_the_end_stay_inside_the_file() {
+        let text = "a: { b: 1\n#\n# Appl";
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.pos, Pos { line: 3, column: 7 }, "{err:?}");
+        let err = parse("a: { b: 1\r\nc").unwrap_err();
+        assert!(err.pos.line <= 2, "{err:?}");
     }
 
     #[test]
