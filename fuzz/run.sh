@@ -7,8 +7,10 @@
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]        (from anywhere; needs nightly + cargo-fuzz)
 #
-# FUZZ_NO_BUILD=1 skips the build; FUZZ_LOGS names the log folder. Builds into
-# target/fuzz (inside the stable target dir, not a new top-level one).
+# FUZZ_NO_BUILD=1 skips the build; FUZZ_LOGS names the log folder; FUZZ_MAX_LEN=N
+# limits new inputs to N bytes and keeps longer ones out of the merged corpus (to keep
+# the committed corpora small). Builds into target/fuzz (inside the stable target dir,
+# not a new top-level one).
 set -euo pipefail
 cd "$(dirname "$0")"
 secs=${1:-300}
@@ -30,8 +32,13 @@ for t in "${targets[@]}"; do
     mkdir -p "$work/$t" "$work/$t.min" "corpus/$t" "artifacts/$t"
     log="$logs/$t.log"
     status=0
+    limit=()
+    if [ -n "${FUZZ_MAX_LEN:-}" ]; then
+        limit=(-max_len="$FUZZ_MAX_LEN")
+    fi
     "$bin" "$work/$t" "corpus/$t" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-        -print_final_stats=1 -artifact_prefix="artifacts/$t/" >"$log" 2>&1 || status=$?
+        "${limit[@]}" -print_final_stats=1 -artifact_prefix="artifacts/$t/" >"$log" 2>&1 ||
+        status=$?
     done_line=$(grep -E '^#[0-9]+[[:space:]]+DONE' "$log" | tail -1 || true)
     execs=$(grep -E '^stat::number_of_executed_units' "$log" | awk '{print $2}' || true)
     crashes=$(find "artifacts/$t" -type f | wc -l)
@@ -39,7 +46,12 @@ for t in "${targets[@]}"; do
     if [ "$status" -ne 0 ]; then
         grep -E 'panicked|ERROR|SUMMARY|Test unit written' "$log" | head -5 || true
     fi
-    if "$bin" -merge=1 "$work/$t.min" "corpus/$t" "$work/$t" >"$logs/$t.merge.log" 2>&1; then
+    mkdir -p "$work/$t.all"
+    cp "corpus/$t"/* "$work/$t"/* "$work/$t.all/" 2>/dev/null || true
+    if [ -n "${FUZZ_MAX_LEN:-}" ]; then
+        find "$work/$t.all" -type f -size +"${FUZZ_MAX_LEN}"c ! -name 'regression-*' -delete
+    fi
+    if "$bin" -merge=1 "$work/$t.min" "$work/$t.all" >"$logs/$t.merge.log" 2>&1; then
         find "corpus/$t" -type f ! -name 'regression-*' -delete
         cp -n "$work/$t.min"/* "corpus/$t/" 2>/dev/null || true
     else
