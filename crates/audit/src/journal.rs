@@ -108,7 +108,7 @@ pub(crate) fn records_payload(records: &[StoredRecord<'_>]) -> (Vec<u8>, Vec<(u6
 }
 
 /// The valid frames at the start of `bytes`: (gen, kind, payload).
-fn frames(bytes: &[u8]) -> Vec<(u64, u8, &[u8])> {
+pub(crate) fn frames(bytes: &[u8]) -> Vec<(u64, u8, &[u8])> {
     let mut out = Vec::new();
     let mut at = 0usize;
     let mut first_gen = None;
@@ -327,7 +327,7 @@ pub(crate) struct Replayed {
 /// The chunk values of a [`KIND_RECORDS`] payload in the form [`layout::decode_value`]
 /// reads, up to the first one that is cut short or does not unpack; `false` when there
 /// was such a one.
-fn payload_chunks(payload: &[u8]) -> (Vec<Cow<'_, [u8]>>, bool) {
+pub(crate) fn payload_chunks(payload: &[u8]) -> (Vec<Cow<'_, [u8]>>, bool) {
     let mut out = Vec::new();
     let mut at = 0usize;
     while let Some(len) = payload.get(at..at + 4) {

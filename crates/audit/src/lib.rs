@@ -23,6 +23,8 @@ pub mod error;
 pub mod event;
 pub mod export;
 mod flusher;
+#[doc(hidden)]
+pub mod fuzzing;
 mod inbox;
 mod journal;
 pub mod layout;

@@ -15,6 +15,8 @@
 mod build;
 pub mod drift;
 pub mod fleet;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod mysql_native;
 pub mod options;
 mod protocols;

@@ -75,6 +75,8 @@ enum Frame {
 struct Builder {
     /// The source lines, to place keys exactly (see [`key_pos`]).
     lines: Vec<String>,
+    /// Where the source ends (see [`within`]).
+    end: Pos,
     stack: Vec<Frame>,
     docs: Vec<Node>,
     anchors: HashMap<usize, Node>,
@@ -114,7 +116,7 @@ impl Builder {
 
 impl MarkedEventReceiver for Builder {
     fn on_event(&mut self, ev: Event, mark: Marker) {
-        let pos = pos_of(&mark);
+        let pos = within(pos_of(&mark), self.end);
         match ev {
             Event::Scalar(text, style, anchor, _tag) => {
                 let is_key = matches!(self.stack.last(), Some(Frame::Map(_, _, None)));
@@ -209,16 +211,43 @@ fn key_pos(lines: &[String], key: &str, marked: Pos) -> Pos {
     }
 }
 
+/// Where `text` ends, as a position: its last line (counted as YAML counts them: CR LF,
+/// LF or CR ends one) and the column after its last character.
+fn end_of(text: &str) -> Pos {
+    let (i, last) = text
+        .split("\r\n")
+        .flat_map(|l| l.split(['\n', '\r']))
+        .enumerate()
+        .last()
+        .unwrap_or((0, ""));
+    Pos {
+        line: i + 1,
+        column: last.chars().count() + 1,
+    }
+}
+
+/// `pos`, moved back inside the text that ends at `end`: at the end of a stream whose
+/// last line has no line break, the YAML reader marks the line after it (an empty
+/// value there, or a syntax error), which no editor can show.
+fn within(pos: Pos, end: Pos) -> Pos {
+    if pos.line > end.line {
+        end
+    } else {
+        pos
+    }
+}
+
 /// Parse one YAML document. `Ok(None)` for an empty file.
 pub fn parse(text: &str) -> Result<Option<Node>, SyntaxError> {
     let mut builder = Builder {
         lines: text.lines().map(str::to_owned).collect(),
+        end: end_of(text),
         ..Builder::default()
     };
     let mut parser = Parser::new_from_str(text);
     if let Err(e) = parser.load(&mut builder, false) {
         return Err(SyntaxError {
-            pos: pos_of(e.marker()),
+            pos: within(pos_of(e.marker()), builder.end),
             message: format!("invalid YAML: {}", e.info()),
         });
     }
@@ -259,6 +288,32 @@ mod tests {
         let err = parse("a: [1, 2\nb: 3\n").unwrap_err();
         assert!(err.pos.line >= 1, "{err:?}");
         assert!(err.message.starts_with("invalid YAML"));
+    }
+
+    /// Found by fuzzing (`policy_yaml`): an error at the end of a file whose last line
+    /// has no line break was reported on the line after the last.
+    #[test]
+    fn syntax_errors_at_the_end_stay_inside_the_file() {
+        let text = "a: { b: 1\n#\n# Appl";
+        let err = parse(text).unwrap_err();
+        assert_eq!(err.pos, Pos { line: 3, column: 7 }, "{err:?}");
+        let err = parse("a: { b: 1\r\nc").unwrap_err();
+        assert!(err.pos.line <= 2, "{err:?}");
+    }
+
+    /// Found by fuzzing (`policy_yaml`): an empty value at the very end of such a file
+    /// was placed on the line after the last.
+    #[test]
+    fn an_empty_value_at_the_end_stays_inside_the_file() {
+        let doc = parse("a:\n  b:\n # c").unwrap().unwrap();
+        let Value::Map(entries) = &doc.value else {
+            panic!("not a map")
+        };
+        let Value::Map(inner) = &entries[0].1.value else {
+            panic!("not a map: {:?}", entries[0].1)
+        };
+        assert_eq!(inner[0].1.value, Value::Null);
+        assert!(inner[0].1.pos.line <= 3, "{:?}", inner[0].1.pos);
     }
 
     #[test]

@@ -13,6 +13,8 @@
 const MAX_LINE: usize = 8 * 1024;
 /// Upper bound of request headers per head.
 const MAX_HEADERS: usize = 128;
+/// The HTTP/2 connection preface (RFC 9113 §3.4).
+const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// Why a request was refused by the framing guard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -227,10 +229,23 @@ impl FramingScanner {
 
     /// Consumes head bytes; returns how many bytes of `input` were used.
     fn push_head(&mut self, input: &[u8], out: &mut Vec<u8>) -> Result<usize, Violation> {
-        if self.first && self.head.is_empty() && input.starts_with(b"PRI ") {
-            // HTTP/2 prior knowledge: h2 has its own, unambiguous framing.
-            self.state = State::Opaque;
-            return Ok(0);
+        if self.first {
+            // HTTP/2 prior knowledge: h2 has its own, unambiguous framing. Only the
+            // exact preface counts (it is what hyper reads as h2; anything else starting
+            // `PRI ` is an HTTP/1 request to check), however the reads split it.
+            let held = self.head.len();
+            if held < H2_PREFACE.len() && H2_PREFACE.starts_with(&self.head) {
+                let n = (H2_PREFACE.len() - held).min(input.len());
+                if H2_PREFACE[held..].starts_with(&input[..n]) {
+                    if held + n < H2_PREFACE.len() {
+                        self.head.extend_from_slice(input);
+                        return Ok(input.len());
+                    }
+                    out.append(&mut self.head);
+                    self.state = State::Opaque;
+                    return Ok(0);
+                }
+            }
         }
         let before = self.head.len();
         self.head.extend_from_slice(input);
@@ -426,5 +441,24 @@ mod tests {
         ]);
         assert_eq!(res, Ok(()));
         assert!(out.ends_with(b"hello"));
+    }
+
+    /// Found by fuzzing: a preface split across reads was refused as a malformed
+    /// HTTP/1 head, and any first request starting `PRI ` skipped every check (hyper
+    /// reads it as HTTP/1 unless it is the exact preface).
+    #[test]
+    fn only_the_exact_http2_preface_is_opaque_however_it_is_split() {
+        let h2: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n\x00\x01garbage";
+        let bytes: Vec<&[u8]> = h2.chunks(1).collect();
+        assert_eq!(scan(&bytes), (h2.to_vec(), Ok(())));
+        assert_eq!(scan(&[&h2[..3], &h2[3..]]), (h2.to_vec(), Ok(())));
+        let smuggle: &[u8] =
+            b"PRI / HTTP/1.1\r\nContent-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n";
+        assert_eq!(
+            kind(&[smuggle]),
+            Some(ViolationKind::ContentLengthWithTransferEncoding)
+        );
+        let near: &[u8] = b"PRI * HTTP/2.0\r\n\r\nXX\r\n\r\n";
+        assert_eq!(kind(&[near]), Some(ViolationKind::MalformedHead));
     }
 }

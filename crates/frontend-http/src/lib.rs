@@ -30,6 +30,8 @@
 pub mod body;
 pub mod forward;
 pub mod framing;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handler;
 pub mod holds;
 pub mod identity;

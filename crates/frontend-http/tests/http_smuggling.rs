@@ -80,6 +80,19 @@ async fn content_length_with_transfer_encoding_is_refused_and_audited() {
         "both Content-Length and Transfer-Encoding",
     )
     .await;
+    // A first request whose method is `PRI` is not the HTTP/2 preface: still checked.
+    let req = format!(
+        "PRI /v1/users HTTP/1.1\r\nHost: x\r\n{}Content-Length: 4\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+        auth()
+    );
+    assert_refused(
+        &w,
+        &up,
+        req,
+        "400",
+        "both Content-Length and Transfer-Encoding",
+    )
+    .await;
     audited(&w, "warden-http-framing").await;
 }
 

@@ -1,6 +1,8 @@
 //! Real kubectl through Warden against a small fake Kubernetes API server: `get pods`
 //! allowed, `delete pod x -n prod` held then approved (or denied), `delete ns prod`
-//! denied with kubectl printing the rule's message; Kubernetes RBAC impersonation.
+//! denied with kubectl printing the rule's message; Kubernetes RBAC impersonation. Under
+//! the shipped kubernetes pack, requests with the effect of a delete or of exec through
+//! another path (eviction, pod/service/node proxy, `kubectl debug`) are held like those.
 
 mod http_support;
 
@@ -138,6 +140,19 @@ async fn api(cluster: Arc<Mutex<Cluster>>, req: Request<Incoming>) -> Response<F
                 not_found(&name)
             }
         }
+        ("POST", ["api", "v1", "namespaces", _, "pods", name, "eviction"]) => {
+            c.deleted.insert(name.to_string());
+            reply(
+                StatusCode::CREATED,
+                json!({"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}),
+            )
+        }
+        ("PATCH", ["api", "v1", "namespaces", "prod", "pods", name, "ephemeralcontainers"]) => {
+            reply(StatusCode::OK, pod(name))
+        }
+        (_, [.., "proxy", _] | [.., "proxy", _, _] | [.., "proxy"]) => {
+            reply(StatusCode::OK, json!({"proxied": path}))
+        }
         ("GET", ["api", "v1", "namespaces", "prod"])
         | ("DELETE", ["api", "v1", "namespaces", "prod"]) => reply(
             StatusCode::OK,
@@ -223,8 +238,19 @@ async fn setup() -> (
     std::path::PathBuf,
     std::path::PathBuf,
 ) {
+    setup_with(POLICY).await
+}
+
+async fn setup_with(
+    policy: &str,
+) -> (
+    Warden,
+    Arc<Mutex<Cluster>>,
+    std::path::PathBuf,
+    std::path::PathBuf,
+) {
     let (api_addr, cluster) = fake_api_server().await;
-    let mut s = Setup::http(api_addr, POLICY);
+    let mut s = Setup::http(api_addr, policy);
     s.protocol = Protocol::Kubernetes;
     s.tls = true;
     s.http.impersonate = true;
@@ -337,4 +363,189 @@ async fn kubectl_delete_namespace_prod_is_denied_with_the_rules_message() {
         "{:?}",
         c.seen
     );
+}
+
+/// The shipped kubernetes pack, as a user would deploy it.
+fn shipped_pack() -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../policies/kubernetes.yaml");
+    std::fs::read_to_string(path).expect("policies/kubernetes.yaml")
+}
+
+/// Starts `args` (kubectl) in the background, expects it held with a request line
+/// starting `raw`, never seen by the API server before the decision; denies it and
+/// expects kubectl to fail with Forbidden.
+async fn held_then_denied(
+    w: &Warden,
+    cluster: &Arc<Mutex<Cluster>>,
+    kc: &Path,
+    cache: &Path,
+    args: &[&str],
+    raw: &str,
+) {
+    let before = cluster.lock().unwrap_or_else(|p| p.into_inner()).seen.len();
+    let run = {
+        let (kc, cache) = (kc.to_path_buf(), cache.to_path_buf());
+        let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+        tokio::spawn(async move {
+            let args: Vec<&str> = args.iter().map(String::as_str).collect();
+            kubectl(&kc, &cache, &args).await
+        })
+    };
+    let pending = w.pending().await;
+    assert!(
+        pending.action.raw.starts_with(raw),
+        "{args:?} held as {}",
+        pending.action.raw
+    );
+    let held = |c: &Cluster| {
+        c.seen[before..]
+            .iter()
+            .any(|(m, p, _)| raw == format!("{m} {p}"))
+    };
+    assert!(
+        !held(&cluster.lock().unwrap_or_else(|p| p.into_inner())),
+        "{raw} reached the API server before a decision"
+    );
+    w.deny(&pending.id).await;
+    let out = within(60, run).await.expect("join");
+    assert_ne!(out.status, 0, "{args:?}: {}", out.stdout);
+    assert!(out.stderr.contains("Forbidden"), "{args:?}: {}", out.stderr);
+    assert!(
+        !held(&cluster.lock().unwrap_or_else(|p| p.into_inner())),
+        "{raw} reached the API server after a denial"
+    );
+}
+
+#[tokio::test]
+async fn an_eviction_in_prod_is_held_like_a_delete_and_passes_in_dev() {
+    let (w, cluster, kc, cache) = setup_with(&shipped_pack()).await;
+    let eviction = w.dir.path().join("eviction.json");
+    std::fs::write(
+        &eviction,
+        r#"{"apiVersion":"policy/v1","kind":"Eviction","metadata":{"name":"x","namespace":"prod"}}"#,
+    )
+    .expect("eviction body");
+    let file = eviction.to_str().expect("utf-8 path");
+    held_then_denied(
+        &w,
+        &cluster,
+        &kc,
+        &cache,
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/prod/pods/x/eviction",
+            "-f",
+            file,
+        ],
+        "POST /api/v1/namespaces/prod/pods/x/eviction",
+    )
+    .await;
+    assert!(!cluster
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .deleted
+        .contains("x"));
+    let out = kubectl(
+        &kc,
+        &cache,
+        &[
+            "create",
+            "--raw",
+            "/api/v1/namespaces/dev/pods/y/eviction",
+            "-f",
+            file,
+        ],
+    )
+    .await;
+    assert_eq!(out.status, 0, "stdout={} stderr={}", out.stdout, out.stderr);
+    assert!(cluster
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .deleted
+        .contains("y"));
+}
+
+#[tokio::test]
+async fn pod_service_and_node_proxies_are_held_like_exec() {
+    let (w, cluster, kc, cache) = setup_with(&shipped_pack()).await;
+    held_then_denied(
+        &w,
+        &cluster,
+        &kc,
+        &cache,
+        &[
+            "get",
+            "--raw",
+            "/api/v1/namespaces/prod/pods/x/proxy/metrics",
+        ],
+        "GET /api/v1/namespaces/prod/pods/x/proxy/metrics",
+    )
+    .await;
+    held_then_denied(
+        &w,
+        &cluster,
+        &kc,
+        &cache,
+        &["get", "--raw", "/api/v1/nodes/n1/proxy/configz"],
+        "GET /api/v1/nodes/n1/proxy/configz",
+    )
+    .await;
+    // curl, as a script would: a write through the service proxy, approved this time.
+    let url = format!(
+        "https://{}/api/v1/namespaces/prod/services/web:80/proxy/admin/reset",
+        w.addr
+    );
+    let curl = tokio::process::Command::new("curl")
+        .args([
+            "-sk",
+            "-X",
+            "POST",
+            "-H",
+            &format!("Authorization: Bearer {ALICE_TOKEN}"),
+            &url,
+        ])
+        .kill_on_drop(true)
+        .output();
+    let curl = tokio::spawn(curl);
+    let pending = w.pending().await;
+    assert!(
+        pending
+            .action
+            .raw
+            .starts_with("POST /api/v1/namespaces/prod/services/web:80/proxy/admin/reset"),
+        "{}",
+        pending.action.raw
+    );
+    w.approve(&pending.id).await;
+    let out = within(60, curl).await.expect("join").expect("curl runs");
+    let body = String::from_utf8_lossy(&out.stdout);
+    assert!(body.contains("proxied"), "{body}");
+    // The proxy into a namespace that is not protected passes.
+    let out = kubectl(
+        &kc,
+        &cache,
+        &[
+            "get",
+            "--raw",
+            "/api/v1/namespaces/dev/pods/x/proxy/healthz",
+        ],
+    )
+    .await;
+    assert_eq!(out.status, 0, "stdout={} stderr={}", out.stdout, out.stderr);
+    assert!(out.stdout.contains("proxied"), "{}", out.stdout);
+}
+
+#[tokio::test]
+async fn kubectl_debug_in_prod_is_held_like_exec() {
+    let (w, cluster, kc, cache) = setup_with(&shipped_pack()).await;
+    held_then_denied(
+        &w,
+        &cluster,
+        &kc,
+        &cache,
+        &["debug", "x", "-n", "prod", "--image=busybox", "--", "true"],
+        "PATCH /api/v1/namespaces/prod/pods/x/ephemeralcontainers",
+    )
+    .await;
 }

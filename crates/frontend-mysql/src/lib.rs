@@ -29,6 +29,8 @@ pub mod command;
 pub mod connection;
 pub mod decision;
 pub mod errors;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 pub mod lexing;
 pub mod login;

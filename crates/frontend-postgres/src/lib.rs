@@ -23,6 +23,8 @@ pub mod codec;
 pub mod connection;
 pub mod errors;
 pub mod executions;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod login;
 pub mod relay;
 pub mod scram;

@@ -159,7 +159,7 @@ pub async fn open(
     }
 }
 
-fn read_params(body: &mut Body) -> Result<Vec<(String, String)>, PgError> {
+pub(crate) fn read_params(body: &mut Body) -> Result<Vec<(String, String)>, PgError> {
     let mut params = Vec::new();
     loop {
         let key = body.cstr()?;

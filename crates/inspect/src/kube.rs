@@ -3,9 +3,21 @@
 //! RequestInfo resolver does.
 //!
 //! Never guesses: a path that is not a known API shape is `unparsed`. Pure: no I/O.
-//! Differences from the API server, on purpose: `pods/{name}/exec|attach|portforward`
-//! get the subresource as verb (the server says `create`/`get`), and an HTTP method the
-//! server has no verb for makes the request `unparsed`.
+//!
+//! Differences from the API server, on purpose, so that the verb says what the request
+//! *does* (a rule on deletes or on exec must not be stepped around by another path to
+//! the same effect):
+//! * `pods/{name}/exec|attach|portforward` get the subresource as verb (the server says
+//!   `create`/`get`);
+//! * the proxy subresource of pods, services and nodes (`…/{name}/proxy[/path]`,
+//!   direct access to the workload's or the kubelet's own endpoints) has verb `proxy`
+//!   and subresource `proxy` whatever the method, like the legacy `/proxy/` prefix;
+//! * an eviction (`pods/{name}/eviction`, what `kubectl drain` sends) deletes the pod:
+//!   verb `delete`;
+//! * adding an ephemeral container (`pods/{name}/ephemeralcontainers` update or patch,
+//!   what `kubectl debug` sends) runs a command of the caller's choosing in the pod:
+//!   verb `exec`;
+//! * an HTTP method the server has no verb for makes the request `unparsed`.
 
 use serde::{Deserialize, Serialize};
 
@@ -14,8 +26,8 @@ use crate::http::query_pairs;
 /// What policy sees of a Kubernetes API request.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct KubeFacts {
-    /// get, list, watch, create, update, patch, delete, deletecollection; for
-    /// `pods/exec|attach|portforward` the subresource name is the verb as well.
+    /// get, list, watch, create, update, patch, delete, deletecollection, or the effect
+    /// of a subresource (see the module doc): exec, attach, portforward, proxy.
     pub verb: String,
     /// API group ("" for the core group).
     #[serde(default)]
@@ -36,9 +48,6 @@ pub struct KubeFacts {
     #[serde(default)]
     pub unparsed: bool,
 }
-
-/// Subresources that are commands run inside a workload; they become the verb.
-const COMMAND_SUBRESOURCES: [&str; 3] = ["exec", "attach", "portforward"];
 
 /// First path segments of the API server's non-resource endpoints.
 const NON_RESOURCE_ROOTS: [&str; 10] = [
@@ -179,10 +188,31 @@ fn resolve_resource(facts: &mut KubeFacts, method: &str, mut rest: &[&str], quer
     if facts.name.is_none() && facts.verb == "delete" {
         facts.verb = "deletecollection".to_string();
     }
-    if let Some(sub) = facts.subresource.as_deref() {
-        if COMMAND_SUBRESOURCES.contains(&sub) {
-            facts.verb = sub.to_string();
-        }
+    if facts.verb == "proxy" && facts.name.is_some() {
+        // The legacy `/proxy/` prefix reads as the proxy subresource it stands for.
+        facts.subresource = Some("proxy".to_string());
+    }
+    if let Some(effect) = facts
+        .subresource
+        .as_deref()
+        .and_then(|s| effect(s, &facts.verb))
+    {
+        facts.verb = effect.to_string();
+    }
+}
+
+/// The verb that names what a request on subresource `sub` does, when that is not what
+/// the API server's verb says.
+fn effect(sub: &str, verb: &str) -> Option<&'static str> {
+    let writes = matches!(verb, "create" | "update" | "patch");
+    match sub {
+        "exec" => Some("exec"),
+        "attach" => Some("attach"),
+        "portforward" => Some("portforward"),
+        "proxy" => Some("proxy"),
+        "eviction" if writes => Some("delete"),
+        "ephemeralcontainers" if writes => Some("exec"),
+        _ => None,
     }
 }
 

@@ -15,6 +15,8 @@
 #![forbid(unsafe_code)]
 
 pub mod action;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod http;
 pub mod kube;
 pub mod shell;

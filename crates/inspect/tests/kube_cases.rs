@@ -75,8 +75,22 @@ fn resource_requests_resolve_like_the_api_server() {
         ("DELETE", "/apis/rbac.authorization.k8s.io/v1/clusterrolebindings/system:admin", "delete", "rbac.authorization.k8s.io", "v1", "clusterrolebindings", None, None, Some("system:admin")),
         ("GET", "/apis/apiextensions.k8s.io/v1/customresourcedefinitions", "list", "apiextensions.k8s.io", "v1", "customresourcedefinitions", None, None, None),
         // proxy subresource and the legacy proxy verb
-        ("GET", "/api/v1/namespaces/prod/services/web:80/proxy/admin/x", "get", "", "v1", "services", Some("proxy"), Some("prod"), Some("web:80")),
-        ("GET", "/api/v1/proxy/namespaces/prod/pods/x", "proxy", "", "v1", "pods", None, Some("prod"), Some("x")),
+        // (its verb is `proxy` whatever the method: direct access to the workload)
+        ("GET", "/api/v1/namespaces/prod/services/web:80/proxy/admin/x", "proxy", "", "v1", "services", Some("proxy"), Some("prod"), Some("web:80")),
+        ("GET", "/api/v1/namespaces/prod/services/https:web:443/proxy", "proxy", "", "v1", "services", Some("proxy"), Some("prod"), Some("https:web:443")),
+        ("POST", "/api/v1/namespaces/prod/pods/x/proxy/admin/reset", "proxy", "", "v1", "pods", Some("proxy"), Some("prod"), Some("x")),
+        ("DELETE", "/api/v1/namespaces/prod/pods/x:8080/proxy/cache", "proxy", "", "v1", "pods", Some("proxy"), Some("prod"), Some("x:8080")),
+        ("GET", "/api/v1/nodes/n1/proxy/configz", "proxy", "", "v1", "nodes", Some("proxy"), None, Some("n1")),
+        ("GET", "/api/v1/nodes/n1:10250/proxy/", "proxy", "", "v1", "nodes", Some("proxy"), None, Some("n1:10250")),
+        ("GET", "/api/v1/proxy/namespaces/prod/pods/x", "proxy", "", "v1", "pods", Some("proxy"), Some("prod"), Some("x")),
+        ("GET", "/api/v1/proxy/nodes/n1/metrics", "proxy", "", "v1", "nodes", Some("proxy"), None, Some("n1")),
+        // an eviction (kubectl drain) deletes the pod
+        ("POST", "/api/v1/namespaces/prod/pods/x/eviction", "delete", "", "v1", "pods", Some("eviction"), Some("prod"), Some("x")),
+        ("POST", "/api/v1/namespaces/prod/pods/x/eviction?dryRun=All", "delete", "", "v1", "pods", Some("eviction"), Some("prod"), Some("x")),
+        // an ephemeral container (kubectl debug) runs a command in the pod
+        ("PATCH", "/api/v1/namespaces/prod/pods/x/ephemeralcontainers", "exec", "", "v1", "pods", Some("ephemeralcontainers"), Some("prod"), Some("x")),
+        ("PUT", "/api/v1/namespaces/prod/pods/x/ephemeralcontainers", "exec", "", "v1", "pods", Some("ephemeralcontainers"), Some("prod"), Some("x")),
+        ("GET", "/api/v1/namespaces/prod/pods/x/ephemeralcontainers", "get", "", "v1", "pods", Some("ephemeralcontainers"), Some("prod"), Some("x")),
         // HEAD is a read
         ("HEAD", "/api/v1/namespaces/prod/secrets/s", "get", "", "v1", "secrets", None, Some("prod"), Some("s")),
         // a path that needed normalising first

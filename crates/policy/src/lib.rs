@@ -21,6 +21,8 @@ mod condition;
 mod errors;
 mod evaluate;
 mod flags;
+#[doc(hidden)]
+pub mod fuzzing;
 mod objects;
 mod patterns;
 mod prefilter;
