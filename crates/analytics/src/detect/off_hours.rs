@@ -14,8 +14,25 @@ use std::net::IpAddr;
 
 use super::{pct, Draft};
 use crate::engine::clock::Local;
+use crate::engine::role::{clear_of, working_day_hours};
 use crate::engine::user::hour_share;
 use crate::settings::{Detector, DetectorTuning, Tuning};
+
+/// A user's own night: the hours at least this many hour-bins from every hour of their
+/// working day (5: the hour begins at least 4 hours after their day ends, and ends at
+/// least 4 hours before it starts). An evening back after a break (2–3 hours after the
+/// day) is not the night.
+const OWN_NIGHT_CLEARANCE: usize = 5;
+
+/// The bits of a user's own night: hours [`OWN_NIGHT_CLEARANCE`] clear of their working
+/// day (the hours active on a quarter of their active days, as for a role:
+/// [`working_day_hours`]). None while no hour is that regular.
+pub fn own_night(hour_days: &[u32; 24], active_days: u32) -> u32 {
+    clear_of(
+        working_day_hours(hour_days, active_days),
+        OWN_NIGHT_CLEARANCE,
+    )
+}
 
 /// What the hour is compared with.
 pub enum Basis<'a> {
