@@ -160,3 +160,99 @@ fn a_job_seen_since_the_start_is_not_judged_as_a_newcomer() {
         rr[0].explanation
     );
 }
+
+/// Support with two shifts: six members work 08:00-16:00, four 14:00-22:00 and on
+/// every third day go on to 01:30 (a late night, continuing their shift). `extra`
+/// events are added by the test.
+fn two_shifts(days: i64) -> Log {
+    let mut log = Log::default();
+    let shift = |log: &mut Log, day: i64, user: &str, ip: &str, from: i64, to: i64| {
+        let start = T0 + day * D + from;
+        log.login(start, user, "support", ip, "api-internal");
+        let mut t = start + 60;
+        let mut i = 0;
+        while t < T0 + day * D + to {
+            let sql = format!("SELECT * FROM tickets WHERE id = {i}");
+            log.action(
+                t,
+                user,
+                "support",
+                ip,
+                "api-internal",
+                &sql,
+                "allow",
+                3,
+                None,
+            );
+            t += 20 * 60;
+            i += 1;
+        }
+    };
+    for day in 0..days {
+        if day % 7 >= 5 {
+            continue;
+        }
+        for i in 0..6 {
+            let (user, ip) = (format!("day{i}"), format!("10.1.4.{}", 10 + i));
+            shift(&mut log, day, &user, &ip, 8 * H, 16 * H);
+        }
+        for i in 0..4 {
+            let (user, ip) = (format!("late{i}"), format!("10.1.5.{}", 10 + i));
+            let end = if (day + i) % 3 == 0 {
+                25 * H + 1800
+            } else {
+                22 * H
+            };
+            shift(&mut log, day, &user, &ip, 14 * H, end);
+        }
+    }
+    log
+}
+
+/// Off-hours: a night start is judged against the user's own hours, whatever the
+/// other shift of their role does then (engine/handle.rs, `off_hours::own_night`).
+/// The late shift of support is at work until 01:30 on a third of its days, so 01:00
+/// was "usual for the role" and a day-shift member's login at 01:00 — nine hours after
+/// their day ends — was not news. An evening back at 19:00, three hours after their
+/// day, still is not (the role works then, and it is not the user's night).
+#[test]
+fn the_other_shift_of_a_role_does_not_excuse_a_night() {
+    let mut log = two_shifts(28);
+    // Day 29 (a Wednesday): day2 back at 19:00 for half an hour.
+    let t = T0 + 29 * D + 19 * H;
+    log.login(t, "day2", "support", "10.1.4.12", "api-internal");
+    log.action(
+        t + 60,
+        "day2",
+        "support",
+        "10.1.4.12",
+        "api-internal",
+        "SELECT 1",
+        "allow",
+        1,
+        None,
+    );
+    // Day 30: day3 at 01:00.
+    let t = T0 + 30 * D + H;
+    log.login(t, "day3", "support", "10.1.4.13", "api-internal");
+    log.action(
+        t + 60,
+        "day3",
+        "support",
+        "10.1.4.13",
+        "api-internal",
+        "SELECT 1",
+        "allow",
+        1,
+        None,
+    );
+    let alerts = replay(&log.render());
+    let off = of(&alerts, "off-hours");
+    assert_eq!(off.len(), 1, "{off:#?}");
+    assert_eq!(off[0].user.as_deref(), Some("day3"));
+    assert!(
+        off[0].explanation.contains("01:00"),
+        "{}",
+        off[0].explanation
+    );
+}

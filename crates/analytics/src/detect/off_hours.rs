@@ -4,18 +4,41 @@
 //! working day that runs late is not news. With a trusted baseline: the weighted share
 //! of the user's active days with activity within 2 hours of this hour (weights 1, 1/2,
 //! 1/4) is below the threshold (default 0.02) — with up to 25 active days, one earlier
-//! day active within an hour makes an hour usual — and the hour is rare for each of the user's
-//! roles too ([`usual_for_role`]: the same share of member-days, and at least 2 of them
-//! — one member's single night, an intruder's included, is not the role's habit). Never when one of the user's roles works nights (an on-call rota,
+//! day active within an hour makes an hour usual. In the user's own night ([`own_night`]:
+//! 4 hours clear of their working day) that is news whatever their roles' hours — a
+//! role's other shift working then is no excuse; nearer their day (an evening back after
+//! a break) the hour must be rare for each of the user's roles too ([`usual_for_role`]:
+//! the same share of member-days, and at least 2 of them — one member's single night, an
+//! intruder's included, is not the role's habit). Never when the role's starts make it
+//! a practice (members starting near the hour, or an on-call rota:
 //! `RoleState::practice_at`), trusted baseline or not. Without a trusted baseline: the
 //! role's pooled hours, else the configured working hours.
+//!
+//! Never judges from the role's hours alone in a trusted user's own night.
 
 use std::net::IpAddr;
 
 use super::{pct, Draft};
 use crate::engine::clock::Local;
+use crate::engine::role::{clear_of, working_day_hours};
 use crate::engine::user::hour_share;
 use crate::settings::{Detector, DetectorTuning, Tuning};
+
+/// A user's own night: the hours at least this many hour-bins from every hour of their
+/// working day (5: the hour begins at least 4 hours after their day ends, and ends at
+/// least 4 hours before it starts). An evening back after a break (2–3 hours after the
+/// day) is not the night.
+const OWN_NIGHT_CLEARANCE: usize = 5;
+
+/// The bits of a user's own night: hours [`OWN_NIGHT_CLEARANCE`] clear of their working
+/// day (the hours active on a quarter of their active days, as for a role:
+/// [`working_day_hours`]). None while no hour is that regular.
+pub fn own_night(hour_days: &[u32; 24], active_days: u32) -> u32 {
+    clear_of(
+        working_day_hours(hour_days, active_days),
+        OWN_NIGHT_CLEARANCE,
+    )
+}
 
 /// What the hour is compared with.
 pub enum Basis<'a> {

@@ -311,18 +311,25 @@ impl Engine {
             let basis = if rota {
                 None
             } else if trusted {
-                // Rare for the user, and for each of their roles.
-                let usual_for_role = u.roles.iter().any(|r| {
-                    roles.get(r).is_some_and(|s| {
-                        s.trusted()
-                            && off_hours::usual_for_role(
-                                &s.cached.hour_days,
-                                s.cached.member_days,
-                                local.hour,
-                                t.threshold,
-                            )
-                    })
-                });
+                // Rare for the user. In their own night that is news whatever their
+                // roles' hours (another shift of the role works then; only the role's
+                // starts, above, excuse it); nearer their day (an evening back after a
+                // break) the hour must be rare for each of their roles too.
+                let night = off_hours::own_night(&u.cached.hour_days, u.cached.active_days)
+                    & (1 << local.hour)
+                    != 0;
+                let usual_for_role = !night
+                    && u.roles.iter().any(|r| {
+                        roles.get(r).is_some_and(|s| {
+                            s.trusted()
+                                && off_hours::usual_for_role(
+                                    &s.cached.hour_days,
+                                    s.cached.member_days,
+                                    local.hour,
+                                    t.threshold,
+                                )
+                        })
+                    });
                 (!usual_for_role).then_some(off_hours::Basis::User {
                     hour_days: &u.cached.hour_days,
                     days: u.cached.active_days,

@@ -32,11 +32,8 @@ pub struct RoleState {
     pub targets: FastMap<Box<str>, FastMap<Box<str>, TargetUse>>,
     /// Local day -> (member-days active in each hour, active member-days).
     hours: BTreeMap<i64, ([u32; 24], u32)>,
-    /// Member -> days on which they started work in each local hour (after a quiet
-    /// spell; saturating).
-    member_starts: FastMap<Box<str>, [u8; 24]>,
     /// Local day -> (member, hours in which they started work after a quiet spell),
-    /// for the baseline's days: how often the role starts work at an hour.
+    /// for the baseline's days: when and how often the role starts work.
     start_days: BTreeMap<i64, Vec<(Box<str>, u32)>>,
     /// Members' closed days (day, peaks).
     pooled: VecDeque<(i64, [f64; METRICS])>,
@@ -113,16 +110,6 @@ impl RoleState {
     /// Pool a member's closed day.
     pub fn add_day(&mut self, member: &str, d: &DaySummary) {
         if d.starts != 0 {
-            if !self.member_starts.contains_key(member) {
-                self.member_starts.insert(member.into(), [0; 24]);
-            }
-            if let Some(counts) = self.member_starts.get_mut(member) {
-                for (h, n) in counts.iter_mut().enumerate() {
-                    if d.starts & (1 << h) != 0 {
-                        *n = n.saturating_add(1);
-                    }
-                }
-            }
             self.start_days
                 .entry(d.day)
                 .or_default()
@@ -152,8 +139,6 @@ impl RoleState {
             self.pooled.pop_front();
         }
         self.members.retain(|_, t| *t >= since);
-        let members = &self.members;
-        self.member_starts.retain(|m, _| members.contains_key(m));
         for users in self.targets.values_mut() {
             users.retain(|_, t| t.last >= since);
         }
@@ -210,23 +195,28 @@ impl RoleState {
         who.len() >= 2 && nights >= 2 && nights * 5 >= self.hours.len()
     }
 
-    /// Enough other members each started work near `hour` on 2+ days.
+    /// Enough other members each started work within 2 hours of `hour` on 2+ days of
+    /// the baseline (only its days: an early shift of last quarter is no practice now).
     fn each_member_practice(&self, hour: usize, member: &str) -> bool {
         let others = self.members.len().saturating_sub(1);
         let needed = 2usize.max(others.div_ceil(5));
-        let active = self
-            .member_starts
+        let near: u32 = [22usize, 23, 0, 1, 2]
             .iter()
-            .filter(|(m, counts)| {
-                &***m != member
-                    && [22usize, 23, 0, 1, 2]
-                        .iter()
-                        .map(|d| u32::from(counts[(hour + d) % 24]))
-                        .sum::<u32>()
-                        >= 2
-            })
-            .count();
-        active >= needed
+            .fold(0, |bits, d| bits | 1 << ((hour + d) % 24));
+        // (member, days with a start near the hour): a few dozen members at most.
+        let mut days: Vec<(&str, u32)> = Vec::new();
+        for starts in self.start_days.values() {
+            for (m, bits) in starts {
+                if &**m == member || bits & near == 0 {
+                    continue;
+                }
+                match days.iter_mut().find(|(n, _)| *n == &**m) {
+                    Some((_, n)) => *n += 1,
+                    None => days.push((m, 1)),
+                }
+            }
+        }
+        days.iter().filter(|(_, n)| *n >= 2).count() >= needed
     }
 
     /// Trusted as a fallback: enough member-days pooled.
@@ -238,7 +228,7 @@ impl RoleState {
 /// Member-days a role needs before its pooled statistics are trusted.
 const TRUSTED_MEMBER_DAYS: u32 = 10;
 
-/// The bits of the hours of a role's working day: active on at least a tenth of its
+/// The bits of the hours of a role's working day: active on at least a quarter of its
 /// member-days. Counted in the engine's time zone from what members did, so a team in
 /// another time zone than the configured one (or on a late shift) has its own day.
 pub fn working_day_hours(hour_days: &[u32; 24], member_days: u32) -> u32 {
@@ -253,6 +243,12 @@ pub fn working_day_hours(hour_days: &[u32; 24], member_days: u32) -> u32 {
 /// most of the clock (two shifts) has little or no deep night; no working hours at all,
 /// none (nothing to be clear of).
 pub fn deep_night(day: u32) -> u32 {
+    clear_of(day, DEEP_NIGHT_CLEARANCE)
+}
+
+/// The hours at least `bins` hour-bins from every hour of `day` (bits), on either side
+/// of midnight; none when `day` is empty.
+pub fn clear_of(day: u32, bins: usize) -> u32 {
     if day == 0 {
         return 0;
     }
@@ -260,7 +256,7 @@ pub fn deep_night(day: u32) -> u32 {
         .filter(|h| {
             (0..24usize).all(|d| {
                 let dist = h.abs_diff(d).min(24 - h.abs_diff(d));
-                day & (1 << d) == 0 || dist >= DEEP_NIGHT_CLEARANCE
+                day & (1 << d) == 0 || dist >= bins
             })
         })
         .fold(0, |bits, h| bits | 1 << h)
@@ -352,5 +348,34 @@ mod tests {
         // With its own day known, the role does not work nights: a member's start at
         // 07:00 UTC (01:00 local) stays news for the off-hours detector.
         assert!(!role.practice_at(7, "z", configured));
+    }
+
+    #[test]
+    fn starts_older_than_the_baseline_make_no_practice() {
+        // Five members started work at 05:00 on days 0 and 1 (a two-day early shift),
+        // then at 09:00 every day.
+        let mut role = RoleState::default();
+        for day in 0..41i64 {
+            for m in ["a", "b", "c", "d", "e"] {
+                let start = if day < 2 { 5 } else { 9 };
+                let d = DaySummary {
+                    day,
+                    hours: bits(start..17),
+                    starts: bits([start]),
+                    ..DaySummary::default()
+                };
+                role.touch(m, day * DAY);
+                role.add_day(m, &d);
+            }
+            role.refresh(day, 28, (day - 28) * DAY);
+            if day == 3 {
+                // In the baseline: starting near 05:00 is a practice of the role.
+                assert!(role.practice_at(4, "z", 0));
+            }
+        }
+        // Forty days on, out of the 28-day baseline: 04:00 is no one's start any more;
+        // 09:00 is everyone's.
+        assert!(!role.practice_at(4, "z", 0));
+        assert!(role.practice_at(9, "z", 0));
     }
 }
