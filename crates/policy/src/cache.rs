@@ -97,7 +97,6 @@ impl SqlCache {
         let Some(shard) = self.shards.get(idx) else {
             return Arc::new(sql::inspect(text, dialect));
         };
-        let text_idx = shard_of(text);
         {
             let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
             if let Some(facts) = guard.map(dialect, kind).get(key) {
@@ -106,7 +105,7 @@ impl SqlCache {
         }
         if matches!(kind, KeyKind::Shape) {
             // A shaped text whose facts named one of its literals is kept by its text.
-            if let Some(shard) = self.shards.get(text_idx) {
+            if let Some(shard) = self.shards.get(shard_of(text)) {
                 let mut guard = shard.lock().unwrap_or_else(|e| e.into_inner());
                 if let Some(facts) = guard.map(dialect, KeyKind::Text).get(text) {
                     return Arc::clone(facts);
@@ -117,7 +116,9 @@ impl SqlCache {
         let facts = Arc::new(sql::inspect(text, dialect));
         let (key, kind, idx) = match kind {
             KeyKind::Shape if facts.unparsed => return facts,
-            KeyKind::Shape if facts_use_literal(text, &facts) => (text, KeyKind::Text, text_idx),
+            KeyKind::Shape if facts_use_literal(text, &facts) => {
+                (text, KeyKind::Text, shard_of(text))
+            }
             _ => (key, kind, idx),
         };
         let Some(shard) = self.shards.get(idx) else {
