@@ -127,8 +127,14 @@ pub fn settings_yaml(idp: &IdP, client: &str) -> String {
     )
 }
 
+/// A secret file of its own for each call: tests run in parallel, and rewriting one shared
+/// file let another test read it empty, between truncation and write (a flaky
+/// "client_secret must be provided" from the provider).
 fn secret_file(client: &str) -> PathBuf {
-    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("oidc-{client}.secret"));
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let name = format!("oidc-{client}-{}-{n}.secret", std::process::id());
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR")).join(name);
     std::fs::write(&path, format!("{client}-secret\n")).expect("secret");
     path
 }
