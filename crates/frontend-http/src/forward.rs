@@ -158,14 +158,7 @@ fn error_chain(e: &dyn std::error::Error) -> String {
 /// Response headers that belong to the upstream hop only.
 fn strip_response_hop_headers(h: &mut HeaderMap) {
     if h.contains_key(header::CONNECTION) {
-        let named: Vec<HeaderName> = h
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-            .collect();
-        for n in named {
+        for n in crate::identity::connection_named(h) {
             h.remove(n);
         }
         h.remove(header::CONNECTION);

@@ -267,19 +267,23 @@ const HOP_BY_HOP: [&str; 8] = [
     "transfer-encoding",
 ];
 
-/// Prepares request headers for the upstream: drops hop-by-hop headers (keeping
-/// `Upgrade` + `Connection: upgrade` when `upgrade`), the user's credential, any
-/// client-sent impersonation, `Host` (set from the upstream URI), and Warden's own
-/// `Prefer: respond-async`.
-pub fn sanitize_request_headers(headers: &mut HeaderMap, upgrade: bool) {
-    let named: Vec<HeaderName> = headers
+/// The header names a message's `Connection` headers list (hop-by-hop by declaration).
+pub(crate) fn connection_named(headers: &HeaderMap) -> Vec<HeaderName> {
+    headers
         .get_all(header::CONNECTION)
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .filter_map(|t| HeaderName::from_bytes(t.trim().as_bytes()).ok())
-        .collect();
-    for name in named {
+        .collect()
+}
+
+/// Prepares request headers for the upstream: drops hop-by-hop headers (keeping
+/// `Upgrade` + `Connection: upgrade` when `upgrade`), the user's credential, any
+/// client-sent impersonation, `Host` (set from the upstream URI), and Warden's own
+/// `Prefer: respond-async`.
+pub fn sanitize_request_headers(headers: &mut HeaderMap, upgrade: bool) {
+    for name in connection_named(headers) {
         if !(upgrade && name == header::UPGRADE) {
             headers.remove(name);
         }
