@@ -84,6 +84,19 @@ def fmt_latency(lat):
     return "%.0fs / %.0fs" % (med, max(lat))
 
 
+def print_table(head, lines, markdown):
+    """Print rows under a header, as a Markdown table or aligned plain columns."""
+    if markdown:
+        print("| " + " | ".join(head) + " |")
+        print("|" + "---|" * len(head))
+        for l in lines:
+            print("| " + " | ".join(str(x) for x in l) + " |")
+    else:
+        widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
+        for l in [head] + lines:
+            print("  ".join(str(x).ljust(w) for x, w in zip(l, widths)))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("labels")
@@ -107,15 +120,7 @@ def main():
     p = tot["tp"] / (tot["tp"] + tot["fp"]) if tot["tp"] + tot["fp"] else 1.0
     rc = tot["tp"] / (tot["tp"] + tot["fn"]) if tot["tp"] + tot["fn"] else 1.0
     lines.append(["all", tot["tp"], tot["fp"], tot["fn"], "%.2f" % p, "%.2f" % rc, "", "", ""])
-    if args.markdown:
-        print("| " + " | ".join(head) + " |")
-        print("|" + "---|" * len(head))
-        for l in lines:
-            print("| " + " | ".join(str(x) for x in l) + " |")
-    else:
-        widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
-        for l in [head] + lines:
-            print("  ".join(str(x).ljust(w) for x, w in zip(l, widths)))
+    print_table(head, lines, args.markdown)
     if args.show_fp:
         for r in rows.values():
             for a in r.get("fp_alerts", []):

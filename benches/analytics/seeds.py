@@ -81,15 +81,7 @@ def main():
             for s in per_seed:
                 if ps[s] < args.below or rs[s] < args.below:
                     below.append((det, s, ps[s], rs[s], per_seed[s][det]))
-    if args.markdown:
-        print("| " + " | ".join(head) + " |")
-        print("|" + "---|" * len(head))
-        for l in lines:
-            print("| " + " | ".join(str(x) for x in l) + " |")
-    else:
-        widths = [max(len(str(x)) for x in col) for col in zip(head, *lines)]
-        for l in [head] + lines:
-            print("  ".join(str(x).ljust(w) for x, w in zip(l, widths)))
+    scoring.print_table(head, lines, args.markdown)
     for det, s, p, r, row in below:
         print("below %.2f: %s seed %d: precision %.2f recall %.2f (TP %d FP %d FN %d)" % (
             args.below, det, s, p, r, row["tp"], row["fp"], row["fn"]))
