@@ -107,7 +107,8 @@ pub async fn start(
     };
     let running = runtime::start(config, set, shutdown.clone()).await?;
     let console = web_listener.local_addr().unwrap_or(config.web.listen);
-    let state = web_state(config, &running);
+    let mut state = web_state(config, &running);
+    state.oidc = config.oidc.clone().map(|s| single_sign_on(s, &shutdown));
     let web = match serve_console(config, web_listener, state, &shutdown) {
         Ok(web) => web,
         Err(e) => {
@@ -136,6 +137,18 @@ pub async fn start(
         web,
         grace: config.shutdown_grace,
     })
+}
+
+/// The `oidc:` provider, discovered in the background: the console serves (local users
+/// sign in) while the provider cannot be reached, and discovery is retried until it can.
+fn single_sign_on(
+    settings: warden_config::OidcConfig,
+    shutdown: &CancellationToken,
+) -> Arc<warden_oidc::SingleSignOn> {
+    let sso = Arc::new(warden_oidc::SingleSignOn::new(settings));
+    let (task, stop) = (Arc::clone(&sso), shutdown.clone());
+    tokio::spawn(async move { task.discover_until_ready(stop.cancelled()).await });
+    sso
 }
 
 /// The console over plain HTTP, or HTTPS when `web.tls` is set.
@@ -235,6 +248,7 @@ fn web_state(config: &Config, running: &Running) -> WebState {
                 }) as Arc<dyn warden_web::AlertDesk>
             }),
         counters: Some(gate_counters(running.gate.clone())),
+        oidc: None,
         proposals: Some(crate::drift::proposals::desk(
             crate::drift::proposals::ProposalDesk {
                 reloader: running.reloader.clone(),

@@ -75,7 +75,7 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
     // start only.
     let same =
         |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
-    let sections: [(&'static str, bool); 8] = [
+    let sections: [(&'static str, bool); 9] = [
         ("web", same(&running.web, &new.web)),
         ("audit", same(&running.audit, &new.audit)),
         ("policies", running.policies == new.policies),
@@ -87,6 +87,7 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
             running.shutdown_grace == new.shutdown_grace,
         ),
         ("analytics", running.analytics == new.analytics),
+        ("oidc", same(&running.oidc, &new.oidc)),
     ];
     sections
         .into_iter()

@@ -28,6 +28,8 @@ pub enum LoginMethod {
     Basic,
     /// SSH public key.
     PublicKey,
+    /// The console's single sign-on through an OpenID Connect provider.
+    Oidc,
     /// No credential, or one in a form Warden does not take (HTTP without a usable
     /// `Authorization`, an SSH method Warden refuses).
     None,
@@ -42,6 +44,7 @@ impl LoginMethod {
             LoginMethod::Token => "token",
             LoginMethod::Basic => "basic",
             LoginMethod::PublicKey => "publickey",
+            LoginMethod::Oidc => "oidc",
             LoginMethod::None => "none",
         }
     }
