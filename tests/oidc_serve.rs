@@ -141,3 +141,24 @@ fn local_users_sign_in_while_the_provider_is_down_and_sso_starts_when_it_is_up()
     let (code, page, _) = jar.get(&callback, &[]);
     assert_eq!(code, "200", "{page}");
 }
+
+#[test]
+fn check_reports_every_oidc_mistake_with_its_position_and_no_secret() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let cfg = cli_support::write_config(
+        dir.path(),
+        free_port(),
+        "oidc:\n  issuer: http://login.example.com\n  client_id: warden\n  client_secret_env: WARDEN_TEST_OIDC_UNSET\n  client_secret_file: /etc/warden/oidc-secret\n  redirect_url: https://w.example.com/login/oidc/callback\n  rolse: { ops: [admin] }\n",
+    );
+    let (code, _, err) = cli_support::run(&["check", "--config", cfg.to_str().expect("utf8")]);
+    assert_eq!(code, Some(2), "{err}");
+    let file = cfg.display().to_string();
+    for needle in [
+        format!("{file}:8:3: oidc.issuer: `http://login.example.com` must be an https:// URL"),
+        format!("{file}:11:3: oidc.client_secret_file: set either client_secret_env or client_secret_file, not both"),
+        format!("{file}:13:3: oidc.rolse: unknown key `rolse` (did you mean `roles`?)"),
+        format!("{file}:7:1: oidc.roles: map at least one group to Warden roles"),
+    ] {
+        assert!(err.contains(&needle), "missing {needle:?} in\n{err}");
+    }
+}

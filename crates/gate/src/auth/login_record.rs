@@ -86,6 +86,7 @@ mod tests {
     #[test]
     fn details_have_one_shape() {
         assert_eq!(success_detail(LoginMethod::Scram), "method=scram-sha-256");
+        assert_eq!(success_detail(LoginMethod::Oidc), "method=oidc");
         assert_eq!(
             failure_detail(LoginMethod::Token, "unknown bearer token"),
             "method=token; unknown bearer token"

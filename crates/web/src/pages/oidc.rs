@@ -12,6 +12,8 @@
 //! must never start a session for a refused sign-in, never accept a callback whose state
 //! this browser was not given, and never show, log or audit a code or a token.
 
+use std::sync::Arc;
+
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -22,7 +24,7 @@ use serde::Deserialize;
 use warden_audit::{Durability, Event, EventKind};
 use warden_gate::auth::{failure_detail, success_detail, LoginMethod};
 use warden_inspect::Actor;
-use warden_oidc::{OidcError, SingleSignOn};
+use warden_oidc::{OidcError, OidcProvider, SingleSignOn};
 
 use super::layout::{html_page, page, Nav};
 use super::safe_next;
@@ -38,12 +40,9 @@ pub struct StartQuery {
 }
 
 pub async fn start(State(app): State<App>, Query(q): Query<StartQuery>) -> Response {
-    let sso = match available(&app) {
-        Ok(sso) => sso,
-        Err(resp) => return resp,
-    };
-    let Some(provider) = sso.provider() else {
-        return unreachable_page(sso.name());
+    let (sso, provider) = match ready(&app) {
+        Ok(ready) => ready,
+        Err(resp) => return *resp,
     };
     match provider.begin() {
         Ok(login) => {
@@ -71,12 +70,9 @@ pub async fn callback(
     headers: HeaderMap,
     Query(q): Query<CallbackQuery>,
 ) -> Response {
-    let sso = match available(&app) {
-        Ok(sso) => sso,
-        Err(resp) => return resp,
-    };
-    let Some(provider) = sso.provider() else {
-        return unreachable_page(sso.name());
+    let provider = match ready(&app) {
+        Ok((_, provider)) => provider,
+        Err(resp) => return *resp,
     };
     let (cookie_state, next) = match header_cookie(&headers, OIDC_COOKIE) {
         Some(v) => split_cookie(v),
@@ -144,24 +140,26 @@ pub async fn callback(
     }
 }
 
-/// The single sign-on settings, or a 404 page when `oidc:` is not configured.
-fn available(app: &App) -> Result<std::sync::Arc<SingleSignOn>, Response> {
-    app.state().oidc.clone().ok_or_else(|| {
-        refused(
+/// The configured provider, once discovered; else the page saying why not (404: no
+/// `oidc:`; 503: the provider could not be reached yet).
+fn ready(app: &App) -> Result<(Arc<SingleSignOn>, Arc<OidcProvider>), Box<Response>> {
+    let Some(sso) = app.state().oidc.clone() else {
+        return Err(Box::new(refused(
             StatusCode::NOT_FOUND,
             "Single sign-on is not configured on this gateway.",
-        )
-    })
-}
-
-fn unreachable_page(name: &str) -> Response {
-    refused(
-        StatusCode::SERVICE_UNAVAILABLE,
-        &format!(
-            "Sign-in with {name} is unavailable: the identity provider cannot be reached right now. \
-             Sign in with a Warden user name and password, or try again in a minute."
-        ),
-    )
+        )));
+    };
+    match sso.provider() {
+        Some(provider) => Ok((sso, provider)),
+        None => Err(Box::new(refused(
+            StatusCode::SERVICE_UNAVAILABLE,
+            &format!(
+                "Sign-in with {} is unavailable: the identity provider cannot be reached right now. \
+                 Sign in with a Warden user name and password, or try again in a minute.",
+                sso.name()
+            ),
+        ))),
+    }
 }
 
 fn bad_request() -> Response {
