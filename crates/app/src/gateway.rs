@@ -107,8 +107,8 @@ pub async fn start(
     };
     let running = runtime::start(config, set, shutdown.clone()).await?;
     let console = web_listener.local_addr().unwrap_or(config.web.listen);
-    let mut state = web_state(config, &running);
-    state.oidc = config.oidc.clone().map(|s| single_sign_on(s, &shutdown));
+    let oidc = config.oidc.clone().map(|s| single_sign_on(s, &shutdown));
+    let state = web_state(config, &running, oidc);
     let web = match serve_console(config, web_listener, state, &shutdown) {
         Ok(web) => web,
         Err(e) => {
@@ -222,7 +222,11 @@ impl Gateway {
     }
 }
 
-fn web_state(config: &Config, running: &Running) -> WebState {
+fn web_state(
+    config: &Config,
+    running: &Running,
+    oidc: Option<Arc<warden_oidc::SingleSignOn>>,
+) -> WebState {
     WebState {
         approvals: running.approvals.clone(),
         audit: running.audit.clone(),
@@ -248,7 +252,7 @@ fn web_state(config: &Config, running: &Running) -> WebState {
                 }) as Arc<dyn warden_web::AlertDesk>
             }),
         counters: Some(gate_counters(running.gate.clone())),
-        oidc: None,
+        oidc,
         proposals: Some(crate::drift::proposals::desk(
             crate::drift::proposals::ProposalDesk {
                 reloader: running.reloader.clone(),

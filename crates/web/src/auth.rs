@@ -309,8 +309,8 @@ impl FromRequestParts<App> for Authed {
     }
 }
 
-/// Starts a session for `user` (see [`Session::roles`]) and sends the browser to `to`:
-/// the response carries the session cookie.
+/// Starts a session for `user` (see [`Session::roles`]) and adds its cookie to `resp`
+/// (the page or redirect the sign-in answers with).
 pub(crate) fn signed_in(
     app: &App,
     user: &str,

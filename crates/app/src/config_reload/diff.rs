@@ -185,4 +185,18 @@ mod tests {
         assert!(changes("no changes").is_empty());
         assert!(changes("credentials changed: dora").is_empty());
     }
+
+    #[test]
+    fn a_changed_oidc_section_needs_a_restart() {
+        let parse = |oidc: &str| {
+            Config::parse(oidc, "warden.yaml", std::path::Path::new(".")).expect("valid")
+        };
+        let base = "oidc:\n  issuer: https://id.example.com\n  client_id: warden\n  redirect_url: https://w.example.com/login/oidc/callback\n  roles: { ops: [admin] }\n";
+        let running = parse(base);
+        assert!(restart_needed(&running, &parse(base)).is_empty());
+        let more =
+            format!("{base}    dba: [dba]\n").replace("{ ops: [admin] }", "\n    ops: [admin]");
+        assert_eq!(restart_needed(&running, &parse(&more)), ["oidc"]);
+        assert_eq!(restart_needed(&running, &parse("")), ["oidc"]);
+    }
 }
