@@ -163,7 +163,7 @@ fn a_delete_held_on_a_is_approved_on_b_runs_once_on_a_and_one_decision_wins() {
             &fleet.0,
             "SELECT max(version) FROM warden_schema_migrations"
         ),
-        "1"
+        "2"
     );
     assert_eq!(
         query(&fleet.0, "SELECT string_agg(replica_id, ',' ORDER BY replica_id) FROM warden_replicas WHERE lease_until > now()"),

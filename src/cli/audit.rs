@@ -1,4 +1,5 @@
-//! `warden audit verify|export|tail`: offline tools over an audit store directory.
+//! `warden audit verify|export|tail`: offline tools over an audit store directory
+//! (`verify --fleet`: over the fleet database, in `audit_fleet`).
 //!
 //! sled locks its directory, so these commands work on a store no running process
 //! holds (stop `warden serve`, or use the console / `GET /api/v1/audit` on a live
@@ -30,8 +31,15 @@ pub enum AuditCommand {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The audit store directory (`audit.path` in warden.yaml).
+    #[arg(long, required_unless_present = "fleet")]
+    path: Option<PathBuf>,
+    /// Verify the whole fleet instead: every replica's chain shipped to the fleet
+    /// database of `--config` (its `fleet:` section) and the shared anchor chain.
+    #[arg(long, requires = "config", conflicts_with_all = ["path", "checkpoints", "key"])]
+    fleet: bool,
+    /// warden.yaml (with `--fleet`).
     #[arg(long)]
-    path: PathBuf,
+    config: Option<PathBuf>,
     /// The external checkpoint file (`audit.checkpoint_file`): detects a cut-off tail.
     #[arg(long)]
     checkpoints: Option<PathBuf>,
@@ -107,6 +115,12 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn verify(a: VerifyArgs) -> ExitCode {
+    if a.fleet {
+        return super::audit_fleet::verify(a.config.as_deref().unwrap_or(Path::new("")), a.json);
+    }
+    let Some(path) = a.path.as_deref() else {
+        return fail("--path or --fleet is required");
+    };
     let key = match a
         .key
         .as_deref()
@@ -116,7 +130,7 @@ fn verify(a: VerifyArgs) -> ExitCode {
         Some(Ok(k)) => Some(k),
         Some(Err(e)) => return fail(e),
     };
-    let report = match warden_audit::verify_dir_with_key(&a.path, a.checkpoints.as_deref(), key) {
+    let report = match warden_audit::verify_dir_with_key(path, a.checkpoints.as_deref(), key) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };

@@ -1,0 +1,81 @@
+//! `warden audit verify --fleet --config warden.yaml`: every replica's audit chain as
+//! shipped to the fleet database, and the shared anchor chain (docs/fleet.md#audit).
+//! Read-only; it joins no fleet (takes no lease) and must never report a tampered or
+//! truncated chain as intact. Exit codes as `audit verify`: 0 ok, 1 could not run,
+//! 2 bad config, 3 verification failed.
+
+use std::path::Path;
+use std::process::ExitCode;
+
+use super::exit::Failure;
+
+pub fn verify(config: &Path, json: bool) -> ExitCode {
+    let config = match warden_config::Config::load(config) {
+        Ok(c) => c,
+        Err(errors) => {
+            for d in &errors.0 {
+                eprintln!("{d}");
+            }
+            return Failure::Invalid.into();
+        }
+    };
+    let Some(fleet) = config.fleet else {
+        eprintln!(
+            "warden audit: {} has no `fleet:` section",
+            config.file.display()
+        );
+        return Failure::Invalid.into();
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("warden audit: cannot start runtime: {e}");
+            return Failure::Runtime.into();
+        }
+    };
+    let report = match runtime.block_on(warden_app::stores::verify_fleet(&fleet)) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("warden audit: {e}");
+            return Failure::Runtime.into();
+        }
+    };
+    if json {
+        match serde_json::to_string(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("warden audit: {e}");
+                return Failure::Runtime.into();
+            }
+        }
+    } else {
+        for r in &report.replicas {
+            println!(
+                "replica {}: {} records, intact to {}, anchored to {} (key {})",
+                r.replica_id,
+                r.records,
+                r.intact_to,
+                r.anchored,
+                r.key.as_deref().unwrap_or("-")
+            );
+        }
+        for p in &report.problems {
+            println!("FAILED: {p}");
+        }
+        if report.ok {
+            println!(
+                "ok: {} replicas, {} anchors checked",
+                report.replicas.len(),
+                report.anchors
+            );
+        }
+    }
+    if report.ok {
+        ExitCode::SUCCESS
+    } else {
+        Failure::Tampered.into()
+    }
+}
