@@ -92,7 +92,11 @@ fn load(r: &Replica, db: &str, n: usize) -> std::process::Child {
 
 fn finish(child: std::process::Child) {
     let out = child.wait_with_output().expect("psql");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The replica's local audit head (GET /healthz).
@@ -106,7 +110,9 @@ fn head_seq(r: &Replica) -> u64 {
 fn shipped(db: &str, id: &str) -> u64 {
     query(
         db,
-        &format!("SELECT coalesce(max(seq), 0) FROM warden_audit_records WHERE replica_id = '{id}'"),
+        &format!(
+            "SELECT coalesce(max(seq), 0) FROM warden_audit_records WHERE replica_id = '{id}'"
+        ),
     )
     .parse()
     .expect("number")
@@ -160,7 +166,10 @@ fn three_replicas_ship_verify_and_a_modified_row_or_a_cut_tail_is_named() {
     }
     for (r, id) in replicas.iter().zip(["a", "b", "c"]) {
         let lag = wait_shipped(&fleet.0, r, id);
-        eprintln!("replica {id}: {} records shipped, caught up {lag:?} after its load", head_seq(r));
+        eprintln!(
+            "replica {id}: {} records shipped, caught up {lag:?} after its load",
+            head_seq(r)
+        );
     }
     let config = replicas[0].config.clone();
     for r in replicas {
@@ -170,7 +179,10 @@ fn three_replicas_ship_verify_and_a_modified_row_or_a_cut_tail_is_named() {
     // The graceful stop anchored each replica's final head.
     for id in ["a", "b", "c"] {
         assert_eq!(
-            query(&fleet.0, &format!("SELECT max(seq) FROM warden_audit_anchors WHERE replica_id = '{id}'")),
+            query(
+                &fleet.0,
+                &format!("SELECT max(seq) FROM warden_audit_anchors WHERE replica_id = '{id}'")
+            ),
             shipped(&fleet.0, id).to_string(),
             "replica {id}'s last anchor is its shipped head"
         );
@@ -189,7 +201,10 @@ fn three_replicas_ship_verify_and_a_modified_row_or_a_cut_tail_is_named() {
         "UPDATE warden_audit_records SET event = replace(event, 'alice', 'mallory') WHERE replica_id = 'b' AND seq = 5",
     );
     assert_ne!(
-        query(&fleet.0, "SELECT event FROM warden_audit_records WHERE replica_id = 'b' AND seq = 5"),
+        query(
+            &fleet.0,
+            "SELECT event FROM warden_audit_records WHERE replica_id = 'b' AND seq = 5"
+        ),
         original,
         "the test changed the row"
     );
@@ -213,7 +228,10 @@ fn three_replicas_ship_verify_and_a_modified_row_or_a_cut_tail_is_named() {
     let tail = shipped(&fleet.0, "c");
     query(
         &fleet.0,
-        &format!("DELETE FROM warden_audit_records WHERE replica_id = 'c' AND seq > {}", tail - 3),
+        &format!(
+            "DELETE FROM warden_audit_records WHERE replica_id = 'c' AND seq > {}",
+            tail - 3
+        ),
     );
     let (code, out) = verify_fleet(&config);
     assert_eq!(code, Some(3), "{out}");
@@ -221,7 +239,10 @@ fn three_replicas_ship_verify_and_a_modified_row_or_a_cut_tail_is_named() {
         out.contains(&format!(
             "FAILED: replica `c`, sequence {}: truncated: ",
             tail - 2
-        )) && out.contains(&format!("names sequence {tail} but the shipped chain ends at {}", tail - 3)),
+        )) && out.contains(&format!(
+            "names sequence {tail} but the shipped chain ends at {}",
+            tail - 3
+        )),
         "{out}"
     );
 }
@@ -238,7 +259,10 @@ fn a_replica_killed_under_load_ships_its_whole_chain_after_restart() {
     // Written by now, and durable once the queued window (50 ms) has passed.
     let before = head_seq(&a);
     std::thread::sleep(Duration::from_millis(300));
-    assert!(client.try_wait().expect("wait").is_none(), "still under load");
+    assert!(
+        client.try_wait().expect("wait").is_none(),
+        "still under load"
+    );
     let at_kill = (head_seq(&a), shipped(&fleet.0, "a"));
     a.server.signal("-KILL");
     let _ = finish_killed(client);
@@ -323,7 +347,10 @@ fn an_outage_of_the_fleet_database_delays_shipping_which_resumes_without_duplica
         &format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", fleet.0),
     );
     let lag = wait_shipped(&fleet.0, &a, "a");
-    eprintln!("{} records shipped {lag:?} after the database came back", during - before);
+    eprintln!(
+        "{} records shipped {lag:?} after the database came back",
+        during - before
+    );
     assert_eq!(
         query(
             &fleet.0,

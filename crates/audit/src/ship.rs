@@ -26,8 +26,7 @@ impl ShipRecord {
         if r.computed_hash() != r.hash {
             return Err(AuditError::Corrupt {
                 seq: r.seq,
-                what: "the stored hash does not match the record; run `warden audit verify`"
-                    .into(),
+                what: "the stored hash does not match the record; run `warden audit verify`".into(),
             });
         }
         let event = std::str::from_utf8(r.event).map_err(|_| AuditError::Corrupt {

@@ -31,8 +31,8 @@ pub use listen::Signal;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use pool::Pooled;
 pub use ship::{AuditShipper, ShipOptions};
-pub use verify::FleetReport;
 pub use tokio_postgres;
+pub use verify::FleetReport;
 
 /// How this replica joins the fleet (the validated `fleet:` section of warden.yaml).
 #[derive(Clone)]

@@ -60,7 +60,11 @@ pub struct AuditShipper {
 impl AuditShipper {
     /// Starts shipping `audit` into the fleet database. Fails only if the audit signing
     /// key cannot be read.
-    pub fn start(fleet: Fleet, audit: AuditLog, opts: ShipOptions) -> Result<AuditShipper, FleetError> {
+    pub fn start(
+        fleet: Fleet,
+        audit: AuditLog,
+        opts: ShipOptions,
+    ) -> Result<AuditShipper, FleetError> {
         let key = audit
             .signing_key()
             .map_err(|e| FleetError::Ship(e.to_string()))?;
@@ -97,7 +101,9 @@ impl AuditShipper {
             let _ = stop.send(());
         }
         if tokio::time::timeout(within, &mut self.task).await.is_err() {
-            tracing::warn!("audit shipping did not finish within {within:?}; the next start resumes it");
+            tracing::warn!(
+                "audit shipping did not finish within {within:?}; the next start resumes it"
+            );
             self.task.abort();
         }
     }

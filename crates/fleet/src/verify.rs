@@ -31,7 +31,11 @@ pub struct Problem {
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "replica `{}`, sequence {}: {}", self.replica_id, self.seq, self.what)
+        write!(
+            f,
+            "replica `{}`, sequence {}: {}",
+            self.replica_id, self.seq, self.what
+        )
     }
 }
 
@@ -113,7 +117,10 @@ async fn read_anchors(client: &Client) -> Result<Vec<Anchor>, FleetError> {
                 replica_id: r.get(1),
                 seq: r.get::<_, i64>(2) as u64,
                 head: head.try_into().map_err(|_| {
-                    FleetError::Db(format!("anchor {} has a malformed head", r.get::<_, i64>(0)))
+                    FleetError::Db(format!(
+                        "anchor {} has a malformed head",
+                        r.get::<_, i64>(0)
+                    ))
                 })?,
                 time_ns: r.get(4),
                 key: r.get(5),
@@ -127,7 +134,10 @@ async fn read_anchors(client: &Client) -> Result<Vec<Anchor>, FleetError> {
 
 /// Links, hashes and signatures of the anchor chain; the anchors grouped by replica
 /// (up to the first broken anchor: nothing after it is trusted).
-fn check_anchor_chain(anchors: &[Anchor], problems: &mut Vec<Problem>) -> BTreeMap<String, Anchored> {
+fn check_anchor_chain(
+    anchors: &[Anchor],
+    problems: &mut Vec<Problem>,
+) -> BTreeMap<String, Anchored> {
     let mut out: BTreeMap<String, Anchored> = BTreeMap::new();
     let mut prev = vec![0u8; 32];
     for (i, a) in anchors.iter().enumerate() {
@@ -137,7 +147,10 @@ fn check_anchor_chain(anchors: &[Anchor], problems: &mut Vec<Problem>) -> BTreeM
             what: format!("anchor {}: {what}", a.n),
         };
         let problem = if a.n != i as u64 + 1 {
-            Some(bad(format!("expected anchor {} here (anchors deleted?)", i + 1)))
+            Some(bad(format!(
+                "expected anchor {} here (anchors deleted?)",
+                i + 1
+            )))
         } else if a.prev_anchor != prev {
             Some(bad("does not link to the previous anchor".into()))
         } else if a.computed_hash().as_slice() != a.anchor_hash.as_slice() {
@@ -225,7 +238,9 @@ async fn walk_replica(
                 ))
             } else if stored_prev.as_slice() != prev.as_slice() {
                 Some("its previous hash does not link to the record before it".into())
-            } else if record_hash(seq, time_ns, &prev, event.as_bytes()).as_slice() != hash.as_slice() {
+            } else if record_hash(seq, time_ns, &prev, event.as_bytes()).as_slice()
+                != hash.as_slice()
+            {
                 Some("its hash does not match its contents (the row was modified)".into())
             } else {
                 anchored
@@ -238,7 +253,11 @@ async fn walk_replica(
             if let Some(what) = what {
                 problems.push(Problem {
                     replica_id: id.to_string(),
-                    seq: if seq == chain.intact_to + 1 { seq } else { chain.intact_to + 1 },
+                    seq: if seq == chain.intact_to + 1 {
+                        seq
+                    } else {
+                        chain.intact_to + 1
+                    },
                     what,
                 });
                 break 'pages;
