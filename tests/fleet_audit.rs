@@ -11,23 +11,12 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use cli_support::{curl, free_port, run, test_database, Database, Server};
+use cli_support::{
+    admin_query as query, curl, free_port, run, set_accepting_connections, test_database, Database,
+    Server,
+};
 
 const PW: &str = "fleet-audit-pw-1";
-
-/// Rows of `sql` in `db` (psql -At), as the PostgreSQL superuser.
-fn query(db: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qAtc", sql])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 struct Replica {
     server: Server,
@@ -330,22 +319,13 @@ fn an_outage_of_the_fleet_database_delays_shipping_which_resumes_without_duplica
     wait_shipped(&fleet.0, &a, "a");
     let before = shipped(&fleet.0, "a");
 
-    query(
-        "postgres",
-        &format!(
-            "ALTER DATABASE {0} ALLOW_CONNECTIONS false; SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity WHERE datname = '{0}'",
-            fleet.0
-        ),
-    );
+    set_accepting_connections(&fleet.0, false);
     // Statements needing no approval go on; their records wait in the local chain.
     finish(load(&a, &data.0, 50));
     std::thread::sleep(Duration::from_secs(2));
     let during = head_seq(&a);
     assert!(during > before + 50, "{during} <= {before} + 50");
-    query(
-        "postgres",
-        &format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", fleet.0),
-    );
+    set_accepting_connections(&fleet.0, true);
     let lag = wait_shipped(&fleet.0, &a, "a");
     eprintln!(
         "{} records shipped {lag:?} after the database came back",

@@ -26,15 +26,9 @@ pub fn verify(config: &Path, json: bool) -> ExitCode {
         );
         return Failure::Invalid.into();
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::serve::client_runtime("warden audit") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("warden audit: cannot start runtime: {e}");
-            return Failure::Runtime.into();
-        }
+        Err(code) => return code,
     };
     let report = match runtime.block_on(warden_app::stores::verify_fleet(&fleet)) {
         Ok(r) => r,

@@ -2,27 +2,17 @@
 //! local store is never shipped onto the chain another store shipped under the same
 //! replica id, and the fleet verification names an edited anchor and a missing record.
 
+#[path = "support/options.rs"]
+mod options;
 #[path = "support/test_db.rs"]
 mod test_db;
 
 use std::time::{Duration, Instant};
 
+use options::options;
 use test_db::{psql, Db};
 use warden_audit::{AuditConfig, AuditLog, Durability, Event, EventKind};
-use warden_fleet::{AuditShipper, Fleet, FleetOptions, ShipOptions};
-
-fn options(db: &str, id: &str) -> FleetOptions {
-    FleetOptions {
-        url: format!("postgresql://postgres@127.0.0.1:5432/{db}"),
-        password: None,
-        replica_id: id.to_string(),
-        heartbeat: Duration::from_millis(300),
-        lease: Duration::from_millis(1000),
-        poll: Duration::from_secs(1),
-        connect_timeout: Duration::from_secs(5),
-        pool_size: 2,
-    }
-}
+use warden_fleet::{AuditShipper, Fleet, ShipOptions};
 
 fn ship_fast() -> ShipOptions {
     ShipOptions {
