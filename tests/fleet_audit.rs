@@ -180,6 +180,40 @@ fn three_replicas_ship_verify_and_a_modified_row_or_a_cut_tail_is_named() {
     assert_eq!(code, Some(0), "{out}");
     assert!(out.contains("ok: 3 replicas"), "{out}");
 
+    // The fleet export: every shipped record once, merged in time order.
+    let (code, export, err) = run(&[
+        "audit",
+        "export",
+        "--fleet",
+        "--config",
+        config.to_str().expect("utf8"),
+    ]);
+    assert_eq!(code, Some(0), "{err}");
+    let lines: Vec<serde_json::Value> = export
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("json line"))
+        .collect();
+    let total: u64 = ["a", "b", "c"].iter().map(|id| shipped(&fleet.0, id)).sum();
+    assert_eq!(lines.len() as u64, total);
+    assert!(
+        lines
+            .windows(2)
+            .all(|w| w[0]["time_ns"].as_i64() <= w[1]["time_ns"].as_i64()),
+        "time-ordered"
+    );
+    for id in ["a", "b", "c"] {
+        let seqs: Vec<u64> = lines
+            .iter()
+            .filter(|l| l["replica"] == id)
+            .map(|l| l["seq"].as_u64().expect("seq"))
+            .collect();
+        assert_eq!(
+            seqs,
+            (1..=shipped(&fleet.0, id)).collect::<Vec<_>>(),
+            "{id}"
+        );
+    }
+
     // A modified row is named.
     let original = query(
         &fleet.0,

@@ -54,9 +54,9 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct Filters {
-    /// The audit store directory.
+    /// The audit store directory (required unless `export --fleet`).
     #[arg(long)]
-    path: PathBuf,
+    path: Option<PathBuf>,
     /// Only records at or after this time (RFC 3339).
     #[arg(long, value_parser = parse_time)]
     since: Option<OffsetDateTime>,
@@ -81,6 +81,14 @@ pub struct Filters {
 pub struct ExportArgs {
     #[command(flatten)]
     filters: Filters,
+    /// Export the whole fleet instead: every replica's records shipped to the fleet
+    /// database of `--config`, merged in time order, each line with its `replica`.
+    /// Filters: `--since` and `--until` only.
+    #[arg(long, requires = "config", conflicts_with_all = ["path", "user", "target", "verdict", "q"])]
+    fleet: bool,
+    /// warden.yaml (with `--fleet`).
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -183,8 +191,28 @@ fn query_of(f: &Filters) -> Query {
     }
 }
 
+/// `--path`, which every command but the fleet ones needs.
+fn store_path(f: &Filters) -> Result<&Path, ExitCode> {
+    f.path.as_deref().ok_or_else(|| {
+        eprintln!("warden audit: --path is required (the audit store directory)");
+        Failure::Invalid.into()
+    })
+}
+
 fn export(a: ExportArgs) -> ExitCode {
-    let store = match AuditReader::open(&a.filters.path) {
+    if a.fleet {
+        let ns = |t: Option<OffsetDateTime>| t.map(warden_audit::record::time_to_ns);
+        return super::audit_fleet::export(
+            a.config.as_deref().unwrap_or(Path::new("")),
+            ns(a.filters.since),
+            ns(a.filters.until),
+        );
+    }
+    let path = match store_path(&a.filters) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let store = match AuditReader::open(path) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -204,7 +232,11 @@ fn export(a: ExportArgs) -> ExitCode {
 
 fn tail(a: TailArgs) -> ExitCode {
     let q = query_of(&a.filters);
-    let store = match AuditReader::open(&a.filters.path) {
+    let path = match store_path(&a.filters) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let store = match AuditReader::open(path) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -217,7 +249,7 @@ fn tail(a: TailArgs) -> ExitCode {
     if !a.follow {
         return ExitCode::SUCCESS;
     }
-    follow(&a.filters.path, &q, &mut next)
+    follow(path, &q, &mut next)
 }
 
 /// Print the newest `n` matching records, oldest of them first; returns the next

@@ -99,14 +99,40 @@ pub fn fleet_options(cfg: &warden_config::FleetConfig) -> warden_fleet::FleetOpt
     }
 }
 
+/// Writes the fleet's shipped audit records in time order (`warden audit export
+/// --fleet`), over one connection that joins nothing; how many.
+pub async fn export_fleet(
+    cfg: &warden_config::FleetConfig,
+    since_ns: Option<i64>,
+    until_ns: Option<i64>,
+    out: &mut impl std::io::Write,
+) -> Result<u64, StoreError> {
+    let client = tool_client(cfg).await?;
+    warden_fleet::export::export(&client, since_ns, until_ns, out)
+        .await
+        .map_err(fleet_error)
+}
+
 /// Verifies the fleet's shipped audit and anchor chain (`warden audit verify --fleet`),
 /// over one connection that joins nothing.
 pub async fn verify_fleet(
     cfg: &warden_config::FleetConfig,
 ) -> Result<warden_fleet::FleetReport, StoreError> {
-    let err = |e: warden_fleet::FleetError| StoreError::Fleet(e.to_string());
-    let client = warden_fleet::connect_tool(&fleet_options(cfg))
+    let client = tool_client(cfg).await?;
+    warden_fleet::verify::verify(&client)
         .await
-        .map_err(err)?;
-    warden_fleet::verify::verify(&client).await.map_err(err)
+        .map_err(fleet_error)
+}
+
+/// One connection to the fleet database for a tool: no lease, no migration.
+async fn tool_client(
+    cfg: &warden_config::FleetConfig,
+) -> Result<warden_fleet::tokio_postgres::Client, StoreError> {
+    warden_fleet::connect_tool(&fleet_options(cfg))
+        .await
+        .map_err(fleet_error)
+}
+
+fn fleet_error(e: warden_fleet::FleetError) -> StoreError {
+    StoreError::Fleet(e.to_string())
 }

@@ -5,7 +5,7 @@
 //! start (`migrate`), this replica's lease in `warden_replicas` (`replica`),
 //! `LISTEN` channels that survive reconnects (`listen`), and the audit in the fleet:
 //! shipping this replica's chain (`ship`), the shared anchor chain (`anchor`) and the
-//! fleet-wide verification (`verify`).
+//! fleet-wide verification (`verify`) and export (`export`).
 //!
 //! This crate knows the tables but never decides anything about approvals: the approval
 //! crate runs its own statements on connections handed out here. Audit records are only
@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod anchor;
+pub mod export;
 mod listen;
 mod migrate;
 mod pool;
