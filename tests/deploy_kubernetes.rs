@@ -325,6 +325,8 @@ fn warden_check(docs: &[Value]) -> (Option<i32>, String) {
     {
         if !e["valueFrom"]["secretKeyRef"].is_null() {
             cmd.env(str_of(&e["name"], "env name"), "from-a-secret");
+        } else if e["valueFrom"]["fieldRef"]["fieldPath"] == "metadata.name" {
+            cmd.env(str_of(&e["name"], "env name"), "warden-0");
         }
     }
     let out = cmd.output().expect("run warden check");
@@ -418,6 +420,10 @@ fn the_fleet_overlay_runs_replicas_with_their_own_ids_and_passes_warden_check() 
         "the pod's name"
     );
     let (_, cfg) = warden_yaml(&docs);
+    assert_eq!(
+        cfg["fleet"]["replica_id_env"], "WARDEN_REPLICA_ID",
+        "the replica id comes from the pod's name, no config rewrite"
+    );
     let var = str_of(&cfg["fleet"]["password_env"], "fleet.password_env");
     assert!(
         env.iter()

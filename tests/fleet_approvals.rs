@@ -9,23 +9,12 @@ mod cli_support;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use cli_support::{curl, free_port, run, test_database, wait_pending_approval, Database, Server};
+use cli_support::{
+    admin_query as query, curl, free_port, run, set_accepting_connections, test_database,
+    wait_pending_approval, Database, Server,
+};
 
 const PW: &str = "fleet-test-pw-1";
-
-/// Rows of `sql` in `db` (psql -At: `|`-separated), as the PostgreSQL superuser.
-fn query(db: &str, sql: &str) -> String {
-    let out = Command::new("psql")
-        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qAtc", sql])
-        .output()
-        .expect("psql");
-    assert!(
-        out.status.success(),
-        "{sql}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8_lossy(&out.stdout).trim().to_string()
-}
 
 struct Replica {
     server: Server,
@@ -163,7 +152,7 @@ fn a_delete_held_on_a_is_approved_on_b_runs_once_on_a_and_one_decision_wins() {
             &fleet.0,
             "SELECT max(version) FROM warden_schema_migrations"
         ),
-        "1"
+        "2"
     );
     assert_eq!(
         query(&fleet.0, "SELECT string_agg(replica_id, ',' ORDER BY replica_id) FROM warden_replicas WHERE lease_until > now()"),
@@ -306,13 +295,7 @@ fn an_unreachable_fleet_database_refuses_holds_with_a_clear_message_and_recovers
     let a = start_replica(root.path(), "a", &fleet.0);
 
     // The fleet database refuses connections and the open ones are cut.
-    query(
-        "postgres",
-        &format!(
-            "ALTER DATABASE {0} ALLOW_CONNECTIONS false; SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity WHERE datname = '{0}'",
-            fleet.0
-        ),
-    );
+    set_accepting_connections(&fleet.0, false);
     let out = finish(
         psql(&a, &data.0, "DELETE FROM accounts"),
         Duration::from_secs(30),
@@ -334,10 +317,7 @@ fn an_unreachable_fleet_database_refuses_holds_with_a_clear_message_and_recovers
     );
 
     // Back: the next hold works and is decided as usual.
-    query(
-        "postgres",
-        &format!("ALTER DATABASE {} ALLOW_CONNECTIONS true", fleet.0),
-    );
+    set_accepting_connections(&fleet.0, true);
     let client = psql(&a, &data.0, "DELETE FROM accounts");
     let id = wait_pending_approval(&a.api, &format!("bob:{PW}"));
     let (code, body) = approve_as(&a.api, "bob", &id);

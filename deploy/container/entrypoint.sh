@@ -9,9 +9,9 @@
 #
 # Environment: WARDEN_BIN (/usr/local/bin/warden), WARDEN_CONFIG
 # (/etc/warden/warden.yaml), WARDEN_STATE_DIR (/var/lib/warden: its audit/ and data/ must
-# be writable), WARDEN_HEALTH_URL (http://127.0.0.1:8080/healthz), WARDEN_REPLICA_ID (fleet
-# mode: when set, `serve` runs a copy of the config, in $TMPDIR/warden, whose
-# `replica_id:` line says this value; the config's paths must then be absolute).
+# be writable), WARDEN_HEALTH_URL (http://127.0.0.1:8080/healthz). Fleet mode: the
+# config's `fleet: replica_id_env: WARDEN_REPLICA_ID` reads the replica's id from the
+# environment (a Kubernetes pod's name); the config itself is served unchanged.
 # It never starts Warden on a missing config or an unwritable state folder: it exits
 # with a sentence naming what to mount (2: config, 1: folders).
 set -eu
@@ -38,29 +38,7 @@ serve() {
       die 1 "$dir is not a writable folder for uid $(id -u); mount a volume there" \
         "writable by that user (Kubernetes: securityContext.fsGroup)"
   done
-  # (assigned first: a failure inside $(…) must stop here, not start Warden)
-  config="$(config_for_replica)" || exit $?
-  exec "$WARDEN_BIN" serve --config "$config"
-}
-
-# The config to serve: $WARDEN_CONFIG itself, or with WARDEN_REPLICA_ID a copy whose
-# fleet `replica_id:` is that value (a Kubernetes pod's name: one config for every pod).
-config_for_replica() {
-  if [ -z "${WARDEN_REPLICA_ID:-}" ]; then
-    echo "$WARDEN_CONFIG"
-    return
-  fi
-  case "$WARDEN_REPLICA_ID" in
-    *[!A-Za-z0-9._-]*)
-      die 2 "WARDEN_REPLICA_ID \`$WARDEN_REPLICA_ID\` may hold only letters, digits, '.', '_' and '-'" ;;
-  esac
-  [ "$(grep -c '^[[:space:]]*replica_id:' "$WARDEN_CONFIG")" = 1 ] ||
-    die 2 "WARDEN_REPLICA_ID is set but $WARDEN_CONFIG has no single \`replica_id:\` line (fleet:) to set"
-  rendered_dir="${TMPDIR:-/tmp}/warden"
-  mkdir -p "$rendered_dir" || die 1 "cannot create $rendered_dir for the rendered config"
-  sed "s/^\([[:space:]]*replica_id:\).*/\1 $WARDEN_REPLICA_ID/" "$WARDEN_CONFIG" \
-    >"$rendered_dir/warden.yaml" || die 1 "cannot write $rendered_dir/warden.yaml"
-  echo "$rendered_dir/warden.yaml"
+  exec "$WARDEN_BIN" serve --config "$WARDEN_CONFIG"
 }
 
 case "${1:-serve}" in

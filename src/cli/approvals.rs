@@ -221,15 +221,9 @@ pub fn run(cmd: ApprovalsCommand) -> ExitCode {
             return Failure::Invalid.into();
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::serve::client_runtime("warden approvals") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("warden approvals: cannot start runtime: {e}");
-            return Failure::Runtime.into();
-        }
+        Err(code) => return code,
     };
     match runtime.block_on(execute(cmd, password)) {
         Ok(out) => {

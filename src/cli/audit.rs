@@ -1,4 +1,5 @@
-//! `warden audit verify|export|tail`: offline tools over an audit store directory.
+//! `warden audit verify|export|tail`: offline tools over an audit store directory
+//! (`verify --fleet`: over the fleet database, in `audit_fleet`).
 //!
 //! sled locks its directory, so these commands work on a store no running process
 //! holds (stop `warden serve`, or use the console / `GET /api/v1/audit` on a live
@@ -30,8 +31,15 @@ pub enum AuditCommand {
 #[derive(Debug, Args)]
 pub struct VerifyArgs {
     /// The audit store directory (`audit.path` in warden.yaml).
+    #[arg(long, required_unless_present = "fleet")]
+    path: Option<PathBuf>,
+    /// Verify the whole fleet instead: every replica's chain shipped to the fleet
+    /// database of `--config` (its `fleet:` section) and the shared anchor chain.
+    #[arg(long, requires = "config", conflicts_with_all = ["path", "checkpoints", "key"])]
+    fleet: bool,
+    /// warden.yaml (with `--fleet`).
     #[arg(long)]
-    path: PathBuf,
+    config: Option<PathBuf>,
     /// The external checkpoint file (`audit.checkpoint_file`): detects a cut-off tail.
     #[arg(long)]
     checkpoints: Option<PathBuf>,
@@ -46,9 +54,9 @@ pub struct VerifyArgs {
 
 #[derive(Debug, Args)]
 pub struct Filters {
-    /// The audit store directory.
+    /// The audit store directory (required unless `export --fleet`).
     #[arg(long)]
-    path: PathBuf,
+    path: Option<PathBuf>,
     /// Only records at or after this time (RFC 3339).
     #[arg(long, value_parser = parse_time)]
     since: Option<OffsetDateTime>,
@@ -73,6 +81,14 @@ pub struct Filters {
 pub struct ExportArgs {
     #[command(flatten)]
     filters: Filters,
+    /// Export the whole fleet instead: every replica's records shipped to the fleet
+    /// database of `--config`, merged in time order, each line with its `replica`.
+    /// Filters: `--since` and `--until` only.
+    #[arg(long, requires = "config", conflicts_with_all = ["path", "user", "target", "verdict", "q"])]
+    fleet: bool,
+    /// warden.yaml (with `--fleet`).
+    #[arg(long)]
+    config: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -107,6 +123,12 @@ fn fail(e: impl std::fmt::Display) -> ExitCode {
 }
 
 fn verify(a: VerifyArgs) -> ExitCode {
+    if a.fleet {
+        return super::audit_fleet::verify(a.config.as_deref().unwrap_or(Path::new("")), a.json);
+    }
+    let Some(path) = a.path.as_deref() else {
+        return fail("--path or --fleet is required");
+    };
     let key = match a
         .key
         .as_deref()
@@ -116,7 +138,7 @@ fn verify(a: VerifyArgs) -> ExitCode {
         Some(Ok(k)) => Some(k),
         Some(Err(e)) => return fail(e),
     };
-    let report = match warden_audit::verify_dir_with_key(&a.path, a.checkpoints.as_deref(), key) {
+    let report = match warden_audit::verify_dir_with_key(path, a.checkpoints.as_deref(), key) {
         Ok(r) => r,
         Err(e) => return fail(e),
     };
@@ -169,8 +191,28 @@ fn query_of(f: &Filters) -> Query {
     }
 }
 
+/// `--path`, which every command but the fleet ones needs.
+fn store_path(f: &Filters) -> Result<&Path, ExitCode> {
+    f.path.as_deref().ok_or_else(|| {
+        eprintln!("warden audit: --path is required (the audit store directory)");
+        Failure::Invalid.into()
+    })
+}
+
 fn export(a: ExportArgs) -> ExitCode {
-    let store = match AuditReader::open(&a.filters.path) {
+    if a.fleet {
+        let ns = |t: Option<OffsetDateTime>| t.map(warden_audit::record::time_to_ns);
+        return super::audit_fleet::export(
+            a.config.as_deref().unwrap_or(Path::new("")),
+            ns(a.filters.since),
+            ns(a.filters.until),
+        );
+    }
+    let path = match store_path(&a.filters) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let store = match AuditReader::open(path) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -190,7 +232,11 @@ fn export(a: ExportArgs) -> ExitCode {
 
 fn tail(a: TailArgs) -> ExitCode {
     let q = query_of(&a.filters);
-    let store = match AuditReader::open(&a.filters.path) {
+    let path = match store_path(&a.filters) {
+        Ok(p) => p,
+        Err(code) => return code,
+    };
+    let store = match AuditReader::open(path) {
         Ok(s) => s,
         Err(e) => return fail(e),
     };
@@ -203,7 +249,7 @@ fn tail(a: TailArgs) -> ExitCode {
     if !a.follow {
         return ExitCode::SUCCESS;
     }
-    follow(&a.filters.path, &q, &mut next)
+    follow(path, &q, &mut next)
 }
 
 /// Print the newest `n` matching records, oldest of them first; returns the next

@@ -5,6 +5,7 @@
 pub mod analytics;
 pub mod approvals;
 pub mod audit;
+pub mod audit_fleet;
 pub mod check;
 pub mod demo;
 pub mod exit;

@@ -95,15 +95,9 @@ pub fn run(args: ProposeArgs) -> ExitCode {
             return Failure::Invalid.into();
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
+    let runtime = match super::serve::client_runtime("warden policy propose") {
         Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("warden policy propose: cannot start runtime: {e}");
-            return Failure::Runtime.into();
-        }
+        Err(code) => return code,
     };
     let conn = &args.conn;
     let sent = runtime.block_on(async {

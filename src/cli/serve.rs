@@ -27,6 +27,18 @@ pub fn runtime() -> Result<tokio::runtime::Runtime, ExitCode> {
         })
 }
 
+/// The single-threaded runtime of a short client command (`what` names it in the
+/// error).
+pub fn client_runtime(what: &str) -> Result<tokio::runtime::Runtime, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| {
+            eprintln!("{what}: cannot start runtime: {e}");
+            Failure::Runtime.into()
+        })
+}
+
 pub fn run(args: ServeArgs) -> ExitCode {
     if let Err(code) = super::logging::init("info") {
         return code;

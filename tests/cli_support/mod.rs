@@ -174,6 +174,34 @@ pub fn psql_admin(db: &str, sql: &str) -> bool {
         .is_ok_and(|o| o.status.success())
 }
 
+/// Rows of `sql` in `db` (psql -At: `|`-separated), as the PostgreSQL superuser,
+/// directly; fails the test when psql does.
+pub fn admin_query(db: &str, sql: &str) -> String {
+    let out = Command::new("psql")
+        .args(["-h", "127.0.0.1", "-U", "postgres", "-d", db, "-qAtc", sql])
+        .output()
+        .expect("psql");
+    assert!(
+        out.status.success(),
+        "{sql}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// Makes `db` refuse new connections and cuts the open ones (`accepting = false`), or
+/// accept them again: a database that is away.
+pub fn set_accepting_connections(db: &str, accepting: bool) {
+    let sql = if accepting {
+        format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true")
+    } else {
+        format!(
+            "ALTER DATABASE {db} ALLOW_CONNECTIONS false; SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity WHERE datname = '{db}'"
+        )
+    };
+    admin_query("postgres", &sql);
+}
+
 /// A fresh database `{prefix}_{pid}` set up with `setup_sql`, or `None` (a skip, said on
 /// stderr) when no PostgreSQL answers outside CI. CI starts PostgreSQL, so there a
 /// missing server is a failure, not a skip.

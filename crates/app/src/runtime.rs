@@ -92,6 +92,8 @@ pub struct Running {
     /// The live analytics engine's per-user view (`None` when analytics is off).
     pub baselines: Option<Arc<Baselines>>,
     analytics_task: Option<JoinHandle<()>>,
+    /// Fleet mode: copies the audit chain to the fleet database.
+    shipper: Option<warden_fleet::AuditShipper>,
     pub targets: Vec<RunningTarget>,
     pub reloader: PolicyReloader,
     /// warden.yaml's users, reloaded live (`None` when the config was not read from a
@@ -162,15 +164,21 @@ async fn start_on(
 ) -> Result<Running, StartError> {
     let approvals_path = config.data_dir.join("approvals");
     let (a, url) = (audit.clone(), config.web.public_url.clone());
-    let approvals = match &config.fleet {
-        Some(fleet) => stores::open_fleet_approvals(fleet, a, url).await?,
+    let (approvals, shipper) = match &config.fleet {
+        Some(fleet) => {
+            let (approvals, shipper) = stores::open_fleet_approvals(fleet, a, url).await?;
+            (approvals, Some(shipper))
+        }
         None => {
-            tokio::task::spawn_blocking(move || stores::open_approvals(&approvals_path, a, url))
-                .await
-                .map_err(|e| StoreError::Approvals {
-                    path: config.data_dir.join("approvals").display().to_string(),
-                    message: e.to_string(),
-                })??
+            let approvals = tokio::task::spawn_blocking(move || {
+                stores::open_approvals(&approvals_path, a, url)
+            })
+            .await
+            .map_err(|e| StoreError::Approvals {
+                path: config.data_dir.join("approvals").display().to_string(),
+                message: e.to_string(),
+            })??;
+            (approvals, None)
         }
     };
     let policies = PolicyStore::new(set);
@@ -255,6 +263,7 @@ async fn start_on(
         alerts,
         baselines,
         analytics_task,
+        shipper,
         targets,
         reloader,
         config_reloader,
@@ -340,6 +349,10 @@ impl Running {
         // Fleet mode: end this replica's lease now (nothing waits on it any more), so a
         // restart under the same id does not wait for it. A no-op embedded.
         self.approvals.leave_fleet().await;
+        // Fleet mode: ship the last records and anchor the head before the log closes.
+        if let Some(shipper) = self.shipper.take() {
+            shipper.finish(Duration::from_secs(10)).await;
+        }
         let audit = self.audit.clone();
         match tokio::task::spawn_blocking(move || audit.shutdown()).await {
             Ok(Ok(())) => {}

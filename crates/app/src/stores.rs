@@ -9,6 +9,7 @@ use std::path::Path;
 
 use warden_approval::{ApprovalBackend, Approvals};
 use warden_audit::{AuditConfig, AuditError, AuditLog};
+use warden_fleet::{AuditShipper, ShipOptions};
 
 /// Why a store could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -56,15 +57,37 @@ pub fn open_in(dir: &Path, audit: AuditConfig, public_url: &str) -> Result<Store
     Ok(Stores { audit, approvals })
 }
 
-/// Joins the fleet of `cfg` (migrations, this replica's lease, its heartbeat) and opens
-/// the shared approvals on it. Fails when the database cannot be reached: a replica
-/// configured for a fleet never falls back to a store of its own.
+/// Joins the fleet of `cfg` (migrations, this replica's lease, its heartbeat), opens
+/// the shared approvals on it and starts shipping `audit` to it. Fails when the
+/// database cannot be reached: a replica configured for a fleet never falls back to a
+/// store of its own.
 pub async fn open_fleet_approvals(
     cfg: &warden_config::FleetConfig,
     audit: AuditLog,
     public_url: String,
-) -> Result<Approvals, StoreError> {
-    let opts = warden_fleet::FleetOptions {
+) -> Result<(Approvals, AuditShipper), StoreError> {
+    let fleet = warden_fleet::Fleet::join(fleet_options(cfg))
+        .await
+        .map_err(|e| StoreError::Fleet(e.to_string()))?;
+    fleet.spawn_heartbeat();
+    let ship = ShipOptions {
+        every: cfg.ship_every,
+        anchor_every: cfg.anchor_every,
+        ..ShipOptions::default()
+    };
+    let shipper = AuditShipper::start(fleet.clone(), audit.clone(), ship)
+        .map_err(|e| StoreError::Fleet(e.to_string()))?;
+    tracing::info!(replica = %cfg.replica_id, "joined the fleet; approvals are shared, audit is shipped");
+    let approvals = Approvals::open_fleet(fleet, audit, public_url)
+        .await
+        .map_err(|e| StoreError::Fleet(e.to_string()))?;
+    Ok((approvals, shipper))
+}
+
+/// The options of `cfg` for tools that read the fleet database without joining
+/// (`warden audit verify --fleet`).
+pub fn fleet_options(cfg: &warden_config::FleetConfig) -> warden_fleet::FleetOptions {
+    warden_fleet::FleetOptions {
         url: cfg.url.clone(),
         password: cfg.password.as_ref().map(|s| s.expose().to_string()),
         replica_id: cfg.replica_id.clone(),
@@ -73,13 +96,43 @@ pub async fn open_fleet_approvals(
         poll: cfg.poll,
         connect_timeout: cfg.connect_timeout,
         pool_size: cfg.pool_size,
-    };
-    let fleet = warden_fleet::Fleet::join(opts)
+    }
+}
+
+/// Writes the fleet's shipped audit records in time order (`warden audit export
+/// --fleet`), over one connection that joins nothing; how many.
+pub async fn export_fleet(
+    cfg: &warden_config::FleetConfig,
+    since_ns: Option<i64>,
+    until_ns: Option<i64>,
+    out: &mut impl std::io::Write,
+) -> Result<u64, StoreError> {
+    let client = tool_client(cfg).await?;
+    warden_fleet::export::export(&client, since_ns, until_ns, out)
         .await
-        .map_err(|e| StoreError::Fleet(e.to_string()))?;
-    fleet.spawn_heartbeat();
-    tracing::info!(replica = %cfg.replica_id, "joined the fleet; approvals are shared");
-    Approvals::open_fleet(fleet, audit, public_url)
+        .map_err(fleet_error)
+}
+
+/// Verifies the fleet's shipped audit and anchor chain (`warden audit verify --fleet`),
+/// over one connection that joins nothing.
+pub async fn verify_fleet(
+    cfg: &warden_config::FleetConfig,
+) -> Result<warden_fleet::FleetReport, StoreError> {
+    let client = tool_client(cfg).await?;
+    warden_fleet::verify::verify(&client)
         .await
-        .map_err(|e| StoreError::Fleet(e.to_string()))
+        .map_err(fleet_error)
+}
+
+/// One connection to the fleet database for a tool: no lease, no migration.
+async fn tool_client(
+    cfg: &warden_config::FleetConfig,
+) -> Result<warden_fleet::tokio_postgres::Client, StoreError> {
+    warden_fleet::connect_tool(&fleet_options(cfg))
+        .await
+        .map_err(fleet_error)
+}
+
+fn fleet_error(e: warden_fleet::FleetError) -> StoreError {
+    StoreError::Fleet(e.to_string())
 }

@@ -35,6 +35,7 @@ mod reader;
 pub mod record;
 mod records;
 pub mod redact;
+pub mod ship;
 mod store;
 pub mod verify;
 mod window;

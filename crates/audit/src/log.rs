@@ -383,7 +383,7 @@ impl AuditLog {
     /// The store, once everything journaled so far (in particular every acknowledged
     /// record and every checkpoint handed out) has reached sled: the applier runs a
     /// moment behind the journal.
-    fn caught_up(&self) -> &sled::Db {
+    pub(crate) fn caught_up(&self) -> &sled::Db {
         let written = self.inner().progress.written();
         self.inner().progress.wait_op(written);
         &self.inner().db

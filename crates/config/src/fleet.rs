@@ -32,6 +32,11 @@ pub struct FleetConfig {
     pub connect_timeout: Duration,
     /// Pooled connections (default 8; the LISTEN connection is one more).
     pub pool_size: usize,
+    /// How often new audit records are shipped to the database (default 250ms).
+    pub ship_every: Duration,
+    /// How often the shipped audit head is anchored in the shared anchor chain
+    /// (default 10s; also at a graceful stop).
+    pub anchor_every: Duration,
 }
 
 /// `fleet:` as written.
@@ -47,6 +52,8 @@ pub struct RawFleet {
     #[serde(default)]
     pub replica_id: Option<String>,
     #[serde(default)]
+    pub replica_id_env: Option<String>,
+    #[serde(default)]
     pub heartbeat: Option<String>,
     #[serde(default)]
     pub lease: Option<String>,
@@ -56,6 +63,10 @@ pub struct RawFleet {
     pub connect_timeout: Option<String>,
     #[serde(default)]
     pub pool_size: Option<usize>,
+    #[serde(default)]
+    pub ship_every: Option<String>,
+    #[serde(default)]
+    pub anchor_every: Option<String>,
 }
 
 impl RawFleet {
@@ -64,11 +75,14 @@ impl RawFleet {
         "password_env",
         "password_file",
         "replica_id",
+        "replica_id_env",
         "heartbeat",
         "lease",
         "poll",
         "connect_timeout",
         "pool_size",
+        "ship_every",
+        "anchor_every",
     ];
 }
 
@@ -151,21 +165,24 @@ pub(super) fn build_fleet(
         }
         (None, None) => None,
     };
-    let replica_id = raw.replica_id.unwrap_or_default();
+    let id_given = raw.replica_id.is_some() || raw.replica_id_env.is_some();
+    let replica_id = replica_id(raw.replica_id, raw.replica_id_env, d);
     let valid_id = !replica_id.is_empty()
         && replica_id.len() <= 63
         && replica_id
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
     if replica_id.is_empty() {
-        d.push(
+        if !id_given {
+            d.push(
             p,
-            "`replica_id` is required: this replica's unique name in the fleet",
+            "`replica_id` (or `replica_id_env`) is required: this replica's unique name in the fleet",
         );
+        }
     } else if !valid_id {
         d.push(
             &child(p, "replica_id"),
-            "use letters, digits, `.`, `_` and `-` (at most 63)",
+            format!("`{replica_id}`: use letters, digits, `.`, `_` and `-` (at most 63)"),
         );
     }
     let heartbeat = duration(
@@ -205,6 +222,18 @@ pub(super) fn build_fleet(
     if pool_size == 0 {
         d.push(&child(p, "pool_size"), "must be at least 1");
     }
+    let ship_every = duration(
+        raw.ship_every.as_deref(),
+        &child(p, "ship_every"),
+        Duration::from_millis(250),
+        d,
+    );
+    let anchor_every = duration(
+        raw.anchor_every.as_deref(),
+        &child(p, "anchor_every"),
+        Duration::from_secs(10),
+        d,
+    );
     FleetConfig {
         url,
         password,
@@ -214,6 +243,34 @@ pub(super) fn build_fleet(
         poll,
         connect_timeout,
         pool_size,
+        ship_every,
+        anchor_every,
+    }
+}
+
+/// `replica_id`, or the value of the environment variable `replica_id_env` names (one
+/// config for every replica: a Kubernetes pod's name); empty when neither is usable.
+fn replica_id(literal: Option<String>, env: Option<String>, d: &mut Diags) -> String {
+    match (literal, env) {
+        (Some(_), Some(_)) => {
+            d.push(
+                &child("fleet", "replica_id_env"),
+                "set either replica_id or replica_id_env, not both",
+            );
+            String::new()
+        }
+        (Some(id), None) => id,
+        (None, Some(var)) => match std::env::var(&var) {
+            Ok(v) if !v.is_empty() => v,
+            _ => {
+                d.push(
+                    &child("fleet", "replica_id_env"),
+                    format!("environment variable `{var}` is not set (it names this replica)"),
+                );
+                String::new()
+            }
+        },
+        (None, None) => String::new(),
     }
 }
 

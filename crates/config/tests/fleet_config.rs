@@ -27,6 +27,8 @@ fn fleet_section_is_typed_with_defaults() {
     assert_eq!(f.heartbeat, Duration::from_secs(2));
     assert_eq!(f.lease, Duration::from_secs(20));
     assert_eq!(f.poll, Duration::from_secs(5));
+    assert_eq!(f.ship_every, Duration::from_millis(250));
+    assert_eq!(f.anchor_every, Duration::from_secs(10));
     assert_eq!(f.password.as_ref().expect("pw").expose(), "s3cret");
     assert!(!format!("{:?}", cfg.fleet).contains("s3cret"));
 }
@@ -53,7 +55,62 @@ fn url_and_replica_id_are_required() {
         .collect::<Vec<_>>()
         .join("\n");
     assert!(text.contains("`url` is required"), "{text}");
-    assert!(text.contains("`replica_id` is required"), "{text}");
+    assert!(
+        text.contains("`replica_id` (or `replica_id_env`) is required"),
+        "{text}"
+    );
+}
+
+#[test]
+fn replica_id_env_reads_the_id_from_the_environment() {
+    std::env::set_var("WARDEN_FLEET_TEST_ID", "warden-2");
+    let cfg = parse(
+        "fleet:
+  url: postgresql://w@db/w
+  replica_id_env: WARDEN_FLEET_TEST_ID
+",
+    )
+    .expect("valid");
+    assert_eq!(cfg.fleet.expect("fleet").replica_id, "warden-2");
+
+    let errs = parse(
+        "fleet:
+  url: postgresql://w@db/w
+  replica_id_env: WARDEN_FLEET_TEST_UNSET
+",
+    )
+    .expect_err("unset")
+    .0;
+    assert_eq!(errs.len(), 1, "{errs:?}");
+    assert_eq!(errs[0].key, "fleet.replica_id_env");
+    assert!(
+        errs[0]
+            .message
+            .contains("`WARDEN_FLEET_TEST_UNSET` is not set"),
+        "{errs:?}"
+    );
+
+    std::env::set_var("WARDEN_FLEET_TEST_BAD_ID", "pod/1");
+    let errs = parse(
+        "fleet:
+  url: postgresql://w@db/w
+  replica_id_env: WARDEN_FLEET_TEST_BAD_ID
+",
+    )
+    .expect_err("bad id")
+    .0;
+    assert!(errs[0].message.contains("`pod/1`: use letters"), "{errs:?}");
+
+    let errs = parse(
+        "fleet:
+  url: postgresql://w@db/w
+  replica_id: a
+  replica_id_env: WARDEN_FLEET_TEST_ID
+",
+    )
+    .expect_err("both")
+    .0;
+    assert!(errs[0].message.contains("not both"), "{errs:?}");
 }
 
 #[test]

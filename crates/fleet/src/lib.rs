@@ -2,20 +2,27 @@
 //!
 //! The plumbing of fleet mode: several Warden replicas sharing one PostgreSQL database.
 //! [`Fleet`] is the handle: a small connection pool, the schema migrations applied at
-//! start (`migrate`), this replica's lease in `warden_replicas` (`replica`), and
-//! `LISTEN` channels that survive reconnects (`listen`).
+//! start (`migrate`), this replica's lease in `warden_replicas` (`replica`),
+//! `LISTEN` channels that survive reconnects (`listen`), and the audit in the fleet:
+//! shipping this replica's chain (`ship`), the shared anchor chain (`anchor`) and the
+//! fleet-wide verification (`verify`) and export (`export`).
 //!
-//! This crate knows the tables but never decides anything about approvals or audit:
-//! the approval crate runs its own statements on connections handed out here. It must
+//! This crate knows the tables but never decides anything about approvals: the approval
+//! crate runs its own statements on connections handed out here. Audit records are only
+//! copied and checked here, never written to a chain. It must
 //! never log the database password, never start without the schema at its version,
 //! and never let two live processes hold the same replica id.
 
 #![forbid(unsafe_code)]
 
+pub mod anchor;
+pub mod export;
 mod listen;
 mod migrate;
 mod pool;
 mod replica;
+pub mod ship;
+pub mod verify;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -24,7 +31,9 @@ use std::time::Duration;
 pub use listen::Signal;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use pool::Pooled;
+pub use ship::{AuditShipper, ShipOptions};
 pub use tokio_postgres;
+pub use verify::FleetReport;
 
 /// How this replica joins the fleet (the validated `fleet:` section of warden.yaml).
 #[derive(Clone)]
@@ -88,6 +97,8 @@ pub enum FleetError {
     ReplicaIdInUse(String),
     #[error("fleet url: {0}")]
     Url(String),
+    #[error("audit shipping: {0}")]
+    Ship(String),
 }
 
 impl From<tokio_postgres::Error> for FleetError {
@@ -104,6 +115,41 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
             Some(src) => format!("{e}: {src}"),
             None => e.to_string(),
         },
+    }
+}
+
+/// The connection settings of `opts`.
+fn pg_config(opts: &FleetOptions) -> Result<tokio_postgres::Config, FleetError> {
+    let mut pg: tokio_postgres::Config = opts
+        .url
+        .parse()
+        .map_err(|e: tokio_postgres::Error| FleetError::Url(e.to_string()))?;
+    if let Some(pw) = &opts.password {
+        pg.password(pw);
+    }
+    pg.connect_timeout(opts.connect_timeout);
+    pg.application_name(format!("warden {}", opts.replica_id));
+    pg.keepalives(true);
+    pg.keepalives_idle(Duration::from_secs(10));
+    Ok(pg)
+}
+
+/// One connection to the fleet database that takes no lease and applies no migration
+/// (for offline tools: `warden audit verify --fleet`).
+pub async fn connect_tool(opts: &FleetOptions) -> Result<tokio_postgres::Client, FleetError> {
+    pool::connect(&pg_config(opts)?, opts.connect_timeout)
+        .await
+        .map_err(|e| unreachable_at(&opts.url, e))
+}
+
+/// A connection error as "unreachable", naming the database (password redacted).
+fn unreachable_at(url: &str, e: FleetError) -> FleetError {
+    match e {
+        FleetError::Db(message) => FleetError::Unreachable {
+            url: redact_url(url),
+            message,
+        },
+        other => other,
     }
 }
 
@@ -127,17 +173,7 @@ impl Fleet {
     /// replica's lease, waiting up to one lease period for a previous incarnation's
     /// lease to run out. Does not start the heartbeat: call [`Fleet::spawn_heartbeat`].
     pub async fn join(opts: FleetOptions) -> Result<Fleet, FleetError> {
-        let mut pg: tokio_postgres::Config = opts
-            .url
-            .parse()
-            .map_err(|e: tokio_postgres::Error| FleetError::Url(e.to_string()))?;
-        if let Some(pw) = &opts.password {
-            pg.password(pw);
-        }
-        pg.connect_timeout(opts.connect_timeout);
-        pg.application_name(format!("warden {}", opts.replica_id));
-        pg.keepalives(true);
-        pg.keepalives_idle(Duration::from_secs(10));
+        let pg = pg_config(&opts)?;
         let fleet = Fleet {
             inner: Arc::new(Inner {
                 pool: pool::Pool::new(pg.clone(), opts.pool_size.max(1), opts.connect_timeout),
@@ -180,13 +216,7 @@ impl Fleet {
     }
 
     pub(crate) fn unreachable(&self, e: FleetError) -> FleetError {
-        match e {
-            FleetError::Db(message) => FleetError::Unreachable {
-                url: redact_url(&self.inner.opts.url),
-                message,
-            },
-            other => other,
-        }
+        unreachable_at(&self.inner.opts.url, e)
     }
 
     /// Renews the lease every `heartbeat` until the runtime ends; a renewal that fails

@@ -15,10 +15,13 @@ use crate::FleetError;
 const LOCK_KEY: i64 = 0x5741_5244_454e_0001;
 
 /// The schema version this binary needs.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 /// (version, name, SQL), in order.
-pub const MIGRATIONS: &[(i32, &str, &str)] = &[(1, "replicas and approvals", V1)];
+pub const MIGRATIONS: &[(i32, &str, &str)] = &[
+    (1, "replicas and approvals", V1),
+    (2, "shipped audit records and the anchor chain", V2),
+];
 
 const V1: &str = r#"
 CREATE TABLE warden_replicas (
@@ -60,6 +63,35 @@ CREATE TABLE warden_approval_votes (
     at         timestamptz NOT NULL DEFAULT clock_timestamp(),
     UNIQUE (request_id, approver)
 );
+"#;
+
+/// Every replica's audit records (copied from its own chain) and the shared anchor
+/// chain of signed heads (docs/audit-format.md#fleet-mode).
+const V2: &str = r#"
+CREATE TABLE warden_audit_records (
+    replica_id text NOT NULL,
+    seq        bigint NOT NULL CHECK (seq > 0),
+    time_ns    bigint NOT NULL,
+    prev_hash  bytea NOT NULL,
+    hash       bytea NOT NULL,
+    event      text NOT NULL,
+    shipped_at timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (replica_id, seq)
+);
+CREATE INDEX warden_audit_records_time ON warden_audit_records (time_ns);
+CREATE TABLE warden_audit_anchors (
+    n           bigint PRIMARY KEY CHECK (n > 0),
+    replica_id  text NOT NULL,
+    seq         bigint NOT NULL,
+    head        bytea NOT NULL,
+    time_ns     bigint NOT NULL,
+    key         bytea NOT NULL,
+    sig         bytea NOT NULL,
+    prev_anchor bytea NOT NULL,
+    anchor_hash bytea NOT NULL,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX warden_audit_anchors_replica ON warden_audit_anchors (replica_id, n);
 "#;
 
 /// Brings the schema to [`SCHEMA_VERSION`]; a no-op when it is there already.

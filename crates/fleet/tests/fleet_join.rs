@@ -2,27 +2,17 @@
 //! apply the migrations once (advisory lock), a replica id held by a live process is
 //! refused, and a dead process's id is taken over once its lease has run out.
 
+#[path = "support/options.rs"]
+mod options;
 #[path = "support/test_db.rs"]
 mod test_db;
 
 use std::time::{Duration, Instant};
 
-use warden_fleet::{Fleet, FleetError, FleetOptions, SCHEMA_VERSION};
+use options::options;
+use warden_fleet::{Fleet, FleetError, SCHEMA_VERSION};
 
 use test_db::{psql, Db};
-
-fn options(db: &str, id: &str) -> FleetOptions {
-    FleetOptions {
-        url: format!("postgresql://postgres@127.0.0.1:5432/{db}"),
-        password: None,
-        replica_id: id.to_string(),
-        heartbeat: Duration::from_millis(300),
-        lease: Duration::from_millis(1000),
-        poll: Duration::from_secs(1),
-        connect_timeout: Duration::from_secs(5),
-        pool_size: 2,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn replicas_starting_together_migrate_once() {
