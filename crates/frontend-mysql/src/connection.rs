@@ -153,13 +153,13 @@ impl Conn<'_> {
         let response = handshake::parse_response(&first.payload).map_err(|e| (e, 2))?;
         let actor = self.admit(client, &response, &challenge).await?;
         let (actor, seq) = actor;
-        let mut info = SessionInfo {
+        let info = SessionInfo {
             gate: self.ctx.gate.clone(),
             actor,
             target: self.ctx.target.target_ref(),
             session_id: self.session_id.to_owned(),
             shutdown: self.ctx.shutdown.clone(),
-            backslash_literal: false,
+            mode: Default::default(),
         };
         let database = match &self.shared.options.database {
             Some(forced) => Some(forced.clone()),
@@ -177,8 +177,7 @@ impl Conn<'_> {
                 (e, seq)
             })?;
         let mode = upstream::sql_mode(&mut up).await.map_err(|e| (e, seq))?;
-        info.backslash_literal =
-            mode.contains("NO_BACKSLASH_ESCAPES") || mode.contains("ANSI_QUOTES");
+        info.set_mode(lexing::SqlMode::parse(&mode));
         packet::send(client.get_mut(), seq, &ok_payload(STATUS_AUTOCOMMIT))
             .await
             .map_err(|e| (e, seq))?;

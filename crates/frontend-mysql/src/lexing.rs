@@ -17,6 +17,34 @@
 //!
 //! Must never rewrite what is forwarded: these only decide whether text may be decided.
 
+/// What of the session's `sql_mode` changes how text is lexed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SqlMode {
+    /// `\` is an ordinary character inside strings.
+    pub no_backslash_escapes: bool,
+    /// `"` quotes identifiers, not strings (set by `ANSI` too).
+    pub ansi_quotes: bool,
+}
+
+impl SqlMode {
+    /// From the value of `@@SESSION.sql_mode` (the server lists combination modes such
+    /// as `ANSI` expanded, so `ANSI_QUOTES` is named when it applies).
+    pub fn parse(mode: &str) -> SqlMode {
+        let has = |m: &str| mode.split(',').any(|x| x.trim().eq_ignore_ascii_case(m));
+        SqlMode {
+            no_backslash_escapes: has("NO_BACKSLASH_ESCAPES"),
+            ansi_quotes: has("ANSI_QUOTES"),
+        }
+    }
+
+    /// Whether some quoted text is read with backslashes as ordinary characters
+    /// (strings under `NO_BACKSLASH_ESCAPES`, `"` identifiers under `ANSI_QUOTES`),
+    /// unlike the inspector's default reading.
+    pub fn backslash_literal(self) -> bool {
+        self.no_backslash_escapes || self.ansi_quotes
+    }
+}
+
 /// Character sets where a multi-byte character may end in `0x5c` (`\`) or similar.
 const UNSAFE_CHARSETS: &[&str] = &[
     "BIG5", "SJIS", "GBK", "CP932", "GB18030", "EUCJPMS", "UJIS", "GB2312",

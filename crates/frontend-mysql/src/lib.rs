@@ -7,7 +7,8 @@
 //! encodings (ERR/OK, length-encoded integers) · [`handshake`] the v10 greeting and the
 //! client's HandshakeResponse41 · [`login`] client authentication · [`upstream`]
 //! Warden's own login upstream · [`lexing`] text checks made before inspection (things
-//! the server would read differently from the inspector) · [`command`] one client
+//! the server would read differently from the inspector) · [`prepare_from`] the
+//! statement inside `PREPARE name FROM '...'`, decided · [`command`] one client
 //! command → what to do with it · [`decision`] the Gate's answers as ERR packets, holds ·
 //! [`session`] the command loop with decisions ·
 //! [`relay`] upstream responses back to the client with outcomes · [`prepared`]
@@ -36,6 +37,7 @@ pub mod lexing;
 pub mod login;
 pub mod packet;
 pub mod params;
+pub mod prepare_from;
 pub mod prepared;
 pub mod relay;
 pub mod session;
