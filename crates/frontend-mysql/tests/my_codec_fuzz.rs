@@ -115,7 +115,7 @@ proptest! {
         if let Err(e) = command::classify(&payload) {
             check_error(&e);
         }
-        if let Err(e) = handshake::parse_response(&payload) {
+        if let Err(e) = handshake::parse_response(&payload, false) {
             check_error(&e);
         }
     }
