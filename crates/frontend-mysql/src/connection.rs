@@ -196,8 +196,10 @@ impl Conn<'_> {
                 tracing::warn!(target = %self.ctx.target.name, error = %e, "upstream login failed");
                 (e, seq)
             })?;
-        let mode = upstream::sql_mode(&mut up).await.map_err(|e| (e, seq))?;
-        info.set_mode(lexing::SqlMode::parse(&mode));
+        let state = upstream::session_state(&mut up.reader)
+            .await
+            .map_err(|e| (e, seq))?;
+        info.track(&state).map_err(|e| (e, seq))?;
         packet::send(client.get_mut(), seq, &ok_payload(STATUS_AUTOCOMMIT))
             .await
             .map_err(|e| (e, seq))?;

@@ -23,6 +23,7 @@ use super::errors::MyError;
 use super::lexing::{self, SqlMode};
 use super::packet::PacketReader;
 use super::prepare_from;
+use super::upstream::SessionState;
 use super::wire::ErrPacket;
 
 /// How much a client may send while one of its statements is held (read only to
@@ -124,8 +125,17 @@ impl SessionInfo {
         *self.mode.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    pub fn set_mode(&self, mode: SqlMode) {
-        *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = mode;
+    /// Follows the upstream session's `sql_mode` and character set as just read; a
+    /// character set Warden cannot inspect safely ends the session (fail closed).
+    pub fn track(&self, state: &SessionState) -> Result<(), MyError> {
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = SqlMode::parse(&state.sql_mode);
+        if lexing::unsafe_charset(&state.charset_client) {
+            return Err(MyError::Unsupported(format!(
+                "the connection character set is now {}, which Warden cannot inspect safely (a multi-byte character can hide a quote); connection closed",
+                state.charset_client
+            )));
+        }
+        Ok(())
     }
 
     /// The inspected facts of `sql`, with `PREPARE ... FROM '<statement>'` decided on
@@ -145,6 +155,11 @@ impl SessionInfo {
         let facts = self.facts(sql, mode);
         if let Some(reason) = lexing::refusal(sql) {
             return Err(self.refuse_audited(sql, Facts::Sql(facts), &reason).await);
+        }
+        let several = facts.statements.len() > 1 || (facts.unparsed && sql.contains(';'));
+        if several && lexing::changes_session(sql) {
+            let reason = "a statement that may change sql_mode or the character set (SET sql_mode, SET NAMES, SET CHARACTER SET, EXECUTE, CALL) must be sent on its own, not with other statements";
+            return Err(self.refuse_audited(sql, Facts::Sql(facts), reason).await);
         }
         if mode.backslash_literal() {
             if let Some(other) = lexing::backslash_literal_reading(sql) {

@@ -13,6 +13,9 @@
 //!   values written in ([`params`](super::params)) and the prepared text's facts; on
 //!   approval exactly the execute packet the approvers saw is forwarded, once.
 //! * COM_INIT_DB is decided as `USE \`db\``.
+//! * After a statement that may change `sql_mode` or the character set (and after
+//!   COM_RESET_CONNECTION) both are read back from the upstream session, so that the
+//!   next statement is lexed the way the server will read it.
 //!
 //! Must never forward a statement before its verdict, never forward refused text, and
 //! never forward an execute, reset or long-data packet for an id Warden did not allow.
@@ -25,10 +28,12 @@ use warden_inspect::Facts;
 use super::command::{self, Command};
 use super::decision::{Decided, SessionInfo};
 use super::errors::MyError;
+use super::lexing;
 use super::packet::{self, Packet, PacketReader};
 use super::params::{self as bound, ParamState};
 use super::prepared::{abandon, finish, Prepared, PreparedStatements};
 use super::relay::{self, Expect};
+use super::upstream;
 use super::wire::ErrPacket;
 
 /// One session: the client and upstream connections and the prepared statements.
@@ -112,6 +117,7 @@ where
                     self.statements.clear();
                     self.forward(&packet).await?;
                     self.relay(Expect::One).await?;
+                    self.reread().await?;
                 }
                 Command::Refused { name, why } => {
                     let err = self.info.refuse_audited(name, Facts::None, &why).await;
@@ -152,7 +158,17 @@ where
             }
         };
         finish(*ticket, relayed.outcome);
+        if lexing::changes_session(sql) {
+            self.reread().await?;
+        }
         Ok(())
+    }
+
+    /// Reads the upstream session's `sql_mode` and character set again after a
+    /// statement that may have changed them ([`lexing::changes_session`]).
+    async fn reread(&mut self) -> Result<(), MyError> {
+        let state = upstream::session_state(&mut self.upstream).await?;
+        self.info.track(&state)
     }
 
     /// COM_STMT_PREPARE: decided on its text, except that a statement the policies
@@ -236,6 +252,9 @@ where
         match self.relay(Expect::Results).await {
             Ok(relayed) => {
                 finish(*ticket, relayed.outcome);
+                if lexing::changes_session(&sql) {
+                    self.reread().await?;
+                }
                 Ok(())
             }
             Err(e) => {

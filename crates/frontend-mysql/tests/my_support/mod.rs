@@ -446,6 +446,15 @@ impl Harness {
             .expect("approve");
     }
 
+    /// Approves as an approver of every rule (the built-in defaults need `admin`).
+    pub async fn approve_as_admin(&self, id: &str) {
+        self.gate
+            .approvals()
+            .approve(id, &Self::any_approver(), Some("ok".into()))
+            .await
+            .expect("approve");
+    }
+
     pub async fn deny(&self, id: &str) {
         self.gate
             .approvals()
