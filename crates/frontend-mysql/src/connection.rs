@@ -96,17 +96,9 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
             return;
         }
     };
-    let Greeted {
-        mut client,
-        response,
-        seq,
-        tls,
-    } = greeted;
-    let opened = tokio::time::timeout_at(
-        deadline,
-        conn.open(&mut client, &response, &challenge, seq, tls),
-    )
-    .await;
+    let mut greeted = greeted;
+    let opened = tokio::time::timeout_at(deadline, conn.open(&mut greeted, &challenge)).await;
+    let (mut client, seq) = (greeted.client, greeted.seq);
     let opened = match opened {
         Ok(Ok(o)) => o,
         Ok(Err((e, seq))) => {
@@ -162,17 +154,10 @@ impl Conn<'_> {
         MyError::Unsupported("Warden cannot write its audit log".into())
     }
 
-    /// Greeting, login, initial database, upstream login, OK. `None` when the client
-    /// left before saying anything.
-    async fn open(
-        &self,
-        client: &mut PacketReader<BoxIo>,
-        response: &HandshakeResponse,
-        challenge: &[u8; 20],
-        seq: u8,
-        tls: bool,
-    ) -> Result<Opened, Refused> {
-        let (actor, seq) = self.admit(client, response, challenge, seq, tls).await?;
+    /// Login, initial database, upstream login, OK.
+    async fn open(&self, g: &mut Greeted, challenge: &[u8; 20]) -> Result<Opened, Refused> {
+        let (actor, seq) = self.admit(g, challenge).await?;
+        let (client, response) = (&mut g.client, &g.response);
         let info = SessionInfo {
             gate: self.ctx.gate.clone(),
             actor,
@@ -210,14 +195,8 @@ impl Conn<'_> {
     }
 
     /// Audits the connection, logs the client in and audits the result.
-    async fn admit(
-        &self,
-        client: &mut PacketReader<BoxIo>,
-        response: &HandshakeResponse,
-        challenge: &[u8; 20],
-        seq: u8,
-        tls: bool,
-    ) -> Result<(Actor, u8), Refused> {
+    async fn admit(&self, g: &mut Greeted, challenge: &[u8; 20]) -> Result<(Actor, u8), Refused> {
+        let (client, response, seq, tls) = (&mut g.client, &g.response, g.seq, g.tls);
         let ctx = self.ctx;
         let opened = Actor {
             name: response.user.clone(),
@@ -252,8 +231,9 @@ impl Conn<'_> {
             ip: Some(self.peer.ip()),
             tls,
             sha2_cache: &self.shared.sha2_cache,
+            challenge,
         };
-        let result = login::login(client, response, challenge, seq, &cx).await;
+        let result = login::login(client, response, seq, &cx).await;
         let (mut actor, seq, method) = match result {
             Ok(ok) => (ok.actor, ok.seq, ok.method),
             Err(failure) => {

@@ -80,6 +80,8 @@ pub struct LoginContext<'a> {
     /// The client connection is TLS.
     pub tls: bool,
     pub sha2_cache: &'a Sha2Cache,
+    /// The 20-byte challenge of Warden's greeting.
+    pub challenge: &'a [u8; 20],
 }
 
 fn dummy_verifier() -> &'static MysqlNativeVerifier {
@@ -98,7 +100,6 @@ fn credential(user: &User) -> Option<String> {
 pub async fn login<S: AsyncRead + AsyncWrite + Unpin>(
     client: &mut PacketReader<S>,
     response: &HandshakeResponse,
-    challenge: &[u8; 20],
     next_seq: u8,
     cx: &LoginContext<'_>,
 ) -> Result<LoggedIn, LoginFailure> {
@@ -117,11 +118,11 @@ pub async fn login<S: AsyncRead + AsyncWrite + Unpin>(
         });
     }
     if sha2 {
-        if let Some(result) = caching_sha2(client, response, challenge, next_seq, cx).await {
+        if let Some(result) = caching_sha2(client, response, next_seq, cx).await {
             return result;
         }
     }
-    native(client, response, challenge, next_seq, cx).await
+    native(client, response, next_seq, cx).await
 }
 
 fn succeeded(cx: &LoginContext<'_>, user: &User, seq: u8, method: LoginMethod) -> LoggedIn {
@@ -150,12 +151,11 @@ async fn failed(
 async fn caching_sha2<S: AsyncRead + AsyncWrite + Unpin>(
     client: &mut PacketReader<S>,
     response: &HandshakeResponse,
-    challenge: &[u8; 20],
     next_seq: u8,
     cx: &LoginContext<'_>,
 ) -> Option<Result<LoggedIn, LoginFailure>> {
     const METHOD: LoginMethod = LoginMethod::MysqlCachingSha2;
-    let name = response.user.as_str();
+    let (name, challenge) = (response.user.as_str(), cx.challenge);
     let user = cx.users.user(name);
     let stored = user.as_deref().and_then(credential);
     let cached = stored.as_deref().and_then(|c| cx.sha2_cache.get(name, c));
@@ -231,12 +231,11 @@ async fn caching_sha2<S: AsyncRead + AsyncWrite + Unpin>(
 async fn native<S: AsyncRead + AsyncWrite + Unpin>(
     client: &mut PacketReader<S>,
     response: &HandshakeResponse,
-    challenge: &[u8; 20],
     next_seq: u8,
     cx: &LoginContext<'_>,
 ) -> Result<LoggedIn, LoginFailure> {
     const METHOD: LoginMethod = LoginMethod::MysqlNative;
-    let name = response.user.as_str();
+    let (name, challenge) = (response.user.as_str(), cx.challenge);
     let (reply, seq) = native_reply_of(client, response, challenge, next_seq)
         .await
         .map_err(|e| LoginFailure::protocol(e, next_seq.wrapping_add(2), METHOD))?;
