@@ -55,6 +55,32 @@ async fn auth_details(h: &Harness, kind: &str, user: &str) -> Vec<String> {
         .collect()
 }
 
+/// [`auth_details`], polled until `done` holds (records are written in the background;
+/// at most 5 s).
+async fn details_until(
+    h: &Harness,
+    kind: &str,
+    user: &str,
+    done: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let mut details = Vec::new();
+    for _ in 0..100 {
+        details = auth_details(h, kind, user).await;
+        if done(&details) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    details
+}
+
+fn has(details: &[String], needle: &str) -> bool {
+    details.iter().any(|d| d.contains(needle))
+}
+
+const SHA2: &str = "method=caching_sha2_password";
+const NATIVE: &str = "method=mysql_native_password";
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn caching_sha2_full_auth_over_tls_then_fast_path_without_tls() {
     let h = my_support::start_tls().await;
@@ -70,48 +96,36 @@ async fn caching_sha2_full_auth_over_tls_then_fast_path_without_tls() {
     assert_eq!(h.direct("SELECT COUNT(*) FROM t"), "2");
     let opened = h.audit_records("tls=true").await;
     assert!(!opened.is_empty(), "connection_opened records tls=true");
-    let ok_details = auth_details(&h, "authenticated", "carol").await;
-    assert!(
-        ok_details
-            .iter()
-            .any(|d| d.contains("method=caching_sha2_password")),
-        "{ok_details:?}"
-    );
+    let ok_details = details_until(&h, "authenticated", "carol", |d| has(d, SHA2)).await;
+    assert!(has(&ok_details, SHA2), "{ok_details:?}");
 
     // a wrong password over TLS: ERR 1045, audited with the method
     let (ok, _, err) = cli_tls(&h, "carol", "not-the-password", "SELECT 1").await;
     assert!(!ok);
     assert!(err.contains("ERROR 1045"), "{err}");
-    let failed = auth_details(&h, "auth_failed", "carol").await;
+    let failed = details_until(&h, "auth_failed", "carol", |d| has(d, SHA2)).await;
     assert!(
         failed
             .iter()
-            .any(|d| d.contains("method=caching_sha2_password") && d.contains("wrong password")),
+            .any(|d| d.contains(SHA2) && d.contains("wrong password")),
         "{failed:?}"
     );
 
     // mysql_async (no TLS; it starts with the plugin the greeting names,
     // caching_sha2_password): the fast path, from the entry the full login left
-    let sha2_logins = |d: &Vec<String>| {
-        d.iter()
-            .filter(|d| d.contains("method=caching_sha2_password"))
-            .count()
-    };
-    let before = sha2_logins(&auth_details(&h, "authenticated", "carol").await);
+    let sha2_logins = |d: &[String]| d.iter().filter(|d| d.contains(SHA2)).count();
+    // the two logins above are on record first
+    let before = details_until(&h, "authenticated", "carol", |d| sha2_logins(d) >= 2).await;
+    let before = sha2_logins(&before);
+    assert_eq!(before, 2);
     let mut c = within(30, mysql_async::Conn::new(h.driver_opts("carol", CAROL_PW)))
         .await
         .expect("fast path login");
     let n: Option<i64> = c.query_first("SELECT COUNT(*) FROM t").await.expect("read");
     assert_eq!(n, Some(2));
     c.disconnect().await.expect("disconnect");
-    let mut after = 0;
-    for _ in 0..100 {
-        after = sha2_logins(&auth_details(&h, "authenticated", "carol").await);
-        if after > before {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let after = details_until(&h, "authenticated", "carol", |d| sha2_logins(d) > before).await;
+    let after = sha2_logins(&after);
     assert_eq!(
         after,
         before + 1,
@@ -125,18 +139,9 @@ async fn caching_sha2_full_auth_over_tls_then_fast_path_without_tls() {
         Err(mysql_async::Error::Server(e)) => assert_eq!(e.code, 1045, "{e:?}"),
         other => panic!("expected ERR 1045, got {:?}", other.map(|_| ())),
     }
-    let mut after = Vec::new();
-    for _ in 0..100 {
-        after = auth_details(&h, "auth_failed", "carol").await;
-        if after.len() > before {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let after = details_until(&h, "auth_failed", "carol", |d| d.len() > before).await;
     assert!(after.len() > before, "{after:?}");
-    assert!(after
-        .iter()
-        .all(|d| d.contains("method=caching_sha2_password")));
+    assert!(after.iter().all(|d| d.contains(SHA2)), "{after:?}");
 
     // alice never logged in over TLS: without TLS her caching_sha2_password start is
     // switched to mysql_native_password (her stored verifier)
@@ -146,13 +151,9 @@ async fn caching_sha2_full_auth_over_tls_then_fast_path_without_tls() {
     let n: Option<i64> = c.query_first("SELECT COUNT(*) FROM t").await.expect("read");
     assert_eq!(n, Some(2));
     c.disconnect().await.expect("disconnect");
-    let alice = auth_details(&h, "authenticated", "alice").await;
-    assert!(
-        alice
-            .iter()
-            .any(|d| d.contains("method=mysql_native_password")),
-        "{alice:?}"
-    );
+    let alice = details_until(&h, "authenticated", "alice", |d| has(d, NATIVE)).await;
+    assert!(has(&alice, NATIVE), "{alice:?}");
+
     // and over TLS, alice (only a native verifier) gets full authentication against it
     let (ok, out, err) = cli_tls(&h, "alice", ALICE_PW, "SELECT 7").await;
     assert!(ok, "{err}");
