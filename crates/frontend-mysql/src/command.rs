@@ -23,6 +23,10 @@ pub enum Command {
         id: u32,
         cursor: bool,
     },
+    /// COM_STMT_FETCH: more rows of the cursor an execute of statement `id` opened.
+    Fetch {
+        id: u32,
+    },
     /// COM_STMT_SEND_LONG_DATA for parameter `param` (no response).
     LongData {
         id: u32,
@@ -81,6 +85,7 @@ pub fn classify(payload: &[u8]) -> Result<Command, MyError> {
             param: b.u16()?,
         },
         com::STMT_CLOSE => Command::Close { id: b.u32()? },
+        com::STMT_FETCH => Command::Fetch { id: b.u32()? },
         com::STMT_RESET => Command::Reset { id: b.u32()? },
         com::PING => Command::PassOne("COM_PING"),
         com::STATISTICS => Command::PassOne("COM_STATISTICS"),

@@ -1,4 +1,5 @@
-//! One client connection end to end: greeting, the client's login, the initial
+//! One client connection end to end: greeting (and TLS, [`greet`](super::greet)), the
+//! client's login, the initial
 //! database (decided as `USE`), Warden's own login upstream, then the session. The
 //! connection and authentication events are audited here.
 //!
@@ -7,8 +8,10 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use warden_audit::{Durability, EventKind};
 use warden_gate::auth;
 use warden_gate::frontend::FrontendContext;
@@ -16,30 +19,36 @@ use warden_inspect::Actor;
 
 use super::decision::{Decided, SessionInfo};
 use super::errors::MyError;
+use super::greet::{self, Ended, Greeted};
 use super::handshake::{self, HandshakeResponse};
 use super::lexing;
-use super::login;
+use super::login::{self, LoginContext};
 use super::packet::{self, PacketReader};
 use super::session::Session;
+use super::sha2_auth::Sha2Cache;
+use super::tls::{self, BoxIo};
 use super::upstream::{self, SessionParams, UpstreamSpec};
 use super::wire::{ok_payload, STATUS_AUTOCOMMIT};
 use super::MysqlOptions;
-
-/// Largest packet a client may send before it has logged in.
-const HANDSHAKE_PACKET_LIMIT: usize = 64 * 1024;
 
 /// Per-listener state shared by all connections.
 pub struct Shared {
     pub upstream: UpstreamSpec,
     pub options: MysqlOptions,
+    /// The target's `tls:` settings, for clients sending an SSLRequest.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// `caching_sha2_password` fast-path entries of this listener.
+    pub sha2_cache: Sha2Cache,
     next_connection_id: AtomicU32,
 }
 
 impl Shared {
-    pub fn new(ctx: &FrontendContext) -> Shared {
+    /// Fails when the target's TLS certificate or key cannot be loaded.
+    pub fn new(ctx: &FrontendContext) -> std::io::Result<Shared> {
         let target = &ctx.target;
         let options = target.mysql.clone();
-        Shared {
+        let tls = target.tls.as_ref().map(tls::server_config).transpose()?;
+        Ok(Shared {
             upstream: UpstreamSpec {
                 addr: target.upstream.clone(),
                 user: target
@@ -53,8 +62,10 @@ impl Shared {
                 connect_timeout: options.connect_timeout(),
             },
             options,
+            tls,
+            sha2_cache: Sha2Cache::default(),
             next_connection_id: AtomicU32::new(1),
-        }
+        })
     }
 }
 
@@ -63,12 +74,7 @@ fn session_id() -> String {
 }
 
 /// Handles one accepted connection; never returns an error (it is logged and audited).
-pub async fn handle(
-    tcp: TcpStream,
-    peer: SocketAddr,
-    ctx: FrontendContext,
-    shared: std::sync::Arc<Shared>,
-) {
+pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shared: Arc<Shared>) {
     let _ = tcp.set_nodelay(true);
     let session_id = session_id();
     let conn = Conn {
@@ -77,12 +83,24 @@ pub async fn handle(
         shared: &shared,
         session_id: &session_id,
     };
-    let mut client = PacketReader::new(tcp, HANDSHAKE_PACKET_LIMIT);
-    let opened =
-        tokio::time::timeout(shared.options.startup_timeout(), conn.open(&mut client)).await;
+    let deadline = Instant::now() + shared.options.startup_timeout();
+    let challenge = handshake::challenge();
+    let id = shared.next_connection_id.fetch_add(1, Ordering::Relaxed);
+    let greeted = greet::greet(tcp, id, &challenge, shared.tls.as_ref(), deadline).await;
+    let greeted = match greeted {
+        Ok(g) => g,
+        Err(Ended::Left) => return,
+        Err(Ended::Refused(e)) => {
+            tracing::debug!(%peer, error = %e, "mysql connection refused");
+            conn.closed().await;
+            return;
+        }
+    };
+    let mut greeted = greeted;
+    let opened = tokio::time::timeout_at(deadline, conn.open(&mut greeted, &challenge)).await;
+    let (mut client, seq) = (greeted.client, greeted.seq);
     let opened = match opened {
-        Ok(Ok(Some(o))) => o,
-        Ok(Ok(None)) => return,
+        Ok(Ok(o)) => o,
         Ok(Err((e, seq))) => {
             tracing::debug!(%peer, error = %e, "mysql connection refused");
             let _ = packet::send(client.get_mut(), seq, &e.err_packet().payload()).await;
@@ -91,7 +109,7 @@ pub async fn handle(
         }
         Err(_) => {
             let e = MyError::Timeout("handshake and login");
-            let _ = packet::send(client.get_mut(), 2, &e.err_packet().payload()).await;
+            let _ = packet::send(client.get_mut(), seq, &e.err_packet().payload()).await;
             conn.closed().await;
             return;
         }
@@ -136,34 +154,21 @@ impl Conn<'_> {
         MyError::Unsupported("Warden cannot write its audit log".into())
     }
 
-    /// Greeting, login, initial database, upstream login, OK. `None` when the client
-    /// left before saying anything.
-    async fn open(&self, client: &mut PacketReader<TcpStream>) -> Result<Option<Opened>, Refused> {
-        let id = self
-            .shared
-            .next_connection_id
-            .fetch_add(1, Ordering::Relaxed);
-        let challenge = handshake::challenge();
-        packet::send(client.get_mut(), 0, &handshake::greeting(id, &challenge))
-            .await
-            .map_err(|e| (e, 1))?;
-        let Some(first) = client.read_packet(1).await.map_err(|e| (e, 2))? else {
-            return Ok(None);
-        };
-        let response = handshake::parse_response(&first.payload).map_err(|e| (e, 2))?;
-        let actor = self.admit(client, &response, &challenge).await?;
-        let (actor, seq) = actor;
-        let mut info = SessionInfo {
+    /// Login, initial database, upstream login, OK.
+    async fn open(&self, g: &mut Greeted, challenge: &[u8; 20]) -> Result<Opened, Refused> {
+        let (actor, seq) = self.admit(g, challenge).await?;
+        let (client, response) = (&mut g.client, &g.response);
+        let info = SessionInfo {
             gate: self.ctx.gate.clone(),
             actor,
             target: self.ctx.target.target_ref(),
             session_id: self.session_id.to_owned(),
             shutdown: self.ctx.shutdown.clone(),
-            backslash_literal: false,
+            mode: Default::default(),
         };
         let database = match &self.shared.options.database {
             Some(forced) => Some(forced.clone()),
-            None => self.initial_database(&info, client, &response, seq).await?,
+            None => self.initial_database(&info, client, response, seq).await?,
         };
         let params = SessionParams {
             client_capabilities: response.capabilities,
@@ -176,25 +181,22 @@ impl Conn<'_> {
                 tracing::warn!(target = %self.ctx.target.name, error = %e, "upstream login failed");
                 (e, seq)
             })?;
-        let mode = upstream::sql_mode(&mut up).await.map_err(|e| (e, seq))?;
-        info.backslash_literal =
-            mode.contains("NO_BACKSLASH_ESCAPES") || mode.contains("ANSI_QUOTES");
+        let state = upstream::session_state(&mut up.reader)
+            .await
+            .map_err(|e| (e, seq))?;
+        info.track(&state).map_err(|e| (e, seq))?;
         packet::send(client.get_mut(), seq, &ok_payload(STATUS_AUTOCOMMIT))
             .await
             .map_err(|e| (e, seq))?;
-        Ok(Some(Opened {
+        Ok(Opened {
             info,
             upstream: up.reader,
-        }))
+        })
     }
 
     /// Audits the connection, logs the client in and audits the result.
-    async fn admit(
-        &self,
-        client: &mut PacketReader<TcpStream>,
-        response: &HandshakeResponse,
-        challenge: &[u8; 20],
-    ) -> Result<(Actor, u8), Refused> {
+    async fn admit(&self, g: &mut Greeted, challenge: &[u8; 20]) -> Result<(Actor, u8), Refused> {
+        let (client, response, seq, tls) = (&mut g.client, &g.response, g.seq, g.tls);
         let ctx = self.ctx;
         let opened = Actor {
             name: response.user.clone(),
@@ -202,7 +204,10 @@ impl Conn<'_> {
             client_addr: Some(self.peer.to_string()),
             alerts: Vec::new(),
         };
-        let detail = format!("database={}", response.database.as_deref().unwrap_or("-"));
+        let detail = format!(
+            "tls={tls} database={}",
+            response.database.as_deref().unwrap_or("-")
+        );
         let ev = ctx.session_event(
             EventKind::ConnectionOpened,
             self.session_id,
@@ -210,28 +215,27 @@ impl Conn<'_> {
             Some(detail),
         );
         if !ctx.record(ev, Durability::Queued).await {
-            return Err((Self::audit_unavailable(), 2));
+            return Err((Self::audit_unavailable(), seq));
         }
         if lexing::unsafe_collation(response.collation) {
             return Err((
                 MyError::Unsupported(
                     "this connection character set (big5, sjis, gbk, cp932, gb18030, ...) cannot be inspected safely; use utf8mb4".into(),
                 ),
-                2,
+                seq,
             ));
         }
-        let result = login::login(
-            client,
-            response,
+        let cx = LoginContext {
+            users: &ctx.users,
+            throttle: &ctx.throttle,
+            ip: Some(self.peer.ip()),
+            tls,
+            sha2_cache: &self.shared.sha2_cache,
             challenge,
-            2,
-            &ctx.users,
-            &ctx.throttle,
-            Some(self.peer.ip()),
-        )
-        .await;
-        let (mut actor, seq) = match result {
-            Ok(ok) => ok,
+        };
+        let result = login::login(client, response, seq, &cx).await;
+        let (mut actor, seq, method) = match result {
+            Ok(ok) => (ok.actor, ok.seq, ok.method),
             Err(failure) => {
                 let who =
                     auth::attempt_actor(&ctx.users, &response.user, Some(self.peer.to_string()));
@@ -239,10 +243,7 @@ impl Conn<'_> {
                     EventKind::AuthFailed,
                     self.session_id,
                     Some(who),
-                    Some(auth::failure_detail(
-                        auth::LoginMethod::MysqlNative,
-                        &failure.audit_reason,
-                    )),
+                    Some(auth::failure_detail(failure.method, &failure.audit_reason)),
                 );
                 ctx.record(ev, Durability::Durable).await;
                 return Err((failure.client, failure.seq));
@@ -253,7 +254,7 @@ impl Conn<'_> {
             EventKind::Authenticated,
             self.session_id,
             Some(actor.clone()),
-            Some(auth::success_detail(auth::LoginMethod::MysqlNative)),
+            Some(auth::success_detail(method)),
         );
         if !ctx.record(ev, Durability::Queued).await {
             return Err((Self::audit_unavailable(), seq));
@@ -266,7 +267,7 @@ impl Conn<'_> {
     async fn initial_database(
         &self,
         info: &SessionInfo,
-        client: &mut PacketReader<TcpStream>,
+        client: &mut PacketReader<BoxIo>,
         response: &HandshakeResponse,
         seq: u8,
     ) -> Result<Option<String>, Refused> {

@@ -8,7 +8,7 @@
 //! Must never return [`Decided::Forward`] without a Gate ticket for exactly this text
 //! (for an execute: this text with these bound values).
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use tokio::io::AsyncRead;
 use warden_audit::{Durability, EventKind, VerdictSummary};
@@ -20,8 +20,10 @@ use warden_inspect::sql::{Dialect, SqlFacts};
 use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
 
 use super::errors::MyError;
-use super::lexing;
+use super::lexing::{self, SqlMode};
 use super::packet::PacketReader;
+use super::prepare_from;
+use super::upstream::SessionState;
 use super::wire::ErrPacket;
 
 /// How much a client may send while one of its statements is held (read only to
@@ -35,9 +37,9 @@ pub struct SessionInfo {
     pub target: TargetRef,
     pub session_id: String,
     pub shutdown: CancellationToken,
-    /// The upstream session reads backslashes literally (`NO_BACKSLASH_ESCAPES` or
-    /// `ANSI_QUOTES` in its `sql_mode`).
-    pub backslash_literal: bool,
+    /// What of the upstream session's `sql_mode` changes lexing (read after login and
+    /// after every statement that may change it).
+    pub mode: Mutex<SqlMode>,
 }
 
 /// The Gate's answer, ready for the wire.
@@ -118,16 +120,50 @@ impl SessionInfo {
         ErrPacket::new(1227, "42000", format!("Warden: {reason}"))
     }
 
+    /// The session's current lexing-relevant `sql_mode`.
+    pub fn mode(&self) -> SqlMode {
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Follows the upstream session's `sql_mode` and character set as just read; a
+    /// character set Warden cannot inspect safely ends the session (fail closed).
+    pub fn track(&self, state: &SessionState) -> Result<(), MyError> {
+        *self.mode.lock().unwrap_or_else(|e| e.into_inner()) = SqlMode::parse(&state.sql_mode);
+        if lexing::unsafe_charset(&state.charset_client) {
+            return Err(MyError::Unsupported(format!(
+                "the connection character set is now {}, which Warden cannot inspect safely (a multi-byte character can hide a quote); connection closed",
+                state.charset_client
+            )));
+        }
+        Ok(())
+    }
+
+    /// The inspected facts of `sql`, with `PREPARE ... FROM '<statement>'` decided on
+    /// the statement it prepares ([`prepare_from`]).
+    pub fn facts(&self, sql: &str, mode: SqlMode) -> Arc<SqlFacts> {
+        let inspect = |text: &str| (*self.gate.sql_facts(text, Dialect::Mysql)).clone();
+        match prepare_from::facts(sql, mode, inspect) {
+            Some(facts) => Arc::new(facts),
+            None => self.gate.sql_facts(sql, Dialect::Mysql),
+        }
+    }
+
     /// Checks made before the Gate ([`lexing`]), and the inspected facts of `sql`;
     /// a refusal is already audited.
     pub async fn precheck(&self, sql: &str) -> Result<Arc<SqlFacts>, ErrPacket> {
-        let facts = self.gate.sql_facts(sql, Dialect::Mysql);
+        let mode = self.mode();
+        let facts = self.facts(sql, mode);
         if let Some(reason) = lexing::refusal(sql) {
             return Err(self.refuse_audited(sql, Facts::Sql(facts), &reason).await);
         }
-        if self.backslash_literal {
+        let several = facts.statements.len() > 1 || (facts.unparsed && sql.contains(';'));
+        if several && lexing::changes_session(sql) {
+            let reason = "a statement that may change sql_mode or the character set (SET sql_mode, SET NAMES, SET CHARACTER SET, EXECUTE, CALL) must be sent on its own, not with other statements";
+            return Err(self.refuse_audited(sql, Facts::Sql(facts), reason).await);
+        }
+        if mode.backslash_literal() {
             if let Some(other) = lexing::backslash_literal_reading(sql) {
-                if *self.gate.sql_facts(&other, Dialect::Mysql) != *facts {
+                if *self.facts(&other, mode) != *facts {
                     let reason = "the server reads backslashes in this statement literally (sql_mode NO_BACKSLASH_ESCAPES or ANSI_QUOTES), which changes its meaning; statement refused";
                     return Err(self.refuse_audited(sql, Facts::Sql(facts), reason).await);
                 }

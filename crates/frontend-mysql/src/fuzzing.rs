@@ -43,7 +43,7 @@ async fn session(reader: &mut PacketReader<&[u8]>, handshake: bool) -> Result<()
         let Some(packet) = reader.read_packet(1).await? else {
             return Ok(());
         };
-        parse_response(&packet.payload)?;
+        parse_response(&packet.payload, false)?;
     }
     let mut statement = String::new();
     let mut params = ParamState::new(0);

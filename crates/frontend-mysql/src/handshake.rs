@@ -1,17 +1,24 @@
 //! The connection phase as seen from the client: Warden's v10 greeting (its own
 //! capabilities and a fresh 20-byte challenge) and the client's HandshakeResponse41.
 //!
-//! Must never offer `CLIENT_LOCAL_FILES`, `CLIENT_SSL` or compression, and never accept
-//! a response that is not protocol 4.1 or asks for TLS (an SSLRequest) — TLS is not
-//! supported yet and is refused clearly instead of being half-done.
+//! The greeting announces `caching_sha2_password` (as MySQL 8 does; clients without it
+//! answer with `mysql_native_password`, see [`login`](super::login)) and `CLIENT_SSL`
+//! when the target has `tls:` settings. An SSLRequest is recognised
+//! ([`is_ssl_request`]) so that the connection can switch to TLS before the real
+//! HandshakeResponse.
+//!
+//! Must never offer `CLIENT_LOCAL_FILES` or compression, never offer `CLIENT_SSL` without
+//! TLS settings, and never accept a response that is not protocol 4.1, or that asks for
+//! TLS on a connection that did not get it.
 
 use bytes::{BufMut, BytesMut};
 use rand::Rng;
 
 use super::errors::MyError;
+use super::sha2_auth;
 use super::wire::{caps, Body, DEFAULT_COLLATION, STATUS_AUTOCOMMIT};
 
-/// The auth plugin Warden asks clients to use.
+/// The plugin a client is switched to when `caching_sha2_password` cannot be used.
 pub const NATIVE_PLUGIN: &str = "mysql_native_password";
 
 /// What Warden announces as the server version. The `5.5.5-` prefix is how MariaDB
@@ -28,8 +35,14 @@ pub fn challenge() -> [u8; 20] {
     c
 }
 
-/// The v10 greeting payload.
-pub fn greeting(connection_id: u32, challenge: &[u8; 20]) -> BytesMut {
+/// The capabilities Warden announces: [`caps::OFFERED`], and `CLIENT_SSL` when `tls`.
+pub fn offered(tls: bool) -> u32 {
+    caps::OFFERED | if tls { caps::SSL } else { 0 }
+}
+
+/// The v10 greeting payload (`tls`: the target has TLS settings).
+pub fn greeting(connection_id: u32, challenge: &[u8; 20], tls: bool) -> BytesMut {
+    let offered = offered(tls);
     let mut out = BytesMut::with_capacity(96);
     out.put_u8(10);
     out.extend_from_slice(SERVER_VERSION.as_bytes());
@@ -37,15 +50,15 @@ pub fn greeting(connection_id: u32, challenge: &[u8; 20]) -> BytesMut {
     out.put_u32_le(connection_id);
     out.extend_from_slice(&challenge[..8]);
     out.put_u8(0);
-    out.put_u16_le((caps::OFFERED & 0xffff) as u16);
+    out.put_u16_le((offered & 0xffff) as u16);
     out.put_u8(DEFAULT_COLLATION);
     out.put_u16_le(STATUS_AUTOCOMMIT);
-    out.put_u16_le((caps::OFFERED >> 16) as u16);
+    out.put_u16_le((offered >> 16) as u16);
     out.put_u8(21);
     out.extend_from_slice(&[0u8; 10]);
     out.extend_from_slice(&challenge[8..]);
     out.put_u8(0);
-    out.extend_from_slice(NATIVE_PLUGIN.as_bytes());
+    out.extend_from_slice(sha2_auth::PLUGIN.as_bytes());
     out.put_u8(0);
     out
 }
@@ -69,8 +82,16 @@ fn text(bytes: &[u8], what: &str) -> Result<String, MyError> {
         .map_err(|_| MyError::Malformed(format!("{what} is not UTF-8")))
 }
 
-/// Parses a HandshakeResponse41. An SSLRequest or a pre-4.1 response is refused.
-pub fn parse_response(payload: &[u8]) -> Result<HandshakeResponse, MyError> {
+/// Whether `payload` is an SSLRequest: the first 32 bytes of a HandshakeResponse41 with
+/// `CLIENT_SSL`, and nothing else.
+pub fn is_ssl_request(payload: &[u8]) -> bool {
+    payload.len() == 32
+        && u32::from_le_bytes([payload[0], payload[1], payload[2], payload[3]]) & caps::SSL != 0
+}
+
+/// Parses a HandshakeResponse41 (`tls`: the connection already is TLS). A response
+/// asking for TLS on a plain connection, or a pre-4.1 response, is refused.
+pub fn parse_response(payload: &[u8], tls: bool) -> Result<HandshakeResponse, MyError> {
     let mut b = Body::new(payload);
     let client_caps = b.u32()?;
     if client_caps & caps::PROTOCOL_41 == 0 {
@@ -78,9 +99,9 @@ pub fn parse_response(payload: &[u8]) -> Result<HandshakeResponse, MyError> {
             "clients older than protocol 4.1 are not supported".into(),
         ));
     }
-    if client_caps & caps::SSL != 0 {
+    if client_caps & caps::SSL != 0 && !tls {
         return Err(MyError::Unsupported(
-            "TLS to Warden's MySQL front-end is not supported yet; connect without TLS (e.g. --skip-ssl)".into(),
+            "this target has no TLS settings (tls: in warden.yaml); connect without TLS (e.g. --skip-ssl)".into(),
         ));
     }
     let _max_packet = b.u32()?;
@@ -149,8 +170,11 @@ mod tests {
             | caps::CONNECT_WITH_DB
             | caps::PLUGIN_AUTH
             | caps::LOCAL_FILES;
-        let r = parse_response(&response(c, "alice", &[1; 20], Some("shop"), NATIVE_PLUGIN))
-            .expect("parses");
+        let r = parse_response(
+            &response(c, "alice", &[1; 20], Some("shop"), NATIVE_PLUGIN),
+            false,
+        )
+        .expect("parses");
         assert_eq!(r.user, "alice");
         assert_eq!(r.auth_reply, vec![1; 20]);
         assert_eq!(r.database.as_deref(), Some("shop"));
@@ -161,9 +185,18 @@ mod tests {
     #[test]
     fn refuses_ssl_old_protocol_and_truncation() {
         let ssl = response(caps::PROTOCOL_41 | caps::SSL, "a", &[], None, "");
-        assert!(matches!(parse_response(&ssl), Err(MyError::Unsupported(_))));
+        assert!(matches!(
+            parse_response(&ssl, false),
+            Err(MyError::Unsupported(_))
+        ));
+        assert!(!is_ssl_request(&ssl));
+        assert!(is_ssl_request(&ssl[..32]));
+        assert!(parse_response(&ssl, true).is_ok());
         let old = response(caps::SECURE_CONNECTION, "a", &[], None, "");
-        assert!(matches!(parse_response(&old), Err(MyError::Unsupported(_))));
+        assert!(matches!(
+            parse_response(&old, false),
+            Err(MyError::Unsupported(_))
+        ));
         let full = response(
             caps::PROTOCOL_41 | caps::SECURE_CONNECTION,
             "alice",
@@ -171,17 +204,19 @@ mod tests {
             None,
             "",
         );
-        assert!(parse_response(&full[..40]).is_err());
+        assert!(parse_response(&full[..40], false).is_err());
     }
 
     #[test]
-    fn greeting_never_offers_local_files_or_tls() {
-        let g = greeting(7, &challenge());
-        assert!(g.ends_with(b"mysql_native_password\0"));
+    fn greeting_never_offers_local_files_and_tls_only_when_configured() {
+        let g = greeting(7, &challenge(), false);
+        assert!(g.ends_with(b"caching_sha2_password\0"));
         assert_eq!(
-            caps::OFFERED & (caps::LOCAL_FILES | caps::SSL | caps::COMPRESS),
+            offered(false) & (caps::LOCAL_FILES | caps::SSL | caps::COMPRESS),
             0
         );
+        assert_eq!(offered(true) & (caps::LOCAL_FILES | caps::COMPRESS), 0);
+        assert_ne!(offered(true) & caps::SSL, 0);
         assert!(challenge().iter().all(|b| *b != 0));
     }
 }

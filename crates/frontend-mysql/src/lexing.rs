@@ -9,13 +9,46 @@
 //!   cp932, gb18030, ...): switching to one (`SET NAMES`, `SET CHARACTER SET`,
 //!   `character_set_client = ...`, also from a variable) is refused, and so is a client
 //!   handshake announcing one ([`unsafe_collation`]).
-//! * `sql_mode`: changing it is refused (`NO_BACKSLASH_ESCAPES` and `ANSI_QUOTES`, also
-//!   inside `ANSI`, `ORACLE`, ..., change where a quoted string ends). When the upstream
-//!   session already runs with one of them, [`backslash_literal_reading`] gives a
-//!   statement as the server reads it, and a statement whose two readings differ is
-//!   refused.
+//! * `sql_mode` and the character set are **tracked**: a text that may change them
+//!   ([`changes_session`]: `SET ... sql_mode`, `SET NAMES`, `SET CHARACTER SET`,
+//!   `character_set_client`/`_connection`, `EXECUTE`, `CALL`) must be one statement on its
+//!   own — the server would read the rest of a multi-statement text under the new
+//!   setting — and Warden reads both back from the upstream session after it ran.
+//!   `SET STATEMENT sql_mode = ... FOR ...` (MariaDB) is refused: its statement is read
+//!   under a mode Warden never sees. When the session runs with `NO_BACKSLASH_ESCAPES`
+//!   or `ANSI_QUOTES` (`ANSI`, `ORACLE`, ... include it), [`backslash_literal_reading`]
+//!   gives a statement as the server reads it, and a statement whose two readings differ
+//!   is refused.
 //!
 //! Must never rewrite what is forwarded: these only decide whether text may be decided.
+
+/// What of the session's `sql_mode` changes how text is lexed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SqlMode {
+    /// `\` is an ordinary character inside strings.
+    pub no_backslash_escapes: bool,
+    /// `"` quotes identifiers, not strings (set by `ANSI` too).
+    pub ansi_quotes: bool,
+}
+
+impl SqlMode {
+    /// From the value of `@@SESSION.sql_mode` (the server lists combination modes such
+    /// as `ANSI` expanded, so `ANSI_QUOTES` is named when it applies).
+    pub fn parse(mode: &str) -> SqlMode {
+        let has = |m: &str| mode.split(',').any(|x| x.trim().eq_ignore_ascii_case(m));
+        SqlMode {
+            no_backslash_escapes: has("NO_BACKSLASH_ESCAPES"),
+            ansi_quotes: has("ANSI_QUOTES"),
+        }
+    }
+
+    /// Whether some quoted text is read with backslashes as ordinary characters
+    /// (strings under `NO_BACKSLASH_ESCAPES`, `"` identifiers under `ANSI_QUOTES`),
+    /// unlike the inspector's default reading.
+    pub fn backslash_literal(self) -> bool {
+        self.no_backslash_escapes || self.ansi_quotes
+    }
+}
 
 /// Character sets where a multi-byte character may end in `0x5c` (`\`) or similar.
 const UNSAFE_CHARSETS: &[&str] = &[
@@ -33,6 +66,14 @@ const UNSAFE_COLLATIONS: &[u8] = &[
     24, 86, // gb2312
     248, 249, 250, // gb18030
 ];
+
+/// Whether a character set name (as `@@character_set_client` reads) is one of the
+/// unsafe multi-byte sets.
+pub fn unsafe_charset(name: &str) -> bool {
+    UNSAFE_CHARSETS
+        .iter()
+        .any(|c| c.eq_ignore_ascii_case(name.trim()))
+}
 
 /// Whether a handshake collation id belongs to an unsafe multi-byte character set.
 pub fn unsafe_collation(id: u8) -> bool {
@@ -99,10 +140,25 @@ pub fn refusal(sql: &str) -> Option<String> {
             );
         }
     }
-    if has("SQL_MODE") && has("SET") {
-        return Some("changing sql_mode through Warden is not allowed (it changes how statements are read); set it for the upstream account instead".into());
+    if has("SQL_MODE") && has("SET") && has("STATEMENT") {
+        return Some("SET STATEMENT sql_mode = ... FOR ... is not allowed through Warden (the statement would be read under a mode Warden does not see); set sql_mode with its own SET".into());
     }
     None
+}
+
+/// Whether running `sql` may change the session's `sql_mode` or character set (so that
+/// Warden must read them back afterwards, and `sql` must be a statement of its own).
+pub fn changes_session(sql: &str) -> bool {
+    let w = words(sql);
+    let has = |word: &str| w.iter().any(|(x, _)| x == word);
+    let sets = has("SET")
+        && (has("SQL_MODE")
+            || has("NAMES")
+            || has("CHARSET")
+            || has("CHARACTER")
+            || has("CHARACTER_SET_CLIENT")
+            || has("CHARACTER_SET_CONNECTION"));
+    sets || has("EXECUTE") || has("CALL")
 }
 
 /// `sql` as the server reads it when a backslash is an ordinary character inside quotes
@@ -134,10 +190,29 @@ mod tests {
         assert!(refusal("SET @@session.character_set_client = 'cp932'").is_some());
         assert!(refusal("SET NAMES utf8mb4").is_none());
         assert!(refusal("SELECT names FROM gbk").is_none());
-        assert!(refusal("SET sql_mode = 'NO_BACKSLASH_ESCAPES'").is_some());
-        assert!(refusal("SET @@session.sql_mode = CONCAT(@@sql_mode, ',ANSI')").is_some());
+        assert!(refusal("SET sql_mode = 'NO_BACKSLASH_ESCAPES'").is_none());
+        assert!(refusal("SET STATEMENT sql_mode = 'ANSI' FOR SELECT \"a\\\" FROM t").is_some());
         assert!(refusal("SELECT @@sql_mode").is_none());
+        assert!(unsafe_charset("gbk") && unsafe_charset(" SJIS") && !unsafe_charset("utf8mb4"));
         assert!(unsafe_collation(28) && !unsafe_collation(45));
+    }
+
+    #[test]
+    fn session_changes_are_noticed_however_written() {
+        for sql in [
+            "SET sql_mode = 'NO_BACKSLASH_ESCAPES'",
+            "/*!40101 SET @OLD_SQL_MODE=@@SQL_MODE, SQL_MODE='NO_AUTO_VALUE_ON_ZERO' */",
+            "SET @@session.sql_mode = CONCAT(@@sql_mode, ',ANSI')",
+            "SET NAMES latin1",
+            "SET CHARACTER SET utf8mb4",
+            "SET character_set_client = DEFAULT",
+            "EXECUTE s",
+            "CALL p()",
+        ] {
+            assert!(changes_session(sql), "{sql}");
+        }
+        assert!(!changes_session("SELECT @@sql_mode"));
+        assert!(!changes_session("UPDATE t SET v = 1 WHERE id = 2"));
     }
 
     #[test]

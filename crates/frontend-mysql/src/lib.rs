@@ -1,13 +1,17 @@
 //! MySQL / MariaDB front-end: the `mariadb`/`mysql` clients and MySQL drivers connect to
-//! Warden as their Warden user (`mysql_native_password`); Warden logs in upstream with
+//! Warden as their Warden user (`caching_sha2_password` or `mysql_native_password`,
+//! optionally over TLS); Warden logs in upstream with
 //! the target's credentials and decides every statement through the Gate before the
 //! database sees it.
 //!
 //! Layout: [`packet`] framing, limits, sequence ids · [`wire`] constants and the small
 //! encodings (ERR/OK, length-encoded integers) · [`handshake`] the v10 greeting and the
-//! client's HandshakeResponse41 · [`login`] client authentication · [`upstream`]
+//! client's HandshakeResponse41 · [`greet`] the greeting phase, TLS after an SSLRequest
+//! ([`tls`]) · [`login`] client authentication ([`sha2_auth`] for
+//! `caching_sha2_password`) · [`upstream`]
 //! Warden's own login upstream · [`lexing`] text checks made before inspection (things
-//! the server would read differently from the inspector) · [`command`] one client
+//! the server would read differently from the inspector) · [`prepare_from`] the
+//! statement inside `PREPARE name FROM '...'`, decided · [`command`] one client
 //! command → what to do with it · [`decision`] the Gate's answers as ERR packets, holds ·
 //! [`session`] the command loop with decisions ·
 //! [`relay`] upstream responses back to the client with outcomes · [`prepared`]
@@ -31,14 +35,18 @@ pub mod decision;
 pub mod errors;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod greet;
 pub mod handshake;
 pub mod lexing;
 pub mod login;
 pub mod packet;
 pub mod params;
+pub mod prepare_from;
 pub mod prepared;
 pub mod relay;
 pub mod session;
+pub mod sha2_auth;
+pub mod tls;
 pub mod upstream;
 pub mod wire;
 
@@ -53,7 +61,7 @@ pub use warden_config::MysqlOptions;
 /// Serves one mysql target on `listener` until `ctx.shutdown` fires (connection cap and
 /// draining come from [`warden_gate::frontend::accept_loop`]).
 pub async fn serve(listener: tokio::net::TcpListener, ctx: FrontendContext) -> std::io::Result<()> {
-    let shared = Arc::new(connection::Shared::new(&ctx));
+    let shared = Arc::new(connection::Shared::new(&ctx)?);
     warden_gate::frontend::accept_loop(listener, ctx, move |tcp, peer, ctx| {
         connection::handle(tcp, peer, ctx, Arc::clone(&shared))
     })

@@ -191,6 +191,44 @@ pub async fn send<W: AsyncWrite + Unpin>(
     Ok(next)
 }
 
+/// The client's first packet (sequence id 1), read byte-exactly from `io`: nothing after
+/// it is consumed, so that a TLS handshake can follow an SSLRequest. `None` when the
+/// client leaves before sending anything.
+pub async fn read_first<R: AsyncRead + Unpin>(
+    io: &mut R,
+    limit: usize,
+) -> Result<Option<Bytes>, MyError> {
+    let mut header = [0u8; 4];
+    let mut got = 0;
+    while got < 4 {
+        let n = io.read(&mut header[got..]).await?;
+        if n == 0 {
+            if got == 0 {
+                return Ok(None);
+            }
+            return Err(MyError::Malformed(
+                "connection closed inside a packet".into(),
+            ));
+        }
+        got += n;
+    }
+    let len = usize::from(header[0]) | usize::from(header[1]) << 8 | usize::from(header[2]) << 16;
+    if header[3] != 1 {
+        return Err(MyError::OutOfOrder {
+            expected: 1,
+            got: header[3],
+        });
+    }
+    if len > limit {
+        return Err(MyError::TooLarge { len, max: limit });
+    }
+    let mut payload = vec![0u8; len];
+    io.read_exact(&mut payload)
+        .await
+        .map_err(|_| MyError::Malformed("connection closed inside a packet".into()))?;
+    Ok(Some(Bytes::from(payload)))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -16,7 +16,7 @@ use warden_audit::Outcome;
 
 use super::errors::MyError;
 use super::packet::{PacketReader, MAX_CHUNK};
-use super::wire::{Body, STATUS_MORE_RESULTS};
+use super::wire::{Body, STATUS_CURSOR_EXISTS, STATUS_MORE_RESULTS};
 
 /// Flush to the client once this much is buffered.
 const FLUSH_AT: usize = 64 * 1024;
@@ -30,6 +30,8 @@ pub enum Expect {
     Prepare,
     /// One packet (COM_PING, COM_INIT_DB, COM_STMT_RESET, ...).
     One,
+    /// COM_STMT_FETCH: rows and an EOF, or ERR.
+    Fetch,
 }
 
 /// What a relayed response amounted to.
@@ -173,6 +175,14 @@ where
         }
         Expect::Prepare => prepare(&mut pipe, &mut relayed).await?,
         Expect::Results => results(&mut pipe, &mut relayed.outcome).await?,
+        Expect::Fetch => {
+            let (rows, end) = rows_until_end(&mut pipe).await?;
+            relayed.outcome.rows = Some(rows);
+            relayed.outcome.status = Some(format!("FETCH {rows}"));
+            if end[0] == 0xff {
+                relayed.outcome.error = Some(err_text(&end));
+            }
+        }
     }
     relayed.outcome.bytes = Some(pipe.bytes);
     pipe.flush().await?;
@@ -205,6 +215,22 @@ where
     relayed.params = params;
     relayed.outcome.status = Some("PREPARED".into());
     Ok(())
+}
+
+/// Rows up to the EOF or ERR that ends them: (rows, that packet).
+async fn rows_until_end<U, C>(pipe: &mut Pipe<'_, U, C>) -> Result<(u64, Bytes), MyError>
+where
+    U: AsyncRead + AsyncWrite + Unpin,
+    C: AsyncWrite + Unpin,
+{
+    let mut rows = 0u64;
+    loop {
+        let p = pipe.next_forwarded().await?;
+        if is_eof(&p) || p[0] == 0xff {
+            return Ok((rows, p));
+        }
+        rows += 1;
+    }
 }
 
 async fn results<U, C>(pipe: &mut Pipe<'_, U, C>, outcome: &mut Outcome) -> Result<(), MyError>
@@ -244,17 +270,22 @@ where
                 let columns = Body::new(&first)
                     .lenenc()
                     .map_err(|e| MyError::Upstream(e.to_string()))?;
+                let mut last = first;
                 for _ in 0..=columns {
-                    pipe.next_forwarded().await?;
+                    last = pipe.next_forwarded().await?;
                 }
-                let mut set_rows = 0u64;
-                let end = loop {
-                    let p = pipe.next_forwarded().await?;
-                    if is_eof(&p) || p[0] == 0xff {
-                        break p;
-                    }
-                    set_rows += 1;
-                };
+                let opened_cursor = is_eof(&last)
+                    && Body::new(last.get(3..).unwrap_or_default())
+                        .u16()
+                        .unwrap_or(0)
+                        & STATUS_CURSOR_EXISTS
+                        != 0;
+                if opened_cursor {
+                    // the rows come with COM_STMT_FETCH
+                    outcome.status = Some("CURSOR OPENED".into());
+                    break;
+                }
+                let (set_rows, end) = rows_until_end(pipe).await?;
                 rows += set_rows;
                 outcome.status = Some(format!("SELECT {set_rows}"));
                 if end[0] == 0xff {

@@ -12,10 +12,16 @@
 //! * COM_STMT_EXECUTE is decided as its own Action: the prepared text with the bound
 //!   values written in ([`params`](super::params)) and the prepared text's facts; on
 //!   approval exactly the execute packet the approvers saw is forwarded, once.
+//!   An execute may open a cursor; COM_STMT_FETCH then only passes for ids Warden
+//!   allowed (the rows belong to the execute that was decided).
 //! * COM_INIT_DB is decided as `USE \`db\``.
+//! * After a statement that may change `sql_mode` or the character set (and after
+//!   COM_RESET_CONNECTION) both are read back from the upstream session, so that the
+//!   next statement is lexed the way the server will read it.
 //!
 //! Must never forward a statement before its verdict, never forward refused text, and
-//! never forward an execute, reset or long-data packet for an id Warden did not allow.
+//! never forward an execute, fetch, reset or long-data packet for an id Warden did not
+//! allow.
 
 use bytes::BytesMut;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
@@ -25,10 +31,12 @@ use warden_inspect::Facts;
 use super::command::{self, Command};
 use super::decision::{Decided, SessionInfo};
 use super::errors::MyError;
+use super::lexing;
 use super::packet::{self, Packet, PacketReader};
 use super::params::{self as bound, ParamState};
 use super::prepared::{abandon, finish, Prepared, PreparedStatements};
 use super::relay::{self, Expect};
+use super::upstream;
 use super::wire::ErrPacket;
 
 /// One session: the client and upstream connections and the prepared statements.
@@ -83,7 +91,15 @@ where
                     let sql = format!("USE `{}`", db.replace('`', "``"));
                     self.decided(&packet, &sql, Expect::One).await?;
                 }
-                Command::Execute { id, cursor } => self.execute(&packet, id, cursor).await?,
+                Command::Execute { id, .. } => self.execute(&packet, id).await?,
+                Command::Fetch { id } => {
+                    if self.statements.get_mut(id).is_some() {
+                        self.forward(&packet).await?;
+                        self.relay(Expect::Fetch).await?;
+                    } else {
+                        self.unknown_statement(id, reply_seq).await?;
+                    }
+                }
                 Command::LongData { id, param } => {
                     if let Some(stmt) = self.statements.get_mut(id) {
                         stmt.params
@@ -112,6 +128,7 @@ where
                     self.statements.clear();
                     self.forward(&packet).await?;
                     self.relay(Expect::One).await?;
+                    self.reread().await?;
                 }
                 Command::Refused { name, why } => {
                     let err = self.info.refuse_audited(name, Facts::None, &why).await;
@@ -152,7 +169,17 @@ where
             }
         };
         finish(*ticket, relayed.outcome);
+        if lexing::changes_session(sql) {
+            self.reread().await?;
+        }
         Ok(())
+    }
+
+    /// Reads the upstream session's `sql_mode` and character set again after a
+    /// statement that may have changed them ([`lexing::changes_session`]).
+    async fn reread(&mut self) -> Result<(), MyError> {
+        let state = upstream::session_state(&mut self.upstream).await?;
+        self.info.track(&state)
     }
 
     /// COM_STMT_PREPARE: decided on its text, except that a statement the policies
@@ -197,16 +224,8 @@ where
         Ok(())
     }
 
-    async fn execute(&mut self, packet: &Packet, id: u32, cursor: bool) -> Result<(), MyError> {
+    async fn execute(&mut self, packet: &Packet, id: u32) -> Result<(), MyError> {
         let reply_seq = packet.last_seq.wrapping_add(1);
-        if cursor {
-            let why = "COM_STMT_EXECUTE with a cursor is not supported by Warden yet";
-            let err = self
-                .info
-                .refuse_audited("COM_STMT_EXECUTE", Facts::None, why)
-                .await;
-            return self.reply_err(reply_seq, &err).await;
-        }
         let Some(stmt) = self.statements.get_mut(id) else {
             return self.unknown_statement(id, reply_seq).await;
         };
@@ -236,6 +255,9 @@ where
         match self.relay(Expect::Results).await {
             Ok(relayed) => {
                 finish(*ticket, relayed.outcome);
+                if lexing::changes_session(&sql) {
+                    self.reread().await?;
+                }
                 Ok(())
             }
             Err(e) => {

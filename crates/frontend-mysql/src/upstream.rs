@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use bytes::{BufMut, BytesMut};
 use sha2::{Digest, Sha256};
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use warden_config::mysql_native::native_reply;
 
@@ -221,23 +222,40 @@ async fn connect_inner(
     Err(MyError::Upstream("too many authentication rounds".into()))
 }
 
-/// The upstream session's `sql_mode` (Warden asks once, right after its login).
-pub async fn sql_mode(up: &mut Upstream) -> Result<String, MyError> {
-    packet::send(up.reader.get_mut(), 0, b"\x03SELECT @@SESSION.sql_mode").await?;
+/// What of the upstream session decides how text is lexed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionState {
+    pub sql_mode: String,
+    pub charset_client: String,
+}
+
+/// Reads the upstream session's `sql_mode` and `character_set_client` (right after
+/// Warden's login, and after every statement that may change them).
+pub async fn session_state<U: AsyncRead + AsyncWrite + Unpin>(
+    up: &mut PacketReader<U>,
+) -> Result<SessionState, MyError> {
+    const QUERY: &[u8] = b"\x03SELECT @@SESSION.sql_mode, @@SESSION.character_set_client";
+    packet::send(up.get_mut(), 0, QUERY).await?;
     let bad = || MyError::Upstream("unexpected answer to SELECT @@SESSION.sql_mode".into());
-    // column count, column definition, EOF, the row, EOF
-    let mut packets = Vec::with_capacity(5);
-    for seq in 1..=5u8 {
-        let p = up.reader.read_packet(seq).await?.ok_or_else(bad)?;
+    // column count (2), two column definitions, EOF, the row, EOF
+    let mut packets = Vec::with_capacity(6);
+    for seq in 1..=6u8 {
+        let p = up.read_packet(seq).await?.ok_or_else(bad)?;
         if p.payload.first() == Some(&0xff) {
             return Err(bad());
         }
         packets.push(p.payload);
     }
-    if packets[0].first() != Some(&1) {
+    if packets[0].first() != Some(&2) {
         return Err(bad());
     }
-    let mut b = Body::new(&packets[3]);
-    let n = usize::try_from(b.lenenc()?).map_err(|_| bad())?;
-    Ok(String::from_utf8_lossy(b.bytes(n)?).into_owned())
+    let mut b = Body::new(&packets[4]);
+    let mut text = || -> Result<String, MyError> {
+        let n = usize::try_from(b.lenenc()?).map_err(|_| bad())?;
+        Ok(String::from_utf8_lossy(b.bytes(n)?).into_owned())
+    };
+    Ok(SessionState {
+        sql_mode: text()?,
+        charset_client: text()?,
+    })
 }

@@ -81,6 +81,7 @@ pub mod command {
     pub const STMT_CLOSE: u8 = 0x19;
     pub const STMT_RESET: u8 = 0x1a;
     pub const SET_OPTION: u8 = 0x1b;
+    pub const STMT_FETCH: u8 = 0x1c;
     pub const BINLOG_DUMP_GTID: u8 = 0x1e;
     pub const RESET_CONNECTION: u8 = 0x1f;
 }
@@ -89,6 +90,8 @@ pub mod command {
 pub const STATUS_AUTOCOMMIT: u16 = 0x0002;
 /// `SERVER_MORE_RESULTS_EXISTS`: another result follows this OK/EOF.
 pub const STATUS_MORE_RESULTS: u16 = 0x0008;
+/// `SERVER_STATUS_CURSOR_EXISTS`: an execute opened a cursor (rows come by fetch).
+pub const STATUS_CURSOR_EXISTS: u16 = 0x0040;
 /// utf8mb4_general_ci, the collation Warden announces.
 pub const DEFAULT_COLLATION: u8 = 45;
 

@@ -115,7 +115,7 @@ proptest! {
         if let Err(e) = command::classify(&payload) {
             check_error(&e);
         }
-        if let Err(e) = handshake::parse_response(&payload) {
+        if let Err(e) = handshake::parse_response(&payload, false) {
             check_error(&e);
         }
     }
@@ -153,7 +153,7 @@ proptest! {
     #[test]
     fn the_relay_never_panics_on_upstream_bytes(
         bytes in prop_oneof![framed(), mangled(), prop::collection::vec(any::<u8>(), 0..1024)],
-        expect in prop_oneof![Just(Expect::Results), Just(Expect::Prepare), Just(Expect::One)],
+        expect in prop_oneof![Just(Expect::Results), Just(Expect::Prepare), Just(Expect::One), Just(Expect::Fetch)],
     ) {
         block_on(async {
             let (mut feed, upstream) = tokio::io::duplex(bytes.len() + 64 * 1024);

@@ -236,3 +236,33 @@ async fn init_db_is_decided_as_use_and_forwarded() {
     let r = within(30, c.command(&p)).await.expect("reply");
     assert!(matches!(r, Reply::Err { .. }), "{r:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cursor_execute_is_decided_and_its_rows_fetched() {
+    use my_support::raw::Reply;
+    let h = my_support::start().await;
+    setup(&h);
+    let mut c = h.raw().await;
+    let id = c
+        .prepare("SELECT id FROM t WHERE v <> 'cursor-marker' ORDER BY id")
+        .await
+        .expect("io")
+        .expect("prepared");
+    let opened = c.execute_cursor(id).await.expect("io").expect("execute");
+    assert!(opened, "the server opened a cursor");
+    let rows = |r: Reply| match r {
+        Reply::Rows(rows) => rows.len(),
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(rows(c.fetch(id, 2).await.expect("io")), 2);
+    assert_eq!(rows(c.fetch(id, 10).await.expect("io")), 1);
+    // the execute that opened it was decided and audited like any other
+    assert!(!h.audit_records("v <> 'cursor-marker'").await.is_empty());
+    // a fetch for a statement Warden never allowed: ERR 1243
+    assert_eq!(c.fetch(999, 1).await.expect("io").err_code(), Some(1243));
+    // the session goes on
+    assert!(matches!(
+        c.query("SELECT 1").await.expect("io"),
+        Reply::Rows(_)
+    ));
+}

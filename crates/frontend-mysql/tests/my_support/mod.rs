@@ -24,6 +24,8 @@ use warden_policy::{PolicySet, PolicyStore, SqlCache};
 
 pub const UPSTREAM: &str = "127.0.0.1:3306";
 pub const ALICE_PW: &str = "alice-secret-1";
+/// carol has only an argon2id `password_hash` (TLS harnesses only).
+pub const CAROL_PW: &str = "carol-secret-3";
 
 fn user(name: &str, role: &str, pw: &str) -> User {
     User {
@@ -70,6 +72,8 @@ pub struct Harness {
     pub upstream_user: String,
     pub shutdown: CancellationToken,
     pub dir: TempDir,
+    /// The CA that signed the front-end's certificate (TLS harnesses).
+    pub ca: Option<std::path::PathBuf>,
 }
 
 pub async fn start() -> Harness {
@@ -82,7 +86,49 @@ pub async fn start_with(options: MysqlOptions) -> Harness {
 
 /// A harness whose Gate has `extra` (a policy file's text) next to the shipped pack.
 pub async fn start_with_policy(options: MysqlOptions, extra: Option<&str>) -> Harness {
+    start_inner(options, extra, false).await
+}
+
+/// A harness whose target has `tls:` settings (a fresh CA and a certificate for
+/// 127.0.0.1), and the user carol with only a `password_hash`.
+pub async fn start_tls() -> Harness {
+    start_inner(MysqlOptions::default(), None, true).await
+}
+
+/// A CA and a server certificate for 127.0.0.1 in `dir`.
+fn make_pki(dir: &std::path::Path) -> (std::path::PathBuf, warden_config::TlsFiles) {
+    let ca_key = rcgen::KeyPair::generate().expect("ca key");
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "warden mysql test CA");
+    let ca = ca_params.self_signed(&ca_key).expect("ca cert");
+    let key = rcgen::KeyPair::generate().expect("key");
+    let params =
+        rcgen::CertificateParams::new(vec!["localhost".to_string(), "127.0.0.1".to_string()])
+            .expect("params");
+    let cert = params.signed_by(&key, &ca, &ca_key).expect("cert");
+    std::fs::write(dir.join("ca.pem"), ca.pem()).expect("write ca");
+    std::fs::write(dir.join("server.pem"), cert.pem()).expect("write cert");
+    std::fs::write(dir.join("server.key"), key.serialize_pem()).expect("write key");
+    (
+        dir.join("ca.pem"),
+        warden_config::TlsFiles {
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+        },
+    )
+}
+
+async fn start_inner(options: MysqlOptions, extra: Option<&str>, tls: bool) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
+    let (ca, tls_files) = if tls {
+        let (ca, files) = make_pki(dir.path());
+        (Some(ca), Some(files))
+    } else {
+        (None, None)
+    };
     let name = format!("warden_my_{}", hex::encode(rand::random::<[u8; 5]>()));
     let upstream_password = format!("pw-{}", hex::encode(rand::random::<[u8; 8]>()));
     admin(&format!(
@@ -124,7 +170,7 @@ pub async fn start_with_policy(options: MysqlOptions, extra: Option<&str>) -> Ha
         labels: BTreeMap::from([("env".to_string(), "production".to_string())]),
         upstream_user: Some(name.clone()),
         upstream_password: Some(Secret::new(upstream_password)),
-        tls: None,
+        tls: tls_files,
         upstream_tls: None,
         max_connections: 64,
         postgres: Default::default(),
@@ -132,10 +178,18 @@ pub async fn start_with_policy(options: MysqlOptions, extra: Option<&str>) -> Ha
         http: Default::default(),
         ssh: Default::default(),
     };
-    let users = UserDirectory::new([
+    let mut users = vec![
         user("alice", "developer", ALICE_PW),
         user("bob", "dba", "bob-secret-2"),
-    ]);
+    ];
+    if tls {
+        let mut carol = user("carol", "developer", CAROL_PW);
+        carol.mysql_native = None;
+        carol.password_hash =
+            Some(warden_gate::auth::password::hash_password(CAROL_PW).expect("hash"));
+        users.push(carol);
+    }
+    let users = UserDirectory::new(users);
     let shutdown = CancellationToken::new();
     let ctx = FrontendContext::new(
         Arc::new(target),
@@ -153,6 +207,7 @@ pub async fn start_with_policy(options: MysqlOptions, extra: Option<&str>) -> Ha
         upstream_user: name,
         shutdown,
         dir,
+        ca,
     }
 }
 
@@ -387,6 +442,15 @@ impl Harness {
         self.gate
             .approvals()
             .approve(id, &Self::dba(), Some("ok".into()))
+            .await
+            .expect("approve");
+    }
+
+    /// Approves as an approver of every rule (the built-in defaults need `admin`).
+    pub async fn approve_as_admin(&self, id: &str) {
+        self.gate
+            .approvals()
+            .approve(id, &Self::any_approver(), Some("ok".into()))
             .await
             .expect("approve");
     }

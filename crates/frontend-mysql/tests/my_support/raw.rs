@@ -200,6 +200,47 @@ impl RawClient {
         self.command(&p).await
     }
 
+    /// COM_STMT_EXECUTE of a statement without parameters with a read-only cursor:
+    /// whether the server says a cursor is open (rows come by fetch), or the ERR.
+    pub async fn execute_cursor(&mut self, id: u32) -> io::Result<Result<bool, Reply>> {
+        let mut p = vec![0x17];
+        p.extend_from_slice(&id.to_le_bytes());
+        p.push(1);
+        p.extend_from_slice(&1u32.to_le_bytes());
+        self.write_packet(0, &p).await?;
+        let (_, first) = self.read_packet().await?;
+        if first[0] == 0xff {
+            return Ok(Err(parse_err(&first)));
+        }
+        let mut pos = 0;
+        let columns = lenenc(&first, &mut pos);
+        let mut last = first;
+        for _ in 0..=columns {
+            last = self.read_packet().await?.1;
+        }
+        let status = u16::from_le_bytes([last[3], last[4]]);
+        Ok(Ok(status & 0x40 != 0))
+    }
+
+    /// COM_STMT_FETCH of up to `rows` rows: the rows, or the ERR.
+    pub async fn fetch(&mut self, id: u32, rows: u32) -> io::Result<Reply> {
+        let mut p = vec![0x1c];
+        p.extend_from_slice(&id.to_le_bytes());
+        p.extend_from_slice(&rows.to_le_bytes());
+        self.write_packet(0, &p).await?;
+        let mut out = Vec::new();
+        loop {
+            let (_, p) = self.read_packet().await?;
+            if p[0] == 0xff {
+                return Ok(parse_err(&p));
+            }
+            if p[0] == 0xfe && p.len() < 9 {
+                return Ok(Reply::Rows(out));
+            }
+            out.push(p);
+        }
+    }
+
     /// Whether the server closes the connection (whatever it still sends first).
     pub async fn closed(&mut self) -> bool {
         let mut buf = [0u8; 4096];

@@ -22,6 +22,8 @@ pub enum LoginMethod {
     Password,
     /// MySQL `mysql_native_password` challenge-response.
     MysqlNative,
+    /// MySQL `caching_sha2_password` (fast path, or full authentication over TLS).
+    MysqlCachingSha2,
     /// HTTP `Authorization: Bearer` with a Warden token.
     Token,
     /// HTTP `Authorization: Basic` (checked against the argon2id hash).
@@ -41,6 +43,7 @@ impl LoginMethod {
             LoginMethod::Scram => "scram-sha-256",
             LoginMethod::Password => "password",
             LoginMethod::MysqlNative => "mysql_native_password",
+            LoginMethod::MysqlCachingSha2 => "caching_sha2_password",
             LoginMethod::Token => "token",
             LoginMethod::Basic => "basic",
             LoginMethod::PublicKey => "publickey",

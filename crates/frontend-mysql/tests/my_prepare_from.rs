@@ -1,0 +1,165 @@
+//! `PREPARE name FROM '<statement>'` through Warden against the machine's MariaDB, with
+//! the `mariadb` CLI and mysql_async: the statement inside the string is decided like
+//! the same statement sent plainly — a DROP/TRUNCATE inside is denied at once (ERR 1227
+//! naming the pack's rule, no approval asked), an unbounded DELETE inside is held by
+//! the unbounded-writes rule, `FROM @var` stays opaque (held). The table is checked
+//! directly after every case.
+
+mod my_support;
+
+use my_support::{within, Harness};
+use mysql_async::prelude::*;
+
+fn setup(h: &Harness) {
+    h.direct("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1,'a'),(2,'b'),(3,'c')");
+}
+
+fn count(h: &Harness) -> String {
+    h.direct("SELECT COUNT(*) FROM t")
+}
+
+fn server_code(r: Result<(), mysql_async::Error>) -> Option<u16> {
+    match r {
+        Err(mysql_async::Error::Server(e)) => Some(e.code),
+        _ => None,
+    }
+}
+
+/// Panics if any approval is ever requested while it runs.
+async fn no_hold_ever(h: &Harness) {
+    loop {
+        let pending = h
+            .gate
+            .approvals()
+            .list(Some(warden_approval::ApprovalState::Pending));
+        assert!(pending.is_empty(), "held instead of denied: {pending:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn drop_and_truncate_inside_prepare_from_are_denied_not_held() {
+    let h = my_support::start().await;
+    setup(&h);
+    let texts = [
+        "PREPARE s FROM 'DROP TABLE t'",
+        "PREPARE s FROM 'TRUNCATE TABLE t'",
+        "SELECT 1; PREPARE s FROM \"DROP TABLE t\"",
+        r"PREPARE s FROM 'DROP TABLE \`t\`'",
+        "PREPARE s FROM 'DROP /* it''s */ TABLE t'",
+    ];
+    // the mariadb CLI: every line refused with the rule's message, no approval asked
+    let script: String = texts.iter().map(|t| format!("{t};\n")).collect();
+    let (_, _, stderr) = within(60, async {
+        tokio::select! {
+            out = h.cli(&[], &script) => out,
+            () = no_hold_ever(&h) => unreachable!(),
+        }
+    })
+    .await;
+    let refused: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.contains("ERROR 1227"))
+        .collect();
+    assert_eq!(refused.len(), texts.len(), "{stderr}");
+    assert!(
+        refused
+            .iter()
+            .all(|l| l.contains("mysql-no-drop-or-truncate")),
+        "{stderr}"
+    );
+    assert_eq!(count(&h), "3");
+
+    // mysql_async (text protocol) too; the session stays usable
+    let mut c = h.driver().await;
+    within(60, async {
+        tokio::select! {
+            () = async {
+                for sql in texts {
+                    assert_eq!(server_code(c.query_drop(sql).await), Some(1227), "{sql}");
+                    assert_eq!(count(&h), "3", "after {sql}");
+                }
+            } => {},
+            () = no_hold_ever(&h) => unreachable!(),
+        }
+    })
+    .await;
+    let n: Option<i64> = c.query_first("SELECT COUNT(*) FROM t").await.expect("read");
+    assert_eq!(n, Some(3));
+    let denied = h.audit_records("PREPARE s FROM 'TRUNCATE TABLE t'").await;
+    assert!(
+        denied.iter().any(|e| e
+            .verdict
+            .as_ref()
+            .is_some_and(|v| v.decision == "deny"
+                && v.rules.iter().any(|r| r == "mysql-no-drop-or-truncate"))),
+        "{denied:?}"
+    );
+    c.disconnect().await.expect("disconnect");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unbounded_delete_inside_prepare_from_is_held_and_from_a_variable_stays_opaque() {
+    let h = my_support::start().await;
+    setup(&h);
+    let mut c = h.driver().await;
+
+    // held by the unbounded-writes rule (not the unparsed default); denied → not prepared
+    let deny = async {
+        let req = h.pending().await;
+        assert!(
+            req.rules.iter().any(|r| r == "mysql-unbounded-writes"),
+            "{:?}",
+            req.rules
+        );
+        assert!(
+            req.action.raw.contains("DELETE FROM t"),
+            "{:?}",
+            req.action.raw
+        );
+        h.deny(&req.id).await;
+    };
+    let (r, ()) = within(60, async {
+        tokio::join!(c.query_drop("PREPARE s FROM 'DELETE FROM t'"), deny)
+    })
+    .await;
+    assert_eq!(server_code(r), Some(1227));
+    // EXECUTE is opaque (held): denied here, and nothing was prepared anyway
+    let r = within(60, async {
+        tokio::select! {
+            r = c.query_drop("EXECUTE s") => r,
+            () = h.deny_every_hold() => unreachable!(),
+        }
+    })
+    .await;
+    assert!(r.is_err(), "nothing was prepared");
+    assert_eq!(count(&h), "3");
+
+    // a bounded read inside is allowed and prepared; EXECUTE is still opaque (held)
+    c.query_drop("PREPARE r FROM 'SELECT v FROM t WHERE id = 1'")
+        .await
+        .expect("a read inside PREPARE FROM is allowed");
+
+    // FROM @var: opaque, held whatever the variable holds
+    c.query_drop("SET @q = 'DELETE FROM t'").await.expect("set");
+    let deny = async {
+        let req = h.pending().await;
+        assert!(req.action.raw.contains("FROM @q"), "{:?}", req.action.raw);
+        assert!(
+            !req.rules.iter().any(|r| r == "mysql-unbounded-writes"),
+            "{:?}",
+            req.rules
+        );
+        h.deny_every_hold().await;
+    };
+    let r = within(60, async {
+        tokio::select! {
+            r = c.query_drop("PREPARE v FROM @q") => r,
+            () = deny => unreachable!(),
+        }
+    })
+    .await;
+    assert_eq!(server_code(r), Some(1227));
+    assert_eq!(count(&h), "3");
+    c.disconnect().await.expect("disconnect");
+}
