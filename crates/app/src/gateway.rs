@@ -15,6 +15,8 @@ use warden_config::Config;
 use warden_policy::PolicySet;
 use warden_web::{WebState, WebTarget, WebhookConfig};
 
+use crate::drift::proposals::ProposalDesk;
+use crate::drift::shelf::Shelf;
 use crate::runtime::{self, Running, RunningTarget, StartError};
 use crate::web_tls;
 
@@ -107,7 +109,9 @@ pub async fn start(
     };
     let running = runtime::start(config, set, shutdown.clone()).await?;
     let console = web_listener.local_addr().unwrap_or(config.web.listen);
-    let state = web_state(config, &running);
+    let desk = proposal_desk(config, &running);
+    desk.resume().await;
+    let state = web_state(config, &running, desk);
     let web = match serve_console(config, web_listener, state, &shutdown) {
         Ok(web) => web,
         Err(e) => {
@@ -209,7 +213,19 @@ impl Gateway {
     }
 }
 
-fn web_state(config: &Config, running: &Running) -> WebState {
+/// The reviewed path for policy changes, with the proposals kept under the data dir.
+fn proposal_desk(config: &Config, running: &Running) -> ProposalDesk {
+    ProposalDesk {
+        reloader: running.reloader.clone(),
+        approvals: running.approvals.clone(),
+        audit: running.audit.clone(),
+        review: config.policy_review.clone(),
+        shutdown: running.shutdown.child_token(),
+        shelf: Shelf::new(&config.data_dir),
+    }
+}
+
+fn web_state(config: &Config, running: &Running, desk: ProposalDesk) -> WebState {
     WebState {
         approvals: running.approvals.clone(),
         audit: running.audit.clone(),
@@ -235,15 +251,7 @@ fn web_state(config: &Config, running: &Running) -> WebState {
                 }) as Arc<dyn warden_web::AlertDesk>
             }),
         counters: Some(gate_counters(running.gate.clone())),
-        proposals: Some(crate::drift::proposals::desk(
-            crate::drift::proposals::ProposalDesk {
-                reloader: running.reloader.clone(),
-                approvals: running.approvals.clone(),
-                audit: running.audit.clone(),
-                review: config.policy_review.clone(),
-                shutdown: running.shutdown.child_token(),
-            },
-        )),
+        proposals: Some(crate::drift::proposals::desk(desk)),
         notifications: config
             .notifications
             .iter()
