@@ -37,6 +37,20 @@ fn warden_as(user: &str, url: &str, args: &[&str]) -> (Option<i32>, String, Stri
     )
 }
 
+/// Every record in the audit store of the stopped gateway in `dir`, newest first.
+fn stored_records(dir: &std::path::Path) -> Vec<warden_audit::Record> {
+    let store = warden_audit::AuditConfig::new(dir.join("data/audit"));
+    let log = warden_audit::AuditLog::open(store).expect("reopen");
+    let page = log
+        .query(&warden_audit::Query {
+            limit: 5000,
+            ..Default::default()
+        })
+        .expect("query");
+    log.shutdown().expect("close");
+    page.records
+}
+
 #[test]
 fn propose_then_approve_writes_and_applies_the_policy_without_a_drift_alert() {
     let dir = tempfile::tempdir().expect("tempdir");
@@ -105,15 +119,8 @@ fn propose_then_approve_writes_and_applies_the_policy_without_a_drift_alert() {
 
     let (code, out) = server.terminate();
     assert_eq!(code, Some(0), "{out:?}");
-    let audit = dir.path().join("data/audit");
-    let log = warden_audit::AuditLog::open(warden_audit::AuditConfig::new(&audit)).expect("reopen");
-    let page = log
-        .query(&warden_audit::Query {
-            limit: 1000,
-            ..Default::default()
-        })
-        .expect("query");
-    let kinds: Vec<warden_audit::EventKind> = page.records.iter().map(|r| r.event.kind).collect();
+    let records = stored_records(dir.path());
+    let kinds: Vec<warden_audit::EventKind> = records.iter().map(|r| r.event.kind).collect();
     assert!(
         kinds.contains(&warden_audit::EventKind::PolicyProposed),
         "{kinds:?}"
@@ -122,8 +129,7 @@ fn propose_then_approve_writes_and_applies_the_policy_without_a_drift_alert() {
         kinds.contains(&warden_audit::EventKind::PolicyProposalApplied),
         "{kinds:?}"
     );
-    let drift: Vec<_> = page
-        .records
+    let drift: Vec<_> = records
         .iter()
         .filter(|r| {
             r.event
@@ -136,7 +142,6 @@ fn propose_then_approve_writes_and_applies_the_policy_without_a_drift_alert() {
         drift.is_empty(),
         "a reviewed change raises no drift alert: {drift:?}"
     );
-    log.shutdown().expect("close");
 }
 
 const OTHER: &str = "version: 1\nrules:\n  - name: no-drop\n    when: { sql: { statements: [drop] } }\n    action: deny\n  - name: no-grant\n    when: { sql: { statements: [grant] } }\n    action: deny\n";
@@ -251,18 +256,9 @@ fn a_proposal_survives_sigterm_and_sigkill_and_is_applied_once_approved() {
     let (code, out) = server.terminate();
     assert_eq!(code, Some(0), "{out:?}");
 
-    let log = warden_audit::AuditLog::open(warden_audit::AuditConfig::new(
-        dir.path().join("data/audit"),
-    ))
-    .expect("reopen");
-    let page = log
-        .query(&warden_audit::Query {
-            limit: 5000,
-            ..Default::default()
-        })
-        .expect("query");
+    let records = stored_records(dir.path());
     let ended = |kind: warden_audit::EventKind| -> Vec<String> {
-        page.records
+        records
             .iter()
             .filter(|r| r.event.kind == kind)
             .filter_map(|r| r.event.approval.as_ref().map(|a| a.id.clone()))
@@ -271,14 +267,13 @@ fn a_proposal_survives_sigterm_and_sigkill_and_is_applied_once_approved() {
     use warden_audit::EventKind::{PolicyProposalApplied, PolicyProposalRejected};
     assert_eq!(ended(PolicyProposalApplied), vec![applied.clone()]);
     assert_eq!(ended(PolicyProposalRejected), vec![denied.clone()]);
-    let drift = page.records.iter().filter(|r| {
+    let drift = records.iter().filter(|r| {
         r.event
             .alert
             .as_ref()
             .is_some_and(|a| a.detector == "config-drift")
     });
     assert_eq!(drift.count(), 0, "a reviewed change raises no drift alert");
-    log.shutdown().expect("close");
 }
 
 #[test]
@@ -304,18 +299,8 @@ fn a_proposal_that_expired_while_warden_was_down_is_recorded_and_removed() {
     assert_eq!(code, Some(0), "{out:?}");
     let live = std::fs::read_to_string(dir.path().join("policies/main.yaml")).expect("read");
     assert_eq!(live, POLICY, "an expired proposal is never written");
-    let log = warden_audit::AuditLog::open(warden_audit::AuditConfig::new(
-        dir.path().join("data/audit"),
-    ))
-    .expect("reopen");
-    let page = log
-        .query(&warden_audit::Query {
-            limit: 1000,
-            ..Default::default()
-        })
-        .expect("query");
-    let rejected: Vec<String> = page
-        .records
+    let records = stored_records(dir.path());
+    let rejected: Vec<String> = records
         .iter()
         .filter(|r| r.event.kind == warden_audit::EventKind::PolicyProposalRejected)
         .filter_map(|r| r.event.detail.clone())
@@ -324,5 +309,4 @@ fn a_proposal_that_expired_while_warden_was_down_is_recorded_and_removed() {
         rejected,
         vec!["expired without enough approvals".to_string()]
     );
-    log.shutdown().expect("close");
 }
