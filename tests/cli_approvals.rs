@@ -122,6 +122,7 @@ async fn approvals_cli_lists_shows_and_decides() {
         targets: vec![],
         alerts: None,
         proposals: None,
+        oidc: None,
         counters: None,
     };
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();

@@ -111,7 +111,8 @@ pub async fn start(
     let console = web_listener.local_addr().unwrap_or(config.web.listen);
     let desk = proposal_desk(config, &running);
     desk.resume().await;
-    let state = web_state(config, &running, desk);
+    let oidc = config.oidc.clone().map(|s| single_sign_on(s, &shutdown));
+    let state = web_state(config, &running, oidc, desk);
     let web = match serve_console(config, web_listener, state, &shutdown) {
         Ok(web) => web,
         Err(e) => {
@@ -140,6 +141,18 @@ pub async fn start(
         web,
         grace: config.shutdown_grace,
     })
+}
+
+/// The `oidc:` provider, discovered in the background: the console serves (local users
+/// sign in) while the provider cannot be reached, and discovery is retried until it can.
+fn single_sign_on(
+    settings: warden_config::OidcConfig,
+    shutdown: &CancellationToken,
+) -> Arc<warden_oidc::SingleSignOn> {
+    let sso = Arc::new(warden_oidc::SingleSignOn::new(settings));
+    let (task, stop) = (Arc::clone(&sso), shutdown.clone());
+    tokio::spawn(async move { task.discover_until_ready(stop.cancelled()).await });
+    sso
 }
 
 /// The console over plain HTTP, or HTTPS when `web.tls` is set.
@@ -225,7 +238,12 @@ fn proposal_desk(config: &Config, running: &Running) -> ProposalDesk {
     }
 }
 
-fn web_state(config: &Config, running: &Running, desk: ProposalDesk) -> WebState {
+fn web_state(
+    config: &Config,
+    running: &Running,
+    oidc: Option<Arc<warden_oidc::SingleSignOn>>,
+    desk: ProposalDesk,
+) -> WebState {
     WebState {
         approvals: running.approvals.clone(),
         audit: running.audit.clone(),
@@ -251,6 +269,7 @@ fn web_state(config: &Config, running: &Running, desk: ProposalDesk) -> WebState
                 }) as Arc<dyn warden_web::AlertDesk>
             }),
         counters: Some(gate_counters(running.gate.clone())),
+        oidc,
         proposals: Some(crate::drift::proposals::desk(desk)),
         notifications: config
             .notifications

@@ -54,6 +54,9 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
     let fleet = raw
         .fleet
         .map(|f| crate::fleet::build_fleet(f, &resolve, &mut d));
+    let oidc = raw
+        .oidc
+        .map(|o| crate::oidc::build_oidc(o, "oidc", &resolve, &mut d));
     if !d.is_empty() {
         let mut errors = d.into_errors();
         errors.0.sort_by_key(|x| (x.line, x.column));
@@ -74,6 +77,7 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
         policy_changes,
         policy_review,
         fleet,
+        oidc,
     })
 }
 
@@ -92,6 +96,7 @@ struct Sections {
     policy_changes: Option<String>,
     policy_review: Option<crate::drift::PolicyReview>,
     fleet: Option<crate::fleet::RawFleet>,
+    oidc: Option<crate::oidc::RawOidc>,
 }
 
 impl Sections {
@@ -143,6 +148,7 @@ impl Sections {
                 check_keys(&mut v, "fleet", crate::fleet::RawFleet::KEYS, d);
                 item(v, "fleet", d)
             }),
+            oidc: take("oidc").and_then(|v| crate::oidc::read(v, "oidc", d)),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod mysql_native;
+pub mod oidc;
 pub mod options;
 mod protocols;
 pub mod raw;
@@ -38,6 +39,7 @@ use warden_inspect::{Protocol, TargetRef};
 pub use drift::{DriftOptions, PolicyChanges, PolicyReview};
 pub use fleet::FleetConfig;
 pub use mysql_native::MysqlNativeVerifier;
+pub use oidc::OidcConfig;
 pub use options::{HttpOptions, MysqlOptions, PostgresOptions, SshOptions};
 pub use protocols::protocol_supported;
 pub use scram::ScramVerifier;
@@ -165,6 +167,9 @@ pub struct Config {
     /// `fleet:` — approvals shared with other replicas in PostgreSQL (docs/fleet.md);
     /// `None`: embedded on sled.
     pub fleet: Option<FleetConfig>,
+    /// `oidc:` — console sign-in through an OpenID Connect provider
+    /// (docs/operations.md); `None`: local users only.
+    pub oidc: Option<OidcConfig>,
 }
 
 /// One configuration mistake (the diagnostic type policy files use too).

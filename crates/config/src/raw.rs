@@ -36,6 +36,8 @@ pub struct RawConfig {
     pub policy_review: Option<crate::drift::PolicyReview>,
     #[serde(default)]
     pub fleet: Option<crate::fleet::RawFleet>,
+    #[serde(default)]
+    pub oidc: Option<crate::oidc::RawOidc>,
 }
 
 impl RawConfig {
@@ -52,6 +54,7 @@ impl RawConfig {
         "policy_changes",
         "policy_review",
         "fleet",
+        "oidc",
     ];
 }
 

@@ -45,9 +45,6 @@ impl TokenRejection {
 
 #[derive(Debug, thiserror::Error)]
 pub enum OidcError {
-    /// The settings are invalid (every problem, one per line).
-    #[error("invalid oidc settings:\n{}", .0.join("\n"))]
-    Settings(Vec<String>),
     /// The provider's discovery document or keys could not be fetched or read.
     #[error("cannot read the identity provider's configuration at {issuer}: {reason}")]
     Discovery { issuer: String, reason: String },

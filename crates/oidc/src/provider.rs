@@ -240,7 +240,10 @@ async fn fetch_client(
     Ok(CoreClient::from_provider_metadata(
         metadata,
         ClientId::new(settings.client_id.clone()),
-        settings.client_secret.clone().map(ClientSecret::new),
+        settings
+            .client_secret
+            .as_ref()
+            .map(|s| ClientSecret::new(s.expose().to_owned())),
     )
     .set_redirect_uri(redirect))
 }

@@ -22,7 +22,7 @@ async fn provider(idp: &IdP, client: &str) -> OidcProvider {
 /// Sign `user` in through the provider's pages; the callback's (state, code).
 fn login(p: &OidcProvider, user: &str) -> (String, String) {
     let start = p.begin().expect("begin");
-    let url = openidconnect::url::Url::parse(&start.redirect_to).expect("url");
+    let url = url::Url::parse(&start.redirect_to).expect("url");
     let q: std::collections::HashMap<_, _> = url.query_pairs().into_owned().collect();
     assert_eq!(
         q.get("code_challenge_method").map(String::as_str),

@@ -41,6 +41,8 @@ pub struct WebState {
     pub counters: Option<crate::metrics::CounterSource>,
     /// Takes `warden policy propose` (`None`: proposals are refused).
     pub proposals: Option<Arc<dyn crate::proposals::PolicyProposals>>,
+    /// Single sign-on through the `oidc:` provider (`None`: local users only).
+    pub oidc: Option<Arc<warden_oidc::SingleSignOn>>,
 }
 
 /// One served target, as the console shows it.

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
-use axum::http::{header, Method};
+use axum::http::{header, HeaderMap, Method};
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
@@ -33,6 +33,11 @@ const MAX_FAILURE_DELAY: Duration = Duration::from_secs(2);
 pub(crate) struct Session {
     pub user: String,
     pub csrf: String,
+    /// `None`: a local user of `users:`, whose roles are read from the directory at each
+    /// request (a reload takes effect at once; a removed user is signed out). `Some`:
+    /// someone signed in through single sign-on, with the roles their groups mapped to
+    /// at sign-in.
+    pub roles: Option<Vec<String>>,
     expires: Instant,
 }
 
@@ -65,10 +70,16 @@ pub(crate) fn same_secret(a: &str, b: &str) -> bool {
 
 impl AuthState {
     /// Starts a session; returns the cookie token and the session (with its CSRF token).
-    pub(crate) fn create_session(&self, user: &str) -> (String, Session) {
+    /// `roles`: see [`Session::roles`].
+    pub(crate) fn create_session(
+        &self,
+        user: &str,
+        roles: Option<Vec<String>>,
+    ) -> (String, Session) {
         let session = Session {
             user: user.to_string(),
             csrf: random_token(),
+            roles,
             expires: Instant::now() + SESSION_TTL,
         };
         let token = random_token();
@@ -228,8 +239,12 @@ impl Authed {
 }
 
 pub(crate) fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+    header_cookie(&parts.headers, name)
+}
+
+/// The value of the cookie `name` among the request's `Cookie` headers.
+pub(crate) fn header_cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
@@ -257,9 +272,19 @@ pub(crate) async fn authenticate(parts: &Parts, app: &App) -> Result<Authed, Web
     }
     let token = cookie(parts, SESSION_COOKIE).ok_or(WebError::Unauthorized)?;
     let session = app.auth().session(token).ok_or(WebError::Unauthorized)?;
-    let user = app.user(&session.user).ok_or(WebError::Unauthorized)?;
+    let user = match session.roles {
+        Some(roles) => WebUserRef {
+            name: session.user,
+            roles,
+        },
+        None => WebUserRef::from(
+            app.user(&session.user)
+                .ok_or(WebError::Unauthorized)?
+                .as_ref(),
+        ),
+    };
     let authed = Authed {
-        user: WebUserRef::from(user.as_ref()),
+        user,
         via: Via::Session { csrf: session.csrf },
     };
     if parts.method != Method::GET && parts.method != Method::HEAD {
@@ -282,6 +307,22 @@ impl FromRequestParts<App> for Authed {
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
         authenticate(parts, app).await
     }
+}
+
+/// Starts a session for `user` (see [`Session::roles`]) and adds its cookie to `resp`
+/// (the page or redirect the sign-in answers with).
+pub(crate) fn signed_in(
+    app: &App,
+    user: &str,
+    roles: Option<Vec<String>>,
+    mut resp: axum::response::Response,
+) -> axum::response::Response {
+    let (token, _session) = app.auth().create_session(user, roles);
+    let cookie = session_cookie(&token, app.state().secure_cookies, Some(session_ttl_secs()));
+    if let Ok(v) = cookie.parse() {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
 }
 
 /// `Set-Cookie` value for a session token.

@@ -4,7 +4,8 @@
 //! approvals inbox with live updates, request pages, audit explorer, policies,
 //! `/metrics`, `/healthz`, and Slack-compatible webhooks.
 //!
-//! * `auth` — users, Basic auth, session cookies, CSRF, login throttling.
+//! * `auth` — users, Basic auth, session cookies, CSRF, login throttling;
+//!   `pages::oidc` — single sign-on through the `oidc:` provider.
 //! * `api` — `/api/v1/...`; `pages` — the HTML console; `sse` — `/events`.
 //! * `alerts` — behaviour-analytics alerts; `profile` — a user's baseline and alerts;
 //!   `insights` (+ `insights_csv`) — the insights charts' API and CSV downloads;
@@ -82,6 +83,8 @@ fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
     let router = Router::new()
         .route("/", get(|| async { Redirect::to("/inbox") }))
         .route("/login", get(pages::login::show).post(pages::login::submit))
+        .route("/login/oidc", get(pages::oidc::start))
+        .route("/login/oidc/callback", get(pages::oidc::callback))
         .route("/logout", post(pages::login::logout))
         .route("/inbox", get(pages::inbox::show))
         .route("/inbox/items", get(pages::inbox::fragment))

@@ -75,7 +75,7 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
     // start only.
     let same =
         |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
-    let sections: [(&'static str, bool); 8] = [
+    let sections: [(&'static str, bool); 9] = [
         ("web", same(&running.web, &new.web)),
         ("audit", same(&running.audit, &new.audit)),
         ("policies", running.policies == new.policies),
@@ -87,6 +87,7 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
             running.shutdown_grace == new.shutdown_grace,
         ),
         ("analytics", running.analytics == new.analytics),
+        ("oidc", same(&running.oidc, &new.oidc)),
     ];
     sections
         .into_iter()
@@ -183,5 +184,19 @@ mod tests {
         assert_eq!(detail(&c, &[]), "no changes");
         assert!(changes("no changes").is_empty());
         assert!(changes("credentials changed: dora").is_empty());
+    }
+
+    #[test]
+    fn a_changed_oidc_section_needs_a_restart() {
+        let parse = |oidc: &str| {
+            Config::parse(oidc, "warden.yaml", std::path::Path::new(".")).expect("valid")
+        };
+        let base = "oidc:\n  issuer: https://id.example.com\n  client_id: warden\n  redirect_url: https://w.example.com/login/oidc/callback\n  roles: { ops: [admin] }\n";
+        let running = parse(base);
+        assert!(restart_needed(&running, &parse(base)).is_empty());
+        let more =
+            format!("{base}    dba: [dba]\n").replace("{ ops: [admin] }", "\n    ops: [admin]");
+        assert_eq!(restart_needed(&running, &parse(&more)), ["oidc"]);
+        assert_eq!(restart_needed(&running, &parse("")), ["oidc"]);
     }
 }

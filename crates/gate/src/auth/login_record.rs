@@ -28,6 +28,8 @@ pub enum LoginMethod {
     Basic,
     /// SSH public key.
     PublicKey,
+    /// The console's single sign-on through an OpenID Connect provider.
+    Oidc,
     /// No credential, or one in a form Warden does not take (HTTP without a usable
     /// `Authorization`, an SSH method Warden refuses).
     None,
@@ -42,6 +44,7 @@ impl LoginMethod {
             LoginMethod::Token => "token",
             LoginMethod::Basic => "basic",
             LoginMethod::PublicKey => "publickey",
+            LoginMethod::Oidc => "oidc",
             LoginMethod::None => "none",
         }
     }
@@ -83,6 +86,7 @@ mod tests {
     #[test]
     fn details_have_one_shape() {
         assert_eq!(success_detail(LoginMethod::Scram), "method=scram-sha-256");
+        assert_eq!(success_detail(LoginMethod::Oidc), "method=oidc");
         assert_eq!(
             failure_detail(LoginMethod::Token, "unknown bearer token"),
             "method=token; unknown bearer token"

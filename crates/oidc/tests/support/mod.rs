@@ -1,7 +1,8 @@
 //! The test identity provider: `oidc-provider` from npm (installed once under the
 //! target folder), run with node on a free port; and a browser stand-in that walks the
 //! provider's login and consent pages with curl (cookies kept in a jar) until the
-//! provider redirects to Warden's callback.
+//! provider redirects to Warden's callback. Also used by the workspace's
+//! `tests/oidc_serve.rs` (through `#[path]`), so it names no file of this crate by path.
 
 #![allow(dead_code)]
 
@@ -24,7 +25,7 @@ pub fn free_port() -> u16 {
 
 /// The folder holding node_modules/oidc-provider, or `None` (a skip, outside CI) when
 /// node or npm is missing.
-fn installed() -> Option<PathBuf> {
+fn installed() -> Option<(PathBuf, String)> {
     let have = |cmd: &str| {
         Command::new(cmd)
             .arg("--version")
@@ -60,13 +61,11 @@ fn installed() -> Option<PathBuf> {
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    // Next to its node_modules, so `import 'oidc-provider'` resolves.
-    std::fs::copy(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/provider.mjs"),
-        dir.join("provider.mjs"),
-    )
-    .expect("copy provider.mjs");
-    Some(dir)
+    // Next to its node_modules, so `import 'oidc-provider'` resolves; one file per
+    // process, since test binaries of two crates may write it at once.
+    let script = format!("provider-{}.mjs", std::process::id());
+    std::fs::write(dir.join(&script), include_str!("provider.mjs")).expect("write provider.mjs");
+    Some((dir, script))
 }
 
 /// A running provider; killed on drop.
@@ -82,13 +81,18 @@ impl IdP {
     }
 
     pub fn start_on(port: u16, key_id: &str) -> Option<IdP> {
-        let dir = installed()?;
+        IdP::start_for(port, key_id, REDIRECT)
+    }
+
+    /// A provider on `port` whose clients may redirect to `redirect` only.
+    pub fn start_for(port: u16, key_id: &str, redirect: &str) -> Option<IdP> {
+        let (dir, script) = installed()?;
         let mut child = Command::new("node")
-            .arg("provider.mjs")
+            .arg(&script)
             .current_dir(&dir)
             .env("PORT", port.to_string())
             .env("KEY_ID", key_id)
-            .env("REDIRECT_URI", REDIRECT)
+            .env("REDIRECT_URI", redirect)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -119,10 +123,14 @@ impl Drop for IdP {
 
 /// `warden.yaml`'s `oidc:` section for `client` at `idp`.
 pub fn settings_yaml(idp: &IdP, client: &str) -> String {
+    settings_yaml_for(&idp.issuer, client, REDIRECT)
+}
+
+/// The `oidc:` section's keys for `client` at `issuer`, redirecting to `redirect`.
+pub fn settings_yaml_for(issuer: &str, client: &str, redirect: &str) -> String {
     format!(
-        "issuer: {}\nclient_id: {client}\nclient_secret_file: {}\nredirect_url: {REDIRECT}\n\
-         roles:\n  db-admins: [admin]\n  staff: [viewer]\njwks_refresh_min_secs: 0\n",
-        idp.issuer,
+        "name: Test IdP\nissuer: {issuer}\nclient_id: {client}\nclient_secret_file: {}\nredirect_url: {redirect}\n\
+         roles:\n  db-admins: [admin]\n  staff: [viewer]\njwks_refresh_min: 0s\ndiscovery_retry: 1s\n",
         secret_file(client).display()
     )
 }
@@ -142,8 +150,16 @@ fn secret_file(client: &str) -> PathBuf {
 /// Walk the provider's pages from `start` as `user` (any password), through login and
 /// consent, and return the callback URL the provider redirects to.
 pub fn sign_in_at_provider(start: &str, user: &str) -> String {
-    let jar = tempfile::NamedTempFile::new().expect("jar");
-    let jar = jar.path().to_str().expect("utf8").to_string();
+    sign_in_until(start, user, REDIRECT, None)
+}
+
+/// Like [`sign_in_at_provider`], for a callback at `redirect`; `jar` keeps the cookies
+/// (a cookie file of the caller's, so a console's cookies set before are sent along).
+pub fn sign_in_until(start: &str, user: &str, redirect: &str, jar: Option<&str>) -> String {
+    let own = tempfile::NamedTempFile::new().expect("jar");
+    let jar = jar
+        .map(str::to_string)
+        .unwrap_or_else(|| own.path().to_str().expect("utf8").to_string());
     let mut url = start.to_string();
     let mut form: Option<String> = None;
     for _ in 0..12 {
@@ -167,7 +183,7 @@ pub fn sign_in_at_provider(start: &str, user: &str) -> String {
         let (body, status) = text.rsplit_once('\n').expect("status line");
         let (code, location) = status.split_once(' ').unwrap_or((status, ""));
         if code.starts_with('3') {
-            if location.starts_with(REDIRECT) {
+            if location.starts_with(redirect) {
                 return location.to_string();
             }
             url = location.to_string();
@@ -229,7 +245,7 @@ pub fn callback_params(url: &str) -> (String, String) {
 
 /// One query parameter of `url` (panics when absent).
 pub fn query(url: &str, key: &str) -> String {
-    let parsed = openidconnect::url::Url::parse(url).expect("callback URL");
+    let parsed = url::Url::parse(url).expect("callback URL");
     parsed
         .query_pairs()
         .find(|(n, _)| n == key)

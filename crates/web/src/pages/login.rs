@@ -12,7 +12,7 @@ use super::layout::{html_page, page, Nav};
 use super::{safe_next, PageUser};
 use crate::app::App;
 use crate::auth::{
-    random_token, same_secret, session_cookie, session_ttl_secs, verify_password,
+    header_cookie, random_token, same_secret, session_cookie, signed_in, verify_password,
     LOGIN_CSRF_COOKIE, SESSION_COOKIE,
 };
 use crate::error::WebError;
@@ -39,6 +39,13 @@ fn login_form(
                 label { "User" input #user name="user" autocomplete="username" required autofocus; }
                 label { "Password" input #password name="password" type="password" autocomplete="current-password" required; }
                 button type="submit" { "Sign in" }
+            }
+            @if let Some(sso) = &app.state().oidc {
+                p.sso {
+                    a.button #sso href=(format!("/login/oidc?next={}", super::percent_encode(next))) {
+                        "Sign in with " (sso.name())
+                    }
+                }
             }
         }
     };
@@ -71,38 +78,19 @@ pub struct LoginForm {
     pub next: Option<String>,
 }
 
-fn login_cookie(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == LOGIN_CSRF_COOKIE)
-        .map(|(_, v)| v.to_string())
-}
-
 pub async fn submit(
     State(app): State<App>,
     headers: HeaderMap,
     Form(form): Form<LoginForm>,
 ) -> Response {
     let next = safe_next(form.next.as_deref());
-    let cookie_ok = login_cookie(&headers).is_some_and(|c| same_secret(&c, &form.csrf));
+    let cookie_ok =
+        header_cookie(&headers, LOGIN_CSRF_COOKIE).is_some_and(|c| same_secret(c, &form.csrf));
     if !cookie_ok {
         return WebError::Csrf.into_response();
     }
     match verify_password(&app, &form.user, &form.password).await {
-        Ok(user) => {
-            let (token, _session) = app.auth().create_session(&user.name);
-            let mut resp = Redirect::to(&next).into_response();
-            let cookie =
-                session_cookie(&token, app.state().secure_cookies, Some(session_ttl_secs()));
-            if let Ok(v) = cookie.parse() {
-                resp.headers_mut().append(header::SET_COOKIE, v);
-            }
-            resp
-        }
+        Ok(user) => signed_in(&app, &user.name, None, Redirect::to(&next).into_response()),
         Err(WebError::Throttled) => login_form(
             &app,
             &next,
@@ -134,16 +122,8 @@ pub async fn logout(
     if let Err(e) = who.check_csrf(form.csrf.as_deref()) {
         return e.into_response();
     }
-    if let Some(token) = headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|kv| kv.trim().split_once('='))
-        .find(|(k, _)| *k == SESSION_COOKIE)
-        .map(|(_, v)| v.to_string())
-    {
-        app.auth().end_session(&token);
+    if let Some(token) = header_cookie(&headers, SESSION_COOKIE) {
+        app.auth().end_session(token);
     }
     let mut resp = Redirect::to("/login").into_response();
     if let Ok(v) = session_cookie("", app.state().secure_cookies, Some(0)).parse() {

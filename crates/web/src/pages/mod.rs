@@ -12,6 +12,7 @@ pub mod insights;
 pub mod insights_charts;
 pub mod layout;
 pub mod login;
+pub mod oidc;
 pub mod policies;
 pub mod request;
 pub mod targets;

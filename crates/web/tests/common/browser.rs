@@ -68,7 +68,8 @@ fn skip_or_fail(why: &str) -> Option<Browser> {
 pub fn artifacts_dir() -> PathBuf {
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target"));
+        // `<target>/tmp`'s parent: right for the tests of any package of the workspace.
+        .unwrap_or_else(|| Path::new(env!("CARGO_TARGET_TMPDIR")).join(".."));
     let dir = target.join("e2e-artifacts");
     std::fs::create_dir_all(&dir).expect("create artifacts dir");
     dir

@@ -121,6 +121,7 @@ pub async fn start(notifications: Vec<WebhookConfig>) -> Console {
         ],
         alerts: None,
         proposals: None,
+        oidc: None,
         counters: Some(std::sync::Arc::new(|| {
             vec![warden_web::CounterFamily {
                 name: "warden_gate_decisions_total",
