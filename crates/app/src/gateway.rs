@@ -15,6 +15,8 @@ use warden_config::Config;
 use warden_policy::PolicySet;
 use warden_web::{WebState, WebTarget, WebhookConfig};
 
+use crate::drift::proposals::ProposalDesk;
+use crate::drift::shelf::Shelf;
 use crate::runtime::{self, Running, RunningTarget, StartError};
 use crate::web_tls;
 
@@ -107,8 +109,10 @@ pub async fn start(
     };
     let running = runtime::start(config, set, shutdown.clone()).await?;
     let console = web_listener.local_addr().unwrap_or(config.web.listen);
+    let desk = proposal_desk(config, &running);
+    desk.resume().await;
     let oidc = config.oidc.clone().map(|s| single_sign_on(s, &shutdown));
-    let state = web_state(config, &running, oidc);
+    let state = web_state(config, &running, oidc, desk);
     let web = match serve_console(config, web_listener, state, &shutdown) {
         Ok(web) => web,
         Err(e) => {
@@ -222,10 +226,23 @@ impl Gateway {
     }
 }
 
+/// The reviewed path for policy changes, with the proposals kept under the data dir.
+fn proposal_desk(config: &Config, running: &Running) -> ProposalDesk {
+    ProposalDesk {
+        reloader: running.reloader.clone(),
+        approvals: running.approvals.clone(),
+        audit: running.audit.clone(),
+        review: config.policy_review.clone(),
+        shutdown: running.shutdown.child_token(),
+        shelf: Shelf::new(&config.data_dir),
+    }
+}
+
 fn web_state(
     config: &Config,
     running: &Running,
     oidc: Option<Arc<warden_oidc::SingleSignOn>>,
+    desk: ProposalDesk,
 ) -> WebState {
     WebState {
         approvals: running.approvals.clone(),
@@ -253,15 +270,7 @@ fn web_state(
             }),
         counters: Some(gate_counters(running.gate.clone())),
         oidc,
-        proposals: Some(crate::drift::proposals::desk(
-            crate::drift::proposals::ProposalDesk {
-                reloader: running.reloader.clone(),
-                approvals: running.approvals.clone(),
-                audit: running.audit.clone(),
-                review: config.policy_review.clone(),
-                shutdown: running.shutdown.child_token(),
-            },
-        )),
+        proposals: Some(crate::drift::proposals::desk(desk)),
         notifications: config
             .notifications
             .iter()

@@ -357,6 +357,42 @@ impl Approvals {
         self.inner.store.in_state(state)
     }
 
+    /// Await the decision on an existing request again, e.g. after a restart: for a
+    /// retry-mode request nobody waits on over a connection (a policy proposal is
+    /// one). The handle resolves at once when the request is already decided; dropping
+    /// it never withdraws the request. `AlreadyExecuted` when it was used already.
+    pub fn watch(&self, id: &str) -> Result<Held, ApprovalError> {
+        let missing = || ApprovalError::NotFound(id.to_string());
+        let req = self.get(id).ok_or_else(missing)?;
+        let rx = {
+            let mut waiters = lock(&self.inner.waiters);
+            match waiters.get(id) {
+                Some(tx) => tx.subscribe(),
+                None => {
+                    let (tx, rx) = watch::channel(None);
+                    waiters.insert(id.to_string(), tx);
+                    rx
+                }
+            }
+        };
+        // Read again now that the waiter is in place: a decision in between is either
+        // in this read or sent to the waiter.
+        let req = self.get(id).unwrap_or(req);
+        if req.state == ApprovalState::Executed {
+            lock(&self.inner.waiters).remove(id);
+            return Err(ApprovalError::AlreadyExecuted(id.to_string()));
+        }
+        let rx = match resolution_of(&req) {
+            None => rx,
+            Some(done) => {
+                // Decided: nothing will be sent to a waiter any more.
+                lock(&self.inner.waiters).remove(id);
+                watch::channel(Some(done)).1
+            }
+        };
+        Ok(Held::new(self.clone(), req.id, self.url_for(id), rx, true))
+    }
+
     /// Every transition (including new requests), for the console's live view and
     /// the webhooks.
     pub fn subscribe(&self) -> broadcast::Receiver<ApprovalRequest> {
@@ -502,23 +538,7 @@ impl Approvals {
                 .time_to_decision
                 .observe(Duration::from_secs_f64(waited.as_seconds_f64().max(0.0)));
         }
-        let resolution = match req.state {
-            ApprovalState::Pending | ApprovalState::Executed => None,
-            ApprovalState::Approved => Some(Resolution::Approved {
-                approvers: req.approvers(),
-            }),
-            ApprovalState::Denied => Some(Resolution::Denied {
-                by: req
-                    .denial
-                    .as_ref()
-                    .map(|d| d.by.clone())
-                    .unwrap_or_default(),
-                reason: req.denial.as_ref().and_then(|d| d.reason.clone()),
-            }),
-            ApprovalState::Expired => Some(Resolution::Expired),
-            ApprovalState::Withdrawn => Some(Resolution::Withdrawn),
-        };
-        if let Some(resolution) = resolution {
+        if let Some(resolution) = resolution_of(req) {
             if let Some(tx) = lock(&self.inner.waiters).remove(&req.id) {
                 let _ = tx.send(Some(resolution));
             }
@@ -532,5 +552,25 @@ impl Approvals {
             ready.remove(&req.id);
         }
         let _ = self.inner.feed.send(req.clone());
+    }
+}
+
+/// What a waiter is told when `req` is in its state (`None`: nothing to tell yet).
+fn resolution_of(req: &ApprovalRequest) -> Option<Resolution> {
+    match req.state {
+        ApprovalState::Pending | ApprovalState::Executed => None,
+        ApprovalState::Approved => Some(Resolution::Approved {
+            approvers: req.approvers(),
+        }),
+        ApprovalState::Denied => Some(Resolution::Denied {
+            by: req
+                .denial
+                .as_ref()
+                .map(|d| d.by.clone())
+                .unwrap_or_default(),
+            reason: req.denial.as_ref().and_then(|d| d.reason.clone()),
+        }),
+        ApprovalState::Expired => Some(Resolution::Expired),
+        ApprovalState::Withdrawn => Some(Resolution::Withdrawn),
     }
 }

@@ -353,7 +353,7 @@ impl AuditLog {
     }
 
     /// Call `f` with every record whose time is in `[since, until)`, oldest first;
-    /// how many there were. Blocking: call it off the async runtime's workers.
+    /// how many there were. Their `prev_hash` and `hash` are left empty. Blocking: call it off the async runtime's workers.
     pub fn walk_window(
         &self,
         since: Option<time::OffsetDateTime>,

@@ -38,7 +38,7 @@ impl AuditReader {
     }
 
     /// Call `f` with every record whose time is in `[since, until)`, oldest first;
-    /// how many there were.
+    /// how many there were. Their `prev_hash` and `hash` are left empty.
     pub fn walk_window(
         &self,
         since: Option<time::OffsetDateTime>,

@@ -23,6 +23,15 @@ pub struct Record {
 impl Record {
     /// A stored record, decoded.
     pub fn from_stored(s: &StoredRecord<'_>) -> Result<Record, AuditError> {
+        let mut rec = Record::without_hashes(s)?;
+        rec.prev_hash = hex::encode(s.prev);
+        rec.hash = hex::encode(s.hash);
+        Ok(rec)
+    }
+
+    /// A stored record decoded with `prev_hash` and `hash` left empty (no allocation):
+    /// for whole-window summaries, which never read the hashes.
+    pub(crate) fn without_hashes(s: &StoredRecord<'_>) -> Result<Record, AuditError> {
         let event = serde_json::from_slice(s.event).map_err(|e| AuditError::Corrupt {
             seq: s.seq,
             what: format!("event is not valid JSON: {e}"),
@@ -30,8 +39,8 @@ impl Record {
         Ok(Record {
             seq: s.seq,
             time: time_from_ns(s.time_ns),
-            prev_hash: hex::encode(s.prev),
-            hash: hex::encode(s.hash),
+            prev_hash: String::new(),
+            hash: String::new(),
             event,
         })
     }

@@ -4,7 +4,7 @@
 //! target's own credentials after verifying its host key.
 //!
 //! Layout: [`hostkey`] Warden's host key · [`server`] the russh server towards clients
-//! (authentication, channel requests) · [`exec`] one decided channel request, relayed ·
+//! (authentication, channel requests) · [`offers`] refused public keys, audited · [`exec`] one decided channel request, relayed ·
 //! [`shell`] + [`recording`] interactive sessions, recorded (asciicast v2) ·
 //! [`upstream`] the russh client towards the host (host-key pinning) · [`relay`] both
 //! directions of a relayed channel, with bounded buffers · [`forward`] and [`remote`]
@@ -24,6 +24,7 @@
 pub mod exec;
 pub mod forward;
 pub mod hostkey;
+pub mod offers;
 pub mod recording;
 pub mod relay;
 pub mod remote;

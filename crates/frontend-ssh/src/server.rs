@@ -23,6 +23,7 @@ use warden_inspect::{Action, Actor, Facts, Protocol};
 
 use super::exec::{self, Request};
 use super::forward;
+use super::offers::{self, RefusedOffers};
 use super::relay::WindowThrottle;
 use super::remote::RemoteForwards;
 use super::shell::PtySpec;
@@ -80,6 +81,7 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
     }
     let windows = Arc::new(WindowThrottle::default());
     let remote = Arc::new(RemoteForwards::new(Arc::clone(&windows)));
+    let refused = RefusedOffers::default();
     let conn = Conn {
         ctx: ctx.clone(),
         peer,
@@ -90,6 +92,7 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
         relays: Arc::new(Semaphore::new(MAX_RELAYED_CHANNELS)),
         remote: Arc::clone(&remote),
         windows,
+        refused: refused.clone(),
     };
     match russh::server::run_stream(Arc::clone(&shared.config), tcp, conn).await {
         Ok(running) => {
@@ -105,6 +108,12 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
         Err(e) => tracing::debug!(%peer, error = %e, "ssh handshake failed"),
     }
     remote.close_all().await;
+    if let Some((user, reason)) = refused.summary() {
+        let who = auth::attempt_actor(&ctx.users, &user, Some(peer.to_string()));
+        let detail = auth::failure_detail(LoginMethod::PublicKey, &reason);
+        let ev = ctx.session_event(EventKind::AuthFailed, &session, Some(who), Some(detail));
+        ctx.record(ev, Durability::Durable).await;
+    }
     let closed = ctx.session_event(EventKind::ConnectionClosed, &session, None, None);
     ctx.record(closed, Durability::Queued).await;
 }
@@ -141,6 +150,8 @@ struct Conn {
     remote: Arc<RemoteForwards>,
     /// The windows granted to the client follow the relays' queues.
     windows: Arc<WindowThrottle>,
+    /// Public keys refused on this connection (see [`super::offers`]).
+    refused: RefusedOffers,
 }
 
 impl Conn {
@@ -174,6 +185,15 @@ impl Conn {
         self.ctx.throttle.success(user);
         self.actor = Some(actor);
         true
+    }
+
+    /// Audit a refused public key (bounded per connection).
+    async fn key_refused(&self, user: &str, key: &PublicKey) {
+        if self.refused.refused(user) {
+            let known = self.ctx.users.user(user).is_some();
+            self.failed(user, LoginMethod::PublicKey, offers::reason(key, known))
+                .await;
+        }
     }
 
     fn key_authorized(&self, user: &str, key: &PublicKey) -> bool {
@@ -293,6 +313,7 @@ impl russh::server::Handler for Conn {
         if self.key_authorized(user, key) {
             Ok(Auth::Accept)
         } else {
+            self.key_refused(user, key).await;
             Ok(reject())
         }
     }
@@ -305,12 +326,7 @@ impl russh::server::Handler for Conn {
             return Ok(reject());
         }
         if !self.key_authorized(user, key) {
-            self.failed(
-                user,
-                LoginMethod::PublicKey,
-                "public key not authorized".into(),
-            )
-            .await;
+            self.key_refused(user, key).await;
             return Ok(reject());
         }
         if self.succeeded(user, LoginMethod::PublicKey).await {

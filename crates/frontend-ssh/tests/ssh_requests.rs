@@ -248,3 +248,84 @@ async fn exec_with_a_pty_gets_one_upstream() {
     assert_eq!(r.code, Some(1), "{r:?}");
     assert!(r.out().contains("not a tty"), "{r:?}");
 }
+
+/// `SHA256:...` of a public key file, as `ssh-keygen -l` prints it.
+fn fingerprint(key: &std::path::Path) -> String {
+    let out = std::process::Command::new("ssh-keygen")
+        .arg("-lf")
+        .arg(key.with_extension("pub"))
+        .output()
+        .expect("ssh-keygen -l");
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    text.split_whitespace()
+        .nth(1)
+        .expect("fingerprint")
+        .to_string()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn refused_public_keys_are_audited_with_their_fingerprint_and_bounded() {
+    let h = start().await;
+    let keys: Vec<std::path::PathBuf> = (0..8)
+        .map(|i| {
+            let k = h.dir.path().join(format!("stranger_{i}"));
+            ssh_support::keygen(&k);
+            k
+        })
+        .collect();
+    // The real OpenSSH client offers a key alice does not have first, then hers.
+    let r = h
+        .ssh_offering("alice", &[&keys[0], &h.alice_key], "echo in")
+        .await;
+    assert_eq!((r.code, r.out().as_str()), (Some(0), "in\n"), "{r:?}");
+    let failed = h.records(EventKind::AuthFailed, 1).await;
+    assert_eq!(failed.len(), 1, "one refused offer, one record: {failed:?}");
+    assert_eq!(
+        failed[0].event.detail.as_deref(),
+        Some(
+            format!(
+                "method=publickey; public key not authorized ({})",
+                fingerprint(&keys[0])
+            )
+            .as_str()
+        )
+    );
+    let who = failed[0].event.actor.as_ref().expect("actor");
+    assert_eq!(
+        (who.name.as_str(), who.roles.clone()),
+        ("alice", vec!["developer".to_string()])
+    );
+    assert_eq!(h.records(EventKind::Authenticated, 1).await.len(), 1);
+
+    // A name no account has: refused, recorded as such, the client told nothing more.
+    let r = h.ssh_offering("nobody", &[&keys[1]], "true").await;
+    assert_ne!(r.code, Some(0), "{r:?}");
+    let failed = h.records(EventKind::AuthFailed, 2).await;
+    assert_eq!(
+        failed[1].event.detail.as_deref(),
+        Some(format!("method=publickey; unknown user ({})", fingerprint(&keys[1])).as_str())
+    );
+
+    // Eight keys on one connection: the first five recorded, the rest one count.
+    let all: Vec<&std::path::Path> = keys.iter().map(|k| k.as_path()).collect();
+    let r = h.ssh_offering("olga", &all, "true").await;
+    assert_ne!(r.code, Some(0), "{r:?}");
+    let failed = h.records(EventKind::AuthFailed, 8).await;
+    let olga: Vec<String> = failed[2..]
+        .iter()
+        .filter_map(|r| r.event.detail.clone())
+        .collect();
+    assert!(olga.len() <= 6, "bounded: {olga:?}");
+    for (i, d) in olga.iter().take(5).enumerate() {
+        let want = format!(
+            "method=publickey; public key not authorized ({})",
+            fingerprint(&keys[i])
+        );
+        assert_eq!(d, &want);
+    }
+    let summary = olga.get(5).expect("the offers after the fifth, counted");
+    assert!(
+        summary.starts_with("method=publickey; ") && summary.contains("more refused public keys"),
+        "{olga:?}"
+    );
+}

@@ -6,6 +6,7 @@
 //! * [`alert`] — the `config-drift` alert record, shared by every drift source.
 //! * [`proposals`] — `warden policy propose`: a policy set reviewed in the approvals
 //!   inbox, then written and applied.
+//! * [`shelf`] — pending proposals kept under the data dir across restarts.
 //! * [`upstream`] — the periodic schema and privilege fingerprint of postgres targets.
 //!
 //! Must never change what is in force except through the policy reloader (an approved
@@ -15,5 +16,6 @@ pub mod alert;
 pub mod files;
 pub mod ledger;
 pub mod proposals;
+pub mod shelf;
 pub mod unified;
 pub mod upstream;

@@ -6,10 +6,13 @@
 //! and running state agree and no drift alert is raised.
 //!
 //! The request's action is `http` on the pseudo-target [`TARGET`] with the proposal
-//! text (files, reason, unified diff) as its raw text; the files themselves stay in
-//! memory until the decision, so a restart withdraws a pending proposal. Must never
-//! write a file that is not under the configured policy paths, never apply a set that
-//! does not validate, and never apply one twice.
+//! text (files, reason, unified diff) as its raw text. The request is a retry-mode one
+//! (no client waits on a connection), so it survives a restart; the files are kept on
+//! the [`Shelf`] under the data dir until the decision, and [`ProposalDesk::resume`]
+//! re-attaches every kept proposal at start (approved after a restart → still applied;
+//! denied, expired or withdrawn → its file removed). Must never write a file that is
+//! not under the configured policy paths, never apply a set that does not validate,
+//! and never apply one twice.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -17,7 +20,7 @@ use std::sync::Arc;
 
 use futures::future::BoxFuture;
 use tokio_util::sync::CancellationToken;
-use warden_approval::{Approvals, Resolution};
+use warden_approval::{ApprovalError, Approvals, Held, Resolution};
 use warden_audit::{ApprovalRef, AuditLog, Durability, Event, EventKind};
 use warden_config::PolicyReview;
 use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
@@ -25,6 +28,7 @@ use warden_policy::{ApprovalSpec, Decision, PolicySet, Verdict};
 use warden_web::{PolicyProposals, ProposalError, ProposedFile};
 
 use super::files::FileSnapshot;
+use super::shelf::{write_durably, Kept, Shelf};
 use crate::reload::PolicyReloader;
 
 /// The pseudo-target policy proposals are held on.
@@ -40,6 +44,8 @@ pub struct ProposalDesk {
     pub audit: AuditLog,
     pub review: PolicyReview,
     pub shutdown: CancellationToken,
+    /// Where pending proposals are kept across restarts.
+    pub shelf: Shelf,
 }
 
 /// `path` on this machine without `..`/symlinks (a new file: its folder resolved).
@@ -101,10 +107,7 @@ fn locate(paths: &[PathBuf], running: &FileSnapshot, proposed: &str) -> Result<P
 /// Write each file aside and rename it over the original, so no reader sees half.
 fn write_files(files: &BTreeMap<PathBuf, Vec<u8>>) -> Result<(), String> {
     for (path, bytes) in files {
-        let name = path.file_name().map(|n| n.to_string_lossy().into_owned());
-        let aside = path.with_file_name(format!(".{}.warden-new", name.unwrap_or_default()));
-        std::fs::write(&aside, bytes).map_err(|e| format!("{}: {e}", aside.display()))?;
-        std::fs::rename(&aside, path).map_err(|e| format!("{}: {e}", path.display()))?;
+        write_durably(path, bytes)?;
     }
     Ok(())
 }
@@ -154,11 +157,9 @@ impl ProposalDesk {
         for f in files {
             let key =
                 locate(self.reloader.paths(), &applied, &f.path).map_err(ProposalError::Invalid)?;
-            changed.insert(key, f.content.into_bytes());
+            changed.insert(key, f.content);
         }
-        let mut all = applied.files().clone();
-        all.extend(changed.clone());
-        let expected = FileSnapshot::from_files(all);
+        let expected = with_changes(&applied, &changed);
         if expected == applied {
             return Err(ProposalError::Invalid(
                 "the proposed files are identical to the running ones".into(),
@@ -193,13 +194,30 @@ impl ProposalDesk {
             .request(
                 &proposal_action(by, text),
                 &self.verdict(&names.join(", ")),
-                false,
+                true,
             )
             .await
             .map_err(|e| ProposalError::Failed(e.to_string()))?;
         let id = held.id.clone();
         let url = held.url.clone();
-        let hashes = FileSnapshot::from_files(changed.clone())
+        let kept = Kept {
+            id: id.clone(),
+            base: applied.fingerprint(),
+            files: changed,
+        };
+        let shelf = self.shelf.clone();
+        let keep = kept.clone();
+        let stored = tokio::task::spawn_blocking(move || shelf.keep(&keep))
+            .await
+            .unwrap_or_else(|e| Err(e.to_string()));
+        if let Err(e) = stored {
+            // Fail closed: a proposal that could not be kept must not stay open.
+            let _ = self.approvals.withdraw(&id).await;
+            return Err(ProposalError::Failed(format!(
+                "the proposal could not be kept under the data dir: {e}"
+            )));
+        }
+        let hashes = FileSnapshot::from_files(bytes_of(&kept.files))
             .hash_lines()
             .join("\n");
         self.record(
@@ -209,7 +227,14 @@ impl ProposalDesk {
             format!("{hashes}\n\n{diff}"),
         )
         .await;
-        self.spawn_decision(held, applied.fingerprint(), expected, changed);
+        // A retry-mode request has no waiter of its own: watch it by id, exactly as
+        // after a restart.
+        drop(held);
+        let watched = self
+            .approvals
+            .watch(&id)
+            .map_err(|e| ProposalError::Failed(e.to_string()))?;
+        self.spawn_decision(watched, kept, expected);
         Ok(serde_json::json!({
             "id": id,
             "url": url,
@@ -225,18 +250,52 @@ impl ProposalDesk {
         record(&self.audit, kind, id, by, detail).await;
     }
 
-    /// Wait for the decision; apply an approved set once.
-    fn spawn_decision(
-        &self,
-        held: warden_approval::Held,
-        base: [u8; 32],
-        expected: FileSnapshot,
-        changed: BTreeMap<PathBuf, Vec<u8>>,
-    ) {
-        let (reloader, approvals, audit) = (
+    /// Re-attach every proposal kept on the shelf (at start): one still pending or
+    /// approved is awaited and applied as if nothing had happened; a decided one
+    /// (denied, expired, withdrawn) is recorded as rejected and its file removed.
+    pub async fn resume(&self) {
+        let shelf = self.shelf.clone();
+        let kept = tokio::task::spawn_blocking(move || shelf.all())
+            .await
+            .unwrap_or_default();
+        let applied = self.reloader.applied().await.unwrap_or_default();
+        for k in kept {
+            match self.approvals.watch(&k.id) {
+                Ok(held) => {
+                    tracing::info!(proposal = %k.id, "re-attached a kept policy proposal");
+                    let expected = with_changes(&applied, &k.files);
+                    self.spawn_decision(held, k, expected);
+                }
+                Err(ApprovalError::AlreadyExecuted(_)) => {
+                    // Spent: applied just before a stop, or stopped between the two.
+                    if with_changes(&applied, &k.files) != applied {
+                        let why =
+                            "approved, but warden stopped before it was applied; propose it again"
+                                .to_string();
+                        self.record(EventKind::PolicyProposalRejected, &k.id, None, why)
+                            .await;
+                    }
+                    self.shelf.remove(&k.id);
+                }
+                Err(ApprovalError::NotFound(_)) => {
+                    tracing::warn!(proposal = %k.id, "a kept policy proposal has no approval request; removed");
+                    self.shelf.remove(&k.id);
+                }
+                Err(e) => {
+                    tracing::warn!(proposal = %k.id, error = %e, "a kept policy proposal could not be re-attached; kept for the next start");
+                }
+            }
+        }
+    }
+
+    /// Wait for the decision; apply an approved set once; forget the kept proposal
+    /// once decided (a stop before the decision keeps it for [`ProposalDesk::resume`]).
+    fn spawn_decision(&self, held: Held, kept: Kept, expected: FileSnapshot) {
+        let (reloader, approvals, audit, shelf) = (
             self.reloader.clone(),
             self.approvals.clone(),
             self.audit.clone(),
+            self.shelf.clone(),
         );
         let stop = self.shutdown.clone();
         let id = held.id.clone();
@@ -245,43 +304,69 @@ impl ProposalDesk {
                 _ = stop.cancelled() => return,
                 r = held.wait() => r,
             };
-            let approvers = match resolution {
-                Resolution::Approved { approvers } => approvers,
-                other => {
-                    let why = match other {
-                        Resolution::Denied { by, reason } => format!(
-                            "denied by {by}: {}",
-                            reason.unwrap_or_else(|| "no reason given".into())
-                        ),
-                        Resolution::Expired => "expired without enough approvals".into(),
-                        _ => "withdrawn".into(),
-                    };
-                    record(&audit, EventKind::PolicyProposalRejected, &id, None, why).await;
-                    return;
-                }
+            let outcome = decide(resolution, &approvals, &reloader, &kept, expected).await;
+            let (kind, detail) = match outcome {
+                Ok(detail) => (EventKind::PolicyProposalApplied, detail),
+                Err(why) => (EventKind::PolicyProposalRejected, why),
             };
-            // Single use: the approval is spent before anything is written.
-            if let Err(e) = approvals.mark_executed(&id).await {
-                let why = format!("approved but not applied: {e}");
-                record(&audit, EventKind::PolicyProposalRejected, &id, None, why).await;
-                return;
-            }
-            let write = move || write_files(&changed);
-            match reloader.apply_reviewed(&id, base, expected, write).await {
-                Ok(rules) => {
-                    let detail = format!(
-                        "{rules} rules in force; approved by {}",
-                        approvers.join(", ")
-                    );
-                    record(&audit, EventKind::PolicyProposalApplied, &id, None, detail).await;
-                }
-                Err(e) => {
-                    tracing::error!(proposal = %id, error = %e, "an approved policy proposal was not applied");
-                    let why = format!("approved but not applied: {e}");
-                    record(&audit, EventKind::PolicyProposalRejected, &id, None, why).await;
-                }
-            }
+            record(&audit, kind, &id, None, detail).await;
+            shelf.remove(&id);
         });
+    }
+}
+
+/// The running files with `changes` replacing or adding files.
+fn with_changes(applied: &FileSnapshot, changes: &BTreeMap<PathBuf, String>) -> FileSnapshot {
+    let mut all = applied.files().clone();
+    all.extend(bytes_of(changes));
+    FileSnapshot::from_files(all)
+}
+
+fn bytes_of(files: &BTreeMap<PathBuf, String>) -> BTreeMap<PathBuf, Vec<u8>> {
+    files
+        .iter()
+        .map(|(p, t)| (p.clone(), t.clone().into_bytes()))
+        .collect()
+}
+
+/// What became of a decided proposal: `Ok` (the applied record's detail) or why not.
+async fn decide(
+    resolution: Resolution,
+    approvals: &Approvals,
+    reloader: &PolicyReloader,
+    kept: &Kept,
+    expected: FileSnapshot,
+) -> Result<String, String> {
+    let approvers = match resolution {
+        Resolution::Approved { approvers } => approvers,
+        Resolution::Denied { by, reason } => {
+            return Err(format!(
+                "denied by {by}: {}",
+                reason.unwrap_or_else(|| "no reason given".into())
+            ))
+        }
+        Resolution::Expired => return Err("expired without enough approvals".into()),
+        _ => return Err("withdrawn".into()),
+    };
+    // Single use: the approval is spent before anything is written.
+    approvals
+        .mark_executed(&kept.id)
+        .await
+        .map_err(|e| format!("approved but not applied: {e}"))?;
+    let changed = bytes_of(&kept.files);
+    let write = move || write_files(&changed);
+    match reloader
+        .apply_reviewed(&kept.id, kept.base, expected, write)
+        .await
+    {
+        Ok(rules) => Ok(format!(
+            "{rules} rules in force; approved by {}",
+            approvers.join(", ")
+        )),
+        Err(e) => {
+            tracing::error!(proposal = %kept.id, error = %e, "an approved policy proposal was not applied");
+            Err(format!("approved but not applied: {e}"))
+        }
     }
 }
 

@@ -328,6 +328,11 @@ pub fn ops() -> Actor {
 
 impl Harness {
     fn ssh_base(&self, program: &str) -> tokio::process::Command {
+        self.ssh_keys(program, &[&self.alice_key])
+    }
+
+    /// `program` offering exactly `keys`, in this order.
+    fn ssh_keys(&self, program: &str, keys: &[&Path]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(program);
         cmd.args([
             "-F",
@@ -344,11 +349,22 @@ impl Harness {
             "ConnectTimeout=10",
             "-o",
             "LogLevel=ERROR",
-            "-i",
         ])
-        .arg(&self.alice_key)
         .kill_on_drop(true);
+        for key in keys {
+            cmd.arg("-i").arg(key);
+        }
         cmd
+    }
+
+    /// `ssh USER@warden 'command'` offering `keys` in this order (and no others).
+    pub async fn ssh_offering(&self, user: &str, keys: &[&Path], command: &str) -> Run {
+        let mut cmd = self.ssh_keys("ssh", keys);
+        cmd.arg("-p")
+            .arg(self.addr.port().to_string())
+            .arg(format!("{user}@127.0.0.1"))
+            .arg(command);
+        run(cmd, b"").await
     }
 
     /// `ssh alice@warden 'command'` with `stdin` piped in; bounded by 60 s.
