@@ -5,7 +5,7 @@
 # counts of both runs and every test that passes directly but not through Warden.
 # The differences and why each is by design: docs/hardening.md ("psycopg's test suite").
 #
-# Usage: benches/psycopg/run.sh [pytest args...]      (e.g. -k pipeline, -x)
+# Usage: benches/psycopg/run.sh [pytest args...]      (e.g. -k pipeline, -m "not timing")
 # Env:   WARDEN_BIN (default target/debug/warden of this checkout: cargo build --workspace)
 #        PSYCOPG_SRC=/tmp/psycopg-src   a psycopg checkout at the pinned tag (below)
 #        PYTHON=python3                 a python with pytest, anyio, pproxy and that
@@ -94,8 +94,8 @@ run() { # name dsn [pytest args...]
   # shellcheck disable=SC2086
   (cd "$PSYCOPG_SRC" && PSYCOPG_IMPL=python "$PYTHON" -m pytest -q -p no:randomly \
     -o cache_dir="$WORK/cache-$name" --junitxml="$WORK/$name.xml" --test-dsn "$dsn" \
-    $TESTS "$@" >"$WORK/$name.log" 2>&1) || true
-  tail -n 1 "$WORK/$name.log" >&2
+    $TESTS "$@" >"$WORK/pytest-$name.log" 2>&1) || true
+  tail -n 1 "$WORK/pytest-$name.log" >&2
 }
 [[ ${ONLY:-} == warden ]] || run direct "host=127.0.0.1 port=5432 user=postgres dbname=$DB" "$@"
 [[ ${ONLY:-} == direct ]] || run warden "host=127.0.0.1 port=$GW user=alice password=$PW dbname=$DB" "$@"
@@ -125,17 +125,21 @@ def outcomes(name):
     for case in ET.parse(path).iter("testcase"):
         key = f"{case.get('classname')}::{case.get('name')}"
         kids = {c.tag for c in case}
+        skip = case.find("skipped")
         res[key] = ("failed" if kids & {"failure", "error"} else
-                    "skipped" if "skipped" in kids else "passed")
+                    "xfailed" if skip is not None and skip.get("type") == "pytest.xfail" else
+                    "skipped" if skip is not None else "passed")
     return res
 runs = {n: outcomes(n) for n in ("direct", "warden")}
 print()
-print(f"{'run':8} {'passed':>7} {'failed':>7} {'skipped':>8} {'total':>7}")
+print(f"{'run':8} {'passed':>7} {'failed':>7} {'skipped':>8} {'xfailed':>8} {'total':>7}")
 for name, res in runs.items():
     if res is None:
         continue
-    c = {k: sum(1 for v in res.values() if v == k) for k in ("passed", "failed", "skipped")}
-    print(f"{name:8} {c['passed']:7} {c['failed']:7} {c['skipped']:8} {len(res):7}")
+    c = {k: sum(1 for v in res.values() if v == k)
+         for k in ("passed", "failed", "skipped", "xfailed")}
+    print(f"{name:8} {c['passed']:7} {c['failed']:7} {c['skipped']:8} {c['xfailed']:8} "
+          f"{len(res):7}")
 if runs["direct"] is not None and runs["warden"] is not None:
     d, w = runs["direct"], runs["warden"]
     both = sum(1 for k, v in d.items() if v == "passed" and w.get(k) == "passed")
