@@ -115,6 +115,18 @@ def proc_sample(pid):
     return int(field["VmRSS"]), fds, int(field["Threads"]), cpu
 
 
+def dir_mib(path):
+    """Size of the files under path (the audit store), in MiB."""
+    total = 0
+    for root, _, files in os.walk(path):
+        for f in files:
+            try:
+                total += os.path.getsize(os.path.join(root, f))
+            except OSError:
+                pass
+    return round(total / 1048576, 1)
+
+
 def fd_kinds(pid):
     """What the process's open fds point at, by kind (socket, pipe, eventpoll, file path)."""
     kinds = {}
@@ -324,7 +336,7 @@ def ssh_session(stats, port, ssh, stop, start_at, i):
 
 # --- the run -------------------------------------------------------------------------------
 
-async def sampler(pid, stats, rows, stop_sampling, t_start, phase):
+async def sampler(pid, stats, rows, stop_sampling, t_start, phase, audit_dir):
     while not stop_sampling.is_set():
         try:
             await asyncio.wait_for(stop_sampling.wait(), SAMPLE)
@@ -336,7 +348,7 @@ async def sampler(pid, stats, rows, stop_sampling, t_start, phase):
                "rss_kib": rss, "fds": fds, "threads": threads, "cpu_s": round(cpu, 2),
                "http_open": stats.open["http"], "pg_open": stats.open["pg"],
                "ssh_open": stats.open["ssh"], "errors": errs,
-               "client_cpu_s": round(time.process_time(), 1)}
+               "client_cpu_s": round(time.process_time(), 1), "audit_mib": dir_mib(audit_dir)}
         for k in ("http", "pg", "ssh"):
             row[f"{k}_reqs"] = len(lat[k])
             row[f"{k}_p50_ms"] = pct(lat[k], 0.50)
@@ -345,7 +357,7 @@ async def sampler(pid, stats, rows, stop_sampling, t_start, phase):
         print(" ".join(f"{k}={v}" for k, v in row.items()), flush=True)
 
 
-async def run(pid, ports, token, body_len, ssh):
+async def run(pid, ports, token, body_len, ssh, audit_dir):
     stats, rows, phase = Stats(), [], ["baseline"]
     stop, stop_sampling = asyncio.Event(), asyncio.Event()
     t_start = time.monotonic()
@@ -353,7 +365,8 @@ async def run(pid, ports, token, body_len, ssh):
     base = proc_sample(pid)
     base_fds = fd_kinds(pid)
     print(f"# baseline: rss {base[0]} KiB, fds {base[1]}, threads {base[2]}", flush=True)
-    sampling = asyncio.create_task(sampler(pid, stats, rows, stop_sampling, t_start, phase))
+    sampling = asyncio.create_task(
+        sampler(pid, stats, rows, stop_sampling, t_start, phase, audit_dir))
     phase[0] = "ramp"
     t0 = time.monotonic()
     tasks = [asyncio.create_task(pg_session(stats, ports["pg"], stop, t0 + i * 0.05))
@@ -486,7 +499,7 @@ def main():
               f"{PG} psql (a SELECT every ~{PG_INTERVAL:g} s), {SSH} ssh `cat` "
               f"(a line every ~{SSH_INTERVAL:g} s); {DURATION:g} s; sample every {SAMPLE:g} s")
         stats, rows, base, end, steady_from, settle_s = asyncio.run(
-            run(warden.pid, ports, token, body_len, ssh))
+            run(warden.pid, ports, token, body_len, ssh, os.path.join(work, "data", "audit")))
         csv_path = CSV_OUT or os.path.join(work, "soak.csv")
         with open(csv_path, "w", newline="") as f:
             w = csv.DictWriter(f, fieldnames=list(rows[0]))
