@@ -371,13 +371,19 @@ impl Conn<'_> {
             tracker,
             nonce,
         );
+        // A JoinHandle must not be polled again once it has completed (tokio panics, and
+        // the panic would skip the ConnectionClosed record): remember whether it did.
+        let mut relay_done = false;
         let result = tokio::select! {
             r = session.run() => r,
-            r = &mut relay_task => match r {
-                Ok(Ok(())) => Ok(()),
-                Ok(Err(e)) => Err(e),
-                Err(_) => Err(PgError::Upstream("relay task failed".into())),
-            },
+            r = &mut relay_task => {
+                relay_done = true;
+                match r {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(e),
+                    Err(_) => Err(PgError::Upstream("relay task failed".into())),
+                }
+            }
         };
         if let Err(e) = &result {
             if !matches!(e, PgError::Io(_)) {
@@ -385,9 +391,10 @@ impl Conn<'_> {
             }
         }
         session::terminate(&mut session.upstream).await;
-        if tokio::time::timeout(Duration::from_secs(5), &mut relay_task)
-            .await
-            .is_err()
+        if !relay_done
+            && tokio::time::timeout(Duration::from_secs(5), &mut relay_task)
+                .await
+                .is_err()
         {
             relay_task.abort();
         }

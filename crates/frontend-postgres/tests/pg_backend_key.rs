@@ -78,6 +78,59 @@ async fn the_client_gets_the_upstream_backend_pid_and_terminating_it_ends_its_se
     assert_eq!(backend_pid(&mut b).await, pid_b, "b carries on");
 }
 
+/// Regression (psycopg's suite through Warden): when the upstream ended the session first,
+/// the connection task polled the finished relay task's JoinHandle again, panicked, and
+/// never recorded ConnectionClosed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_the_server_ends_is_recorded_closed() {
+    let h = start_with(permissive()).await;
+    let a = h.alice().await;
+    let pid: i32 = within(10, a.query_one("SELECT pg_backend_pid()", &[]))
+        .await
+        .expect("pid")
+        .get(0);
+    let terminated: bool = within(
+        10,
+        h.direct()
+            .await
+            .query_one("SELECT pg_terminate_backend($1)", &[&pid]),
+    )
+    .await
+    .expect("terminate")
+    .get(0);
+    assert!(terminated);
+    let e = within(10, a.batch_execute("SELECT 1"))
+        .await
+        .expect_err("the session is gone");
+    assert!(
+        sqlstate(&e).as_deref() == Some("57P01") || a.is_closed(),
+        "terminated: {e:?}"
+    );
+    let closed = |recs: &[warden_audit::Record]| {
+        recs.iter()
+            .filter(|r| r.event.kind == warden_audit::EventKind::ConnectionClosed)
+            .count()
+    };
+    let mut recs = Vec::new();
+    for _ in 0..200 {
+        recs = h
+            .gate
+            .audit()
+            .query(&warden_audit::Query {
+                limit: 1000,
+                ..warden_audit::Query::default()
+            })
+            .expect("audit query")
+            .records;
+        if closed(&recs) > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let kinds: Vec<_> = recs.iter().map(|r| r.event.kind).collect();
+    assert_eq!(closed(&recs), 1, "one ConnectionClosed in {kinds:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_self_notify_names_the_pid_the_client_was_given() {
     let h = start_with(permissive()).await;
