@@ -17,6 +17,9 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 
 use super::body::ProxyBody;
+
+/// How long an unused upstream keep-alive connection stays in the pool.
+pub const UPSTREAM_IDLE: Duration = Duration::from_secs(30);
 use super::tls;
 use warden_config::TargetConfig;
 
@@ -64,7 +67,10 @@ impl Upstream {
         };
         let connector = builder.enable_http1().wrap_connector(http);
         let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
+            .pool_idle_timeout(UPSTREAM_IDLE)
+            // Without a timer hyper-util never runs its idle sweep: idle upstream
+            // connections stayed open until the upstream closed them.
+            .pool_timer(hyper_util::rt::TokioTimer::new())
             .build(connector);
         let credential = credential_header(t)?;
         let host = HeaderValue::from_str(authority.as_str()).ok();
