@@ -14,7 +14,7 @@ const MAX_LINE: usize = 8 * 1024;
 /// Upper bound of request headers per head.
 const MAX_HEADERS: usize = 128;
 /// The HTTP/2 connection preface (RFC 9113 §3.4).
-const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+pub(crate) const H2_PREFACE: &[u8] = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 
 /// Why a request was refused by the framing guard.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

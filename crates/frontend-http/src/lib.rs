@@ -40,6 +40,7 @@ pub mod redact;
 pub mod request;
 pub mod server;
 pub mod smuggling;
+pub mod sniff;
 pub mod tls;
 pub mod upgrade;
 pub mod upstream;

@@ -1,6 +1,8 @@
 //! One http/kubernetes target: the shared accept loop (connection cap), optional client-facing
 //! TLS (ALPN h2 + http/1.1), the framing guard under hyper, HTTP/1.1 and HTTP/2 via
-//! hyper-util's auto builder (with upgrades), and graceful drain on shutdown.
+//! hyper-util's auto builder (with upgrades) — or hyper's HTTP/1 builder directly for a
+//! plain connection whose first bytes rule HTTP/2 out ([`sniff`](super::sniff)) — and
+//! graceful drain on shutdown.
 //!
 //! Must never: serve a connection without the framing guard, or keep accepting after
 //! shutdown was requested.
@@ -23,6 +25,7 @@ use super::handler::{handle, Conn, Shared};
 use super::holds::AsyncHolds;
 use super::identity::BasicCache;
 use super::smuggling::{FramingGuard, ViolationSlot};
+use super::sniff::{first_bytes, FirstBytes};
 use super::tls;
 use super::upstream::Upstream;
 use warden_gate::frontend::{accept_loop, FrontendContext};
@@ -72,16 +75,30 @@ async fn connection(
     // state, and the TLS branch (handshake, rustls session) would make every plain
     // connection pay for it while it sits idle.
     match acceptor {
-        None => Box::pin(serve_io(shared, tcp, peer)).await,
+        None => match first_bytes(&tcp, shared.request_timeout()).await {
+            FirstBytes::Http1 => Box::pin(serve_io(shared, tcp, peer, Versions::Http1)).await,
+            FirstBytes::MaybeHttp2 => Box::pin(serve_io(shared, tcp, peer, Versions::Any)).await,
+            FirstBytes::Closed => {}
+            FirstBytes::TimedOut => tracing::debug!(%peer, "no request within the request timeout"),
+        },
         Some(acceptor) => match tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(tcp)).await {
-            Ok(Ok(tls)) => Box::pin(serve_io(shared, tls, peer)).await,
+            Ok(Ok(tls)) => Box::pin(serve_io(shared, tls, peer, Versions::Any)).await,
             Ok(Err(e)) => tracing::debug!(%peer, "tls handshake failed: {e}"),
             Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
         },
     }
 }
 
-async fn serve_io<IO>(shared: Arc<Shared>, io: IO, peer: SocketAddr)
+/// Which HTTP versions a connection may turn out to speak.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Versions {
+    /// Its first bytes ruled HTTP/2 out.
+    Http1,
+    /// HTTP/1.1 or HTTP/2: hyper-util's auto builder reads the preface and decides.
+    Any,
+}
+
+async fn serve_io<IO>(shared: Arc<Shared>, io: IO, peer: SocketAddr, versions: Versions)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -106,20 +123,46 @@ where
         Box::pin(async move { Ok::<_, std::convert::Infallible>(handle(shared, conn, req).await) })
             as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
     });
+    let io = TokioIo::new(guarded);
+    let max_buf = (shared.opts.max_header_bytes + 16 * 1024).max(8 * 1024);
+    let shutdown = shared.ctx.shutdown.clone();
+    if versions == Versions::Http1 {
+        let conn = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(shared.request_timeout())
+            .max_buf_size(max_buf)
+            .serve_connection(io, svc)
+            .with_upgrades();
+        tokio::pin!(conn);
+        return drive(conn, &shutdown, peer, |c| c.graceful_shutdown()).await;
+    }
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(shared.request_timeout())
         // The guard enforces the head limit with a proper 431; leave hyper headroom.
-        .max_buf_size((shared.opts.max_header_bytes + 16 * 1024).max(8 * 1024));
+        .max_buf_size(max_buf);
     builder
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(shared.opts.max_header_bytes).unwrap_or(u32::MAX));
-    let conn = builder.serve_connection_with_upgrades(TokioIo::new(guarded), svc);
+    let conn = builder.serve_connection_with_upgrades(io, svc);
     tokio::pin!(conn);
-    let shutdown = shared.ctx.shutdown.clone();
+    drive(conn, &shutdown, peer, |c| c.graceful_shutdown()).await
+}
+
+/// Runs a connection to its end; on shutdown, asks it to finish gracefully and gives it
+/// [`DRAIN`] to do so.
+async fn drive<F, E>(
+    mut conn: std::pin::Pin<&mut F>,
+    shutdown: &tokio_util::sync::CancellationToken,
+    peer: SocketAddr,
+    graceful: impl FnOnce(std::pin::Pin<&mut F>),
+) where
+    F: std::future::Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
     tokio::select! {
         res = conn.as_mut() => {
             if let Err(e) = res {
@@ -127,7 +170,7 @@ where
             }
         }
         _ = shutdown.cancelled() => {
-            conn.as_mut().graceful_shutdown();
+            graceful(conn.as_mut());
             let _ = tokio::time::timeout(DRAIN, conn.as_mut()).await;
         }
     }
