@@ -370,3 +370,28 @@ fn serve_console_over_tls() {
     let (code, _) = server.terminate();
     assert_eq!(code, Some(0));
 }
+
+/// `warden hash-password | head -1` closed the pipe before the later lines: the
+/// `println!`s panicked ("failed printing to stdout", exit 101).
+#[test]
+fn hash_password_into_a_closed_pipe_exits_quietly() {
+    let mut child = Command::new(BIN)
+        .arg("hash-password")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    // Close the reading end before the (slow, argon2) hash is printed.
+    drop(child.stdout.take());
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(b"correct horse\n")
+        .expect("write");
+    let out = child.wait_with_output().expect("wait");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{:?}: {err}", out.status);
+    assert!(!err.contains("panicked"), "{err}");
+}

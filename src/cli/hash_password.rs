@@ -79,8 +79,22 @@ pub fn run(_args: HashPasswordArgs) -> ExitCode {
         }
     };
     let scram = ScramVerifier::generate(pw);
-    println!("{phc}");
-    println!("{}", scram.to_text());
-    println!("{}", MysqlNativeVerifier::generate(pw).to_text());
+    let lines = [
+        phc,
+        scram.to_text(),
+        MysqlNativeVerifier::generate(pw).to_text(),
+    ];
+    let mut out = std::io::stdout().lock();
+    for line in &lines {
+        match writeln!(out, "{line}") {
+            Ok(()) => {}
+            // `warden hash-password | head -1`: the reader has what it wanted.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: cannot write to stdout: {e}");
+                return Failure::Runtime.into();
+            }
+        }
+    }
     ExitCode::SUCCESS
 }
