@@ -3,7 +3,6 @@
 use std::process::{Command, Output};
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHasher, SaltString};
 use warden_approval::{Approvals, Resolution};
 use warden_audit::{AuditConfig, AuditLog};
 use warden_gate::auth::{LoginThrottle, User, UserDirectory};
@@ -11,23 +10,16 @@ use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
 use warden_policy::{ApprovalSpec, Decision, PolicySet, PolicyStore, Verdict};
 use warden_web::WebState;
 
-const PW: &str = "cli-test-password";
+mod cli_support;
+use cli_support::cheap_password_hash;
 
-fn hash(pw: &str) -> String {
-    let params = argon2::Params::new(1024, 1, 1, None).expect("params");
-    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    let salt = SaltString::generate(&mut rand::thread_rng());
-    argon
-        .hash_password(pw.as_bytes(), &salt)
-        .expect("hash")
-        .to_string()
-}
+const PW: &str = "cli-test-password";
 
 fn user(name: &str, role: &str) -> User {
     User {
         name: name.into(),
         roles: vec![role.into()],
-        password_hash: Some(hash(PW)),
+        password_hash: Some(cheap_password_hash(PW)),
         scram: None,
         mysql_native: None,
         ssh_authorized_keys: Vec::new(),

@@ -12,6 +12,19 @@ use std::time::{Duration, Instant};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_warden");
 
+/// An argon2id PHC string with the cheapest parameters (1 MiB, one pass): quick to check
+/// in tests that sign in many times; `warden hash-password`'s own cost is tested apart.
+pub fn cheap_password_hash(pw: &str) -> String {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let params = argon2::Params::new(1024, 1, 1, None).expect("params");
+    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
+    let salt = SaltString::generate(&mut rand::thread_rng());
+    argon
+        .hash_password(pw.as_bytes(), &salt)
+        .expect("hash")
+        .to_string()
+}
+
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .and_then(|l| l.local_addr())

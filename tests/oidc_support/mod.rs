@@ -7,24 +7,12 @@
 use std::process::Command;
 use std::time::Duration;
 
-use argon2::password_hash::{PasswordHasher, SaltString};
-
-use crate::cli_support::{curl, free_port, write_config, Server};
+use crate::cli_support::{cheap_password_hash, curl, free_port, write_config, Server};
 use crate::idp::{settings_yaml_for, sign_in_until, IdP};
 
 /// A local user of `users:` (viewer), for the audit API and the local sign-in.
 pub const LOCAL: &str = "carol";
 pub const LOCAL_PW: &str = "carol-local-password";
-
-fn hash(pw: &str) -> String {
-    let params = argon2::Params::new(1024, 1, 1, None).expect("params");
-    let argon = argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params);
-    let salt = SaltString::generate(&mut rand::thread_rng());
-    argon
-        .hash_password(pw.as_bytes(), &salt)
-        .expect("hash")
-        .to_string()
-}
 
 /// A running `warden serve` whose console signs in through `issuer`.
 pub struct Console {
@@ -51,7 +39,7 @@ impl Console {
             .collect();
         let extra = format!(
             "users:\n  - name: {LOCAL}\n    roles: [viewer]\n    password_hash: \"{}\"\noidc:\n{section}",
-            hash(LOCAL_PW)
+            cheap_password_hash(LOCAL_PW)
         );
         let cfg = write_config(dir.path(), web_port, &extra);
         let server = Server::start(&["serve", "--config", cfg.to_str().expect("utf8")]);
