@@ -14,6 +14,7 @@
 #        RAMP=500 (HTTP connections opened per second)  SETTLE=120 (seconds to wait for fds
 #        after close)  MAX_GROWTH=10 (% RSS growth, last vs first third, still "flat")
 #        CSV=path (keep the samples there; default: inside the work directory)  KEEP=1
+#        AUDIT_CACHE_MB (audit.cache_mb of the generated config; default: Warden's, 64)
 # Needs: nginx, psql, PostgreSQL on 127.0.0.1:5432 (user postgres, trust), python3;
 #        /usr/sbin/sshd, ssh, ssh-keygen for the ssh sessions (as root: sshd logs root in).
 # Builds nothing. Exit status 0 when the verdict is PASS.

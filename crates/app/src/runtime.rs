@@ -138,6 +138,7 @@ pub async fn start(
     let mut audit_cfg = AuditConfig::new(&config.audit.path);
     audit_cfg.signing_key = config.audit.signing_key.clone();
     audit_cfg.checkpoint_file = config.audit.checkpoint_file.clone();
+    audit_cfg.cache_bytes = config.audit.cache_mb * 1024 * 1024;
     let audit_path = config.audit.path.display().to_string();
     let audit = tokio::task::spawn_blocking(move || stores::open_audit(audit_cfg))
         .await

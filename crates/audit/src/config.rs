@@ -25,7 +25,14 @@ pub struct AuditConfig {
     /// acknowledged records survive a process kill, but a power cut or kernel crash may
     /// lose the last moments (docs/audit-format.md, "Durability").
     pub fsync: bool,
+    /// sled's page cache for this store, in bytes (`audit.cache_mb`). Recently written
+    /// records stay in it, so a busy gateway's resident memory grows by about the size of
+    /// what it audits until the cache is full.
+    pub cache_bytes: u64,
 }
+
+/// The default of [`AuditConfig::cache_bytes`] (`audit.cache_mb: 64`).
+pub const DEFAULT_CACHE_BYTES: u64 = 64 * 1024 * 1024;
 
 impl AuditConfig {
     /// Defaults for a store at `dir`: key at `<dir>.key` (so `./data/audit` gets
@@ -41,6 +48,7 @@ impl AuditConfig {
             checkpoint_interval: Duration::from_secs(10),
             queued_window: Duration::from_millis(50),
             fsync: true,
+            cache_bytes: DEFAULT_CACHE_BYTES,
         }
     }
 }

@@ -42,7 +42,7 @@ mod window;
 mod writer;
 
 pub use checkpoint::Checkpoint;
-pub use config::AuditConfig;
+pub use config::{AuditConfig, DEFAULT_CACHE_BYTES};
 pub use error::AuditError;
 pub use event::{AlertRef, ApprovalRef, Event, EventKind, Outcome, VerdictSummary};
 pub use log::{AuditLog, Durability, TryAppend};

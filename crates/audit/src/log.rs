@@ -112,7 +112,7 @@ impl AuditLog {
     /// Open (or create) the store, load (or create) the signing key, check the tail of
     /// the chain, and start the writer thread. Refuses a store whose tail does not check.
     pub fn open(cfg: AuditConfig) -> Result<AuditLog, AuditError> {
-        let db = store::open_db(&cfg.path)?;
+        let db = store::open_db(&cfg.path, cfg.cache_bytes)?;
         let replayed = journal::replay(&db, &cfg.path, recover_head(&db)?)?;
         if let Some(path) = &cfg.checkpoint_file {
             checkpoint::repair_torn_tail(path)?;

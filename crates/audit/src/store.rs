@@ -21,9 +21,9 @@ use crate::layout;
 /// held by a running gateway still fails with [`AuditError::Locked`] after this wait.
 const LOCK_WAIT: std::time::Duration = std::time::Duration::from_secs(3);
 
-/// Open (or create) the sled store at `path`.
-pub fn open_db(path: &Path) -> Result<sled::Db, AuditError> {
-    retry_while_locked(|| open_db_once(path))
+/// Open (or create) the sled store at `path` with a page cache of `cache_bytes`.
+pub fn open_db(path: &Path, cache_bytes: u64) -> Result<sled::Db, AuditError> {
+    retry_while_locked(|| open_db_once(path, cache_bytes))
 }
 
 fn retry_while_locked(
@@ -40,7 +40,7 @@ fn retry_while_locked(
     }
 }
 
-fn open_db_once(path: &Path) -> Result<sled::Db, AuditError> {
+fn open_db_once(path: &Path, cache_bytes: u64) -> Result<sled::Db, AuditError> {
     std::fs::create_dir_all(path).map_err(|e| AuditError::io(path, e))?;
     let db = sled::Config::new()
         .path(path)
@@ -49,7 +49,7 @@ fn open_db_once(path: &Path) -> Result<sled::Db, AuditError> {
         // An append-only log: favour write throughput over compacting segments
         // (LowSpace, the default, rewrites live data much more often).
         .mode(sled::Mode::HighThroughput)
-        .cache_capacity(256 * 1024 * 1024)
+        .cache_capacity(cache_bytes)
         .open()
         .map_err(|e| classify_open_error(path, e))?;
     match db.get(layout::META_FORMAT)? {

@@ -39,6 +39,7 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
         path: resolve(audit.path.as_deref().unwrap_or("data/audit")),
         signing_key: resolve(audit.signing_key.as_deref().unwrap_or("data/audit.key")),
         checkpoint_file: audit.checkpoint_file.as_deref().map(&resolve),
+        cache_mb: audit_cache_mb(audit.cache_mb, &mut d),
     };
     let policies = resolve_policies(&raw.policies, &resolve, &mut d);
     let users = build_users(raw.users, &mut d);
@@ -183,6 +184,21 @@ fn policy_review(review: PolicyReview, d: &mut Diags) -> PolicyReview {
         d.push("policy_review.expires_after", "must be longer than 0s");
     }
     review
+}
+
+/// `audit.cache_mb`: the audit store's page cache (default 64 MiB, 1 MiB to 64 GiB).
+fn audit_cache_mb(raw: Option<u64>, d: &mut Diags) -> u64 {
+    match raw {
+        None => DEFAULT_AUDIT_CACHE_MB,
+        Some(mb @ 1..=65_536) => mb,
+        Some(mb) => {
+            d.push(
+                "audit.cache_mb",
+                format!("{mb} is out of range: give 1 to 65536 (MiB)"),
+            );
+            DEFAULT_AUDIT_CACHE_MB
+        }
+    }
 }
 
 /// How long `serve` waits for open connections on shutdown (default 10 s).

@@ -98,7 +98,12 @@ pub struct AuditPaths {
     pub path: PathBuf,
     pub signing_key: PathBuf,
     pub checkpoint_file: Option<PathBuf>,
+    /// The audit store's page cache in MiB (`audit.cache_mb`).
+    pub cache_mb: u64,
 }
+
+/// `audit.cache_mb` when the key is absent.
+pub const DEFAULT_AUDIT_CACHE_MB: u64 = 64;
 
 /// One `targets:` entry, validated.
 #[derive(Debug, Clone)]

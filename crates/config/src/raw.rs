@@ -110,10 +110,13 @@ pub struct RawAudit {
     pub signing_key: Option<String>,
     #[serde(default)]
     pub checkpoint_file: Option<String>,
+    #[serde(default)]
+    pub cache_mb: Option<u64>,
 }
 
 impl RawAudit {
-    pub const KEYS: &'static [&'static str] = &["path", "signing_key", "checkpoint_file"];
+    pub const KEYS: &'static [&'static str] =
+        &["path", "signing_key", "checkpoint_file", "cache_mb"];
 }
 
 #[derive(Debug, Default, Deserialize)]

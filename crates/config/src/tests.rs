@@ -197,3 +197,22 @@ fn analytics_settings_are_read_and_every_mistake_is_placed() {
         "{all}"
     );
 }
+
+#[test]
+fn audit_cache_has_a_default_a_setting_and_bounds() {
+    let base = "targets: []\n";
+    assert_eq!(parse(base).expect("valid").audit.cache_mb, 64);
+    let set = parse("audit:\n  cache_mb: 16\ntargets: []\n").expect("valid");
+    assert_eq!(set.audit.cache_mb, 16);
+    for bad in ["0", "65537"] {
+        let errs = parse(&format!("audit:\n  cache_mb: {bad}\ntargets: []\n"))
+            .expect_err("out of range")
+            .0;
+        let all: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert!(
+            all.iter()
+                .any(|e| e.contains("audit.cache_mb") && e.contains("give 1 to 65536")),
+            "{all:?}"
+        );
+    }
+}
