@@ -246,15 +246,20 @@ fn demo_starts_without_external_services_and_serves_the_console() {
     assert_eq!(code, Some(0));
 }
 
-#[test]
-fn hash_password_prints_argon2id_and_scram() {
-    let mut child = Command::new(BIN)
+/// `warden hash-password` with every stream piped.
+fn hash_password_child() -> std::process::Child {
+    Command::new(BIN)
         .arg("hash-password")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn");
+        .expect("spawn")
+}
+
+#[test]
+fn hash_password_prints_argon2id_and_scram() {
+    let mut child = hash_password_child();
     child
         .stdin
         .take()
@@ -375,13 +380,7 @@ fn serve_console_over_tls() {
 /// `println!`s panicked ("failed printing to stdout", exit 101).
 #[test]
 fn hash_password_into_a_closed_pipe_exits_quietly() {
-    let mut child = Command::new(BIN)
-        .arg("hash-password")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn");
+    let mut child = hash_password_child();
     // Close the reading end before the (slow, argon2) hash is printed.
     drop(child.stdout.take());
     child

@@ -10,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use cli_support::{
-    admin_query as query, curl, free_port, run, set_accepting_connections, test_database,
+    admin_query as query, curl, fleet, run, set_accepting_connections, test_database,
     wait_pending_approval, Database, Server,
 };
 
@@ -25,31 +25,18 @@ struct Replica {
 }
 
 fn start_replica(root: &std::path::Path, id: &str, fleet_db: &str) -> Replica {
-    let dir = root.join(id);
-    std::fs::create_dir_all(dir.join("policies")).expect("mkdir");
-    std::fs::write(
-        dir.join("policies/hold.yaml"),
-        "version: 1\nrules:\n  - name: unbounded-delete\n    when: { protocol: postgres, sql: { statements: [delete], without_where: true } }\n    action: hold\n    approval: { approvers: { roles: [dba] }, required: 1, timeout: 2m }\n",
-    )
-    .expect("policy");
-    let hash = warden_gate::auth::password::hash_password(PW).expect("hash");
-    let scram = warden_gate::auth::ScramVerifier::generate(PW).to_text();
-    let port = free_port();
-    let cfg = format!(
-        "web:\n  listen: 127.0.0.1:{port}\naudit:\n  path: ./data/audit\npolicies: [./policies]\nshutdown_grace: 2s\n\
-users:\n  - {{ name: alice, roles: [developer], password_hash: \"{hash}\", scram_sha256: \"{scram}\" }}\n  - {{ name: bob, roles: [dba], password_hash: \"{hash}\" }}\n  - {{ name: carol, roles: [dba], password_hash: \"{hash}\" }}\n\
-targets:\n  - {{ name: db, protocol: postgres, listen: 127.0.0.1:0, upstream: 127.0.0.1:5432, upstream_user: postgres }}\n\
-fleet:\n  url: postgresql://postgres@127.0.0.1:5432/{fleet_db}?sslmode=disable\n  replica_id: {id}\n  heartbeat: 1s\n  lease: 3s\n  poll: 1s\n  connect_timeout: 3s\n"
-    );
-    let path = dir.join("warden.yaml");
-    std::fs::write(&path, cfg).expect("config");
-    let server = Server::start(&["serve", "--config", path.to_str().expect("utf8")]);
-    let line = server.wait_stdout("target db (postgres) listening on", Duration::from_secs(60));
+    let spec = fleet::ReplicaSpec {
+        policy: "version: 1\nrules:\n  - name: unbounded-delete\n    when: { protocol: postgres, sql: { statements: [delete], without_where: true } }\n    action: hold\n    approval: { approvers: { roles: [dba] }, required: 1, timeout: 2m }\n",
+        password: PW,
+        users: &[("bob", "dba"), ("carol", "dba")],
+        fleet_keys: &[format!("replica_id: {id}")],
+    };
+    let r = fleet::start_replica(root, id, fleet_db, &spec);
     Replica {
-        server,
-        audit: dir.join("data/audit"),
-        api: format!("http://127.0.0.1:{port}/api/v1/approvals"),
-        pg: line.rsplit(' ').next().expect("addr").to_string(),
+        audit: r.dir.join("data/audit"),
+        api: format!("http://127.0.0.1:{}/api/v1/approvals", r.web_port),
+        server: r.server,
+        pg: r.pg,
     }
 }
 

@@ -12,7 +12,7 @@ use std::process::Command;
 use std::time::{Duration, Instant};
 
 use cli_support::{
-    admin_query as query, curl, free_port, run, set_accepting_connections, test_database, Database,
+    admin_query as query, curl, fleet, run, set_accepting_connections, test_database, Database,
     Server,
 };
 
@@ -28,33 +28,24 @@ struct Replica {
 /// Writes `<root>/<id>/warden.yaml` (its replica id from `$WARDEN_TEST_REPLICA_<id>`:
 /// `replica_id_env`) and starts it.
 fn start_replica(root: &Path, id: &str, fleet_db: &str) -> Replica {
-    let dir = root.join(id);
-    std::fs::create_dir_all(dir.join("policies")).expect("mkdir");
-    std::fs::write(
-        dir.join("policies/main.yaml"),
-        "version: 1\nrules:\n  - name: no-drop\n    when: { sql: { statements: [drop] } }\n    action: deny\n",
-    )
-    .expect("policy");
-    let hash = warden_gate::auth::password::hash_password(PW).expect("hash");
-    let scram = warden_gate::auth::ScramVerifier::generate(PW).to_text();
-    let port = free_port();
-    let cfg = format!(
-        "web:\n  listen: 127.0.0.1:{port}\naudit:\n  path: ./data/audit\npolicies: [./policies]\nshutdown_grace: 2s\n\
-users:\n  - {{ name: alice, roles: [developer], password_hash: \"{hash}\", scram_sha256: \"{scram}\" }}\n\
-targets:\n  - {{ name: db, protocol: postgres, listen: 127.0.0.1:0, upstream: 127.0.0.1:5432, upstream_user: postgres }}\n\
-fleet:\n  url: postgresql://postgres@127.0.0.1:5432/{fleet_db}?sslmode=disable\n  replica_id_env: WARDEN_TEST_REPLICA_{id}\n  heartbeat: 1s\n  lease: 3s\n  poll: 1s\n  connect_timeout: 3s\n  ship_every: 100ms\n  anchor_every: 1s\n"
-    );
-    let config = dir.join("warden.yaml");
-    std::fs::write(&config, cfg).expect("config");
     // One variable per replica: parallel tests never change a value another reads.
     std::env::set_var(format!("WARDEN_TEST_REPLICA_{id}"), id);
-    let server = Server::start(&["serve", "--config", config.to_str().expect("utf8")]);
-    let line = server.wait_stdout("target db (postgres) listening on", Duration::from_secs(60));
+    let spec = fleet::ReplicaSpec {
+        policy: "version: 1\nrules:\n  - name: no-drop\n    when: { sql: { statements: [drop] } }\n    action: deny\n",
+        password: PW,
+        users: &[],
+        fleet_keys: &[
+            format!("replica_id_env: WARDEN_TEST_REPLICA_{id}"),
+            "ship_every: 100ms".to_string(),
+            "anchor_every: 1s".to_string(),
+        ],
+    };
+    let r = fleet::start_replica(root, id, fleet_db, &spec);
     Replica {
-        server,
-        config,
-        health: format!("http://127.0.0.1:{port}/healthz"),
-        pg: line.rsplit(' ').next().expect("addr").to_string(),
+        health: format!("http://127.0.0.1:{}/healthz", r.web_port),
+        server: r.server,
+        config: r.config,
+        pg: r.pg,
     }
 }
 

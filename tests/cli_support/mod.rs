@@ -10,6 +10,8 @@ use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+pub mod fleet;
+
 pub const BIN: &str = env!("CARGO_BIN_EXE_warden");
 
 /// An argon2id PHC string with the cheapest parameters (1 MiB, one pass): quick to check
