@@ -246,27 +246,31 @@ fn demo_starts_without_external_services_and_serves_the_console() {
     assert_eq!(code, Some(0));
 }
 
-/// `warden hash-password` with every stream piped.
-fn hash_password_child() -> std::process::Child {
-    Command::new(BIN)
+/// `warden hash-password` given "correct horse" on stdin, every stream piped; with
+/// `close_stdout`, the reading end of its stdout is closed before it prints.
+fn hash_password_output(close_stdout: bool) -> std::process::Output {
+    let mut child = Command::new(BIN)
         .arg("hash-password")
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
-        .expect("spawn")
-}
-
-#[test]
-fn hash_password_prints_argon2id_and_scram() {
-    let mut child = hash_password_child();
+        .expect("spawn");
+    if close_stdout {
+        drop(child.stdout.take());
+    }
     child
         .stdin
         .take()
         .expect("stdin")
         .write_all(b"correct horse\n")
         .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    child.wait_with_output().expect("wait")
+}
+
+#[test]
+fn hash_password_prints_argon2id_and_scram() {
+    let out = hash_password_output(false);
     assert!(out.status.success());
     let text = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = text.lines().collect();
@@ -380,16 +384,8 @@ fn serve_console_over_tls() {
 /// `println!`s panicked ("failed printing to stdout", exit 101).
 #[test]
 fn hash_password_into_a_closed_pipe_exits_quietly() {
-    let mut child = hash_password_child();
-    // Close the reading end before the (slow, argon2) hash is printed.
-    drop(child.stdout.take());
-    child
-        .stdin
-        .take()
-        .expect("stdin")
-        .write_all(b"correct horse\n")
-        .expect("write");
-    let out = child.wait_with_output().expect("wait");
+    // The reading end is closed before the (slow, argon2) hash is printed.
+    let out = hash_password_output(true);
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{:?}: {err}", out.status);
     assert!(!err.contains("panicked"), "{err}");

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
-use cli_support::{free_port, lines, psql_admin, test_database, wait_line, BIN, POLICY};
+use cli_support::{free_port, lines, psql_admin, test_database, wait_line, Server, BIN, POLICY};
 
 fn repo() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -193,20 +193,16 @@ fn the_entrypoint_serves_with_the_real_binary_and_the_healthcheck_follows_it() {
         ("WARDEN_STATE_DIR", state.to_str().expect("utf8")),
         ("WARDEN_HEALTH_URL", health.as_str()),
     ];
-    let mut child = Command::new(entrypoint())
-        .env("WARDEN_BIN", BIN)
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn the entrypoint");
-    let stdout = lines(child.stdout.take().expect("stdout"));
-    let started = wait_line(&stdout, "console listening on", Duration::from_secs(30));
-    if started.is_err() {
-        let _ = child.kill();
-    }
-    started.expect("warden started through the entrypoint");
+    let mut cmd = Command::new(entrypoint());
+    cmd.env("WARDEN_BIN", BIN).envs(env.iter().copied());
+    // Killed on drop if an assertion below fails.
+    let mut server = Server::spawn(cmd);
+    wait_line(
+        &server.stdout,
+        "console listening on",
+        Duration::from_secs(30),
+    )
+    .expect("warden started through the entrypoint");
     assert!(
         state.join("audit").is_dir() && state.join("data").is_dir(),
         "state folders made"
@@ -219,15 +215,15 @@ fn the_entrypoint_serves_with_the_real_binary_and_the_healthcheck_follows_it() {
     );
 
     // exec: the entrypoint's process *is* warden, so SIGTERM is its graceful stop.
-    let pid = child.id().to_string();
+    let pid = server.child.id().to_string();
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill")
         .success());
-    let status = child.wait().expect("wait");
+    let status = server.child.wait().expect("wait");
     assert_eq!(status.code(), Some(0), "a clean stop after SIGTERM");
-    assert!(wait_line(&stdout, "warden: stopped", Duration::from_secs(5)).is_ok());
+    assert!(wait_line(&server.stdout, "warden: stopped", Duration::from_secs(5)).is_ok());
     let probe = run_entrypoint(&env, &["healthcheck"]);
     assert!(
         !probe.status.success(),

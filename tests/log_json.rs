@@ -4,10 +4,10 @@
 
 mod cli_support;
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::Duration;
 
-use cli_support::{curl, free_port, lines, run, wait_line, write_config, BIN};
+use cli_support::{curl, free_port, run, wait_line, write_config, Server, BIN};
 
 const PASSWORD: &str = "pw-Zq81-never-logged";
 const BAD_PASSWORD: &str = "wrong-Kx72-never-logged";
@@ -80,27 +80,19 @@ fn serve_with_json_logs_writes_one_object_a_line_and_no_secret() {
         sha256_hex(TOKEN)
     );
     let cfg = write_config(dir.path(), web, &extra);
-    let mut child = Command::new(BIN)
-        .args(["serve", "--config", cfg.to_str().expect("utf8")])
+    let mut cmd = Command::new(BIN);
+    cmd.args(["serve", "--config", cfg.to_str().expect("utf8")])
         .env("WARDEN_LOG_FORMAT", "json")
         .env("WARDEN_LOG", "debug")
-        .env("LOG_TEST_UPSTREAM", UPSTREAM_SECRET)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn warden");
-    let stdout = lines(child.stdout.take().expect("stdout"));
-    let stderr = lines(child.stderr.take().expect("stderr"));
-    let started = wait_line(
-        &stdout,
+        .env("LOG_TEST_UPSTREAM", UPSTREAM_SECRET);
+    // Killed on drop if an assertion below fails.
+    let mut server = Server::spawn(cmd);
+    wait_line(
+        &server.stdout,
         "target api (http) listening",
         Duration::from_secs(30),
-    );
-    if started.is_err() {
-        let _ = child.kill();
-    }
-    started.expect("warden started");
+    )
+    .expect("warden started");
 
     // Traffic that logs: good and bad credentials on the console and through the
     // gateway (with a bearer token), then a rejected policy reload.
@@ -125,26 +117,30 @@ fn serve_with_json_logs_writes_one_object_a_line_and_no_secret() {
         "version: 1\nrules: [ { whn: {} } ]\n",
     )
     .expect("write");
-    let pid = child.id().to_string();
+    let pid = server.child.id().to_string();
     assert!(Command::new("kill")
         .args(["-HUP", &pid])
         .status()
         .expect("kill")
         .success());
-    let rejected = wait_line(&stderr, "policy reload rejected", Duration::from_secs(10));
+    let rejected = wait_line(
+        &server.stderr,
+        "policy reload rejected",
+        Duration::from_secs(10),
+    );
     assert!(Command::new("kill")
         .args(["-TERM", &pid])
         .status()
         .expect("kill")
         .success());
-    let status = child.wait().expect("wait");
+    let status = server.child.wait().expect("wait");
 
     let mut err_lines = rejected
         .clone()
         .map(|l| vec![l])
         .unwrap_or_else(|seen| seen);
-    err_lines.extend(drain(&stderr));
-    let out_lines = drain(&stdout);
+    err_lines.extend(drain(&server.stderr));
+    let out_lines = drain(&server.stdout);
     assert!(
         rejected.is_ok(),
         "no reload rejection logged: {err_lines:?}"

@@ -43,9 +43,15 @@ pub struct Server {
 
 impl Server {
     pub fn start(args: &[&str]) -> Server {
-        let mut child = Command::new(BIN)
-            .args(args)
-            .env("WARDEN_LOG", "info")
+        let mut cmd = Command::new(BIN);
+        cmd.args(args).env("WARDEN_LOG", "info");
+        Server::spawn(cmd)
+    }
+
+    /// Starts `cmd` (program, arguments and environment set by the caller) with stdin
+    /// closed and its output read line by line.
+    pub fn spawn(mut cmd: Command) -> Server {
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
