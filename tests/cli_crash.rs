@@ -93,7 +93,7 @@ fn sigterm_as_soon_as_a_target_listens_stops_cleanly() {
             .spawn()
             .expect("spawn warden");
         let deadline = Instant::now() + Duration::from_secs(30);
-        while std::net::TcpStream::connect(("127.0.0.1", pg)).is_err() {
+        while !listens(child.id(), pg) {
             assert!(Instant::now() < deadline, "the target never listened");
             std::thread::sleep(Duration::from_millis(1));
         }
@@ -119,4 +119,32 @@ fn sigterm_as_soon_as_a_target_listens_stops_cleanly() {
             "round {round}: a graceful stop, not death by signal ({status:?})"
         );
     }
+}
+
+/// Whether the process `pid` itself listens on `port` (IPv4): a LISTEN socket on that port
+/// in /proc/net/tcp whose inode is one of the process's fds. A successful connect cannot
+/// tell whose listener answered: if another process on the machine took the port the
+/// test picked, the test sent SIGTERM to a warden that had not started yet.
+fn listens(pid: u32, port: u16) -> bool {
+    let Ok(table) = std::fs::read_to_string(format!("/proc/{pid}/net/tcp")) else {
+        return false;
+    };
+    let want = format!(":{port:04X}");
+    let inodes: Vec<String> = table
+        .lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let ours = cols.get(1)?.ends_with(&want) && *cols.get(3)? == "0A";
+            ours.then(|| cols.get(9).map(|inode| format!("socket:[{inode}]")))
+                .flatten()
+        })
+        .collect();
+    let Ok(fds) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+        return false;
+    };
+    fds.flatten().any(|fd| {
+        std::fs::read_link(fd.path())
+            .is_ok_and(|l| inodes.iter().any(|i| l.as_os_str() == i.as_str()))
+    })
 }
