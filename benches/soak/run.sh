@@ -12,7 +12,8 @@
 #        CONNS=5000 PG=50 SSH=20 (0 without sshd)  DURATION=900  SAMPLE=10 (seconds)
 #        INTERVAL=10 (seconds between GETs per HTTP connection)  PG_INTERVAL=1 SSH_INTERVAL=1
 #        RAMP=500 (HTTP connections opened per second)  SETTLE=120 (seconds to wait for fds
-#        after close)  MAX_GROWTH=10 (% RSS growth, last vs first third, still "flat")
+#        after close)  MAX_GROWTH=10 (% RSS growth, last vs middle third, still "flat";
+#        the first third is warm-up)
 #        CSV=path (keep the samples there; default: inside the work directory)  KEEP=1
 #        AUDIT_CACHE_MB (audit.cache_mb of the generated config; default: Warden's, 64)
 # Needs: nginx, psql, PostgreSQL on 127.0.0.1:5432 (user postgres, trust), python3;
