@@ -66,7 +66,7 @@ pub async fn open_fleet_approvals(
     audit: AuditLog,
     public_url: String,
 ) -> Result<(Approvals, AuditShipper), StoreError> {
-    let fleet = warden_fleet::Fleet::join(fleet_options(cfg))
+    let fleet = warden_fleet::Fleet::join(fleet_options(cfg)?)
         .await
         .map_err(|e| StoreError::Fleet(e.to_string()))?;
     fleet.spawn_heartbeat();
@@ -86,8 +86,18 @@ pub async fn open_fleet_approvals(
 
 /// The options of `cfg` for tools that read the fleet database without joining
 /// (`warden audit verify --fleet`).
-pub fn fleet_options(cfg: &warden_config::FleetConfig) -> warden_fleet::FleetOptions {
-    warden_fleet::FleetOptions {
+pub fn fleet_options(
+    cfg: &warden_config::FleetConfig,
+) -> Result<warden_fleet::FleetOptions, StoreError> {
+    let tls = match &cfg.tls {
+        Some(t) => Some(warden_fleet::FleetTls {
+            config: warden_frontend_postgres::tls::verifying_client_config(t)
+                .map_err(|e| StoreError::Fleet(format!("fleet.tls: {e}")))?,
+            server_name: t.server_name.clone(),
+        }),
+        None => None,
+    };
+    Ok(warden_fleet::FleetOptions {
         url: cfg.url.clone(),
         password: cfg.password.as_ref().map(|s| s.expose().to_string()),
         replica_id: cfg.replica_id.clone(),
@@ -96,7 +106,8 @@ pub fn fleet_options(cfg: &warden_config::FleetConfig) -> warden_fleet::FleetOpt
         poll: cfg.poll,
         connect_timeout: cfg.connect_timeout,
         pool_size: cfg.pool_size,
-    }
+        tls,
+    })
 }
 
 /// Writes the fleet's shipped audit records in time order (`warden audit export
@@ -128,7 +139,7 @@ pub async fn verify_fleet(
 async fn tool_client(
     cfg: &warden_config::FleetConfig,
 ) -> Result<warden_fleet::tokio_postgres::Client, StoreError> {
-    warden_fleet::connect_tool(&fleet_options(cfg))
+    warden_fleet::connect_tool(&fleet_options(cfg)?)
         .await
         .map_err(fleet_error)
 }

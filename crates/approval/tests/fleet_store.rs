@@ -37,6 +37,7 @@ async fn replica_polling(db: &str, id: &str, poll: Duration) -> Replica {
         poll,
         connect_timeout: Duration::from_secs(5),
         pool_size: 4,
+        tls: None,
     })
     .await
     .expect("join");

@@ -147,6 +147,7 @@ impl Sections {
             }),
             fleet: take("fleet").and_then(|mut v| {
                 check_keys(&mut v, "fleet", crate::fleet::RawFleet::KEYS, d);
+                check_nested(&mut v, "fleet", "tls", RawUpstreamTls::KEYS, d);
                 item(v, "fleet", d)
             }),
             oidc: take("oidc").and_then(|v| crate::oidc::read(v, "oidc", d)),

@@ -10,8 +10,9 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use super::raw::RawUpstreamTls;
 use super::schema::{child, Diags};
-use super::Secret;
+use super::{Secret, UpstreamTls};
 
 /// The validated `fleet:` section.
 #[derive(Debug, Clone)]
@@ -37,6 +38,9 @@ pub struct FleetConfig {
     /// How often the shipped audit head is anchored in the shared anchor chain
     /// (default 10s; also at a graceful stop).
     pub anchor_every: Duration,
+    /// `tls:` — connect over TLS, verifying the server's certificate against `ca` and its
+    /// name (the URL's host, or `server_name`); client certificate optional.
+    pub tls: Option<UpstreamTls>,
 }
 
 /// `fleet:` as written.
@@ -67,6 +71,8 @@ pub struct RawFleet {
     pub ship_every: Option<String>,
     #[serde(default)]
     pub anchor_every: Option<String>,
+    #[serde(default)]
+    pub tls: Option<RawUpstreamTls>,
 }
 
 impl RawFleet {
@@ -83,6 +89,7 @@ impl RawFleet {
         "pool_size",
         "ship_every",
         "anchor_every",
+        "tls",
     ];
 }
 
@@ -114,13 +121,21 @@ pub(super) fn build_fleet(
             String::new()
         }
         Some(u) if u.starts_with("postgresql://") || u.starts_with("postgres://") => {
-            if let Some(mode) = sslmode(&u) {
-                if !matches!(mode, "disable" | "prefer" | "allow") {
-                    d.push(
-                        &child(p, "url"),
-                        format!("sslmode={mode} is not supported yet: Warden connects to the fleet database without TLS (use sslmode=disable on a trusted network)"),
-                    );
-                }
+            match (sslmode(&u), raw.tls.is_some()) {
+                (Some("disable" | "prefer" | "allow") | None, false) => {}
+                (Some("disable" | "prefer" | "allow"), true) => d.push(
+                    &child(p, "url"),
+                    "sslmode in the URL contradicts `tls:`; leave it out (with `tls:` Warden always connects over TLS and verifies the server)",
+                ),
+                (Some("require" | "verify-ca" | "verify-full") | None, true) => {}
+                (Some(mode @ ("require" | "verify-ca" | "verify-full")), false) => d.push(
+                    &child(p, "url"),
+                    format!("sslmode={mode} needs `tls:` with the `ca` that signed the server's certificate (Warden verifies it and the host name)"),
+                ),
+                (Some(mode), _) => d.push(
+                    &child(p, "url"),
+                    format!("sslmode={mode} is not a PostgreSQL sslmode (disable, prefer, require, verify-ca, verify-full)"),
+                ),
             }
             u
         }
@@ -234,6 +249,16 @@ pub(super) fn build_fleet(
         Duration::from_secs(10),
         d,
     );
+    let tls = raw.tls.map(|t| {
+        let k = child(p, "tls");
+        if t.ca.is_none() {
+            d.push(
+                &k,
+                "`ca` is required: the PEM file of the authority that signed the fleet database's certificate",
+            );
+        }
+        super::targets::build_upstream_tls(t, &k, resolve, d)
+    });
     FleetConfig {
         url,
         password,
@@ -245,6 +270,7 @@ pub(super) fn build_fleet(
         pool_size,
         ship_every,
         anchor_every,
+        tls,
     }
 }
 

@@ -200,7 +200,7 @@ fn upstream_password(
 }
 
 /// CA, client certificate pair and server name for connecting upstream.
-fn build_upstream_tls(
+pub(super) fn build_upstream_tls(
     u: RawUpstreamTls,
     k: &str,
     resolve: &dyn Fn(&str) -> PathBuf,

@@ -114,9 +114,67 @@ fn replica_id_env_reads_the_id_from_the_environment() {
 }
 
 #[test]
-fn tls_modes_are_refused_until_supported() {
-    let errs = parse("fleet:\n  url: postgresql://w@db/w?sslmode=require\n  replica_id: a\n")
-        .expect_err("invalid")
-        .0;
-    assert!(errs[0].message.contains("sslmode=require"), "{errs:?}");
+fn tls_needs_a_ca_and_is_never_contradicted_by_the_url() {
+    let messages = |text: &str| -> String {
+        parse(text)
+            .expect_err("invalid")
+            .0
+            .iter()
+            .map(|e| format!("{}: {}", e.key, e.message))
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+    let text = messages("fleet:\n  url: postgresql://w@db/w?sslmode=require\n  replica_id: a\n");
+    assert!(
+        text.contains("fleet.url: sslmode=require needs `tls:`"),
+        "{text}"
+    );
+    let text = messages(
+        "fleet:\n  url: postgresql://w@db/w\n  replica_id: a\n  tls: { server_name: db }\n",
+    );
+    assert!(text.contains("fleet.tls: `ca` is required"), "{text}");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "not checked here").expect("ca");
+    let ca = ca.display();
+    let text = messages(&format!(
+        "fleet:\n  url: postgresql://w@db/w?sslmode=disable\n  replica_id: a\n  tls: {{ ca: {ca} }}\n"
+    ));
+    assert!(text.contains("contradicts `tls:`"), "{text}");
+    let errs = parse(&format!(
+        "fleet:\n  url: postgresql://w@db/w\n  replica_id: a\n  tls: {{ cafile: {ca} }}\n"
+    ))
+    .expect_err("unknown key")
+    .0;
+    let unknown = errs
+        .iter()
+        .find(|e| e.key == "fleet.tls.cafile")
+        .expect("cafile");
+    assert_eq!(unknown.suggestion.as_deref(), Some("ca"), "{errs:?}");
+}
+
+#[test]
+fn tls_with_a_ca_is_typed() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, "pem").expect("ca");
+    for mode in ["", "?sslmode=require", "?sslmode=verify-full"] {
+        let cfg = parse(&format!(
+            "fleet:\n  url: postgresql://w@127.0.0.1/w{mode}\n  replica_id: a\n  tls: {{ ca: {}, server_name: db.internal }}\n",
+            ca.display()
+        ))
+        .expect("valid");
+        let tls = cfg.fleet.expect("fleet").tls.expect("tls");
+        assert_eq!(tls.ca.as_deref(), Some(ca.as_path()));
+        assert_eq!(tls.server_name.as_deref(), Some("db.internal"));
+        assert!(tls.client.is_none());
+    }
+    assert!(
+        parse("fleet:\n  url: postgresql://w@db/w\n  replica_id: a\n")
+            .expect("valid")
+            .fleet
+            .expect("fleet")
+            .tls
+            .is_none()
+    );
 }

@@ -16,6 +16,7 @@
 #![forbid(unsafe_code)]
 
 pub mod anchor;
+mod dial;
 pub mod export;
 mod listen;
 mod migrate;
@@ -28,6 +29,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use dial::FleetTls;
 pub use listen::Signal;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use pool::Pooled;
@@ -54,6 +56,8 @@ pub struct FleetOptions {
     pub connect_timeout: Duration,
     /// Connections kept open at most (the LISTEN connection is extra).
     pub pool_size: usize,
+    /// Connect over TLS, verifying the server (`fleet.tls`); plain when absent.
+    pub tls: Option<FleetTls>,
 }
 
 impl std::fmt::Debug for FleetOptions {
@@ -65,6 +69,7 @@ impl std::fmt::Debug for FleetOptions {
             .field("heartbeat", &self.heartbeat)
             .field("lease", &self.lease)
             .field("poll", &self.poll)
+            .field("tls", &self.tls)
             .finish()
     }
 }
@@ -120,8 +125,7 @@ pub fn describe(e: &tokio_postgres::Error) -> String {
 
 /// The connection settings of `opts`.
 fn pg_config(opts: &FleetOptions) -> Result<tokio_postgres::Config, FleetError> {
-    let mut pg: tokio_postgres::Config = opts
-        .url
+    let mut pg: tokio_postgres::Config = without_sslmode(&opts.url)
         .parse()
         .map_err(|e: tokio_postgres::Error| FleetError::Url(e.to_string()))?;
     if let Some(pw) = &opts.password {
@@ -134,10 +138,32 @@ fn pg_config(opts: &FleetOptions) -> Result<tokio_postgres::Config, FleetError> 
     Ok(pg)
 }
 
+/// The URL without its `sslmode` parameter: TLS is `fleet.tls`'s to decide (always
+/// verified when set), and tokio-postgres does not know `verify-ca`/`verify-full`.
+fn without_sslmode(url: &str) -> String {
+    let Some((base, query)) = url.split_once('?') else {
+        return url.to_string();
+    };
+    let kept: Vec<&str> = query
+        .split('&')
+        .filter(|kv| !kv.starts_with("sslmode="))
+        .collect();
+    if kept.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", kept.join("&"))
+    }
+}
+
+/// How `opts` opens connections.
+fn dialer(opts: &FleetOptions) -> Result<dial::Dialer, FleetError> {
+    Ok(dial::Dialer::new(pg_config(opts)?, opts.tls.as_ref()))
+}
+
 /// One connection to the fleet database that takes no lease and applies no migration
 /// (for offline tools: `warden audit verify --fleet`).
 pub async fn connect_tool(opts: &FleetOptions) -> Result<tokio_postgres::Client, FleetError> {
-    pool::connect(&pg_config(opts)?, opts.connect_timeout)
+    pool::connect(&dialer(opts)?, opts.connect_timeout)
         .await
         .map_err(|e| unreachable_at(&opts.url, e))
 }
@@ -161,7 +187,7 @@ pub struct Fleet {
 
 struct Inner {
     opts: FleetOptions,
-    pg: tokio_postgres::Config,
+    dialer: dial::Dialer,
     incarnation: String,
     pool: pool::Pool,
     /// False while the lease could not be renewed (this replica may count as dead).
@@ -173,11 +199,11 @@ impl Fleet {
     /// replica's lease, waiting up to one lease period for a previous incarnation's
     /// lease to run out. Does not start the heartbeat: call [`Fleet::spawn_heartbeat`].
     pub async fn join(opts: FleetOptions) -> Result<Fleet, FleetError> {
-        let pg = pg_config(&opts)?;
+        let dialer = dialer(&opts)?;
         let fleet = Fleet {
             inner: Arc::new(Inner {
-                pool: pool::Pool::new(pg.clone(), opts.pool_size.max(1), opts.connect_timeout),
-                pg,
+                pool: pool::Pool::new(dialer.clone(), opts.pool_size.max(1), opts.connect_timeout),
+                dialer,
                 incarnation: uuid::Uuid::new_v4().simple().to_string(),
                 lease_ok: AtomicBool::new(false),
                 opts,
@@ -236,7 +262,7 @@ impl Fleet {
     /// Listens on `channel` on a dedicated connection; see [`Signal`].
     pub fn listen(&self, channel: &'static str) -> tokio::sync::mpsc::UnboundedReceiver<Signal> {
         listen::spawn(
-            self.inner.pg.clone(),
+            self.inner.dialer.clone(),
             channel,
             self.inner.opts.connect_timeout,
         )

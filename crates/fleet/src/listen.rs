@@ -9,7 +9,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 use tokio::sync::mpsc;
-use tokio_postgres::{AsyncMessage, NoTls};
+use tokio_postgres::AsyncMessage;
+
+use crate::dial::Dialer;
 
 /// What a listener reports.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -23,7 +25,7 @@ pub enum Signal {
 }
 
 pub(crate) fn spawn(
-    pg: tokio_postgres::Config,
+    dialer: Dialer,
     channel: &'static str,
     timeout: Duration,
 ) -> mpsc::UnboundedReceiver<Signal> {
@@ -34,11 +36,10 @@ pub(crate) fn spawn(
             if tx.is_closed() {
                 return;
             }
-            match tokio::time::timeout(timeout, pg.connect(NoTls)).await {
-                Ok(Ok((client, mut conn))) => {
+            match dialer.dial(timeout).await {
+                Ok((client, mut stream)) => {
                     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel();
                     let driver = tokio::spawn(async move {
-                        let mut stream = futures::stream::poll_fn(move |cx| conn.poll_message(cx));
                         while let Some(m) = stream.next().await {
                             match m {
                                 Ok(AsyncMessage::Notification(n)) => {
@@ -69,8 +70,7 @@ pub(crate) fn spawn(
                         drop(client);
                     }
                 }
-                Ok(Err(e)) => tracing::debug!(error = %e, "fleet LISTEN connect failed"),
-                Err(_) => tracing::debug!("fleet LISTEN connect timed out"),
+                Err(e) => tracing::debug!(error = %e, "fleet LISTEN connect failed"),
             }
             tokio::time::sleep(backoff).await;
             backoff = (backoff * 2).min(Duration::from_secs(5));

@@ -7,13 +7,15 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use futures::StreamExt;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
-use tokio_postgres::{Client, NoTls};
+use tokio_postgres::Client;
 
+use crate::dial::Dialer;
 use crate::FleetError;
 
 pub(crate) struct Pool {
-    pg: tokio_postgres::Config,
+    dialer: Dialer,
     idle: Arc<Mutex<Vec<Client>>>,
     slots: Arc<Semaphore>,
     timeout: Duration,
@@ -50,9 +52,9 @@ impl Drop for Pooled {
 }
 
 impl Pool {
-    pub(crate) fn new(pg: tokio_postgres::Config, size: usize, timeout: Duration) -> Pool {
+    pub(crate) fn new(dialer: Dialer, size: usize, timeout: Duration) -> Pool {
         Pool {
-            pg,
+            dialer,
             idle: Arc::new(Mutex::new(Vec::new())),
             slots: Arc::new(Semaphore::new(size)),
             timeout,
@@ -77,7 +79,7 @@ impl Pool {
         };
         let client = match reused {
             Some(c) => c,
-            None => connect(&self.pg, self.timeout).await?,
+            None => connect(&self.dialer, self.timeout).await?,
         };
         Ok(Pooled {
             client: Some(client),
@@ -88,16 +90,14 @@ impl Pool {
 }
 
 /// One new connection, its driver spawned on the current runtime.
-pub(crate) async fn connect(
-    pg: &tokio_postgres::Config,
-    timeout: Duration,
-) -> Result<Client, FleetError> {
-    let (client, conn) = tokio::time::timeout(timeout, pg.connect(NoTls))
-        .await
-        .map_err(|_| FleetError::Timeout(timeout))??;
+pub(crate) async fn connect(dialer: &Dialer, timeout: Duration) -> Result<Client, FleetError> {
+    let (client, mut messages) = dialer.dial(timeout).await?;
     tokio::spawn(async move {
-        if let Err(e) = conn.await {
-            tracing::debug!(error = %e, "fleet database connection ended");
+        while let Some(m) = messages.next().await {
+            if let Err(e) = m {
+                tracing::debug!(error = %e, "fleet database connection ended");
+                break;
+            }
         }
     });
     Ok(client)

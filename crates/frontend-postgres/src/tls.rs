@@ -64,6 +64,28 @@ pub fn client_config(
     tls: &UpstreamTls,
     upstream: &str,
 ) -> io::Result<(Arc<rustls::ClientConfig>, ServerName<'static>)> {
+    let config = verifying_client_config(tls)?;
+    let host = match &tls.server_name {
+        Some(name) => name.clone(),
+        None => upstream
+            .rsplit_once(':')
+            .map(|(h, _)| h)
+            .unwrap_or(upstream)
+            .trim_matches(['[', ']'])
+            .to_owned(),
+    };
+    let name = ServerName::try_from(host.clone()).map_err(|_| {
+        io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("invalid upstream TLS server name {host:?}"),
+        )
+    })?;
+    Ok((config, name))
+}
+
+/// A client configuration trusting only `tls.ca` (required), with the client
+/// certificate of `tls.client` when given (also used towards the fleet database).
+pub fn verifying_client_config(tls: &UpstreamTls) -> io::Result<Arc<rustls::ClientConfig>> {
     let ca = tls.ca.as_deref().ok_or_else(|| {
         io::Error::new(
             io::ErrorKind::InvalidInput,
@@ -84,20 +106,5 @@ pub fn client_config(
             .map_err(|e| invalid(&files.cert, e))?,
         None => builder.with_no_client_auth(),
     };
-    let host = match &tls.server_name {
-        Some(name) => name.clone(),
-        None => upstream
-            .rsplit_once(':')
-            .map(|(h, _)| h)
-            .unwrap_or(upstream)
-            .trim_matches(['[', ']'])
-            .to_owned(),
-    };
-    let name = ServerName::try_from(host.clone()).map_err(|_| {
-        io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("invalid upstream TLS server name {host:?}"),
-        )
-    })?;
-    Ok((Arc::new(config), name))
+    Ok(Arc::new(config))
 }

@@ -15,5 +15,6 @@ pub fn options(db: &str, id: &str) -> FleetOptions {
         poll: Duration::from_secs(1),
         connect_timeout: Duration::from_secs(5),
         pool_size: 2,
+        tls: None,
     }
 }
