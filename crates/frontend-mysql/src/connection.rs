@@ -17,7 +17,7 @@ use warden_gate::auth;
 use warden_gate::frontend::FrontendContext;
 use warden_inspect::Actor;
 
-use super::decision::{Decided, SessionInfo};
+use super::decision::SessionInfo;
 use super::errors::MyError;
 use super::greet::{self, Ended, Greeted};
 use super::handshake::{self, HandshakeResponse};
@@ -165,6 +165,7 @@ impl Conn<'_> {
             session_id: self.session_id.to_owned(),
             shutdown: self.ctx.shutdown.clone(),
             mode: Default::default(),
+            named: Default::default(),
         };
         let database = match &self.shared.options.database {
             Some(forced) => Some(forced.clone()),
@@ -275,15 +276,14 @@ impl Conn<'_> {
             return Ok(None);
         };
         let sql = format!("USE `{}`", db.replace('`', "``"));
-        match info.decide(&sql, client).await.map_err(|e| (e, seq))? {
-            Decided::Forward(ticket) => {
-                ticket.complete(warden_audit::Outcome {
-                    status: Some("OK (at login)".into()),
-                    ..Default::default()
-                });
-                Ok(Some(db))
-            }
-            Decided::Refuse(err) => Err((MyError::Refused(err), seq)),
-        }
+        let decided = info.decide(&sql, client).await.map_err(|e| (e, seq))?;
+        let ticket = decided
+            .ticket()
+            .map_err(|err| (MyError::Refused(err), seq))?;
+        ticket.complete(warden_audit::Outcome {
+            status: Some("OK (at login)".into()),
+            ..Default::default()
+        });
+        Ok(Some(db))
     }
 }

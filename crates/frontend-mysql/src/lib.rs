@@ -11,7 +11,8 @@
 //! `caching_sha2_password`) · [`upstream`]
 //! Warden's own login upstream · [`lexing`] text checks made before inspection (things
 //! the server would read differently from the inspector) · [`prepare_from`] the
-//! statement inside `PREPARE name FROM '...'`, decided · [`command`] one client
+//! statement inside `PREPARE name FROM '...'`, decided · [`named`] what a later
+//! `EXECUTE name` runs · [`command`] one client
 //! command → what to do with it · [`decision`] the Gate's answers as ERR packets, holds ·
 //! [`session`] the command loop with decisions ·
 //! [`relay`] upstream responses back to the client with outcomes · [`prepared`]
@@ -39,6 +40,7 @@ pub mod greet;
 pub mod handshake;
 pub mod lexing;
 pub mod login;
+pub mod named;
 pub mod packet;
 pub mod params;
 pub mod prepare_from;
