@@ -24,6 +24,7 @@ use super::handshake::{self, HandshakeResponse};
 use super::lexing;
 use super::login::{self, LoginContext};
 use super::packet::{self, PacketReader};
+use super::rsa_auth::RsaKeys;
 use super::session::Session;
 use super::sha2_auth::Sha2Cache;
 use super::tls::{self, BoxIo};
@@ -39,12 +40,14 @@ pub struct Shared {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// `caching_sha2_password` fast-path entries of this listener.
     pub sha2_cache: Sha2Cache,
+    /// The RSA key for `caching_sha2_password` without TLS.
+    pub rsa: Arc<RsaKeys>,
     next_connection_id: AtomicU32,
 }
 
 impl Shared {
     /// Fails when the target's TLS certificate or key cannot be loaded.
-    pub fn new(ctx: &FrontendContext) -> std::io::Result<Shared> {
+    pub fn new(ctx: &FrontendContext, rsa: Arc<RsaKeys>) -> std::io::Result<Shared> {
         let target = &ctx.target;
         let options = target.mysql.clone();
         let tls = target.tls.as_ref().map(tls::server_config).transpose()?;
@@ -64,6 +67,7 @@ impl Shared {
             options,
             tls,
             sha2_cache: Sha2Cache::default(),
+            rsa,
             next_connection_id: AtomicU32::new(1),
         })
     }
@@ -233,6 +237,7 @@ impl Conn<'_> {
             tls,
             sha2_cache: &self.shared.sha2_cache,
             challenge,
+            rsa: &self.shared.rsa,
         };
         let result = login::login(client, response, seq, &cx).await;
         let (mut actor, seq, method) = match result {

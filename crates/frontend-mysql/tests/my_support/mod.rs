@@ -24,7 +24,7 @@ use warden_policy::{PolicySet, PolicyStore, SqlCache};
 
 pub const UPSTREAM: &str = "127.0.0.1:3306";
 pub const ALICE_PW: &str = "alice-secret-1";
-/// carol has only an argon2id `password_hash` (TLS harnesses only).
+/// carol has only an argon2id `password_hash` (`start_tls` and `start_with_carol` only).
 pub const CAROL_PW: &str = "carol-secret-3";
 
 fn user(name: &str, role: &str, pw: &str) -> User {
@@ -86,13 +86,19 @@ pub async fn start_with(options: MysqlOptions) -> Harness {
 
 /// A harness whose Gate has `extra` (a policy file's text) next to the shipped pack.
 pub async fn start_with_policy(options: MysqlOptions, extra: Option<&str>) -> Harness {
-    start_inner(options, extra, false).await
+    start_inner(options, extra, false, false).await
+}
+
+/// A harness without TLS that has the user carol (only a `password_hash`), for
+/// `caching_sha2_password` full authentication over the RSA key exchange.
+pub async fn start_with_carol(options: MysqlOptions) -> Harness {
+    start_inner(options, None, false, true).await
 }
 
 /// A harness whose target has `tls:` settings (a fresh CA and a certificate for
 /// 127.0.0.1), and the user carol with only a `password_hash`.
 pub async fn start_tls() -> Harness {
-    start_inner(MysqlOptions::default(), None, true).await
+    start_inner(MysqlOptions::default(), None, true, true).await
 }
 
 /// A CA and a server certificate for 127.0.0.1 in `dir`.
@@ -121,7 +127,12 @@ fn make_pki(dir: &std::path::Path) -> (std::path::PathBuf, warden_config::TlsFil
     )
 }
 
-async fn start_inner(options: MysqlOptions, extra: Option<&str>, tls: bool) -> Harness {
+async fn start_inner(
+    options: MysqlOptions,
+    extra: Option<&str>,
+    tls: bool,
+    with_carol: bool,
+) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let (ca, tls_files) = if tls {
         let (ca, files) = make_pki(dir.path());
@@ -182,7 +193,7 @@ async fn start_inner(options: MysqlOptions, extra: Option<&str>, tls: bool) -> H
         user("alice", "developer", ALICE_PW),
         user("bob", "dba", "bob-secret-2"),
     ];
-    if tls {
+    if with_carol {
         let mut carol = user("carol", "developer", CAROL_PW);
         carol.mysql_native = None;
         carol.password_hash =
@@ -359,6 +370,19 @@ impl Harness {
     /// Runs `statements` through Warden with Python's PyMySQL (one connection, multi-
     /// statements on), one answer line per statement: `OK <rows>` or `ERR <code>`.
     pub async fn pymysql(&self, statements: &[&str]) -> Vec<String> {
+        self.pymysql_as("alice", ALICE_PW, None, statements).await
+    }
+
+    /// [`pymysql`](Self::pymysql) as `user`; `public_key`: a PEM file PyMySQL is given
+    /// as the server's RSA public key (else it asks for it when it needs it). A failed
+    /// login prints `LOGIN_ERR <code>`.
+    pub async fn pymysql_as(
+        &self,
+        user: &str,
+        pw: &str,
+        public_key: Option<&std::path::Path>,
+        statements: &[&str],
+    ) -> Vec<String> {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/my_support/pymysql_client.py"
@@ -366,10 +390,14 @@ impl Harness {
         let out = tokio::process::Command::new("python3")
             .arg(script)
             .arg(self.addr.port().to_string())
-            .arg("alice")
-            .arg(ALICE_PW)
+            .arg(user)
+            .arg(pw)
             .arg(&self.db)
             .args(statements)
+            .env(
+                "PYMYSQL_SERVER_PUBLIC_KEY",
+                public_key.map(|p| p.as_os_str()).unwrap_or_default(),
+            )
             .kill_on_drop(true)
             .output();
         let out = tokio::time::timeout(Duration::from_secs(60), out)
