@@ -27,8 +27,10 @@ use sqlparser::tokenizer::{Token, TokenWithSpan};
 use super::lexing::{self, SqlMode};
 use super::prepare_from::{self, is_word, statement_name};
 
-/// Most names followed at once; a `PREPARE` past that leaves its name unknown.
+/// Most names followed at once, and most bytes of their statements; a `PREPARE` past
+/// either leaves its name unknown (its `EXECUTE` is opaque).
 const MAX_NAMES: usize = 1024;
+const MAX_BYTES: usize = 4 << 20;
 
 /// Words after which Warden cannot tell which names a text (re)binds or drops, unless
 /// they are part of a statement it read exactly.
@@ -49,6 +51,8 @@ pub enum Effect {
 #[derive(Default)]
 pub struct NamedStatements {
     by_name: HashMap<String, Arc<str>>,
+    /// Bytes of the statements in `by_name`.
+    bytes: usize,
 }
 
 impl NamedStatements {
@@ -62,22 +66,30 @@ impl NamedStatements {
     pub fn apply(&mut self, effects: &[Effect], succeeded: bool) {
         for effect in effects {
             match effect {
-                Effect::Prepare { name, inner }
-                    if succeeded
-                        && (self.by_name.len() < MAX_NAMES || self.by_name.contains_key(name)) =>
-                {
-                    self.by_name.insert(name.clone(), Arc::from(inner.as_str()));
+                Effect::Prepare { name, inner } => {
+                    self.remove(name);
+                    let fits =
+                        self.by_name.len() < MAX_NAMES && self.bytes + inner.len() <= MAX_BYTES;
+                    if succeeded && fits {
+                        self.bytes += inner.len();
+                        self.by_name.insert(name.clone(), Arc::from(inner.as_str()));
+                    }
                 }
-                Effect::Prepare { name, .. } | Effect::Deallocate(name) => {
-                    self.by_name.remove(name);
-                }
-                Effect::ForgetAll => self.by_name.clear(),
+                Effect::Deallocate(name) => self.remove(name),
+                Effect::ForgetAll => self.clear(),
             }
+        }
+    }
+
+    fn remove(&mut self, name: &str) {
+        if let Some(inner) = self.by_name.remove(name) {
+            self.bytes -= inner.len();
         }
     }
 
     pub fn clear(&mut self) {
         self.by_name.clear();
+        self.bytes = 0;
     }
 }
 
@@ -268,6 +280,16 @@ mod tests {
         n.apply(&effects("PREPARE s FROM 'SELECT 2'", DEFAULT), true);
         n.apply(&effects("PREPARE s FROM @q", DEFAULT), true);
         assert_eq!(n.get("s"), None);
+        // bounded: a statement past the byte budget leaves its name unknown
+        let big = "x".repeat(MAX_BYTES);
+        n.apply(&[prepare("a", &big)], true);
+        assert_eq!(n.get("a").map(|s| s.len()), Some(MAX_BYTES));
+        n.apply(&[prepare("b", "SELECT 1")], true);
+        assert_eq!(n.get("b"), None);
+        n.apply(&[prepare("a", "SELECT 2")], true);
+        n.apply(&[prepare("b", "SELECT 1")], true);
+        assert_eq!(n.get("b").as_deref(), Some("SELECT 1"));
+        assert_eq!(n.bytes, 16);
     }
 
     #[test]
