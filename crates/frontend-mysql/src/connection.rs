@@ -46,11 +46,17 @@ pub struct Shared {
 }
 
 impl Shared {
-    /// Fails when the target's TLS certificate or key cannot be loaded.
+    /// Fails when the target's TLS certificate or key, or its `upstream_tls:` files,
+    /// cannot be loaded.
     pub fn new(ctx: &FrontendContext, rsa: Arc<RsaKeys>) -> std::io::Result<Shared> {
         let target = &ctx.target;
         let options = target.mysql.clone();
         let tls = target.tls.as_ref().map(tls::server_config).transpose()?;
+        let upstream_tls = target
+            .upstream_tls
+            .as_ref()
+            .map(|u| tls::client_config(u, &target.upstream))
+            .transpose()?;
         Ok(Shared {
             upstream: UpstreamSpec {
                 addr: target.upstream.clone(),
@@ -63,6 +69,7 @@ impl Shared {
                     .as_ref()
                     .map(|s| s.expose().to_owned()),
                 connect_timeout: options.connect_timeout(),
+                tls: upstream_tls,
             },
             options,
             tls,
@@ -133,7 +140,7 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
 /// What a successful opening hands to the session.
 struct Opened {
     info: SessionInfo,
-    upstream: PacketReader<TcpStream>,
+    upstream: PacketReader<BoxIo>,
 }
 
 /// An error and the sequence id its ERR packet must carry.

@@ -9,7 +9,7 @@
 //! client's HandshakeResponse41 · [`greet`] the greeting phase, TLS after an SSLRequest
 //! ([`tls`]) · [`login`] client authentication ([`sha2_auth`] for
 //! `caching_sha2_password`, [`rsa_auth`] its RSA key exchange without TLS) · [`upstream`]
-//! Warden's own login upstream · [`lexing`] text checks made before inspection (things
+//! Warden's own login upstream (over TLS with `upstream_tls:`) · [`lexing`] text checks made before inspection (things
 //! the server would read differently from the inspector) · [`prepare_from`] the
 //! statement inside `PREPARE name FROM '...'`, decided · [`named`] what a later
 //! `EXECUTE name` runs · [`command`] one client
