@@ -341,5 +341,11 @@ mod tests {
         .expect("found");
         assert!(f.statements.iter().any(|s| s.kind.name() == "drop") || f.unparsed);
         assert!(facts("SELECT 1", DEFAULT, inspect).is_none());
+        // what is left of a text made only of PREPAREs has no statement (see
+        // SessionInfo::only_prepares)
+        for rest in [" ", " ; ", "  ;\n -- done\n", " ; /* x */ ;"] {
+            let f = inspect(rest);
+            assert!(f.statements.is_empty() && !f.unparsed, "{rest:?}: {f:?}");
+        }
     }
 }

@@ -1,5 +1,5 @@
 //! `EXECUTE name` of a `PREPARE name FROM '<statement>'` through Warden against the
-//! machine's MariaDB, with mysql_async (text protocol) and the `mariadb` CLI: Warden
+//! machine's MariaDB, with mysql_async (text protocol), the `mariadb` CLI and PyMySQL: Warden
 //! follows what each name stands for upstream and decides `EXECUTE` as that statement —
 //! a read runs without approval, an unbounded DELETE (prepared without approval) is held
 //! at each EXECUTE and runs once per approval, a re-PREPARE rebinds, DEALLOCATE and a
@@ -264,5 +264,36 @@ async fn the_mariadb_cli_executes_what_it_prepared() {
             .as_ref()
             .is_some_and(|v| v.rules.iter().any(|r| r == "mysql-unbounded-writes"))),
         "{denied:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pymysql_executes_what_it_prepared() {
+    let h = my_support::start().await;
+    setup(&h);
+    // statements with their trailing `;`, as applications often send them
+    let statements = [
+        "PREPARE r FROM 'SELECT v FROM t WHERE id = 3';",
+        "EXECUTE r;",
+        "PREPARE d FROM 'DELETE FROM t';",
+        "EXECUTE d;",
+        "EXECUTE r",
+    ];
+    let out = within(90, async {
+        tokio::select! {
+            out = h.pymysql(&statements) => out,
+            () = h.deny_every_hold() => unreachable!(),
+        }
+    })
+    .await;
+    assert_eq!(out, ["OK ", "OK c", "OK ", "ERR 1227", "OK c"]);
+    assert_eq!(count(&h), "3");
+    let held = h.audit_records("EXECUTE d; /* d = DELETE FROM t */").await;
+    assert!(
+        held.iter().any(|e| e
+            .verdict
+            .as_ref()
+            .is_some_and(|v| v.rules.iter().any(|r| r == "mysql-unbounded-writes"))),
+        "{held:?}"
     );
 }
