@@ -58,6 +58,9 @@ pub struct MysqlOptions {
     pub startup_timeout_secs: u64,
     /// Always connect to this upstream database, whatever the client asks for.
     pub database: Option<String>,
+    /// The RSA private key (PEM, PKCS#8 or PKCS#1, at least 2048 bits) for
+    /// `caching_sha2_password` without TLS; when unset, a key is generated at start.
+    pub rsa_private_key: Option<PathBuf>,
 }
 
 impl Default for MysqlOptions {
@@ -67,6 +70,7 @@ impl Default for MysqlOptions {
             connect_timeout_secs: 10,
             startup_timeout_secs: 30,
             database: None,
+            rsa_private_key: None,
         }
     }
 }

@@ -66,6 +66,11 @@ pub(super) fn build_targets(
         let postgres = t.postgres.unwrap_or_default();
         check_drift(&postgres.drift, protocol, &p, d);
         let ssh = build_ssh(t.ssh.unwrap_or_default(), &child(&p, "ssh"), resolve, d);
+        let mut mysql = t.mysql.unwrap_or_default();
+        mysql.rsa_private_key = mysql.rsa_private_key.map(|k| {
+            let key = child(&p, "mysql.rsa_private_key");
+            existing_file(resolve(&k.to_string_lossy()), &key, d)
+        });
         out.push(Arc::new(TargetConfig {
             name: t.name,
             protocol,
@@ -78,7 +83,7 @@ pub(super) fn build_targets(
             upstream_tls,
             max_connections,
             postgres,
-            mysql: t.mysql.unwrap_or_default(),
+            mysql,
             http: t.http.unwrap_or_default(),
             ssh,
         }));

@@ -141,6 +141,22 @@ fn mysql_targets_and_port_zero() {
 }
 
 #[test]
+fn mysql_rsa_key_is_anchored_at_the_config_folder_and_must_exist() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    std::fs::write(dir.path().join("rsa.pem"), "key").expect("write");
+    let text = "targets:\n  - { name: m, protocol: mysql, listen: 127.0.0.1:0, upstream: h:3306, mysql: { rsa_private_key: rsa.pem } }\n";
+    let cfg = Config::parse(text, "warden.yaml", dir.path()).expect("valid");
+    let m = cfg.target("m").expect("target");
+    assert_eq!(
+        m.mysql.rsa_private_key.as_deref(),
+        Some(&*dir.path().join("rsa.pem"))
+    );
+    let missing = text.replace("rsa.pem", "/nonexistent/rsa.pem");
+    let errs = parse(&missing).expect_err("missing file").to_string();
+    assert!(errs.contains("targets[0].mysql.rsa_private_key"), "{errs}");
+}
+
+#[test]
 fn ssh_paths_are_anchored_at_the_config_folder() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::create_dir_all(dir.path().join("keys")).expect("mkdir");

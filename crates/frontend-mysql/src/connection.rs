@@ -17,13 +17,14 @@ use warden_gate::auth;
 use warden_gate::frontend::FrontendContext;
 use warden_inspect::Actor;
 
-use super::decision::{Decided, SessionInfo};
+use super::decision::SessionInfo;
 use super::errors::MyError;
 use super::greet::{self, Ended, Greeted};
 use super::handshake::{self, HandshakeResponse};
 use super::lexing;
 use super::login::{self, LoginContext};
 use super::packet::{self, PacketReader};
+use super::rsa_auth::RsaKeys;
 use super::session::Session;
 use super::sha2_auth::Sha2Cache;
 use super::tls::{self, BoxIo};
@@ -39,15 +40,23 @@ pub struct Shared {
     pub tls: Option<Arc<rustls::ServerConfig>>,
     /// `caching_sha2_password` fast-path entries of this listener.
     pub sha2_cache: Sha2Cache,
+    /// The RSA key for `caching_sha2_password` without TLS.
+    pub rsa: Arc<RsaKeys>,
     next_connection_id: AtomicU32,
 }
 
 impl Shared {
-    /// Fails when the target's TLS certificate or key cannot be loaded.
-    pub fn new(ctx: &FrontendContext) -> std::io::Result<Shared> {
+    /// Fails when the target's TLS certificate or key, or its `upstream_tls:` files,
+    /// cannot be loaded.
+    pub fn new(ctx: &FrontendContext, rsa: Arc<RsaKeys>) -> std::io::Result<Shared> {
         let target = &ctx.target;
         let options = target.mysql.clone();
         let tls = target.tls.as_ref().map(tls::server_config).transpose()?;
+        let upstream_tls = target
+            .upstream_tls
+            .as_ref()
+            .map(|u| tls::client_config(u, &target.upstream))
+            .transpose()?;
         Ok(Shared {
             upstream: UpstreamSpec {
                 addr: target.upstream.clone(),
@@ -60,10 +69,12 @@ impl Shared {
                     .as_ref()
                     .map(|s| s.expose().to_owned()),
                 connect_timeout: options.connect_timeout(),
+                tls: upstream_tls,
             },
             options,
             tls,
             sha2_cache: Sha2Cache::default(),
+            rsa,
             next_connection_id: AtomicU32::new(1),
         })
     }
@@ -129,7 +140,7 @@ pub async fn handle(tcp: TcpStream, peer: SocketAddr, ctx: FrontendContext, shar
 /// What a successful opening hands to the session.
 struct Opened {
     info: SessionInfo,
-    upstream: PacketReader<TcpStream>,
+    upstream: PacketReader<BoxIo>,
 }
 
 /// An error and the sequence id its ERR packet must carry.
@@ -165,6 +176,7 @@ impl Conn<'_> {
             session_id: self.session_id.to_owned(),
             shutdown: self.ctx.shutdown.clone(),
             mode: Default::default(),
+            named: Default::default(),
         };
         let database = match &self.shared.options.database {
             Some(forced) => Some(forced.clone()),
@@ -232,6 +244,7 @@ impl Conn<'_> {
             tls,
             sha2_cache: &self.shared.sha2_cache,
             challenge,
+            rsa: &self.shared.rsa,
         };
         let result = login::login(client, response, seq, &cx).await;
         let (mut actor, seq, method) = match result {
@@ -275,15 +288,14 @@ impl Conn<'_> {
             return Ok(None);
         };
         let sql = format!("USE `{}`", db.replace('`', "``"));
-        match info.decide(&sql, client).await.map_err(|e| (e, seq))? {
-            Decided::Forward(ticket) => {
-                ticket.complete(warden_audit::Outcome {
-                    status: Some("OK (at login)".into()),
-                    ..Default::default()
-                });
-                Ok(Some(db))
-            }
-            Decided::Refuse(err) => Err((MyError::Refused(err), seq)),
-        }
+        let decided = info.decide(&sql, client).await.map_err(|e| (e, seq))?;
+        let ticket = decided
+            .ticket()
+            .map_err(|err| (MyError::Refused(err), seq))?;
+        ticket.complete(warden_audit::Outcome {
+            status: Some("OK (at login)".into()),
+            ..Default::default()
+        });
+        Ok(Some(db))
     }
 }

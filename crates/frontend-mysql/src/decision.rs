@@ -6,12 +6,13 @@
 //! MySQL has no notices), watching the client so that a disconnect withdraws it.
 //!
 //! Must never return [`Decided::Forward`] without a Gate ticket for exactly this text
-//! (for an execute: this text with these bound values).
+//! (for an execute: this text with these bound values), and never return
+//! [`Decided::PrepareOnly`] for a text that runs anything but `PREPARE name FROM '...'`.
 
 use std::sync::{Arc, Mutex};
 
 use tokio::io::AsyncRead;
-use warden_audit::{Durability, EventKind, VerdictSummary};
+use warden_audit::{Durability, EventKind, Outcome, VerdictSummary};
 use warden_gate::{
     action_event, verdict_summary, Admission, CancellationToken, Gate, HoldOutcome, Refusal,
     RefusalKind, Ticket,
@@ -21,6 +22,7 @@ use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
 
 use super::errors::MyError;
 use super::lexing::{self, SqlMode};
+use super::named::{self, NamedStatements};
 use super::packet::PacketReader;
 use super::prepare_from;
 use super::upstream::SessionState;
@@ -40,12 +42,33 @@ pub struct SessionInfo {
     /// What of the upstream session's `sql_mode` changes lexing (read after login and
     /// after every statement that may change it).
     pub mode: Mutex<SqlMode>,
+    /// What the upstream session holds under each `PREPARE name FROM '...'` name.
+    pub named: Mutex<NamedStatements>,
 }
 
 /// The Gate's answer, ready for the wire.
 pub enum Decided {
     Forward(Box<Ticket>),
+    /// A text made only of `PREPARE name FROM '...'` statements the policies would hold:
+    /// forwarded without an approval (preparing runs nothing; each `EXECUTE name` is
+    /// decided, and held, as the statement it runs). Already audited.
+    PrepareOnly,
     Refuse(ErrPacket),
+}
+
+impl Decided {
+    /// The ticket of an allowed statement; any other answer as the ERR to send.
+    pub fn ticket(self) -> Result<Box<Ticket>, ErrPacket> {
+        match self {
+            Decided::Forward(ticket) => Ok(ticket),
+            Decided::Refuse(err) => Err(err),
+            Decided::PrepareOnly => Err(ErrPacket::new(
+                1105,
+                "HY000",
+                "Warden internal error: a prepare-only answer for a command that is not SQL text",
+            )),
+        }
+    }
 }
 
 /// The ERR packet for a refusal: 1227 / 42000 for denials (the rule's message and
@@ -150,9 +173,18 @@ impl SessionInfo {
 
     /// Checks made before the Gate ([`lexing`]), and the inspected facts of `sql`;
     /// a refusal is already audited.
-    pub async fn precheck(&self, sql: &str) -> Result<Arc<SqlFacts>, ErrPacket> {
+    /// `runs`: for `EXECUTE name` of a statement this session prepared from a literal,
+    /// that statement (whose facts are then the text's).
+    pub async fn precheck(
+        &self,
+        sql: &str,
+        runs: Option<&str>,
+    ) -> Result<Arc<SqlFacts>, ErrPacket> {
         let mode = self.mode();
-        let facts = self.facts(sql, mode);
+        let facts = match runs {
+            Some(inner) => self.gate.sql_facts(inner, Dialect::Mysql),
+            None => self.facts(sql, mode),
+        };
         if let Some(reason) = lexing::refusal(sql) {
             return Err(self.refuse_audited(sql, Facts::Sql(facts), &reason).await);
         }
@@ -163,7 +195,7 @@ impl SessionInfo {
         }
         if mode.backslash_literal() {
             if let Some(other) = lexing::backslash_literal_reading(sql) {
-                if *self.facts(&other, mode) != *facts {
+                if runs.is_some() || *self.facts(&other, mode) != *facts {
                     let reason = "the server reads backslashes in this statement literally (sql_mode NO_BACKSLASH_ESCAPES or ANSI_QUOTES), which changes its meaning; statement refused";
                     return Err(self.refuse_audited(sql, Facts::Sql(facts), reason).await);
                 }
@@ -172,18 +204,80 @@ impl SessionInfo {
         Ok(facts)
     }
 
-    /// Decides `sql`; a hold waits here (watching `client` for a disconnect).
+    /// Decides the SQL text of a COM_QUERY (or COM_INIT_DB); a hold waits here (watching
+    /// `client` for a disconnect). `EXECUTE name` of a statement this session prepared
+    /// from a literal is decided as that statement ([`named`]); a text made only of
+    /// `PREPARE name FROM '...'` that the policies would hold is prepared without an
+    /// approval ([`Decided::PrepareOnly`]).
     pub async fn decide<S: AsyncRead + Unpin>(
         &self,
         sql: &str,
         client: &mut PacketReader<S>,
     ) -> Result<Decided, MyError> {
-        match self.precheck(sql).await {
-            Ok(facts) => {
-                self.admit(self.action(sql, Facts::Sql(facts)), client)
-                    .await
-            }
-            Err(err) => Ok(Decided::Refuse(err)),
+        let runs = named::executed_name(sql).and_then(|name| {
+            let inner = self.named().get(&name)?;
+            Some((name, inner))
+        });
+        let facts = match self.precheck(sql, runs.as_ref().map(|(_, i)| &**i)).await {
+            Ok(facts) => facts,
+            Err(err) => return Ok(Decided::Refuse(err)),
+        };
+        let raw = match &runs {
+            Some((name, inner)) => named::shown(sql, name, inner),
+            None => sql.to_owned(),
+        };
+        let action = self.action(&raw, Facts::Sql(facts));
+        if runs.is_none() && self.only_prepares(sql) && self.would_hold(&action) {
+            let detail = "PREPARE ... FROM of a statement the policies hold: the hold applies to each EXECUTE";
+            return Ok(match self.prepared_for_later(&action, detail).await {
+                Ok(()) => Decided::PrepareOnly,
+                Err(err) => Decided::Refuse(err),
+            });
+        }
+        self.admit(action, client).await
+    }
+
+    fn named(&self) -> std::sync::MutexGuard<'_, NamedStatements> {
+        self.named.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Whether `sql` is nothing but plain `PREPARE name FROM '<literal>'` statements with
+    /// names Warden follows (so that each later `EXECUTE` is decided as what it runs).
+    fn only_prepares(&self, sql: &str) -> bool {
+        if !named::contains(sql, "PREPARE") {
+            return false;
+        }
+        let mode = self.mode();
+        let effects = named::effects(sql, mode);
+        let all_followed = !effects.is_empty()
+            && effects
+                .iter()
+                .all(|e| matches!(e, named::Effect::Prepare { .. }));
+        if !all_followed {
+            return false;
+        }
+        let mut rest = sql.to_owned();
+        for p in prepare_from::find(sql, mode).iter().rev() {
+            rest.replace_range(p.span.clone(), " ");
+        }
+        let facts = self.gate.sql_facts(&rest, Dialect::Mysql);
+        facts.statements.is_empty() && !facts.unparsed
+    }
+
+    /// Follows what a forwarded COM_QUERY text did to the named statements (`outcome`:
+    /// its relayed outcome; an error means some statements may not have run).
+    pub fn ran(&self, sql: &str, outcome: &Outcome) {
+        let effects = named::effects(sql, self.mode());
+        if !effects.is_empty() {
+            self.named().apply(&effects, outcome.error.is_none());
+        }
+    }
+
+    /// After a COM_STMT_EXECUTE of `prepared_sql`, or COM_RESET_CONNECTION (`None`):
+    /// forgets every name when the statement may have prepared or dropped one.
+    pub fn forget_names_if(&self, prepared_sql: Option<&str>) {
+        if prepared_sql.is_none_or(|sql| !named::effects(sql, self.mode()).is_empty()) {
+            self.named().clear();
         }
     }
 
@@ -194,10 +288,11 @@ impl SessionInfo {
         verdict_summary(&verdict).decision == "hold"
     }
 
-    /// Records that a COM_STMT_PREPARE whose executions need approval was prepared
-    /// without one: preparing runs nothing, and every execute is decided (and held)
-    /// with its bound values.
-    pub async fn prepared_for_later(&self, action: &Action) -> Result<(), ErrPacket> {
+    /// Records that a statement whose executions need approval was prepared without one
+    /// (COM_STMT_PREPARE, or a text of `PREPARE name FROM '...'`): preparing runs
+    /// nothing, and every execute is decided (and held) as what it runs. `detail` says
+    /// which.
+    pub async fn prepared_for_later(&self, action: &Action, detail: &str) -> Result<(), ErrPacket> {
         let mut ev = action_event(EventKind::ActionDecided, action);
         ev.verdict = Some(VerdictSummary {
             decision: "allow".into(),
@@ -205,10 +300,7 @@ impl SessionInfo {
             dry_run: Vec::new(),
             message: Some("prepared only: each execution is decided with its bound values".into()),
         });
-        ev.detail = Some(
-            "COM_STMT_PREPARE of a statement the policies hold: the hold applies to each COM_STMT_EXECUTE"
-                .into(),
-        );
+        ev.detail = Some(detail.to_owned());
         ev.action = Some(action.clone());
         match self.gate.record(ev, Durability::Durable).await {
             Ok(_) => Ok(()),

@@ -103,6 +103,12 @@ fn words(sql: &str) -> Vec<(String, bool)> {
     out
 }
 
+/// Whether any of `list` (upper case) is a word of `sql`, anywhere (comments and strings
+/// included).
+pub fn mentions_any(sql: &str, list: &[&str]) -> bool {
+    words(sql).iter().any(|(w, _)| list.contains(&w.as_str()))
+}
+
 /// Why Warden refuses to decide `sql` at all, if it does.
 pub fn refusal(sql: &str) -> Option<String> {
     let w = words(sql);

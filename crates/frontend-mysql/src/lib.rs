@@ -8,10 +8,11 @@
 //! encodings (ERR/OK, length-encoded integers) · [`handshake`] the v10 greeting and the
 //! client's HandshakeResponse41 · [`greet`] the greeting phase, TLS after an SSLRequest
 //! ([`tls`]) · [`login`] client authentication ([`sha2_auth`] for
-//! `caching_sha2_password`) · [`upstream`]
-//! Warden's own login upstream · [`lexing`] text checks made before inspection (things
+//! `caching_sha2_password`, [`rsa_auth`] its RSA key exchange without TLS) · [`upstream`]
+//! Warden's own login upstream (over TLS with `upstream_tls:`) · [`lexing`] text checks made before inspection (things
 //! the server would read differently from the inspector) · [`prepare_from`] the
-//! statement inside `PREPARE name FROM '...'`, decided · [`command`] one client
+//! statement inside `PREPARE name FROM '...'`, decided · [`named`] what a later
+//! `EXECUTE name` runs · [`command`] one client
 //! command → what to do with it · [`decision`] the Gate's answers as ERR packets, holds ·
 //! [`session`] the command loop with decisions ·
 //! [`relay`] upstream responses back to the client with outcomes · [`prepared`]
@@ -39,11 +40,13 @@ pub mod greet;
 pub mod handshake;
 pub mod lexing;
 pub mod login;
+pub mod named;
 pub mod packet;
 pub mod params;
 pub mod prepare_from;
 pub mod prepared;
 pub mod relay;
+pub mod rsa_auth;
 pub mod session;
 pub mod sha2_auth;
 pub mod tls;
@@ -61,11 +64,25 @@ pub use warden_config::MysqlOptions;
 /// Serves one mysql target on `listener` until `ctx.shutdown` fires (connection cap and
 /// draining come from [`warden_gate::frontend::accept_loop`]).
 pub async fn serve(listener: tokio::net::TcpListener, ctx: FrontendContext) -> std::io::Result<()> {
-    let shared = Arc::new(connection::Shared::new(&ctx)?);
+    let rsa = rsa_key(&ctx).await?;
+    let shared = Arc::new(connection::Shared::new(&ctx, rsa)?);
     warden_gate::frontend::accept_loop(listener, ctx, move |tcp, peer, ctx| {
         connection::handle(tcp, peer, ctx, Arc::clone(&shared))
     })
     .await
+}
+
+/// The target's `mysql.rsa_private_key`, or the key generated for this process (off the
+/// async workers: generating takes a moment).
+async fn rsa_key(ctx: &FrontendContext) -> std::io::Result<Arc<rsa_auth::RsaKeys>> {
+    let path = ctx.target.mysql.rsa_private_key.clone();
+    let key = tokio::task::spawn_blocking(move || match path {
+        Some(path) => rsa_auth::RsaKeys::load(&path).map(Arc::new),
+        None => rsa_auth::RsaKeys::process_key(),
+    })
+    .await
+    .map_err(std::io::Error::other)?;
+    key.map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))
 }
 
 warden_gate::frontend!(

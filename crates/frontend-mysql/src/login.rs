@@ -5,8 +5,8 @@
 //!   authentication ([`sha2_auth`](super::sha2_auth)); otherwise, over TLS, full
 //!   authentication — the cleartext password checked against the user's argon2id
 //!   `password_hash` (or, for users with only that, the `mysql_native_password`
-//!   verifier). Without TLS and without a remembered entry the client is switched to
-//!   `mysql_native_password` (no RSA key exchange).
+//!   verifier). Without TLS the password comes RSA-encrypted to Warden's key
+//!   ([`rsa_auth`](super::rsa_auth)), which a client may ask for first.
 //! * `mysql_native_password`, checked against the user's stored verifier
 //!   (SHA1(SHA1(password)), `mysql_native_password:` in warden.yaml, the third line of
 //!   `warden hash-password`). A client starting with any other plugin is switched to it
@@ -32,6 +32,7 @@ use warden_inspect::Actor;
 use super::errors::MyError;
 use super::handshake::{HandshakeResponse, NATIVE_PLUGIN};
 use super::packet::{self, PacketReader};
+use super::rsa_auth::{RsaKeys, REQUEST_PUBLIC_KEY};
 use super::sha2_auth::{self, Sha2Cache};
 
 /// Why a login failed: what the audit record says (never a secret), and what the
@@ -82,6 +83,8 @@ pub struct LoginContext<'a> {
     pub sha2_cache: &'a Sha2Cache,
     /// The 20-byte challenge of Warden's greeting.
     pub challenge: &'a [u8; 20],
+    /// The key for `caching_sha2_password` full authentication without TLS.
+    pub rsa: &'a RsaKeys,
 }
 
 fn dummy_verifier() -> &'static MysqlNativeVerifier {
@@ -118,9 +121,7 @@ pub async fn login<S: AsyncRead + AsyncWrite + Unpin>(
         });
     }
     if sha2 {
-        if let Some(result) = caching_sha2(client, response, next_seq, cx).await {
-            return result;
-        }
+        return caching_sha2(client, response, next_seq, cx).await;
     }
     native(client, response, next_seq, cx).await
 }
@@ -146,14 +147,14 @@ async fn failed(
     LoginFailure::denied(name, reason, seq, method)
 }
 
-/// `caching_sha2_password`: fast path, or full authentication over TLS. `None` when
-/// neither applies (no remembered entry, no TLS): the caller switches to native.
+/// `caching_sha2_password`: fast path, or full authentication (the password over TLS,
+/// or RSA-encrypted without TLS).
 async fn caching_sha2<S: AsyncRead + AsyncWrite + Unpin>(
     client: &mut PacketReader<S>,
     response: &HandshakeResponse,
     next_seq: u8,
     cx: &LoginContext<'_>,
-) -> Option<Result<LoggedIn, LoginFailure>> {
+) -> Result<LoggedIn, LoginFailure> {
     const METHOD: LoginMethod = LoginMethod::MysqlCachingSha2;
     let (name, challenge) = (response.user.as_str(), cx.challenge);
     let user = cx.users.user(name);
@@ -161,40 +162,21 @@ async fn caching_sha2<S: AsyncRead + AsyncWrite + Unpin>(
     let cached = stored.as_deref().and_then(|c| cx.sha2_cache.get(name, c));
     if let (Some(user), Some(stage2)) = (&user, cached) {
         if !sha2_auth::fast_verify(&stage2, challenge, &response.auth_reply) {
-            return Some(Err(
-                failed(cx, name, "wrong password", next_seq, METHOD).await
-            ));
+            return Err(failed(cx, name, "wrong password", next_seq, METHOD).await);
         }
-        let seq = match packet::send(client.get_mut(), next_seq, &sha2_auth::FAST_AUTH_OK).await {
-            Ok(seq) => seq,
-            Err(e) => return Some(Err(LoginFailure::protocol(e, next_seq, METHOD))),
-        };
-        return Some(Ok(succeeded(cx, user, seq, METHOD)));
+        let seq = packet::send(client.get_mut(), next_seq, &sha2_auth::FAST_AUTH_OK)
+            .await
+            .map_err(|e| LoginFailure::protocol(e, next_seq, METHOD))?;
+        return Ok(succeeded(cx, user, seq, METHOD));
     }
-    if !cx.tls {
-        return None;
-    }
-    let exchange = async {
-        let expected =
-            packet::send(client.get_mut(), next_seq, &sha2_auth::PERFORM_FULL_AUTH).await?;
-        let answer = client
-            .read_packet(expected)
-            .await?
-            .ok_or_else(|| MyError::Malformed("connection closed during authentication".into()))?;
-        Ok::<_, MyError>((answer.payload, answer.last_seq.wrapping_add(1)))
+    let (password, seq) = full_auth_password(client, next_seq, cx)
+        .await
+        .map_err(|e| LoginFailure::protocol(e, next_seq.wrapping_add(2), METHOD))?;
+    let Some(password) = password else {
+        let reason = "reply not encrypted with the RSA key of this Warden";
+        return Err(failed(cx, name, reason, seq, METHOD).await);
     };
-    let (payload, seq) = match exchange.await {
-        Ok(x) => x,
-        Err(e) => {
-            return Some(Err(LoginFailure::protocol(
-                e,
-                next_seq.wrapping_add(2),
-                METHOD,
-            )))
-        }
-    };
-    let password = payload.strip_suffix(&[0]).unwrap_or(&payload);
-    let password = String::from_utf8_lossy(password).into_owned();
+    let password = String::from_utf8_lossy(&password).into_owned();
     let checked = match user.as_deref() {
         Some(u) if u.password_hash.is_none() && u.mysql_native.is_some() => {
             let reply = native_reply(password.as_bytes(), challenge);
@@ -216,7 +198,7 @@ async fn caching_sha2<S: AsyncRead + AsyncWrite + Unpin>(
             Err(_) => Err("wrong password"),
         },
     };
-    Some(match (checked, &user, &stored) {
+    match (checked, &user, &stored) {
         (Ok(()), Some(user), Some(stored)) => {
             cx.sha2_cache
                 .put(name, stored, sha2_auth::stage2(password.as_bytes()));
@@ -224,7 +206,43 @@ async fn caching_sha2<S: AsyncRead + AsyncWrite + Unpin>(
         }
         (Err(reason), _, _) => Err(failed(cx, name, reason, seq, METHOD).await),
         _ => Err(failed(cx, name, "unknown user", seq, METHOD).await),
-    })
+    }
+}
+
+/// Full authentication: asks for the password (AuthMoreData `0x04`) and reads it — as
+/// sent over TLS, or without TLS RSA-decrypted (after sending the public key when the
+/// client asks for it). `None`: a reply without TLS that does not decrypt with Warden's
+/// key (a cleartext password is never taken there). Also the sequence id of Warden's
+/// next packet.
+async fn full_auth_password<S: AsyncRead + AsyncWrite + Unpin>(
+    client: &mut PacketReader<S>,
+    next_seq: u8,
+    cx: &LoginContext<'_>,
+) -> Result<(Option<Vec<u8>>, u8), MyError> {
+    let mut expected =
+        packet::send(client.get_mut(), next_seq, &sha2_auth::PERFORM_FULL_AUTH).await?;
+    for round in 0..2 {
+        let answer = client
+            .read_packet(expected)
+            .await?
+            .ok_or_else(|| MyError::Malformed("connection closed during authentication".into()))?;
+        let seq = answer.last_seq.wrapping_add(1);
+        if cx.tls {
+            let password = answer.payload.strip_suffix(&[0]).unwrap_or(&answer.payload);
+            return Ok((Some(password.to_vec()), seq));
+        }
+        if answer.payload[..] == [REQUEST_PUBLIC_KEY] && round == 0 {
+            let mut more = Vec::with_capacity(1 + cx.rsa.public_pem().len());
+            more.push(0x01);
+            more.extend_from_slice(cx.rsa.public_pem().as_bytes());
+            expected = packet::send(client.get_mut(), seq, &more).await?;
+            continue;
+        }
+        return Ok((cx.rsa.decrypt_password(&answer.payload, cx.challenge), seq));
+    }
+    Err(MyError::Malformed(
+        "the public key was asked for twice during authentication".into(),
+    ))
 }
 
 /// `mysql_native_password`, switching a client that started with another plugin.
@@ -250,13 +268,7 @@ async fn native<S: AsyncRead + AsyncWrite + Unpin>(
                 (true, false) => "no mysql_native_password verifier configured",
                 (true, true) => "wrong password",
             };
-            let mut failure = failed(cx, name, reason, seq, METHOD).await;
-            if response.plugin == sha2_auth::PLUGIN && !cx.tls {
-                failure.client = MyError::Auth(format!(
-                    "Access denied for user '{name}' (Warden; without TLS a caching_sha2_password login that is not cached is switched to mysql_native_password)"
-                ));
-            }
-            Err(failure)
+            Err(failed(cx, name, reason, seq, METHOD).await)
         }
     }
 }

@@ -46,6 +46,11 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
         &mut self.io
     }
 
+    /// The stream, when nothing read from it is left over (`None` otherwise).
+    pub fn into_inner(self) -> Option<R> {
+        self.buf.is_empty().then_some(self.io)
+    }
+
     /// Bytes read from the socket but not yet returned as packets.
     pub fn buffered(&self) -> usize {
         self.buf.len()

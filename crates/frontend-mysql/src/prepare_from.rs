@@ -31,6 +31,9 @@ use super::lexing::SqlMode;
 pub struct PrepareFrom {
     /// Byte range of `PREPARE ... '<literal>'` in the text.
     pub span: Range<usize>,
+    /// The statement's name as [`statement_name`] reads it (`None`: not a name Warden
+    /// follows).
+    pub name: Option<String>,
     /// The statement inside the literal, as the server reads it.
     pub inner: String,
 }
@@ -38,24 +41,68 @@ pub struct PrepareFrom {
 /// Every plain `PREPARE ... FROM '<literal>'` statement of `text` (see the module docs for
 /// what is left alone). Empty when there is none or `text` cannot be tokenised.
 pub fn find(text: &str, mode: SqlMode) -> Vec<PrepareFrom> {
-    if !text
-        .as_bytes()
-        .windows(7)
-        .any(|w| w.eq_ignore_ascii_case(b"PREPARE"))
-    {
+    if !mentions_prepare(text) {
         return Vec::new();
     }
+    each_statement(text, |cut, tokens| one_statement(cut, tokens, mode))
+}
+
+/// Whether `PREPARE` is written anywhere in `text` (the cheap test before tokenising).
+pub(crate) fn mentions_prepare(text: &str) -> bool {
+    text.as_bytes()
+        .windows(7)
+        .any(|w| w.eq_ignore_ascii_case(b"PREPARE"))
+}
+
+/// `f` applied to the significant tokens (no whitespace, no comments) of each
+/// `;`-separated statement of `text`, skipping statements with an executable comment
+/// (`/*! */`, `/*M! */`: the server reads their contents, the tokenizer does not).
+/// Empty when `text` cannot be tokenised.
+pub(crate) fn each_statement<T>(
+    text: &str,
+    mut f: impl FnMut(&Cut<'_>, &[&TokenWithSpan]) -> Option<T>,
+) -> Vec<T> {
     let Ok(tokens) = Tokenizer::new(&MySqlDialect {}, text)
         .with_unescape(false)
         .tokenize_with_location()
     else {
         return Vec::new();
     };
-    let offsets = LineOffsets::new(text);
+    let cut = Cut {
+        text,
+        offsets: LineOffsets::new(text),
+    };
     tokens
         .split(|t| t.token == Token::SemiColon)
-        .filter_map(|chunk| one_statement(text, chunk, mode, &offsets))
+        .filter(|chunk| !chunk.iter().any(|t| is_executable_comment(&t.token)))
+        .filter_map(|chunk| {
+            let significant: Vec<&TokenWithSpan> = chunk
+                .iter()
+                .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+                .collect();
+            f(&cut, &significant)
+        })
         .collect()
+}
+
+/// A text and where its tokens are in it.
+pub(crate) struct Cut<'a> {
+    text: &'a str,
+    offsets: LineOffsets,
+}
+
+impl Cut<'_> {
+    /// The byte range from the start of `first` to the end of `last`.
+    pub(crate) fn span(&self, first: &TokenWithSpan, last: &TokenWithSpan) -> Option<Range<usize>> {
+        let start = self.offsets.byte(self.text, first.span.start)?;
+        let end = self.offsets.byte(self.text, last.span.end)?;
+        self.text.get(start..end)?;
+        Some(start..end)
+    }
+
+    pub(crate) fn text(&self) -> &str {
+        self.text
+    }
 }
 
 /// The facts of `text` with its `PREPARE ... FROM '<literal>'` statements decided on
@@ -81,7 +128,7 @@ pub fn facts(text: &str, mode: SqlMode, inspect: impl Fn(&str) -> SqlFacts) -> O
     Some(merged)
 }
 
-fn is_word(t: &Token, word: &str) -> bool {
+pub(crate) fn is_word(t: &Token, word: &str) -> bool {
     matches!(t, Token::Word(w) if w.quote_style.is_none() && w.value.eq_ignore_ascii_case(word))
 }
 
@@ -89,20 +136,26 @@ fn is_executable_comment(t: &Token) -> bool {
     matches!(t, Token::Whitespace(Whitespace::MultiLineComment(c)) if c.starts_with('!') || c.starts_with("M!"))
 }
 
+/// A prepared statement's name the way the server compares names, for the names Warden
+/// follows: ASCII letters, digits, `_` and `$`, plain or in backquotes, compared without
+/// case. `None` for any other token or name (the server's comparison of other names —
+/// accents, trailing spaces — is not one Warden repeats).
+pub fn statement_name(t: &Token) -> Option<String> {
+    let Token::Word(w) = t else { return None };
+    let plain = matches!(w.quote_style, None | Some('`'));
+    let simple = !w.value.is_empty()
+        && w.value
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'$');
+    (plain && simple).then(|| w.value.to_ascii_lowercase())
+}
+
 fn one_statement(
-    text: &str,
-    chunk: &[TokenWithSpan],
+    cut: &Cut<'_>,
+    significant: &[&TokenWithSpan],
     mode: SqlMode,
-    offsets: &LineOffsets,
 ) -> Option<PrepareFrom> {
-    if chunk.iter().any(|t| is_executable_comment(&t.token)) {
-        return None;
-    }
-    let significant: Vec<&TokenWithSpan> = chunk
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .collect();
-    let [prepare, name, from, literal] = significant.as_slice() else {
+    let [prepare, name, from, literal] = significant else {
         return None;
     };
     if !is_word(&prepare.token, "PREPARE")
@@ -119,15 +172,15 @@ fn one_statement(
     if raw.contains('\\') && mode.backslash_literal() {
         return None;
     }
-    let start = offsets.byte(text, prepare.span.start)?;
-    let end = offsets.byte(text, literal.span.end)?;
-    let cut = text.get(start..end)?;
+    let span = cut.span(prepare, literal)?;
+    let text = &cut.text()[span.clone()];
     // The cut must be exactly the statement the tokens describe.
-    if !cut.get(..7)?.eq_ignore_ascii_case("PREPARE") || !cut.ends_with(quote) {
+    if !text.get(..7)?.eq_ignore_ascii_case("PREPARE") || !text.ends_with(quote) {
         return None;
     }
     Some(PrepareFrom {
-        span: start..end,
+        span,
+        name: statement_name(&name.token),
         inner: unescape(raw, quote, mode),
     })
 }
@@ -288,5 +341,11 @@ mod tests {
         .expect("found");
         assert!(f.statements.iter().any(|s| s.kind.name() == "drop") || f.unparsed);
         assert!(facts("SELECT 1", DEFAULT, inspect).is_none());
+        // what is left of a text made only of PREPAREs has no statement (see
+        // SessionInfo::only_prepares)
+        for rest in [" ", " ; ", "  ;\n -- done\n", " ; /* x */ ;"] {
+            let f = inspect(rest);
+            assert!(f.statements.is_empty() && !f.unparsed, "{rest:?}: {f:?}");
+        }
     }
 }

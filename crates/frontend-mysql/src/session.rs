@@ -126,6 +126,7 @@ where
                 }
                 Command::ResetConnection => {
                     self.statements.clear();
+                    self.info.forget_names_if(None);
                     self.forward(&packet).await?;
                     self.relay(Expect::One).await?;
                     self.reread().await?;
@@ -157,18 +158,23 @@ where
     async fn decided(&mut self, packet: &Packet, sql: &str, expect: Expect) -> Result<(), MyError> {
         let reply_seq = packet.last_seq.wrapping_add(1);
         let ticket = match self.info.decide(sql, &mut self.client).await? {
-            Decided::Forward(ticket) => ticket,
+            Decided::Forward(ticket) => Some(ticket),
+            Decided::PrepareOnly => None,
             Decided::Refuse(err) => return self.reply_err(reply_seq, &err).await,
         };
         self.forward(packet).await?;
         let relayed = match self.relay(expect).await {
             Ok(r) => r,
             Err(e) => {
-                abandon(Some(ticket));
+                self.info.forget_names_if(None);
+                abandon(ticket);
                 return Err(e);
             }
         };
-        finish(*ticket, relayed.outcome);
+        self.info.ran(sql, &relayed.outcome);
+        if let Some(ticket) = ticket {
+            finish(*ticket, relayed.outcome);
+        }
         if lexing::changes_session(sql) {
             self.reread().await?;
         }
@@ -186,20 +192,21 @@ where
     /// would hold is prepared without asking (its executes are held, with their values).
     async fn prepare(&mut self, packet: &Packet, sql: &str) -> Result<(), MyError> {
         let reply_seq = packet.last_seq.wrapping_add(1);
-        let facts = match self.info.precheck(sql).await {
+        let facts = match self.info.precheck(sql, None).await {
             Ok(facts) => facts,
             Err(err) => return self.reply_err(reply_seq, &err).await,
         };
         let action = self.info.action(sql, Facts::Sql(facts.clone()));
         let ticket = if self.info.would_hold(&action) {
-            if let Err(err) = self.info.prepared_for_later(&action).await {
+            let detail = "COM_STMT_PREPARE of a statement the policies hold: the hold applies to each COM_STMT_EXECUTE";
+            if let Err(err) = self.info.prepared_for_later(&action, detail).await {
                 return self.reply_err(reply_seq, &err).await;
             }
             None
         } else {
-            match self.info.admit(action, &mut self.client).await? {
-                Decided::Forward(ticket) => Some(ticket),
-                Decided::Refuse(err) => return self.reply_err(reply_seq, &err).await,
+            match self.info.admit(action, &mut self.client).await?.ticket() {
+                Ok(ticket) => Some(ticket),
+                Err(err) => return self.reply_err(reply_seq, &err).await,
             }
         };
         self.forward(packet).await?;
@@ -244,11 +251,12 @@ where
         };
         let raw = bound::with_values(&sql, &values);
         let action = self.info.action(&raw, Facts::Sql(facts));
-        let ticket = match self.info.admit(action, &mut self.client).await? {
-            Decided::Forward(ticket) => ticket,
-            Decided::Refuse(err) => return self.reply_err(reply_seq, &err).await,
+        let ticket = match self.info.admit(action, &mut self.client).await?.ticket() {
+            Ok(ticket) => ticket,
+            Err(err) => return self.reply_err(reply_seq, &err).await,
         };
         self.forward(packet).await?;
+        self.info.forget_names_if(Some(&sql));
         if let Some(stmt) = self.statements.get_mut(id) {
             stmt.params.executed();
         }

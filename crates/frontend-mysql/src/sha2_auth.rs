@@ -1,15 +1,18 @@
 //! The server side of `caching_sha2_password` for clients, with MySQL's own semantics:
 //! the **fast path** checks the client's SHA-256 scramble against SHA256(SHA256(password))
 //! held in memory ([`Sha2Cache`]) — which exists only after a **full authentication**
-//! of that user has succeeded: the cleartext password, sent over TLS, checked against the
+//! of that user has succeeded: the cleartext password, sent over TLS (or RSA-encrypted),
+//! checked against the
 //! user's stored credential (the argon2id `password_hash`, or the
 //! `mysql_native_password` verifier when the user has only that). Nothing new is
 //! stored in `warden.yaml`; the cache entry is tied to the stored credential it was
 //! checked against, so a changed password (config reload) invalidates it.
 //!
-//! Must never keep a cleartext password, never accept a cleartext password without TLS
-//! (no RSA key exchange: a client without TLS and without a cached entry is switched to
-//! `mysql_native_password`), and never let the cache grow without bound.
+//! Without TLS, full authentication takes the password RSA-encrypted
+//! ([`rsa_auth`](super::rsa_auth)).
+//!
+//! Must never keep a cleartext password, never accept a cleartext password without TLS,
+//! and never let the cache grow without bound.
 
 use std::collections::HashMap;
 use std::sync::Mutex;

@@ -3,9 +3,15 @@
 //! `mysql_native_password` and `caching_sha2_password` (fast path), following
 //! AuthSwitchRequests a bounded number of times.
 //!
-//! Must never send a password in clear text (no `mysql_clear_password`; no upstream TLS
-//! yet), never ask the server for `CLIENT_LOCAL_FILES`, and never pass the server's login
-//! error text to the client (it names the upstream account).
+//! With `upstream_tls:` Warden asks for TLS right after the server's greeting
+//! (SSLRequest) and logs in over it, verifying the server's certificate
+//! ([`tls::client_config`](super::tls::client_config)); a server that does not offer TLS
+//! is refused.
+//!
+//! Must never send a password in clear text (no `mysql_clear_password`), never go on
+//! without TLS when `upstream_tls:` is set, never ask the server for
+//! `CLIENT_LOCAL_FILES`, and never pass the server's login error text to the client (it
+//! names the upstream account).
 
 use std::time::Duration;
 
@@ -17,6 +23,7 @@ use warden_config::mysql_native::native_reply;
 
 use super::errors::MyError;
 use super::packet::{self, PacketReader};
+use super::tls::{self, BoxIo, UpstreamTlsConfig};
 use super::wire::{caps, Body};
 
 /// At most this many AuthSwitchRequest / AuthMoreData rounds before giving up.
@@ -31,6 +38,8 @@ pub struct UpstreamSpec {
     pub user: String,
     pub password: Option<String>,
     pub connect_timeout: Duration,
+    /// `upstream_tls:`: log in over TLS.
+    pub tls: Option<UpstreamTlsConfig>,
 }
 
 impl std::fmt::Debug for UpstreamSpec {
@@ -43,7 +52,7 @@ impl std::fmt::Debug for UpstreamSpec {
 
 /// A logged-in upstream connection.
 pub struct Upstream {
-    pub reader: PacketReader<TcpStream>,
+    pub reader: PacketReader<BoxIo>,
     /// Capabilities Warden asked the server for (they match what the client got).
     pub capabilities: u32,
 }
@@ -148,7 +157,7 @@ async fn connect_inner(
         .await
         .map_err(|e| MyError::Upstream(format!("connect {}: {}", spec.addr, e.kind())))?;
     let _ = tcp.set_nodelay(true);
-    let mut reader = PacketReader::new(tcp, LOGIN_PACKET_LIMIT);
+    let mut reader = PacketReader::new(Box::new(tcp) as BoxIo, LOGIN_PACKET_LIMIT);
     let hello = reader
         .read_packet(0)
         .await?
@@ -163,7 +172,26 @@ async fn connect_inner(
     if params.database.is_some() {
         wanted |= caps::CONNECT_WITH_DB;
     }
-    let capabilities = wanted & (greeting.capabilities | caps::LONG_PASSWORD);
+    let mut capabilities = wanted & (greeting.capabilities | caps::LONG_PASSWORD);
+    let mut next = hello.last_seq.wrapping_add(1);
+    if let Some(tls) = &spec.tls {
+        if greeting.capabilities & caps::SSL == 0 {
+            return Err(MyError::Upstream(
+                "upstream_tls is set but the database does not offer TLS".into(),
+            ));
+        }
+        capabilities |= caps::SSL;
+        let mut request = BytesMut::with_capacity(32);
+        request.put_u32_le(capabilities);
+        request.put_u32_le(1 << 24);
+        request.put_u8(params.collation);
+        request.extend_from_slice(&[0u8; 23]);
+        next = packet::send(reader.get_mut(), next, &request).await?;
+        let io = reader.into_inner().ok_or_else(|| {
+            MyError::Upstream("the database sent data before the TLS handshake".into())
+        })?;
+        reader = PacketReader::new(tls::connect(io, tls).await?, LOGIN_PACKET_LIMIT);
+    }
     let plugin = match greeting.plugin.as_str() {
         "caching_sha2_password" => "caching_sha2_password",
         _ => "mysql_native_password",
@@ -184,7 +212,7 @@ async fn connect_inner(
     }
     out.extend_from_slice(plugin.as_bytes());
     out.put_u8(0);
-    let mut seq = packet::send(reader.get_mut(), hello.last_seq.wrapping_add(1), &out).await?;
+    let mut seq = packet::send(reader.get_mut(), next, &out).await?;
     for _ in 0..MAX_AUTH_ROUNDS {
         let answer = reader
             .read_packet(seq)

@@ -31,7 +31,9 @@ async fn reads_work_through_the_cli_and_the_upstream_account_stays_hidden() {
     assert!(out.contains(&h.upstream_user), "{out}");
     let (ok, _, err) = h.cli_as("alice", "wrong", &[], "SELECT 1;\n").await;
     assert!(!ok && err.contains("1045"), "{err}");
-    // Both logins are audited with their method; the failure with the account's roles.
+    // Both logins are audited with their method (the CLI follows the greeting's
+    // caching_sha2_password: full authentication over RSA, then the fast path); the
+    // failure with the account's roles.
     tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     let page = h
         .gate
@@ -50,11 +52,11 @@ async fn reads_work_through_the_cli_and_the_upstream_account_stays_hidden() {
     };
     assert!(login(
         warden_audit::EventKind::Authenticated,
-        "method=mysql_native_password"
+        "method=caching_sha2_password"
     ));
     assert!(login(
         warden_audit::EventKind::AuthFailed,
-        "method=mysql_native_password; wrong password"
+        "method=caching_sha2_password; wrong password"
     ));
 }
 

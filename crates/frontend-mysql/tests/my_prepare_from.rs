@@ -2,8 +2,9 @@
 //! the `mariadb` CLI and mysql_async: the statement inside the string is decided like
 //! the same statement sent plainly — a DROP/TRUNCATE inside is denied at once (ERR 1227
 //! naming the pack's rule, no approval asked), an unbounded DELETE inside is held by
-//! the unbounded-writes rule, `FROM @var` stays opaque (held). The table is checked
-//! directly after every case.
+//! the unbounded-writes rule when sent with other statements (alone it is prepared
+//! without approval: each `EXECUTE` is held), `FROM @var` stays opaque (held). The
+//! table is checked directly after every case.
 
 mod my_support;
 
@@ -99,12 +100,41 @@ async fn drop_and_truncate_inside_prepare_from_are_denied_not_held() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn unbounded_delete_inside_prepare_from_is_held_and_from_a_variable_stays_opaque() {
+async fn unbounded_delete_inside_prepare_from_is_prepared_for_later_and_from_a_variable_stays_opaque(
+) {
     let h = my_support::start().await;
     setup(&h);
     let mut c = h.driver().await;
 
-    // held by the unbounded-writes rule (not the unparsed default); denied → not prepared
+    // alone, a PREPARE of a statement the pack holds is prepared without an approval
+    // (preparing runs nothing; each EXECUTE is held, see my_execute_named)
+    within(60, async {
+        tokio::select! {
+            r = c.query_drop("PREPARE s FROM 'DELETE FROM t'") => r.expect("prepared without approval"),
+            () = no_hold_ever(&h) => unreachable!(),
+        }
+    })
+    .await;
+    assert_eq!(count(&h), "3");
+    let rec = h
+        .audit_records("the hold applies to each EXECUTE")
+        .await
+        .into_iter()
+        .next()
+        .expect("prepare-only audited");
+    assert_eq!(
+        rec.verdict.as_ref().map(|v| v.decision.as_str()),
+        Some("allow")
+    );
+    assert!(
+        rec.action
+            .as_ref()
+            .is_some_and(|a| a.raw == "PREPARE s FROM 'DELETE FROM t'"),
+        "{rec:?}"
+    );
+
+    // with another statement in the text it is held by the unbounded-writes rule (not
+    // the unparsed default); denied → not prepared
     let deny = async {
         let req = h.pending().await;
         assert!(
@@ -120,22 +150,16 @@ async fn unbounded_delete_inside_prepare_from_is_held_and_from_a_variable_stays_
         h.deny(&req.id).await;
     };
     let (r, ()) = within(60, async {
-        tokio::join!(c.query_drop("PREPARE s FROM 'DELETE FROM t'"), deny)
+        tokio::join!(
+            c.query_drop("SELECT 1; PREPARE u FROM 'DELETE FROM t'"),
+            deny
+        )
     })
     .await;
     assert_eq!(server_code(r), Some(1227));
-    // EXECUTE is opaque (held): denied here, and nothing was prepared anyway
-    let r = within(60, async {
-        tokio::select! {
-            r = c.query_drop("EXECUTE s") => r,
-            () = h.deny_every_hold() => unreachable!(),
-        }
-    })
-    .await;
-    assert!(r.is_err(), "nothing was prepared");
     assert_eq!(count(&h), "3");
 
-    // a bounded read inside is allowed and prepared; EXECUTE is still opaque (held)
+    // a bounded read inside is allowed and prepared
     c.query_drop("PREPARE r FROM 'SELECT v FROM t WHERE id = 1'")
         .await
         .expect("a read inside PREPARE FROM is allowed");

@@ -3,8 +3,8 @@
 //! with caching_sha2_password full authentication (cleartext password over TLS, checked
 //! against the argon2id `password_hash`); afterwards mysql_async without TLS takes the
 //! fast path; wrong passwords get ERR 1045 and `auth_failed` with
-//! `method=caching_sha2_password`; a user never fully authenticated is switched to
-//! `mysql_native_password` without TLS.
+//! `method=caching_sha2_password`; a user never fully authenticated gets full
+//! authentication without TLS through the RSA key exchange (see `my_rsa_sha2`).
 
 mod my_support;
 
@@ -143,16 +143,18 @@ async fn caching_sha2_full_auth_over_tls_then_fast_path_without_tls() {
     assert!(after.len() > before, "{after:?}");
     assert!(after.iter().all(|d| d.contains(SHA2)), "{after:?}");
 
-    // alice never logged in over TLS: without TLS her caching_sha2_password start is
-    // switched to mysql_native_password (her stored verifier)
+    // alice never logged in before: without TLS her caching_sha2_password start gets
+    // full authentication with the RSA key exchange (checked against her stored
+    // mysql_native_password verifier, she has no password_hash)
     let mut c = within(30, mysql_async::Conn::new(h.driver_opts("alice", ALICE_PW)))
         .await
-        .expect("switched to native");
+        .expect("full authentication over RSA");
     let n: Option<i64> = c.query_first("SELECT COUNT(*) FROM t").await.expect("read");
     assert_eq!(n, Some(2));
     c.disconnect().await.expect("disconnect");
-    let alice = details_until(&h, "authenticated", "alice", |d| has(d, NATIVE)).await;
-    assert!(has(&alice, NATIVE), "{alice:?}");
+    let alice = details_until(&h, "authenticated", "alice", |d| has(d, SHA2)).await;
+    assert!(has(&alice, SHA2), "{alice:?}");
+    assert!(!has(&alice, NATIVE), "{alice:?}");
 
     // and over TLS, alice (only a native verifier) gets full authentication against it
     let (ok, out, err) = cli_tls(&h, "alice", ALICE_PW, "SELECT 7").await;

@@ -24,7 +24,7 @@ use warden_policy::{PolicySet, PolicyStore, SqlCache};
 
 pub const UPSTREAM: &str = "127.0.0.1:3306";
 pub const ALICE_PW: &str = "alice-secret-1";
-/// carol has only an argon2id `password_hash` (TLS harnesses only).
+/// carol has only an argon2id `password_hash` (`start_tls` and `start_with_carol` only).
 pub const CAROL_PW: &str = "carol-secret-3";
 
 fn user(name: &str, role: &str, pw: &str) -> User {
@@ -86,17 +86,38 @@ pub async fn start_with(options: MysqlOptions) -> Harness {
 
 /// A harness whose Gate has `extra` (a policy file's text) next to the shipped pack.
 pub async fn start_with_policy(options: MysqlOptions, extra: Option<&str>) -> Harness {
-    start_inner(options, extra, false).await
+    start_inner(options, extra, false, false, None).await
+}
+
+/// Another upstream than the machine's MariaDB, with its own account and database
+/// (made and dropped by the caller).
+pub struct OtherUpstream {
+    pub addr: String,
+    pub user: String,
+    pub password: String,
+    pub db: String,
+    pub tls: Option<warden_config::UpstreamTls>,
+}
+
+/// A harness whose target is `upstream` (the harness's `direct` does not reach it).
+pub async fn start_with_upstream(upstream: OtherUpstream) -> Harness {
+    start_inner(MysqlOptions::default(), None, false, false, Some(upstream)).await
+}
+
+/// A harness without TLS that has the user carol (only a `password_hash`), for
+/// `caching_sha2_password` full authentication over the RSA key exchange.
+pub async fn start_with_carol(options: MysqlOptions) -> Harness {
+    start_inner(options, None, false, true, None).await
 }
 
 /// A harness whose target has `tls:` settings (a fresh CA and a certificate for
 /// 127.0.0.1), and the user carol with only a `password_hash`.
 pub async fn start_tls() -> Harness {
-    start_inner(MysqlOptions::default(), None, true).await
+    start_inner(MysqlOptions::default(), None, true, true, None).await
 }
 
 /// A CA and a server certificate for 127.0.0.1 in `dir`.
-fn make_pki(dir: &std::path::Path) -> (std::path::PathBuf, warden_config::TlsFiles) {
+pub fn make_pki(dir: &std::path::Path) -> (std::path::PathBuf, warden_config::TlsFiles) {
     let ca_key = rcgen::KeyPair::generate().expect("ca key");
     let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).expect("ca params");
     ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
@@ -121,7 +142,13 @@ fn make_pki(dir: &std::path::Path) -> (std::path::PathBuf, warden_config::TlsFil
     )
 }
 
-async fn start_inner(options: MysqlOptions, extra: Option<&str>, tls: bool) -> Harness {
+async fn start_inner(
+    options: MysqlOptions,
+    extra: Option<&str>,
+    tls: bool,
+    with_carol: bool,
+    other: Option<OtherUpstream>,
+) -> Harness {
     let dir = tempfile::tempdir().expect("tempdir");
     let (ca, tls_files) = if tls {
         let (ca, files) = make_pki(dir.path());
@@ -129,12 +156,23 @@ async fn start_inner(options: MysqlOptions, extra: Option<&str>, tls: bool) -> H
     } else {
         (None, None)
     };
-    let name = format!("warden_my_{}", hex::encode(rand::random::<[u8; 5]>()));
-    let upstream_password = format!("pw-{}", hex::encode(rand::random::<[u8; 8]>()));
-    admin(&format!(
-        "CREATE DATABASE {name}; CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{upstream_password}'; \
-         GRANT ALL ON {name}.* TO '{name}'@'127.0.0.1'"
-    ));
+    let mut name = format!("warden_my_{}", hex::encode(rand::random::<[u8; 5]>()));
+    let mut upstream_password = format!("pw-{}", hex::encode(rand::random::<[u8; 8]>()));
+    let (mut upstream, mut upstream_user, mut upstream_tls) =
+        (UPSTREAM.to_owned(), name.clone(), None);
+    match other {
+        Some(o) => {
+            (upstream, upstream_user, upstream_password, upstream_tls) =
+                (o.addr, o.user, o.password, o.tls);
+            name = o.db;
+        }
+        None => {
+            admin(&format!(
+                "CREATE DATABASE {name}; CREATE USER '{name}'@'127.0.0.1' IDENTIFIED BY '{upstream_password}'; \
+                 GRANT ALL ON {name}.* TO '{name}'@'127.0.0.1'"
+            ));
+        }
+    }
 
     let stores = warden_app::stores::open_in(
         dir.path(),
@@ -166,12 +204,12 @@ async fn start_inner(options: MysqlOptions, extra: Option<&str>, tls: bool) -> H
         name: "shop-db".into(),
         protocol: Protocol::Mysql,
         listen: addr,
-        upstream: UPSTREAM.into(),
+        upstream,
         labels: BTreeMap::from([("env".to_string(), "production".to_string())]),
-        upstream_user: Some(name.clone()),
+        upstream_user: Some(upstream_user.clone()),
         upstream_password: Some(Secret::new(upstream_password)),
         tls: tls_files,
-        upstream_tls: None,
+        upstream_tls,
         max_connections: 64,
         postgres: Default::default(),
         mysql: options,
@@ -182,7 +220,7 @@ async fn start_inner(options: MysqlOptions, extra: Option<&str>, tls: bool) -> H
         user("alice", "developer", ALICE_PW),
         user("bob", "dba", "bob-secret-2"),
     ];
-    if tls {
+    if with_carol {
         let mut carol = user("carol", "developer", CAROL_PW);
         carol.mysql_native = None;
         carol.password_hash =
@@ -204,7 +242,7 @@ async fn start_inner(options: MysqlOptions, extra: Option<&str>, tls: bool) -> H
         addr,
         gate,
         db: name.clone(),
-        upstream_user: name,
+        upstream_user,
         shutdown,
         dir,
         ca,
@@ -359,6 +397,19 @@ impl Harness {
     /// Runs `statements` through Warden with Python's PyMySQL (one connection, multi-
     /// statements on), one answer line per statement: `OK <rows>` or `ERR <code>`.
     pub async fn pymysql(&self, statements: &[&str]) -> Vec<String> {
+        self.pymysql_as("alice", ALICE_PW, None, statements).await
+    }
+
+    /// [`pymysql`](Self::pymysql) as `user`; `public_key`: a PEM file PyMySQL is given
+    /// as the server's RSA public key (else it asks for it when it needs it). A failed
+    /// login prints `LOGIN_ERR <code>`.
+    pub async fn pymysql_as(
+        &self,
+        user: &str,
+        pw: &str,
+        public_key: Option<&std::path::Path>,
+        statements: &[&str],
+    ) -> Vec<String> {
         let script = concat!(
             env!("CARGO_MANIFEST_DIR"),
             "/tests/my_support/pymysql_client.py"
@@ -366,10 +417,14 @@ impl Harness {
         let out = tokio::process::Command::new("python3")
             .arg(script)
             .arg(self.addr.port().to_string())
-            .arg("alice")
-            .arg(ALICE_PW)
+            .arg(user)
+            .arg(pw)
             .arg(&self.db)
             .args(statements)
+            .env(
+                "PYMYSQL_SERVER_PUBLIC_KEY",
+                public_key.map(|p| p.as_os_str()).unwrap_or_default(),
+            )
             .kill_on_drop(true)
             .output();
         let out = tokio::time::timeout(Duration::from_secs(60), out)

@@ -82,6 +82,27 @@ impl RawClient {
         pw: &str,
         db: Option<&str>,
     ) -> Result<RawClient, String> {
+        let native = |challenge: &[u8]| {
+            warden_config::mysql_native::native_reply(pw.as_bytes(), challenge).to_vec()
+        };
+        let (c, _, answer) =
+            RawClient::start(addr, user, db, "mysql_native_password", native).await?;
+        match answer.first() {
+            Some(0x00) => Ok(c),
+            _ => Err(format!("{:?}", parse_err(&answer))),
+        }
+    }
+
+    /// Connects and sends a HandshakeResponse41 for `user` naming `plugin`, with
+    /// `reply(challenge)` as its authentication data; returns the client, the greeting's
+    /// 20-byte challenge and Warden's first answer (sequence id 2).
+    pub async fn start(
+        addr: SocketAddr,
+        user: &str,
+        db: Option<&str>,
+        plugin: &str,
+        reply: impl Fn(&[u8]) -> Vec<u8>,
+    ) -> Result<(RawClient, Vec<u8>, Vec<u8>), String> {
         let stream = TcpStream::connect(addr).await.map_err(|e| e.to_string())?;
         let mut c = RawClient { stream };
         let (_, greeting) = c.read_packet().await.map_err(|e| e.to_string())?;
@@ -90,7 +111,7 @@ impl RawClient {
         let mut challenge = greeting[pos..pos + 8].to_vec();
         pos += 8 + 1 + 2 + 1 + 2 + 2 + 1 + 10;
         challenge.extend_from_slice(&greeting[pos..pos + 12]);
-        let reply = warden_config::mysql_native::native_reply(pw.as_bytes(), &challenge);
+        let reply = reply(&challenge);
         let caps: u32 = 1 | 1 << 3 | 1 << 9 | 1 << 13 | 1 << 15 | 1 << 16 | 1 << 17 | 1 << 19;
         let mut out = Vec::new();
         out.extend_from_slice(&caps.to_le_bytes());
@@ -103,13 +124,11 @@ impl RawClient {
         out.extend_from_slice(&reply);
         out.extend_from_slice(db.unwrap_or("").as_bytes());
         out.push(0);
-        out.extend_from_slice(b"mysql_native_password\0");
+        out.extend_from_slice(plugin.as_bytes());
+        out.push(0);
         c.write_packet(1, &out).await.map_err(|e| e.to_string())?;
         let (_, answer) = c.read_packet().await.map_err(|e| e.to_string())?;
-        match answer.first() {
-            Some(0x00) => Ok(c),
-            _ => Err(format!("{:?}", parse_err(&answer))),
-        }
+        Ok((c, challenge, answer))
     }
 
     /// Sends `payload` as a command (sequence id 0) and reads the response.
