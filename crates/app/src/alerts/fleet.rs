@@ -130,11 +130,20 @@ async fn feed_loop(
                 }
                 if let Some(newest) = batch.last() {
                     let lag_ms = (warden_audit::record::now_ns() - newest.time_ns) / 1_000_000;
-                    tracing::debug!(
-                        records = batch.len(),
-                        lag_ms,
-                        "analytics feed: records of other replicas"
-                    );
+                    if lag_ms >= 5_000 {
+                        tracing::info!(
+                            records = batch.len(),
+                            lag_ms,
+                            "analytics feed: other replicas' records {:.1}s behind",
+                            lag_ms as f64 / 1000.0
+                        );
+                    } else {
+                        tracing::debug!(
+                            records = batch.len(),
+                            lag_ms,
+                            "analytics feed: records of other replicas"
+                        );
+                    }
                     if tx.send(batch).await.is_err() {
                         return;
                     }
@@ -175,5 +184,32 @@ pub(super) async fn claim(fleet: &Fleet, alert: &Alert, id: &str, suppress_ns: i
             tracing::warn!(error = %e, detector = %alert.detector, "analytics: the fleet alert claim failed; recording the alert here (another replica may record it too)");
             true
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn remote_evidence_names_its_replica_and_seq_and_local_seqs_stay() {
+        let mut ids = EvidenceIds::default();
+        let b17 = ids.assign("b", 17);
+        let c3 = ids.assign("c", 3);
+        assert_ne!(b17, c3);
+        let (local, remote) = ids.split(&[4, 9, b17, c3]);
+        assert_eq!(local, vec![4, 9]);
+        assert_eq!(remote, vec!["b:17".to_string(), "c:3".to_string()]);
+    }
+
+    #[test]
+    fn forgotten_remote_evidence_is_left_out_not_misnamed() {
+        let mut ids = EvidenceIds::default();
+        let first = ids.assign("b", 1);
+        for seq in 2..=(REMEMBERED as u64 + 1) {
+            ids.assign("b", seq);
+        }
+        let last = ids.assign("c", 1);
+        assert_eq!(ids.split(&[first, last]).1, vec!["c:1".to_string()]);
     }
 }
