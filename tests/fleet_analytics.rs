@@ -127,9 +127,10 @@ fn failed_logins_spread_over_three_replicas_raise_one_burst_whose_lock_holds_eve
     let extra = "analytics:\n  detectors:\n    failed-login-burst: { threshold: 5, window: 10m, lock: 15m }\n";
     let [a, b, c] = ["a", "b", "c"].map(|id| start_replica(root.path(), id, &fleet.0, extra));
 
-    // 3 + 3 failures: below the threshold on A and on B, above it together.
+    // 3 + 2 failures: below the threshold on A and on B, at it together. (A sixth
+    // attempt could already be refused by the lock.)
     fail_logins(&a, "dave", 3);
-    fail_logins(&b, "dave", 3);
+    fail_logins(&b, "dave", 2);
     let last_failure = Instant::now();
     let seen = wait_one_alert(&[&a, &b, &c], "dave", "open");
     eprintln!(
@@ -153,6 +154,17 @@ fn failed_logins_spread_over_three_replicas_raise_one_burst_whose_lock_holds_eve
         stderr.contains(&format!("locked by alert {id}")),
         "{stderr}"
     );
+
+    // C's feed counted the others' records on /metrics.
+    let (code, metrics) = curl(&[&c.alerts.replace("/api/v1/alerts", "/metrics")]);
+    assert_eq!(code, "200");
+    let fed: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("warden_fleet_feed_records_total "))
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{metrics}"));
+    assert!(fed >= 5, "{metrics}");
+    assert!(metrics.contains("# TYPE warden_fleet_feed_lag_milliseconds gauge"));
 
     // One alert recorded in the whole fleet, one claim; it stays one.
     std::thread::sleep(Duration::from_secs(2));

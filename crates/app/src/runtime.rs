@@ -92,6 +92,8 @@ pub struct Running {
     /// The live analytics engine's per-user view (`None` when analytics is off).
     pub baselines: Option<Arc<Baselines>>,
     analytics_task: Option<JoinHandle<()>>,
+    /// Fleet mode with analytics: what the other replicas' records feed did.
+    pub fleet_feed: Option<Arc<crate::alerts::FeedStats>>,
     /// Fleet mode: copies the audit chain to the fleet database.
     shipper: Option<warden_fleet::AuditShipper>,
     pub targets: Vec<RunningTarget>,
@@ -191,6 +193,10 @@ async fn start_on(
     );
     let users = Arc::new(UserDirectory::new(config.users.iter().cloned()));
     let throttle = Arc::new(LoginThrottle::default());
+    let fleet_feed = fleet
+        .as_ref()
+        .map(|_| Arc::new(crate::alerts::FeedStats::default()));
+    let fleet = fleet.zip(fleet_feed.clone());
     let (alerts, baselines, analytics_task) =
         match start_analytics(config, &audit, &throttle, shutdown.child_token(), fleet)? {
             Some(a) => {
@@ -199,6 +205,7 @@ async fn start_on(
             }
             None => (None, None, None),
         };
+    let fleet_feed = fleet_feed.filter(|_| analytics_task.is_some());
 
     // Bind everything before starting anything, so a busy port fails the whole start.
     let mut bound = Vec::new();
@@ -264,6 +271,7 @@ async fn start_on(
         alerts,
         baselines,
         analytics_task,
+        fleet_feed,
         shipper,
         targets,
         reloader,
@@ -291,7 +299,7 @@ fn start_analytics(
     audit: &AuditLog,
     throttle: &LoginThrottle,
     stop: CancellationToken,
-    fleet: Option<warden_fleet::Fleet>,
+    fleet: Option<(warden_fleet::Fleet, Arc<crate::alerts::FeedStats>)>,
 ) -> Result<Option<Analytics>, StartError> {
     if !config.analytics.enabled {
         return Ok(None);

@@ -12,6 +12,8 @@
 //! then be recorded by another replica too).
 
 use std::collections::VecDeque;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::mpsc;
@@ -29,6 +31,49 @@ const REMOTE: u64 = 1 << 63;
 /// How many remote evidence ids are remembered (older ones drop out of new alerts'
 /// `fleet_evidence`; the engine's windows hold far fewer).
 const REMEMBERED: usize = 200_000;
+
+/// What the feed did, for `/metrics`.
+#[derive(Debug, Default)]
+pub struct FeedStats {
+    /// Other replicas' records handed to the engine.
+    records: AtomicU64,
+    /// Reads of the fleet database that failed.
+    failures: AtomicU64,
+    /// Age of the newest record of the last batch when it was read (ms).
+    lag_ms: AtomicU64,
+}
+
+impl FeedStats {
+    /// The feed's `/metrics` families.
+    pub fn families(&self) -> Vec<warden_web::CounterFamily> {
+        let family = |name, help, gauge, n: &AtomicU64| warden_web::CounterFamily {
+            name,
+            help,
+            gauge,
+            samples: vec![(None, n.load(Ordering::Relaxed))],
+        };
+        vec![
+            family(
+                "warden_fleet_feed_records_total",
+                "Other replicas' audit records fed to this replica's analytics.",
+                false,
+                &self.records,
+            ),
+            family(
+                "warden_fleet_feed_failures_total",
+                "Reads of the other replicas' records that failed (fleet database away).",
+                false,
+                &self.failures,
+            ),
+            family(
+                "warden_fleet_feed_lag_milliseconds",
+                "Age of the newest record of the feed's last batch when it was read.",
+                true,
+                &self.lag_ms,
+            ),
+        ]
+    }
+}
 
 /// Maps the engine's evidence ids of remote records back to `<replica>:<seq>`.
 #[derive(Debug, Default)]
@@ -71,6 +116,7 @@ impl EvidenceIds {
 pub(super) async fn start_feed(
     fleet: Fleet,
     since_ns: i64,
+    stats: Arc<FeedStats>,
     stop: CancellationToken,
 ) -> (mpsc::Receiver<Vec<RemoteRecord>>, Vec<RemoteRecord>) {
     let (tx, rx) = mpsc::channel(16);
@@ -87,7 +133,7 @@ pub(super) async fn start_feed(
             (None, Vec::new())
         }
     };
-    tokio::spawn(feed_loop(fleet, feed, tx, stop));
+    tokio::spawn(feed_loop(fleet, feed, tx, stats, stop));
     (rx, history)
 }
 
@@ -95,6 +141,7 @@ async fn feed_loop(
     fleet: Fleet,
     mut feed: Option<AuditFeed>,
     tx: mpsc::Sender<Vec<RemoteRecord>>,
+    stats: Arc<FeedStats>,
     stop: CancellationToken,
 ) {
     let mut signals = fleet.listen(warden_fleet::feed::CHANNEL);
@@ -130,6 +177,12 @@ async fn feed_loop(
                 }
                 if let Some(newest) = batch.last() {
                     let lag_ms = (warden_audit::record::now_ns() - newest.time_ns) / 1_000_000;
+                    stats
+                        .lag_ms
+                        .store(u64::try_from(lag_ms).unwrap_or(0), Ordering::Relaxed);
+                    stats
+                        .records
+                        .fetch_add(batch.len() as u64, Ordering::Relaxed);
                     if lag_ms >= 5_000 {
                         tracing::info!(
                             records = batch.len(),
@@ -150,6 +203,7 @@ async fn feed_loop(
                 }
             }
             Err(e) => {
+                stats.failures.fetch_add(1, Ordering::Relaxed);
                 let since = *failing.get_or_insert_with(Instant::now);
                 if warned.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
                     tracing::warn!(error = %e, "analytics feed from the fleet database failing for {:.1}s; the other replicas' records are fed when it is back", since.elapsed().as_secs_f64());

@@ -20,3 +20,4 @@ pub mod runner;
 pub use baselines::Baselines;
 pub use book::AlertBook;
 pub use desk::Desk;
+pub use fleet::FeedStats;

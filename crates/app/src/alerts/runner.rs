@@ -31,7 +31,7 @@ use warden_inspect::Actor;
 
 use super::baselines::Baselines;
 use super::book::AlertBook;
-use super::fleet::{self as fleet_mode, EvidenceIds};
+use super::fleet::{self as fleet_mode, EvidenceIds, FeedStats};
 use warden_fleet::{Fleet, RemoteRecord};
 
 /// How often the runner reads what the feed gathered.
@@ -40,13 +40,13 @@ pub const DRAIN_EVERY: Duration = Duration::from_millis(100);
 /// Start the runner (on the current tokio runtime); it ends when `stop` is cancelled.
 /// Returns its task and the engine's shared view for the console. `Err` when the
 /// settings do not compile (config validation should have caught that). With `fleet`,
-/// the engine sees the other replicas' records too.
+/// the engine sees the other replicas' records too (the feed counts into its stats).
 pub fn spawn(
     audit: AuditLog,
     book: Arc<AlertBook>,
     settings: &Settings,
     stop: CancellationToken,
-    fleet: Option<Fleet>,
+    fleet: Option<(Fleet, Arc<FeedStats>)>,
 ) -> Result<(JoinHandle<()>, Arc<Baselines>), String> {
     let engine = Engine::new(settings).map_err(|e| e.to_string())?;
     let baselines = Arc::new(Baselines::new(engine));
@@ -55,12 +55,14 @@ pub fn spawn(
     let since = warden_audit::record::now_ns().saturating_sub(baselines.window_nanos());
     let task = tokio::spawn(async move {
         let (remote, history) = match &fleet {
-            Some(f) => {
-                let (rx, history) = fleet_mode::start_feed(f.clone(), since, stop.clone()).await;
+            Some((f, stats)) => {
+                let (rx, history) =
+                    fleet_mode::start_feed(f.clone(), since, Arc::clone(stats), stop.clone()).await;
                 (Some(rx), history)
             }
             None => (None, Vec::new()),
         };
+        let fleet = fleet.map(|(f, _)| f);
         let restored = tokio::task::spawn_blocking(move || {
             let mut runner = Runner {
                 audit,
