@@ -108,7 +108,9 @@ impl AuditFeed {
     }
 
     /// The records shipped since the last call (at most `batch` per replica), in time
-    /// order; empty when there is nothing new.
+    /// order, also across calls: when a replica has more than `batch` new records, the
+    /// others' records later than its last one read wait for the next call. Empty when
+    /// there is nothing new.
     pub async fn next(&mut self) -> Result<Vec<RemoteRecord>, FleetError> {
         let c = self.fleet.client().await?;
         let (names, seqs): (Vec<&str>, Vec<i64>) =
@@ -123,34 +125,49 @@ impl AuditFeed {
                            AND r.seq > coalesce((SELECT c.seq FROM unnest($2::text[], $3::bigint[]) AS c(replica_id, seq)
                                                   WHERE c.replica_id = rep.replica_id), 0)
                          ORDER BY r.seq LIMIT $4) x
-                     WHERE rep.replica_id <> $1"
+                     WHERE rep.replica_id <> $1
+                     ORDER BY x.replica_id, x.seq"
                 ),
                 &[&self.fleet.replica_id(), &names, &seqs, &self.batch],
             )
             .await?;
         drop(c);
-        let mut out = Vec::with_capacity(rows.len());
-        let mut stopped: Option<String> = None;
+        let mut by_replica: BTreeMap<String, Vec<ShippedRow>> = BTreeMap::new();
         for r in &rows {
             let row = ShippedRow::read(r);
-            if stopped.as_deref() == Some(row.replica.as_str()) {
-                continue;
-            }
-            let cursor = self.cursors.get(&row.replica).copied();
-            match decode(&row, Some(cursor.unwrap_or((0, [0u8; 32])))) {
-                Ok(rec) => {
-                    let hash = row.stored()?.hash;
-                    self.cursors.insert(row.replica.clone(), (row.seq, hash));
-                    self.refused.remove(&row.replica);
-                    out.push(rec);
-                }
-                Err(e) => {
-                    let msg = e.to_string();
-                    if self.refused.get(&row.replica) != Some(&msg) {
-                        tracing::error!(replica = %row.replica, error = %msg, "analytics feed: a shipped record is refused; this replica's records are not fed past it");
-                        self.refused.insert(row.replica.clone(), msg);
+            by_replica.entry(row.replica.clone()).or_default().push(row);
+        }
+        // A replica that filled its batch has more to come: nothing later than its last
+        // record is handed out yet, so the batches stay in time order across replicas
+        // (a resolution on B never comes before the alert it resolves, raised on A).
+        // A replica stuck at a refused record does not hold the others back.
+        let cutoff = by_replica
+            .iter()
+            .filter(|(replica, rows)| {
+                rows.len() as i64 >= self.batch && !self.refused.contains_key(*replica)
+            })
+            .filter_map(|(_, rows)| rows.last().map(|r| r.time_ns))
+            .min()
+            .unwrap_or(i64::MAX);
+        let mut out = Vec::with_capacity(rows.len());
+        for (replica, rows) in by_replica {
+            for row in rows.iter().take_while(|r| r.time_ns <= cutoff) {
+                let cursor = self.cursors.get(&replica).copied();
+                match decode(row, Some(cursor.unwrap_or((0, [0u8; 32])))) {
+                    Ok(rec) => {
+                        let hash = row.stored()?.hash;
+                        self.cursors.insert(replica.clone(), (row.seq, hash));
+                        self.refused.remove(&replica);
+                        out.push(rec);
                     }
-                    stopped = Some(row.replica.clone());
+                    Err(e) => {
+                        let msg = e.to_string();
+                        if self.refused.get(&replica) != Some(&msg) {
+                            tracing::error!(replica = %replica, error = %msg, "analytics feed: a shipped record is refused; this replica's records are not fed past it");
+                            self.refused.insert(replica.clone(), msg);
+                        }
+                        break;
+                    }
                 }
             }
         }
@@ -158,6 +175,11 @@ impl AuditFeed {
             (a.time_ns, &a.replica, a.record.seq).cmp(&(b.time_ns, &b.replica, b.record.seq))
         });
         Ok(out)
+    }
+
+    /// Reads at most `n` records per replica and call (default 1000).
+    pub fn set_batch(&mut self, n: usize) {
+        self.batch = i64::try_from(n.max(1)).unwrap_or(i64::MAX);
     }
 
     /// The last sequence handed out per replica.

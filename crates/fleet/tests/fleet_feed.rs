@@ -143,6 +143,37 @@ async fn the_feed_hands_out_the_others_records_once_in_time_order_and_stops_at_a
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_with_more_than_a_batch_holds_back_the_others_later_records() {
+    let Some(db) = Db::create("fleet_feed", "order") else {
+        return;
+    };
+    let dir = tempfile::tempdir().expect("tempdir");
+    let a = member(&db.0, dir.path(), "a").await;
+    let b = member(&db.0, dir.path(), "b").await;
+    let c = Fleet::join(options(&db.0, "c")).await.expect("join");
+    let (mut feed, _) = AuditFeed::start(c, 0).await.expect("start");
+    feed.set_batch(2);
+    append(&a.log, 3, "a").await;
+    append(&b.log, 1, "b").await;
+    wait_rows(&db.0, "a", 3).await;
+    wait_rows(&db.0, "b", 1).await;
+    let first = feed.next().await.expect("next");
+    assert_eq!(
+        seen(&first),
+        vec![("a".into(), 1, "a".into()), ("a".into(), 2, "a".into())],
+        "B's later record waits for A's third"
+    );
+    let second = feed.next().await.expect("next");
+    assert_eq!(
+        seen(&second),
+        vec![("a".into(), 3, "a".into()), ("b".into(), 1, "b".into())]
+    );
+    for m in [a, b] {
+        m.shipper.finish(Duration::from_secs(5)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn one_claim_wins_per_detector_and_subject_until_its_suppression_runs_out() {
     let Some(db) = Db::create("fleet_feed", "claims") else {
         return;
