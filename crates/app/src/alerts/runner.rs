@@ -68,6 +68,7 @@ pub fn spawn(
                 audit,
                 book,
                 engine,
+                me: fleet.as_ref().map(|f| f.replica_id().to_string()),
                 fleet,
                 ids: EvidenceIds::default(),
             };
@@ -90,6 +91,8 @@ struct Runner {
     engine: Arc<Baselines>,
     /// Fleet mode: claims alerts; `None` embedded.
     fleet: Option<Fleet>,
+    /// This replica's id in the fleet (`None` embedded).
+    me: Option<String>,
     /// Evidence ids of the other replicas' records.
     ids: EvidenceIds,
 }
@@ -154,7 +157,6 @@ impl Runner {
                 head + 1
             }
         };
-        let me = self.me();
         let mut history = history.into_iter().peekable();
         for seq in start..=head {
             if let Ok(Some(rec)) = self.audit.get(seq) {
@@ -162,7 +164,7 @@ impl Runner {
                 while let Some(r) = history.next_if(|r| r.time_ns <= t) {
                     self.learn_remote(r);
                 }
-                self.book.apply_from(&rec, me.as_deref());
+                self.book.apply_from(&rec, self.me.as_deref());
                 self.engine.learn(&rec);
             }
         }
@@ -196,14 +198,8 @@ impl Runner {
         }
     }
 
-    /// This replica's id in the fleet (`None` embedded).
-    fn me(&self) -> Option<String> {
-        self.fleet.as_ref().map(|f| f.replica_id().to_string())
-    }
-
     async fn judge(&mut self, rec: &Record) {
-        let me = self.me();
-        self.book.apply_from(rec, me.as_deref());
+        self.book.apply_from(rec, self.me.as_deref());
         if is_alert_record(rec) {
             return;
         }
