@@ -28,6 +28,7 @@ fn start_replica(root: &std::path::Path, id: &str, fleet_db: &str) -> Replica {
     let spec = fleet::ReplicaSpec {
         policy: "version: 1\nrules:\n  - name: unbounded-delete\n    when: { protocol: postgres, sql: { statements: [delete], without_where: true } }\n    action: hold\n    approval: { approvers: { roles: [dba] }, required: 1, timeout: 2m }\n",
         password: PW,
+        extra: "",
         users: &[("bob", "dba"), ("carol", "dba")],
         fleet_keys: &[format!("replica_id: {id}")],
     };
@@ -139,7 +140,7 @@ fn a_delete_held_on_a_is_approved_on_b_runs_once_on_a_and_one_decision_wins() {
             &fleet.0,
             "SELECT max(version) FROM warden_schema_migrations"
         ),
-        "2"
+        "3"
     );
     assert_eq!(
         query(&fleet.0, "SELECT string_agg(replica_id, ',' ORDER BY replica_id) FROM warden_replicas WHERE lease_until > now()"),

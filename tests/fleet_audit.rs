@@ -33,6 +33,7 @@ fn start_replica(root: &Path, id: &str, fleet_db: &str) -> Replica {
     let spec = fleet::ReplicaSpec {
         policy: "version: 1\nrules:\n  - name: no-drop\n    when: { sql: { statements: [drop] } }\n    action: deny\n",
         password: PW,
+        extra: "",
         users: &[],
         fleet_keys: &[
             format!("replica_id_env: WARDEN_TEST_REPLICA_{id}"),

@@ -29,6 +29,7 @@ fn spec<'a>(keys: &'a [String]) -> fleet::ReplicaSpec<'a> {
         password: "fleet-tls-pw-1",
         users: &[],
         fleet_keys: keys,
+        extra: "",
     }
 }
 

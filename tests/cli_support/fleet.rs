@@ -13,6 +13,8 @@ pub struct ReplicaSpec<'a> {
     pub policy: &'a str,
     /// Every user's password.
     pub password: &'a str,
+    /// Further top-level sections of warden.yaml (e.g. `analytics:`), as YAML.
+    pub extra: &'a str,
     /// Further users as (name, role), with the same password (argon2 only).
     pub users: &'a [(&'a str, &'a str)],
     /// `fleet:` keys besides url/heartbeat/lease/poll/connect_timeout (the replica id
@@ -51,7 +53,8 @@ pub fn start_replica(root: &Path, id: &str, fleet_db: &str, spec: &ReplicaSpec) 
         "web:\n  listen: 127.0.0.1:{web_port}\naudit:\n  path: ./data/audit\npolicies: [./policies]\nshutdown_grace: 2s\n\
 users:\n  - {{ name: alice, roles: [developer], password_hash: \"{hash}\", scram_sha256: \"{scram}\" }}\n{users}\
 targets:\n  - {{ name: db, protocol: postgres, listen: 127.0.0.1:0, upstream: 127.0.0.1:5432, upstream_user: postgres }}\n\
-fleet:\n  url: postgresql://postgres@127.0.0.1:5432/{fleet_db}\n  heartbeat: 1s\n  lease: 3s\n  poll: 1s\n  connect_timeout: 3s\n{fleet_keys}"
+fleet:\n  url: postgresql://postgres@127.0.0.1:5432/{fleet_db}\n  heartbeat: 1s\n  lease: 3s\n  poll: 1s\n  connect_timeout: 3s\n{fleet_keys}{}",
+        spec.extra
     );
     let config = dir.join("warden.yaml");
     std::fs::write(&config, cfg).expect("config");

@@ -88,6 +88,11 @@ pub struct Alert {
     pub evidence: Vec<u64>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock: Option<Lock>,
+    /// The detector's suppression key for this subject (a hash of the detector and
+    /// the subject it keys on; not serialised): equal on every engine that raises "the
+    /// same" alert, whatever record tipped it. Fleet mode claims alerts by it.
+    #[serde(skip)]
+    pub subject: u64,
 }
 
 impl Alert {
@@ -119,6 +124,7 @@ mod tests {
             explanation: "x".into(),
             evidence: vec![3, 9],
             lock: None,
+            subject: 0,
         };
         let json = serde_json::to_string(&a).unwrap();
         assert_eq!(

@@ -268,7 +268,10 @@ fn web_state(
                     audit: running.audit.clone(),
                 }) as Arc<dyn warden_web::AlertDesk>
             }),
-        counters: Some(gate_counters(running.gate.clone())),
+        counters: Some(gate_counters(
+            running.gate.clone(),
+            running.fleet_feed.clone(),
+        )),
         oidc,
         proposals: Some(crate::drift::proposals::desk(desk)),
         notifications: config
@@ -305,14 +308,20 @@ fn host_key_fingerprint(config: &Config, t: &RunningTarget) -> Option<String> {
         .ok()
 }
 
-/// The Gate's decision counters, read at each `/metrics` scrape.
-fn gate_counters(gate: warden_gate::Gate) -> warden_web::CounterSource {
+/// The Gate's decision counters (and, in fleet mode, the analytics feed's), read at
+/// each `/metrics` scrape.
+fn gate_counters(
+    gate: warden_gate::Gate,
+    feed: Option<Arc<crate::alerts::FeedStats>>,
+) -> warden_web::CounterSource {
     std::sync::Arc::new(move || {
         let s = gate.stats();
-        vec![
+        let mut families = feed.as_ref().map(|f| f.families()).unwrap_or_default();
+        families.extend([
             warden_web::CounterFamily {
                 name: "warden_gate_decisions_total",
                 help: "Actions decided by the Gate, by verdict (retry_later: held in retry mode).",
+                gauge: false,
                 samples: vec![
                     (Some(("decision", "allow")), s.allowed),
                     (Some(("decision", "deny")), s.denied),
@@ -323,6 +332,7 @@ fn gate_counters(gate: warden_gate::Gate) -> warden_web::CounterSource {
             warden_web::CounterFamily {
                 name: "warden_gate_hold_outcomes_total",
                 help: "Held actions that ended: approved and run, or refused (denied, expired, withdrawn).",
+                gauge: false,
                 samples: vec![
                     (Some(("outcome", "approved")), s.hold_approved),
                     (Some(("outcome", "refused")), s.hold_refused),
@@ -331,13 +341,16 @@ fn gate_counters(gate: warden_gate::Gate) -> warden_web::CounterSource {
             warden_web::CounterFamily {
                 name: "warden_gate_audit_failures_total",
                 help: "Actions refused because the audit log could not record them (fail closed).",
+                gauge: false,
                 samples: vec![(None, s.audit_failures)],
             },
             warden_web::CounterFamily {
                 name: "warden_gate_outcomes_recorded_total",
                 help: "Allowed actions whose outcome was recorded.",
+                gauge: false,
                 samples: vec![(None, s.completed)],
             },
-        ]
+        ]);
+        families
     })
 }

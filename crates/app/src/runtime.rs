@@ -92,6 +92,8 @@ pub struct Running {
     /// The live analytics engine's per-user view (`None` when analytics is off).
     pub baselines: Option<Arc<Baselines>>,
     analytics_task: Option<JoinHandle<()>>,
+    /// Fleet mode with analytics: what the other replicas' records feed did.
+    pub fleet_feed: Option<Arc<crate::alerts::FeedStats>>,
     /// Fleet mode: copies the audit chain to the fleet database.
     shipper: Option<warden_fleet::AuditShipper>,
     pub targets: Vec<RunningTarget>,
@@ -165,10 +167,10 @@ async fn start_on(
 ) -> Result<Running, StartError> {
     let approvals_path = config.data_dir.join("approvals");
     let (a, url) = (audit.clone(), config.web.public_url.clone());
-    let (approvals, shipper) = match &config.fleet {
+    let (approvals, shipper, fleet) = match &config.fleet {
         Some(fleet) => {
-            let (approvals, shipper) = stores::open_fleet_approvals(fleet, a, url).await?;
-            (approvals, Some(shipper))
+            let (approvals, shipper, fleet) = stores::open_fleet_approvals(fleet, a, url).await?;
+            (approvals, Some(shipper), Some(fleet))
         }
         None => {
             let approvals = tokio::task::spawn_blocking(move || {
@@ -179,7 +181,7 @@ async fn start_on(
                 path: config.data_dir.join("approvals").display().to_string(),
                 message: e.to_string(),
             })??;
-            (approvals, None)
+            (approvals, None, None)
         }
     };
     let policies = PolicyStore::new(set);
@@ -191,14 +193,19 @@ async fn start_on(
     );
     let users = Arc::new(UserDirectory::new(config.users.iter().cloned()));
     let throttle = Arc::new(LoginThrottle::default());
+    let fleet_feed = fleet
+        .as_ref()
+        .map(|_| Arc::new(crate::alerts::FeedStats::default()));
+    let fleet = fleet.zip(fleet_feed.clone());
     let (alerts, baselines, analytics_task) =
-        match start_analytics(config, &audit, &throttle, shutdown.child_token())? {
+        match start_analytics(config, &audit, &throttle, shutdown.child_token(), fleet)? {
             Some(a) => {
                 gate.set_alerts(Arc::clone(&a.book) as Arc<dyn warden_gate::OpenAlerts>);
                 (Some(a.book), Some(a.baselines), Some(a.task))
             }
             None => (None, None, None),
         };
+    let fleet_feed = fleet_feed.filter(|_| analytics_task.is_some());
 
     // Bind everything before starting anything, so a busy port fails the whole start.
     let mut bound = Vec::new();
@@ -264,6 +271,7 @@ async fn start_on(
         alerts,
         baselines,
         analytics_task,
+        fleet_feed,
         shipper,
         targets,
         reloader,
@@ -284,22 +292,28 @@ struct Analytics {
     task: JoinHandle<()>,
 }
 
-/// The alert book and its runner on the audit feed; the book locks logins through the
-/// throttle.
+/// The alert book and its runner on the audit feed (in fleet mode also on the other
+/// replicas' records); the book locks logins through the throttle.
 fn start_analytics(
     config: &Config,
     audit: &AuditLog,
     throttle: &LoginThrottle,
     stop: CancellationToken,
+    fleet: Option<(warden_fleet::Fleet, Arc<crate::alerts::FeedStats>)>,
 ) -> Result<Option<Analytics>, StartError> {
     if !config.analytics.enabled {
         return Ok(None);
     }
     let book = Arc::new(AlertBook::default());
     throttle.set_locks(Arc::clone(&book) as Arc<dyn warden_gate::auth::LoginLocks>);
-    let (task, baselines) =
-        runner::spawn(audit.clone(), Arc::clone(&book), &config.analytics, stop)
-            .map_err(StartError::Analytics)?;
+    let (task, baselines) = runner::spawn(
+        audit.clone(),
+        Arc::clone(&book),
+        &config.analytics,
+        stop,
+        fleet,
+    )
+    .map_err(StartError::Analytics)?;
     Ok(Some(Analytics {
         book,
         baselines,

@@ -58,14 +58,15 @@ pub fn open_in(dir: &Path, audit: AuditConfig, public_url: &str) -> Result<Store
 }
 
 /// Joins the fleet of `cfg` (migrations, this replica's lease, its heartbeat), opens
-/// the shared approvals on it and starts shipping `audit` to it. Fails when the
+/// the shared approvals on it and starts shipping `audit` to it; the fleet handle comes
+/// back for the analytics runner (its feed and alert claims). Fails when the
 /// database cannot be reached: a replica configured for a fleet never falls back to a
 /// store of its own.
 pub async fn open_fleet_approvals(
     cfg: &warden_config::FleetConfig,
     audit: AuditLog,
     public_url: String,
-) -> Result<(Approvals, AuditShipper), StoreError> {
+) -> Result<(Approvals, AuditShipper, warden_fleet::Fleet), StoreError> {
     let fleet = warden_fleet::Fleet::join(fleet_options(cfg)?)
         .await
         .map_err(|e| StoreError::Fleet(e.to_string()))?;
@@ -78,10 +79,10 @@ pub async fn open_fleet_approvals(
     let shipper = AuditShipper::start(fleet.clone(), audit.clone(), ship)
         .map_err(|e| StoreError::Fleet(e.to_string()))?;
     tracing::info!(replica = %cfg.replica_id, "joined the fleet; approvals are shared, audit is shipped");
-    let approvals = Approvals::open_fleet(fleet, audit, public_url)
+    let approvals = Approvals::open_fleet(fleet.clone(), audit, public_url)
         .await
         .map_err(|e| StoreError::Fleet(e.to_string()))?;
-    Ok((approvals, shipper))
+    Ok((approvals, shipper, fleet))
 }
 
 /// The options of `cfg` for tools that read the fleet database without joining

@@ -103,6 +103,10 @@ pub struct AlertRef {
     /// Seqs of the records that triggered it.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub evidence: Vec<u64>,
+    /// Fleet mode: records of other replicas' chains that triggered it, each
+    /// `<replica>:<seq>` (docs/fleet.md#analytics-alerts-and-lockouts).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fleet_evidence: Vec<String>,
     /// Logins of the user (or from the address) are refused until this Unix time.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_until: Option<i64>,

@@ -29,9 +29,11 @@ pub async fn export(
     loop {
         let rows = client
             .query(
-                "SELECT time_ns, replica_id, seq, prev_hash, hash, event FROM warden_audit_records
+                &format!(
+                    "SELECT {COLUMNS} FROM warden_audit_records
                   WHERE (time_ns, replica_id, seq) > ($1, $2, $3) AND time_ns >= $4 AND time_ns < $5
-                  ORDER BY time_ns, replica_id, seq LIMIT $6",
+                  ORDER BY time_ns, replica_id, seq LIMIT $6"
+                ),
                 &[&after.0, &after.1, &after.2, &since, &until, &PAGE],
             )
             .await?;
@@ -40,29 +42,61 @@ pub async fn export(
         };
         after = (last.get(0), last.get(1), last.get(2));
         for r in &rows {
-            let (time_ns, replica, seq): (i64, String, i64) = (r.get(0), r.get(1), r.get(2));
-            let (prev, hash, event): (Vec<u8>, Vec<u8>, String) = (r.get(3), r.get(4), r.get(5));
-            let digest = |v: Vec<u8>| -> Result<[u8; 32], FleetError> {
-                v.try_into().map_err(|_| {
-                    FleetError::Db(format!(
-                        "replica `{replica}` record {seq}: a hash is not 32 bytes"
-                    ))
-                })
-            };
-            let stored = StoredRecord {
-                seq: seq as u64,
-                time_ns,
-                prev: digest(prev)?,
-                hash: digest(hash)?,
-                event: event.as_bytes(),
-            };
+            let row = ShippedRow::read(r);
+            let stored = row.stored()?;
             let line =
                 warden_audit::export_line(&stored).map_err(|e| FleetError::Db(e.to_string()))?;
             let replica_json =
-                serde_json::to_string(&replica).map_err(|e| FleetError::Db(e.to_string()))?;
+                serde_json::to_string(&row.replica).map_err(|e| FleetError::Db(e.to_string()))?;
             writeln!(out, "{{\"replica\":{replica_json},{}", &line[1..])
                 .map_err(|e| FleetError::Db(format!("writing the export: {e}")))?;
             n += 1;
         }
+    }
+}
+
+/// One row of `warden_audit_records` as selected by [`COLUMNS`]: the decode path that
+/// the export and the analytics feed (`feed`) share.
+pub(crate) struct ShippedRow {
+    pub time_ns: i64,
+    pub replica: String,
+    pub seq: i64,
+    prev: Vec<u8>,
+    hash: Vec<u8>,
+    event: String,
+}
+
+/// The columns [`ShippedRow::read`] expects, in its order.
+pub(crate) const COLUMNS: &str = "time_ns, replica_id, seq, prev_hash, hash, event";
+
+impl ShippedRow {
+    pub fn read(r: &tokio_postgres::Row) -> ShippedRow {
+        ShippedRow {
+            time_ns: r.get(0),
+            replica: r.get(1),
+            seq: r.get(2),
+            prev: r.get(3),
+            hash: r.get(4),
+            event: r.get(5),
+        }
+    }
+
+    /// The record exactly as shipped (hashes as stored: not checked here).
+    pub fn stored(&self) -> Result<StoredRecord<'_>, FleetError> {
+        let digest = |v: &[u8]| -> Result<[u8; 32], FleetError> {
+            v.try_into().map_err(|_| {
+                FleetError::Db(format!(
+                    "replica `{}` record {}: a hash is not 32 bytes",
+                    self.replica, self.seq
+                ))
+            })
+        };
+        Ok(StoredRecord {
+            seq: self.seq as u64,
+            time_ns: self.time_ns,
+            prev: digest(&self.prev)?,
+            hash: digest(&self.hash)?,
+            event: self.event.as_bytes(),
+        })
     }
 }

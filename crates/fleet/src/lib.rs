@@ -5,7 +5,8 @@
 //! start (`migrate`), this replica's lease in `warden_replicas` (`replica`),
 //! `LISTEN` channels that survive reconnects (`listen`), and the audit in the fleet:
 //! shipping this replica's chain (`ship`), the shared anchor chain (`anchor`) and the
-//! fleet-wide verification (`verify`) and export (`export`).
+//! fleet-wide verification (`verify`) and export (`export`); for analytics, the other
+//! replicas' records read back (`feed`) and the shared alert claims (`alerts`).
 //!
 //! This crate knows the tables but never decides anything about approvals: the approval
 //! crate runs its own statements on connections handed out here. Audit records are only
@@ -15,9 +16,11 @@
 
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod anchor;
 mod dial;
 pub mod export;
+pub mod feed;
 mod listen;
 mod migrate;
 mod pool;
@@ -30,6 +33,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use dial::FleetTls;
+pub use feed::{AuditFeed, RemoteRecord};
 pub use listen::Signal;
 pub use migrate::{MIGRATIONS, SCHEMA_VERSION};
 pub use pool::Pooled;

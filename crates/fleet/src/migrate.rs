@@ -15,12 +15,17 @@ use crate::FleetError;
 const LOCK_KEY: i64 = 0x5741_5244_454e_0001;
 
 /// The schema version this binary needs.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 /// (version, name, SQL), in order.
 pub const MIGRATIONS: &[(i32, &str, &str)] = &[
     (1, "replicas and approvals", V1),
     (2, "shipped audit records and the anchor chain", V2),
+    (
+        3,
+        "fleet-wide alerts: one raise per detector and subject",
+        V3,
+    ),
 ];
 
 const V1: &str = r#"
@@ -92,6 +97,21 @@ CREATE TABLE warden_audit_anchors (
     created_at  timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX warden_audit_anchors_replica ON warden_audit_anchors (replica_id, n);
+"#;
+
+/// One row per detector and subject (the analytics engine's suppression key): the
+/// replica whose claim wins records the `alert_raised`, the others do not
+/// (docs/fleet.md#analytics-alerts-and-lockouts).
+const V3: &str = r#"
+CREATE TABLE warden_alerts (
+    alert_key  text PRIMARY KEY,
+    alert_id   text NOT NULL,
+    detector   text NOT NULL,
+    replica_id text NOT NULL,
+    raised_ns  bigint NOT NULL,
+    until_ns   bigint NOT NULL,
+    claimed_at timestamptz NOT NULL DEFAULT now()
+);
 "#;
 
 /// Brings the schema to [`SCHEMA_VERSION`]; a no-op when it is there already.

@@ -298,5 +298,11 @@ async fn insert(
         &[&replica, &seqs, &times, &prevs, &hashes, &events],
     )
     .await?;
+    // Wakes the other replicas' analytics feeds (`feed`); delivered at commit.
+    c.execute(
+        "SELECT pg_notify($1, $2)",
+        &[&crate::feed::CHANNEL, &replica],
+    )
+    .await?;
     Ok(())
 }

@@ -13,11 +13,13 @@ use warden_approval::HistogramSnapshot;
 
 use crate::app::App;
 
-/// One counter family another component exposes on `/metrics`.
+/// One counter (or gauge) family another component exposes on `/metrics`.
 #[derive(Debug, Clone)]
 pub struct CounterFamily {
     pub name: &'static str,
     pub help: &'static str,
+    /// A gauge (a value that goes up and down) instead of a counter.
+    pub gauge: bool,
     /// Samples: an optional `(label, value)` pair and the count.
     pub samples: Vec<(Option<(&'static str, &'static str)>, u64)>,
 }
@@ -28,7 +30,8 @@ pub type CounterSource = std::sync::Arc<dyn Fn() -> Vec<CounterFamily> + Send + 
 fn counters(out: &mut String, families: &[CounterFamily]) {
     for f in families {
         let _ = writeln!(out, "# HELP {} {}", f.name, f.help);
-        let _ = writeln!(out, "# TYPE {} counter", f.name);
+        let kind = if f.gauge { "gauge" } else { "counter" };
+        let _ = writeln!(out, "# TYPE {} {kind}", f.name);
         for (label, n) in &f.samples {
             match label {
                 Some((k, v)) => {

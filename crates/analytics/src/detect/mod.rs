@@ -30,6 +30,8 @@ pub struct Draft {
     pub target: Option<String>,
     pub explanation: String,
     pub evidence: Vec<u64>,
+    /// The suppression key of its detector and subject (set by the engine).
+    pub subject: u64,
 }
 
 impl Draft {
@@ -41,6 +43,7 @@ impl Draft {
             target: None,
             explanation,
             evidence,
+            subject: 0,
         }
     }
 

@@ -79,8 +79,9 @@ pub(super) fn ask(
     if !t.on || dedup.active(key, now) {
         return;
     }
-    if let Some(draft) = check() {
+    if let Some(mut draft) = check() {
         dedup.mark(key, now + t.suppress.nanos());
+        draft.subject = key;
         out.push(draft);
     }
 }

@@ -132,6 +132,24 @@ impl Engine {
         alerts
     }
 
+    #[cfg(feature = "audit")]
+    /// Judge one record of another chain (fleet mode: another replica's record): no
+    /// seq bookkeeping, its seq belongs to that chain; `evidence` is the id the alerts'
+    /// evidence uses for it (the caller maps it back to the replica and seq).
+    pub fn observe_foreign(&mut self, record: &Record, evidence: u64) -> Vec<Alert> {
+        let mut o = observe_record(record);
+        o.seq = evidence;
+        self.observe_view(&o)
+    }
+
+    #[cfg(feature = "audit")]
+    /// Learn one record of another chain silently (see [`Engine::observe_foreign`]).
+    pub fn learn_foreign(&mut self, record: &Record, evidence: u64) {
+        let mut o = observe_record(record);
+        o.seq = evidence;
+        self.learn_view(&o);
+    }
+
     /// The highest seq judged through the `Record` API (0: none).
     pub fn judged_through(&self) -> u64 {
         self.judged
@@ -242,6 +260,7 @@ impl Engine {
                 .unwrap_or(OffsetDateTime::UNIX_EPOCH),
             explanation: d.explanation,
             evidence: crate::detect::evidence(d.evidence),
+            subject: d.subject,
             lock: t.lock.map(|(subject, span)| Lock {
                 subject,
                 seconds: u64::try_from(span.nanos() / 1_000_000_000).unwrap_or(0),

@@ -18,7 +18,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 use warden_analytics::insights::{self, Filter, FilterError, Insights, Report};
-use warden_analytics::{Alert, Engine, UserBaseline};
+use warden_analytics::{Alert, Detector, Engine, UserBaseline};
 use warden_audit::Record;
 
 /// The runner's engine and insights, each behind a short-held lock.
@@ -62,6 +62,26 @@ impl Baselines {
     /// Every insights chart for `filter` (an owned copy; the lock is released on return).
     pub fn report(&self, filter: &Filter) -> Result<Report, FilterError> {
         self.insights().report(filter)
+    }
+
+    /// Judge one record of another replica (fleet mode); `evidence` identifies it in
+    /// the alerts' evidence.
+    pub(super) fn observe_remote(&self, rec: &Record, evidence: u64) -> Vec<Alert> {
+        let alerts = self.engine().observe_foreign(rec, evidence);
+        self.insights().observe(&insights::facts_of(rec));
+        alerts
+    }
+
+    /// Learn one historical record of another replica silently (fleet mode).
+    pub(super) fn learn_remote(&self, rec: &Record, evidence: u64) {
+        self.engine().learn_foreign(rec, evidence);
+        self.insights().observe(&insights::facts_of(rec));
+    }
+
+    /// A detector's `suppress` span (Unix ns): how long the fleet claim of its alert
+    /// holds.
+    pub(super) fn suppress_nanos(&self, d: Detector) -> i64 {
+        self.engine().tuning().detector(d).suppress.nanos()
     }
 
     /// The history a baseline covers (Unix ns).

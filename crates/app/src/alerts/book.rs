@@ -2,6 +2,10 @@
 //! `alert_acknowledged` and `alert_resolved` records. It also answers the login
 //! throttle: an open or acknowledged alert with a lock in force refuses the login of
 //! its user (or from its address).
+//!
+//! In fleet mode the runner also applies the other replicas' `alert_*` records (read
+//! back through the fleet database), so every replica's book holds the fleet's alerts
+//! and an acknowledgement or resolution made on any replica.
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -30,10 +34,16 @@ pub struct AlertEntry {
     pub target: Option<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub raised_at: OffsetDateTime,
-    /// Seq of the `alert_raised` record.
+    /// Seq of the `alert_raised` record (in the chain of `replica` in fleet mode).
     pub raised_seq: u64,
+    /// Fleet mode: the replica whose chain holds the `alert_raised` record.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub replica: Option<String>,
     pub explanation: String,
     pub evidence: Vec<u64>,
+    /// Fleet mode: evidence in other replicas' chains, `<replica>:<seq>`.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub fleet_evidence: Vec<String>,
     /// Unix seconds until which the lock refuses logins.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub lock_until: Option<i64>,
@@ -59,8 +69,15 @@ impl AlertBook {
         self.alerts.lock().unwrap_or_else(|e| e.into_inner())
     }
 
-    /// Apply one audit record (anything but an `alert_*` record is ignored).
+    /// Apply one audit record of this replica's chain (anything but an `alert_*`
+    /// record is ignored).
     pub fn apply(&self, rec: &Record) {
+        self.apply_from(rec, None);
+    }
+
+    /// Apply one audit record of the chain of `replica` (fleet mode: this replica's or
+    /// another's, read back through the fleet database).
+    pub fn apply_from(&self, rec: &Record, replica: Option<&str>) {
         let Some(a) = &rec.event.alert else { return };
         let mut alerts = self.lock();
         match rec.event.kind {
@@ -75,8 +92,10 @@ impl AlertBook {
                     target: rec.event.target.clone(),
                     raised_at: rec.time,
                     raised_seq: rec.seq,
+                    replica: replica.map(str::to_string),
                     explanation: a.explanation.clone().unwrap_or_default(),
                     evidence: a.evidence.clone(),
+                    fleet_evidence: a.fleet_evidence.clone(),
                     lock_until: a.lock_until,
                     lock_subject: a.lock_subject.clone(),
                     acknowledged_by: None,
@@ -133,6 +152,7 @@ impl AlertBook {
         out.sort_by(|a, b| {
             rank(a.status)
                 .cmp(&rank(b.status))
+                .then(b.raised_at.cmp(&a.raised_at))
                 .then(b.raised_seq.cmp(&a.raised_seq))
         });
         out
@@ -157,8 +177,8 @@ fn evict(alerts: &mut BTreeMap<String, AlertEntry>) {
     let victim = alerts
         .values()
         .filter(|e| e.status == "resolved")
-        .min_by_key(|e| e.raised_seq)
-        .or_else(|| alerts.values().min_by_key(|e| e.raised_seq))
+        .min_by_key(|e| (e.raised_at, e.raised_seq))
+        .or_else(|| alerts.values().min_by_key(|e| (e.raised_at, e.raised_seq)))
         .map(|e| e.id.clone());
     if let Some(id) = victim {
         alerts.remove(&id);

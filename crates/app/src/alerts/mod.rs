@@ -7,13 +7,17 @@
 //! The chain is the one source of truth: the book changes only by applying audit
 //! records, so a restart rebuilds exactly what was recorded. Must never block an
 //! append (the runner reads the broadcast feed on its own thread) and never re-raise
-//! an alert for records judged before a restart.
+//! an alert for records judged before a restart. In fleet mode ([`fleet`]) the other
+//! replicas' records come in through the fleet database and alerts are claimed there,
+//! so the fleet raises each alert once and every replica's book holds it.
 
 pub mod baselines;
 pub mod book;
 pub mod desk;
+mod fleet;
 pub mod runner;
 
 pub use baselines::Baselines;
 pub use book::AlertBook;
 pub use desk::Desk;
+pub use fleet::FeedStats;

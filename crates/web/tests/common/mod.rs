@@ -126,6 +126,7 @@ pub async fn start(notifications: Vec<WebhookConfig>) -> Console {
             vec![warden_web::CounterFamily {
                 name: "warden_gate_decisions_total",
                 help: "Decisions by verdict.",
+                gauge: false,
                 samples: vec![
                     (Some(("decision", "allow")), 7),
                     (Some(("decision", "deny")), 2),
