@@ -190,6 +190,7 @@ async fn start_on(
         Arc::new(SqlCache::default()),
     );
     let users = Arc::new(UserDirectory::new(config.users.iter().cloned()));
+    users.tokens().configure(config.gateway_tokens.clone());
     let throttle = Arc::new(LoginThrottle::default());
     let (alerts, baselines, analytics_task) =
         match start_analytics(config, &audit, &throttle, shutdown.child_token())? {
