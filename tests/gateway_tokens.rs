@@ -262,6 +262,29 @@ fn expired_tokens_lifetimes_and_forms_without_csrf_are_refused() {
     assert!(body.contains("has expired"), "{body}");
     let (ok, _, err) = psql(&s, "alice", &token, "SELECT 1");
     assert!(!ok && err.contains("has expired"), "{err}");
+    // The API mints (for a local user's Basic credentials here) and revokes.
+    let api = format!("{}/api/v1/tokens", c.base);
+    let carol = format!("{LOCAL}:{LOCAL_PW}");
+    let (code, body) = curl(&["-u", &carol, "-X", "POST", "-d", r#"{"ttl":"90s"}"#, &api]);
+    assert_eq!(code, "201", "{body}");
+    let v: serde_json::Value = serde_json::from_str(&body).expect("json");
+    let (api_token, api_id) = (
+        v["token"].as_str().expect("token"),
+        v["id"].as_str().expect("id"),
+    );
+    assert_eq!(v["roles"], serde_json::json!(["viewer"]));
+    assert_eq!(bearer(&s.http, api_token).0, "200");
+    let (code, body) = curl(&[
+        "-u",
+        &carol,
+        "-X",
+        "POST",
+        &format!("{api}/{api_id}/revoke"),
+    ]);
+    assert_eq!(code, "200", "{body}");
+    assert_eq!(bearer(&s.http, api_token).0, "401");
+    let (code, body) = curl(&["-u", &carol, "-X", "POST", "-d", r#"{"ttl":"1d"}"#, &api]);
+    assert_eq!(code, "400", "{body}");
     // A made-up token is unknown; nothing tells more.
     let last = if token.ends_with('x') { 'y' } else { 'x' };
     let forged = format!("{}{last}", &token[..token.len() - 1]);

@@ -192,11 +192,11 @@ fn roles(r: &[String]) -> String {
 
 /// `3600` → `1h`, `5400` → `90m`, `45` → `45s`: a lifetime the form takes back.
 fn human(secs: u64) -> String {
-    if secs % 86_400 == 0 {
+    if secs.is_multiple_of(86_400) {
         format!("{}d", secs / 86_400)
-    } else if secs % 3600 == 0 {
+    } else if secs.is_multiple_of(3600) {
         format!("{}h", secs / 3600)
-    } else if secs % 60 == 0 {
+    } else if secs.is_multiple_of(60) {
         format!("{}m", secs / 60)
     } else {
         format!("{secs}s")
