@@ -291,4 +291,16 @@ fn expired_tokens_lifetimes_and_forms_without_csrf_are_refused() {
     let (code, body) = bearer(&s.http, &forged);
     assert_eq!(code, "401");
     assert!(!body.contains("expired"), "{body}");
+
+    // Tokens outlive a restart (data_dir/gateway-tokens.json), a revoked one stays so.
+    let (_, _, kept) = mint(c, &alice, "10m");
+    let kept = kept.expect("token");
+    let s = Setup {
+        c: s.c.restart(),
+        ..s
+    };
+    assert_eq!(bearer(&s.http, &kept).0, "200");
+    let (ok, out, err) = psql(&s, "alice", &kept, "SELECT v FROM secrets");
+    assert!(ok && out == "s1", "{err}");
+    assert_eq!(bearer(&s.http, api_token).0, "401", "still revoked");
 }

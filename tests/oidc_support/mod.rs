@@ -61,6 +61,27 @@ impl Console {
         }
     }
 
+    /// Stops the server (SIGTERM, exit 0) and starts it again on the same config folder.
+    pub fn restart(self) -> Console {
+        let Console {
+            base,
+            redirect,
+            server,
+            _dir,
+        } = self;
+        let (code, _) = server.terminate();
+        assert_eq!(code, Some(0), "a clean stop");
+        let cfg = _dir.path().join("warden.yaml");
+        let server = Server::start(&["serve", "--config", cfg.to_str().expect("utf8")]);
+        server.wait_stdout("console listening", Duration::from_secs(30));
+        Console {
+            base,
+            redirect,
+            server,
+            _dir,
+        }
+    }
+
     pub fn wait_sso_ready(&self) {
         self.server
             .wait_stderr("single sign-on ready", Duration::from_secs(30));

@@ -191,6 +191,16 @@ async fn start_on(
     );
     let users = Arc::new(UserDirectory::new(config.users.iter().cloned()));
     users.tokens().configure(config.gateway_tokens.clone());
+    match users
+        .tokens()
+        .persist_at(config.data_dir.join("gateway-tokens.json"))
+    {
+        Ok(n) => tracing::info!(tokens = n, "gateway tokens read"),
+        Err(why) => tracing::warn!(
+            reason = %why,
+            "gateway tokens file unreadable: set aside as gateway-tokens.json.unreadable, every earlier gateway token is refused"
+        ),
+    }
     let throttle = Arc::new(LoginThrottle::default());
     let (alerts, baselines, analytics_task) =
         match start_analytics(config, &audit, &throttle, shutdown.child_token())? {

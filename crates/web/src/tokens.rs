@@ -49,6 +49,7 @@ pub(crate) async fn mint(app: &App, who: &WebUserRef, ttl: Duration) -> Result<M
             MintError::Ttl { .. } | MintError::TooMany { .. } => {
                 WebError::BadRequest(e.to_string())
             }
+            MintError::Unsaved(_) => WebError::Internal(e.to_string()),
         })?;
     let detail = format!(
         "token={}; expires={}",

@@ -6,7 +6,9 @@
 //! audit records, `<secret>` 32 bytes from the operating system's CSPRNG (base64url).
 //! The store keeps only the SHA-256 of the whole text, the SCRAM-SHA-256 verifier derived
 //! from it at mint time (the person's token salt, see [`GatewayTokens::mint`]), the user
-//! name, the roles and the times. Tokens live in memory: a restart ends them all.
+//! name, the roles and the times — in memory, and in `<data_dir>/gateway-tokens.json`
+//! when [`GatewayTokens::persist_at`] was called (`warden serve` does), so tokens outlive
+//! a restart.
 //!
 //! A token's identity is namespaced: it is the person who minted it with the roles of
 //! the console session that minted it, whether or not a local user of that name exists.
@@ -21,6 +23,7 @@
 //! `gateway_tokens.max_ttl`.
 
 use std::collections::HashMap;
+use std::path::PathBuf;
 use std::sync::{Mutex, RwLock};
 use std::time::{Duration, SystemTime};
 
@@ -31,6 +34,8 @@ use rand::RngCore;
 use sha2::{Digest, Sha256};
 use warden_config::scram::{constant_time_eq, ScramVerifier, DEFAULT_ITERATIONS};
 use warden_config::GatewayTokenSettings;
+
+use super::gateway_tokens_file;
 
 /// Every gateway token starts with this.
 pub const TOKEN_PREFIX: &str = "wdn_";
@@ -74,6 +79,8 @@ pub enum MintError {
     Ttl { max: u64 },
     #[error("{user} already holds {max} live gateway tokens (gateway_tokens.max_per_user): revoke one or let one expire")]
     TooMany { user: String, max: usize },
+    #[error("the gateway token store could not be written: {0}")]
+    Unsaved(String),
 }
 
 /// Why a presented token was refused. `Display` is safe for the client (who holds the
@@ -94,11 +101,11 @@ pub enum TokenRefusal {
     Disabled,
 }
 
-struct Entry {
-    info: TokenInfo,
-    hash: [u8; 32],
-    scram: ScramVerifier,
-    revoked: bool,
+pub(super) struct Entry {
+    pub(super) info: TokenInfo,
+    pub(super) hash: [u8; 32],
+    pub(super) scram: ScramVerifier,
+    pub(super) revoked: bool,
 }
 
 impl Entry {
@@ -131,6 +138,8 @@ pub struct GatewayTokens {
     /// One random SCRAM salt per person without a local SCRAM verifier: every token of
     /// theirs is derived with it, so one PostgreSQL exchange can check them all.
     salts: Mutex<HashMap<String, Vec<u8>>>,
+    /// Where the store is kept across restarts (`None`: memory only).
+    file: Mutex<Option<PathBuf>>,
 }
 
 impl Default for GatewayTokens {
@@ -169,6 +178,37 @@ impl GatewayTokens {
             settings: RwLock::new(settings),
             entries: Mutex::new(Vec::new()),
             salts: Mutex::new(HashMap::new()),
+            file: Mutex::new(None),
+        }
+    }
+
+    /// Keeps the store in `path` from now on, starting with what it holds (expired
+    /// tokens dropped). A file that cannot be read back is renamed `<path>.unreadable`
+    /// and the store starts empty (every earlier token refused); the reason is returned.
+    /// Returns how many tokens were read.
+    pub fn persist_at(&self, path: PathBuf) -> Result<usize, String> {
+        let loaded = gateway_tokens_file::load(&path);
+        let result = match loaded {
+            Ok(entries) => {
+                let mut held = lock(&self.entries);
+                *held = entries;
+                sweep(&mut held, SystemTime::now(), self.settings().max_per_user);
+                Ok(held.len())
+            }
+            Err(why) => {
+                let _ = std::fs::rename(&path, path.with_extension("json.unreadable"));
+                Err(why)
+            }
+        };
+        *lock(&self.file) = Some(path);
+        result
+    }
+
+    /// Writes the store to its file, if it has one.
+    fn save(&self, entries: &[Entry]) -> Result<(), String> {
+        match lock(&self.file).as_deref() {
+            Some(path) => gateway_tokens_file::save(path, entries).map_err(|e| e.to_string()),
+            None => Ok(()),
         }
     }
 
@@ -262,6 +302,11 @@ impl GatewayTokens {
             scram: ScramVerifier::derive(&token, &salt, iterations),
             revoked: false,
         });
+        if let Err(why) = self.save(&entries) {
+            // Not kept, not handed out.
+            entries.pop();
+            return Err(MintError::Unsaved(why));
+        }
         Ok(Minted { token, info })
     }
 
@@ -356,7 +401,15 @@ impl GatewayTokens {
             .iter_mut()
             .find(|e| e.info.user == user && e.info.id == id && e.live(now))?;
         entry.revoked = true;
-        Some(entry.info.clone())
+        let info = entry.info.clone();
+        if self.save(&entries).is_err() {
+            // The file would bring the token back at the next start: without it, every
+            // token ends at the next start instead (the safe direction).
+            if let Some(path) = lock(&self.file).as_deref() {
+                let _ = std::fs::remove_file(path);
+            }
+        }
+        Some(info)
     }
 
     /// How many tokens are held in memory (live and tombstones): for tests and metrics.

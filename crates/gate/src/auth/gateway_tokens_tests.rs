@@ -192,3 +192,38 @@ fn one_salt_per_person_or_the_local_users() {
     assert_eq!(s.scram_verifiers("carol", &local.0, local.1).len(), 1);
     assert_eq!(s.scram_base("nobody"), None);
 }
+
+#[test]
+fn tokens_outlive_a_restart_through_their_file_which_holds_no_token() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("gateway-tokens.json");
+    let s = store(3600, 20);
+    assert_eq!(s.persist_at(path.clone()), Ok(0), "no file yet");
+    let kept = s.mint("alice", roles(), false, HOUR, None).expect("mint");
+    let revoked = s.mint("alice", roles(), false, HOUR, None).expect("mint");
+    s.revoke("alice", &revoked.info.id).expect("revoke");
+    let text = std::fs::read_to_string(&path).expect("file");
+    assert!(!text.contains(&kept.token) && !text.contains(&kept.token[13..]));
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&path).expect("meta").permissions().mode();
+        assert_eq!(mode & 0o077, 0, "only the owner reads it");
+    }
+    // "Restart": a new store reading the file.
+    let again = store(3600, 20);
+    assert_eq!(again.persist_at(path.clone()), Ok(2));
+    assert_eq!(again.check(&kept.token).map(|i| i.user), Ok("alice".into()));
+    assert_eq!(
+        again.check(&revoked.token),
+        Err(TokenRefusal::Revoked(revoked.info.id.clone()))
+    );
+    let (salt, iter) = again.scram_base("alice").expect("verifiers kept");
+    assert_eq!(again.scram_verifiers("alice", &salt, iter).len(), 2);
+    // A damaged file is set aside and nothing from it is accepted.
+    std::fs::write(&path, "{ not json").expect("damage");
+    let third = store(3600, 20);
+    assert!(third.persist_at(path.clone()).is_err());
+    assert_eq!(third.check(&kept.token), Err(TokenRefusal::Unknown));
+    assert!(path.with_extension("json.unreadable").exists());
+}

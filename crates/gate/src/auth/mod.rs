@@ -15,6 +15,7 @@
 
 pub mod directory;
 pub mod gateway_tokens;
+mod gateway_tokens_file;
 pub mod password;
 pub mod throttle;
 

@@ -87,7 +87,7 @@ fn render(
             "A gateway token lets programs use the gateways as " strong { (who.user.name) }
             " with the roles of this sign-in (" (roles(&who.user.roles)) "), until it expires: "
             "as an HTTP bearer token (kubectl " code { "--token" } ") and as the password of a "
-            "PostgreSQL login with your user name. A restart of Warden ends every token."
+            "PostgreSQL login with your user name. Signing out does not revoke it."
         }
         @if let Some(e) = error { div.flash.error role="alert" { (e.to_string()) } }
         @if let Some(m) = minted { (new_token(app, &who.user.name, m)) }
