@@ -21,7 +21,7 @@ use sha2::{Digest, Sha256};
 use warden_inspect::Actor;
 
 use warden_gate::auth::UserDirectory;
-use warden_gate::auth::{LoginMethod, LoginThrottle, Throttled, TokenRefusal, TOKEN_PREFIX};
+use warden_gate::auth::{is_gateway_token, LoginMethod, LoginThrottle, Throttled, TokenRefusal};
 
 /// How long a successful Basic check is remembered.
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -166,7 +166,7 @@ pub async fn authenticate(
         Err(why) => return Err(refuse(None, LoginMethod::None, why)),
     };
     match offered {
-        Offered::Bearer(token) if token.starts_with(TOKEN_PREFIX) => {
+        Offered::Bearer(token) if is_gateway_token(&token) => {
             gateway_token(users, throttle, &token, None, client)
         }
         Offered::Bearer(token) => bearer(users, throttle, &token, client)
@@ -176,7 +176,7 @@ pub async fn authenticate(
                 token: None,
             })
             .map_err(|r| r.with_method(LoginMethod::Token)),
-        Offered::Basic(name, password) if password.starts_with(TOKEN_PREFIX) => {
+        Offered::Basic(name, password) if is_gateway_token(&password) => {
             gateway_token(users, throttle, &password, Some(name), client)
         }
         Offered::Basic(name, password) => basic(users, throttle, cache, name, password, client)

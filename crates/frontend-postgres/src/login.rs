@@ -19,7 +19,9 @@ use super::codec::{self, Body, FrameReader};
 use super::errors::PgError;
 use super::scram::{self, ScramServer, MECHANISM};
 use super::upstream::BoxIo;
-use warden_gate::auth::{LoginMethod, LoginThrottle, TokenRefusal, UserDirectory, TOKEN_PREFIX};
+use warden_gate::auth::{
+    is_gateway_token, LoginMethod, LoginThrottle, TokenRefusal, UserDirectory,
+};
 
 /// Why a login failed: what the audit record says (never a secret), and what the client
 /// is told.
@@ -237,7 +239,7 @@ async fn cleartext(
     send(reader, &out).await?;
     let mut body = password_message(reader).await?;
     let password = body.cstr()?;
-    if password.starts_with(TOKEN_PREFIX) {
+    if is_gateway_token(&password) {
         return match users.gateway_token(&password, Some(name)) {
             Ok(t) => Ok((t.user.actor(), Some(t.id))),
             Err(TokenRefusal::Unknown) => Err(LoginFailure {

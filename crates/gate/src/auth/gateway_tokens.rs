@@ -165,6 +165,12 @@ fn hash(token: &str) -> [u8; 32] {
     Sha256::digest(token.as_bytes()).into()
 }
 
+/// Whether `text` has the shape of a gateway token (`wdn_<8 hex>_<43+ characters>`):
+/// the front-ends take such a password or bearer token as one, anything else as before.
+pub fn is_gateway_token(text: &str) -> bool {
+    token_id(text).is_some()
+}
+
 /// The id written in a token (`wdn_<id>_…`), if it has the shape of one.
 pub fn token_id(token: &str) -> Option<&str> {
     let rest = token.strip_prefix(TOKEN_PREFIX)?;

@@ -22,6 +22,10 @@ fn a_token_is_random_well_formed_and_stands_for_its_person() {
     assert_ne!(a.token, b.token);
     assert!(a.token.starts_with("wdn_"), "{}", a.token);
     assert_eq!(token_id(&a.token), Some(a.info.id.as_str()));
+    assert!(is_gateway_token(&a.token));
+    // Passwords that merely start like one stay passwords.
+    assert!(!is_gateway_token("wdn_my-old-password"));
+    assert!(!is_gateway_token(&a.token[..a.token.len() - 1]));
     // 32 bytes of secret: 43 base64url characters after `wdn_<8 hex>_`.
     assert_eq!(a.token.len(), 4 + 8 + 1 + 43);
     let info = s.check(&a.token).expect("live");

@@ -20,7 +20,9 @@ pub mod password;
 pub mod throttle;
 
 pub use directory::{AuthFailure, ScramChoice, TokenLogin, UserDirectory};
-pub use gateway_tokens::{GatewayTokens, MintError, Minted, TokenInfo, TokenRefusal, TOKEN_PREFIX};
+pub use gateway_tokens::{
+    is_gateway_token, GatewayTokens, MintError, Minted, TokenInfo, TokenRefusal, TOKEN_PREFIX,
+};
 pub use throttle::{LockNotice, LoginLocks, LoginThrottle, ThrottleConfig, Throttled};
 pub use warden_config::scram::{self, ScramVerifier};
 pub use warden_config::users::{normalize_ssh_key, token_hash, User};
