@@ -16,7 +16,7 @@ use super::schema::{check_keys, child, item, Diags};
 pub struct GatewayTokenSettings {
     /// `false`: the console mints no tokens and the gateways take none.
     pub enabled: bool,
-    /// The longest lifetime a token may be minted with (default 1h, at most 7 days).
+    /// The longest lifetime a token may be minted with (default 1h, at most 12h).
     pub max_ttl: Duration,
     /// Live tokens one person may hold at once (default 20, 1 to 1000).
     pub max_per_user: usize,
@@ -32,8 +32,9 @@ impl Default for GatewayTokenSettings {
     }
 }
 
-/// The longest `max_ttl` accepted: a gateway token is meant to be short-lived.
-pub const MAX_TTL_CEILING: Duration = Duration::from_secs(7 * 24 * 3600);
+/// The longest `max_ttl` accepted: a console session's lifetime, so a token never
+/// outlives what the session minting it could have lasted.
+pub const MAX_TTL_CEILING: Duration = Duration::from_secs(12 * 3600);
 
 /// `gateway_tokens:` as written.
 #[derive(Debug, Default, Deserialize)]
@@ -71,7 +72,7 @@ pub(super) fn build(raw: RawGatewayTokens, p: &str, d: &mut Diags) -> GatewayTok
             Some(_) => {
                 d.push(
                     &child(p, "max_ttl"),
-                    format!("`{s}` is out of range: give 1s to 7d"),
+                    format!("`{s}` is out of range: give 1s to 12h"),
                 );
                 defaults.max_ttl
             }
@@ -125,7 +126,7 @@ mod tests {
         let err = parse("gateway_tokens:\n  max_ttl: 30d\n  max_per_user: 0\n  maxttl: 1h\n")
             .expect_err("invalid");
         for needle in [
-            "warden.yaml:2:3: gateway_tokens.max_ttl: `30d` is out of range: give 1s to 7d",
+            "warden.yaml:2:3: gateway_tokens.max_ttl: `30d` is out of range: give 1s to 12h",
             "warden.yaml:3:3: gateway_tokens.max_per_user: 0 is out of range: give 1 to 1000",
             "gateway_tokens.maxttl: unknown key `maxttl` (did you mean `max_ttl`?)",
         ] {

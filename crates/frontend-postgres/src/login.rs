@@ -2,8 +2,8 @@
 //! (against the user's stored verifier) or, only over TLS, a cleartext password checked
 //! against the argon2id hash. A gateway token minted in the console is a password too:
 //! its verifier shares the salt of the user's (or the person's other tokens'), so one
-//! SCRAM exchange checks them all and says which matched. Per-user and per-address throttling applies before any
-//! secret is looked at.
+//! SCRAM exchange checks them all and says which matched. Per-user and per-address
+//! throttling applies before any secret is looked at.
 //!
 //! Must never accept a cleartext password over an unencrypted connection, never tell the
 //! client whether a user exists, and never log or audit a password.
