@@ -30,6 +30,12 @@ impl Console {
     }
 
     pub fn start(web_port: u16, issuer: &str) -> Console {
+        Console::start_with(web_port, issuer, "", &[])
+    }
+
+    /// [`start`](Self::start) with more warden.yaml (`extra`, top-level sections after
+    /// `users:` and `oidc:`) and more files in the config folder (`policies/…`).
+    pub fn start_with(web_port: u16, issuer: &str, extra: &str, files: &[(&str, &str)]) -> Console {
         let dir = tempfile::tempdir().expect("tempdir");
         let base = format!("http://127.0.0.1:{web_port}");
         let redirect = format!("{base}/login/oidc/callback");
@@ -38,10 +44,13 @@ impl Console {
             .map(|l| format!("  {l}\n"))
             .collect();
         let extra = format!(
-            "users:\n  - name: {LOCAL}\n    roles: [viewer]\n    password_hash: \"{}\"\noidc:\n{section}",
+            "users:\n  - name: {LOCAL}\n    roles: [viewer]\n    password_hash: \"{}\"\noidc:\n{section}{extra}",
             cheap_password_hash(LOCAL_PW)
         );
         let cfg = write_config(dir.path(), web_port, &extra);
+        for (path, text) in files {
+            std::fs::write(dir.path().join(path), text).expect("config folder file");
+        }
         let server = Server::start(&["serve", "--config", cfg.to_str().expect("utf8")]);
         server.wait_stdout("console listening", Duration::from_secs(30));
         Console {
@@ -49,6 +58,27 @@ impl Console {
             redirect,
             server,
             _dir: dir,
+        }
+    }
+
+    /// Stops the server (SIGTERM, exit 0) and starts it again on the same config folder.
+    pub fn restart(self) -> Console {
+        let Console {
+            base,
+            redirect,
+            server,
+            _dir,
+        } = self;
+        let (code, _) = server.terminate();
+        assert_eq!(code, Some(0), "a clean stop");
+        let cfg = _dir.path().join("warden.yaml");
+        let server = Server::start(&["serve", "--config", cfg.to_str().expect("utf8")]);
+        server.wait_stdout("console listening", Duration::from_secs(30));
+        Console {
+            base,
+            redirect,
+            server,
+            _dir,
         }
     }
 
@@ -131,11 +161,41 @@ pub fn assert_no_session(c: &Console, jar: &Jar) {
 }
 
 pub fn start_pair() -> Option<(IdP, Console)> {
+    start_pair_with("", &[])
+}
+
+/// [`start_pair`] with more warden.yaml and files (see [`Console::start_with`]).
+pub fn start_pair_with(extra: &str, files: &[(&str, &str)]) -> Option<(IdP, Console)> {
     let (port, redirect) = Console::port_and_redirect();
     let idp = IdP::start_for(free_port(), "k1", &redirect)?;
-    let console = Console::start(port, &idp.issuer);
+    let console = Console::start_with(port, &idp.issuer, extra, files);
     console.wait_sso_ready();
     Some((idp, console))
+}
+
+/// Signs `user` in through the provider; the browser's jar then holds the session.
+pub fn sso_session(c: &Console, user: &str) -> Jar {
+    let jar = Jar::new();
+    let (callback, _) = to_callback(c, &jar, user, "/inbox");
+    let (code, page, _) = jar.get(&callback, &[]);
+    assert_eq!(code, "200", "{page}");
+    jar
+}
+
+/// Signs the local user in with the login form; the jar then holds the session.
+pub fn local_session(c: &Console) -> Jar {
+    let jar = Jar::new();
+    let (_, form, _) = jar.get(&format!("{}/login", c.base), &[]);
+    let csrf = csrf_of(&form);
+    let (code, _, _) = jar.get(
+        &format!("{}/login", c.base),
+        &[
+            "--data",
+            &format!("user={LOCAL}&password={LOCAL_PW}&csrf={csrf}&next=/inbox"),
+        ],
+    );
+    assert_eq!(code, "303", "local sign-in");
+    jar
 }
 
 /// The CSRF token of the first form on `page`.

@@ -192,6 +192,17 @@ async fn start_on(
         Arc::new(SqlCache::default()),
     );
     let users = Arc::new(UserDirectory::new(config.users.iter().cloned()));
+    users.tokens().configure(config.gateway_tokens.clone());
+    match users
+        .tokens()
+        .persist_at(config.data_dir.join("gateway-tokens.json"))
+    {
+        Ok(n) => tracing::info!(tokens = n, "gateway tokens read"),
+        Err(why) => tracing::warn!(
+            reason = %why,
+            "gateway tokens file unreadable: set aside as gateway-tokens.json.unreadable, every earlier gateway token is refused"
+        ),
+    }
     let throttle = Arc::new(LoginThrottle::default());
     let fleet_feed = fleet
         .as_ref()

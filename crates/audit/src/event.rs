@@ -60,6 +60,13 @@ pub enum EventKind {
     /// A proposal ended without being applied: denied, expired, withdrawn, or approved
     /// but not applicable (`detail` says which and why).
     PolicyProposalRejected,
+    /// A person signed in to the console minted a gateway token (`actor`: who, with the
+    /// roles the token carries; `detail`: `token=<id>; expires=<RFC 3339>`, never the
+    /// secret).
+    GatewayTokenMinted,
+    /// A person revoked one of their gateway tokens (`actor`: who; `detail`:
+    /// `token=<id>`).
+    GatewayTokenRevoked,
 }
 
 /// The verdict as recorded: decision and rule names.

@@ -58,6 +58,10 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
     let oidc = raw
         .oidc
         .map(|o| crate::oidc::build_oidc(o, "oidc", &resolve, &mut d));
+    let gateway_tokens = raw
+        .gateway_tokens
+        .map(|t| crate::gateway_tokens::build(t, "gateway_tokens", &mut d))
+        .unwrap_or_default();
     if !d.is_empty() {
         let mut errors = d.into_errors();
         errors.0.sort_by_key(|x| (x.line, x.column));
@@ -79,6 +83,7 @@ pub(super) fn build(text: &str, file: &str, base: &Path) -> Result<Config, Confi
         policy_review,
         fleet,
         oidc,
+        gateway_tokens,
     })
 }
 
@@ -98,6 +103,7 @@ struct Sections {
     policy_review: Option<crate::drift::PolicyReview>,
     fleet: Option<crate::fleet::RawFleet>,
     oidc: Option<crate::oidc::RawOidc>,
+    gateway_tokens: Option<crate::gateway_tokens::RawGatewayTokens>,
 }
 
 impl Sections {
@@ -151,6 +157,8 @@ impl Sections {
                 item(v, "fleet", d)
             }),
             oidc: take("oidc").and_then(|v| crate::oidc::read(v, "oidc", d)),
+            gateway_tokens: take("gateway_tokens")
+                .and_then(|v| crate::gateway_tokens::read(v, "gateway_tokens", d)),
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod drift;
 pub mod fleet;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod gateway_tokens;
 pub mod mysql_native;
 pub mod oidc;
 pub mod options;
@@ -38,6 +39,7 @@ use warden_inspect::{Protocol, TargetRef};
 
 pub use drift::{DriftOptions, PolicyChanges, PolicyReview};
 pub use fleet::FleetConfig;
+pub use gateway_tokens::GatewayTokenSettings;
 pub use mysql_native::MysqlNativeVerifier;
 pub use oidc::OidcConfig;
 pub use options::{HttpOptions, MysqlOptions, PostgresOptions, SshOptions};
@@ -175,6 +177,9 @@ pub struct Config {
     /// `oidc:` — console sign-in through an OpenID Connect provider
     /// (docs/operations.md); `None`: local users only.
     pub oidc: Option<OidcConfig>,
+    /// `gateway_tokens:` — short-lived tokens minted in the console for the gateways
+    /// (defaults when absent).
+    pub gateway_tokens: GatewayTokenSettings,
 }
 
 /// One configuration mistake (the diagnostic type policy files use too).

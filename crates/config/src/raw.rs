@@ -38,6 +38,8 @@ pub struct RawConfig {
     pub fleet: Option<crate::fleet::RawFleet>,
     #[serde(default)]
     pub oidc: Option<crate::oidc::RawOidc>,
+    #[serde(default)]
+    pub gateway_tokens: Option<crate::gateway_tokens::RawGatewayTokens>,
 }
 
 impl RawConfig {
@@ -55,6 +57,7 @@ impl RawConfig {
         "policy_review",
         "fleet",
         "oidc",
+        "gateway_tokens",
     ];
 }
 

@@ -90,12 +90,19 @@ pub async fn handle(
     )
     .await
     {
-        Ok((mut a, method)) => {
+        Ok(identity::Authenticated {
+            actor: mut a,
+            method,
+            token,
+        }) => {
             a.client_addr = Some(conn.peer_text.clone());
             if conn.logins.first(&a.name, method) {
                 let mut ev = event(&shared, &conn, EventKind::Authenticated);
                 ev.actor = Some(a.clone());
-                ev.detail = Some(auth::success_detail(method));
+                ev.detail = Some(match &token {
+                    Some(id) => auth::token_detail(id),
+                    None => auth::success_detail(method),
+                });
                 let _ = Box::pin(shared.ctx.gate.record(ev, Durability::Queued)).await;
             }
             a

@@ -1,4 +1,5 @@
-//! Who is asking: bearer tokens (SHA-256 compared by the [`UserDirectory`]) and HTTP
+//! Who is asking: bearer tokens (SHA-256 compared by the [`UserDirectory`]; a gateway
+//! token minted in the console as a bearer token or a Basic password) and HTTP
 //! Basic (argon2id, off the async threads, with a short-lived cache of successful
 //! checks so keep-alive clients do not pay argon2 per request). Also the header surgery
 //! that keeps the user's identity away from the upstream: the user's `Authorization`
@@ -20,7 +21,7 @@ use sha2::{Digest, Sha256};
 use warden_inspect::Actor;
 
 use warden_gate::auth::UserDirectory;
-use warden_gate::auth::{LoginMethod, LoginThrottle, Throttled};
+use warden_gate::auth::{is_gateway_token, LoginMethod, LoginThrottle, Throttled, TokenRefusal};
 
 /// How long a successful Basic check is remembered.
 const BASIC_CACHE_TTL: Duration = Duration::from_secs(60);
@@ -140,6 +141,16 @@ fn offered(headers: &HeaderMap) -> Result<Option<Offered>, &'static str> {
     Err("unsupported Authorization scheme (use Bearer or Basic)")
 }
 
+/// Who a request authenticated as.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub actor: Actor,
+    /// token or basic.
+    pub method: LoginMethod,
+    /// The id of the gateway token used (as a bearer token or a Basic password).
+    pub token: Option<String>,
+}
+
 /// Authenticates the request's `Authorization` header against the directory; on
 /// success, the actor and the method (token or basic).
 pub async fn authenticate(
@@ -148,20 +159,75 @@ pub async fn authenticate(
     cache: &BasicCache,
     headers: &HeaderMap,
     client: Option<IpAddr>,
-) -> Result<(Actor, LoginMethod), AuthRefusal> {
+) -> Result<Authenticated, AuthRefusal> {
     let offered = match offered(headers) {
         Ok(Some(o)) => o,
         Ok(None) => return Err(refuse(None, LoginMethod::None, "no credentials")),
         Err(why) => return Err(refuse(None, LoginMethod::None, why)),
     };
     match offered {
+        Offered::Bearer(token) if is_gateway_token(&token) => {
+            gateway_token(users, throttle, &token, None, client)
+        }
         Offered::Bearer(token) => bearer(users, throttle, &token, client)
-            .map(|a| (a, LoginMethod::Token))
+            .map(|actor| Authenticated {
+                actor,
+                method: LoginMethod::Token,
+                token: None,
+            })
             .map_err(|r| r.with_method(LoginMethod::Token)),
+        Offered::Basic(name, password) if is_gateway_token(&password) => {
+            gateway_token(users, throttle, &password, Some(name), client)
+        }
         Offered::Basic(name, password) => basic(users, throttle, cache, name, password, client)
             .await
-            .map(|a| (a, LoginMethod::Basic))
+            .map(|actor| Authenticated {
+                actor,
+                method: LoginMethod::Basic,
+                token: None,
+            })
             .map_err(|r| r.with_method(LoginMethod::Basic)),
+    }
+}
+
+/// A gateway token minted in the console, as a bearer token or as the password of Basic
+/// credentials (`name`: then it must be the token's person). Throttled like a bearer
+/// token (by address until it names its person, then by person too).
+fn gateway_token(
+    users: &UserDirectory,
+    throttle: &LoginThrottle,
+    token: &str,
+    name: Option<String>,
+    client: Option<IpAddr>,
+) -> Result<Authenticated, AuthRefusal> {
+    let who = format!(
+        "bearer-token@{}",
+        client.map(|c| c.to_string()).unwrap_or_default()
+    );
+    if let Err(t) = throttle.check(&who, client) {
+        return Err(throttled(name, &t).with_method(LoginMethod::Token));
+    }
+    match users.gateway_token(token, name.as_deref()) {
+        Ok(login) => match throttle.check(&login.user.name, client) {
+            Ok(()) => Ok(Authenticated {
+                actor: login.user.actor(),
+                method: LoginMethod::Token,
+                token: Some(login.id),
+            }),
+            Err(t) => {
+                Err(throttled(Some(login.user.name.clone()), &t).with_method(LoginMethod::Token))
+            }
+        },
+        Err(why) => {
+            let delay = throttle.failure(&who, client);
+            let mut r = refuse(name, LoginMethod::Token, &why.to_string());
+            if why != TokenRefusal::Unknown {
+                // The client holds the token: it may know why it is refused.
+                r.message = why.to_string();
+            }
+            r.delay = delay;
+            Err(r)
+        }
     }
 }
 

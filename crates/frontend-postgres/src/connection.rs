@@ -199,7 +199,11 @@ impl Conn<'_> {
             send_fatal(startup.reader.get_mut(), report).await;
             return None;
         }
-        let (mut actor, method) = match self.login(startup, user).await {
+        let login::LoggedIn {
+            mut actor,
+            method,
+            token,
+        } = match self.login(startup, user).await {
             Ok(ok) => ok,
             Err(failure) => {
                 let who = auth::attempt_actor(&ctx.users, user, Some(self.peer.to_string()));
@@ -219,7 +223,10 @@ impl Conn<'_> {
             EventKind::Authenticated,
             self.session_id,
             Some(actor.clone()),
-            Some(auth::success_detail(method)),
+            Some(match &token {
+                Some(id) => auth::token_detail(id),
+                None => auth::success_detail(method),
+            }),
         );
         if !ctx.record(ev, Durability::Queued).await {
             send_fatal(startup.reader.get_mut(), audit_unavailable()).await;
@@ -233,7 +240,7 @@ impl Conn<'_> {
         &self,
         startup: &mut startup::Startup,
         user: &str,
-    ) -> Result<(Actor, auth::LoginMethod), LoginFailure> {
+    ) -> Result<login::LoggedIn, LoginFailure> {
         let ctx = self.ctx;
         let method = if ctx.users.scram_verifier(user).is_none() && startup.tls {
             auth::LoginMethod::Password

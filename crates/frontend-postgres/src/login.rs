@@ -1,7 +1,9 @@
 //! Client authentication: the client logs in as its Warden user with SCRAM-SHA-256
 //! (against the user's stored verifier) or, only over TLS, a cleartext password checked
-//! against the argon2id hash. Per-user and per-address throttling applies before any
-//! secret is looked at.
+//! against the argon2id hash. A gateway token minted in the console is a password too:
+//! its verifier shares the salt of the user's (or the person's other tokens'), so one
+//! SCRAM exchange checks them all and says which matched. Per-user and per-address
+//! throttling applies before any secret is looked at.
 //!
 //! Must never accept a cleartext password over an unencrypted connection, never tell the
 //! client whether a user exists, and never log or audit a password.
@@ -17,7 +19,9 @@ use super::codec::{self, Body, FrameReader};
 use super::errors::PgError;
 use super::scram::{self, ScramServer, MECHANISM};
 use super::upstream::BoxIo;
-use warden_gate::auth::{LoginMethod, LoginThrottle, UserDirectory};
+use warden_gate::auth::{
+    is_gateway_token, LoginMethod, LoginThrottle, TokenRefusal, UserDirectory,
+};
 
 /// Why a login failed: what the audit record says (never a secret), and what the client
 /// is told.
@@ -70,9 +74,18 @@ async fn password_message(reader: &mut FrameReader<BoxIo>) -> Result<Body, PgErr
     Ok(Body::new(frame.body))
 }
 
-/// Authenticates `name`. On success returns the actor (roles from config) and the
-/// method used: SCRAM-SHA-256 when the user has a verifier (and for unknown users, who
-/// get the same exchange), else a cleartext password over TLS.
+/// A successful login: who, how, and the gateway token's id when one was used.
+#[derive(Debug)]
+pub struct LoggedIn {
+    pub actor: Actor,
+    pub method: LoginMethod,
+    pub token: Option<String>,
+}
+
+/// Authenticates `name`. On success returns the actor (roles from config, or from the
+/// gateway token used) and the method: SCRAM-SHA-256 when the user has a verifier or a
+/// gateway token (one exchange checks them all; unknown users get the same exchange),
+/// else a cleartext password (or gateway token) over TLS.
 pub async fn login(
     reader: &mut FrameReader<BoxIo>,
     name: &str,
@@ -80,15 +93,23 @@ pub async fn login(
     users: &Arc<UserDirectory>,
     throttle: &LoginThrottle,
     ip: Option<IpAddr>,
-) -> Result<(Actor, LoginMethod), LoginFailure> {
-    let verifier = users.scram_verifier(name);
-    let method = if verifier.is_none() && tls {
+) -> Result<LoggedIn, LoginFailure> {
+    // A local user without a SCRAM verifier logs in with a cleartext password over TLS
+    // (a gateway token too); otherwise SCRAM against their verifier and tokens.
+    let choice = if users.scram_verifier(name).is_none() && tls {
+        None
+    } else {
+        users.scram_choice(name)
+    };
+    let method = if choice.is_none() && tls {
         LoginMethod::Password
     } else {
         LoginMethod::Scram
     };
     let with_method = |mut f: LoginFailure| {
-        f.method = method;
+        if f.method != LoginMethod::Token {
+            f.method = method;
+        }
         f
     };
     if let Err(t) = throttle.check(name, ip) {
@@ -98,15 +119,31 @@ pub async fn login(
             method,
         });
     }
-    let result = match verifier {
-        Some(verifier) => scram_exchange(reader, verifier)
-            .await
-            .map(|()| users.user(name).map(|u| u.actor())),
+    let result = match choice {
+        Some(choice) => {
+            let (verifiers, ids): (Vec<_>, Vec<_>) = choice.candidates.into_iter().unzip();
+            match scram_exchange(reader, verifiers).await {
+                Ok((i, server_final)) => {
+                    let who = match ids.get(i).cloned().flatten() {
+                        None => Ok(users.user(name).map(|u| (u.actor(), None))),
+                        Some(id) => users
+                            .token_login(name, &id)
+                            .map(|t| Some((t.user.actor(), Some(t.id))))
+                            .map_err(|why| token_refused(&why)),
+                    };
+                    if who.is_ok() {
+                        send_final(reader, &server_final).await?;
+                    }
+                    who
+                }
+                Err(f) => Err(f),
+            }
+        }
         None if tls => cleartext(reader, name, users).await.map(Some),
         None => {
             // Same exchange as a real user, then fail: no user-existence oracle.
             let known = users.user(name).is_some();
-            let _ = scram_exchange(reader, scram::dummy_verifier(name)).await;
+            let _ = scram_exchange(reader, vec![scram::dummy_verifier(name)]).await;
             Err(LoginFailure::bad(if known {
                 "no SCRAM verifier configured and connection is not TLS"
             } else {
@@ -115,9 +152,18 @@ pub async fn login(
         }
     };
     match result {
-        Ok(Some(actor)) => {
+        Ok(Some((actor, token))) => {
             throttle.success(name);
-            Ok((actor, method))
+            let method = if token.is_some() {
+                LoginMethod::Token
+            } else {
+                method
+            };
+            Ok(LoggedIn {
+                actor,
+                method,
+                token,
+            })
         }
         Ok(None) => Err(with_method(LoginFailure::bad("unknown user"))),
         Err(failure) => {
@@ -128,10 +174,22 @@ pub async fn login(
     }
 }
 
+/// A gateway token that matched but is refused (expired, revoked, its local user
+/// gone): the client holds the token, so it is told why.
+fn token_refused(why: &TokenRefusal) -> LoginFailure {
+    LoginFailure {
+        audit_reason: why.to_string(),
+        client: PgError::Auth(format!("password authentication failed: {why}")),
+        method: LoginMethod::Token,
+    }
+}
+
+/// Runs SCRAM against `verifiers` (one salt); returns the index of the one the proof
+/// matched and the server-final message, not yet sent.
 async fn scram_exchange(
     reader: &mut FrameReader<BoxIo>,
-    verifier: warden_gate::auth::ScramVerifier,
-) -> Result<(), LoginFailure> {
+    verifiers: Vec<warden_gate::auth::ScramVerifier>,
+) -> Result<(usize, String), LoginFailure> {
     let mut out = BytesMut::new();
     let mut mechs = BytesMut::new();
     mechs.extend_from_slice(MECHANISM.as_bytes());
@@ -153,33 +211,47 @@ async fn scram_exchange(
     let len = usize::try_from(len).map_err(|_| PgError::Protocol("missing SASL data".into()))?;
     let first = body.bytes(len)?;
     let (server, server_first) =
-        ScramServer::start(verifier, &first).map_err(|e| LoginFailure::bad(e.to_string()))?;
+        ScramServer::start_any(verifiers, &first).map_err(|e| LoginFailure::bad(e.to_string()))?;
     out.clear();
     codec::auth_request(&mut out, 11, server_first.as_bytes());
     send(reader, &out).await?;
 
     let body = password_message(reader).await?;
-    let server_final = server
-        .finish(&body.rest())
+    let (server_final, i) = server
+        .finish_any(&body.rest())
         .map_err(|e| LoginFailure::bad(e.to_string()))?;
-    out.clear();
+    Ok((i, server_final))
+}
+
+async fn send_final(reader: &mut FrameReader<BoxIo>, server_final: &str) -> Result<(), PgError> {
+    let mut out = BytesMut::new();
     codec::auth_request(&mut out, 12, server_final.as_bytes());
-    send(reader, &out).await?;
-    Ok(())
+    send(reader, &out).await
 }
 
 async fn cleartext(
     reader: &mut FrameReader<BoxIo>,
     name: &str,
     users: &Arc<UserDirectory>,
-) -> Result<Actor, LoginFailure> {
+) -> Result<(Actor, Option<String>), LoginFailure> {
     let mut out = BytesMut::new();
     codec::auth_request(&mut out, 3, &[]);
     send(reader, &out).await?;
     let mut body = password_message(reader).await?;
     let password = body.cstr()?;
+    if is_gateway_token(&password) {
+        return match users.gateway_token(&password, Some(name)) {
+            Ok(t) => Ok((t.user.actor(), Some(t.id))),
+            Err(TokenRefusal::Unknown) => Err(LoginFailure {
+                audit_reason: TokenRefusal::Unknown.to_string(),
+                client: PgError::Auth("password authentication failed".into()),
+                method: LoginMethod::Token,
+            }),
+            Err(why) => Err(token_refused(&why)),
+        };
+    }
     match users.authenticate(name, &password).await {
-        Ok(user) => Ok(user.actor()),
+        Ok(user) => Ok((user.actor(), None)),
         Err(e) => Err(LoginFailure {
             audit_reason: e.audit_reason(users.user(name).is_some()),
             client: PgError::Auth("password authentication failed".into()),

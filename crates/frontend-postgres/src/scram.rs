@@ -30,7 +30,9 @@ pub enum ScramFailure {
 
 /// One exchange in progress, after the server-first message was produced.
 pub struct ScramServer {
-    verifier: ScramVerifier,
+    /// Candidates sharing one salt and iteration count (a user's password and their
+    /// gateway tokens); the first's salt is the one offered.
+    verifiers: Vec<ScramVerifier>,
     gs2_header: String,
     client_first_bare: String,
     server_first: String,
@@ -57,6 +59,31 @@ impl ScramServer {
         verifier: ScramVerifier,
         client_first: &[u8],
     ) -> Result<(ScramServer, String), ScramFailure> {
+        ScramServer::start_any(vec![verifier], client_first)
+    }
+
+    /// Like [`start`](Self::start) with several verifiers of the same salt and
+    /// iterations (others are never matched); [`finish_any`](Self::finish_any) says
+    /// which one the proof matched.
+    pub fn start_any(
+        verifiers: Vec<ScramVerifier>,
+        client_first: &[u8],
+    ) -> Result<(ScramServer, String), ScramFailure> {
+        let first = verifiers
+            .first()
+            .ok_or(ScramFailure::Malformed("no verifier"))?;
+        let (salt, iterations) = (first.salt.clone(), first.iterations);
+        let verifiers: Vec<ScramVerifier> = verifiers
+            .into_iter()
+            .map(|v| {
+                if v.salt == salt && v.iterations == iterations {
+                    v
+                } else {
+                    // Never matched: a proof is computed with the offered salt.
+                    dummy_verifier("")
+                }
+            })
+            .collect();
         let text =
             std::str::from_utf8(client_first).map_err(|_| ScramFailure::Malformed("utf-8"))?;
         let mut parts = text.splitn(3, ',');
@@ -89,15 +116,11 @@ impl ScramServer {
         let mut raw = [0u8; 18];
         rand::thread_rng().fill_bytes(&mut raw);
         let nonce = format!("{client_nonce}{}", B64.encode(raw));
-        let server_first = format!(
-            "r={nonce},s={},i={}",
-            B64.encode(&verifier.salt),
-            verifier.iterations
-        );
+        let server_first = format!("r={nonce},s={},i={}", B64.encode(&salt), iterations);
         let gs2_header = format!("{cbind},{authzid},");
         Ok((
             ScramServer {
-                verifier,
+                verifiers,
                 gs2_header,
                 client_first_bare: bare.to_owned(),
                 server_first: server_first.clone(),
@@ -109,6 +132,13 @@ impl ScramServer {
 
     /// Checks the client-final message; on success returns the server-final message.
     pub fn finish(self, client_final: &[u8]) -> Result<String, ScramFailure> {
+        self.finish_any(client_final)
+            .map(|(server_final, _)| server_final)
+    }
+
+    /// [`finish`](Self::finish), also saying which verifier (its index) the proof
+    /// matched. Every candidate is checked, whichever matches.
+    pub fn finish_any(self, client_final: &[u8]) -> Result<(String, usize), ScramFailure> {
         let text =
             std::str::from_utf8(client_final).map_err(|_| ScramFailure::Malformed("utf-8"))?;
         let (without_proof, proof) = text
@@ -142,18 +172,22 @@ impl ScramServer {
             "{},{},{}",
             self.client_first_bare, self.server_first, without_proof
         );
-        let client_signature = hmac(&self.verifier.stored_key, auth_message.as_bytes());
-        let client_key: Vec<u8> = proof
-            .iter()
-            .zip(client_signature)
-            .map(|(p, s)| p ^ s)
-            .collect();
-        let stored: [u8; 32] = Sha256::digest(&client_key).into();
-        if !constant_time_eq(&stored, &self.verifier.stored_key) {
-            return Err(ScramFailure::BadProof);
+        let mut matched = None;
+        for (i, verifier) in self.verifiers.iter().enumerate() {
+            let client_signature = hmac(&verifier.stored_key, auth_message.as_bytes());
+            let client_key: Vec<u8> = proof
+                .iter()
+                .zip(client_signature)
+                .map(|(p, s)| p ^ s)
+                .collect();
+            let stored: [u8; 32] = Sha256::digest(&client_key).into();
+            if constant_time_eq(&stored, &verifier.stored_key) && matched.is_none() {
+                matched = Some(i);
+            }
         }
-        let server_signature = hmac(&self.verifier.server_key, auth_message.as_bytes());
-        Ok(format!("v={}", B64.encode(server_signature)))
+        let i = matched.ok_or(ScramFailure::BadProof)?;
+        let server_signature = hmac(&self.verifiers[i].server_key, auth_message.as_bytes());
+        Ok((format!("v={}", B64.encode(server_signature)), i))
     }
 }
 
@@ -231,5 +265,35 @@ mod tests {
         };
         assert!(client.update(first.as_bytes()).is_ok());
         assert_eq!(server.finish(client.message()), Err(ScramFailure::BadProof));
+    }
+
+    /// One exchange checks a password and gateway tokens of one salt: the proof names
+    /// which matched; a verifier of another salt never matches.
+    #[test]
+    fn several_verifiers_of_one_salt_say_which_matched() {
+        let salt = b"0123456789abcdef";
+        let other = ScramVerifier::derive("tok-2", b"another-salt-xyz", 4096);
+        let verifiers = vec![
+            ScramVerifier::derive("password", salt, 4096),
+            ScramVerifier::derive("tok-1", salt, 4096),
+            other,
+        ];
+        let login = |given: &str| {
+            let mut client = ScramSha256::new(given.as_bytes(), ChannelBinding::unsupported());
+            let (server, first) = ScramServer::start_any(verifiers.clone(), client.message())?;
+            assert!(first.contains(&B64.encode(salt)), "{first}");
+            client
+                .update(first.as_bytes())
+                .map_err(|_| ScramFailure::Malformed("client"))?;
+            let (server_final, i) = server.finish_any(client.message())?;
+            client
+                .finish(server_final.as_bytes())
+                .map_err(|_| ScramFailure::Malformed("server signature"))?;
+            Ok::<usize, ScramFailure>(i)
+        };
+        assert_eq!(login("password"), Ok(0));
+        assert_eq!(login("tok-1"), Ok(1));
+        assert_eq!(login("tok-2"), Err(ScramFailure::BadProof));
+        assert_eq!(login("guess"), Err(ScramFailure::BadProof));
     }
 }

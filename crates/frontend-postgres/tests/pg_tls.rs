@@ -244,3 +244,94 @@ async fn upstream_tls_requires_a_verifiable_certificate() {
         .expect_err("no plaintext fallback, and the server cert is not from our CA");
     assert_eq!(sqlstate(&e).as_deref(), Some("08001"), "ssl={ssl}: {e:?}");
 }
+
+/// Gateway tokens as psql passwords over verified TLS: a user without a SCRAM verifier
+/// and a person not in `users:` send it in cleartext (checked by its hash), a user with
+/// a verifier through SCRAM (the token's verifier shares the password's salt); the
+/// password keeps working; another user's token is refused; the login records name the
+/// token's id.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gateway_tokens_are_passwords_over_tls_too() {
+    let pki_dir = tempfile::tempdir().expect("tmp");
+    let pki = make_pki(pki_dir.path());
+    let h = start_with(Setup {
+        tls: Some(pki.files.clone()),
+        ..Setup::default()
+    })
+    .await;
+    let hour = std::time::Duration::from_secs(3600);
+    let mint = |user: &str, role: &str| {
+        h.users
+            .mint_token(user, vec![role.to_string()], false, hour)
+            .expect("mint")
+            .token
+    };
+    let (carol, alice, sam) = (
+        mint("carol", "developer"),
+        mint("alice", "developer"),
+        mint("sam", "auditor"),
+    );
+    let (ca, port) = (pki.ca.display().to_string(), h.addr.port());
+    let run = |user: &str, pw: &str| {
+        let conn = format!(
+            "host=localhost port={port} user={user} dbname={} sslmode=verify-full sslrootcert={ca}",
+            h.db
+        );
+        let pw = pw.to_string();
+        async move {
+            let out = tokio::process::Command::new("psql")
+                .args(["-X", "-At", "-c", "SELECT current_user IS NOT NULL", &conn])
+                .env("PGPASSWORD", pw)
+                .output()
+                .await
+                .expect("psql");
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stderr).into_owned(),
+            )
+        }
+    };
+    for (user, pw) in [("carol", &carol), ("alice", &alice), ("sam", &sam)] {
+        let (ok, err) = run(user, pw).await;
+        assert!(ok, "{user}: {err}");
+    }
+    let (ok, err) = run("carol", "carol-pw-3").await;
+    assert!(ok, "carol's password still works: {err}");
+    let (ok, err) = run("carol", &sam).await;
+    assert!(!ok && err.contains("not issued to this user name"), "{err}");
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let page = h
+        .gate
+        .audit()
+        .query(&warden_audit::Query::default())
+        .expect("audit query");
+    let details: Vec<String> = page
+        .records
+        .iter()
+        .filter(|r| r.event.kind == warden_audit::EventKind::Authenticated)
+        .filter_map(|r| {
+            let a = r.event.actor.as_ref()?;
+            Some(format!(
+                "{} {:?} {}",
+                a.name,
+                a.roles,
+                r.event.detail.as_deref()?
+            ))
+        })
+        .collect();
+    let sam_id = &sam[4..12];
+    assert!(
+        details.contains(&format!("sam [\"auditor\"] method=token; token={sam_id}")),
+        "{details:?}"
+    );
+    assert!(
+        details
+            .iter()
+            .any(|d| d.starts_with("alice") && d.contains("method=token; token=")),
+        "{details:?}"
+    );
+    assert!(
+        !format!("{details:?}").contains(&sam[13..]),
+        "never the secret"
+    );
+}

@@ -158,6 +158,8 @@ fn basic_cache_key(user: &User, password: &str) -> [u8; 32] {
 pub struct WebUserRef {
     pub name: String,
     pub roles: Vec<String>,
+    /// Signed in through single sign-on (roles mapped at sign-in), not a local user.
+    pub sso: bool,
 }
 
 impl From<&User> for WebUserRef {
@@ -165,6 +167,7 @@ impl From<&User> for WebUserRef {
         WebUserRef {
             name: u.name.clone(),
             roles: u.roles.clone(),
+            sso: false,
         }
     }
 }
@@ -276,6 +279,7 @@ pub(crate) async fn authenticate(parts: &Parts, app: &App) -> Result<Authed, Web
         Some(roles) => WebUserRef {
             name: session.user,
             roles,
+            sso: true,
         },
         None => WebUserRef::from(
             app.user(&session.user)

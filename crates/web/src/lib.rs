@@ -10,6 +10,8 @@
 //! * `alerts` — behaviour-analytics alerts; `profile` — a user's baseline and alerts;
 //!   `insights` (+ `insights_csv`) — the insights charts' API and CSV downloads;
 //!   `access` — the role-based access report.
+//! * `tokens` — the signed-in person's gateway tokens (page `pages::tokens`, API
+//!   `/api/v1/tokens`).
 //! * `proposals` — `warden policy propose` (a reviewed policy change) handed to the
 //!   gateway.
 //! * `webhook` — notifications; `metrics` — Prometheus text; `client` — the API
@@ -37,6 +39,7 @@ pub mod pages;
 pub mod profile;
 pub mod proposals;
 pub mod sse;
+pub mod tokens;
 pub mod webhook;
 
 use std::future::Future;
@@ -98,6 +101,11 @@ fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
         .route("/alerts", get(pages::alerts::show))
         .route("/alerts/{id}/decide", post(pages::alerts::decide))
         .route("/users/{name}", get(pages::user::show))
+        .route(
+            "/tokens",
+            get(pages::tokens::show).post(pages::tokens::mint),
+        )
+        .route("/tokens/{id}/revoke", post(pages::tokens::revoke))
         .route("/reports/access", get(pages::access::show))
         .route("/insights", get(pages::insights::show))
         .route("/insights/{file}", get(insights::csv))
@@ -124,6 +132,11 @@ fn build(state: WebState, retry: RetryPolicy) -> (Router, App) {
         .route("/api/v1/audit", get(api::audit))
         .route("/api/v1/audit/verify", get(api::audit_verify))
         .route("/api/v1/targets", get(api::targets))
+        .route(
+            "/api/v1/tokens",
+            get(tokens::api_list).post(tokens::api_mint),
+        )
+        .route("/api/v1/tokens/{id}/revoke", post(tokens::api_revoke))
         .route("/api/v1/policies/proposals", post(proposals::propose))
         .route("/metrics", get(metrics::metrics))
         .route("/healthz", get(api::healthz))

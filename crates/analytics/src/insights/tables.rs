@@ -344,5 +344,44 @@ fn failure_reason(detail: &str) -> (&str, u8) {
         };
         return (word, LOGIN_LOCKED);
     }
+    // A refused gateway token names its id (`gateway token 0a1b2c3d has expired: …`):
+    // counted by why, not by token.
+    if detail.starts_with("gateway token ") {
+        for (needle, word) in [
+            ("has expired", "gateway token expired"),
+            ("was revoked", "gateway token revoked"),
+            (
+                "not issued to this user name",
+                "gateway token of another user",
+            ),
+            ("no longer configured", "gateway token of a removed user"),
+        ] {
+            if detail.contains(needle) {
+                return (word, LOGIN_FAILED);
+            }
+        }
+    }
     (detail, LOGIN_FAILED)
+}
+
+#[cfg(test)]
+mod reason_tests {
+    #[test]
+    fn gateway_token_refusals_count_by_why_not_by_token() {
+        assert_eq!(
+            super::failure_reason(
+                "gateway token 0a1b2c3d has expired: mint a new one in the Warden console"
+            )
+            .0,
+            "gateway token expired"
+        );
+        assert_eq!(
+            super::failure_reason("gateway token 99aa00ff was revoked").0,
+            "gateway token revoked"
+        );
+        assert_eq!(
+            super::failure_reason("unknown gateway token").0,
+            "unknown gateway token"
+        );
+    }
 }

@@ -75,7 +75,7 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
     // start only.
     let same =
         |a: &dyn std::fmt::Debug, b: &dyn std::fmt::Debug| format!("{a:?}") == format!("{b:?}");
-    let sections: [(&'static str, bool); 9] = [
+    let sections: [(&'static str, bool); 10] = [
         ("web", same(&running.web, &new.web)),
         ("audit", same(&running.audit, &new.audit)),
         ("policies", running.policies == new.policies),
@@ -88,6 +88,10 @@ pub fn restart_needed(running: &Config, new: &Config) -> Vec<&'static str> {
         ),
         ("analytics", running.analytics == new.analytics),
         ("oidc", same(&running.oidc, &new.oidc)),
+        (
+            "gateway_tokens",
+            running.gateway_tokens == new.gateway_tokens,
+        ),
     ];
     sections
         .into_iter()

@@ -73,6 +73,8 @@ pub struct Harness {
     pub db: String,
     pub shutdown: CancellationToken,
     pub dir: TempDir,
+    /// The users the front-end logs in against (tests mint gateway tokens on it).
+    pub users: Arc<UserDirectory>,
 }
 
 fn user(name: &str, role: &str, pw: &str, scram: bool) -> User {
@@ -153,11 +155,12 @@ pub async fn start_with(setup: Setup) -> Harness {
         user("bob", "dba", BOB_PW, true),
         user("carol", "developer", "carol-pw-3", false),
     ]);
+    let users = Arc::new(users);
     let shutdown = CancellationToken::new();
     let ctx = FrontendContext::new(
         Arc::new(target),
         gate.clone(),
-        Arc::new(users),
+        Arc::clone(&users),
         Arc::new(LoginThrottle::new(setup.throttle)),
         shutdown.clone(),
         dir.path().to_path_buf(),
@@ -169,6 +172,7 @@ pub async fn start_with(setup: Setup) -> Harness {
         db,
         shutdown,
         dir,
+        users,
     }
 }
 

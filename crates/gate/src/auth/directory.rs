@@ -18,6 +18,7 @@ use warden_config::scram::{constant_time_eq, ScramVerifier};
 use warden_config::users::{normalize_ssh_key, token_hash, User};
 use warden_config::MysqlNativeVerifier;
 
+use super::gateway_tokens::{GatewayTokens, MintError, Minted, TokenInfo, TokenRefusal};
 use super::password;
 
 /// Why a login failed. `Display` is safe to show the client and to audit.
@@ -51,6 +52,24 @@ pub struct UserDirectory {
     users: RwLock<Snapshot>,
     /// Bumped by every `replace`: caches of successful logins key on it.
     generation: AtomicU64,
+    /// Gateway tokens minted in the console (kept across `replace`).
+    tokens: GatewayTokens,
+}
+
+/// A login with a gateway token: the identity it stands for and the token's id.
+#[derive(Debug, Clone)]
+pub struct TokenLogin {
+    /// The person with the roles of the token (no credentials of their own).
+    pub user: Arc<User>,
+    pub id: String,
+}
+
+/// What a PostgreSQL SCRAM login of one name is checked against: the local user's
+/// verifier (`id: None`) and the person's gateway tokens (ended ones too, to say why),
+/// all with the salt and iterations of the first.
+#[derive(Clone)]
+pub struct ScramChoice {
+    pub candidates: Vec<(ScramVerifier, Option<String>)>,
 }
 
 fn index(users: impl IntoIterator<Item = User>) -> Snapshot {
@@ -76,6 +95,7 @@ impl UserDirectory {
         UserDirectory {
             users: RwLock::new(index(users)),
             generation: AtomicU64::new(0),
+            tokens: GatewayTokens::default(),
         }
     }
 
@@ -170,6 +190,97 @@ impl UserDirectory {
             }
         }
         found
+    }
+
+    /// The gateway token store (settings, listing, revoking).
+    pub fn tokens(&self) -> &GatewayTokens {
+        &self.tokens
+    }
+
+    /// Mints a gateway token for `name` with the roles of the console session minting it
+    /// (`local`: a local user's session). Its SCRAM verifier uses the salt of the local
+    /// user's verifier when there is one, so PostgreSQL checks both in one exchange.
+    pub fn mint_token(
+        &self,
+        name: &str,
+        roles: Vec<String>,
+        local: bool,
+        ttl: std::time::Duration,
+    ) -> Result<Minted, MintError> {
+        let base = self
+            .scram_verifier(name)
+            .map(|v| (v.salt, v.iterations))
+            .or_else(|| self.tokens.scram_base(name));
+        self.tokens.mint(name, roles, local, ttl, base)
+    }
+
+    /// The identity a presented gateway token stands for. `name`: the user name the
+    /// client gave with it (PostgreSQL, HTTP Basic); a token of another person refuses.
+    pub fn gateway_token(
+        &self,
+        token: &str,
+        name: Option<&str>,
+    ) -> Result<TokenLogin, TokenRefusal> {
+        let info = self.tokens.check(token)?;
+        if name.is_some_and(|n| n != info.user) {
+            return Err(TokenRefusal::OtherUser(info.id));
+        }
+        self.token_identity(info)
+    }
+
+    /// The identity of `name`'s token `id` (after a SCRAM proof matched its verifier).
+    pub fn token_login(&self, name: &str, id: &str) -> Result<TokenLogin, TokenRefusal> {
+        let info = self.tokens.status(name, id)?;
+        self.token_identity(info)
+    }
+
+    /// The token's person and roles. A token minted by a local user's session never
+    /// grants more than that user has now: removed user, no token; fewer roles, fewer.
+    fn token_identity(&self, info: TokenInfo) -> Result<TokenLogin, TokenRefusal> {
+        let roles = if info.local {
+            let Some(now) = self.user(&info.user) else {
+                return Err(TokenRefusal::UserGone(info.id));
+            };
+            info.roles
+                .into_iter()
+                .filter(|r| now.roles.contains(r))
+                .collect()
+        } else {
+            info.roles
+        };
+        let user = User {
+            name: info.user,
+            roles,
+            password_hash: None,
+            scram: None,
+            mysql_native: None,
+            ssh_authorized_keys: Vec::new(),
+            token_hashes: Vec::new(),
+            service: false,
+        };
+        Ok(TokenLogin {
+            user: Arc::new(user),
+            id: info.id,
+        })
+    }
+
+    /// The SCRAM verifiers a PostgreSQL login as `name` is checked against; `None` when
+    /// the name has neither a local verifier nor a gateway token.
+    pub fn scram_choice(&self, name: &str) -> Option<ScramChoice> {
+        let local = self.scram_verifier(name);
+        let (salt, iterations) = match &local {
+            Some(v) => (v.salt.clone(), v.iterations),
+            None => self.tokens.scram_base(name)?,
+        };
+        let mut candidates: Vec<(ScramVerifier, Option<String>)> =
+            local.into_iter().map(|v| (v, None)).collect();
+        candidates.extend(
+            self.tokens
+                .scram_verifiers(name, &salt, iterations)
+                .into_iter()
+                .map(|t| (t.verifier, Some(t.id))),
+        );
+        (!candidates.is_empty()).then_some(ScramChoice { candidates })
     }
 
     /// Whether `key` (OpenSSH `type base64 [comment]`) is one of the user's keys.
@@ -293,5 +404,90 @@ mod tests {
             "a user already handed out stays valid"
         );
         assert_eq!(d.len(), 1);
+    }
+
+    #[test]
+    fn gateway_tokens_stand_for_their_person_and_never_more_than_a_local_user_has() {
+        let d = directory();
+        let hour = std::time::Duration::from_secs(3600);
+        // A single sign-on person who is not in `users:`: the token's roles.
+        let sso = d
+            .mint_token("sam", vec!["admin".into()], false, hour)
+            .expect("mint");
+        let login = d.gateway_token(&sso.token, None).expect("bearer");
+        assert_eq!(
+            (login.user.name.as_str(), login.user.roles.clone(), login.id),
+            ("sam", vec!["admin".to_string()], sso.info.id.clone())
+        );
+        assert_eq!(
+            d.gateway_token(&sso.token, Some("alice")).err(),
+            Some(TokenRefusal::OtherUser(sso.info.id.clone()))
+        );
+        assert!(d.gateway_token(&sso.token, Some("sam")).is_ok());
+        // An SSO person named like a local user keeps the token's roles, not alice's.
+        let same_name = d
+            .mint_token("alice", vec!["auditor".into()], false, hour)
+            .expect("mint");
+        assert_eq!(
+            d.gateway_token(&same_name.token, Some("alice"))
+                .map(|l| l.user.roles.clone())
+                .ok(),
+            Some(vec!["auditor".to_string()])
+        );
+        // Minted by local alice's session: bounded by alice as configured now.
+        let local = d
+            .mint_token(
+                "alice",
+                vec!["developer".into(), "admin".into()],
+                true,
+                hour,
+            )
+            .expect("mint");
+        assert_eq!(
+            d.gateway_token(&local.token, None)
+                .map(|l| l.user.roles.clone())
+                .ok(),
+            Some(vec!["developer".to_string()])
+        );
+        d.replace([]);
+        assert_eq!(
+            d.gateway_token(&local.token, None).err(),
+            Some(TokenRefusal::UserGone(local.info.id.clone()))
+        );
+        assert!(
+            d.gateway_token(&sso.token, None).is_ok(),
+            "kept across reloads"
+        );
+    }
+
+    #[test]
+    fn one_scram_choice_holds_the_password_and_the_tokens() {
+        let d = directory();
+        let hour = std::time::Duration::from_secs(3600);
+        assert!(
+            d.scram_choice("sam").is_none(),
+            "neither password nor token"
+        );
+        let t = d.mint_token("alice", vec![], false, hour).expect("mint");
+        let choice = d.scram_choice("alice").expect("alice");
+        let local = d.scram_verifier("alice").expect("verifier");
+        assert_eq!(choice.candidates.len(), 2);
+        assert_eq!(choice.candidates[0], (local.clone(), None));
+        let (token_verifier, id) = &choice.candidates[1];
+        assert_eq!(id.as_deref(), Some(t.info.id.as_str()));
+        assert_eq!(
+            (&token_verifier.salt, token_verifier.iterations),
+            (&local.salt, local.iterations),
+            "derived with the password's salt"
+        );
+        let s = d.mint_token("sam", vec![], false, hour).expect("mint");
+        let choice = d.scram_choice("sam").expect("sam's tokens");
+        assert_eq!(choice.candidates.len(), 1);
+        assert_eq!(choice.candidates[0].1.as_deref(), Some(s.info.id.as_str()));
+        d.tokens().revoke("sam", &s.info.id).expect("revoke");
+        assert_eq!(
+            d.token_login("sam", &s.info.id).err(),
+            Some(TokenRefusal::Revoked(s.info.id.clone()))
+        );
     }
 }

@@ -24,7 +24,8 @@ pub enum LoginMethod {
     MysqlNative,
     /// MySQL `caching_sha2_password` (fast path, or full authentication over TLS).
     MysqlCachingSha2,
-    /// HTTP `Authorization: Bearer` with a Warden token.
+    /// HTTP `Authorization: Bearer` with a Warden token (`users:` tokens), and a gateway
+    /// token minted in the console on any front-end.
     Token,
     /// HTTP `Authorization: Basic` (checked against the argon2id hash).
     Basic,
@@ -56,6 +57,17 @@ impl LoginMethod {
 /// The `detail` of an `authenticated` record.
 pub fn success_detail(method: LoginMethod) -> String {
     format!("method={}", method.as_str())
+}
+
+/// The `detail` of an `authenticated` record of a login with a gateway token (any
+/// front-end): `method=token; token=<id>` (the id, never the secret).
+pub fn token_detail(id: &str) -> String {
+    format!("method={}; token={id}", LoginMethod::Token.as_str())
+}
+
+/// The `detail` of an `auth_failed` record of a refused gateway token.
+pub fn token_failure_detail(refusal: &crate::auth::TokenRefusal) -> String {
+    failure_detail(LoginMethod::Token, &refusal.to_string())
 }
 
 /// The `detail` of an `auth_failed` record.
@@ -94,5 +106,6 @@ mod tests {
             failure_detail(LoginMethod::Token, "unknown bearer token"),
             "method=token; unknown bearer token"
         );
+        assert_eq!(token_detail("0a1b2c3d"), "method=token; token=0a1b2c3d");
     }
 }

@@ -19,6 +19,7 @@ pub enum Nav {
     Alerts,
     Access,
     Insights,
+    Tokens,
     None,
 }
 
@@ -58,6 +59,8 @@ pub fn page(title: &str, who: Option<&Authed>, nav: Nav, body: Markup) -> Markup
                                 " "
                                 a href="/insights" aria-current=[current(Nav::Insights)] { "Insights" }
                             }
+                            " "
+                            a href="/tokens" aria-current=[current(Nav::Tokens)] { "Tokens" }
                         }
                         form.inline method="post" action="/logout" {
                             input type="hidden" name="csrf" value=(who.csrf());

@@ -16,6 +16,7 @@ pub mod oidc;
 pub mod policies;
 pub mod request;
 pub mod targets;
+pub mod tokens;
 pub mod user;
 
 use axum::extract::FromRequestParts;
