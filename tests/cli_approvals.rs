@@ -114,6 +114,7 @@ async fn approvals_cli_lists_shows_and_decides() {
         targets: vec![],
         alerts: None,
         proposals: None,
+        fleet_audit: None,
         oidc: None,
         counters: None,
     };

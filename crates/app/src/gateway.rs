@@ -274,6 +274,9 @@ fn web_state(
         )),
         oidc,
         proposals: Some(crate::drift::proposals::desk(desk)),
+        fleet_audit: running.fleet.clone().map(|f| {
+            Arc::new(crate::fleet_audit::FleetAuditDesk(f)) as Arc<dyn warden_web::FleetAudit>
+        }),
         notifications: config
             .notifications
             .iter()

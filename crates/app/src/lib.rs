@@ -27,6 +27,7 @@ pub mod alerts;
 pub mod config_reload;
 pub mod demo;
 pub mod drift;
+mod fleet_audit;
 pub mod gateway;
 pub mod registry;
 pub mod reload;

@@ -96,6 +96,8 @@ pub struct Running {
     pub fleet_feed: Option<Arc<crate::alerts::FeedStats>>,
     /// Fleet mode: copies the audit chain to the fleet database.
     shipper: Option<warden_fleet::AuditShipper>,
+    /// Fleet mode: the shared database (the console's fleet-wide audit query).
+    pub fleet: Option<warden_fleet::Fleet>,
     pub targets: Vec<RunningTarget>,
     pub reloader: PolicyReloader,
     /// warden.yaml's users, reloaded live (`None` when the config was not read from a
@@ -207,6 +209,7 @@ async fn start_on(
     let fleet_feed = fleet
         .as_ref()
         .map(|_| Arc::new(crate::alerts::FeedStats::default()));
+    let fleet_handle = fleet.clone();
     let fleet = fleet.zip(fleet_feed.clone());
     let (alerts, baselines, analytics_task) =
         match start_analytics(config, &audit, &throttle, shutdown.child_token(), fleet)? {
@@ -284,6 +287,7 @@ async fn start_on(
         analytics_task,
         fleet_feed,
         shipper,
+        fleet: fleet_handle,
         targets,
         reloader,
         config_reloader,

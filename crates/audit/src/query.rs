@@ -139,6 +139,15 @@ pub(crate) struct Filter<'q> {
     needle: Option<Vec<u8>>,
 }
 
+impl Query {
+    /// The decoded record when it passes the user, target, verdict and text filters
+    /// (`since`, `until`, `after` and `limit` are the caller's to apply: this is for
+    /// records read elsewhere, e.g. the copies shipped to a fleet database).
+    pub fn select(&self, s: &StoredRecord<'_>) -> Result<Option<Record>, AuditError> {
+        Filter::new(self).matches(s)
+    }
+}
+
 impl<'q> Filter<'q> {
     pub(crate) fn new(q: &'q Query) -> Self {
         Filter {

@@ -24,6 +24,7 @@ pub mod feed;
 mod listen;
 mod migrate;
 mod pool;
+pub mod query;
 mod replica;
 pub mod ship;
 pub mod verify;

@@ -157,10 +157,25 @@ pub async fn audit(
     Query(params): Query<AuditParams>,
 ) -> Result<impl IntoResponse, WebError> {
     require_audit_reader(&who)?;
+    if params.fleet == Some(true) {
+        return fleet_audit(&app, &params).await.map(Json);
+    }
+    if params.cursor.is_some() {
+        return Err(WebError::BadRequest(
+            "cursor pages a fleet query (fleet=true); a local query pages with after".into(),
+        ));
+    }
     let page = run_query(&app, &params)?;
     Ok(Json(
         serde_json::json!({ "records": page.records, "next": page.next }),
     ))
+}
+
+/// `fleet=true`: every replica's records, from the fleet database.
+async fn fleet_audit(app: &App, params: &AuditParams) -> Result<serde_json::Value, WebError> {
+    let page = crate::fleet_audit::run_fleet_query(app, params).await?;
+    let records: Vec<serde_json::Value> = page.records.iter().map(|r| r.to_json()).collect();
+    Ok(serde_json::json!({ "records": records, "next": page.next }))
 }
 
 pub async fn audit_verify(

@@ -43,6 +43,8 @@ pub struct WebState {
     pub proposals: Option<Arc<dyn crate::proposals::PolicyProposals>>,
     /// Single sign-on through the `oidc:` provider (`None`: local users only).
     pub oidc: Option<Arc<warden_oidc::SingleSignOn>>,
+    /// Fleet mode: every replica's shipped audit (`None`: this gateway's chain only).
+    pub fleet_audit: Option<Arc<dyn crate::fleet_audit::FleetAudit>>,
 }
 
 /// One served target, as the console shows it.

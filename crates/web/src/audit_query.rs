@@ -22,6 +22,10 @@ pub struct AuditParams {
     pub q: Option<String>,
     pub limit: Option<usize>,
     pub after: Option<u64>,
+    /// `true`: every replica's records (fleet mode); paged with `cursor`, not `after`.
+    pub fleet: Option<bool>,
+    /// The `next` of the previous fleet page.
+    pub cursor: Option<String>,
 }
 
 fn nonempty(s: &Option<String>) -> Option<String> {
@@ -47,7 +51,8 @@ pub struct AuditPage {
     pub next: Option<u64>,
 }
 
-pub fn run_query(app: &App, p: &AuditParams) -> Result<AuditPage, WebError> {
+/// The audit query the parameters describe (time filters checked).
+pub fn build_query(p: &AuditParams) -> Result<warden_audit::Query, WebError> {
     let verdict = nonempty(&p.verdict);
     if let Some(v) = &verdict {
         if !matches!(v.as_str(), "allow" | "deny" | "hold") {
@@ -56,7 +61,7 @@ pub fn run_query(app: &App, p: &AuditParams) -> Result<AuditPage, WebError> {
             )));
         }
     }
-    let query = warden_audit::Query {
+    Ok(warden_audit::Query {
         since: time_param("since", &p.since)?,
         until: time_param("until", &p.until)?,
         user: nonempty(&p.user),
@@ -65,7 +70,11 @@ pub fn run_query(app: &App, p: &AuditParams) -> Result<AuditPage, WebError> {
         text: nonempty(&p.q),
         after: p.after,
         limit: p.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT),
-    };
+    })
+}
+
+pub fn run_query(app: &App, p: &AuditParams) -> Result<AuditPage, WebError> {
+    let query = build_query(p)?;
     let page = app
         .state()
         .audit

@@ -13,6 +13,8 @@ use super::{percent_encode, show_time, PageUser};
 use crate::app::{App, ChainStatus};
 use crate::audit_query::{run_query, AuditParams};
 use crate::error::WebError;
+use crate::fleet_audit::run_fleet_query;
+use warden_audit::Record;
 
 fn chain_badge(status: Option<&ChainStatus>) -> Markup {
     html! {
@@ -32,7 +34,9 @@ fn value(s: &Option<String>) -> String {
     s.clone().unwrap_or_default()
 }
 
-fn next_link(p: &AuditParams, after: u64) -> String {
+/// The link to the next page: the filters, then `tail` (`after=N`, or
+/// `fleet=true&cursor=…`).
+fn next_link(p: &AuditParams, tail: &str) -> String {
     let mut parts = Vec::new();
     for (k, v) in [
         ("user", &p.user),
@@ -49,7 +53,7 @@ fn next_link(p: &AuditParams, after: u64) -> String {
     if let Some(l) = p.limit {
         parts.push(format!("limit={l}"));
     }
-    parts.push(format!("after={after}"));
+    parts.push(tail.to_string());
     format!("/audit?{}", parts.join("&"))
 }
 
@@ -64,7 +68,29 @@ pub async fn show(
             who.user.name
         )));
     }
-    let page_result = run_query(&app, &params);
+    let fleet_mode = app.state().fleet_audit.is_some();
+    let whole_fleet = fleet_mode && params.fleet == Some(true);
+    let page_result: Result<Rows, WebError> = if whole_fleet {
+        run_fleet_query(&app, &params).await.map(|p| {
+            let next = p.next.map(|c| {
+                next_link(
+                    &params,
+                    &format!("fleet=true&cursor={}", percent_encode(&c)),
+                )
+            });
+            let rows = p
+                .records
+                .into_iter()
+                .map(|r| (Some(r.replica), r.record))
+                .collect();
+            (rows, next)
+        })
+    } else {
+        run_query(&app, &params).map(|p| {
+            let next = p.next.map(|a| next_link(&params, &format!("after={a}")));
+            (p.records.into_iter().map(|r| (None, r)).collect(), next)
+        })
+    };
     let status = app.chain_status();
     let verdict = value(&params.verdict);
     let body = html! {
@@ -89,38 +115,53 @@ pub async fn show(
             label { "Since (RFC3339)" input name="since" value=(value(&params.since)) placeholder="2026-01-31T00:00:00Z"; }
             label { "Until (RFC3339)" input name="until" value=(value(&params.until)); }
             label { "Text" input name="q" value=(value(&params.q)); }
+            @if fleet_mode {
+                label { input type="checkbox" name="fleet" value="true" checked[whole_fleet]; " All replicas" }
+            }
             button type="submit" { "Filter" }
         }
         @match page_result {
             Err(e) => div.flash.error role="alert" { (e.to_string()) },
-            Ok(p) => {
+            Ok((rows, next)) => {
                 table.audit {
-                    thead { tr { th { "#" } th { "time" } th { "event" } th { "who" } th { "target" } th { "verdict" } th { "detail" } th { "hash" } } }
+                    thead { tr {
+                        @if whole_fleet { th { "replica" } }
+                        th { "#" } th { "time" } th { "event" } th { "who" } th { "target" } th { "verdict" } th { "detail" } th { "hash" }
+                    } }
                     tbody {
-                        @for r in &p.records {
-                            tr {
-                                td { (r.seq) }
-                                td { (show_time(r.time)) }
-                                td { (format!("{:?}", r.event.kind)) }
-                                td { (r.event.actor.as_ref().map(|a| a.name.clone()).unwrap_or_default()) }
-                                td { (r.event.target.clone().unwrap_or_default()) }
-                                td { @if let Some(v) = &r.event.verdict { (v.decision) @if !v.rules.is_empty() { " (" (v.rules.join(", ")) ")" } } }
-                                td {
-                                    @if let Some(a) = &r.event.action { code { (a.raw) } br; }
-                                    @if let Some(ap) = &r.event.approval { a href=(format!("/approvals/{}", ap.id)) { "approval " (ap.id) } " " }
-                                    (r.event.detail.clone().unwrap_or_default())
-                                }
-                                td.hash title=(format!("prev {}", r.prev_hash)) { (r.hash) }
-                            }
-                        }
+                        @for (replica, r) in &rows { (record_row(replica.as_deref(), r)) }
                     }
                 }
-                @if p.records.is_empty() { p.muted { "No records match." } }
-                @if let Some(after) = p.next { p { a href=(next_link(&params, after)) { "Older records →" } } }
+                @if rows.is_empty() { p.muted { "No records match." } }
+                @if let Some(link) = next { p { a href=(link) { "Older records →" } } }
             },
         }
     };
     html_page(StatusCode::OK, page("Audit", Some(&who), Nav::Audit, body))
+}
+
+/// The rows of a page (the replica's id on a fleet page) and the next page's link.
+type Rows = (Vec<(Option<String>, Record)>, Option<String>);
+
+/// One record as a table row (with its replica's id first on a fleet page).
+fn record_row(replica: Option<&str>, r: &Record) -> Markup {
+    html! {
+        tr {
+            @if let Some(id) = replica { td { (id) } }
+            td { (r.seq) }
+            td { (show_time(r.time)) }
+            td { (format!("{:?}", r.event.kind)) }
+            td { (r.event.actor.as_ref().map(|a| a.name.clone()).unwrap_or_default()) }
+            td { (r.event.target.clone().unwrap_or_default()) }
+            td { @if let Some(v) = &r.event.verdict { (v.decision) @if !v.rules.is_empty() { " (" (v.rules.join(", ")) ")" } } }
+            td {
+                @if let Some(a) = &r.event.action { code { (a.raw) } br; }
+                @if let Some(ap) = &r.event.approval { a href=(format!("/approvals/{}", ap.id)) { "approval " (ap.id) } " " }
+                (r.event.detail.clone().unwrap_or_default())
+            }
+            td.hash title=(format!("prev {}", r.prev_hash)) { (r.hash) }
+        }
+    }
 }
 
 #[derive(Debug, Deserialize)]

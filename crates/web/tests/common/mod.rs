@@ -121,6 +121,7 @@ pub async fn start(notifications: Vec<WebhookConfig>) -> Console {
         ],
         alerts: None,
         proposals: None,
+        fleet_audit: None,
         oidc: None,
         counters: Some(std::sync::Arc::new(|| {
             vec![warden_web::CounterFamily {
