@@ -33,9 +33,9 @@ DB=warden_fleetbench_$$
 FLEETDB=warden_fleetbench_fleet_$$
 PW=bench-password-1
 PIDS=()
+# shellcheck source=../lib.sh
+source "$ROOT/benches/lib.sh"
 
-die() { echo "error: $*" >&2; exit 1; }
-need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found — $2"; }
 need psql "apt-get install -y postgresql-client"
 need pgbench "it ships with the PostgreSQL server package"
 need nginx "apt-get install -y nginx"
@@ -48,12 +48,6 @@ PSQL=(psql -X -q -h 127.0.0.1 -p 5432 -U postgres -w)
   die "PostgreSQL does not answer on 127.0.0.1:5432 for user postgres (trust auth needed)"
 
 WORK=$(mktemp -d /tmp/warden-fleetbench.XXXXXX)
-stop_pid() {
-  kill "$1" 2>/dev/null || return 0
-  for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$1" 2>/dev/null || true
-  wait "$1" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
   trap - EXIT
@@ -67,12 +61,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() { # port log
-  for _ in $(seq 300); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
-  echo "port $1 never opened; log:" >&2; tail -n 30 "$2" >&2; return 1
-}
-cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
 
 # --- upstreams: nginx serving a file, a pgbench database, an empty fleet database ---------
@@ -185,7 +173,7 @@ measure() { # label replicas...  (the load split over them, run at once, summed)
   wait "${pids[@]}"; pids=()
   total=$(cat "$WORK"/rps."$label".* | awk '{ s += $1 } END { printf "%.0f", s }')
   for r in "$@"; do local p=${r}_pid; t1=$(( t1 + $(cpu_ticks "${!p}") )); done
-  RESULTS+=("$label http $total $(awk -v t=$(( (t1 - t0) * TICK_US )) -v n="$total" -v d="$DURATION" 'BEGIN { printf "%.1f", n > 0 ? t / (n * d) : 0 }')")
+  RESULTS+=("$label http $total $(awk -v t=$(( (t1 - t0) * TICK_US )) -v n="$total" -v d="$DURATION" 'BEGIN { printf "%.1f", (n > 0 ? t / (n * d) : 0) }')")
   t0=0; t1=0
   for r in "$@"; do local p=${r}_pid; t0=$(( t0 + $(cpu_ticks "${!p}") )); done
   for r in "$@"; do
@@ -195,7 +183,7 @@ measure() { # label replicas...  (the load split over them, run at once, summed)
   wait "${pids[@]}"
   total=$(cat "$WORK"/tps."$label".* | awk '{ s += $1 } END { printf "%.0f", s }')
   for r in "$@"; do local p=${r}_pid; t1=$(( t1 + $(cpu_ticks "${!p}") )); done
-  RESULTS+=("$label pgbench $total $(awk -v t=$(( (t1 - t0) * TICK_US )) -v n="$total" -v d="$DURATION" 'BEGIN { printf "%.1f", n > 0 ? t / (n * d) : 0 }')")
+  RESULTS+=("$label pgbench $total $(awk -v t=$(( (t1 - t0) * TICK_US )) -v n="$total" -v d="$DURATION" 'BEGIN { printf "%.1f", (n > 0 ? t / (n * d) : 0) }')")
 }
 
 config embedded
@@ -223,7 +211,7 @@ for r in "${RESULTS[@]}"; do
   printf '%-10s %-8s %12s %14s\n' "$label" "$load" "$n" "$cpu"
 done
 val() { for r in "${RESULTS[@]}"; do read -r l k n _ <<<"$r"; [[ $l == "$1" && $k == "$2" ]] && echo "$n"; done; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", b > 0 ? a / b : 0 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'; }
 for load in http pgbench; do
   echo "$load: fleet×1 / embedded $(ratio "$(val fleet1 $load)" "$(val embedded $load)")×, fleet×2 / fleet×1 $(ratio "$(val fleet2 $load)" "$(val fleet1 $load)")×"
 done
