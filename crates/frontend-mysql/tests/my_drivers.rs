@@ -8,6 +8,7 @@
 
 mod my_support;
 
+use my_support::checks::server_code;
 use my_support::{within, Harness};
 use mysql_async::prelude::*;
 
@@ -21,13 +22,6 @@ fn count(h: &Harness) -> String {
 
 fn refill(h: &Harness) {
     h.direct("DELETE FROM t; INSERT INTO t VALUES (1,'a'),(2,'b'),(3,'c')");
-}
-
-fn server_code(r: Result<(), mysql_async::Error>) -> Option<u16> {
-    match r {
-        Err(mysql_async::Error::Server(e)) => Some(e.code),
-        _ => None,
-    }
 }
 
 /// The statements that must never drop or empty `t`, whatever the path (text protocol).

@@ -7,6 +7,7 @@
 
 mod my_support;
 
+use my_support::checks::{no_hold_ever, server_code};
 use my_support::{within, Harness};
 use mysql_async::prelude::*;
 
@@ -20,25 +21,6 @@ fn count(h: &Harness) -> String {
 
 fn refill(h: &Harness) {
     h.direct("DELETE FROM t; INSERT INTO t VALUES (1,'a'),(2,'b'),(3,'c')");
-}
-
-fn server_code(r: Result<(), mysql_async::Error>) -> Option<u16> {
-    match r {
-        Err(mysql_async::Error::Server(e)) => Some(e.code),
-        _ => None,
-    }
-}
-
-/// Panics if any approval is ever requested while it runs.
-async fn no_hold_ever(h: &Harness) {
-    loop {
-        let pending = h
-            .gate
-            .approvals()
-            .list(Some(warden_approval::ApprovalState::Pending));
-        assert!(pending.is_empty(), "held: {pending:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
 }
 
 /// Runs `sql`, which must be held; the request must name `rule` (or, with `None`, not

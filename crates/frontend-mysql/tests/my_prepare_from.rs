@@ -8,6 +8,7 @@
 
 mod my_support;
 
+use my_support::checks::{no_hold_ever, server_code};
 use my_support::{within, Harness};
 use mysql_async::prelude::*;
 
@@ -17,25 +18,6 @@ fn setup(h: &Harness) {
 
 fn count(h: &Harness) -> String {
     h.direct("SELECT COUNT(*) FROM t")
-}
-
-fn server_code(r: Result<(), mysql_async::Error>) -> Option<u16> {
-    match r {
-        Err(mysql_async::Error::Server(e)) => Some(e.code),
-        _ => None,
-    }
-}
-
-/// Panics if any approval is ever requested while it runs.
-async fn no_hold_ever(h: &Harness) {
-    loop {
-        let pending = h
-            .gate
-            .approvals()
-            .list(Some(warden_approval::ApprovalState::Pending));
-        assert!(pending.is_empty(), "held instead of denied: {pending:?}");
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

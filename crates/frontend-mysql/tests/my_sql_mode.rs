@@ -8,15 +8,9 @@
 
 mod my_support;
 
+use my_support::checks::server_code;
 use my_support::within;
 use mysql_async::prelude::*;
-
-fn server_code(r: Result<(), mysql_async::Error>) -> Option<u16> {
-    match r {
-        Err(mysql_async::Error::Server(e)) => Some(e.code),
-        _ => None,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sql_mode_changes_are_followed_and_lexed_like_the_server() {

@@ -5,6 +5,7 @@
 //! afterwards; Warden logs in upstream as that account with its password.
 #![allow(dead_code)]
 
+pub mod checks;
 pub mod raw;
 
 use std::collections::BTreeMap;
