@@ -19,6 +19,8 @@
 # Env:   WARDEN_BIN (default target/release/warden)  DURATION=8 (seconds per run)
 #        CONNS=32 (wrk connections, split over the replicas)  CLIENTS=8 (pgbench clients,
 #        split)  SCALE=10  KEEP=1 (keep the work directory)
+#        PERF=1 (perf record the first Warden of each setup during its pgbench run and print
+#        the top entries by self time and by thread; needs linux-perf)
 # Needs: PostgreSQL on 127.0.0.1:5432 (user postgres, trust), psql, pgbench, nginx, wrk,
 #        curl, python3, sha256sum. Only loopback addresses are used. Builds nothing.
 set -euo pipefail
@@ -180,6 +182,10 @@ measure() { # label replicas...  (the load split over them, run at once, summed)
     local port=${r}_pg
     pgb_tps "${!port}" $(( CLIENTS / n )) "$WORK/pgb.$label.$r" >"$WORK/tps.$label.$r" & pids+=("$!")
   done
+  if [[ -n ${PERF:-} ]]; then
+    local first=${1}_pid
+    perf record -q -F 999 -g -p "${!first}" -o "$WORK/perf.$label.data" -- sleep "$DURATION" >/dev/null 2>&1 || true
+  fi
   wait "${pids[@]}"
   total=$(cat "$WORK"/tps."$label".* | awk '{ s += $1 } END { printf "%.0f", s }')
   for r in "$@"; do local p=${r}_pid; t1=$(( t1 + $(cpu_ticks "${!p}") )); done
@@ -215,6 +221,17 @@ ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.2f", (b > 0 ? a / b : 0) }'
 for load in http pgbench; do
   echo "$load: fleet×1 / embedded $(ratio "$(val fleet1 $load)" "$(val embedded $load)")×, fleet×2 / fleet×1 $(ratio "$(val fleet2 $load)" "$(val fleet1 $load)")×"
 done
+if [[ -n ${PERF:-} ]]; then
+  for f in "$WORK"/perf.*.data; do
+    [[ -e $f ]] || continue
+    echo
+    echo "perf, pgbench run, first Warden of $(basename "$f" .data): by thread, then top symbols (self)"
+    perf report -i "$f" --no-children --sort comm --stdio -g none 2>/dev/null |
+      grep -E '^ +[0-9]' | head -n 8 | sed 's/^/  /' || true
+    perf report -i "$f" --no-children --sort symbol --stdio -g none 2>/dev/null |
+      grep -E '^ +[0-9]' | head -n 15 | cut -c1-110 | sed 's/^/  /' || true
+  done
+fi
 echo "shipped rows per replica: ${SHIPPED%,}"
 echo "warden audit verify --fleet: $verified"
 [[ $verified == yes ]] || { echo "$VERIFY" >&2; exit 1; }
