@@ -63,16 +63,12 @@ impl Dialer {
         let opened = async {
             Ok::<_, tokio_postgres::Error>(match &self.tls {
                 None => {
-                    let (client, mut conn) = self.pg.connect(NoTls).await?;
-                    let messages: Messages =
-                        Box::pin(futures::stream::poll_fn(move |cx| conn.poll_message(cx)));
-                    (client, messages)
+                    let (client, conn) = self.pg.connect(NoTls).await?;
+                    (client, messages(conn))
                 }
                 Some(tls) => {
-                    let (client, mut conn) = self.pg.connect(tls.clone()).await?;
-                    let messages: Messages =
-                        Box::pin(futures::stream::poll_fn(move |cx| conn.poll_message(cx)));
-                    (client, messages)
+                    let (client, conn) = self.pg.connect(tls.clone()).await?;
+                    (client, messages(conn))
                 }
             })
         };
@@ -80,6 +76,14 @@ impl Dialer {
             .await
             .map_err(|_| FleetError::Timeout(timeout))??)
     }
+}
+
+/// A connection as the stream of its messages (driving it drives the connection).
+fn messages<T>(mut conn: tokio_postgres::Connection<Socket, T>) -> Messages
+where
+    T: tokio_postgres::tls::TlsStream + Unpin + Send + 'static,
+{
+    Box::pin(futures::stream::poll_fn(move |cx| conn.poll_message(cx)))
 }
 
 /// rustls for tokio-postgres, checking the certificate against `name` when set (else

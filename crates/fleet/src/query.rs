@@ -77,14 +77,10 @@ pub async fn query(
 ) -> Result<FleetPage, FleetError> {
     let since = q.since.map(time_to_ns).unwrap_or(i64::MIN);
     let until = q.until.map(time_to_ns).unwrap_or(i64::MAX);
-    let mut at: Option<(i64, String, i64)> = cursor.map(|c| (c.time_ns, c.replica.clone(), c.seq));
+    let mut at: Option<FleetCursor> = cursor.cloned();
     let mut page = FleetPage::default();
     let mut scanned = 0usize;
     loop {
-        let (time_ns, replica, seq) = match &at {
-            Some((t, r, s)) => (Some(*t), Some(r.clone()), Some(*s)),
-            None => (None, None, None),
-        };
         let rows = client
             .query(
                 &format!(
@@ -93,14 +89,25 @@ pub async fn query(
                         AND time_ns >= $4 AND time_ns < $5
                       ORDER BY time_ns DESC, replica_id DESC, seq DESC LIMIT $6"
                 ),
-                &[&time_ns, &replica, &seq, &since, &until, &BATCH],
+                &[
+                    &at.as_ref().map(|c| c.time_ns),
+                    &at.as_ref().map(|c| c.replica.as_str()),
+                    &at.as_ref().map(|c| c.seq),
+                    &since,
+                    &until,
+                    &BATCH,
+                ],
             )
             .await?;
         let full = rows.len() as i64 == BATCH;
         for r in &rows {
             let row = ShippedRow::read(r);
             scanned += 1;
-            let here = (row.time_ns, row.replica.clone(), row.seq);
+            let here = FleetCursor {
+                time_ns: row.time_ns,
+                seq: row.seq,
+                replica: row.replica.clone(),
+            };
             let stored = row.stored()?;
             let hit = q.select(&stored).map_err(|e| {
                 FleetError::Db(format!("replica `{}` record {}: {e}", row.replica, row.seq))
@@ -110,13 +117,9 @@ pub async fn query(
                     replica: row.replica.clone(),
                     record,
                 });
-                if page.records.len() >= q.limit.max(1) {
-                    page.next = Some(cursor_of(&here));
-                    return Ok(page);
-                }
             }
-            if scanned >= SCAN_LIMIT {
-                page.next = Some(cursor_of(&here));
+            if page.records.len() >= q.limit.max(1) || scanned >= SCAN_LIMIT {
+                page.next = Some(here);
                 return Ok(page);
             }
             at = Some(here);
@@ -124,14 +127,6 @@ pub async fn query(
         if !full {
             return Ok(page);
         }
-    }
-}
-
-fn cursor_of(at: &(i64, String, i64)) -> FleetCursor {
-    FleetCursor {
-        time_ns: at.0,
-        seq: at.2,
-        replica: at.1.clone(),
     }
 }
 
