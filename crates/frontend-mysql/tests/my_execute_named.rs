@@ -8,20 +8,9 @@
 mod my_support;
 
 use my_support::checks::{no_hold_ever, server_code};
+use my_support::table::{count, refill, setup};
 use my_support::{within, Harness};
 use mysql_async::prelude::*;
-
-fn setup(h: &Harness) {
-    h.direct("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1,'a'),(2,'b'),(3,'c')");
-}
-
-fn count(h: &Harness) -> String {
-    h.direct("SELECT COUNT(*) FROM t")
-}
-
-fn refill(h: &Harness) {
-    h.direct("DELETE FROM t; INSERT INTO t VALUES (1,'a'),(2,'b'),(3,'c')");
-}
 
 /// Runs `sql`, which must be held; the request must name `rule` (or, with `None`, not
 /// the unbounded-writes rule: opaque) and show `shown`; it is then denied.

@@ -5,15 +5,8 @@
 mod my_support;
 
 use my_support::raw::Reply;
+use my_support::table::{count, setup};
 use my_support::{start, within};
-
-fn setup(h: &my_support::Harness) {
-    h.direct("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1,'a'),(2,'b'),(3,'c')");
-}
-
-fn count(h: &my_support::Harness) -> String {
-    h.direct("SELECT COUNT(*) FROM t")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_work_through_the_cli_and_the_upstream_account_stays_hidden() {

@@ -9,16 +9,9 @@
 mod my_support;
 
 use my_support::checks::{no_hold_ever, server_code};
-use my_support::{within, Harness};
+use my_support::table::{count, setup};
+use my_support::within;
 use mysql_async::prelude::*;
-
-fn setup(h: &Harness) {
-    h.direct("CREATE TABLE t (id INT PRIMARY KEY, v VARCHAR(20)); INSERT INTO t VALUES (1,'a'),(2,'b'),(3,'c')");
-}
-
-fn count(h: &Harness) -> String {
-    h.direct("SELECT COUNT(*) FROM t")
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn drop_and_truncate_inside_prepare_from_are_denied_not_held() {

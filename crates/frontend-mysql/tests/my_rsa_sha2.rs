@@ -8,6 +8,7 @@
 
 mod my_support;
 
+use my_support::checks::details_until;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -20,32 +21,6 @@ const SHA2: &str = "method=caching_sha2_password";
 
 fn setup(h: &Harness) {
     h.direct("CREATE TABLE t (id INT PRIMARY KEY); INSERT INTO t VALUES (1),(2),(3)");
-}
-
-/// Details of `kind` records (`authenticated`, `auth_failed`) for `user`, waiting until
-/// `done` holds (up to 5 s).
-async fn details_until(
-    h: &Harness,
-    kind: &str,
-    user: &str,
-    done: impl Fn(&[String]) -> bool,
-) -> Vec<String> {
-    let mut details = Vec::new();
-    for _ in 0..100 {
-        details = h
-            .audit_records(kind)
-            .await
-            .into_iter()
-            .filter(|e| e.actor.as_ref().is_some_and(|a| a.name == user))
-            .filter(|e| format!("{:?}", e.kind).to_lowercase() == kind.replace('_', ""))
-            .filter_map(|e| e.detail)
-            .collect();
-        if done(&details) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    details
 }
 
 /// An RSA key pair made with openssl in `dir`: (private key PEM, public key PEM).

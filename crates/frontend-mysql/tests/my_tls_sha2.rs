@@ -8,6 +8,7 @@
 
 mod my_support;
 
+use my_support::checks::{auth_details, details_until};
 use my_support::{within, Harness, ALICE_PW, CAROL_PW};
 use mysql_async::prelude::*;
 
@@ -39,39 +40,6 @@ async fn cli_tls(h: &Harness, user: &str, pw: &str, sql: &str) -> (bool, String,
         String::from_utf8_lossy(&out.stdout).trim().to_owned(),
         String::from_utf8_lossy(&out.stderr).into_owned(),
     )
-}
-
-async fn auth_details(h: &Harness, kind: &str, user: &str) -> Vec<String> {
-    h.audit_records(kind)
-        .await
-        .into_iter()
-        .filter(|e| e.actor.as_ref().is_some_and(|a| a.name == user))
-        .filter(|e| {
-            format!("{:?}", e.kind)
-                .to_lowercase()
-                .contains(&kind.replace('_', ""))
-        })
-        .filter_map(|e| e.detail)
-        .collect()
-}
-
-/// [`auth_details`], polled until `done` holds (records are written in the background;
-/// at most 5 s).
-async fn details_until(
-    h: &Harness,
-    kind: &str,
-    user: &str,
-    done: impl Fn(&[String]) -> bool,
-) -> Vec<String> {
-    let mut details = Vec::new();
-    for _ in 0..100 {
-        details = auth_details(h, kind, user).await;
-        if done(&details) {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
-    details
 }
 
 fn has(details: &[String], needle: &str) -> bool {

@@ -22,3 +22,33 @@ pub async fn no_hold_ever(h: &Harness) {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
     }
 }
+
+/// Details of the `kind` records (`authenticated`, `auth_failed`) of `user` so far.
+pub async fn auth_details(h: &Harness, kind: &str, user: &str) -> Vec<String> {
+    h.audit_records(kind)
+        .await
+        .into_iter()
+        .filter(|e| e.actor.as_ref().is_some_and(|a| a.name == user))
+        .filter(|e| format!("{:?}", e.kind).to_lowercase() == kind.replace('_', ""))
+        .filter_map(|e| e.detail)
+        .collect()
+}
+
+/// [`auth_details`], polled until `done` holds (records are written in the background;
+/// at most 5 s).
+pub async fn details_until(
+    h: &Harness,
+    kind: &str,
+    user: &str,
+    done: impl Fn(&[String]) -> bool,
+) -> Vec<String> {
+    let mut details = Vec::new();
+    for _ in 0..100 {
+        details = auth_details(h, kind, user).await;
+        if done(&details) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    details
+}

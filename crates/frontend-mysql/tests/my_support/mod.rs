@@ -7,6 +7,7 @@
 
 pub mod checks;
 pub mod raw;
+pub mod table;
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
