@@ -200,10 +200,7 @@ fn gateway_token(
     name: Option<String>,
     client: Option<IpAddr>,
 ) -> Result<Authenticated, AuthRefusal> {
-    let who = format!(
-        "bearer-token@{}",
-        client.map(|c| c.to_string()).unwrap_or_default()
-    );
+    let who = token_throttle_key(client);
     if let Err(t) = throttle.check(&who, client) {
         return Err(throttled(name, &t).with_method(LoginMethod::Token));
     }
@@ -231,6 +228,15 @@ fn gateway_token(
     }
 }
 
+/// Tokens are not attributable to a user until they match: the throttle's key for token
+/// attempts (static bearer tokens and gateway tokens alike) is the client's address.
+fn token_throttle_key(client: Option<IpAddr>) -> String {
+    format!(
+        "bearer-token@{}",
+        client.map(|c| c.to_string()).unwrap_or_default()
+    )
+}
+
 fn refuse(user: Option<String>, method: LoginMethod, audit_reason: &str) -> AuthRefusal {
     AuthRefusal {
         user,
@@ -254,11 +260,7 @@ fn bearer(
     token: &str,
     client: Option<IpAddr>,
 ) -> Result<Actor, AuthRefusal> {
-    // Tokens are not attributable to a user until they match: throttle by IP.
-    let who = format!(
-        "bearer-token@{}",
-        client.map(|c| c.to_string()).unwrap_or_default()
-    );
+    let who = token_throttle_key(client);
     if let Err(t) = throttle.check(&who, client) {
         return Err(throttled(None, &t));
     }
