@@ -43,7 +43,7 @@ pub(crate) struct Inner {
     waiters: Mutex<HashMap<String, watch::Sender<Option<Resolution>>>>,
     /// Approved, unused retry-mode requests (candidates for `take_retry_approval`).
     retry_ready: Mutex<HashSet<String>>,
-    feed: broadcast::Sender<ApprovalRequest>,
+    feed: broadcast::Sender<Arc<ApprovalRequest>>,
     stats: Stats,
 }
 
@@ -244,7 +244,7 @@ impl Approvals {
             .stats
             .entered(ApprovalState::Withdrawn, ApprovalState::Pending);
         self.schedule_expiry(&req);
-        let _ = self.inner.feed.send(req.clone());
+        let _ = self.inner.feed.send(Arc::new(req.clone()));
         Ok(Held::new(
             self.clone(),
             req.id.clone(),
@@ -395,7 +395,7 @@ impl Approvals {
 
     /// Every transition (including new requests), for the console's live view and
     /// the webhooks.
-    pub fn subscribe(&self) -> broadcast::Receiver<ApprovalRequest> {
+    pub fn subscribe(&self) -> broadcast::Receiver<Arc<ApprovalRequest>> {
         self.inner.feed.subscribe()
     }
 
@@ -551,7 +551,7 @@ impl Approvals {
         } else {
             ready.remove(&req.id);
         }
-        let _ = self.inner.feed.send(req.clone());
+        let _ = self.inner.feed.send(Arc::new(req.clone()));
     }
 }
 

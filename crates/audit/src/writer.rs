@@ -193,7 +193,7 @@ pub(crate) struct Writer {
     pub op: u64,
     pub inbox: InboxGuard,
     pub shared: Arc<Shared>,
-    pub feed: broadcast::Sender<Record>,
+    pub feed: broadcast::Sender<Arc<Record>>,
     pub key: SigningKey,
     pub cfg: AuditConfig,
     pub head: Head,
@@ -335,13 +335,13 @@ impl Writer {
         let mut waiters = Vec::new();
         for (a, hash) in appends.into_iter().zip(hashes) {
             if let Some(event) = a.event {
-                let _ = self.feed.send(Record {
+                let _ = self.feed.send(Arc::new(Record {
                     seq: a.seq,
                     time,
                     prev_hash: hex::encode(prev),
                     hash: hex::encode(hash),
                     event,
-                });
+                }));
             }
             prev = hash;
             if let Some(r) = a.reply {

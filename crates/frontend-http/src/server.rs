@@ -13,7 +13,11 @@ use std::sync::atomic::AtomicU64;
 use std::sync::Arc;
 use std::time::Duration;
 
-use hyper::service::service_fn;
+use std::convert::Infallible;
+
+use http::{Request, Response};
+use hyper::body::Incoming;
+use hyper::service::{service_fn, Service};
 use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
 use hyper_util::server::conn::auto;
 use tokio::io::{AsyncRead, AsyncWrite};
@@ -21,6 +25,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio_rustls::TlsAcceptor;
 use warden_inspect::Protocol;
 
+use super::body::ProxyBody;
 use super::handler::{handle, Conn, Shared};
 use super::holds::AsyncHolds;
 use super::identity::BasicCache;
@@ -76,29 +81,51 @@ async fn connection(
     // connection pay for it while it sits idle.
     match acceptor {
         None => match first_bytes(&tcp, shared.request_timeout()).await {
-            FirstBytes::Http1 => Box::pin(serve_io(shared, tcp, peer, Versions::Http1)).await,
-            FirstBytes::MaybeHttp2 => Box::pin(serve_io(shared, tcp, peer, Versions::Any)).await,
+            FirstBytes::Http1 => Box::pin(serve_http1(shared, tcp, peer)).await,
+            FirstBytes::MaybeHttp2 => Box::pin(serve_any(shared, tcp, peer)).await,
             FirstBytes::Closed => {}
             FirstBytes::TimedOut => tracing::debug!(%peer, "no request within the request timeout"),
         },
-        Some(acceptor) => match tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(tcp)).await {
-            Ok(Ok(tls)) => Box::pin(serve_io(shared, tls, peer, Versions::Any)).await,
-            Ok(Err(e)) => tracing::debug!(%peer, "tls handshake failed: {e}"),
-            Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
-        },
+        Some(acceptor) => Box::pin(tls_connection(shared, acceptor, tcp, peer)).await,
     }
 }
 
-/// Which HTTP versions a connection may turn out to speak.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Versions {
-    /// Its first bytes ruled HTTP/2 out.
-    Http1,
-    /// HTTP/1.1 or HTTP/2: hyper-util's auto builder reads the preface and decides.
-    Any,
+/// The TLS branch of [`connection`], boxed there: the handshake future holds a whole
+/// rustls session, and left inline it sized every connection's task by it.
+async fn tls_connection(
+    shared: Arc<Shared>,
+    acceptor: TlsAcceptor,
+    tcp: TcpStream,
+    peer: SocketAddr,
+) {
+    match tokio::time::timeout(TLS_HANDSHAKE, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => Box::pin(serve_any(shared, tls, peer)).await,
+        Ok(Err(e)) => tracing::debug!(%peer, "tls handshake failed: {e}"),
+        Err(_) => tracing::debug!(%peer, "tls handshake timed out"),
+    }
 }
 
-async fn serve_io<IO>(shared: Arc<Shared>, io: IO, peer: SocketAddr, versions: Versions)
+/// The future a request's service call returns (boxed: see [`guarded_service`]).
+type HandleFuture = std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Response<ProxyBody>, Infallible>> + Send>,
+>;
+
+/// The connection's bytes behind the framing guard, and the service that answers its
+/// requests.
+fn guarded_service<IO>(
+    shared: &Arc<Shared>,
+    io: IO,
+    peer: SocketAddr,
+) -> (
+    TokioIo<FramingGuard<IO>>,
+    impl Service<
+            Request<Incoming>,
+            Response = Response<ProxyBody>,
+            Error = Infallible,
+            Future = HandleFuture,
+        > + Clone
+        + Send,
+)
 where
     IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
@@ -120,36 +147,55 @@ where
     let svc = service_fn(move |req| {
         let shared = svc_shared.clone();
         let conn = conn.clone();
-        Box::pin(async move { Ok::<_, std::convert::Infallible>(handle(shared, conn, req).await) })
-            as std::pin::Pin<Box<dyn std::future::Future<Output = _> + Send>>
+        Box::pin(async move { Ok::<_, Infallible>(handle(shared, conn, req).await) })
+            as HandleFuture
     });
-    let io = TokioIo::new(guarded);
-    let max_buf = (shared.opts.max_header_bytes + 16 * 1024).max(8 * 1024);
-    let shutdown = shared.ctx.shutdown.clone();
-    if versions == Versions::Http1 {
-        let conn = hyper::server::conn::http1::Builder::new()
-            .timer(TokioTimer::new())
-            .header_read_timeout(shared.request_timeout())
-            .max_buf_size(max_buf)
-            .serve_connection(io, svc)
-            .with_upgrades();
-        tokio::pin!(conn);
-        return drive(conn, &shutdown, peer, |c| c.graceful_shutdown()).await;
-    }
+    (TokioIo::new(guarded), svc)
+}
+
+/// The largest buffer hyper may grow for one connection.
+fn max_buf(shared: &Shared) -> usize {
+    // The guard enforces the head limit with a proper 431; leave hyper headroom.
+    (shared.opts.max_header_bytes + 16 * 1024).max(8 * 1024)
+}
+
+/// A plain connection whose first bytes ruled HTTP/2 out: hyper's HTTP/1 server alone
+/// (its own function, boxed by the caller, so that an HTTP/1 connection's state is not
+/// sized by the auto builder's HTTP/2 machinery).
+async fn serve_http1<IO>(shared: Arc<Shared>, io: IO, peer: SocketAddr)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (io, svc) = guarded_service(&shared, io, peer);
+    let conn = hyper::server::conn::http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(shared.request_timeout())
+        .max_buf_size(max_buf(&shared))
+        .serve_connection(io, svc)
+        .with_upgrades();
+    tokio::pin!(conn);
+    drive(conn, &shared.ctx.shutdown, peer, |c| c.graceful_shutdown()).await
+}
+
+/// HTTP/1.1 or HTTP/2: hyper-util's auto builder reads the preface and decides.
+async fn serve_any<IO>(shared: Arc<Shared>, io: IO, peer: SocketAddr)
+where
+    IO: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let (io, svc) = guarded_service(&shared, io, peer);
     let mut builder = auto::Builder::new(TokioExecutor::new());
     builder
         .http1()
         .timer(TokioTimer::new())
         .header_read_timeout(shared.request_timeout())
-        // The guard enforces the head limit with a proper 431; leave hyper headroom.
-        .max_buf_size(max_buf);
+        .max_buf_size(max_buf(&shared));
     builder
         .http2()
         .timer(TokioTimer::new())
         .max_header_list_size(u32::try_from(shared.opts.max_header_bytes).unwrap_or(u32::MAX));
     let conn = builder.serve_connection_with_upgrades(io, svc);
     tokio::pin!(conn);
-    drive(conn, &shutdown, peer, |c| c.graceful_shutdown()).await
+    drive(conn, &shared.ctx.shutdown, peer, |c| c.graceful_shutdown()).await
 }
 
 /// Runs a connection to its end; on shutdown, asks it to finish gracefully and gives it

@@ -100,7 +100,7 @@ struct Runner {
 impl Runner {
     async fn live(
         mut self,
-        mut feed: tokio::sync::broadcast::Receiver<Record>,
+        mut feed: tokio::sync::broadcast::Receiver<Arc<Record>>,
         mut remote: Option<tokio::sync::mpsc::Receiver<Vec<RemoteRecord>>>,
         mut last: u64,
         stop: CancellationToken,
