@@ -85,6 +85,18 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
     /// Next physical packet: `(sequence id, payload)`, `None` at a clean end of stream.
     /// The payload may be up to [`MAX_CHUNK`]; `limit` bounds it further.
     pub async fn read_physical(&mut self, limit: usize) -> Result<Option<(u8, Bytes)>, MyError> {
+        let Some((seq, len)) = self.peek_physical(limit).await? else {
+            return Ok(None);
+        };
+        self.buf.advance(4);
+        Ok(Some((seq, self.buf.split_to(len).freeze())))
+    }
+
+    /// Buffers the next physical packet whole without consuming it: `(sequence id,
+    /// payload length)`, `None` at a clean end of stream. Its payload is then
+    /// [`peeked`](Self::peeked) until [`consume`](Self::consume) drops it (the relay
+    /// copies response packets this way, without a buffer per packet).
+    pub async fn peek_physical(&mut self, limit: usize) -> Result<Option<(u8, usize)>, MyError> {
         if !self.fill(4).await? {
             return Ok(None);
         }
@@ -100,8 +112,18 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
                 "connection closed inside a packet".into(),
             ));
         }
-        self.buf.advance(4);
-        Ok(Some((seq, self.buf.split_to(len).freeze())))
+        Ok(Some((seq, len)))
+    }
+
+    /// The payload of the packet [`peek_physical`](Self::peek_physical) returned (`len`:
+    /// its length). Empty when fewer bytes are buffered (never panics).
+    pub fn peeked(&self, len: usize) -> &[u8] {
+        self.buf.get(4..4 + len).unwrap_or_default()
+    }
+
+    /// Drops the peeked packet of payload length `len` from the buffer.
+    pub fn consume(&mut self, len: usize) {
+        self.buf.advance((4 + len).min(self.buf.len()));
     }
 
     /// Next logical packet, whose first physical packet must carry `expected_seq`.
@@ -190,8 +212,22 @@ pub async fn send<W: AsyncWrite + Unpin>(
     payload: &[u8],
 ) -> Result<u8, MyError> {
     let mut out = BytesMut::with_capacity(payload.len() + 4);
-    let next = encode(&mut out, seq, payload);
-    io.write_all(&out).await?;
+    send_with(io, &mut out, seq, payload).await
+}
+
+/// [`send`] with a caller's reusable buffer (emptied again, in one write when the
+/// payload is one packet).
+pub async fn send_with<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    out: &mut BytesMut,
+    seq: u8,
+    payload: &[u8],
+) -> Result<u8, MyError> {
+    out.clear();
+    let next = encode(out, seq, payload);
+    let written = io.write_all(out).await;
+    out.clear();
+    written?;
     io.flush().await?;
     Ok(next)
 }
