@@ -126,6 +126,44 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
         self.buf.advance((4 + len).min(self.buf.len()));
     }
 
+    /// The run of whole packets at the front of the buffer that are result-set rows, as
+    /// a relay may pass them on unchanged: sequence ids `seq`, `seq + 1`, ... in order,
+    /// each payload non-empty, shorter than [`MAX_CHUNK`] (no continuation) and neither
+    /// an EOF (`0xFE`, under 9 bytes) nor an ERR (`0xFF`). Returns the run's length in
+    /// bytes (headers included) and its number of packets; the bytes are
+    /// [`front`](Self::front) until [`advance`](Self::advance) drops them.
+    pub fn buffered_rows(&self, seq: u8) -> (usize, usize) {
+        let (mut at, mut count, mut seq) = (0, 0, seq);
+        while let Some(h) = self.buf.get(at..at + 4) {
+            let len = usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16;
+            let Some(&first) = self.buf.get(at + 4) else {
+                break;
+            };
+            let end = at + 4 + len;
+            let row = h[3] == seq
+                && len > 0
+                && len < MAX_CHUNK
+                && end <= self.buf.len()
+                && first != 0xff
+                && !(first == 0xfe && len < 9);
+            if !row {
+                break;
+            }
+            (at, count, seq) = (end, count + 1, seq.wrapping_add(1));
+        }
+        (at, count)
+    }
+
+    /// The first `n` buffered bytes (fewer when fewer are buffered).
+    pub fn front(&self, n: usize) -> &[u8] {
+        &self.buf[..n.min(self.buf.len())]
+    }
+
+    /// Drops the first `n` buffered bytes.
+    pub fn advance(&mut self, n: usize) {
+        self.buf.advance(n.min(self.buf.len()));
+    }
+
     /// Next logical packet, whose first physical packet must carry `expected_seq`.
     /// `None` at a clean end of stream before it starts.
     pub async fn read_packet(&mut self, expected_seq: u8) -> Result<Option<Packet>, MyError> {

@@ -159,6 +159,28 @@ impl<U: AsyncRead + AsyncWrite + Unpin, C: AsyncWrite + Unpin> Pipe<'_, U, C> {
         self.up.consume(head.len);
     }
 
+    /// Forwards the result-set rows already buffered whole, in one copy (see
+    /// [`PacketReader::buffered_rows`]): their sequence ids are checked and passed on
+    /// unchanged, so only when the client's ids are the upstream's (no local-file
+    /// exchange shifted them). Returns how many rows were forwarded.
+    async fn forward_buffered_rows(&mut self) -> Result<u64, MyError> {
+        if self.shift != 0 {
+            return Ok(0);
+        }
+        let (bytes, count) = self.up.buffered_rows(self.up_seq);
+        if count == 0 {
+            return Ok(0);
+        }
+        self.out.extend_from_slice(self.up.front(bytes));
+        self.up.advance(bytes);
+        self.up_seq = self.up_seq.wrapping_add(count as u8);
+        self.bytes += (bytes - 4 * count) as u64;
+        if self.out.len() >= FLUSH_AT {
+            self.flush().await?;
+        }
+        Ok(count as u64)
+    }
+
     async fn next_forwarded(&mut self) -> Result<Head, MyError> {
         let head = self.read_first().await?;
         self.forward(&head).await?;
@@ -308,6 +330,7 @@ where
 {
     let mut rows = 0u64;
     loop {
+        rows += pipe.forward_buffered_rows().await?;
         let p = pipe.next_forwarded().await?;
         if p.is_eof() || p.err.is_some() {
             return Ok((rows, p));
