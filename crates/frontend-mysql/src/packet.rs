@@ -343,6 +343,44 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn buffered_rows_stop_at_anything_but_a_whole_row_in_order() {
+        let rows_then = |tail: &[u8]| {
+            let mut out = BytesMut::new();
+            encode(&mut out, 3, b"\x01a");
+            encode(&mut out, 4, b"\x02bb");
+            out.extend_from_slice(tail);
+            out.to_vec()
+        };
+        let run = (4 + 2) + (4 + 3);
+        for (tail, why) in [
+            (&b"\x05\x00\x00\x05\xfe\x00\x00\x02\x00"[..], "an EOF"),
+            (&b"\x03\x00\x00\x05\xff\x15\x04"[..], "an ERR"),
+            (&b"\x02\x00\x00\x09\x01c"[..], "a wrong sequence id"),
+            (&b"\x00\x00\x00\x05"[..], "an empty packet"),
+            (&b"\x04\x00\x00\x05\x03cc"[..], "a partly read row"),
+            (&b"\xff\xff\xff\x05\x01"[..], "a 16 MiB packet"),
+            (&b"\x04\x00"[..], "a partial header"),
+        ] {
+            let bytes = rows_then(tail);
+            let mut r = PacketReader::new(&bytes[..], 1 << 20);
+            r.fill(bytes.len()).await.expect("buffered");
+            assert_eq!(r.buffered_rows(3), (run, 2), "{why}");
+            assert_eq!(r.front(run), &bytes[..run]);
+            assert_eq!(r.buffered_rows(4), (0, 0), "out of order from the start");
+            r.advance(run);
+            assert_eq!(r.front(usize::MAX), tail);
+        }
+        // a text row whose first value is 16 MiB or longer starts with 0xFE but is no EOF
+        let mut long = vec![0xfe];
+        long.extend_from_slice(&[0u8; 9]);
+        let mut out = BytesMut::new();
+        encode(&mut out, 1, &long);
+        let mut r = PacketReader::new(&out[..], 1 << 20);
+        r.fill(out.len()).await.expect("buffered");
+        assert_eq!(r.buffered_rows(1), (out.len(), 1));
+    }
+
+    #[tokio::test]
     async fn bad_sequence_and_truncation_are_errors() {
         let e = read_all(vec![1, 0, 0, 5, 3], 1024).await.expect_err("seq");
         assert!(
