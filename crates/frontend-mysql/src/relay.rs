@@ -7,6 +7,12 @@
 //! LOCAL`) is answered with an empty file and the request is never shown to the client;
 //! the sequence ids the client sees are shifted so that its view stays consistent.
 //!
+//! Packets are copied from the upstream reader's buffer into the session's reused
+//! output buffer (no allocation per packet); result-set rows that are already buffered
+//! whole go as one copy after each one's sequence id and kind were checked
+//! ([`PacketReader::buffered_rows`]). The client gets one write per response, or per
+//! 64 KiB of it.
+//!
 //! Must never forward a packet whose sequence id is not the expected one, and never
 //! send the upstream a byte of a client file.
 
