@@ -1,6 +1,7 @@
 # Helpers the side-by-side scripts under benches/ share; sourced, not run.
 # die MSG | need CMD HINT | stop_pid PID (TERM, 5 s, KILL) | free_port | wait_port PORT LOG
-# | cpu_ticks PID (utime + stime, clock ticks)
+# | cpu_ticks PID (utime + stime, clock ticks) | ctx_switches PID (voluntary + involuntary,
+# summed over the live threads)
 
 die() { echo "error: $*" >&2; exit 1; }
 need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found — $2"; }
@@ -16,3 +17,4 @@ wait_port() {
   echo "port $1 never opened; log:" >&2; tail -n 30 "$2" >&2; return 1
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }'; }

@@ -10,8 +10,11 @@
 #               values, decided and audited.
 # For each test (oltp_point_select, oltp_read_only) and thread count (1, 8) it runs sysbench
 # against both (prepared statements: sysbench's default --db-ps-mode=auto) and prints TPS,
-# p95 latency and the ratio warden/direct. Finally it stops Warden and verifies the audit
-# chain it wrote (`warden audit verify`).
+# p95 latency and the ratio warden/direct, and the CPU time (utime + stime from
+# /proc/PID/stat) and context switches (all threads' ctxt_switches) per transaction of the
+# warden process and of mariadbd, measured before and after each run: a cost which the
+# other load on a shared machine hardly moves, unlike TPS. Finally it stops Warden and
+# verifies the audit chain it wrote (`warden audit verify`).
 #
 # Usage: benches/mysql/run.sh
 # Env:   DURATION=15 (seconds per run)  TABLES=4  TABLE_SIZE=10000
@@ -20,6 +23,11 @@
 #                                    (default: `cargo build --release --bin warden`)
 #        POLICIES=policies/mysql-production.yaml   policy file or folder for Warden
 #        KEEP=1   keep the work directory (config, logs, sysbench output)
+#        PERF=1   also `perf record -F 999 -g` Warden during each of its runs and print the
+#                 top entries of each profile by thread and by symbol (self time);
+#                 PERF_ARGS="--call-graph dwarf" for call chains (kept with KEEP=1)
+#        THREAD_COSTS=1   also print the warden process's CPU µs and context switches per
+#                 transaction by thread name (tokio-rt-worker, audit-writer, sled-io, ...)
 # Needs: MariaDB on 127.0.0.1:3306 (root, no password), the mariadb client, sysbench
 #        (apt-get install sysbench), python3; cargo unless WARDEN_BIN is set. Only
 #        loopback addresses are used.
@@ -37,9 +45,8 @@ UP_USER=warden_sb
 UP_PW=sb-upstream-$$-$RANDOM
 PW=bench-password-1   # the Warden user's password (only its verifier goes in the config)
 PIDS=()
-
-die() { echo "error: $*" >&2; exit 1; }
-need() { command -v "$1" >/dev/null 2>&1 || die "$1 not found — $2"; }
+# shellcheck source=../lib.sh
+source "$ROOT/benches/lib.sh"
 root_sql() { mariadb -h 127.0.0.1 -P 3306 -u root -N -B -e "$1"; }
 
 need mariadb  "install the MariaDB client: apt-get install -y mariadb-client"
@@ -49,14 +56,12 @@ need python3  "install it: apt-get install -y python3"
 root_sql 'SELECT 1' >/dev/null 2>&1 || die "MariaDB does not answer on 127.0.0.1:3306 as root without a password"
 [[ -e $POLICIES ]] || die "policy path $POLICIES does not exist"
 
+MARIADB_PID=$(pgrep -x mariadbd || pgrep -x mysqld || true)
+MARIADB_PID=${MARIADB_PID%%$'\n'*}
+[[ -n $MARIADB_PID && -r /proc/$MARIADB_PID/stat ]] ||
+  echo "note: no local mariadbd/mysqld process readable: its CPU per transaction is not shown" >&2
+
 WORK=$(mktemp -d /tmp/warden-sysbench.XXXXXX)
-stop_pid() {
-  local p=$1
-  kill "$p" 2>/dev/null || return 0
-  for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-  kill -9 "$p" 2>/dev/null || true
-  wait "$p" 2>/dev/null || true
-}
 cleanup() {
   local rc=$?
   trap - EXIT
@@ -70,11 +75,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
-wait_port() { # port log
-  for _ in $(seq 300); do (echo >"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done
-  echo "port $1 never opened; log:" >&2; tail -n 30 "$2" >&2; return 1
-}
 
 # --- the warden binary -------------------------------------------------------------------
 if [[ -z ${WARDEN_BIN:-} ]]; then
@@ -140,36 +140,81 @@ got=$(timeout 30 mariadb --skip-ssl -h 127.0.0.1 -P "$WPORT" -u bench -p"$PW" -N
 [[ $got == "$TABLE_SIZE" ]] || die "unexpected answer through Warden: $got"
 
 # --- runs --------------------------------------------------------------------------------
-run() { # name port user password test threads -> "tps p95_ms" ("- -" on failure)
-  local name=$1 port=$2 user=$3 pw=$4 test=$5 t=$6 out rc=0
+TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
+cost_of() { # pid -> "ticks switches" ("- -" without a pid)
+  if [[ -n $1 && -r /proc/$1/stat ]]; then echo "$(cpu_ticks "$1") $(ctx_switches "$1")"; else echo "- -"; fi
+}
+per_tx() { # before after transactions -> "cpu_us/tx cs/tx"
+  local t0 s0 t1 s1
+  read -r t0 s0 <<<"$1"; read -r t1 s1 <<<"$2"
+  awk -v t0="$t0" -v t1="$t1" -v s0="$s0" -v s1="$s1" -v n="$3" -v us="$TICK_US" 'BEGIN {
+    if (t0 == "-" || t1 == "-" || n + 0 == 0) print "- -"; else printf "%.1f %.2f", (t1 - t0) * us / n, (s1 - s0) / n }'
+}
+# name port user password test threads
+#   -> "tps p95_ms warden_cpu_us/tx warden_cs/tx mariadb_cpu_us/tx mariadb_cs/tx" ("-" on failure)
+# pid -> "tid name ticks switches" per thread, names without their trailing digits
+thread_costs() {
+  for d in /proc/"$1"/task/*; do
+    awk -v OFS=' ' '{ sub(/^.*\) /, ""); print $12 + $13 }' "$d/stat" 2>/dev/null | {
+      read -r ticks || exit 0
+      name=$(tr -d '0-9' <"$d/comm" | sed 's/-*$//; s/ /_/g')
+      cs=$(awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }' "$d/status" 2>/dev/null)
+      echo "${d##*/} $name $ticks $cs"
+    }
+  done
+}
+run() {
+  local name=$1 port=$2 user=$3 pw=$4 test=$5 t=$6 out rc=0 perf_pid=
+  local w0 w1 m0 m1
+  [[ -n ${THREAD_COSTS:-} && $name == warden ]] && thread_costs "$WARDEN_PID" >"$WORK/threads.$test.t$t.0"
+  w0=$(cost_of "$WARDEN_PID"); m0=$(cost_of "$MARIADB_PID")
+  if [[ -n ${PERF:-} && $name == warden ]]; then
+    # shellcheck disable=SC2086
+    perf record -q -F 999 ${PERF_ARGS:--g} -p "$WARDEN_PID" -o "$WORK/perf.$test.t$t.data" -- sleep "$DURATION" \
+      >/dev/null 2>&1 &
+    perf_pid=$!
+  fi
   out=$(timeout $((DURATION + 60)) sysbench "$test" "${SB_COMMON[@]}" --mysql-port="$port" \
         --mysql-user="$user" --mysql-password="$pw" --threads="$t" --time="$DURATION" \
         --percentile=95 --report-interval=0 run 2>&1) || rc=$?
+  w1=$(cost_of "$WARDEN_PID"); m1=$(cost_of "$MARIADB_PID")
+  [[ -n ${THREAD_COSTS:-} && $name == warden ]] && thread_costs "$WARDEN_PID" >"$WORK/threads.$test.t$t.1"
+  [[ -n $perf_pid ]] && { wait "$perf_pid" 2>/dev/null || true; }
   printf '%s\n' "$out" >"$WORK/$name.$test.t$t.out"
-  local tps p95
+  local tps p95 n
   tps=$(sed -n 's/^ *transactions: *[0-9]* *(\([0-9.]*\) per sec.*/\1/p' <<<"$out" | tail -1)
+  n=$(sed -n 's/^ *transactions: *\([0-9]*\) *(.*/\1/p' <<<"$out" | tail -1)
   p95=$(sed -n 's/^ *95th percentile: *\([0-9.]*\).*/\1/p' <<<"$out" | tail -1)
   if [[ $rc != 0 || -z $tps ]]; then
     echo "$name $test threads=$t failed (rc=$rc):" >&2
     grep -iE 'error|fatal' <<<"$out" | head -5 >&2 || true
-    echo "- -"; return
+    echo "- - - - - -"; return
   fi
-  echo "$tps ${p95:--}"
+  local wcost="- -"
+  [[ $name == warden ]] && wcost=$(per_tx "$w0" "$w1" "$n")
+  echo "$tps ${p95:--} $wcost $(per_tx "$m0" "$m1" "$n")"
 }
+
+echo "warming up MariaDB (3 s oltp_point_select, direct)..." >&2
+sysbench oltp_point_select "${SB_COMMON[@]}" --mysql-port=3306 --mysql-user="$UP_USER" \
+  --mysql-password="$UP_PW" --threads=2 --time=3 run >/dev/null 2>&1 || true
 
 echo "each run: ${DURATION}s; nproc=$(nproc); load before: $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 RESULTS=()
+COSTS=()
 for test in $TESTS; do
   for t in $THREADS; do
-    read -r d_tps d_p95 < <(run direct 3306 "$UP_USER" "$UP_PW" "$test" "$t")
-    read -r w_tps w_p95 < <(run warden "$WPORT" bench "$PW" "$test" "$t")
+    read -r d_tps d_p95 _ _ d_mcpu d_mcs < <(run direct 3306 "$UP_USER" "$UP_PW" "$test" "$t")
+    read -r w_tps w_p95 w_cpu w_cs w_mcpu w_mcs < <(run warden "$WPORT" bench "$PW" "$test" "$t")
     ratio=$(awk -v w="$w_tps" -v d="$d_tps" 'BEGIN{ if (d+0 > 0 && w+0 > 0) printf "%.2f", w/d; else print "-" }')
     RESULTS+=("$test $t $d_tps $d_p95 $w_tps $w_p95 $ratio")
+    COSTS+=("$test $t $w_cpu $w_cs $d_mcpu $d_mcs $w_mcpu $w_mcs")
     echo "  done: $test threads=$t" >&2
   done
 done
 
 echo
+echo "# benches/mysql/run.sh — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r); $("$WARDEN_BIN" --version)"
 echo "sysbench through Warden vs direct (MariaDB $(root_sql 'SELECT VERSION()'), ${DURATION}s per run, $TABLES x $TABLE_SIZE rows, load after: $(cut -d' ' -f1-3 /proc/loadavg))"
 printf '%-18s %7s | %10s %9s | %10s %9s | %13s\n' test threads "direct TPS" "p95 ms" "warden TPS" "p95 ms" "warden/direct"
 printf -- '-%.0s' $(seq 89); echo
@@ -177,6 +222,43 @@ for r in "${RESULTS[@]}"; do
   read -r test t d_tps d_p95 w_tps w_p95 ratio <<<"$r"
   printf '%-18s %7s | %10s %9s | %10s %9s | %13s\n' "$test" "$t" "$d_tps" "$d_p95" "$w_tps" "$w_p95" "$ratio"
 done
+echo
+printf '%-18s %7s | %10s %9s | %10s %9s | %10s %9s\n' test threads "warden µs" "warden cs" "mdb µs dir" "mdb cs dir" "mdb µs w" "mdb cs w"
+printf -- '-%.0s' $(seq 93); echo
+for r in "${COSTS[@]}"; do
+  read -r test t a b c d e f <<<"$r"
+  printf '%-18s %7s | %10s %9s | %10s %9s | %10s %9s\n' "$test" "$t" "$a" "$b" "$c" "$d" "$e" "$f"
+done
+echo "(CPU µs and context switches per transaction: of the warden process in the warden run; of mariadbd"
+echo " in the direct run (dir) and in the warden run (w). oltp_point_select: 1 statement per transaction;"
+echo " oltp_read_only: 16 (BEGIN, 10 point selects, 4 range selects, COMMIT))"
+
+if [[ -n ${THREAD_COSTS:-} ]]; then
+  for f in "$WORK"/threads.*.0; do
+    [[ -e $f ]] || continue
+    base=${f%.0}; tag=${base##*/threads.}
+    n=$(sed -n 's/^ *transactions: *\([0-9]*\) *(.*/\1/p' "$WORK/warden.$tag.out" | tail -1)
+    echo
+    echo "warden threads, $tag: CPU µs and context switches per transaction, by thread name (threads)"
+    # threads alive at both ends (by thread id), summed by name
+    awk -v n="${n:-0}" -v us="$TICK_US" 'FNR == NR { t0[$1] = $3; s0[$1] = $4; next }
+      { if (!($1 in t0)) next; k = $2; cnt[k]++; t[k] += $3 - t0[$1]; s[k] += $4 - s0[$1] }
+      END { if (n == 0) exit; for (k in t) printf "  %-18s %3d %9.1f %7.2f\n", k, cnt[k], t[k] * us / n, s[k] / n }' \
+      "$f" "$base.1" | sort -k3 -nr
+  done
+fi
+
+if [[ -n ${PERF:-} ]]; then
+  for f in "$WORK"/perf.*.data; do
+    [[ -e $f ]] || continue
+    echo
+    echo "perf, warden process, $(basename "$f" .data): by thread, then top symbols (self time)"
+    perf report -i "$f" --no-children --sort comm --stdio -g none 2>/dev/null |
+      grep -E '^ +[0-9]' | head -n 8 | sed 's/^/  /' || true
+    perf report -i "$f" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
+      grep -E '^ +[0-9]' | head -n 25 | cut -c1-120 | sed 's/^/  /' || true
+  done
+fi
 
 # --- the audit chain Warden wrote ----------------------------------------------------------
 stop_pid "$WARDEN_PID"

@@ -93,9 +93,15 @@ impl NamedStatements {
     }
 }
 
+/// Whether `text` may (re)bind or drop a named statement at all, whatever the
+/// `sql_mode`: when not, [`effects`] is empty.
+pub fn may_bind_names(text: &str) -> bool {
+    UNTRACKED.iter().any(|w| contains(text, w))
+}
+
 /// What `text` does to named statements when it runs, in order (see the module docs).
 pub fn effects(text: &str, mode: SqlMode) -> Vec<Effect> {
-    if !UNTRACKED.iter().any(|w| contains(text, w)) {
+    if !may_bind_names(text) {
         return Vec::new();
     }
     let mut found: Vec<(Range<usize>, Option<Effect>)> = prepare_from::find(text, mode)

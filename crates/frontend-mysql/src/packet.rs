@@ -85,6 +85,18 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
     /// Next physical packet: `(sequence id, payload)`, `None` at a clean end of stream.
     /// The payload may be up to [`MAX_CHUNK`]; `limit` bounds it further.
     pub async fn read_physical(&mut self, limit: usize) -> Result<Option<(u8, Bytes)>, MyError> {
+        let Some((seq, len)) = self.peek_physical(limit).await? else {
+            return Ok(None);
+        };
+        self.buf.advance(4);
+        Ok(Some((seq, self.buf.split_to(len).freeze())))
+    }
+
+    /// Buffers the next physical packet whole without consuming it: `(sequence id,
+    /// payload length)`, `None` at a clean end of stream. Its payload is then
+    /// [`peeked`](Self::peeked) until [`consume`](Self::consume) drops it (the relay
+    /// copies response packets this way, without a buffer per packet).
+    pub async fn peek_physical(&mut self, limit: usize) -> Result<Option<(u8, usize)>, MyError> {
         if !self.fill(4).await? {
             return Ok(None);
         }
@@ -100,8 +112,56 @@ impl<R: AsyncRead + Unpin> PacketReader<R> {
                 "connection closed inside a packet".into(),
             ));
         }
-        self.buf.advance(4);
-        Ok(Some((seq, self.buf.split_to(len).freeze())))
+        Ok(Some((seq, len)))
+    }
+
+    /// The payload of the packet [`peek_physical`](Self::peek_physical) returned (`len`:
+    /// its length). Empty when fewer bytes are buffered (never panics).
+    pub fn peeked(&self, len: usize) -> &[u8] {
+        self.buf.get(4..4 + len).unwrap_or_default()
+    }
+
+    /// Drops the peeked packet of payload length `len` from the buffer.
+    pub fn consume(&mut self, len: usize) {
+        self.buf.advance((4 + len).min(self.buf.len()));
+    }
+
+    /// The run of whole packets at the front of the buffer that are result-set rows, as
+    /// a relay may pass them on unchanged: sequence ids `seq`, `seq + 1`, ... in order,
+    /// each payload non-empty, shorter than [`MAX_CHUNK`] (no continuation) and neither
+    /// an EOF (`0xFE`, under 9 bytes) nor an ERR (`0xFF`). Returns the run's length in
+    /// bytes (headers included) and its number of packets; the bytes are
+    /// [`front`](Self::front) until [`advance`](Self::advance) drops them.
+    pub fn buffered_rows(&self, seq: u8) -> (usize, usize) {
+        let (mut at, mut count, mut seq) = (0, 0, seq);
+        while let Some(h) = self.buf.get(at..at + 4) {
+            let len = usize::from(h[0]) | usize::from(h[1]) << 8 | usize::from(h[2]) << 16;
+            let Some(&first) = self.buf.get(at + 4) else {
+                break;
+            };
+            let end = at + 4 + len;
+            let row = h[3] == seq
+                && len > 0
+                && len < MAX_CHUNK
+                && end <= self.buf.len()
+                && first != 0xff
+                && !(first == 0xfe && len < 9);
+            if !row {
+                break;
+            }
+            (at, count, seq) = (end, count + 1, seq.wrapping_add(1));
+        }
+        (at, count)
+    }
+
+    /// The first `n` buffered bytes (fewer when fewer are buffered).
+    pub fn front(&self, n: usize) -> &[u8] {
+        &self.buf[..n.min(self.buf.len())]
+    }
+
+    /// Drops the first `n` buffered bytes.
+    pub fn advance(&mut self, n: usize) {
+        self.buf.advance(n.min(self.buf.len()));
     }
 
     /// Next logical packet, whose first physical packet must carry `expected_seq`.
@@ -190,8 +250,22 @@ pub async fn send<W: AsyncWrite + Unpin>(
     payload: &[u8],
 ) -> Result<u8, MyError> {
     let mut out = BytesMut::with_capacity(payload.len() + 4);
-    let next = encode(&mut out, seq, payload);
-    io.write_all(&out).await?;
+    send_with(io, &mut out, seq, payload).await
+}
+
+/// [`send`] with a caller's reusable buffer (emptied again, in one write when the
+/// payload is one packet).
+pub async fn send_with<W: AsyncWrite + Unpin>(
+    io: &mut W,
+    out: &mut BytesMut,
+    seq: u8,
+    payload: &[u8],
+) -> Result<u8, MyError> {
+    out.clear();
+    let next = encode(out, seq, payload);
+    let written = io.write_all(out).await;
+    out.clear();
+    written?;
     io.flush().await?;
     Ok(next)
 }
@@ -266,6 +340,44 @@ mod tests {
             .expect("ok")
             .expect("packet");
         assert_eq!(p.payload.len(), MAX_CHUNK);
+    }
+
+    #[tokio::test]
+    async fn buffered_rows_stop_at_anything_but_a_whole_row_in_order() {
+        let rows_then = |tail: &[u8]| {
+            let mut out = BytesMut::new();
+            encode(&mut out, 3, b"\x01a");
+            encode(&mut out, 4, b"\x02bb");
+            out.extend_from_slice(tail);
+            out.to_vec()
+        };
+        let run = (4 + 2) + (4 + 3);
+        for (tail, why) in [
+            (&b"\x05\x00\x00\x05\xfe\x00\x00\x02\x00"[..], "an EOF"),
+            (&b"\x03\x00\x00\x05\xff\x15\x04"[..], "an ERR"),
+            (&b"\x02\x00\x00\x09\x01c"[..], "a wrong sequence id"),
+            (&b"\x00\x00\x00\x05"[..], "an empty packet"),
+            (&b"\x04\x00\x00\x05\x03cc"[..], "a partly read row"),
+            (&b"\xff\xff\xff\x05\x01"[..], "a 16 MiB packet"),
+            (&b"\x04\x00"[..], "a partial header"),
+        ] {
+            let bytes = rows_then(tail);
+            let mut r = PacketReader::new(&bytes[..], 1 << 20);
+            r.fill(bytes.len()).await.expect("buffered");
+            assert_eq!(r.buffered_rows(3), (run, 2), "{why}");
+            assert_eq!(r.front(run), &bytes[..run]);
+            assert_eq!(r.buffered_rows(4), (0, 0), "out of order from the start");
+            r.advance(run);
+            assert_eq!(r.front(usize::MAX), tail);
+        }
+        // a text row whose first value is 16 MiB or longer starts with 0xFE but is no EOF
+        let mut long = vec![0xfe];
+        long.extend_from_slice(&[0u8; 9]);
+        let mut out = BytesMut::new();
+        encode(&mut out, 1, &long);
+        let mut r = PacketReader::new(&out[..], 1 << 20);
+        r.fill(out.len()).await.expect("buffered");
+        assert_eq!(r.buffered_rows(1), (out.len(), 1));
     }
 
     #[tokio::test]

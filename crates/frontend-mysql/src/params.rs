@@ -98,14 +98,15 @@ impl ParamState {
         let nulls = b.bytes(n.div_ceil(8))?;
         self.sent_types = None;
         let new_types = b.u8()? == 1;
-        let types = if new_types {
-            let mut t = Vec::with_capacity(n);
+        let mut fresh = Vec::new();
+        let types: &[(u8, u8)] = if new_types {
+            fresh.reserve(n);
             for _ in 0..n {
-                t.push((b.u8()?, b.u8()?));
+                fresh.push((b.u8()?, b.u8()?));
             }
-            t
+            &fresh
         } else {
-            self.types.clone().ok_or_else(|| {
+            self.types.as_deref().ok_or_else(|| {
                 MyError::Malformed("execute without parameter types on its first run".into())
             })?
         };
@@ -120,7 +121,7 @@ impl ParamState {
             }
         }
         if new_types {
-            self.sent_types = Some(types);
+            self.sent_types = Some(fresh);
         }
         Ok(shown)
     }

@@ -17,12 +17,29 @@ use warden_gate::Ticket;
 use warden_inspect::sql::SqlFacts;
 
 use super::params::ParamState;
+use super::{lexing, named};
 
 /// One prepared statement Warden let through.
 pub struct Prepared {
     pub sql: Arc<str>,
     pub facts: Arc<SqlFacts>,
     pub params: ParamState,
+    /// [`lexing::changes_session`] of the text, read once at prepare.
+    pub changes_session: bool,
+    /// [`named::may_bind_names`] of the text, read once at prepare.
+    pub binds_names: bool,
+}
+
+impl Prepared {
+    pub fn new(sql: &str, facts: Arc<SqlFacts>, params: u16) -> Prepared {
+        Prepared {
+            sql: sql.into(),
+            facts,
+            params: ParamState::new(params),
+            changes_session: lexing::changes_session(sql),
+            binds_names: named::may_bind_names(sql),
+        }
+    }
 }
 
 /// The session's prepared statements, by upstream statement id.

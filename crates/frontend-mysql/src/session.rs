@@ -33,7 +33,7 @@ use super::decision::{Decided, SessionInfo};
 use super::errors::MyError;
 use super::lexing;
 use super::packet::{self, Packet, PacketReader};
-use super::params::{self as bound, ParamState};
+use super::params as bound;
 use super::prepared::{abandon, finish, Prepared, PreparedStatements};
 use super::relay::{self, Expect};
 use super::upstream;
@@ -45,6 +45,8 @@ pub struct Session<'a, C, U> {
     pub client: PacketReader<C>,
     pub upstream: PacketReader<U>,
     statements: PreparedStatements,
+    /// Reused for every packet written to either side (empty between writes).
+    out: BytesMut,
 }
 
 impl<'a, C, U> Session<'a, C, U>
@@ -58,6 +60,7 @@ where
             client,
             upstream,
             statements: PreparedStatements::default(),
+            out: BytesMut::new(),
         }
     }
 
@@ -69,14 +72,19 @@ where
     }
 
     async fn pump(&mut self) -> Result<(), MyError> {
+        // one registration with the shutdown token for the whole session
+        let info = self.info;
+        let shutdown = info.shutdown.cancelled();
+        tokio::pin!(shutdown);
         loop {
             let packet = tokio::select! {
-                p = self.client.read_packet(0) => p?,
-                _ = self.info.shutdown.cancelled() => {
+                biased;
+                _ = &mut shutdown => {
                     let err = ErrPacket::new(1053, "08S01", "Warden is shutting down");
                     let _ = packet::send(self.client.get_mut(), 1, &err.payload()).await;
                     return Ok(());
                 }
+                p = self.client.read_packet(0) => p?,
             };
             let Some(packet) = packet else { return Ok(()) };
             let reply_seq = packet.last_seq.wrapping_add(1);
@@ -139,18 +147,24 @@ where
         }
     }
 
-    /// Forwards one client packet (re-framed from sequence id 0).
+    /// Forwards one client packet (re-framed from sequence id 0), in one write.
     async fn forward(&mut self, packet: &Packet) -> Result<(), MyError> {
-        packet::send(self.upstream.get_mut(), 0, &packet.payload).await?;
+        packet::send_with(self.upstream.get_mut(), &mut self.out, 0, &packet.payload).await?;
         Ok(())
     }
 
     async fn relay(&mut self, expect: Expect) -> Result<relay::Relayed, MyError> {
-        relay::relay(&mut self.upstream, self.client.get_mut(), expect).await
+        relay::relay_with(
+            &mut self.upstream,
+            self.client.get_mut(),
+            &mut self.out,
+            expect,
+        )
+        .await
     }
 
     async fn reply_err(&mut self, seq: u8, err: &ErrPacket) -> Result<(), MyError> {
-        packet::send(self.client.get_mut(), seq, &err.payload()).await?;
+        packet::send_with(self.client.get_mut(), &mut self.out, seq, &err.payload()).await?;
         Ok(())
     }
 
@@ -218,11 +232,7 @@ where
             }
         };
         if let Some(id) = relayed.statement_id {
-            let prepared = Prepared {
-                sql: sql.into(),
-                facts,
-                params: ParamState::new(relayed.params),
-            };
+            let prepared = Prepared::new(sql, facts, relayed.params);
             self.statements.insert(id, prepared);
         }
         if let Some(ticket) = ticket {
@@ -238,6 +248,7 @@ where
         };
         let values = stmt.params.read(&packet.payload);
         let (sql, facts) = (stmt.sql.clone(), stmt.facts.clone());
+        let (changes_session, binds_names) = (stmt.changes_session, stmt.binds_names);
         let values = match values {
             Ok(v) => v,
             Err(e) => {
@@ -256,14 +267,16 @@ where
             Err(err) => return self.reply_err(reply_seq, &err).await,
         };
         self.forward(packet).await?;
-        self.info.forget_names_if(Some(&sql));
+        if binds_names {
+            self.info.forget_names_if(Some(&sql));
+        }
         if let Some(stmt) = self.statements.get_mut(id) {
             stmt.params.executed();
         }
         match self.relay(Expect::Results).await {
             Ok(relayed) => {
                 finish(*ticket, relayed.outcome);
-                if lexing::changes_session(&sql) {
+                if changes_session {
                     self.reread().await?;
                 }
                 Ok(())
