@@ -35,6 +35,12 @@ impl Frame {
         out.put_slice(&self.body);
     }
 
+    /// Tag and length word, as they precede the body on the wire.
+    pub fn header(&self) -> [u8; 5] {
+        let [a, b, c, d] = ((self.body.len() + 4) as u32).to_be_bytes();
+        [self.tag, a, b, c, d]
+    }
+
     pub fn to_bytes(&self) -> Bytes {
         let mut out = BytesMut::with_capacity(5 + self.body.len());
         self.encode(&mut out);
@@ -158,6 +164,28 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 Err(PgError::Protocol("truncated message header".into()))
             };
         }
+        let (tag, len) = self.header()?;
+        if !self.fill_to(1 + len).await? {
+            return Err(PgError::Protocol("truncated message".into()));
+        }
+        Ok(Some(self.take_frame(tag, len)))
+    }
+
+    /// The next message if it is already buffered whole, without reading (so without
+    /// waiting); the same checks as [`FrameReader::read_frame`].
+    pub fn buffered_frame(&mut self) -> Result<Option<Frame>, PgError> {
+        if self.buf.len() < 5 {
+            return Ok(None);
+        }
+        let (tag, len) = self.header()?;
+        if self.buf.len() < 1 + len {
+            return Ok(None);
+        }
+        Ok(Some(self.take_frame(tag, len)))
+    }
+
+    /// Tag and length word of the buffered header (at least 5 bytes buffered), checked.
+    fn header(&self) -> Result<(u8, usize), PgError> {
         let tag = self.buf[0];
         if !(self.valid_tag)(tag) {
             return Err(PgError::Protocol(format!(
@@ -175,15 +203,16 @@ impl<R: AsyncRead + Unpin> FrameReader<R> {
                 max: self.max_message,
             });
         }
-        if !self.fill_to(1 + len).await? {
-            return Err(PgError::Protocol("truncated message".into()));
-        }
+        Ok((tag, len))
+    }
+
+    fn take_frame(&mut self, tag: u8, len: usize) -> Frame {
         let mut msg = self.buf.split_to(1 + len);
         msg.advance(5);
-        Ok(Some(Frame {
+        Frame {
             tag,
             body: msg.freeze(),
-        }))
+        }
     }
 }
 
@@ -444,108 +473,5 @@ pub fn typed(out: &mut BytesMut, tag: u8, body: &[u8]) {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    async fn frames(input: &[u8], max: usize) -> Vec<Result<Option<Frame>, String>> {
-        let mut r = FrameReader::new(input, max);
-        let mut out = Vec::new();
-        loop {
-            let f = r.read_frame().await.map_err(|e| e.to_string());
-            let stop = !matches!(f, Ok(Some(_)));
-            out.push(f);
-            if stop {
-                return out;
-            }
-        }
-    }
-
-    #[tokio::test]
-    async fn reads_consecutive_frames_and_clean_eof() {
-        let mut buf = BytesMut::new();
-        query(&mut buf, "select 1");
-        typed(&mut buf, b'S', &[]);
-        let got = frames(&buf, 1024).await;
-        assert_eq!(got.len(), 3);
-        let Ok(Some(q)) = &got[0] else {
-            panic!("{got:?}")
-        };
-        assert_eq!(q.tag, b'Q');
-        assert_eq!(&q.body[..], b"select 1\0");
-        assert!(matches!(&got[1], Ok(Some(f)) if f.tag == b'S' && f.body.is_empty()));
-        assert!(matches!(got[2], Ok(None)));
-    }
-
-    #[tokio::test]
-    async fn rejects_bad_lengths() {
-        for len in [0u32, 3, 0x8000_0000, u32::MAX] {
-            let mut raw = vec![b'Q'];
-            raw.extend(len.to_be_bytes());
-            raw.extend(b"abc");
-            let got = frames(&raw, 1 << 20).await;
-            assert!(got[0].is_err(), "len {len}: {got:?}");
-        }
-    }
-
-    #[tokio::test]
-    async fn rejects_truncated_message_and_header() {
-        let got = frames(b"Q\0\0\0\x10abc", 1024).await;
-        assert!(got[0].as_ref().is_err_and(|e| e.contains("truncated")));
-        let got = frames(b"Q\0\0", 1024).await;
-        assert!(got[0].as_ref().is_err_and(|e| e.contains("truncated")));
-    }
-
-    #[tokio::test]
-    async fn enforces_the_message_limit() {
-        let mut buf = BytesMut::new();
-        query(&mut buf, &"x".repeat(100));
-        let got = frames(&buf, 50).await;
-        assert!(
-            got[0].as_ref().is_err_and(|e| e.contains("too large")),
-            "{got:?}"
-        );
-    }
-
-    #[tokio::test]
-    async fn startup_packet_limits() {
-        let mut r = FrameReader::new(&[0u8, 0, 0, 4][..], 1024);
-        assert!(r.read_startup().await.is_err());
-        let mut big = Vec::from(20_000u32.to_be_bytes());
-        big.resize(20_000, 0);
-        let mut r = FrameReader::new(&big[..], 1024);
-        assert!(r.read_startup().await.is_err());
-        let mut ok = BytesMut::new();
-        startup_packet(&mut ok, &startup_body(&[("user", "alice")]));
-        let mut r = FrameReader::new(&ok[..], 1024);
-        let body = r.read_startup().await.ok().flatten();
-        assert!(body.is_some_and(|b| b.starts_with(&[0, 3, 0, 0])));
-    }
-
-    #[test]
-    fn body_reader_never_panics_on_short_input() {
-        let mut b = Body::new(Bytes::from_static(b"ab"));
-        assert!(b.i32().is_err());
-        let mut b = Body::new(Bytes::from_static(b"no terminator"));
-        assert!(b.cstr().is_err());
-        let mut b = Body::new(Bytes::from_static(&[0xff, 0xfe]));
-        assert!(b.count16().is_err());
-        let mut b = Body::new(Bytes::from_static(b"ok\0rest"));
-        assert_eq!(b.cstr().ok().as_deref(), Some("ok"));
-        assert!(b.bytes(10).is_err());
-    }
-
-    #[test]
-    fn report_round_trip() {
-        let mut out = BytesMut::new();
-        Report::error("42501", "nope")
-            .with_detail("d")
-            .encode_error(&mut out);
-        let mut r = Body::new(out.freeze());
-        assert_eq!(r.u8().ok(), Some(b'E'));
-        let len = r.i32().unwrap_or_default() as usize;
-        assert_eq!(len, r.remaining() + 4);
-        let (code, msg) = parse_report(&r.rest());
-        assert_eq!(code.as_deref(), Some("42501"));
-        assert_eq!(msg.as_deref(), Some("nope"));
-    }
-}
+#[path = "codec_tests.rs"]
+mod tests;

@@ -365,7 +365,9 @@ impl Conn<'_> {
             actor,
             target: ctx.target.target_ref(),
             session_id: self.session_id.to_owned(),
-            shutdown: ctx.shutdown.clone(),
+            // A child of the listener's token: the session polls it between messages, and
+            // a clone would make every session lock the one shared token node to do so.
+            shutdown: ctx.shutdown.child_token(),
         };
         let max = self.shared.options.max_message_bytes;
         let reader = FrameReader::from_parts(client_read, client_buf, max)

@@ -4,6 +4,7 @@
 //! credentials or the user's password.
 
 use super::codec::Report;
+use warden_gate::{Refusal, RefusalKind};
 
 /// Everything that can end a PostgreSQL session early.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +41,45 @@ impl PgError {
                 Report::fatal("08001", format!("Warden could not reach the database: {m}"))
             }
             PgError::Timeout(what) => Report::fatal("08006", format!("timed out: {what}")),
+        }
+    }
+}
+
+/// The client-facing report for a refusal.
+pub fn refusal_report(r: &Refusal) -> Report {
+    let approval = r.approval_id.as_deref().unwrap_or("-");
+    let rule = if r.rule.is_empty() {
+        "-"
+    } else {
+        r.rule.as_str()
+    };
+    match r.kind {
+        RefusalKind::Denied => {
+            Report::error("42501", format!("{} (Warden rule \"{rule}\")", r.message))
+                .with_detail(format!("Denied by Warden rule \"{rule}\"."))
+        }
+        RefusalKind::RetryLater => {
+            let url = r.url.as_deref().unwrap_or("");
+            Report::error(
+                "42501",
+                format!("statement needs approval {approval} (Warden rule \"{rule}\"); re-send it once approved: {url}"),
+            )
+            .with_detail(r.message.clone())
+        }
+        RefusalKind::Expired => Report::error(
+            "57014",
+            format!("approval {approval} expired: statement not run (Warden rule \"{rule}\")"),
+        ),
+        RefusalKind::Withdrawn => Report::error(
+            "57014",
+            format!("approval {approval} was withdrawn: statement not run"),
+        ),
+        RefusalKind::AuditUnavailable => Report::error(
+            "58000",
+            "Warden cannot write its audit log; statement refused (fail closed)",
+        ),
+        RefusalKind::Internal => {
+            Report::error("XX000", format!("Warden internal error: {}", r.message))
         }
     }
 }

@@ -33,6 +33,9 @@ use warden_gate::Ticket;
 const INSPECT_LIMIT: usize = 64 * 1024;
 /// Chunk size when streaming a large message body.
 const CHUNK: usize = 64 * 1024;
+/// At most this many messages are written per hold of the client writer, so that a long
+/// result stream still lets the session's own messages (a hold's notice) through.
+const BATCH: usize = 64;
 
 /// Where results go: one entry per Query / Execute / Sync sent upstream, in order.
 pub enum Sink {
@@ -239,6 +242,11 @@ impl Tracker {
 }
 
 /// Copies upstream messages to the client until the upstream closes.
+///
+/// The client writer is locked once for the messages the upstream sent together (as
+/// long as the next header is already buffered, up to [`BATCH`] at a time) and flushed
+/// when all that was received is written, so a pipeline's answers go to the client in
+/// one write; it is never held while waiting for the start of the next upstream message.
 pub async fn relay<R: AsyncRead + Unpin>(
     upstream: R,
     client: ClientOut,
@@ -256,44 +264,65 @@ pub async fn relay<R: AsyncRead + Unpin>(
             Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(()),
             Err(e) => return Err(e.into()),
         }
-        let tag = header[0];
-        let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
-        if len < 4 {
-            return Err(PgError::Upstream(format!("invalid message length {len}")));
-        }
-        let body_len = len - 4;
-        let inspect = matches!(tag, b'C' | b'E' | b'Z' | b'S' | b's') && body_len <= INSPECT_LIMIT;
-        if inspect {
-            body.clear();
-            body.resize(body_len, 0);
-            up.read_exact(&mut body).await?;
-            let replacement = handle(&tracker, &nonce, tag, &body);
-            let mut out = client.lock().await;
-            match replacement {
-                Some(bytes) => out.write_all(&bytes).await?,
-                None => {
-                    out.write_all(&header).await?;
-                    out.write_all(&body).await?;
-                }
-            }
-            if up.buffer().is_empty() {
-                out.flush().await?;
-            }
-            continue;
-        }
         let mut out = client.lock().await;
-        out.write_all(&header).await?;
-        let mut left = body_len;
-        while left > 0 {
-            let n = left.min(CHUNK);
-            up.read_exact(&mut chunk[..n]).await?;
-            out.write_all(&chunk[..n]).await?;
-            left -= n;
-        }
-        if up.buffer().is_empty() {
-            out.flush().await?;
+        for written in 1.. {
+            relay_one(
+                &mut up, &mut *out, &header, &mut body, &mut chunk, &tracker, &nonce,
+            )
+            .await?;
+            if up.buffer().len() < header.len() {
+                // All the upstream sent is written: to the client with it.
+                out.flush().await?;
+                break;
+            }
+            if written == BATCH {
+                break;
+            }
+            up.read_exact(&mut header).await?;
         }
     }
+}
+
+/// Relays one upstream message whose header was read: inspected ones whole (and maybe
+/// replaced), others streamed in chunks.
+async fn relay_one<R: AsyncRead + Unpin, W: AsyncWrite + Unpin>(
+    up: &mut BufReader<R>,
+    out: &mut W,
+    header: &[u8; 5],
+    body: &mut Vec<u8>,
+    chunk: &mut [u8],
+    tracker: &SharedTracker,
+    nonce: &str,
+) -> Result<(), PgError> {
+    let tag = header[0];
+    let len = u32::from_be_bytes([header[1], header[2], header[3], header[4]]) as usize;
+    if len < 4 {
+        return Err(PgError::Upstream(format!("invalid message length {len}")));
+    }
+    let body_len = len - 4;
+    let inspect = matches!(tag, b'C' | b'E' | b'Z' | b'S' | b's') && body_len <= INSPECT_LIMIT;
+    if inspect {
+        body.clear();
+        body.resize(body_len, 0);
+        up.read_exact(body).await?;
+        match handle(tracker, nonce, tag, body) {
+            Some(bytes) => out.write_all(&bytes).await?,
+            None => {
+                out.write_all(header).await?;
+                out.write_all(body).await?;
+            }
+        }
+        return Ok(());
+    }
+    out.write_all(header).await?;
+    let mut left = body_len;
+    while left > 0 {
+        let n = left.min(chunk.len());
+        up.read_exact(&mut chunk[..n]).await?;
+        out.write_all(&chunk[..n]).await?;
+        left -= n;
+    }
+    Ok(())
 }
 
 /// Updates the tracker for an inspected message; returns a replacement to send instead.

@@ -40,11 +40,12 @@ use warden_inspect::sql::{inspect_resolved, Dialect, Resolution, SqlFacts};
 use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
 
 use super::codec::{self, Body, Frame, FrameReader, Report};
+pub use super::errors::refusal_report;
 use super::errors::PgError;
 use super::executions::{Execution, Outcomes, Prepared};
 use super::relay::{marker_text, ClientOut, SharedTracker, Sink};
 use super::settings::{self, Settings};
-use warden_gate::{action_event, Admission, Gate, HoldOutcome, Refusal, RefusalKind, Ticket};
+use warden_gate::{action_event, Admission, Gate, HoldOutcome, Ticket};
 
 /// How much a client may send while one of its statements is held (read so that a
 /// disconnect is noticed; kept for after the hold).
@@ -62,45 +63,6 @@ pub struct SessionInfo {
 /// Message types a client may send after startup.
 pub fn is_client_message(tag: u8) -> bool {
     b"QPBEDCSHdcfFX".contains(&tag)
-}
-
-/// The client-facing report for a refusal.
-pub fn refusal_report(r: &Refusal) -> Report {
-    let approval = r.approval_id.as_deref().unwrap_or("-");
-    let rule = if r.rule.is_empty() {
-        "-"
-    } else {
-        r.rule.as_str()
-    };
-    match r.kind {
-        RefusalKind::Denied => {
-            Report::error("42501", format!("{} (Warden rule \"{rule}\")", r.message))
-                .with_detail(format!("Denied by Warden rule \"{rule}\"."))
-        }
-        RefusalKind::RetryLater => {
-            let url = r.url.as_deref().unwrap_or("");
-            Report::error(
-                "42501",
-                format!("statement needs approval {approval} (Warden rule \"{rule}\"); re-send it once approved: {url}"),
-            )
-            .with_detail(r.message.clone())
-        }
-        RefusalKind::Expired => Report::error(
-            "57014",
-            format!("approval {approval} expired: statement not run (Warden rule \"{rule}\")"),
-        ),
-        RefusalKind::Withdrawn => Report::error(
-            "57014",
-            format!("approval {approval} was withdrawn: statement not run"),
-        ),
-        RefusalKind::AuditUnavailable => Report::error(
-            "58000",
-            "Warden cannot write its audit log; statement refused (fail closed)",
-        ),
-        RefusalKind::Internal => {
-            Report::error("XX000", format!("Warden internal error: {}", r.message))
-        }
-    }
 }
 
 fn abandon(ticket: Option<Box<Ticket>>) {
@@ -132,6 +94,9 @@ pub struct Session<'a, R, W> {
     statements: HashMap<String, Prepared>,
     portals: HashMap<String, String>,
     settings: Settings,
+    /// How names resolved when the last statement was decided (its facts are reused
+    /// after the verdict only while that still holds).
+    decided_with: Resolution,
 }
 
 impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
@@ -154,6 +119,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
             statements: HashMap::new(),
             portals: HashMap::new(),
             settings: Settings::default(),
+            decided_with: Resolution::default(),
         }
     }
 
@@ -168,12 +134,18 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
 
     async fn pump(&mut self) -> Result<(), PgError> {
         loop {
-            let frame = tokio::select! {
-                f = self.client.read_frame() => f?,
-                _ = self.info.shutdown.cancelled() => {
-                    self.fatal(Report::fatal("57P01", "Warden is shutting down")).await;
-                    return Ok(());
-                }
+            // A message already buffered whole (the rest of a pipeline) is taken without
+            // a wait; shutdown is checked whenever the session must read (at least once
+            // per read from the client, so a long pipeline cannot keep it from noticing).
+            let frame = match self.client.buffered_frame()? {
+                Some(f) => Some(f),
+                None => tokio::select! {
+                    f = self.client.read_frame() => f?,
+                    _ = self.info.shutdown.cancelled() => {
+                        self.fatal(Report::fatal("57P01", "Warden is shutting down")).await;
+                        return Ok(());
+                    }
+                },
             };
             let Some(frame) = frame else { return Ok(()) };
             match frame.tag {
@@ -282,10 +254,11 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         }
     }
 
+    /// Writes `frame` to the upstream's buffer (sent at the flush after the client's
+    /// buffered messages, so a pipeline goes up in one write).
     async fn forward(&mut self, frame: &Frame) -> Result<(), PgError> {
-        let mut out = BytesMut::with_capacity(frame.body.len() + 5);
-        frame.encode(&mut out);
-        self.upstream.write_all(&out).await?;
+        self.upstream.write_all(&frame.header()).await?;
+        self.upstream.write_all(&frame.body).await?;
         Ok(())
     }
 
@@ -337,6 +310,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         let started = Instant::now();
         match decided {
             Decided::Forward(ticket) => {
+                let decided_facts = ticket.as_deref().and_then(sql_facts_of);
                 self.push(Sink::Query {
                     ticket,
                     started,
@@ -346,7 +320,7 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
                 });
                 self.expect_ready();
                 self.forward(&frame).await?;
-                let facts = self.facts(&sql);
+                let facts = self.facts_after(&sql, decided_facts);
                 if settings::may_change_strings(&sql, &facts) {
                     self.settings.settle_after_this();
                 }
@@ -376,7 +350,8 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         abandon(self.statements.remove(&name).and_then(|p| p.ticket));
         match decided {
             Decided::Forward(ticket) => {
-                let facts = self.facts(&sql);
+                let decided_facts = ticket.as_deref().and_then(sql_facts_of);
+                let facts = self.facts_after(&sql, decided_facts);
                 let changes = settings::may_change_strings(&sql, &facts);
                 self.settings.forwarded(&sql, &facts);
                 let prepared = Prepared::new(&self.info.gate, ticket, changes);
@@ -399,18 +374,39 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         }
     }
 
-    /// The facts of `sql` as the server will resolve its names now.
-    fn facts(&self, sql: &str) -> Arc<SqlFacts> {
-        let reported = self.tracker.lock().ok().and_then(|t| t.search_path.clone());
-        match self.settings.resolution(reported.as_deref()) {
+    /// How the server resolves unqualified names now.
+    fn resolution(&self) -> Resolution {
+        let tracker = self.tracker.lock().ok();
+        let reported = tracker.as_ref().and_then(|t| t.search_path.as_deref());
+        self.settings.resolution(reported)
+    }
+
+    /// The facts of `sql` as the server resolves its names with `resolution`.
+    fn facts_with(&self, sql: &str, resolution: Resolution) -> Arc<SqlFacts> {
+        match resolution {
             Resolution::CatalogFirst => self.info.gate.sql_facts(sql, Dialect::Postgres),
             // Rare (the session moved search_path): not worth a cache of its own.
             r => Arc::new(inspect_resolved(sql, Dialect::Postgres, r)),
         }
     }
 
+    /// The facts of `sql` as the server will resolve its names now, for the bookkeeping
+    /// after a verdict: the decided action's own facts (`decided`) when names still
+    /// resolve as they did at the decision, else read again.
+    fn facts_after(&self, sql: &str, decided: Option<Arc<SqlFacts>>) -> Arc<SqlFacts> {
+        let now = self.resolution();
+        match decided {
+            Some(facts) if now == self.decided_with => facts,
+            _ => self.facts_with(sql, now),
+        }
+    }
+
     fn action(&self, sql: &str) -> Action {
-        let facts = self.facts(sql);
+        self.action_with(sql, self.resolution())
+    }
+
+    fn action_with(&self, sql: &str, resolution: Resolution) -> Action {
+        let facts = self.facts_with(sql, resolution);
         Action {
             protocol: Protocol::Postgres,
             user: self.info.actor.clone(),
@@ -514,7 +510,13 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
     }
 
     async fn decide_by_gate(&mut self, sql: &str) -> Result<Decided, PgError> {
-        let admission = self.info.gate.decide(self.action(sql)).await;
+        let resolution = self.resolution();
+        self.decided_with = resolution;
+        let admission = self
+            .info
+            .gate
+            .decide(self.action_with(sql, resolution))
+            .await;
         match admission {
             Admission::Allow(ticket) => Ok(Decided::Forward(Some(Box::new(ticket)))),
             Admission::Deny(refusal) => Ok(Decided::Refuse(refusal_report(&refusal))),
@@ -564,6 +566,14 @@ impl<'a, R: AsyncRead + Unpin, W: AsyncWrite + Unpin> Session<'a, R, W> {
         let mut w = self.client_out.lock().await;
         let _ = w.write_all(&out).await;
         let _ = w.flush().await;
+    }
+}
+
+/// The SQL facts a decided action carried (the Gate keeps them in the ticket).
+fn sql_facts_of(ticket: &Ticket) -> Option<Arc<SqlFacts>> {
+    match &ticket.action().facts {
+        Facts::Sql(facts) => Some(Arc::clone(facts)),
+        _ => None,
     }
 }
 
