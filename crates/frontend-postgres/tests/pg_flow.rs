@@ -124,20 +124,12 @@ async fn denied_parse_mid_pipeline_discards_until_sync() {
         .expect("setup");
     let mut r = Raw::login(h.addr, "alice", ALICE_PW, &h.db).await;
     let mut batch = Vec::new();
-    batch.extend(raw::parse("s1", "INSERT INTO t VALUES (1)"));
-    batch.extend(raw::bind("", "s1"));
-    batch.extend(raw::execute(""));
-    batch.extend(raw::parse("s2", "DROP TABLE t"));
-    batch.extend(raw::bind("", "s2"));
-    batch.extend(raw::execute(""));
-    batch.extend(raw::parse("s3", "INSERT INTO t VALUES (3)"));
-    batch.extend(raw::bind("", "s3"));
-    batch.extend(raw::execute(""));
+    batch.extend(raw::parse_bind_execute("s1", "INSERT INTO t VALUES (1)"));
+    batch.extend(raw::parse_bind_execute("s2", "DROP TABLE t"));
+    batch.extend(raw::parse_bind_execute("s3", "INSERT INTO t VALUES (3)"));
     batch.extend(raw::sync());
     // a second batch in the same write: pipelining across Syncs
-    batch.extend(raw::parse("", "SELECT count(*) FROM t"));
-    batch.extend(raw::bind("", ""));
-    batch.extend(raw::execute(""));
+    batch.extend(raw::parse_bind_execute("", "SELECT count(*) FROM t"));
     batch.extend(raw::sync());
     r.send(&batch).await;
     let first = r.until_ready().await;

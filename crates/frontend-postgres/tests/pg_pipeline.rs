@@ -26,9 +26,7 @@ async fn a_long_pipeline_gets_every_answer_in_order() {
     let n = 200;
     let mut batch = Vec::new();
     for i in 0..n {
-        batch.extend(raw::parse("", &format!("SELECT {i}")));
-        batch.extend(raw::bind("", ""));
-        batch.extend(raw::execute(""));
+        batch.extend(raw::parse_bind_execute("", &format!("SELECT {i}")));
     }
     batch.extend(raw::sync());
     r.send(&batch).await;
@@ -64,14 +62,10 @@ async fn every_parse_of_the_unnamed_statement_is_decided_on_its_own_text() {
     // text must not run on the verdict of the text before it, nor the next one on its.
     let mut batch = Vec::new();
     for sql in ["SELECT count(*) FROM t", "DROP TABLE t"] {
-        batch.extend(raw::parse("", sql));
-        batch.extend(raw::bind("", ""));
-        batch.extend(raw::execute(""));
+        batch.extend(raw::parse_bind_execute("", sql));
     }
     batch.extend(raw::sync());
-    batch.extend(raw::parse("", "SELECT count(*) FROM t"));
-    batch.extend(raw::bind("", ""));
-    batch.extend(raw::execute(""));
+    batch.extend(raw::parse_bind_execute("", "SELECT count(*) FROM t"));
     batch.extend(raw::sync());
     r.send(&batch).await;
     let first = r.until_ready().await;

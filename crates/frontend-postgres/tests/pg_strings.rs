@@ -188,9 +188,7 @@ async fn a_parse_pipelined_behind_a_setting_change_before_sync_is_refused() {
     );
     pipeline.extend(raw::bind("", ""));
     pipeline.extend(raw::execute(""));
-    pipeline.extend(raw::parse("", r"SELECT 'a\' , 1"));
-    pipeline.extend(raw::bind("", ""));
-    pipeline.extend(raw::execute(""));
+    pipeline.extend(raw::parse_bind_execute("", r"SELECT 'a\' , 1"));
     pipeline.extend(raw::sync());
     let errors = errors_until_ready(&mut c, &pipeline, 1).await;
     assert_eq!(errors.len(), 1, "{errors:?}");
@@ -216,9 +214,7 @@ async fn statements_without_a_backslash_pass_behind_a_setting_change() {
         "SELECT 'x', 1",
         "SELECT 2",
     ] {
-        pipeline.extend(raw::parse("", sql));
-        pipeline.extend(raw::bind("", ""));
-        pipeline.extend(raw::execute(""));
+        pipeline.extend(raw::parse_bind_execute("", sql));
     }
     pipeline.extend(raw::sync());
     assert!(errors_until_ready(&mut c, &pipeline, 1).await.is_empty());
@@ -230,9 +226,7 @@ async fn ordinary_pipelines_are_not_held_up() {
     let mut c = raw::Raw::login(h.addr, "alice", ALICE_PW, &h.db).await;
     let mut pipeline = Vec::new();
     for i in 0..3 {
-        pipeline.extend(raw::parse("", &format!("SELECT {i}")));
-        pipeline.extend(raw::bind("", ""));
-        pipeline.extend(raw::execute(""));
+        pipeline.extend(raw::parse_bind_execute("", &format!("SELECT {i}")));
     }
     pipeline.extend(raw::sync());
     pipeline.extend(raw::query("SELECT 1; SELECT 2"));

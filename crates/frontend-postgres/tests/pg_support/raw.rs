@@ -50,6 +50,14 @@ pub fn execute(portal: &str) -> Vec<u8> {
     msg(b'E', &b)
 }
 
+/// Parse `sql` as statement `stmt`, Bind it to the unnamed portal, Execute it.
+pub fn parse_bind_execute(stmt: &str, sql: &str) -> Vec<u8> {
+    let mut b = parse(stmt, sql);
+    b.extend(bind("", stmt));
+    b.extend(execute(""));
+    b
+}
+
 pub fn sync() -> Vec<u8> {
     msg(b'S', &[])
 }
