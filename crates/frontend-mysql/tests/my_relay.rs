@@ -37,6 +37,16 @@ fn framed(payloads: &[Vec<u8>]) -> Vec<u8> {
     out.to_vec()
 }
 
+/// An upstream reader over `bytes`, fed in `chunk`-sized writes and then closed.
+async fn upstream(bytes: &[u8], chunk: usize) -> PacketReader<tokio::io::DuplexStream> {
+    let (mut feed, upstream) = tokio::io::duplex(bytes.len() + 64);
+    for c in bytes.chunks(chunk) {
+        feed.write_all(c).await.expect("feed");
+    }
+    drop(feed);
+    PacketReader::new(upstream, 1 << 20)
+}
+
 /// Relays `bytes` fed in `chunk`-sized writes: (result, what the client got).
 async fn relayed(
     bytes: &[u8],
@@ -45,12 +55,7 @@ async fn relayed(
     Result<warden_frontend_mysql::relay::Relayed, MyError>,
     Vec<u8>,
 ) {
-    let (mut feed, upstream) = tokio::io::duplex(bytes.len() + 64);
-    for c in bytes.chunks(chunk) {
-        feed.write_all(c).await.expect("feed");
-    }
-    drop(feed);
-    let mut up = PacketReader::new(upstream, 1 << 20);
+    let mut up = upstream(bytes, chunk).await;
     let mut client = Vec::new();
     let r = relay(&mut up, &mut client, Expect::Results).await;
     (r, client)
@@ -108,12 +113,7 @@ async fn a_row_out_of_order_is_an_error_and_never_forwarded() {
     bytes[at + 3] = 99;
     let marker = payloads[3 + 10].clone();
     for chunk in [1 << 20, 64, 3] {
-        let (mut feed, upstream) = tokio::io::duplex(bytes.len() + 64);
-        for c in bytes.chunks(chunk) {
-            feed.write_all(c).await.expect("feed");
-        }
-        drop(feed);
-        let mut up = PacketReader::new(upstream, 1 << 20);
+        let mut up = upstream(&bytes, chunk).await;
         let mut client = Vec::new();
         let mut out = BytesMut::new();
         let e = relay_with(&mut up, &mut client, &mut out, Expect::Results)
