@@ -18,3 +18,9 @@ wait_port() {
 }
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }'; }
+# perf_top FILE SORT LINES WIDTH: the top LINES entries of a perf profile by SORT (self
+# time, no call graph), cut to WIDTH columns and indented; nothing if perf cannot read it.
+perf_top() {
+  perf report -i "$1" --no-children --sort "$2" --stdio -g none 2>/dev/null |
+    grep -E '^ +[0-9]' | head -n "$3" | cut -c1-"$4" | sed 's/^/  /' || true
+}

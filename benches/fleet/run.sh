@@ -226,10 +226,8 @@ if [[ -n ${PERF:-} ]]; then
     [[ -e $f ]] || continue
     echo
     echo "perf, pgbench run, first Warden of $(basename "$f" .data): by thread, then top symbols (self)"
-    perf report -i "$f" --no-children --sort comm --stdio -g none 2>/dev/null |
-      grep -E '^ +[0-9]' | head -n 8 | sed 's/^/  /' || true
-    perf report -i "$f" --no-children --sort symbol --stdio -g none 2>/dev/null |
-      grep -E '^ +[0-9]' | head -n 15 | cut -c1-110 | sed 's/^/  /' || true
+    perf_top "$f" comm 8 200
+    perf_top "$f" symbol 15 110
   done
 fi
 echo "shipped rows per replica: ${SHIPPED%,}"

@@ -253,10 +253,8 @@ if [[ -n ${PERF:-} ]]; then
     [[ -e $f ]] || continue
     echo
     echo "perf, warden process, $(basename "$f" .data): by thread, then top symbols (self time)"
-    perf report -i "$f" --no-children --sort comm --stdio -g none 2>/dev/null |
-      grep -E '^ +[0-9]' | head -n 8 | sed 's/^/  /' || true
-    perf report -i "$f" --no-children --sort dso,symbol --stdio -g none 2>/dev/null |
-      grep -E '^ +[0-9]' | head -n 25 | cut -c1-120 | sed 's/^/  /' || true
+    perf_top "$f" comm 8 200
+    perf_top "$f" dso,symbol 25 120
   done
 fi
 
