@@ -212,15 +212,40 @@ pub fn admin_query(db: &str, sql: &str) -> String {
 
 /// Makes `db` refuse new connections and cuts the open ones (`accepting = false`), or
 /// accept them again: a database that is away.
+///
+/// A connection whose start checked `datallowconn` just before the `ALTER` committed
+/// can appear in `pg_stat_activity` only after a first sweep (seen in CI: a fleet
+/// replica's reconnect survived and the database was not away at all), so the sweep
+/// repeats until no session of `db` is seen twice in a row.
 pub fn set_accepting_connections(db: &str, accepting: bool) {
-    let sql = if accepting {
-        format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true")
-    } else {
-        format!(
-            "ALTER DATABASE {db} ALLOW_CONNECTIONS false; SELECT count(pg_terminate_backend(pid)) >= 0 FROM pg_stat_activity WHERE datname = '{db}'"
-        )
-    };
-    admin_query("postgres", &sql);
+    if accepting {
+        admin_query(
+            "postgres",
+            &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS true"),
+        );
+        return;
+    }
+    admin_query(
+        "postgres",
+        &format!("ALTER DATABASE {db} ALLOW_CONNECTIONS false"),
+    );
+    let sweep = format!(
+        "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE datname = '{db}'"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut quiet = 0;
+    while quiet < 2 {
+        quiet = if admin_query("postgres", &sweep) == "0" {
+            quiet + 1
+        } else {
+            0
+        };
+        assert!(
+            std::time::Instant::now() < deadline,
+            "sessions of {db} kept appearing"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }
 
 /// A fresh database `{prefix}_{pid}` set up with `setup_sql`, or `None` (a skip, said on

@@ -5,7 +5,9 @@
 //!
 //! Order of a transition: lock the request's stripe → load → apply → append the audit
 //! event (durably) → store → wake the waiter → broadcast. A transition that grants
-//! something (approve, execute) never takes effect without its audit record.
+//! something (approve, execute) never takes effect without its audit record. A new
+//! request is the other way round: stored first, then its `approval_requested` record,
+//! so that every request the chain names is one the store (and so the restart) knows.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, Weak};
@@ -26,7 +28,6 @@ use crate::store::{ApprovalBackend, Store};
 
 const STRIPES: usize = 64;
 const FEED_CAPACITY: usize = 1024;
-const RESTART_REASON: &str = "warden restarted; the client that was waiting is gone";
 
 /// Shared handle to the approval requests. Cheap to clone.
 #[derive(Clone)]
@@ -35,19 +36,19 @@ pub struct Approvals {
 }
 
 pub(crate) struct Inner {
-    store: Store,
+    pub(crate) store: Store,
     pub(crate) audit: AuditLog,
     public_url: String,
     stripes: Vec<tokio::sync::Mutex<()>>,
     /// One watch per request some front-end is waiting on.
     waiters: Mutex<HashMap<String, watch::Sender<Option<Resolution>>>>,
     /// Approved, unused retry-mode requests (candidates for `take_retry_approval`).
-    retry_ready: Mutex<HashSet<String>>,
+    pub(crate) retry_ready: Mutex<HashSet<String>>,
     feed: broadcast::Sender<Arc<ApprovalRequest>>,
-    stats: Stats,
+    pub(crate) stats: Stats,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     // A poisoned map is still a valid map: every mutation under it is a single call.
     m.lock().unwrap_or_else(|p| p.into_inner())
 }
@@ -139,40 +140,6 @@ impl Approvals {
         Approvals::open(ApprovalBackend::embedded(path)?, audit, public_url)
     }
 
-    /// Ends what cannot survive a restart; returns the live retry-mode requests, which
-    /// need expiry timers.
-    fn recover(&self) -> Result<Vec<ApprovalRequest>, ApprovalError> {
-        let now = OffsetDateTime::now_utc();
-        let mut live = Vec::new();
-        for req in self.inner.store.all() {
-            let op = match (req.state, req.retry_mode) {
-                (ApprovalState::Pending | ApprovalState::Approved, false) => Op::Withdraw {
-                    reason: RESTART_REASON.into(),
-                },
-                (ApprovalState::Pending | ApprovalState::Approved, true)
-                    if now >= req.expires_at =>
-                {
-                    Op::Expire
-                }
-                (ApprovalState::Pending, true) => {
-                    self.inner
-                        .stats
-                        .entered(ApprovalState::Withdrawn, ApprovalState::Pending);
-                    live.push(req);
-                    continue;
-                }
-                (ApprovalState::Approved, true) => {
-                    lock(&self.inner.retry_ready).insert(req.id.clone());
-                    live.push(req);
-                    continue;
-                }
-                _ => continue,
-            };
-            self.transition_blocking(&req.id, op)?;
-        }
-        Ok(live)
-    }
-
     /// Records a held action as a pending request and returns the handle to wait on.
     /// The request is durable in the audit log before this returns; if the audit log
     /// cannot record it, no request exists and the caller must refuse the action.
@@ -215,34 +182,33 @@ impl Approvals {
         if !retry_mode {
             lock(&self.inner.waiters).insert(req.id.clone(), tx);
         }
-        let created = async {
-            self.append(machine::requested_event(&req)).await?;
-            self.inner.store.put(&req).await
-        }
-        .await;
-        if let Err(e) = created {
+        // Stored (on disk) before it is announced in the audit log, under its stripe so
+        // that no decision on it is recorded before the request itself: a crash between
+        // the two leaves a stored request that the restart ends (`recover.rs`), never a
+        // requested record that nothing will ever close.
+        let stripe = self.stripe(&req.id).lock().await;
+        if let Err(e) = self.inner.store.put(&req).await {
             lock(&self.inner.waiters).remove(&req.id);
-            if matches!(e, ApprovalError::Unavailable(_)) {
-                // The requested record is in the chain: say it never became a request.
-                let mut gone = req.clone();
-                gone.state = ApprovalState::Withdrawn;
-                gone.ended_reason = Some(e.to_string());
-                let _ = self
-                    .append(machine::machine_event(
-                        &gone,
-                        warden_audit::EventKind::ApprovalWithdrawn,
-                    ))
-                    .await;
-            }
             return Err(e);
         }
         self.inner
             .stats
-            .requested
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            .entered(ApprovalState::Withdrawn, ApprovalState::Pending);
+        if let Err(e) = self.append(machine::requested_event(&req)).await {
+            drop(stripe);
+            lock(&self.inner.waiters).remove(&req.id);
+            // Not in the chain, so it must never be decided: ended in the store.
+            let reason = format!("the audit log could not record the request: {e}");
+            if let Err(end) = self.transition(&req.id, Op::Withdraw { reason }).await {
+                tracing::error!(id = %req.id, error = %end, "an unrecorded approval request could not be ended; it is withdrawn at the next start");
+            }
+            return Err(e);
+        }
+        drop(stripe);
         self.inner
             .stats
-            .entered(ApprovalState::Withdrawn, ApprovalState::Pending);
+            .requested
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         self.schedule_expiry(&req);
         let _ = self.inner.feed.send(Arc::new(req.clone()));
         Ok(Held::new(

@@ -24,6 +24,7 @@ mod error;
 mod fleet;
 mod held;
 mod machine;
+mod recover;
 mod request;
 mod stats;
 mod store;

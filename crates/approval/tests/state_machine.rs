@@ -1,97 +1,12 @@
 //! The approval rules against a real sled store and a real audit log.
 
+mod support;
+
 use std::time::Duration;
 
+use support::{action, actor, copy_dir, fixture, kinds, verdict, MIN};
 use warden_approval::{ApprovalBackend, ApprovalError, ApprovalState, Approvals, Resolution};
-use warden_audit::{AuditConfig, AuditLog, EventKind, Query};
-use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
-use warden_policy::{ApprovalSpec, Decision, Mode, RuleHit, Verdict};
-
-struct Fixture {
-    _dir: tempfile::TempDir,
-    db_path: std::path::PathBuf,
-    audit: AuditLog,
-    approvals: Approvals,
-}
-
-fn fixture() -> Fixture {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let audit = AuditLog::open(AuditConfig::new(dir.path().join("audit"))).expect("audit");
-    let db_path = dir.path().join("approvals");
-    let db = sled::open(&db_path).expect("sled");
-    let approvals = Approvals::open(
-        ApprovalBackend::Sled(db.clone()),
-        audit.clone(),
-        "http://console.test".into(),
-    )
-    .expect("open");
-    Fixture {
-        _dir: dir,
-        db_path,
-        audit,
-        approvals,
-    }
-}
-
-fn actor(name: &str, roles: &[&str]) -> Actor {
-    Actor {
-        name: name.into(),
-        roles: roles.iter().map(|r| r.to_string()).collect(),
-        client_addr: None,
-        alerts: Vec::new(),
-    }
-}
-
-fn action(user: &str, raw: &str) -> Action {
-    Action {
-        protocol: Protocol::Postgres,
-        user: actor(user, &["developer", "dba"]),
-        target: TargetRef {
-            name: "prod-db".into(),
-            labels: Default::default(),
-        },
-        session: Some("s-1".into()),
-        raw: raw.into(),
-        facts: Facts::None,
-    }
-}
-
-fn verdict(required: u32, timeout: Duration, wait: bool) -> Verdict {
-    Verdict {
-        decision: Decision::Hold,
-        matched: vec![RuleHit {
-            rule: "unbounded-writes-need-approval".into(),
-            file: "p.yaml".into(),
-            decision: Decision::Hold,
-            mode: Mode::Enforce,
-            message: None,
-        }],
-        dry_run: Vec::new(),
-        message: "unbounded write".into(),
-        rule: "unbounded-writes-need-approval".into(),
-        approval: Some(ApprovalSpec {
-            approver_roles: vec!["dba".into()],
-            approver_users: vec![],
-            required,
-            timeout,
-            wait,
-        }),
-    }
-}
-
-const MIN: Duration = Duration::from_secs(60);
-
-fn kinds(audit: &AuditLog) -> Vec<EventKind> {
-    let page = audit
-        .query(&Query {
-            limit: 1000,
-            ..Query::default()
-        })
-        .expect("query");
-    let mut kinds: Vec<EventKind> = page.records.iter().map(|r| r.event.kind).collect();
-    kinds.reverse();
-    kinds
-}
+use warden_audit::EventKind;
 
 #[tokio::test]
 async fn approve_resolves_the_waiter_and_is_audited() {
@@ -548,17 +463,4 @@ async fn a_thousand_concurrent_holds_resolve() {
         assert!(matches!(res, Resolution::Denied { .. }));
     }
     assert_eq!(f.approvals.stats().pending, 0);
-}
-
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir") {
-        let entry = entry.expect("entry");
-        let dest = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &dest);
-        } else {
-            std::fs::copy(entry.path(), &dest).expect("copy");
-        }
-    }
 }
