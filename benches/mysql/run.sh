@@ -8,8 +8,12 @@
 #               mysql_native_password (verifier from `warden hash-password`), and the sled
 #               audit log: every statement, and every COM_STMT_EXECUTE with its bound
 #               values, decided and audited.
+#   3. relay — haproxy in TCP mode (2 threads) in front of 127.0.0.1:3306 when haproxy is
+#               installed: a proxy that inspects, decides and audits nothing, so its ratio
+#               to direct is what any extra process hop costs on this machine (the ceiling
+#               for a gateway), and warden/relay is Warden's own cost beside that hop.
 # For each test (oltp_point_select, oltp_read_only) and thread count (1, 8) it runs sysbench
-# against both (prepared statements: sysbench's default --db-ps-mode=auto) and prints TPS,
+# against each (prepared statements: sysbench's default --db-ps-mode=auto) and prints TPS,
 # p95 latency and the ratio warden/direct, and the CPU time (utime + stime from
 # /proc/PID/stat) and context switches (all threads' ctxt_switches) per transaction of the
 # warden process and of mariadbd, measured before and after each run: a cost which the
@@ -22,6 +26,8 @@
 #        WARDEN_BIN=path/to/warden   skip the build and use this binary
 #                                    (default: `cargo build --release --bin warden`)
 #        POLICIES=policies/mysql-production.yaml   policy file or folder for Warden
+#        RELAY=0  skip the haproxy relay (default: run it when `haproxy` is installed;
+#                 apt-get install -y haproxy)
 #        KEEP=1   keep the work directory (config, logs, sysbench output)
 #        PERF=1   also `perf record -F 999 -g` Warden during each of its runs and print the
 #                 top entries of each profile by thread and by symbol (self time);
@@ -139,6 +145,30 @@ got=$(timeout 30 mariadb --skip-ssl -h 127.0.0.1 -P "$WPORT" -u bench -p"$PW" -N
   { echo "$got" >&2; tail -n 30 "$WORK/warden/warden.log" >&2; die "cannot log in through Warden"; }
 [[ $got == "$TABLE_SIZE" ]] || die "unexpected answer through Warden: $got"
 
+# --- the relay (haproxy, TCP mode) ---------------------------------------------------------
+RELAY_PID=
+if [[ ${RELAY:-1} != 0 ]] && command -v haproxy >/dev/null 2>&1; then
+  RPORT=$(free_port)
+  cat >"$WORK/haproxy.cfg" <<CFG
+global
+  nbthread 2
+  maxconn 2000
+defaults
+  mode tcp
+  timeout connect 5s
+  timeout client 5m
+  timeout server 5m
+listen mysql
+  bind 127.0.0.1:$RPORT
+  server db 127.0.0.1:3306
+CFG
+  haproxy -db -f "$WORK/haproxy.cfg" >"$WORK/haproxy.log" 2>&1 &
+  RELAY_PID=$!; PIDS+=("$RELAY_PID")
+  wait_port "$RPORT" "$WORK/haproxy.log"
+elif [[ ${RELAY:-1} != 0 ]]; then
+  echo "note: haproxy not installed (apt-get install -y haproxy): no relay column" >&2
+fi
+
 # --- runs --------------------------------------------------------------------------------
 TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
 cost_of() { # pid -> "ticks switches" ("- -" without a pid)
@@ -151,7 +181,8 @@ per_tx() { # before after transactions -> "cpu_us/tx cs/tx"
     if (t0 == "-" || t1 == "-" || n + 0 == 0) print "- -"; else printf "%.1f %.2f", (t1 - t0) * us / n, (s1 - s0) / n }'
 }
 # name port user password test threads
-#   -> "tps p95_ms warden_cpu_us/tx warden_cs/tx mariadb_cpu_us/tx mariadb_cs/tx" ("-" on failure)
+#   -> "tps p95_ms proxy_cpu_us/tx proxy_cs/tx mariadb_cpu_us/tx mariadb_cs/tx" ("-" on failure;
+#      proxy: the warden process in a warden run, haproxy in a relay run)
 # pid -> "tid name ticks switches" per thread, names without their trailing digits
 thread_costs() {
   for d in /proc/"$1"/task/*; do
@@ -167,7 +198,9 @@ run() {
   local name=$1 port=$2 user=$3 pw=$4 test=$5 t=$6 out rc=0 perf_pid=
   local w0 w1 m0 m1
   [[ -n ${THREAD_COSTS:-} && $name == warden ]] && thread_costs "$WARDEN_PID" >"$WORK/threads.$test.t$t.0"
-  w0=$(cost_of "$WARDEN_PID"); m0=$(cost_of "$MARIADB_PID")
+  local proxy=
+  case $name in warden) proxy=$WARDEN_PID ;; relay) proxy=$RELAY_PID ;; esac
+  w0=$(cost_of "$proxy"); m0=$(cost_of "$MARIADB_PID")
   if [[ -n ${PERF:-} && $name == warden ]]; then
     # shellcheck disable=SC2086
     perf record -q -F 999 ${PERF_ARGS:--g} -p "$WARDEN_PID" -o "$WORK/perf.$test.t$t.data" -- sleep "$DURATION" \
@@ -177,7 +210,7 @@ run() {
   out=$(timeout $((DURATION + 60)) sysbench "$test" "${SB_COMMON[@]}" --mysql-port="$port" \
         --mysql-user="$user" --mysql-password="$pw" --threads="$t" --time="$DURATION" \
         --percentile=95 --report-interval=0 run 2>&1) || rc=$?
-  w1=$(cost_of "$WARDEN_PID"); m1=$(cost_of "$MARIADB_PID")
+  w1=$(cost_of "$proxy"); m1=$(cost_of "$MARIADB_PID")
   [[ -n ${THREAD_COSTS:-} && $name == warden ]] && thread_costs "$WARDEN_PID" >"$WORK/threads.$test.t$t.1"
   [[ -n $perf_pid ]] && { wait "$perf_pid" 2>/dev/null || true; }
   printf '%s\n' "$out" >"$WORK/$name.$test.t$t.out"
@@ -191,9 +224,11 @@ run() {
     echo "- - - - - -"; return
   fi
   local wcost="- -"
-  [[ $name == warden ]] && wcost=$(per_tx "$w0" "$w1" "$n")
+  [[ -n $proxy ]] && wcost=$(per_tx "$w0" "$w1" "$n")
   echo "$tps ${p95:--} $wcost $(per_tx "$m0" "$m1" "$n")"
 }
+
+ratio_of() { awk -v a="$1" -v b="$2" 'BEGIN{ if (a+0 > 0 && b+0 > 0) printf "%.2f", a/b; else print "-" }'; }
 
 echo "warming up MariaDB (3 s oltp_point_select, direct)..." >&2
 sysbench oltp_point_select "${SB_COMMON[@]}" --mysql-port=3306 --mysql-user="$UP_USER" \
@@ -206,9 +241,13 @@ for test in $TESTS; do
   for t in $THREADS; do
     read -r d_tps d_p95 _ _ d_mcpu d_mcs < <(run direct 3306 "$UP_USER" "$UP_PW" "$test" "$t")
     read -r w_tps w_p95 w_cpu w_cs w_mcpu w_mcs < <(run warden "$WPORT" bench "$PW" "$test" "$t")
-    ratio=$(awk -v w="$w_tps" -v d="$d_tps" 'BEGIN{ if (d+0 > 0 && w+0 > 0) printf "%.2f", w/d; else print "-" }')
-    RESULTS+=("$test $t $d_tps $d_p95 $w_tps $w_p95 $ratio")
-    COSTS+=("$test $t $w_cpu $w_cs $d_mcpu $d_mcs $w_mcpu $w_mcs")
+    r_tps=- r_p95=- r_cpu=- r_cs=-
+    if [[ -n $RELAY_PID ]]; then
+      read -r r_tps r_p95 r_cpu r_cs _ _ < <(run relay "$RPORT" "$UP_USER" "$UP_PW" "$test" "$t")
+    fi
+    ratio=$(ratio_of "$w_tps" "$d_tps")
+    RESULTS+=("$test $t $d_tps $d_p95 $w_tps $w_p95 $ratio $r_tps $r_p95 $(ratio_of "$r_tps" "$d_tps") $(ratio_of "$w_tps" "$r_tps")")
+    COSTS+=("$test $t $w_cpu $w_cs $d_mcpu $d_mcs $w_mcpu $w_mcs $r_cpu $r_cs")
     echo "  done: $test threads=$t" >&2
   done
 done
@@ -216,21 +255,25 @@ done
 echo
 echo "# benches/mysql/run.sh — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r); $("$WARDEN_BIN" --version)"
 echo "sysbench through Warden vs direct (MariaDB $(root_sql 'SELECT VERSION()'), ${DURATION}s per run, $TABLES x $TABLE_SIZE rows, load after: $(cut -d' ' -f1-3 /proc/loadavg))"
-printf '%-18s %7s | %10s %9s | %10s %9s | %13s\n' test threads "direct TPS" "p95 ms" "warden TPS" "p95 ms" "warden/direct"
-printf -- '-%.0s' $(seq 89); echo
+printf '%-18s %7s | %10s %7s | %10s %7s | %13s | %10s %7s | %12s | %12s\n' test threads "direct TPS" "p95 ms" \
+  "warden TPS" "p95 ms" "warden/direct" "relay TPS" "p95 ms" "relay/direct" "warden/relay"
+printf -- '-%.0s' $(seq 139); echo
 for r in "${RESULTS[@]}"; do
-  read -r test t d_tps d_p95 w_tps w_p95 ratio <<<"$r"
-  printf '%-18s %7s | %10s %9s | %10s %9s | %13s\n' "$test" "$t" "$d_tps" "$d_p95" "$w_tps" "$w_p95" "$ratio"
+  read -r test t d_tps d_p95 w_tps w_p95 ratio r_tps r_p95 r_ratio wr <<<"$r"
+  printf '%-18s %7s | %10s %7s | %10s %7s | %13s | %10s %7s | %12s | %12s\n' "$test" "$t" "$d_tps" "$d_p95" \
+    "$w_tps" "$w_p95" "$ratio" "$r_tps" "$r_p95" "$r_ratio" "$wr"
 done
+[[ -n $RELAY_PID ]] && echo "(relay: haproxy $(haproxy -v 2>/dev/null | sed -n '1s/^HAProxy version \([^ ]*\).*/\1/p'), TCP mode, nbthread 2: the cost of one extra process hop, nothing decided)"
 echo
-printf '%-18s %7s | %10s %9s | %10s %9s | %10s %9s\n' test threads "warden µs" "warden cs" "mdb µs dir" "mdb cs dir" "mdb µs w" "mdb cs w"
-printf -- '-%.0s' $(seq 93); echo
+printf '%-18s %7s | %10s %9s | %10s %9s | %10s %9s | %10s %9s\n' test threads "warden µs" "warden cs" \
+  "mdb µs dir" "mdb cs dir" "mdb µs w" "mdb cs w" "relay µs" "relay cs"
+printf -- '-%.0s' $(seq 117); echo
 for r in "${COSTS[@]}"; do
-  read -r test t a b c d e f <<<"$r"
-  printf '%-18s %7s | %10s %9s | %10s %9s | %10s %9s\n' "$test" "$t" "$a" "$b" "$c" "$d" "$e" "$f"
+  read -r test t a b c d e f g h <<<"$r"
+  printf '%-18s %7s | %10s %9s | %10s %9s | %10s %9s | %10s %9s\n' "$test" "$t" "$a" "$b" "$c" "$d" "$e" "$f" "$g" "$h"
 done
 echo "(CPU µs and context switches per transaction: of the warden process in the warden run; of mariadbd"
-echo " in the direct run (dir) and in the warden run (w). oltp_point_select: 1 statement per transaction;"
+echo " in the direct run (dir) and in the warden run (w); of haproxy in the relay run. oltp_point_select: 1 statement per transaction;"
 echo " oltp_read_only: 16 (BEGIN, 10 point selects, 4 range selects, COMMIT))"
 
 if [[ -n ${THREAD_COSTS:-} ]]; then
