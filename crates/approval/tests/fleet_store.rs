@@ -3,6 +3,7 @@
 //! across replicas, one vote per person, only the owner executes a waiting request,
 //! retry-mode approvals taken once anywhere, a deny/approve race decided once.
 
+mod support;
 #[path = "../../fleet/tests/support/test_db.rs"]
 mod test_db;
 
@@ -11,9 +12,10 @@ use std::time::Duration;
 use warden_approval::{ApprovalError, ApprovalState, Approvals, Resolution};
 use warden_audit::{AuditConfig, AuditLog};
 use warden_fleet::{Fleet, FleetOptions};
-use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
+use warden_inspect::{Action, Facts, Protocol, TargetRef};
 use warden_policy::{ApprovalSpec, Decision, Mode, RuleHit, Verdict};
 
+use support::actor;
 use test_db::{psql, Db};
 
 struct Replica {
@@ -48,15 +50,6 @@ async fn replica_polling(db: &str, id: &str, poll: Duration) -> Replica {
     Replica {
         _dir: dir,
         approvals,
-    }
-}
-
-fn actor(name: &str, roles: &[&str]) -> Actor {
-    Actor {
-        name: name.into(),
-        roles: roles.iter().map(|r| r.to_string()).collect(),
-        client_addr: None,
-        alerts: Vec::new(),
     }
 }
 

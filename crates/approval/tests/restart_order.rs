@@ -5,22 +5,9 @@
 
 mod support;
 
-use support::{action, actor, copy_dir, fixture, kinds, verdict, MIN};
-use warden_approval::{ApprovalBackend, ApprovalError, ApprovalState, Approvals};
+use support::{action, actor, fixture, hold, kinds, reopen, verdict, MIN};
+use warden_approval::{ApprovalError, ApprovalState};
 use warden_audit::{AuditConfig, AuditLog, EventKind, Query};
-
-/// The store as a crash leaves it (a copy of its folder), reopened against `audit`.
-fn reopen(f: &support::Fixture, name: &str, audit: &AuditLog) -> Approvals {
-    let copy = f._dir.path().join(name);
-    copy_dir(&f.db_path, &copy);
-    let db = sled::open(&copy).expect("reopen");
-    Approvals::open(
-        ApprovalBackend::Sled(db),
-        audit.clone(),
-        "http://console.test".into(),
-    )
-    .expect("open again")
-}
 
 /// The approval ids named by `kind` records in `audit`.
 fn named(audit: &AuditLog, kind: EventKind) -> Vec<String> {
@@ -40,15 +27,7 @@ fn named(audit: &AuditLog, kind: EventKind) -> Vec<String> {
 #[tokio::test]
 async fn a_retry_request_the_audit_log_never_named_is_withdrawn_at_restart() {
     let f = fixture();
-    let retry = f
-        .approvals
-        .request(
-            &action("alice", "DELETE FROM c"),
-            &verdict(1, MIN, false),
-            true,
-        )
-        .await
-        .expect("request");
+    let retry = hold(&f.approvals, "DELETE FROM c", MIN, true).await;
     let id = retry.id.clone();
     drop(retry);
 
@@ -86,16 +65,7 @@ async fn every_request_the_audit_log_names_is_ended_by_a_restart() {
     let f = fixture();
     let mut helds = Vec::new();
     for i in 0..5 {
-        let held = f
-            .approvals
-            .request(
-                &action("alice", &format!("DELETE FROM t{i}")),
-                &verdict(1, MIN, true),
-                false,
-            )
-            .await
-            .expect("request");
-        helds.push(held);
+        helds.push(hold(&f.approvals, &format!("DELETE FROM t{i}"), MIN, false).await);
     }
     // A crash: the waiters vanish without their drop logic.
     for h in helds {

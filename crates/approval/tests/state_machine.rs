@@ -4,8 +4,8 @@ mod support;
 
 use std::time::Duration;
 
-use support::{action, actor, copy_dir, fixture, kinds, verdict, MIN};
-use warden_approval::{ApprovalBackend, ApprovalError, ApprovalState, Approvals, Resolution};
+use support::{action, actor, fixture, hold, kinds, reopen, verdict, MIN};
+use warden_approval::{ApprovalError, ApprovalState, Resolution};
 use warden_audit::EventKind;
 
 #[tokio::test]
@@ -318,33 +318,9 @@ async fn retry_mode_approval_is_used_once_by_the_identical_action() {
 #[tokio::test]
 async fn restart_withdraws_orphaned_requests_but_keeps_retry_requests() {
     let f = fixture();
-    let waiting = f
-        .approvals
-        .request(
-            &action("alice", "DELETE FROM a"),
-            &verdict(1, MIN, true),
-            false,
-        )
-        .await
-        .expect("request");
-    let approved = f
-        .approvals
-        .request(
-            &action("alice", "DELETE FROM b"),
-            &verdict(1, MIN, true),
-            false,
-        )
-        .await
-        .expect("request");
-    let retry = f
-        .approvals
-        .request(
-            &action("alice", "DELETE FROM c"),
-            &verdict(1, MIN, false),
-            true,
-        )
-        .await
-        .expect("request");
+    let waiting = hold(&f.approvals, "DELETE FROM a", MIN, false).await;
+    let approved = hold(&f.approvals, "DELETE FROM b", MIN, false).await;
+    let retry = hold(&f.approvals, "DELETE FROM c", MIN, true).await;
     f.approvals
         .approve(&approved.id, &actor("bob", &["dba"]), None)
         .await
@@ -355,17 +331,9 @@ async fn restart_withdraws_orphaned_requests_but_keeps_retry_requests() {
     std::mem::forget(approved);
     drop(retry);
     // The store was flushed after every transition: a copy of the directory is what
-    // a crash at this instant leaves on disk (the live handle keeps its lock).
-    let copy = f._dir.path().join("approvals-after-crash");
-    copy_dir(&f.db_path, &copy);
+    // a crash at this instant leaves on disk.
     let audit = f.audit.clone();
-    let db = sled::open(&copy).expect("reopen");
-    let approvals = Approvals::open(
-        ApprovalBackend::Sled(db.clone()),
-        audit.clone(),
-        "http://console.test".into(),
-    )
-    .expect("open again");
+    let approvals = reopen(&f, "approvals-after-crash", &audit);
     assert_eq!(
         approvals.get(&w).expect("w").state,
         ApprovalState::Withdrawn
@@ -401,15 +369,7 @@ async fn retry_requests_kept_over_a_restart_still_expire_on_time() {
         .expect("request");
     let id = held.id.clone();
     drop(held);
-    let copy = f._dir.path().join("approvals-restarted");
-    copy_dir(&f.db_path, &copy);
-    let db = sled::open(&copy).expect("reopen");
-    let approvals = Approvals::open(
-        ApprovalBackend::Sled(db.clone()),
-        f.audit.clone(),
-        "http://console.test".into(),
-    )
-    .expect("open again");
+    let approvals = reopen(&f, "approvals-restarted", &f.audit);
     assert_eq!(
         approvals.get(&id).expect("kept").state,
         ApprovalState::Pending

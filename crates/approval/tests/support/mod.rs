@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use warden_approval::{ApprovalBackend, Approvals};
+use warden_approval::{ApprovalBackend, Approvals, Held};
 use warden_audit::{AuditConfig, AuditLog, EventKind, Query};
 use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
 use warden_policy::{ApprovalSpec, Decision, Mode, RuleHit, Verdict};
@@ -107,4 +107,26 @@ pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
             std::fs::copy(entry.path(), &dest).expect("copy");
         }
     }
+}
+
+/// The fixture's store as a crash leaves it (a copy of its folder: the live handle keeps
+/// its lock), reopened against `audit` as a restarted gateway opens it (recovery runs).
+pub fn reopen(f: &Fixture, name: &str, audit: &AuditLog) -> Approvals {
+    let copy = f._dir.path().join(name);
+    copy_dir(&f.db_path, &copy);
+    let db = sled::open(&copy).expect("reopen");
+    Approvals::open(
+        ApprovalBackend::Sled(db),
+        audit.clone(),
+        "http://console.test".into(),
+    )
+    .expect("open again")
+}
+
+/// Alice's `raw` held for one dba within `timeout`; `retry` for retry mode.
+pub async fn hold(approvals: &Approvals, raw: &str, timeout: Duration, retry: bool) -> Held {
+    approvals
+        .request(&action("alice", raw), &verdict(1, timeout, !retry), retry)
+        .await
+        .expect("request")
 }
