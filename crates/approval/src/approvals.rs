@@ -141,8 +141,9 @@ impl Approvals {
     }
 
     /// Records a held action as a pending request and returns the handle to wait on.
-    /// The request is durable in the audit log before this returns; if the audit log
-    /// cannot record it, no request exists and the caller must refuse the action.
+    /// The request is durable in the store and the audit log before this returns; if
+    /// either cannot record it, the caller must refuse the action (a stored request
+    /// whose audit record failed is withdrawn, never left pending).
     pub async fn request(
         &self,
         action: &Action,
@@ -200,7 +201,7 @@ impl Approvals {
             // Not in the chain, so it must never be decided: ended in the store.
             let reason = format!("the audit log could not record the request: {e}");
             if let Err(end) = self.transition(&req.id, Op::Withdraw { reason }).await {
-                tracing::error!(id = %req.id, error = %end, "an unrecorded approval request could not be ended; it is withdrawn at the next start");
+                tracing::error!(id = %req.id, error = %end, "an unrecorded approval request could not be ended now; the restart sweep (or the fleet's withdrawal retry) ends it");
             }
             return Err(e);
         }
