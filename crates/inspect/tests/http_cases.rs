@@ -68,6 +68,11 @@ fn ambiguous_paths_are_rejected() {
         "/%FF",
         "/admin;jsessionid=1",
         "/a%252e%252e/b",
+        // Double encoding with the escape's digits themselves encoded (fuzz find):
+        "/a%25%32%65%25%32%65/b",
+        "/a%25%32e",
+        "/d%25d%63",
+        "/a%25%32%66b",
         "/...",
         "/a/..%20/b",
         "/a/.%20/b",
