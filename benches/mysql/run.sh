@@ -303,6 +303,7 @@ fi
 
 # --- the audit chain Warden wrote ----------------------------------------------------------
 stop_pid "$WARDEN_PID"
+[[ -n $RELAY_PID ]] && stop_pid "$RELAY_PID"
 PIDS=()
 if verify=$("$WARDEN_BIN" audit verify --path "$WORK/warden/audit" --key "$WORK/warden/audit.key.pub" 2>&1); then
   echo
