@@ -35,20 +35,30 @@ impl TlsMariadb {
         let dir = tempfile::tempdir().expect("tempdir");
         let (ca, files) = my_support::make_pki(dir.path());
         let data = dir.path().join("data");
-        let ok = Command::new("mariadb-install-db")
-            .args([
-                "--no-defaults",
-                "--user=root",
-                "--auth-root-authentication-method=normal",
-            ])
-            .arg("--skip-test-db")
-            .arg(format!("--datadir={}", data.display()))
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .expect("run mariadb-install-db")
-            .success();
-        assert!(ok, "mariadb-install-db");
+        // One bootstrap at a time: the two tests of this file each make a server, and
+        // two concurrent `mariadb-install-db` runs failed once in CI (its output is
+        // now in the message if one fails again).
+        static INSTALL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let out = {
+            let _one = INSTALL.lock().unwrap_or_else(|p| p.into_inner());
+            Command::new("mariadb-install-db")
+                .args([
+                    "--no-defaults",
+                    "--user=root",
+                    "--auth-root-authentication-method=normal",
+                ])
+                .arg("--skip-test-db")
+                .arg(format!("--datadir={}", data.display()))
+                .stdin(Stdio::null())
+                .output()
+                .expect("run mariadb-install-db")
+        };
+        assert!(
+            out.status.success(),
+            "mariadb-install-db: {}\n{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .and_then(|l| l.local_addr())
             .expect("free port")
