@@ -5,24 +5,9 @@
 
 mod support;
 
-use support::{action, actor, fixture, hold, kinds, reopen, verdict, MIN};
+use support::{action, actor, fixture, hold, kinds, named, reopen, verdict, MIN};
 use warden_approval::{ApprovalError, ApprovalState};
-use warden_audit::{AuditConfig, AuditLog, EventKind, Query};
-
-/// The approval ids named by `kind` records in `audit`.
-fn named(audit: &AuditLog, kind: EventKind) -> Vec<String> {
-    let page = audit
-        .query(&Query {
-            limit: 1000,
-            ..Query::default()
-        })
-        .expect("query");
-    page.records
-        .iter()
-        .filter(|r| r.event.kind == kind)
-        .filter_map(|r| r.event.approval.as_ref().map(|a| a.id.clone()))
-        .collect()
-}
+use warden_audit::{AuditConfig, AuditLog, EventKind};
 
 #[tokio::test]
 async fn a_retry_request_the_audit_log_never_named_is_withdrawn_at_restart() {

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use warden_approval::{ApprovalBackend, Approvals, Held};
-use warden_audit::{AuditConfig, AuditLog, EventKind, Query};
+use warden_audit::{AuditConfig, AuditLog, EventKind, Query, Record};
 use warden_inspect::{Action, Actor, Facts, Protocol, TargetRef};
 use warden_policy::{ApprovalSpec, Decision, Mode, RuleHit, Verdict};
 
@@ -84,16 +84,31 @@ pub fn verdict(required: u32, timeout: Duration, wait: bool) -> Verdict {
 
 pub const MIN: Duration = Duration::from_secs(60);
 
-pub fn kinds(audit: &AuditLog) -> Vec<EventKind> {
+/// The first 1,000 records of `audit`, oldest first.
+pub fn records(audit: &AuditLog) -> Vec<Record> {
     let page = audit
         .query(&Query {
             limit: 1000,
             ..Query::default()
         })
         .expect("query");
-    let mut kinds: Vec<EventKind> = page.records.iter().map(|r| r.event.kind).collect();
-    kinds.reverse();
-    kinds
+    let mut records = page.records;
+    records.reverse();
+    records
+}
+
+/// The kinds of `audit`'s records, oldest first.
+pub fn kinds(audit: &AuditLog) -> Vec<EventKind> {
+    records(audit).iter().map(|r| r.event.kind).collect()
+}
+
+/// The approval ids named by `kind` records in `audit`, oldest first.
+pub fn named(audit: &AuditLog, kind: EventKind) -> Vec<String> {
+    records(audit)
+        .iter()
+        .filter(|r| r.event.kind == kind)
+        .filter_map(|r| r.event.approval.as_ref().map(|a| a.id.clone()))
+        .collect()
 }
 
 pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
