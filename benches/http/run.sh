@@ -38,6 +38,8 @@ CONNS=${CONNS:-32}
 DURATION=${DURATION:-8}; DURATION=${DURATION%s}
 IDLE_CONNS=${IDLE_CONNS:-1000}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+# shellcheck source=../lib.sh
+source "$ROOT/benches/lib.sh"
 URL_PATH=/users.json
 PIDS=()
 
@@ -97,27 +99,6 @@ UP=$(free_port); NP=$(free_port); GW=$(free_port); WEBPORT=$(free_port)
 # --- nginx: the upstream (direct) and the reverse proxy -----------------------------------
 mkdir -p "$WORK/www" "$WORK/up" "$WORK/px"
 python3 -c 'import json; print(json.dumps({"users":[{"id":i,"name":"user%d"%i} for i in range(20)]}))' >"$WORK/www/users.json"
-NGINX_USER=""
-[[ $(id -u) == 0 ]] && NGINX_USER="user root;"   # the work dir is 0700 and owned by root
-nginx_conf() { # dir workers server-block
-  cat >"$1/nginx.conf" <<EOF
-worker_processes $2;
-$NGINX_USER
-error_log $1/error.log warn;
-pid $1/nginx.pid;
-events { worker_connections 4096; }
-http {
-  access_log off;
-  keepalive_requests 1000000;
-  client_body_temp_path $1/tmp_body;
-  proxy_temp_path $1/tmp_proxy;
-  fastcgi_temp_path $1/tmp_fastcgi;
-  uwsgi_temp_path $1/tmp_uwsgi;
-  scgi_temp_path $1/tmp_scgi;
-  $3
-}
-EOF
-}
 nginx_conf "$WORK/up" 2 "server { listen 127.0.0.1:$UP; location / { root $WORK/www; default_type application/json; } }"
 nginx_conf "$WORK/px" "$WORKERS" "upstream up { server 127.0.0.1:$UP; keepalive 64; }
   server { listen 127.0.0.1:$NP; location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection \"\"; } }"
@@ -272,22 +253,6 @@ sleep 1
 RSS_IDLE_CLOSED=$(rss_kb "$WARDEN_PID" VmRSS)
 
 # --- runs ------------------------------------------------------------------------------
-parse_wrk() { # file -> "rps p50_ms p99_ms non2xx_or_errors"
-  python3 - "$1" <<'EOF'
-import re, sys
-t = open(sys.argv[1]).read()
-def ms(v):
-    n, u = re.match(r"([\d.]+)(us|ms|s)", v).groups()
-    return float(n) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[u]
-rps = float(re.search(r"Requests/sec:\s+([\d.]+)", t).group(1))
-p50 = ms(re.search(r"^\s+50%\s+(\S+)", t, re.M).group(1))
-p99 = ms(re.search(r"^\s+99%\s+(\S+)", t, re.M).group(1))
-bad = re.search(r"Non-2xx or 3xx responses: (\d+)", t)
-sock = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", t)
-errs = (int(bad.group(1)) if bad else 0) + (sum(map(int, sock.groups())) if sock else 0)
-print(f"{rps:.0f} {p50:.3f} {p99:.3f} {errs}")
-EOF
-}
 cpu_ticks() { local p n=0; for p in "$@"; do n=$(( n + $(awk '{ print $14 + $15 }' "/proc/$p/stat") )); done; echo "$n"; }
 ctx_switches() { local p; for p in "$@"; do cat /proc/"$p"/task/*/status 2>/dev/null; done |
   awk '/ctxt_switches:/ { n += $2 } END { print n + 0 }'; }
@@ -319,7 +284,7 @@ wrk_run() { # name port threads conns -> "rps p50 p99 errors cpu_us/req cs/req"
     cost=$(awk -v t=$((t1 - t0)) -v s=$((s1 - s0)) -v n="${n:-0}" -v us="$TICK_US" \
       'BEGIN { if (n > 0) printf "%.1f %.2f", t * us / n, s / n; else print "- -" }')
   fi
-  echo "$(parse_wrk "$WORK/$name.t$t.c$c.txt") $cost"
+  echo "$(wrk_stats "$WORK/$name.t$t.c$c.txt") $cost"
 }
 warm() { # name port
   wrk -t"$THREADS" -c"$CONNS" -d2s -H "$AUTH" "http://127.0.0.1:$2$URL_PATH" >"$WORK/$1.warmup.txt"; }
