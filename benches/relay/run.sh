@@ -7,14 +7,15 @@
 #     hyper-relay  src/bin/http_relay.rs: hyper's HTTP/1 server + hyper-util's pooled
 #                  client (tokio, $WORKERS worker threads, mimalloc, TCP_NODELAY) — no
 #                  guard, no inspection, no Gate, no audit;
-#     hyper-relay-1t  the same on tokio's current-thread runtime (one thread, as one
-#                  nginx worker or pgbouncer runs).
+#     hyper-relay-1t  the same on tokio's current-thread runtime (one thread, like pgbouncer);
+#     hyper-relay-sh  $WORKERS current-thread runtimes, each with its own SO_REUSEPORT
+#                  listener (a connection never changes thread, like nginx's workers).
 #   PostgreSQL (pgbench -n -S -M <mode> at each client count, scale $SCALE):
 #     direct       127.0.0.1:5432 (user postgres, trust auth);
 #     pgbouncer    transaction pooling, pool $POOL;
 #     tcp-relay    src/bin/tcp_relay.rs: one upstream connection per client and tokio's
 #                  copy_bidirectional ($WORKERS worker threads) — reads no message;
-#     tcp-relay-1t the same on the current-thread runtime.
+#     tcp-relay-1t, tcp-relay-sh  the same on one current-thread runtime, and sharded.
 # Prints rps/tps, p50/p99, the CPU µs and context switches per request of each proxy
 # process (utime+stime and ctxt_switches from /proc: the cost, which other load on a
 # shared machine hardly moves) and the ratios relay/peer. Warden's own rows come from
@@ -26,6 +27,7 @@
 # Env:   WORKERS=2 (nginx proxy workers = tokio workers)  THREADS=2  CONNS=32
 #        DURATION=8 (seconds per run)  CLIENTS="1 10"  MODES=simple  SCALE=10  POOL=10
 #        ONLY=http|pg   one half only
+#        FLAVORS="multi current sharded"   which runtimes the relays run on (src/lib.rs)
 #        RELAY_DIR=dir  use the http_relay/tcp_relay binaries there (default: build them,
 #                       `cargo build --release` of benches/relay into target/bench-relay)
 #        KEEP=1         keep the work directory
@@ -42,6 +44,7 @@ MODES=${MODES:-simple}
 SCALE=${SCALE:-10}
 POOL=${POOL:-10}
 ONLY=${ONLY:-}
+FLAVORS=${FLAVORS:-"multi current sharded"}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 # shellcheck source=../lib.sh
 source "$ROOT/benches/lib.sh"
@@ -92,6 +95,15 @@ if [[ -z ${RELAY_DIR:-} ]]; then
 fi
 for b in http_relay tcp_relay; do [[ -x $RELAY_DIR/$b ]] || die "$RELAY_DIR/$b is not an executable"; done
 
+declare -A PORT PID
+# relay_start BIN NAME FLAVOR UPSTREAM LOG: starts one relay on a free port (PORT[NAME], PID[NAME])
+relay_start() {
+  PORT[$2]=$(free_port)
+  RELAY_RUNTIME=$3 TOKIO_WORKER_THREADS=$WORKERS "$RELAY_DIR/$1" "127.0.0.1:${PORT[$2]}" "$4" >"$5" 2>&1 &
+  PID[$2]=$!; PIDS+=("$!")
+  wait_port "${PORT[$2]}" "$5"
+}
+relay_name() { case $2 in multi) echo "$1" ;; current) echo "$1-1t" ;; sharded) echo "$1-sh" ;; *) die "FLAVORS: $2?" ;; esac; }
 TICK_US=$(( 1000000 / $(getconf CLK_TCK) ))
 ticks_of() { local p n=0; for p in "$@"; do n=$(( n + $(cpu_ticks "$p") )); done; echo "$n"; }
 switches_of() { local p n=0; for p in "$@"; do n=$(( n + $(ctx_switches "$p") )); done; echo "$n"; }
@@ -106,9 +118,8 @@ echo "# benches/relay/run.sh — $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) core
 
 # --- HTTP -----------------------------------------------------------------------------------
 if want http; then
-  declare -A PORT PID
   UP=$(free_port); NP=$(free_port)
-  PORT[direct]=$UP PORT[nginx-proxy]=$NP PORT[hyper-relay]=$(free_port) PORT[hyper-relay-1t]=$(free_port)
+  PORT[direct]=$UP PORT[nginx-proxy]=$NP
   mkdir -p "$WORK/www" "$WORK/up" "$WORK/px"
   python3 -c 'import json; print(json.dumps({"users":[{"id":i,"name":"user%d"%i} for i in range(20)]}))' >"$WORK/www/users.json"
   nginx_conf "$WORK/up" 2 "server { listen 127.0.0.1:$UP; location / { root $WORK/www; default_type application/json; } }"
@@ -117,15 +128,13 @@ if want http; then
   nginx -p "$WORK/up" -c "$WORK/up/nginx.conf" -g 'daemon off;' >"$WORK/up/stderr.log" 2>&1 & PIDS+=("$!")
   nginx -p "$WORK/px" -c "$WORK/px/nginx.conf" -g 'daemon off;' >"$WORK/px/stderr.log" 2>&1 &
   NGINX_PX_PID=$!; PIDS+=("$NGINX_PX_PID")
-  for name in hyper-relay hyper-relay-1t; do
-    rt=multi; [[ $name == *-1t ]] && rt=current
-    RELAY_RUNTIME=$rt TOKIO_WORKER_THREADS=$WORKERS "$RELAY_DIR/http_relay" "127.0.0.1:${PORT[$name]}" "127.0.0.1:$UP" \
-      >"$WORK/$name.log" 2>&1 &
-    PID[$name]=$!; PIDS+=("$!")
-  done
   wait_port "$UP" "$WORK/up/error.log"; wait_port "$NP" "$WORK/px/error.log"
-  wait_port "${PORT[hyper-relay]}" "$WORK/hyper-relay.log"; wait_port "${PORT[hyper-relay-1t]}" "$WORK/hyper-relay-1t.log"
-  for name in nginx-proxy hyper-relay hyper-relay-1t; do
+  RELAYS=()
+  for f in $FLAVORS; do
+    RELAYS+=("$(relay_name hyper-relay "$f")")
+    relay_start http_relay "${RELAYS[-1]}" "$f" "127.0.0.1:$UP" "$WORK/${RELAYS[-1]}.log"
+  done
+  for name in nginx-proxy "${RELAYS[@]}"; do
     cmp -s <(curl -s "http://127.0.0.1:${PORT[$name]}/users.json") "$WORK/www/users.json" ||
       die "$name does not serve the file"
   done
@@ -142,27 +151,27 @@ if want http; then
     echo "$(wrk_stats "$out") $cost"
   }
   echo "# $(nginx -v 2>&1), $(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2); GET /users.json ($(stat -c %s "$WORK/www/users.json") bytes);"
-  echo "# upstream nginx 2 workers; nginx proxy $WORKERS workers, keepalive 64; hyper-relay TOKIO_WORKER_THREADS=$WORKERS, hyper-relay-1t one thread"
+  echo "# upstream nginx 2 workers; nginx proxy $WORKERS workers, keepalive 64; relays: TOKIO_WORKER_THREADS=$WORKERS, RELAY_RUNTIME $FLAVORS"
   echo
   echo "HTTP throughput: wrk -t$THREADS -c$CONNS -d${DURATION}s --latency (after a 2 s warm-up each)"
   ROW='%-15s %9s %9s %9s %7s %10s %11s %8s\n'
   printf "$ROW" path rps p50_ms p99_ms errors vs_direct cpu_us/req cs/req
   declare -A RPS CPU CS P50_1
-  for name in direct nginx-proxy hyper-relay hyper-relay-1t; do
+  for name in direct nginx-proxy "${RELAYS[@]}"; do
     port=${PORT[$name]}
     wrk -t"$THREADS" -c"$CONNS" -d2s "http://127.0.0.1:$port/users.json" >"$WORK/$name.warmup.txt"
     read -r rps p50 p99 err cpu cs < <(http_run "$name" "$port" "$THREADS" "$CONNS")
     RPS[$name]=$rps CPU[$name]=$cpu CS[$name]=$cs
     printf "$ROW" "$name" "$rps" "$p50" "$p99" "$err" "$(ratio "$rps" "${RPS[direct]}")" "$cpu" "$cs"
   done
-  for name in hyper-relay hyper-relay-1t; do
+  for name in "${RELAYS[@]}"; do
     echo "$name/nginx-proxy: rps $(ratio "${RPS[$name]}" "${RPS[nginx-proxy]}"), cpu_us/req $(ratio "${CPU[$name]}" "${CPU[nginx-proxy]}"), cs/req $(ratio "${CS[$name]}" "${CS[nginx-proxy]}")"
   done
   echo
   echo "HTTP latency: wrk -t1 -c1 -d${DURATION}s --latency"
   ROW1='%-15s %9s %9s %9s %7s %14s %11s %8s\n'
   printf "$ROW1" path rps p50_ms p99_ms errors p50_added_us cpu_us/req cs/req
-  for name in direct nginx-proxy hyper-relay hyper-relay-1t; do
+  for name in direct nginx-proxy "${RELAYS[@]}"; do
     read -r rps p50 p99 err cpu cs < <(http_run "$name" "${PORT[$name]}" 1 1)
     P50_1[$name]=$p50
     printf "$ROW1" "$name" "$rps" "$p50" "$p99" "$err" "$(added_us "$p50" "${P50_1[direct]}")" "$cpu" "$cs"
@@ -177,7 +186,7 @@ if want pg; then
   DB_CREATED=1
   pgbench -h 127.0.0.1 -p 5432 -U postgres -i -q -s "$SCALE" "$DB" >"$WORK/pgbench-init.log" 2>&1 ||
     { cat "$WORK/pgbench-init.log" >&2; die "pgbench -i failed"; }
-  BPORT=$(free_port); TPORT=$(free_port); TPORT1=$(free_port)
+  BPORT=$(free_port)
   B=$WORK/pgbouncer
   mkdir -p "$B"
   echo '"postgres" ""' >"$B/userlist.txt"
@@ -200,19 +209,21 @@ INI
   if [[ $(id -u) == 0 ]]; then chown -R "$BOUNCER_RUN_AS" "$B"; BOUNCER_USER=(-u "$BOUNCER_RUN_AS"); fi
   pgbouncer "${BOUNCER_USER[@]}" "$B/pgbouncer.ini" >"$WORK/pgbouncer.out" 2>&1 &
   BOUNCER_PID=$!; PIDS+=("$BOUNCER_PID")
-  TOKIO_WORKER_THREADS=$WORKERS "$RELAY_DIR/tcp_relay" "127.0.0.1:$TPORT" 127.0.0.1:5432 >"$WORK/tcp_relay.log" 2>&1 &
-  TCP_RELAY_PID=$!; PIDS+=("$TCP_RELAY_PID")
-  RELAY_RUNTIME=current "$RELAY_DIR/tcp_relay" "127.0.0.1:$TPORT1" 127.0.0.1:5432 >"$WORK/tcp_relay_1t.log" 2>&1 &
-  TCP_RELAY1_PID=$!; PIDS+=("$TCP_RELAY1_PID")
-  wait_port "$BPORT" "$WORK/pgbouncer.out"; wait_port "$TPORT" "$WORK/tcp_relay.log"; wait_port "$TPORT1" "$WORK/tcp_relay_1t.log"
-  for port in "$BPORT" "$TPORT" "$TPORT1"; do
-    [[ $(timeout 30 psql -X -tA -h 127.0.0.1 -p "$port" -U postgres -d "$DB" -c 'select 41+1' 2>&1) == 42 ]] ||
-      die "no answer through port $port"
+  wait_port "$BPORT" "$WORK/pgbouncer.out"
+  TCP_RELAYS=()
+  for f in $FLAVORS; do
+    TCP_RELAYS+=("$(relay_name tcp-relay "$f")")
+    relay_start tcp_relay "${TCP_RELAYS[-1]}" "$f" 127.0.0.1:5432 "$WORK/${TCP_RELAYS[-1]}.log"
+  done
+  PORT[pgbouncer]=$BPORT
+  for name in pgbouncer "${TCP_RELAYS[@]}"; do
+    [[ $(timeout 30 psql -X -tA -h 127.0.0.1 -p "${PORT[$name]}" -U postgres -d "$DB" -c 'select 41+1' 2>&1) == 42 ]] ||
+      die "no answer through $name"
   done
   pg_run() { # name port mode clients -> "tps p50_ms p99_ms cpu_us/tx cs/tx"
     local name=$1 port=$2 mode=$3 c=$4 pid= t0=0 s0=0 out n cost="- -" tps
     local prefix="$WORK/log.$name.$mode.c$c"
-    case $name in pgbouncer) pid=$BOUNCER_PID ;; tcp-relay) pid=$TCP_RELAY_PID ;; tcp-relay-1t) pid=$TCP_RELAY1_PID ;; esac
+    case $name in direct) ;; pgbouncer) pid=$BOUNCER_PID ;; *) pid=${PID[$name]} ;; esac
     [[ -n $pid ]] && { t0=$(cpu_ticks "$pid"); s0=$(ctx_switches "$pid"); }
     out=$(timeout $((DURATION + 60)) pgbench -n -S -M "$mode" -c "$c" -j $(( c < 2 ? 1 : 2 )) -T "$DURATION" \
       -h 127.0.0.1 -p "$port" -U postgres --log --log-prefix="$prefix" "$DB" 2>&1) ||
@@ -229,7 +240,7 @@ INI
   pgbench -n -S -c 2 -j 2 -T 3 -h 127.0.0.1 -p 5432 -U postgres "$DB" >/dev/null 2>&1 || true
   echo
   echo "# $(pgbench --version), $(pgbouncer --version 2>/dev/null | head -1); pgbench -n -S -M <mode> -c <c> -T $DURATION, scale $SCALE;"
-  echo "# pgbouncer pool_mode=transaction default_pool_size=$POOL; tcp-relay TOKIO_WORKER_THREADS=$WORKERS, tcp-relay-1t one thread"
+  echo "# pgbouncer pool_mode=transaction default_pool_size=$POOL; relays: TOKIO_WORKER_THREADS=$WORKERS, RELAY_RUNTIME $FLAVORS"
   PROW='%-13s %-9s %3s %9s %9s %9s %10s %7s\n'
   printf "$PROW" target mode c tps p50_ms p99_ms cpu_us/tx cs/tx
   SUMMARY=()
@@ -239,9 +250,8 @@ INI
       printf "$PROW" direct "$mode" "$c" "$dtps" "$dp50" "$dp99" - -
       read -r btps bp50 bp99 bcpu bcs < <(pg_run pgbouncer "$BPORT" "$mode" "$c")
       printf "$PROW" pgbouncer "$mode" "$c" "$btps" "$bp50" "$bp99" "$bcpu" "$bcs"
-      for name in tcp-relay tcp-relay-1t; do
-        port=$TPORT; [[ $name == *-1t ]] && port=$TPORT1
-        read -r rtps rp50 rp99 rcpu rcs < <(pg_run "$name" "$port" "$mode" "$c")
+      for name in "${TCP_RELAYS[@]}"; do
+        read -r rtps rp50 rp99 rcpu rcs < <(pg_run "$name" "${PORT[$name]}" "$mode" "$c")
         printf "$PROW" "$name" "$mode" "$c" "$rtps" "$rp50" "$rp99" "$rcpu" "$rcs"
         SUMMARY+=("$(printf '%-12s %-9s %3s %7s %8s %8s %8s %8s %7s' "$name" "$mode" "$c" "$(ratio "$rtps" "$btps")" \
           "$(ratio "$rtps" "$dtps")" "$(ratio "$btps" "$dtps")" "$(added_us "$rp50" "$dp50")" "$(added_us "$bp50" "$dp50")" \

@@ -3,8 +3,7 @@
 //! keep-alive client to `UPSTREAM` (host:port) and the response streamed back. The same
 //! crates, allocator and socket options as Warden's http front-end, without its guard,
 //! inspection, Gate or audit: the floor under Warden's cost per request.
-//! Worker threads: `TOKIO_WORKER_THREADS` (tokio's default: one per core), or one thread
-//! with `RELAY_RUNTIME=current`.
+//! Runtime and threads: `RELAY_RUNTIME`, `TOKIO_WORKER_THREADS` (lib.rs).
 #![forbid(unsafe_code)]
 
 use std::convert::Infallible;
@@ -25,21 +24,22 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 type Body = Either<Incoming, Empty<Bytes>>;
 
 fn main() {
-    runtime().block_on(serve());
-}
-
-async fn serve() {
     let mut args = std::env::args().skip(1);
     let (Some(listen), Some(upstream)) = (args.next(), args.next()) else {
         eprintln!("usage: http_relay LISTEN_ADDR UPSTREAM_HOST:PORT");
         std::process::exit(2);
     };
     let listen: SocketAddr = listen.parse().expect("LISTEN_ADDR: host:port");
+    warden_bench_relay::run(listen, move |listener| accept(listener, upstream.clone()));
+}
+
+/// One listener's accept loop, with its own pooled client (one pool per shard, as each
+/// nginx worker keeps its own upstream connections).
+async fn accept(listener: TcpListener, upstream: String) {
     let mut connector = HttpConnector::new();
     connector.set_nodelay(true);
     let client: Client<HttpConnector, Incoming> =
         Client::builder(TokioExecutor::new()).build(connector);
-    let listener = TcpListener::bind(listen).await.expect("bind");
     loop {
         let Ok((sock, _)) = listener.accept().await else {
             continue;
@@ -78,15 +78,4 @@ fn status(code: StatusCode) -> Response<Body> {
     let mut r = Response::new(Either::Right(Empty::new()));
     *r.status_mut() = code;
     r
-}
-
-/// Tokio's multi-threaded runtime (as Warden runs), or with `RELAY_RUNTIME=current` one
-/// thread that both waits for IO and runs every task, as pgbouncer and each nginx worker do.
-fn runtime() -> tokio::runtime::Runtime {
-    let mut b = if std::env::var("RELAY_RUNTIME").as_deref() == Ok("current") {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    b.enable_all().build().expect("tokio runtime")
 }

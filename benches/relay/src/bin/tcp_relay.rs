@@ -2,8 +2,7 @@
 //! connection gets its own upstream connection and tokio's `copy_bidirectional` between
 //! the two (TCP_NODELAY on both, as Warden sets it). What a tokio proxy costs per
 //! round trip before it reads a single message: the floor under Warden's PostgreSQL and
-//! MySQL front-ends. Worker threads: `TOKIO_WORKER_THREADS` (default: one per core), or
-//! one thread with `RELAY_RUNTIME=current`.
+//! MySQL front-ends. Runtime and threads: `RELAY_RUNTIME`, `TOKIO_WORKER_THREADS` (lib.rs).
 #![forbid(unsafe_code)]
 
 use std::net::SocketAddr;
@@ -14,10 +13,6 @@ use tokio::net::{TcpListener, TcpStream};
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() {
-    runtime().block_on(serve());
-}
-
-async fn serve() {
     let mut args = std::env::args().skip(1);
     let (Some(listen), Some(upstream)) = (args.next(), args.next()) else {
         eprintln!("usage: tcp_relay LISTEN_ADDR UPSTREAM_ADDR");
@@ -25,7 +20,10 @@ async fn serve() {
     };
     let listen: SocketAddr = listen.parse().expect("LISTEN_ADDR: host:port");
     let upstream: SocketAddr = upstream.parse().expect("UPSTREAM_ADDR: host:port");
-    let listener = TcpListener::bind(listen).await.expect("bind");
+    warden_bench_relay::run(listen, move |listener| accept(listener, upstream));
+}
+
+async fn accept(listener: TcpListener, upstream: SocketAddr) {
     loop {
         let Ok((mut client, _)) = listener.accept().await else {
             continue;
@@ -39,15 +37,4 @@ async fn serve() {
             let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
         });
     }
-}
-
-/// Tokio's multi-threaded runtime (as Warden runs), or with `RELAY_RUNTIME=current` one
-/// thread that both waits for IO and runs every task, as pgbouncer and each nginx worker do.
-fn runtime() -> tokio::runtime::Runtime {
-    let mut b = if std::env::var("RELAY_RUNTIME").as_deref() == Ok("current") {
-        tokio::runtime::Builder::new_current_thread()
-    } else {
-        tokio::runtime::Builder::new_multi_thread()
-    };
-    b.enable_all().build().expect("tokio runtime")
 }
