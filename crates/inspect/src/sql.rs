@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 use sqlparser::parser::Parser;
 use sqlparser::tokenizer::{Token, TokenWithSpan};
 
+mod budget;
 mod classify;
 mod fallback;
 mod functions;
@@ -263,7 +264,8 @@ pub fn inspect_resolved(text: &str, dialect: Dialect, resolution: Resolution) ->
                 let facts_of = statement_facts(&statement, dialect, resolution);
                 facts.statements.push(facts_of)
             }
-            Err(e) => match fallback_for(text, dialect, index) {
+            Err(ParseFailure::TooComplex(e)) => mark_unparsed(&mut facts, e),
+            Err(ParseFailure::Error(e)) => match fallback_for(text, dialect, index) {
                 Some(statement) => facts.statements.push(statement),
                 None => mark_unparsed(&mut facts, e),
             },
@@ -296,15 +298,47 @@ fn mark_unparsed(facts: &mut SqlFacts, error: String) {
     }
 }
 
-/// Parse exactly one statement from the tokens of one `;`-separated chunk.
+/// Why one statement did not parse.
+enum ParseFailure {
+    /// sqlparser's own error: the statement may still be classified by its keywords.
+    Error(String),
+    /// The parser ran out of its step budget (`budget`): refused, never classified.
+    TooComplex(String),
+}
+
+/// Parse exactly one statement from the tokens of one `;`-separated chunk, within the
+/// step budget its length allows (`budget`).
 fn parse_one(
-    mut chunk: Vec<TokenWithSpan>,
+    chunk: Vec<TokenWithSpan>,
     dialect: Dialect,
+) -> Result<sqlparser::ast::Statement, ParseFailure> {
+    let significant = chunk
+        .iter()
+        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
+        .count();
+    let bounded = budget::Bounded::new(
+        tokens::sql_dialect(dialect),
+        budget::budget_for(significant),
+    );
+    let parsed = parse_with(chunk, &bounded);
+    if bounded.exhausted() {
+        return Err(ParseFailure::TooComplex(
+            "statement too complex to inspect (the parser's step budget ran out)".into(),
+        ));
+    }
+    parsed.map_err(ParseFailure::Error)
+}
+
+/// Parse exactly one statement from `chunk` with `dialect`; anything left after it is an
+/// error.
+fn parse_with(
+    mut chunk: Vec<TokenWithSpan>,
+    dialect: &dyn sqlparser::dialect::Dialect,
 ) -> Result<sqlparser::ast::Statement, String> {
     // Give the statement back its terminator: some forms need it (COPY ... FROM STDIN
     // expects `;` before its inline data).
     chunk.push(TokenWithSpan::wrap(Token::SemiColon));
-    let mut parser = Parser::new(tokens::sql_dialect(dialect)).with_tokens_with_locations(chunk);
+    let mut parser = Parser::new(dialect).with_tokens_with_locations(chunk);
     let statement = parser.parse_statement().map_err(|e| e.to_string())?;
     // Anything after the statement (sqlparser stops early, e.g. before a stray END) is
     // text the server would see and we would not.
