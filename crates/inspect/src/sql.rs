@@ -312,14 +312,7 @@ fn parse_one(
     chunk: Vec<TokenWithSpan>,
     dialect: Dialect,
 ) -> Result<sqlparser::ast::Statement, ParseFailure> {
-    let significant = chunk
-        .iter()
-        .filter(|t| !matches!(t.token, Token::Whitespace(_)))
-        .count();
-    let bounded = budget::Bounded::new(
-        tokens::sql_dialect(dialect),
-        budget::budget_for(significant),
-    );
+    let bounded = budget::Bounded::new(tokens::sql_dialect(dialect), budget::budget_of(&chunk));
     let parsed = parse_with(chunk, &bounded);
     if bounded.exhausted() {
         return Err(ParseFailure::TooComplex(
